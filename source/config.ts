@@ -1,0 +1,211 @@
+/**
+ * Settings, kept by `conf` in the user's config directory (or `CAGE_CONFIG_DIR`).
+ * Flags override them; `cage config get|set|list|path|reset` edits them.
+ */
+import os from 'node:os';
+import path from 'node:path';
+import Conf from 'conf';
+import {parseSize, SizeError} from './size.js';
+
+/** Every setting with its type. */
+export type Settings = {
+	/** Chunk size in bytes, or 0 for the size-based default. */
+	chunkSize: number;
+	/** Files below this many bytes run as one chunk with no checkpoint. */
+	chunkThreshold: number;
+	/** Chunks processed at once (worker threads for age jobs). */
+	jobs: number;
+	/** Dashboard theme: a name in themes/ or a path to a JSON file. */
+	theme: string;
+	/** Audit log path; empty means $XDG_STATE_HOME/cage/audit.jsonl. */
+	auditLog: string;
+	/** Rotate the audit log when it grows past this many bytes. */
+	auditMaxBytes: number;
+	/** Rotated audit logs kept (audit.jsonl.1 … .N). */
+	auditKeep: number;
+	/** A chunk slower than this many times the running median raises a slow-chunk anomaly. */
+	slowChunkFactor: number;
+	/** Seconds without progress that raise a stall anomaly. */
+	stallSeconds: number;
+	/** Throughput below this fraction of the running average raises a throughput-collapse anomaly. */
+	collapseFactor: number;
+	/** Extra attempts for a failed chunk before the job fails. */
+	retries: number;
+	/** How much of the completed work a resume re-reads to prove the source unchanged: `sample` or `full`. */
+	resumeVerify: 'sample' | 'full';
+};
+
+type Kind = 'size' | 'int' | 'number' | 'string' | 'enum';
+
+type KeySpec = {kind: Kind; min?: number; max?: number; values?: readonly string[]; describe: string};
+
+/** Validation rules and help for each key, used by `cage config` and by conf's JSON schema. */
+export const settingSpecs: Record<keyof Settings, KeySpec> = {
+	chunkSize: {kind: 'size', min: 0, describe: 'chunk size (0 = grows with the file: 16 MiB, doubled past 4096 chunks)'},
+	chunkThreshold: {kind: 'size', min: 0, describe: 'files smaller than this run as one chunk with no checkpoint'},
+	jobs: {kind: 'int', min: 1, max: 64, describe: 'chunks processed in parallel'},
+	theme: {kind: 'string', describe: 'dashboard theme name (themes/) or path to a theme JSON file'},
+	auditLog: {kind: 'string', describe: 'audit log path (empty = $XDG_STATE_HOME/cage/audit.jsonl)'},
+	auditMaxBytes: {kind: 'size', min: 4096, describe: 'rotate the audit log past this size'},
+	auditKeep: {kind: 'int', min: 0, max: 100, describe: 'rotated audit logs to keep'},
+	slowChunkFactor: {kind: 'number', min: 1, describe: 'slow-chunk anomaly: chunk time over this many times the median'},
+	stallSeconds: {kind: 'number', min: 1, describe: 'stall anomaly: seconds without progress'},
+	collapseFactor: {kind: 'number', min: 0, max: 1, describe: 'throughput-collapse anomaly: rate below this fraction of the average'},
+	retries: {kind: 'int', min: 0, max: 100, describe: 'extra attempts for a failed chunk'},
+	resumeVerify: {kind: 'enum', values: ['sample', 'full'], describe: 'resume re-verifies a sample of done chunks, or all of them'},
+};
+
+/** Defaults, also the values `cage config reset` restores. */
+export const defaultSettings: Settings = {
+	chunkSize: 0,
+	chunkThreshold: 64 * 2 ** 20,
+	jobs: Math.max(1, Math.min(4, os.availableParallelism())),
+	theme: 'default',
+	auditLog: '',
+	auditMaxBytes: 64 * 2 ** 20,
+	auditKeep: 5,
+	slowChunkFactor: 4,
+	stallSeconds: 10,
+	collapseFactor: 0.2,
+	retries: 2,
+	resumeVerify: 'sample',
+};
+
+/** Thrown for an unknown key or an invalid value; the message says which and why. */
+export class ConfigError extends Error {
+	override name = 'ConfigError';
+}
+
+/** True when `key` is a setting. */
+export function isSettingKey(key: string): key is keyof Settings {
+	return Object.hasOwn(settingSpecs, key);
+}
+
+/** Parse and validate a value given as text (from `cage config set` or a flag). */
+export function parseSetting<K extends keyof Settings>(key: K, raw: string | number): Settings[K] {
+	const spec = settingSpecs[key];
+	let value: number | string;
+	switch (spec.kind) {
+		case 'size': {
+			try {
+				value = parseSize(raw);
+			} catch (error) {
+				if (error instanceof SizeError) throw new ConfigError(`${key}: ${error.message}`);
+				throw error;
+			}
+
+			break;
+		}
+
+		case 'int':
+		case 'number': {
+			value = Number(raw);
+			if (String(raw).trim() === '' || !Number.isFinite(value)) throw new ConfigError(`${key}: '${raw}' is not a number`);
+			if (spec.kind === 'int' && !Number.isInteger(value)) throw new ConfigError(`${key}: '${raw}' is not a whole number`);
+			break;
+		}
+
+		case 'enum': {
+			value = String(raw);
+			if (!spec.values!.includes(value)) throw new ConfigError(`${key}: '${raw}' is not one of ${spec.values!.join(', ')}`);
+			break;
+		}
+
+		case 'string': {
+			value = String(raw);
+			break;
+		}
+	}
+
+	if (typeof value === 'number') {
+		if (spec.min !== undefined && value < spec.min) throw new ConfigError(`${key}: ${raw} is below the minimum ${spec.min}`);
+		if (spec.max !== undefined && value > spec.max) throw new ConfigError(`${key}: ${raw} is above the maximum ${spec.max}`);
+	}
+
+	return value as Settings[K];
+}
+
+function jsonSchema(): Record<string, unknown> {
+	const schema: Record<string, unknown> = {};
+	for (const [key, spec] of Object.entries(settingSpecs)) {
+		const entry: Record<string, unknown> =
+			spec.kind === 'enum' ? {enum: spec.values} : spec.kind === 'string' ? {type: 'string'} : {type: spec.kind === 'number' ? 'number' : 'integer'};
+		if (spec.min !== undefined) entry.minimum = spec.min;
+		if (spec.max !== undefined) entry.maximum = spec.max;
+		entry.default = defaultSettings[key as keyof Settings];
+		schema[key] = entry;
+	}
+
+	return schema;
+}
+
+/** The directory that holds the config file and the resume identity. */
+export function configDir(): string {
+	const override = process.env.CAGE_CONFIG_DIR;
+	if (override) return path.resolve(override);
+	// Same rule as env-paths (which conf uses) without the "-nodejs" suffix.
+	if (process.platform === 'darwin') return path.join(os.homedir(), 'Library', 'Preferences', 'cage');
+	if (process.platform === 'win32') return path.join(process.env.APPDATA ?? path.join(os.homedir(), 'AppData', 'Roaming'), 'cage', 'Config');
+	return path.join(process.env.XDG_CONFIG_HOME ?? path.join(os.homedir(), '.config'), 'cage');
+}
+
+/** Where audit logs go by default: $XDG_STATE_HOME/cage/audit.jsonl. */
+export function defaultAuditLogPath(): string {
+	const state = process.env.XDG_STATE_HOME ?? path.join(os.homedir(), '.local', 'state');
+	return path.join(state, 'cage', 'audit.jsonl');
+}
+
+/** The settings store. */
+export class ConfigStore {
+	readonly #conf: Conf<Settings>;
+
+	constructor(dir: string = configDir()) {
+		try {
+			this.#conf = new Conf<Settings>({
+				projectName: 'cage',
+				projectSuffix: '',
+				cwd: dir,
+				configName: 'config',
+				configFileMode: 0o600,
+				schema: jsonSchema() as never,
+				clearInvalidConfig: false,
+			});
+		} catch (error) {
+			throw new ConfigError(
+				`the config file ${path.join(dir, 'config.json')} is invalid (${(error as Error).message}); fix it or run 'cage config reset'`,
+			);
+		}
+	}
+
+	/** The config file's path. */
+	get path(): string {
+		return this.#conf.path;
+	}
+
+	/** All settings, defaults filled in. */
+	all(): Settings {
+		return {...defaultSettings, ...this.#conf.store};
+	}
+
+	get<K extends keyof Settings>(key: K): Settings[K] {
+		return this.all()[key];
+	}
+
+	/** Validate and store a setting given as text. */
+	set<K extends keyof Settings>(key: K, raw: string | number): Settings[K] {
+		const value = parseSetting(key, raw);
+		this.#conf.set(key, value);
+		return value;
+	}
+
+	/** Restore one setting, or all, to the defaults. */
+	reset(key?: keyof Settings): void {
+		if (key) this.#conf.reset(key);
+		else this.#conf.clear();
+	}
+}
+
+/** Resolve the config directory's config file path without creating anything. */
+export function configFilePath(): string {
+	return path.join(configDir(), 'config.json');
+}
