@@ -1,0 +1,120 @@
+/**
+ * Non-interactive progress: plain lines for humans and logs, NDJSON for scripts. Both are event
+ * sinks, fed by the same events as the dashboard.
+ */
+import type {CageEvent, EventSink} from '../chunker/events.js';
+import {formatBytes, formatDuration, formatRate} from '../size.js';
+
+type Writable = {write(chunk: string): unknown};
+
+/** NDJSON: one event per line, exactly as emitted. `chunk:progress` is limited to `maxPerSecond`. */
+export function jsonReporter(out: Writable, {maxProgressPerSecond = 4} = {}): EventSink {
+	let lastProgress = 0;
+	return event => {
+		if (event.type === 'chunk:progress') {
+			if (event.ts - lastProgress < 1000 / maxProgressPerSecond) return;
+			lastProgress = event.ts;
+		}
+
+		out.write(JSON.stringify(event) + '\n');
+	};
+}
+
+type JobLine = {size: number | null; startedAt: number; startBytes: number; lastLine: number; kind: string; source: string | null};
+
+/**
+ * Plain lines: a status line at most every `intervalMs` (percent, bytes, rate, ETA), plus one line
+ * per notable event (start, pause, anomaly, item, failure, end). No cursor movement, no colour.
+ */
+export function plainReporter(out: Writable, {intervalMs = 1000} = {}): EventSink {
+	const jobs = new Map<string, JobLine>();
+	const prefix = (event: CageEvent) => (jobs.size > 1 ? `[${event.job}] ` : '');
+
+	const status = (event: CageEvent, bytesDone: number, force = false) => {
+		const job = jobs.get(event.job);
+		if (!job) return;
+		if (!force && event.ts - job.lastLine < intervalMs) return;
+		job.lastLine = event.ts;
+		const elapsed = Math.max(1, event.ts - job.startedAt);
+		const rate = ((bytesDone - job.startBytes) * 1000) / elapsed;
+		const parts: string[] = [];
+		if (job.size !== null && job.size > 0) parts.push(`${((bytesDone / job.size) * 100).toFixed(1).padStart(5)}%`);
+		parts.push(job.size === null ? formatBytes(bytesDone) : `${formatBytes(bytesDone)} / ${formatBytes(job.size)}`);
+		parts.push(formatRate(rate));
+		if (job.size !== null && rate > 0 && bytesDone < job.size) parts.push(`ETA ${formatDuration(((job.size - bytesDone) / rate) * 1000)}`);
+		out.write(`${prefix(event)}${job.kind}: ${parts.join('  ')}\n`);
+	};
+
+	return event => {
+		switch (event.type) {
+			case 'job:start': {
+				jobs.set(event.job, {size: event.size, startedAt: event.ts, startBytes: event.bytesDone, lastLine: event.ts, kind: event.kind, source: event.source});
+				const from = event.resumed ? ` (resuming at chunk ${event.chunksDone}/${event.chunks}, ${formatBytes(event.bytesDone)} done)` : '';
+				out.write(
+					`${prefix(event)}${event.kind} ${event.source ?? 'stdin'} -> ${event.output ?? (event.kind === 'hash' ? '(digest)' : 'stdout')}: ${
+						event.size === null ? 'size unknown' : formatBytes(event.size)
+					}, ${event.chunks || '?'} chunk(s) of ${formatBytes(event.chunkSize)}, ${event.jobs} job(s)${from}\n`,
+				);
+				break;
+			}
+
+			case 'chunk:progress':
+			case 'chunk:done': {
+				status(event, event.bytesDone);
+				break;
+			}
+
+			case 'chunk:failed': {
+				out.write(`${prefix(event)}chunk ${event.chunk} failed (attempt ${event.attempt}${event.willRetry ? ', retrying' : ''}): ${event.error}\n`);
+				break;
+			}
+
+			case 'chunk:skipped': {
+				out.write(`${prefix(event)}chunk ${event.chunk} skipped: ${event.reason}\n`);
+				break;
+			}
+
+			case 'item:start': {
+				out.write(`${prefix(event)}[${event.item + 1}/${event.items}] ${event.path} -> ${event.output ?? 'stdout'} (${formatBytes(event.size)})\n`);
+				break;
+			}
+
+			case 'item:skipped': {
+				out.write(`${prefix(event)}[${event.item + 1}] skipped ${event.path}: ${event.reason}\n`);
+				break;
+			}
+
+			case 'anomaly': {
+				out.write(`${prefix(event)}${event.severity}: ${event.message} [${event.code}]\n`);
+				break;
+			}
+
+			case 'job:paused': {
+				out.write(`${prefix(event)}paused at ${formatBytes(event.bytesDone)}\n`);
+				break;
+			}
+
+			case 'job:resumed': {
+				out.write(`${prefix(event)}resumed\n`);
+				break;
+			}
+
+			case 'job:done': {
+				status(event, event.bytesDone, true);
+				const job = jobs.get(event.job);
+				const rate = job ? ((event.bytesDone - job.startBytes) * 1000) / Math.max(1, event.durationMs) : 0;
+				const items = event.itemsDone === undefined ? '' : `, ${event.itemsDone} file(s) done, ${event.itemsSkipped ?? 0} skipped`;
+				out.write(
+					`${prefix(event)}${event.outcome}: ${formatBytes(event.bytesDone)} in ${formatDuration(event.durationMs)} (${formatRate(rate)})${items}${
+						event.error ? `: ${event.error}` : ''
+					}\n`,
+				);
+				break;
+			}
+
+			default: {
+				break;
+			}
+		}
+	};
+}
