@@ -1,0 +1,188 @@
+/**
+ * Checkpoints: versioned JSON written atomically (temp file, fsync, rename, fsync of the
+ * directory), verified on read. A checkpoint holds structure only — offsets, counts, keyed MACs —
+ * never plaintext, and secrets only wrapped (see `secrets.ts`).
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type {JobKind} from './events.js';
+
+/** The checkpoint format this build writes. */
+export const checkpointVersion = 1;
+
+/** Identifies the source file a checkpoint was made from. */
+export type SourceFingerprint = {
+	path: string;
+	size: number;
+	mtimeMs: number;
+	ino: number;
+	dev: number;
+};
+
+/** A checkpoint, format version 1. */
+export type Checkpoint = {
+	version: typeof checkpointVersion;
+	/** Always 'cage', to tell a checkpoint from any other JSON. */
+	tool: 'cage';
+	kind: JobKind;
+	job: string;
+	createdAt: string;
+	updatedAt: string;
+	source: SourceFingerprint;
+	/** Final output path (null for a hash job). */
+	output: string | null;
+	/** Where output is written until the job completes. */
+	partial: string | null;
+	/** Plaintext bytes of the job. */
+	size: number;
+	chunkSize: number;
+	totalChunks: number;
+	/** Every chunk with id < chunksDone is committed (done or skipped). */
+	chunksDone: number;
+	bytesDone: number;
+	/** Committed chunks that were skipped. */
+	skipped: number[];
+	/** Keyed MAC per committed chunk ('' for skipped ones). */
+	macs: string[];
+	/** Public per-chunk facts (the hasher's digests), same length as macs, when the job keeps them. */
+	info?: string[];
+	/** Secrets (file key, MAC key) age-encrypted to the per-user resume identity, base64. */
+	secrets?: string;
+	/** Kind-specific public parameters (recipient digest, header length, algorithm, …). */
+	params: Record<string, unknown>;
+};
+
+/** Thrown when a checkpoint cannot be read or used; the message says which file and what to do. */
+export class CheckpointError extends Error {
+	override name = 'CheckpointError';
+}
+
+/** Reads, writes and removes one checkpoint file. */
+export class CheckpointStore {
+	readonly path: string;
+
+	constructor(file: string) {
+		this.path = path.resolve(file);
+	}
+
+	/** Write atomically: a crash at any moment leaves either the old or the new checkpoint whole. */
+	async write(checkpoint: Checkpoint): Promise<void> {
+		const temporary = `${this.path}.tmp-${process.pid}`;
+		const data = JSON.stringify(checkpoint, null, '\t') + '\n';
+		const handle = await fs.open(temporary, 'w', 0o600);
+		try {
+			await handle.writeFile(data);
+			await handle.sync();
+		} finally {
+			await handle.close();
+		}
+
+		await fs.rename(temporary, this.path);
+		await syncDirectory(path.dirname(this.path));
+	}
+
+	/** Read and validate. */
+	async read(): Promise<Checkpoint> {
+		let text: string;
+		try {
+			text = await fs.readFile(this.path, 'utf8');
+		} catch (error) {
+			const code = (error as NodeJS.ErrnoException).code;
+			if (code === 'ENOENT') throw new CheckpointError(`no checkpoint at ${this.path}: nothing to resume (was the job already completed?)`);
+			throw new CheckpointError(`cannot read checkpoint ${this.path}: ${(error as Error).message}`);
+		}
+
+		return parseCheckpoint(text, this.path);
+	}
+
+	async exists(): Promise<boolean> {
+		try {
+			await fs.access(this.path);
+			return true;
+		} catch {
+			return false;
+		}
+	}
+
+	async remove(): Promise<void> {
+		await fs.rm(this.path, {force: true});
+		await fs.rm(`${this.path}.tmp-${process.pid}`, {force: true});
+	}
+}
+
+/** Validate checkpoint JSON text; `file` names it in errors. */
+export function parseCheckpoint(text: string, file: string): Checkpoint {
+	let data: unknown;
+	try {
+		data = JSON.parse(text);
+	} catch {
+		throw new CheckpointError(`checkpoint ${file} is corrupt (not valid JSON); delete it and start the job again, or restore it from a backup`);
+	}
+
+	const fail = (what: string): never => {
+		throw new CheckpointError(`checkpoint ${file} is corrupt (${what}); delete it and start the job again`);
+	};
+
+	if (!isRecord(data) || data.tool !== 'cage') {
+		throw new CheckpointError(`${file} is not a cage checkpoint; pass the .checkpoint.json file cage printed, or the output path`);
+	}
+
+	if (typeof data.version !== 'number') fail('no version');
+	if ((data.version as number) > checkpointVersion) {
+		throw new CheckpointError(`checkpoint ${file} was written by a newer cage (format version ${String(data.version)}, this cage reads ${checkpointVersion}); upgrade cage to resume it`);
+	}
+
+	if (data.version !== checkpointVersion) fail(`unsupported version ${String(data.version)}`);
+	if (!['encrypt', 'decrypt', 'hash'].includes(data.kind as string)) fail(`unknown kind ${String(data.kind)}`);
+	for (const key of ['size', 'chunkSize', 'totalChunks', 'chunksDone', 'bytesDone'] as const) {
+		const value = data[key];
+		if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) fail(`${key} is not a non-negative integer`);
+	}
+
+	if ((data.chunkSize as number) <= 0) fail('chunkSize is 0');
+	if ((data.chunksDone as number) > (data.totalChunks as number)) fail('more chunks done than planned');
+	if (!isRecord(data.source)) fail('no source fingerprint');
+	const source = data.source as Record<string, unknown>;
+	if (typeof source.path !== 'string') fail('source path missing');
+	for (const key of ['size', 'mtimeMs', 'ino', 'dev']) if (typeof source[key] !== 'number') fail(`source ${key} missing`);
+	if (!Array.isArray(data.macs) || data.macs.length !== data.chunksDone || !data.macs.every(mac => typeof mac === 'string')) fail('MAC list does not match the chunks done');
+	if (!Array.isArray(data.skipped) || !data.skipped.every(id => Number.isInteger(id))) fail('skipped list is invalid');
+	if (data.info !== undefined && (!Array.isArray(data.info) || data.info.length !== data.chunksDone)) fail('info list does not match the chunks done');
+	if (data.output !== null && typeof data.output !== 'string') fail('output is invalid');
+	if (data.partial !== null && typeof data.partial !== 'string') fail('partial is invalid');
+	if (data.secrets !== undefined && typeof data.secrets !== 'string') fail('secrets are invalid');
+	if (!isRecord(data.params)) fail('params missing');
+	if (typeof data.job !== 'string') fail('job id missing');
+	return data as unknown as Checkpoint;
+}
+
+/** The fingerprint of a file now. */
+export async function fingerprint(file: string): Promise<SourceFingerprint> {
+	const stat = await fs.stat(file);
+	return {path: path.resolve(file), size: stat.size, mtimeMs: stat.mtimeMs, ino: stat.ino, dev: stat.dev};
+}
+
+/** What differs between two fingerprints, in words; empty when they match. */
+export function fingerprintChanges(before: SourceFingerprint, now: SourceFingerprint): string[] {
+	const changes: string[] = [];
+	if (before.size !== now.size) changes.push(`size ${before.size} -> ${now.size} bytes`);
+	if (before.mtimeMs !== now.mtimeMs) changes.push(`modified ${new Date(before.mtimeMs).toISOString()} -> ${new Date(now.mtimeMs).toISOString()}`);
+	if (before.ino !== now.ino || before.dev !== now.dev) changes.push('replaced by another file (inode changed)');
+	return changes;
+}
+
+async function syncDirectory(directory: string): Promise<void> {
+	// Makes the rename durable; some file systems refuse fsync on a directory, which is harmless.
+	try {
+		const handle = await fs.open(directory, 'r');
+		try {
+			await handle.sync();
+		} finally {
+			await handle.close();
+		}
+	} catch {}
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+	return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

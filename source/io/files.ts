@@ -1,0 +1,113 @@
+/**
+ * Positioned file input and output for processors that run on the main thread, plus the small
+ * file-system checks every command makes before it starts work.
+ */
+import fs from 'node:fs/promises';
+import type {ChunkInput, ChunkOutput} from '../chunker/processor.js';
+
+/** A ChunkInput over a file. */
+export class FileInput implements ChunkInput {
+	readonly path: string;
+	readonly size: number;
+	readonly #handle: fs.FileHandle;
+
+	private constructor(file: string, handle: fs.FileHandle, size: number) {
+		this.path = file;
+		this.#handle = handle;
+		this.size = size;
+	}
+
+	static async open(file: string): Promise<FileInput> {
+		const handle = await fs.open(file, 'r');
+		const stat = await handle.stat();
+		return new FileInput(file, handle, stat.size);
+	}
+
+	async read(buffer: Uint8Array, offset: number, length: number, position: number): Promise<number> {
+		const {bytesRead} = await this.#handle.read(buffer, offset, length, position);
+		return bytesRead;
+	}
+
+	async close(): Promise<void> {
+		await this.#handle.close();
+	}
+}
+
+/** A ChunkOutput over a file opened for positioned writes without truncation. */
+export class FileOutput implements ChunkOutput {
+	readonly path: string;
+	readonly #handle: fs.FileHandle;
+
+	private constructor(file: string, handle: fs.FileHandle) {
+		this.path = file;
+		this.#handle = handle;
+	}
+
+	/** Open (creating with mode 0600 when missing) without truncating, so a resume keeps its bytes. */
+	static async open(file: string): Promise<FileOutput> {
+		const handle = await fs.open(file, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o600);
+		return new FileOutput(file, handle);
+	}
+
+	async write(buffer: Uint8Array, offset: number, length: number, position: number): Promise<void> {
+		let done = 0;
+		while (done < length) {
+			// eslint-disable-next-line no-await-in-loop
+			const {bytesWritten} = await this.#handle.write(buffer, offset + done, length - done, position + done);
+			done += bytesWritten;
+		}
+	}
+
+	async sync(): Promise<void> {
+		await this.#handle.datasync();
+	}
+
+	async truncate(length: number): Promise<void> {
+		await this.#handle.truncate(length);
+	}
+
+	async size(): Promise<number> {
+		return (await this.#handle.stat()).size;
+	}
+
+	async close(): Promise<void> {
+		await this.#handle.close();
+	}
+}
+
+/** Thrown for a bad input or output path; exit code 1 with the message. */
+export class InputError extends Error {
+	override name = 'InputError';
+}
+
+/** Check that `file` is a readable regular file; returns its size. */
+export async function checkReadableFile(file: string): Promise<number> {
+	let stat;
+	try {
+		stat = await fs.stat(file);
+	} catch (error) {
+		const code = (error as NodeJS.ErrnoException).code;
+		if (code === 'ENOENT') throw new InputError(`${file}: no such file`);
+		throw new InputError(`${file}: ${(error as Error).message}`);
+	}
+
+	if (stat.isDirectory()) throw new InputError(`${file} is a directory, not a file (for a directory of files use --recursive)`);
+	if (!stat.isFile()) throw new InputError(`${file} is not a regular file`);
+	try {
+		await fs.access(file, fs.constants.R_OK);
+	} catch {
+		throw new InputError(`${file}: permission denied (cannot read it)`);
+	}
+
+	return stat.size;
+}
+
+/** True when a path exists (any kind). */
+export async function exists(file: string): Promise<boolean> {
+	try {
+		await fs.lstat(file);
+		return true;
+	} catch {
+		return false;
+	}
+}

@@ -1,0 +1,210 @@
+/**
+ * Runs one processor over one file with checkpoints: the part every resumable job shares
+ * (hash, encrypt, decrypt). Kind-specific code builds the processor and says how to finish.
+ */
+import {CheckpointStore, fingerprint, fingerprintChanges, type Checkpoint} from '../chunker/checkpoint.js';
+import type {SharedControl} from '../chunker/control.js';
+import type {JobEmitter} from '../chunker/emitter.js';
+import type {JobKind, JobOutcome} from '../chunker/events.js';
+import {chunkAt, chunkCount} from '../chunker/plan.js';
+import type {ChunkContext, ChunkProcessor} from '../chunker/processor.js';
+import {ChunkRunner} from '../chunker/runner.js';
+import type {ControlProxy} from './control-proxy.js';
+
+/** The fixed part of a checkpoint, known before the first chunk. */
+export type CheckpointBase = Omit<Checkpoint, 'chunksDone' | 'bytesDone' | 'macs' | 'info' | 'skipped' | 'updatedAt'>;
+
+export type ChunkedJobSpec = {
+	kind: JobKind;
+	emitter: JobEmitter;
+	control: ControlProxy;
+	sharedControl?: SharedControl;
+	processor: ChunkProcessor;
+	source: string;
+	output: string | null;
+	size: number;
+	chunkSize: number;
+	jobs: number;
+	retries: number;
+	/** Where the checkpoint goes; null for jobs too small to need one. */
+	checkpoint: CheckpointStore | null;
+	base: CheckpointBase;
+	/** Continue this checkpoint (already verified by the caller). */
+	resumeFrom?: Checkpoint;
+	/** Make committed output durable before a checkpoint claims it (fsync). */
+	beforeCheckpoint?: () => Promise<void>;
+	/** Batch item index, stamped on chunk events. */
+	item?: number;
+	/** Minimum milliseconds between checkpoint writes while running. */
+	checkpointIntervalMs?: number;
+	/** The command that resumes this job, printed on interruption. */
+	resumeCommand: string;
+};
+
+export type ChunkedJobResult = {
+	outcome: JobOutcome;
+	bytesDone: number;
+	committed: number;
+	error?: Error;
+	/** The checkpoint kept on disk, when the job can be resumed. */
+	checkpoint?: string;
+	/** Set when the source changed under the job. */
+	sourceChanged?: string;
+};
+
+/** Run the job to its end (completed, interrupted or failed); never throws for chunk errors. */
+export async function runChunkedJob(spec: ChunkedJobSpec): Promise<ChunkedJobResult> {
+	const {emitter, checkpoint, resumeFrom} = spec;
+	const macs = resumeFrom ? [...resumeFrom.macs] : [];
+	const info = resumeFrom?.info ? [...resumeFrom.info] : [];
+	const skipped = resumeFrom ? [...resumeFrom.skipped] : [];
+	let chunksDone = resumeFrom?.chunksDone ?? 0;
+	let bytesDone = resumeFrom?.bytesDone ?? 0;
+	let lastWrite = 0;
+	let writing: Promise<void> = Promise.resolve();
+	let checkpointFailed = false;
+
+	const snapshot = (): Checkpoint => ({
+		...spec.base,
+		updatedAt: new Date().toISOString(),
+		chunksDone,
+		bytesDone,
+		skipped: [...skipped],
+		macs: [...macs],
+		...(info.length > 0 || spec.kind === 'hash' ? {info: [...info]} : {}),
+	});
+
+	const saveCheckpoint = async (): Promise<void> => {
+		if (!checkpoint) return;
+		const state = snapshot();
+		writing = writing.then(async () => {
+			try {
+				await spec.beforeCheckpoint?.();
+				await checkpoint.write(state);
+				lastWrite = Date.now();
+				checkpointFailed = false;
+				emitter.send({type: 'job:checkpoint', path: checkpoint.path, chunksDone: state.chunksDone, bytesDone: state.bytesDone});
+			} catch (error) {
+				if (!checkpointFailed) {
+					emitter.send({
+						type: 'anomaly',
+						severity: 'error',
+						code: 'checkpoint-write-failed',
+						message: `cannot write checkpoint ${checkpoint.path}: ${(error as Error).message}`,
+					});
+				}
+
+				checkpointFailed = true;
+			}
+		});
+		await writing;
+	};
+
+	const runner = new ChunkRunner({
+		processor: spec.processor,
+		emitter,
+		size: spec.size,
+		chunkSize: spec.chunkSize,
+		startChunk: chunksDone,
+		startBytes: bytesDone,
+		jobs: spec.jobs,
+		retries: spec.retries,
+		...(spec.sharedControl ? {control: spec.sharedControl} : {}),
+		...(spec.item === undefined ? {} : {item: spec.item}),
+		async onCommit(commit) {
+			macs.push(commit.result?.mac ?? '');
+			if (spec.kind === 'hash') info.push(commit.result?.info ?? '');
+			if (!commit.result) skipped.push(commit.chunk.id);
+			chunksDone = commit.committed;
+			bytesDone = commit.bytesDone;
+			if (Date.now() - lastWrite >= (spec.checkpointIntervalMs ?? 1000) && chunksDone < chunkCount(spec.size, spec.chunkSize)) {
+				await saveCheckpoint();
+			}
+		},
+	});
+	spec.control.attach(runner);
+	const onPause = () => void saveCheckpoint();
+	emitter.on('job:paused', onPause);
+
+	// Write the first checkpoint before any output exists beyond the header, so even a kill -9 in
+	// the first second leaves something to resume from.
+	if (!resumeFrom) await saveCheckpoint();
+	const result = await runner.run();
+	emitter.off('job:paused', onPause);
+	spec.control.detach(runner);
+
+	let sourceChanged: string | undefined;
+	const now = await fingerprint(spec.source).catch(() => undefined);
+	const changes = now ? fingerprintChanges(spec.base.source, now) : ['the source file disappeared'];
+	if (changes.length > 0) {
+		sourceChanged = `${spec.source} changed while the job ran (${changes.join('; ')})`;
+		emitter.send({type: 'anomaly', severity: 'error', code: 'source-changed', message: sourceChanged});
+	}
+
+	if (result.outcome === 'completed' && !sourceChanged) {
+		await writing;
+		return {outcome: 'completed', bytesDone: result.bytesDone, committed: result.committed};
+	}
+
+	const error = sourceChanged && result.outcome === 'completed' ? new Error(sourceChanged) : result.error;
+	const outcome: JobOutcome = sourceChanged ? 'failed' : result.outcome;
+	if (!sourceChanged) await saveCheckpoint();
+	await writing;
+	return {
+		outcome,
+		bytesDone: result.bytesDone,
+		committed: result.committed,
+		...(error ? {error} : {}),
+		...(checkpoint && !sourceChanged && !checkpointFailed ? {checkpoint: checkpoint.path} : {}),
+		...(sourceChanged ? {sourceChanged} : {}),
+	};
+}
+
+/** Chunk ids whose MACs a resume re-computes: all of them, or the last one plus up to 7 spread out. */
+export function chunksToVerify(chunksDone: number, skipped: number[], mode: 'sample' | 'full'): number[] {
+	const candidates: number[] = [];
+	const skippedSet = new Set(skipped);
+	for (let id = 0; id < chunksDone; id++) if (!skippedSet.has(id)) candidates.push(id);
+	if (mode === 'full' || candidates.length <= 8) return candidates;
+	const picked = new Set<number>([candidates.at(-1)!, candidates[0]!]);
+	for (let i = 1; picked.size < 8; i++) picked.add(candidates[Math.floor((i * candidates.length) / 8)]!);
+	return [...picked].sort((a, b) => a - b);
+}
+
+/** Thrown when a resume finds the source is not what the checkpoint recorded. */
+export class SourceChangedError extends Error {
+	override name = 'SourceChangedError';
+}
+
+/**
+ * Refuse to resume when the source changed since the checkpoint: first the fingerprint (path,
+ * size, mtime, inode), then the keyed MACs of the chosen chunks, recomputed from the bytes now.
+ */
+export async function verifySource(
+	checkpoint: Checkpoint,
+	checkpointPath: string,
+	processor: ChunkProcessor,
+	ctx: ChunkContext,
+	mode: 'sample' | 'full',
+): Promise<void> {
+	const now = await fingerprint(checkpoint.source.path).catch(() => undefined);
+	if (!now) throw new SourceChangedError(`cannot resume ${checkpointPath}: the source ${checkpoint.source.path} no longer exists`);
+	const changes = fingerprintChanges(checkpoint.source, now);
+	if (changes.length > 0) {
+		throw new SourceChangedError(
+			`cannot resume ${checkpointPath}: the source ${checkpoint.source.path} changed since the checkpoint (${changes.join('; ')}); start the job again with --force`,
+		);
+	}
+
+	if (!processor.mac) return;
+	for (const id of chunksToVerify(checkpoint.chunksDone, checkpoint.skipped, mode)) {
+		const chunk = chunkAt(checkpoint.size, checkpoint.chunkSize, id);
+		// eslint-disable-next-line no-await-in-loop
+		const mac = await processor.mac(chunk, ctx);
+		if (mac !== checkpoint.macs[id]) {
+			throw new SourceChangedError(
+				`cannot resume ${checkpointPath}: chunk ${id} (bytes ${chunk.start}..${chunk.end}) of ${checkpoint.source.path} differs from what was processed; start the job again with --force`,
+			);
+		}
+	}
+}
