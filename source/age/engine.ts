@@ -1,0 +1,457 @@
+/**
+ * The age engine: encrypts and decrypts files in chunks on a pool of worker threads, with
+ * checkpoints, so an interrupted job continues where it stopped. The header is age-encryption's
+ * (`header.ts`); the payload STREAM runs natively in the workers (`worker.ts`).
+ *
+ * Layout of an encryption: `OUTPUT.partial` gets the header and nonce first, then each chunk's
+ * blocks at their computed offsets; on success it is renamed to OUTPUT and the checkpoint
+ * (`OUTPUT.checkpoint.json`) is deleted. A checkpoint holds the file key only wrapped to the
+ * per-user resume identity.
+ */
+import {createHash} from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import {CheckpointError, CheckpointStore, fingerprint, type Checkpoint} from '../chunker/checkpoint.js';
+import {SharedControl} from '../chunker/control.js';
+import type {JobEmitter} from '../chunker/emitter.js';
+import type {JobKind, JobOutcome} from '../chunker/events.js';
+import {chunkAt, chunkCount, roundUp, type Chunk} from '../chunker/plan.js';
+import type {ChunkContext, ChunkProcessor, ChunkResult} from '../chunker/processor.js';
+import {FileInput, FileOutput} from '../io/files.js';
+import {chunksToVerify, runChunkedJob, SourceChangedError} from '../jobs/chunked-job.js';
+import type {ControlProxy} from '../jobs/control-proxy.js';
+import {outputCheckpointPath, partialPath} from '../jobs/locate.js';
+import {unwrapSecrets, wrapSecrets} from '../jobs/resume-key.js';
+import {shellQuote} from '../shell-quote.js';
+import {createHeader, readHeader} from './header.js';
+import {WorkerPool} from './pool.js';
+import {blockRange, blockSize, ciphertextPayloadSize, nonceSize, payloadKey, plaintextSizeOf} from './stream.js';
+
+/** Options every age job shares. */
+export type AgeJobOptions = {
+	emitter: JobEmitter;
+	control: ControlProxy;
+	/** Worker threads (chunks in parallel). */
+	jobs: number;
+	/** Bytes per second, 0 = unlimited. */
+	rate?: number;
+	/** Extra attempts for a failed chunk. */
+	retries?: number;
+	/** Chunk size in bytes (rounded up to a multiple of 64 KiB). */
+	chunkSize: number;
+	/** Keep a checkpoint (false for small files: one chunk, nothing to resume). */
+	checkpoint: boolean;
+	/** How much completed work a resume re-verifies. */
+	resumeVerify?: 'sample' | 'full';
+};
+
+/** How an age job ended. */
+export type AgeJobResult = {
+	outcome: JobOutcome;
+	bytesDone: number;
+	/** The output file, when completed. */
+	output: string;
+	/** The checkpoint kept for `cage resume`, when there is one. */
+	checkpoint?: string;
+	error?: Error;
+};
+
+/** Who can decrypt the output: recipients (age1…, age1pq1…) or a passphrase. */
+export type EncryptTarget = {recipients: string[]; passphrase?: undefined} | {recipients?: undefined; passphrase: string};
+
+/** Who decrypts the input: identities or a passphrase. */
+export type DecryptKey = {identities: string[]; passphrase?: undefined} | {identities?: undefined; passphrase: string};
+
+/** A chunk size usable by the STREAM: a positive multiple of the 64 KiB block. */
+export function ageChunkSize(chunkSize: number): number {
+	return roundUp(Math.max(chunkSize, blockSize), blockSize);
+}
+
+/** A digest of the recipients (order and duplicates ignored) that a resume compares. */
+export function recipientsDigest(target: EncryptTarget): string {
+	if (target.passphrase !== undefined) return 'scrypt';
+	const unique = [...new Set(target.recipients)].sort();
+	return createHash('sha256').update(unique.join('\n')).digest('hex');
+}
+
+type Plan = {
+	kind: 'encrypt' | 'decrypt';
+	input: string;
+	output: string;
+	partial: string;
+	/** Plaintext bytes. */
+	size: number;
+	chunkSize: number;
+	key: Buffer;
+	/** Where the payload (encrypt: plaintext) starts in the input. */
+	inOffset: number;
+	/** Where the payload (decrypt: plaintext) starts in the partial output. */
+	outOffset: number;
+};
+
+/** One chunk = one worker task; the MAC is a digest of the chunk's Poly1305 tags (see worker.ts). */
+class AgeChunkProcessor implements ChunkProcessor {
+	readonly #pool: WorkerPool;
+	readonly #plan: Plan;
+
+	constructor(pool: WorkerPool, plan: Plan) {
+		this.#pool = pool;
+		this.#plan = plan;
+	}
+
+	async process(chunk: Chunk, ctx: ChunkContext): Promise<ChunkResult> {
+		const mac = await this.#pool.run(this.#task(chunk, this.#plan.kind, this.#plan.partial), bytes => ctx.progress(bytes));
+		return {mac};
+	}
+
+	async mac(chunk: Chunk): Promise<string> {
+		return this.#pool.run(this.#task(chunk, `mac-${this.#plan.kind}`, null));
+	}
+
+	/** The MAC of a committed chunk as found in the partial output (proves the output intact). */
+	async outputMac(chunk: Chunk): Promise<string> {
+		const {plan} = {plan: this.#plan};
+		// The other direction over the partial file: decrypt what was encrypted, re-encrypt what was decrypted.
+		return this.#pool.run({
+			...this.#task(chunk, plan.kind === 'encrypt' ? 'mac-decrypt' : 'mac-encrypt', null),
+			input: plan.partial,
+			inOffset: plan.outOffset,
+			outOffset: 0,
+		});
+	}
+
+	#task(chunk: Chunk, op: 'encrypt' | 'decrypt' | 'mac-encrypt' | 'mac-decrypt', output: string | null) {
+		const {plan} = {plan: this.#plan};
+		return {op, input: plan.input, output, key: plan.key, plainStart: chunk.start, plainEnd: chunk.end, plainTotal: plan.size, inOffset: plan.inOffset, outOffset: plan.outOffset};
+	}
+}
+
+/** Bytes of the partial output that the committed chunks occupy. */
+function committedLength(plan: Plan, chunksDone: number): number {
+	if (chunksDone === 0) return plan.outOffset;
+	const last = chunkAt(plan.size, plan.chunkSize, chunksDone - 1);
+	if (plan.kind === 'decrypt') return last.end;
+	return plan.outOffset + blockRange(last.start, last.end, plan.size).cipherEnd;
+}
+
+type RunSpec = {
+	plan: Plan;
+	options: AgeJobOptions;
+	/** Written at the start of a fresh encryption (header || nonce). */
+	prefix?: Uint8Array;
+	base?: Omit<Checkpoint, 'chunksDone' | 'bytesDone' | 'macs' | 'info' | 'skipped' | 'updatedAt'>;
+	resumeFrom?: {checkpoint: Checkpoint; file: string};
+};
+
+async function runAgeJob(spec: RunSpec): Promise<AgeJobResult> {
+	const {plan, options, resumeFrom} = spec;
+	const {emitter} = options;
+	const startedAt = Date.now();
+	const store = options.checkpoint ? new CheckpointStore(resumeFrom?.file ?? outputCheckpointPath(plan.output)) : null;
+	const resumeCommand = `cage resume ${shellQuote(path.relative(process.cwd(), plan.output) || plan.output)}`;
+	const control = new SharedControl();
+	control.setRate(options.rate ?? 0);
+	const count = chunkCount(plan.size, plan.chunkSize);
+	emitter.send({
+		type: 'job:start',
+		kind: plan.kind,
+		source: plan.input,
+		output: plan.output,
+		size: plan.size,
+		chunkSize: plan.chunkSize,
+		chunks: count,
+		chunksDone: resumeFrom?.checkpoint.chunksDone ?? 0,
+		bytesDone: resumeFrom?.checkpoint.bytesDone ?? 0,
+		jobs: options.jobs,
+		pid: process.pid,
+		resumed: Boolean(resumeFrom),
+	});
+
+	const pool = new WorkerPool(Math.min(options.jobs, count), control);
+	let output: FileOutput | undefined;
+	let result: {outcome: JobOutcome; bytesDone: number; error?: Error; checkpoint?: string; sourceChanged?: string} | undefined;
+	try {
+		const processor = new AgeChunkProcessor(pool, plan);
+		if (resumeFrom) {
+			output = await openPartialForResume(plan, resumeFrom.checkpoint, resumeFrom.file);
+			await verifyResume(plan, processor, resumeFrom.checkpoint, resumeFrom.file, options.resumeVerify ?? 'sample');
+		} else {
+			output = await FileOutput.open(plan.partial);
+			await output.truncate(0);
+			if (spec.prefix) await output.write(spec.prefix, 0, spec.prefix.length, 0);
+		}
+
+		const out = output;
+		result = await runChunkedJob({
+			kind: plan.kind,
+			emitter,
+			control: options.control,
+			sharedControl: control,
+			processor,
+			source: plan.input,
+			output: plan.output,
+			size: plan.size,
+			chunkSize: plan.chunkSize,
+			jobs: options.jobs,
+			retries: options.retries ?? 0,
+			checkpoint: store,
+			base: resumeFrom?.checkpoint ?? spec.base!,
+			...(resumeFrom ? {resumeFrom: resumeFrom.checkpoint} : {}),
+			beforeCheckpoint: async () => out.sync(),
+			resumeCommand,
+		});
+	} catch (error) {
+		result = {outcome: 'failed', bytesDone: resumeFrom?.checkpoint.bytesDone ?? 0, error: error as Error, ...(resumeFrom ? {checkpoint: resumeFrom.file} : {})};
+	} finally {
+		await pool.close();
+	}
+
+	try {
+		if (result.outcome === 'completed') {
+			await output!.sync();
+			await output!.close();
+			output = undefined;
+			await fs.rename(plan.partial, plan.output);
+			await syncDirectory(path.dirname(plan.output));
+			await store?.remove();
+		} else {
+			await output?.close();
+			output = undefined;
+			const code = (result.error as NodeJS.ErrnoException | undefined)?.code;
+			// Never keep plaintext of a failed decryption, nor an output that cannot become valid.
+			const hopeless = result.sourceChanged !== undefined || code === 'EAUTH' || code === 'EFORMAT' || result.error instanceof SourceChangedError;
+			if (hopeless || !result.checkpoint) {
+				if (!(result.error instanceof SourceChangedError && resumeFrom)) {
+					await fs.rm(plan.partial, {force: true});
+					await store?.remove();
+				}
+
+				delete result.checkpoint;
+			}
+		}
+	} catch (error) {
+		result = {outcome: 'failed', bytesDone: result.bytesDone, error: error as Error};
+	} finally {
+		await output?.close().catch(() => undefined);
+	}
+
+	const error = result.error && result.outcome === 'failed' ? describeChunkError(result.error, plan) : result.error;
+	emitter.send({
+		type: 'job:done',
+		outcome: result.outcome,
+		bytesDone: result.bytesDone,
+		durationMs: Date.now() - startedAt,
+		...(error && result.outcome === 'failed' ? {error: error.message} : {}),
+		...(result.checkpoint ? {checkpoint: result.checkpoint, resumeCommand} : {}),
+	});
+	return {outcome: result.outcome, bytesDone: result.bytesDone, output: plan.output, ...(result.checkpoint ? {checkpoint: result.checkpoint} : {}), ...(error ? {error} : {})};
+}
+
+/** Name the file, the chunk and what to do for an authentication failure. */
+function describeChunkError(error: Error, plan: Plan): Error {
+	const {code, counter} = error as Error & {code?: string; counter?: number};
+	if (code !== 'EAUTH' || counter === undefined) return error;
+	const chunk = Math.floor((counter * blockSize) / plan.chunkSize);
+	const described = new Error(
+		`${plan.input}: chunk ${chunk} (block ${counter}, plaintext bytes from ${counter * blockSize}) failed authentication: the file is damaged, truncated, has trailing data or was tampered with; nothing was written to ${plan.output}`,
+	) as Error & {code: string};
+	described.name = 'StreamAuthError';
+	described.code = 'EAUTH';
+	return described;
+}
+
+async function openPartialForResume(plan: Plan, checkpoint: Checkpoint, file: string): Promise<FileOutput> {
+	let stat;
+	try {
+		stat = await fs.stat(plan.partial);
+	} catch {
+		throw new CheckpointError(`cannot resume ${file}: the partial output ${plan.partial} is gone; delete the checkpoint and start again`);
+	}
+
+	const needed = committedLength(plan, checkpoint.chunksDone);
+	if (stat.size < needed) {
+		throw new CheckpointError(
+			`cannot resume ${file}: the partial output ${plan.partial} is ${stat.size} bytes, shorter than the ${needed} bytes the checkpoint records as written; delete both and start again`,
+		);
+	}
+
+	return FileOutput.open(plan.partial);
+}
+
+/** Recompute the MACs of a sample of committed chunks from the source and from the partial output. */
+async function verifyResume(plan: Plan, processor: AgeChunkProcessor, checkpoint: Checkpoint, file: string, mode: 'sample' | 'full'): Promise<void> {
+	if (plan.kind === 'encrypt') {
+		const expected = checkpoint.params.headerSha256;
+		const header = Buffer.alloc(plan.outOffset);
+		const handle = await fs.open(plan.partial, 'r');
+		try {
+			await handle.read(header, 0, header.length, 0);
+		} finally {
+			await handle.close();
+		}
+
+		if (createHash('sha256').update(header).digest('hex') !== expected) {
+			throw new CheckpointError(`cannot resume ${file}: the header of ${plan.partial} is not the one this job wrote; delete both and start again`);
+		}
+	}
+
+	for (const id of chunksToVerify(checkpoint.chunksDone, checkpoint.skipped, mode)) {
+		const chunk = chunkAt(plan.size, plan.chunkSize, id);
+		// eslint-disable-next-line no-await-in-loop
+		const [source, written] = await Promise.all([processor.mac(chunk).catch((error: Error) => error), processor.outputMac(chunk).catch((error: Error) => error)]);
+		if (source !== checkpoint.macs[id]) {
+			throw new SourceChangedError(
+				`cannot resume ${file}: chunk ${id} (bytes ${chunk.start}..${chunk.end}) of ${plan.input} is not what was ${plan.kind}ed before; the source changed — delete the checkpoint and start again`,
+			);
+		}
+
+		if (written !== checkpoint.macs[id]) {
+			throw new CheckpointError(
+				`cannot resume ${file}: chunk ${id} of the partial output ${plan.partial} was damaged since the checkpoint; delete both and start again`,
+			);
+		}
+	}
+}
+
+async function syncDirectory(directory: string): Promise<void> {
+	try {
+		const handle = await fs.open(directory, 'r');
+		try {
+			await handle.sync();
+		} finally {
+			await handle.close();
+		}
+	} catch {}
+}
+
+/** Encrypt a file to recipients or a passphrase, in resumable chunks. */
+export async function encryptFile(input: string, output: string, target: EncryptTarget, options: AgeJobOptions): Promise<AgeJobResult> {
+	const source = path.resolve(input);
+	const destination = path.resolve(output);
+	const file = await FileInput.open(source);
+	const size = file.size;
+	await file.close();
+	const {header, fileKey, nonce} = await createHeader(target.passphrase === undefined ? {recipients: target.recipients} : {passphrase: target.passphrase});
+	const prefix = Buffer.concat([header, nonce]);
+	const chunkSize = options.checkpoint ? ageChunkSize(options.chunkSize) : ageChunkSize(size);
+	const plan: Plan = {
+		kind: 'encrypt',
+		input: source,
+		output: destination,
+		partial: partialPath(destination),
+		size,
+		chunkSize,
+		key: payloadKey(fileKey, nonce),
+		inOffset: 0,
+		outOffset: prefix.length,
+	};
+	let secrets: string | undefined;
+	if (options.checkpoint) secrets = (await wrapSecrets({fileKey: Buffer.from(fileKey).toString('base64'), nonce: Buffer.from(nonce).toString('base64')})).wrapped;
+	return runAgeJob({
+		plan,
+		options,
+		prefix,
+		base: {
+			version: 1,
+			tool: 'cage',
+			kind: 'encrypt',
+			job: options.emitter.job,
+			createdAt: new Date().toISOString(),
+			source: await fingerprint(source),
+			output: destination,
+			partial: plan.partial,
+			size,
+			chunkSize,
+			totalChunks: chunkCount(size, chunkSize),
+			...(secrets ? {secrets} : {}),
+			params: {
+				headerLength: prefix.length,
+				headerSha256: createHash('sha256').update(prefix).digest('hex'),
+				recipients: recipientsDigest(target),
+				outputSize: prefix.length + ciphertextPayloadSize(size),
+			},
+		},
+	});
+}
+
+/** Decrypt an age file with identities or a passphrase, in resumable chunks. */
+export async function decryptFile(input: string, output: string, key: DecryptKey, options: AgeJobOptions): Promise<AgeJobResult> {
+	const source = path.resolve(input);
+	const destination = path.resolve(output);
+	const file = await FileInput.open(source);
+	let header;
+	try {
+		header = await readHeader(async (buffer, offset, length, position) => file.read(buffer, offset, length, position), key.passphrase === undefined ? {identities: key.identities} : {passphrase: key.passphrase});
+	} finally {
+		await file.close();
+	}
+
+	const payloadOffset = header.payloadOffset;
+	const size = plaintextSizeOf(file.size - payloadOffset);
+	const chunkSize = options.checkpoint ? ageChunkSize(options.chunkSize) : ageChunkSize(size);
+	const plan: Plan = {
+		kind: 'decrypt',
+		input: source,
+		output: destination,
+		partial: partialPath(destination),
+		size,
+		chunkSize,
+		key: payloadKey(header.fileKey, header.nonce),
+		inOffset: payloadOffset,
+		outOffset: 0,
+	};
+	let secrets: string | undefined;
+	if (options.checkpoint) secrets = (await wrapSecrets({fileKey: Buffer.from(header.fileKey).toString('base64'), nonce: Buffer.from(header.nonce).toString('base64')})).wrapped;
+	return runAgeJob({
+		plan,
+		options,
+		base: {
+			version: 1,
+			tool: 'cage',
+			kind: 'decrypt',
+			job: options.emitter.job,
+			createdAt: new Date().toISOString(),
+			source: await fingerprint(source),
+			output: destination,
+			partial: plan.partial,
+			size,
+			chunkSize,
+			totalChunks: chunkCount(size, chunkSize),
+			...(secrets ? {secrets} : {}),
+			params: {payloadOffset, nonceLength: nonceSize},
+		},
+	});
+}
+
+/** Continue an interrupted encryption or decryption from its checkpoint (already fingerprint-checked). */
+export async function resumeFile(
+	checkpoint: Checkpoint,
+	checkpointFile: string,
+	options: Omit<AgeJobOptions, 'chunkSize' | 'checkpoint'> & {recipients?: EncryptTarget},
+): Promise<AgeJobResult> {
+	const kind: JobKind = checkpoint.kind;
+	if (kind === 'hash' || checkpoint.output === null || checkpoint.partial === null) throw new CheckpointError(`${checkpointFile} is not an encrypt or decrypt checkpoint`);
+	if (!checkpoint.secrets) throw new CheckpointError(`${checkpointFile} has no wrapped secrets; it cannot be resumed`);
+	if (kind === 'encrypt' && options.recipients && recipientsDigest(options.recipients) !== checkpoint.params.recipients) {
+		throw new CheckpointError(
+			`cannot resume ${checkpointFile}: the recipients given now differ from those the job started with; run 'cage resume' with the same -r/-R (or none), or start again with --force`,
+		);
+	}
+
+	const secrets = await unwrapSecrets(checkpoint.secrets, checkpointFile);
+	const fileKey = Buffer.from(secrets.fileKey ?? '', 'base64');
+	const nonce = Buffer.from(secrets.nonce ?? '', 'base64');
+	if (fileKey.length !== 16 || nonce.length !== nonceSize) throw new CheckpointError(`the secrets in ${checkpointFile} are damaged; delete it and start again`);
+	const plan: Plan = {
+		kind,
+		input: checkpoint.source.path,
+		output: checkpoint.output,
+		partial: checkpoint.partial,
+		size: checkpoint.size,
+		chunkSize: checkpoint.chunkSize,
+		key: payloadKey(fileKey, nonce),
+		inOffset: kind === 'encrypt' ? 0 : Number(checkpoint.params.payloadOffset),
+		outOffset: kind === 'encrypt' ? Number(checkpoint.params.headerLength) : 0,
+	};
+	return runAgeJob({plan, options: {...options, chunkSize: checkpoint.chunkSize, checkpoint: true}, resumeFrom: {checkpoint, file: checkpointFile}});
+}

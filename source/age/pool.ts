@@ -1,0 +1,160 @@
+/**
+ * A fixed pool of worker threads for the age engine's chunk work. Each task is one chunk (or the
+ * MAC of one chunk on resume); the pool queues tasks beyond its size and relays progress.
+ */
+import fs from 'node:fs';
+import {fileURLToPath} from 'node:url';
+import {Worker} from 'node:worker_threads';
+import {AbortedError, type SharedControl} from '../chunker/control.js';
+
+/** One unit of worker work. Offsets are file positions; `plain*` are plaintext stream offsets. */
+export type WorkerTask = {
+	id: number;
+	op: 'encrypt' | 'decrypt' | 'mac-encrypt' | 'mac-decrypt';
+	input: string;
+	/** Output file, or null to only compute the MAC. */
+	output: string | null;
+	/** The 32-byte payload key. */
+	key: Uint8Array;
+	plainStart: number;
+	plainEnd: number;
+	plainTotal: number;
+	/** Where the payload (encrypt: plaintext) starts in the input file. */
+	inOffset: number;
+	/** Where the payload (decrypt: plaintext) starts in the output file. */
+	outOffset: number;
+};
+
+/** What a worker posts back. */
+export type WorkerReply =
+	| {id: number; type: 'progress'; bytes: number}
+	| {id: number; type: 'done'; mac: string}
+	| {id: number; type: 'error'; name: string; message: string; code?: string; counter?: number};
+
+type Pending = {resolve: (mac: string) => void; reject: (error: Error) => void; onProgress: (bytes: number) => void};
+type Slot = {worker: Worker; task: number | undefined};
+
+/** The compiled worker script; under the test runner (TypeScript sources) the built one in dist/. */
+function workerUrl(): URL {
+	const local = new URL('worker.js', import.meta.url);
+	if (fs.existsSync(fileURLToPath(local))) return local;
+	const built = new URL('../../dist/age/worker.js', import.meta.url);
+	if (fs.existsSync(fileURLToPath(built))) return built;
+	throw new Error('the age worker script is missing: run `npm run build` first');
+}
+
+/** Worker threads sharing one pause/abort/rate control. */
+export class WorkerPool {
+	readonly size: number;
+	readonly #control: SharedControl;
+	readonly #slots: Slot[] = [];
+	readonly #queue: Array<{task: WorkerTask; pending: Pending}> = [];
+	readonly #pending = new Map<number, Pending>();
+	#nextId = 0;
+	#closed = false;
+
+	constructor(size: number, control: SharedControl) {
+		this.size = Math.max(1, size);
+		this.#control = control;
+		for (let index = 0; index < this.size; index++) this.#slots.push(this.#spawn());
+	}
+
+	/** Run a task; resolves with the chunk MAC. */
+	async run(task: Omit<WorkerTask, 'id'>, onProgress: (bytes: number) => void = () => {}): Promise<string> {
+		if (this.#closed) throw new Error('worker pool is closed');
+		return new Promise<string>((resolve, reject) => {
+			const full = {...task, id: this.#nextId++};
+			this.#queue.push({task: full, pending: {resolve, reject, onProgress}});
+			this.#dispatch();
+		});
+	}
+
+	/** Stop the workers (after closing their file descriptors). */
+	async close(): Promise<void> {
+		if (this.#closed) return;
+		this.#closed = true;
+		for (const {pending} of this.#queue.splice(0)) pending.reject(new AbortedError('pool closed'));
+		// Workers own their file descriptors (process-wide): ask them to close before terminating.
+		await Promise.all(
+			this.#slots.map(async slot => {
+				slot.worker.ref();
+				await new Promise<void>(resolve => {
+					const timer = setTimeout(resolve, 2000);
+					slot.worker.once('message', () => {
+						clearTimeout(timer);
+						resolve();
+					});
+					slot.worker.postMessage({type: 'close'});
+				});
+				await slot.worker.terminate();
+			}),
+		);
+	}
+
+	#spawn(): Slot {
+		const worker = new Worker(workerUrl(), {workerData: {control: this.#control.handle}});
+		const slot: Slot = {worker, task: undefined};
+		worker.on('message', (reply: WorkerReply) => {
+			if (!('id' in reply)) return;
+			const pending = this.#pending.get(reply.id);
+			if (!pending) return;
+			if (reply.type === 'progress') {
+				pending.onProgress(reply.bytes);
+				return;
+			}
+
+			this.#pending.delete(reply.id);
+			slot.task = undefined;
+			if (reply.type === 'done') pending.resolve(reply.mac);
+			else pending.reject(rebuildError(reply));
+			this.#dispatch();
+		});
+		worker.on('error', error => this.#lost(slot, error));
+		worker.on('exit', code => {
+			if (!this.#closed) this.#lost(slot, new Error(`an age worker thread exited unexpectedly (code ${code})`));
+		});
+		// Idle workers must not keep the process alive.
+		worker.unref();
+		return slot;
+	}
+
+	#lost(slot: Slot, error: Error): void {
+		if (slot.task !== undefined) {
+			const pending = this.#pending.get(slot.task);
+			this.#pending.delete(slot.task);
+			slot.task = undefined;
+			pending?.reject(error);
+		}
+
+		if (this.#closed) return;
+		const index = this.#slots.indexOf(slot);
+		if (index !== -1) {
+			void slot.worker.terminate();
+			this.#slots[index] = this.#spawn();
+			this.#dispatch();
+		}
+	}
+
+	#dispatch(): void {
+		for (const slot of this.#slots) {
+			if (slot.task !== undefined) continue;
+			const next = this.#queue.shift();
+			if (!next) return;
+			slot.task = next.task.id;
+			this.#pending.set(next.task.id, next.pending);
+			slot.worker.ref();
+			slot.worker.postMessage(next.task);
+		}
+
+		for (const slot of this.#slots) if (slot.task === undefined) slot.worker.unref();
+	}
+}
+
+function rebuildError(reply: Extract<WorkerReply, {type: 'error'}>): Error {
+	if (reply.name === 'AbortedError') return new AbortedError(reply.message);
+	const error = new Error(reply.message) as Error & {code?: string; counter?: number};
+	error.name = reply.name;
+	if (reply.code !== undefined) error.code = reply.code;
+	if (reply.counter !== undefined) error.counter = reply.counter;
+	return error;
+}

@@ -1,0 +1,279 @@
+/**
+ * Sequential encryption and decryption of streams (stdin, stdout, pipes): the same header and
+ * STREAM as files, with live telemetry, but no chunk parallelism and no resume — a stream cannot
+ * be re-read.
+ */
+import type {Readable, Writable} from 'node:stream';
+import {SharedControl} from '../chunker/control.js';
+import type {JobEmitter} from '../chunker/emitter.js';
+import type {JobOutcome} from '../chunker/events.js';
+import type {ControlProxy} from '../jobs/control-proxy.js';
+import {AgeFormatError} from './errors.js';
+import {createHeader, readHeaderFromStream} from './header.js';
+import {blockSize, decryptRange, encryptedBlockSize, encryptRange, payloadKey, tagSize} from './stream.js';
+import type {DecryptKey, EncryptTarget} from './engine.js';
+
+/** Blocks per batch: 4 MiB of plaintext. */
+const batchBlocks = 64;
+
+export type StreamJobOptions = {
+	emitter: JobEmitter;
+	control: ControlProxy;
+	/** Bytes per second, 0 = unlimited. */
+	rate?: number;
+	/** Plaintext bytes per telemetry chunk. */
+	chunkSize: number;
+	/** Known plaintext size (a file read as a stream), else null. */
+	size?: number | null;
+	/** Names for events. */
+	source?: string | null;
+	output?: string | null;
+};
+
+export type StreamJobResult = {outcome: JobOutcome; bytesDone: number; error?: Error};
+
+/** Chunk telemetry over a sequential stream: chunk i covers plaintext [i*chunkSize, (i+1)*chunkSize). */
+class StreamTelemetry {
+	readonly #options: StreamJobOptions;
+	#chunk = -1;
+	#chunkStart = 0;
+	#startedAt = 0;
+	#lastProgress = 0;
+	bytes = 0;
+
+	constructor(options: StreamJobOptions) {
+		this.#options = options;
+	}
+
+	advance(bytes: number): void {
+		const {emitter, chunkSize} = this.#options;
+		this.bytes += bytes;
+		while (this.#chunk < 0 || this.bytes >= this.#chunkStart + chunkSize) {
+			if (this.#chunk >= 0) this.#done(this.#chunkStart + chunkSize);
+			this.#chunk++;
+			this.#chunkStart = this.#chunk * chunkSize;
+			this.#startedAt = performance.now();
+			emitter.send({type: 'chunk:start', chunk: this.#chunk, start: this.#chunkStart, size: chunkSize, attempt: 1});
+			if (this.bytes < this.#chunkStart + chunkSize) break;
+		}
+
+		const now = Date.now();
+		if (now - this.#lastProgress >= 100) {
+			this.#lastProgress = now;
+			emitter.send({type: 'chunk:progress', chunk: this.#chunk, bytes: this.bytes - this.#chunkStart, bytesDone: this.bytes});
+		}
+	}
+
+	finish(): void {
+		if (this.#chunk < 0) this.advance(0);
+		this.#done(this.bytes);
+	}
+
+	#done(end: number): void {
+		this.#options.emitter.send({
+			type: 'chunk:done',
+			chunk: this.#chunk,
+			start: this.#chunkStart,
+			size: end - this.#chunkStart,
+			durationMs: Math.round(performance.now() - this.#startedAt),
+			attempt: 1,
+			bytesDone: end,
+		});
+	}
+}
+
+async function write(output: Writable, data: Uint8Array, signal: AbortSignal): Promise<void> {
+	if (output.write(data)) return;
+	await new Promise<void>((resolve, reject) => {
+		const cleanup = () => {
+			output.off('drain', onDrain);
+			output.off('error', onError);
+			signal.removeEventListener('abort', onDrain);
+		};
+
+		const onDrain = () => {
+			cleanup();
+			resolve();
+		};
+
+		const onError = (error: Error) => {
+			cleanup();
+			reject(error);
+		};
+
+		output.once('drain', onDrain);
+		output.once('error', onError);
+		signal.addEventListener('abort', onDrain, {once: true});
+	});
+}
+
+async function runStreamJob(
+	kind: 'encrypt' | 'decrypt',
+	options: StreamJobOptions,
+	body: (context: {control: SharedControl; signal: AbortSignal; telemetry: StreamTelemetry}) => Promise<void>,
+): Promise<StreamJobResult> {
+	const {emitter} = options;
+	const startedAt = Date.now();
+	const control = new SharedControl();
+	control.setRate(options.rate ?? 0);
+	const abort = new AbortController();
+	// The proxy's pause/abort act on this stream through the shared control.
+	const target = {
+		pause() {
+			if (control.paused) return;
+			control.pause();
+			emitter.send({type: 'job:paused', bytesDone: telemetry.bytes});
+		},
+		resume() {
+			if (!control.paused) return;
+			control.resume();
+			emitter.send({type: 'job:resumed', bytesDone: telemetry.bytes});
+		},
+		skip() {
+			emitter.send({type: 'anomaly', severity: 'info', code: 'skip-unavailable', message: 'a stream cannot skip: every block is needed'});
+		},
+		retry() {},
+		abort() {
+			control.abort();
+			abort.abort();
+		},
+		get paused() {
+			return control.paused;
+		},
+	};
+	const telemetry = new StreamTelemetry(options);
+	emitter.send({
+		type: 'job:start',
+		kind,
+		source: options.source ?? null,
+		output: options.output ?? null,
+		size: options.size ?? null,
+		chunkSize: options.chunkSize,
+		chunks: 0,
+		chunksDone: 0,
+		bytesDone: 0,
+		jobs: 1,
+		pid: process.pid,
+		resumed: false,
+	});
+	options.control.attach(target);
+	let outcome: JobOutcome = 'completed';
+	let error: Error | undefined;
+	try {
+		await body({control, signal: abort.signal, telemetry});
+		telemetry.finish();
+	} catch (error_) {
+		error = error_ as Error;
+		outcome = control.aborted ? 'interrupted' : 'failed';
+	} finally {
+		options.control.detach(target);
+	}
+
+	emitter.send({
+		type: 'job:done',
+		outcome,
+		bytesDone: telemetry.bytes,
+		durationMs: Date.now() - startedAt,
+		...(error && outcome === 'failed' ? {error: error.message} : {}),
+	});
+	return {outcome, bytesDone: telemetry.bytes, ...(error ? {error: outcome === 'interrupted' ? new Error('interrupted; a stream cannot be resumed, run the command again') : error} : {})};
+}
+
+/** Gather bytes from an async iterable into a staging buffer, handing out fixed-size batches. */
+class Staging {
+	buffer: Buffer;
+	length = 0;
+
+	constructor(capacity: number, initial?: Uint8Array) {
+		this.buffer = Buffer.allocUnsafe(capacity);
+		if (initial && initial.length > 0) this.push(initial);
+	}
+
+	push(data: Uint8Array): void {
+		if (this.length + data.length > this.buffer.length) {
+			const bigger = Buffer.allocUnsafe(Math.max(this.buffer.length * 2, this.length + data.length));
+			this.buffer.copy(bigger, 0, 0, this.length);
+			this.buffer = bigger;
+		}
+
+		this.buffer.set(data, this.length);
+		this.length += data.length;
+	}
+
+	take(bytes: number): Buffer {
+		const out = Buffer.from(this.buffer.subarray(0, bytes));
+		this.buffer.copy(this.buffer, 0, bytes, this.length);
+		this.length -= bytes;
+		return out;
+	}
+}
+
+/** Encrypt a stream: header, nonce, then the STREAM block by block (the last block held back until the end is known). */
+export async function encryptStream(input: Readable, output: Writable, target: EncryptTarget, options: StreamJobOptions): Promise<StreamJobResult> {
+	return runStreamJob('encrypt', options, async ({control, signal, telemetry}) => {
+		const {header, fileKey, nonce} = await createHeader(target.passphrase === undefined ? {recipients: target.recipients} : {passphrase: target.passphrase});
+		const key = payloadKey(fileKey, nonce);
+		await write(output, Buffer.concat([header, nonce]), signal);
+		const staging = new Staging(2 * batchBlocks * blockSize);
+		let counter = 0;
+		const flush = async (final: boolean) => {
+			// Keep at least one byte back until the end: the last block must carry the final flag.
+			const blocks = final ? Math.max(1, Math.ceil(staging.length / blockSize)) : Math.floor((staging.length - 1) / blockSize);
+			if (blocks <= 0) return;
+			const bytes = final ? staging.length : blocks * blockSize;
+			await control.gate(bytes, signal);
+			const plain = staging.take(bytes);
+			await write(output, encryptRange(key, plain, counter, final), signal);
+			counter += blocks;
+			telemetry.advance(bytes);
+		};
+
+		for await (const data of input) {
+			staging.push(data as Uint8Array);
+			if (staging.length > batchBlocks * blockSize) await flush(false);
+		}
+
+		await flush(false);
+		await flush(true);
+	});
+}
+
+/** Decrypt a stream; every block is authenticated before its plaintext is written. */
+export async function decryptStream(input: Readable, output: Writable, key: DecryptKey, options: StreamJobOptions): Promise<StreamJobResult> {
+	return runStreamJob('decrypt', options, async ({control, signal, telemetry}) => {
+		const iterator = input[Symbol.asyncIterator]() as AsyncIterator<Uint8Array>;
+		const chunks: AsyncIterable<Uint8Array> = {[Symbol.asyncIterator]: () => iterator};
+		const header = await readHeaderFromStream(chunks, key.passphrase === undefined ? {identities: key.identities} : {passphrase: key.passphrase});
+		const payload = payloadKey(header.fileKey, header.nonce);
+		const staging = new Staging(2 * batchBlocks * encryptedBlockSize, header.rest);
+		let counter = 0;
+		const flush = async (final: boolean) => {
+			let blocks: number;
+			if (final) {
+				if (staging.length < tagSize || (staging.length === tagSize && counter > 0)) {
+					throw new AgeFormatError(`${options.source ?? 'stdin'}: the age file is truncated (it ends inside block ${counter}, or without a final block)`);
+				}
+
+				blocks = Math.ceil(staging.length / encryptedBlockSize);
+			} else {
+				blocks = Math.floor((staging.length - 1) / encryptedBlockSize);
+			}
+
+			if (blocks <= 0) return;
+			const bytes = final ? staging.length : blocks * encryptedBlockSize;
+			await control.gate(bytes - blocks * tagSize, signal);
+			const plain = decryptRange(payload, staging.take(bytes), counter, final);
+			await write(output, plain, signal);
+			counter += blocks;
+			telemetry.advance(plain.length);
+		};
+
+		for await (const data of chunks) {
+			staging.push(data);
+			if (staging.length > batchBlocks * encryptedBlockSize) await flush(false);
+		}
+
+		await flush(false);
+		await flush(true);
+	});
+}

@@ -1,0 +1,120 @@
+/**
+ * A worker thread of the age engine: encrypts or decrypts one chunk's blocks at computed offsets
+ * with node's native ChaCha20-Poly1305, reading and writing in bounded blocks by position. The
+ * payload key arrives per task; nothing is written anywhere but the output file.
+ */
+import {createHash} from 'node:crypto';
+import fs from 'node:fs';
+import {parentPort, workerData} from 'node:worker_threads';
+import {AbortedError, SharedControl, type SharedControlHandle} from '../chunker/control.js';
+import {blockSize, decryptRange, encryptedBlockSize, encryptRange, tagSize} from './stream.js';
+import type {WorkerReply, WorkerTask} from './pool.js';
+
+/** Plaintext blocks per read: 4 MiB, so memory per worker stays bounded whatever the chunk size. */
+const blocksPerRead = 64;
+
+const control = new SharedControl((workerData as {control: SharedControlHandle}).control);
+const readFds = new Map<string, number>();
+const writeFds = new Map<string, number>();
+const plainBuffer = Buffer.allocUnsafe(blocksPerRead * blockSize);
+const cipherBuffer = Buffer.allocUnsafe(blocksPerRead * encryptedBlockSize);
+
+function fdFor(file: string, write: boolean): number {
+	const cache = write ? writeFds : readFds;
+	let fd = cache.get(file);
+	if (fd === undefined) {
+		fd = fs.openSync(file, write ? fs.constants.O_WRONLY : fs.constants.O_RDONLY);
+		cache.set(file, fd);
+	}
+
+	return fd;
+}
+
+function readFully(fd: number, buffer: Buffer, length: number, position: number, file: string): Buffer {
+	let done = 0;
+	while (done < length) {
+		const read = fs.readSync(fd, buffer, done, length - done, position + done);
+		if (read === 0) {
+			throw Object.assign(new Error(`${file}: unexpected end of file at byte ${position + done} (the file shrank while being read)`), {code: 'ESHRANK'});
+		}
+
+		done += read;
+	}
+
+	return buffer.subarray(0, length);
+}
+
+function writeFully(fd: number, buffer: Uint8Array, position: number): void {
+	let done = 0;
+	while (done < buffer.length) done += fs.writeSync(fd, buffer, done, buffer.length - done, position + done);
+}
+
+function run(task: WorkerTask): string {
+	const key = Buffer.from(task.key);
+	const mac = createHash('sha256');
+	const inFd = fdFor(task.input, false);
+	const outFd = task.output === null ? undefined : fdFor(task.output, true);
+	const totalBlocks = Math.max(1, Math.ceil(task.plainTotal / blockSize));
+	let plainPos = task.plainStart;
+	let reported = 0;
+	// An empty file still has one (empty, final) block.
+	const firstCounter = Math.floor(task.plainStart / blockSize);
+	const endCounter = task.plainEnd === task.plainTotal ? totalBlocks : task.plainEnd / blockSize;
+	for (let counter = firstCounter; counter < endCounter; counter += blocksPerRead) {
+		const blocks = Math.min(blocksPerRead, endCounter - counter);
+		const final = counter + blocks === totalBlocks;
+		const plainLength = Math.min(blocks * blockSize, task.plainTotal - counter * blockSize);
+		control.gateSync(plainLength);
+		const cipherLength = plainLength + blocks * tagSize;
+		let cipher: Buffer;
+		if (task.op === 'encrypt' || task.op === 'mac-encrypt') {
+			const plain = readFully(inFd, plainBuffer, plainLength, task.inOffset + counter * blockSize, task.input);
+			cipher = encryptRange(key, plain, counter, final, cipherBuffer);
+			if (outFd !== undefined) writeFully(outFd, cipher, task.outOffset + counter * encryptedBlockSize);
+		} else {
+			cipher = readFully(inFd, cipherBuffer, cipherLength, task.inOffset + counter * encryptedBlockSize, task.input);
+			const plain = decryptRange(key, cipher, counter, final);
+			if (outFd !== undefined) writeFully(outFd, plain, task.outOffset + counter * blockSize);
+		}
+
+		// The Poly1305 tags are MACs of the plaintext under the file key; hashing them gives a keyed
+		// MAC of the chunk for free, which a resume recomputes to prove the source unchanged.
+		for (let block = 0; block < blocks; block++) {
+			const end = Math.min((block + 1) * encryptedBlockSize, cipherLength);
+			mac.update(cipher.subarray(end - tagSize, end));
+		}
+
+		plainPos += plainLength;
+		if (plainPos - reported >= 8 * blocksPerRead * blockSize || counter + blocks >= endCounter) {
+			reported = plainPos;
+			parentPort!.postMessage({id: task.id, type: 'progress', bytes: plainPos - task.plainStart} satisfies WorkerReply);
+		}
+	}
+
+	return mac.digest('hex');
+}
+
+parentPort!.on('message', (message: WorkerTask | {type: 'close'}) => {
+	if ('type' in message) {
+		for (const fd of [...readFds.values(), ...writeFds.values()]) fs.closeSync(fd);
+		readFds.clear();
+		writeFds.clear();
+		parentPort!.postMessage({type: 'closed'});
+		return;
+	}
+
+	try {
+		const mac = run(message);
+		parentPort!.postMessage({id: message.id, type: 'done', mac} satisfies WorkerReply);
+	} catch (error) {
+		const error_ = error as Error & {code?: string; counter?: number};
+		parentPort!.postMessage({
+			id: message.id,
+			type: 'error',
+			name: error_ instanceof AbortedError ? 'AbortedError' : error_.name,
+			message: error_.message,
+			...(typeof error_.code === 'string' ? {code: error_.code} : {}),
+			...(typeof error_.counter === 'number' ? {counter: error_.counter} : {}),
+		} satisfies WorkerReply);
+	}
+});

@@ -1,0 +1,98 @@
+#!/usr/bin/env node
+/**
+ * The `cage` binary: finds the subcommand, lets meow parse its flags (unknown flags are usage
+ * errors, exit 2), runs it, and turns errors into one-line messages and exit codes.
+ */
+import process from 'node:process';
+import meow from 'meow';
+import {commands, findCommand} from './commands/index.js';
+import {exitCodes, UsageError, type Io} from './commands/command.js';
+import {describeError, isUserError} from './errors.js';
+
+const topHelp = `
+	Usage
+	  $ cage <command> [options]
+
+	Commands
+${commands.map(command => `	  ${command.name.padEnd(15)} ${command.summary}`).join('\n')}
+
+	Run 'cage <command> --help' for the options of a command.
+
+	Examples
+	  $ cage keygen -o key.txt
+	  $ cage encrypt big.tar -r age1... -o big.tar.age
+	  $ cage resume big.tar.age
+	  $ cage decrypt big.tar.age -i key.txt -o big.tar
+	  $ cage watch ~/.local/state/cage/audit.jsonl
+
+	Exit codes: 0 done, 1 failed, 2 usage error, 75 interrupted (checkpoint saved; run the printed 'cage resume' line).
+`;
+
+async function main(argv: string[], io: Io): Promise<number> {
+	const found = findCommand(argv);
+	if (!found) {
+		const first = argv.find(arg => !arg.startsWith('-'));
+		const top = meow(topHelp, {importMeta: import.meta, argv: first ? [] : argv, autoHelp: false, autoVersion: false, allowUnknownFlags: true, flags: {help: {type: 'boolean', shortFlag: 'h'}, version: {type: 'boolean'}}});
+		if (first) {
+			io.stderr.write(`cage: unknown command '${argv.slice(0, argv.indexOf(first) + 1).filter(arg => !arg.startsWith('-')).join(' ')}'\nRun 'cage --help' for the list of commands.\n`);
+			return exitCodes.usage;
+		}
+
+		if (top.flags.version) {
+			io.stdout.write(`${top.pkg.version ?? 'unknown'}\n`);
+			return exitCodes.ok;
+		}
+
+		const unknown = argv.filter(arg => arg !== '--help' && arg !== '-h');
+		if (unknown.length > 0) {
+			io.stderr.write(`cage: unknown flag ${unknown[0]!}\nRun 'cage --help' for usage.\n`);
+			return exitCodes.usage;
+		}
+
+		if (top.flags.help) {
+			io.stdout.write(`${top.help.trimStart()}\n`);
+			return exitCodes.ok;
+		}
+
+		io.stderr.write(`${top.help.trimStart()}\n`);
+		return exitCodes.usage;
+	}
+
+	const {command, rest} = found;
+	const cli = meow(`\n\tUsage\n\t  $ cage ${command.name} ${command.help.trimStart()}`, {
+		importMeta: import.meta,
+		argv: rest,
+		description: command.summary,
+		autoHelp: false,
+		autoVersion: false,
+		allowUnknownFlags: false,
+		flags: {...command.flags, help: {type: 'boolean', shortFlag: 'h'}},
+	});
+	if (cli.flags.help) {
+		io.stdout.write(`${cli.help.trimStart()}\n`);
+		return exitCodes.ok;
+	}
+
+	try {
+		return await command.run(cli as never, io);
+	} catch (error) {
+		if (error instanceof UsageError) {
+			io.stderr.write(`cage ${command.name}: ${error.message}\nRun 'cage ${command.name} --help' for usage.\n`);
+			return exitCodes.usage;
+		}
+
+		io.stderr.write(`cage ${command.name}: ${describeError(error)}\n`);
+		if (!isUserError(error) && process.env.CAGE_DEBUG) io.stderr.write(`${(error as Error).stack ?? ''}\n`);
+		return exitCodes.failed;
+	}
+}
+
+const io: Io = {stdin: process.stdin, stdout: process.stdout, stderr: process.stderr};
+const code = await main(process.argv.slice(2), io);
+// Let stdout drain (a pipe may be slow), then leave even if a library left a handle open.
+process.exitCode = code;
+await new Promise<void>(resolve => {
+	if (process.stdout.writableLength === 0) resolve();
+	else process.stdout.once('drain', () => resolve());
+});
+process.exit(code);

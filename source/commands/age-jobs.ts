@@ -1,0 +1,257 @@
+/**
+ * `cage encrypt`, `cage decrypt`, and the age half of `cage resume`: flags as the age CLI spells
+ * them, checked at the edge, then a file job (chunked, resumable) or a stream job (stdin/stdout).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type {Checkpoint} from '../chunker/checkpoint.js';
+import {JobEmitter} from '../chunker/emitter.js';
+import {decryptFile, encryptFile, resumeFile, type AgeJobResult, type DecryptKey, type EncryptTarget} from '../age/engine.js';
+import {parseRecipientArgs, readIdentityFiles, readRecipientsFiles} from '../age/keys.js';
+import {decryptStream, encryptStream} from '../age/streams.js';
+import {checkReadableFile, exists, InputError} from '../io/files.js';
+import {ControlProxy} from '../jobs/control-proxy.js';
+import {outputCheckpointPath, partialPath} from '../jobs/locate.js';
+import {runSession} from '../session/session.js';
+import {shellQuote} from '../shell-quote.js';
+import {resolveChunkSize} from './chunk-plan.js';
+import type {Io} from './command.js';
+import {defineCommand, UsageError} from './command.js';
+import {resolveJobOptions, sessionOptions, type JobOptions} from './job-options.js';
+import {jobFlags, jobFlagsHelp, sizeFlag} from './options.js';
+import {readPassphrase} from './passphrase.js';
+
+/** Thrown when the output exists and --force was not given. */
+export class OutputExistsError extends Error {
+	override name = 'OutputExistsError';
+}
+
+const commonFlags = {
+	output: {type: 'string', shortFlag: 'o'},
+	passphrase: {type: 'boolean', shortFlag: 'p'},
+	chunkSize: {type: 'string'},
+	force: {type: 'boolean', shortFlag: 'f'},
+	armor: {type: 'boolean', shortFlag: 'a'},
+	...jobFlags,
+} as const;
+
+const commonHelp = `	  -o, --output OUTPUT    write here (default: stdout, not resumable); OUTPUT.partial until done
+	  -p, --passphrase       use a passphrase (typed on the terminal, or CAGE_PASSPHRASE without one)
+	      --chunk-size SIZE  unit of progress and resume (default: config, else 16 MiB growing with the file)
+	  -f, --force            overwrite OUTPUT, and start over even if an interrupted job left a checkpoint
+${jobFlagsHelp}`;
+
+/** Refuse to clobber, to write onto the input, or to start over an interrupted job silently. */
+async function checkOutput(input: string | null, output: string, force: boolean): Promise<void> {
+	const resolved = path.resolve(output);
+	if (input !== null) {
+		const same = path.resolve(input) === resolved || (fs.existsSync(resolved) && fs.statSync(resolved).ino === fs.statSync(input).ino && fs.statSync(resolved).dev === fs.statSync(input).dev);
+		if (same) throw new InputError(`the input and the output are the same file (${output}); choose another -o`);
+	}
+
+	const checkpoint = outputCheckpointPath(output);
+	if (!force && (await exists(checkpoint))) {
+		throw new OutputExistsError(
+			`an interrupted job is writing ${output} (checkpoint ${checkpoint}); continue it with 'cage resume ${shellQuote(output)}' or start over with --force`,
+		);
+	}
+
+	if (!force && (await exists(output))) throw new OutputExistsError(`${output} already exists; pass --force to overwrite it`);
+	if (force) {
+		await fs.promises.rm(checkpoint, {force: true});
+		await fs.promises.rm(partialPath(output), {force: true});
+	}
+}
+
+type Plan = {input: string | null; output: string | null; size: number | null};
+
+async function planIo(cli: {input: string[]; flags: {output?: string | undefined; force?: boolean | undefined}}, io: Io, kind: 'encrypt' | 'decrypt'): Promise<Plan> {
+	if (cli.input.length > 1) throw new UsageError(`one INPUT at a time (got ${cli.input.length}); batches of files are not supported yet — run one command per file`);
+	const raw = cli.input[0];
+	const input = raw === undefined || raw === '-' ? null : raw;
+	const size = input === null ? null : await checkReadableFile(input);
+	const output = cli.flags.output === undefined || cli.flags.output === '-' ? null : cli.flags.output;
+	if (output === null && kind === 'encrypt' && io.stdout.isTTY) {
+		throw new UsageError('refusing to write binary ciphertext to the terminal; use -o OUTPUT or redirect stdout');
+	}
+
+	if (output !== null) await checkOutput(input, output, Boolean(cli.flags.force));
+	return {input, output, size};
+}
+
+function finish(result: {exitCode: number}): number {
+	return result.exitCode;
+}
+
+async function runFileOrStream(
+	kind: 'encrypt' | 'decrypt',
+	plan: Plan,
+	options: JobOptions,
+	chunkSizeFlag: number | undefined,
+	io: Io,
+	start: {
+		file: (input: string, output: string, common: Parameters<typeof encryptFile>[3]) => Promise<AgeJobResult>;
+		stream: (input: NodeJS.ReadableStream, output: NodeJS.WritableStream, common: Parameters<typeof encryptStream>[3]) => ReturnType<typeof encryptStream>;
+	},
+): Promise<number> {
+	const emitter = new JobEmitter();
+	const control = new ControlProxy();
+	const session = sessionOptions(options, io, kind, plan.input === null ? null : path.resolve(plan.input));
+	if (plan.input !== null && plan.output !== null) {
+		const size = plan.size ?? 0;
+		const chunked = chunkSizeFlag !== undefined || size >= options.settings.chunkThreshold;
+		const chunkSize = resolveChunkSize(size, chunkSizeFlag, options.settings.chunkSize);
+		const input = plan.input;
+		const output = plan.output;
+		return finish(
+			await runSession(session, emitter, control, async () =>
+				start.file(input, output, {
+					emitter,
+					control,
+					jobs: options.jobs,
+					rate: options.rate,
+					retries: options.settings.retries,
+					chunkSize,
+					checkpoint: chunked,
+					resumeVerify: options.settings.resumeVerify,
+				}),
+			),
+		);
+	}
+
+	const input = plan.input === null ? io.stdin : fs.createReadStream(plan.input, {highWaterMark: 1024 * 1024});
+	const output = plan.output === null ? io.stdout : fs.createWriteStream(`${plan.output}.partial`, {mode: 0o600});
+	const result = await runSession(session, emitter, control, async () =>
+		start.stream(input, output, {
+			emitter,
+			control,
+			rate: options.rate,
+			chunkSize: resolveChunkSize(plan.size ?? 0, chunkSizeFlag, options.settings.chunkSize),
+			size: plan.size,
+			source: plan.input === null ? null : path.resolve(plan.input),
+			output: plan.output === null ? null : path.resolve(plan.output),
+		}),
+	);
+	if (plan.output !== null) {
+		const stream = output as fs.WriteStream;
+		await new Promise<void>(resolve => {
+			stream.end(() => resolve());
+		});
+		if (result.exitCode === 0) fs.renameSync(`${plan.output}.partial`, plan.output);
+		else fs.rmSync(`${plan.output}.partial`, {force: true});
+	}
+
+	return finish(result);
+}
+
+/** `cage encrypt`. */
+export const encryptCommand = defineCommand({
+	name: 'encrypt',
+	summary: 'encrypt a file to age recipients or a passphrase (resumable, parallel)',
+	help: `[INPUT] [-o OUTPUT] (-r RECIPIENT... | -R RECIPIENTS_FILE... | -p) [options]
+
+	INPUT absent or '-' reads stdin. Files are encrypted in parallel chunks and can be resumed
+	('cage resume OUTPUT'); streams (stdin/stdout) are sequential and cannot. The output is a
+	standard age file: 'age -d' decrypts it.
+
+	Options
+	  -r, --recipient R         encrypt to R (age1..., age1pq1...); repeatable
+	  -R, --recipients-file F   encrypt to the recipients listed in F; repeatable
+${commonHelp}
+
+	Examples
+	  $ cage encrypt backup.tar -r age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p -o backup.tar.age
+	  $ cage encrypt -p -o notes.age notes.txt
+	  $ tar c dir | cage encrypt -R team.txt > dir.tar.age`,
+	flags: {
+		recipient: {type: 'string', shortFlag: 'r', isMultiple: true},
+		recipientsFile: {type: 'string', shortFlag: 'R', isMultiple: true},
+		...commonFlags,
+	},
+	async run(cli, io) {
+		if (cli.flags.armor) throw new UsageError('--armor (PEM output) is not supported; cage writes binary age files');
+		const recipientArgs = cli.flags.recipient ?? [];
+		const recipientFiles = cli.flags.recipientsFile ?? [];
+		if (cli.flags.passphrase && (recipientArgs.length > 0 || recipientFiles.length > 0)) throw new UsageError('-p cannot be combined with -r or -R');
+		if (!cli.flags.passphrase && recipientArgs.length === 0 && recipientFiles.length === 0) throw new UsageError('missing recipients: give -r RECIPIENT, -R FILE or -p');
+		const chunkSizeFlag = sizeFlag('chunk-size', cli.flags.chunkSize);
+		const options = resolveJobOptions(cli.flags, io);
+		let target: EncryptTarget;
+		if (cli.flags.passphrase) {
+			target = {passphrase: ''};
+		} else {
+			target = {recipients: [...parseRecipientArgs(recipientArgs), ...(await readRecipientsFiles(recipientFiles))]};
+		}
+
+		const plan = await planIo(cli, io, 'encrypt');
+		if (target.passphrase !== undefined) target = {passphrase: await readPassphrase({confirm: true})};
+		const resolved = target;
+		return runFileOrStream('encrypt', plan, options, chunkSizeFlag, io, {
+			file: async (input, output, common) => encryptFile(input, output, resolved, common),
+			stream: async (input, output, common) => encryptStream(input as never, output as never, resolved, common),
+		});
+	},
+});
+
+/** `cage decrypt`. */
+export const decryptCommand = defineCommand({
+	name: 'decrypt',
+	summary: 'decrypt an age file with identities or a passphrase (resumable, parallel)',
+	help: `[INPUT] [-o OUTPUT] (-i IDENTITY_FILE... | -p) [options]
+
+	Every block is authenticated before its plaintext is written; a damaged or tampered file
+	fails naming the chunk, and its partial output is deleted.
+
+	Options
+	  -i, --identity FILE       decrypt with the identities in FILE (age-keygen format); repeatable
+${commonHelp}
+
+	Examples
+	  $ cage decrypt backup.tar.age -i key.txt -o backup.tar
+	  $ cage decrypt -p notes.age > notes.txt`,
+	flags: {
+		identity: {type: 'string', shortFlag: 'i', isMultiple: true},
+		...commonFlags,
+	},
+	async run(cli, io) {
+		const identityFiles = cli.flags.identity ?? [];
+		if (cli.flags.passphrase && identityFiles.length > 0) throw new UsageError('-p cannot be combined with -i');
+		if (!cli.flags.passphrase && identityFiles.length === 0) throw new UsageError('missing identities: give -i IDENTITY_FILE or -p');
+		const chunkSizeFlag = sizeFlag('chunk-size', cli.flags.chunkSize);
+		const options = resolveJobOptions(cli.flags, io);
+		const identities = identityFiles.length > 0 ? await readIdentityFiles(identityFiles) : [];
+		const plan = await planIo(cli, io, 'decrypt');
+		const key: DecryptKey = cli.flags.passphrase ? {passphrase: await readPassphrase({confirm: false})} : {identities};
+		return runFileOrStream('decrypt', plan, options, chunkSizeFlag, io, {
+			file: async (input, output, common) => decryptFile(input, output, key, common),
+			stream: async (input, output, common) => decryptStream(input as never, output as never, key, common),
+		});
+	},
+});
+
+/** The age half of `cage resume`. */
+export async function resumeAgeJob(context: {
+	checkpoint: Checkpoint;
+	checkpointPath: string;
+	options: JobOptions;
+	io: Io;
+	recipients: string[] | undefined;
+	recipientsFiles: string[] | undefined;
+}): Promise<number> {
+	const {checkpoint, checkpointPath, options, io} = context;
+	const given = [...parseRecipientArgs(context.recipients ?? []), ...(await readRecipientsFiles(context.recipientsFiles ?? []))];
+	const emitter = new JobEmitter();
+	const control = new ControlProxy();
+	const {exitCode} = await runSession(sessionOptions(options, io, 'resume', checkpoint.source.path), emitter, control, async () =>
+		resumeFile(checkpoint, checkpointPath, {
+			emitter,
+			control,
+			jobs: options.jobs,
+			rate: options.rate,
+			retries: options.settings.retries,
+			resumeVerify: options.settings.resumeVerify,
+			...(given.length > 0 ? {recipients: {recipients: given}} : {}),
+		}),
+	);
+	return exitCode;
+}

@@ -1,0 +1,69 @@
+import {CheckpointStore, fingerprint, fingerprintChanges} from '../chunker/checkpoint.js';
+import {locateCheckpoint} from '../jobs/locate.js';
+import {formatBytes} from '../size.js';
+import {defineCommand, exitCodes, UsageError} from './command.js';
+
+/** `cage chunk inspect`: what a checkpoint says, and whether its source still matches. */
+export const chunkInspectCommand = defineCommand({
+	name: 'chunk inspect',
+	summary: 'show a checkpoint: job, progress, and whether the source still matches',
+	help: `<checkpoint | output> [--json]
+
+	Options
+	  --json   print the facts as one JSON object
+
+	Secrets in the checkpoint are wrapped to your resume identity and never printed.`,
+	flags: {json: {type: 'boolean'}},
+	async run(cli, io) {
+		const [target, ...extra] = cli.input;
+		if (!target) throw new UsageError('missing <checkpoint>');
+		if (extra.length > 0) throw new UsageError(`unexpected argument '${extra[0]!}'`);
+		const file = await locateCheckpoint(target);
+		const checkpoint = await new CheckpointStore(file).read();
+		const now = await fingerprint(checkpoint.source.path).catch(() => undefined);
+		const changes = now ? fingerprintChanges(checkpoint.source, now) : ['the source no longer exists'];
+		const facts = {
+			checkpoint: file,
+			version: checkpoint.version,
+			kind: checkpoint.kind,
+			job: checkpoint.job,
+			source: checkpoint.source.path,
+			output: checkpoint.output,
+			partial: checkpoint.partial,
+			size: checkpoint.size,
+			chunkSize: checkpoint.chunkSize,
+			chunksDone: checkpoint.chunksDone,
+			totalChunks: checkpoint.totalChunks,
+			bytesDone: checkpoint.bytesDone,
+			skipped: checkpoint.skipped,
+			createdAt: checkpoint.createdAt,
+			updatedAt: checkpoint.updatedAt,
+			sourceMatches: changes.length === 0,
+			sourceChanges: changes,
+			secretsWrapped: checkpoint.secrets !== undefined,
+		};
+		if (cli.flags.json) {
+			io.stdout.write(`${JSON.stringify(facts)}\n`);
+			return exitCodes.ok;
+		}
+
+		const percent = checkpoint.size > 0 ? ` (${((checkpoint.bytesDone / checkpoint.size) * 100).toFixed(1)}%)` : '';
+		io.stdout.write(
+			[
+				`checkpoint   ${file} (format ${checkpoint.version})`,
+				`kind         ${checkpoint.kind}${checkpoint.kind === 'hash' ? ` (${String(checkpoint.params.algorithm)})` : ''}`,
+				`job          ${checkpoint.job}`,
+				`source       ${checkpoint.source.path}`,
+				`output       ${checkpoint.output ?? '-'}${checkpoint.partial ? ` (writing ${checkpoint.partial})` : ''}`,
+				`chunk size   ${formatBytes(checkpoint.chunkSize)}`,
+				`done         ${checkpoint.chunksDone}/${checkpoint.totalChunks} chunks, ${formatBytes(checkpoint.bytesDone)} of ${formatBytes(checkpoint.size)}${percent}`,
+				`skipped      ${checkpoint.skipped.length === 0 ? 'none' : checkpoint.skipped.join(', ')}`,
+				`created      ${checkpoint.createdAt}`,
+				`updated      ${checkpoint.updatedAt}`,
+				`source       ${changes.length === 0 ? 'unchanged (size, mtime, inode match)' : `CHANGED: ${changes.join('; ')}`}`,
+				'',
+			].join('\n'),
+		);
+		return exitCodes.ok;
+	},
+});

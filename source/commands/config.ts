@@ -1,0 +1,82 @@
+import {ConfigError, ConfigStore, configFilePath, defaultSettings, isSettingKey, settingSpecs, type Settings} from '../config.js';
+import {defineCommand, exitCodes, UsageError} from './command.js';
+
+function key(raw: string | undefined): keyof Settings {
+	if (raw === undefined) throw new UsageError('missing <key>');
+	if (!isSettingKey(raw)) throw new ConfigError(`unknown setting '${raw}'; known settings: ${Object.keys(settingSpecs).join(', ')}`);
+	return raw;
+}
+
+/** `cage config get|set|list|path|reset`. */
+export const configCommand = defineCommand({
+	name: 'config',
+	summary: 'show or change settings (get, set, list, path, reset)',
+	help: `<get KEY | set KEY VALUE | list | path | reset [KEY]> [--json]
+
+	Settings
+${Object.entries(settingSpecs)
+	.map(([name, spec]) => `	  ${name.padEnd(16)} ${spec.describe} (default ${JSON.stringify(defaultSettings[name as keyof Settings])})`)
+	.join('\n')}
+
+	Options
+	  --json   print list/get as JSON
+
+	The file lives in the directory named by CAGE_CONFIG_DIR, else the user config directory.
+	Flags of a command override these settings.`,
+	flags: {json: {type: 'boolean'}},
+	async run(cli, io) {
+		const [action, ...args] = cli.input;
+		const expect = (count: number) => {
+			if (args.length > count) throw new UsageError(`unexpected argument '${args[count]!}'`);
+		};
+
+		switch (action) {
+			case 'path': {
+				expect(0);
+				io.stdout.write(`${configFilePath()}\n`);
+				return exitCodes.ok;
+			}
+
+			case 'list': {
+				expect(0);
+				const all = new ConfigStore().all();
+				if (cli.flags.json) io.stdout.write(`${JSON.stringify(all, null, 2)}\n`);
+				else for (const [name, value] of Object.entries(all)) io.stdout.write(`${name.padEnd(16)} ${JSON.stringify(value)}\n`);
+				return exitCodes.ok;
+			}
+
+			case 'get': {
+				expect(1);
+				const value = new ConfigStore().get(key(args[0]));
+				io.stdout.write(cli.flags.json ? `${JSON.stringify(value)}\n` : `${String(value)}\n`);
+				return exitCodes.ok;
+			}
+
+			case 'set': {
+				expect(2);
+				const name = key(args[0]);
+				if (args[1] === undefined) throw new UsageError(`missing <value> for ${name}`);
+				const value = new ConfigStore().set(name, args[1]);
+				io.stderr.write(`${name} = ${JSON.stringify(value)}\n`);
+				return exitCodes.ok;
+			}
+
+			case 'reset': {
+				expect(1);
+				const store = new ConfigStore();
+				if (args[0] === undefined) store.reset();
+				else store.reset(key(args[0]));
+				io.stderr.write(args[0] === undefined ? 'all settings reset to defaults\n' : `${args[0]} reset to ${JSON.stringify(defaultSettings[key(args[0])])}\n`);
+				return exitCodes.ok;
+			}
+
+			case undefined: {
+				throw new UsageError('missing action: get, set, list, path or reset');
+			}
+
+			default: {
+				throw new UsageError(`unknown action '${action}': use get, set, list, path or reset`);
+			}
+		}
+	},
+});

@@ -1,0 +1,44 @@
+/**
+ * The options every job command shares (jobs, rate, progress, audit log, theme), resolved from
+ * flags over config, and the session built from them.
+ */
+import path from 'node:path';
+import {defaultAuditLogPath, type Settings} from '../config.js';
+import type {Io} from './command.js';
+import {intFlag, loadSettings, progressFlag, sizeFlag, type ProgressMode} from './options.js';
+import type {SessionOptions} from '../session/session.js';
+
+/** Raw flags of `jobFlags`. */
+export type JobFlagValues = {
+	jobs?: number | undefined;
+	rate?: string | undefined;
+	progress?: string | undefined;
+	auditLog?: string | undefined;
+	audit?: boolean | undefined;
+	theme?: string | undefined;
+};
+
+export type JobOptions = {
+	settings: Settings;
+	jobs: number;
+	/** Bytes per second; 0 = unlimited. */
+	rate: number;
+	progress: ProgressMode;
+	auditLog: string | null;
+	theme: string;
+};
+
+/** Validate the shared job flags and merge them over config. */
+export function resolveJobOptions(flags: JobFlagValues, io: Io): JobOptions {
+	const settings = loadSettings();
+	const jobs = intFlag('jobs', flags.jobs, {min: 1, max: 64}) ?? settings.jobs;
+	const rate = sizeFlag('rate', flags.rate) ?? 0;
+	const progress = progressFlag(flags.progress, io.stderr);
+	const auditLog = flags.audit === false ? null : path.resolve(flags.auditLog ?? (settings.auditLog || defaultAuditLogPath()));
+	return {settings, jobs, rate, progress, auditLog, theme: flags.theme ?? settings.theme};
+}
+
+/** Session options from job options. */
+export function sessionOptions(options: JobOptions, io: Io, command: string, sourcePath: string | null): SessionOptions {
+	return {io, progress: options.progress, settings: options.settings, auditLog: options.auditLog, theme: options.theme, sourcePath, command};
+}

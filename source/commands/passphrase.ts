@@ -1,0 +1,62 @@
+/**
+ * Passphrases: typed on the terminal (/dev/tty, no echo, so stdin can carry data), or from
+ * CAGE_PASSPHRASE when there is no terminal (scripts, CI).
+ */
+import fs from 'node:fs';
+import tty from 'node:tty';
+import {UsageError} from './command.js';
+
+async function ask(prompt: string): Promise<string> {
+	let fd: number;
+	try {
+		fd = fs.openSync('/dev/tty', 'r+');
+	} catch {
+		throw new UsageError('a passphrase is needed but there is no terminal; set CAGE_PASSPHRASE');
+	}
+
+	const input = new tty.ReadStream(fd);
+	const output = new tty.WriteStream(fs.openSync('/dev/tty', 'w'));
+	output.write(prompt);
+	input.setRawMode(true);
+	try {
+		return await new Promise<string>((resolve, reject) => {
+			let value = '';
+			input.on('data', (data: Buffer) => {
+				for (const char of data.toString('utf8')) {
+					if (char === '\r' || char === '\n') {
+						output.write('\n');
+						resolve(value);
+						return;
+					}
+
+					if (char === '\u0003') {
+						output.write('\n');
+						reject(new UsageError('cancelled'));
+						return;
+					}
+
+					if (char === '\u007F' || char === '\b') value = value.slice(0, -1);
+					else value += char;
+				}
+			});
+		});
+	} finally {
+		input.setRawMode(false);
+		input.destroy();
+		output.destroy();
+	}
+}
+
+/** Read the passphrase; `confirm` asks twice (for encryption). */
+export async function readPassphrase({confirm}: {confirm: boolean}): Promise<string> {
+	const fromEnvironment = process.env.CAGE_PASSPHRASE;
+	if (fromEnvironment !== undefined) {
+		if (fromEnvironment === '') throw new UsageError('CAGE_PASSPHRASE is set but empty');
+		return fromEnvironment;
+	}
+
+	const passphrase = await ask('Enter passphrase: ');
+	if (passphrase === '') throw new UsageError('empty passphrase');
+	if (confirm && (await ask('Confirm passphrase: ')) !== passphrase) throw new UsageError('the passphrases do not match');
+	return passphrase;
+}

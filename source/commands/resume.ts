@@ -1,0 +1,70 @@
+import path from 'node:path';
+import {CheckpointStore} from '../chunker/checkpoint.js';
+import {JobEmitter} from '../chunker/emitter.js';
+import {ControlProxy} from '../jobs/control-proxy.js';
+import type {HashAlgorithm} from '../hash/hasher.js';
+import {runHashJob} from '../jobs/hash-job.js';
+import {locateCheckpoint, readCheckpointFor} from '../jobs/locate.js';
+import {runSession} from '../session/session.js';
+import {printHashResult} from './chunk-hash.js';
+import {defineCommand, UsageError} from './command.js';
+import {resolveJobOptions, sessionOptions} from './job-options.js';
+import {jobFlags, jobFlagsHelp} from './options.js';
+import {resumeAgeJob} from './age-jobs.js';
+
+/** `cage resume`: continue an interrupted encrypt, decrypt or hash job. */
+export const resumeCommand = defineCommand({
+	name: 'resume',
+	summary: 'continue an interrupted encrypt, decrypt or hash job',
+	help: `<OUTPUT | CHECKPOINT> [options]
+
+	Arguments
+	  OUTPUT       the output of an interrupted encrypt/decrypt (its OUTPUT.checkpoint.json is used),
+	               or the file of an interrupted 'chunk hash'
+	  CHECKPOINT   the .checkpoint.json file itself
+
+	Options
+	  -r, --recipient R        (encrypt) the recipients given at the start; refused if they differ
+	  -R, --recipients-file F  (encrypt) likewise, from a recipients file
+	  --json                   (hash) print the result as JSON
+${jobFlagsHelp}
+
+	The source must be unchanged since the checkpoint (size, mtime, inode and the MACs of a sample
+	of completed chunks are checked); the secrets are unwrapped with your resume identity.`,
+	flags: {
+		recipient: {type: 'string', shortFlag: 'r', isMultiple: true},
+		recipientsFile: {type: 'string', shortFlag: 'R', isMultiple: true},
+		json: {type: 'boolean'},
+		...jobFlags,
+	},
+	async run(cli, io) {
+		const [target, ...extra] = cli.input;
+		if (!target) throw new UsageError('missing <OUTPUT | CHECKPOINT>');
+		if (extra.length > 0) throw new UsageError(`unexpected argument '${extra[0]!}'`);
+		const file = await locateCheckpoint(target);
+		const options = resolveJobOptions(cli.flags, io);
+		const checkpoint = await readCheckpointFor(file);
+		if (checkpoint.kind !== 'hash') {
+			return resumeAgeJob({checkpoint, checkpointPath: file, options, io, recipients: cli.flags.recipient, recipientsFiles: cli.flags.recipientsFile});
+		}
+
+		// Each run is its own job in the audit log (seq restarts); the checkpoint keeps the first id.
+		const emitter = new JobEmitter();
+		const control = new ControlProxy();
+		const {result, exitCode} = await runSession(sessionOptions(options, io, 'resume', checkpoint.source.path), emitter, control, async () =>
+			runHashJob({
+				file: checkpoint.source.path,
+				algorithm: checkpoint.params.algorithm as HashAlgorithm,
+				chunkSize: checkpoint.chunkSize,
+				checkpoint: new CheckpointStore(file).path,
+				emitter,
+				control,
+				rate: options.rate,
+				retries: options.settings.retries,
+				resumeFrom: checkpoint,
+			}),
+		);
+		if (exitCode === 0) printHashResult(result, path.relative(process.cwd(), checkpoint.source.path) || checkpoint.source.path, Boolean(cli.flags.json), io);
+		return exitCode;
+	},
+});

@@ -1,0 +1,53 @@
+/**
+ * Finding the checkpoint a user means: `cage resume` takes the checkpoint itself, the output path
+ * of an encrypt/decrypt job, or the file a hash job read.
+ */
+import path from 'node:path';
+import {CheckpointError, CheckpointStore, fingerprint, fingerprintChanges, type Checkpoint} from '../chunker/checkpoint.js';
+import {exists} from '../io/files.js';
+import {hashAlgorithms} from '../hash/hasher.js';
+import {SourceChangedError} from './chunked-job.js';
+
+/** The checkpoint of an encrypt or decrypt job writing `output`. */
+export function outputCheckpointPath(output: string): string {
+	return path.resolve(`${output}.checkpoint.json`);
+}
+
+/** The partial file an encrypt or decrypt job writes before renaming it to `output`. */
+export function partialPath(output: string): string {
+	return path.resolve(`${output}.partial`);
+}
+
+/** Resolve what the user passed to `cage resume` to a checkpoint file. */
+export async function locateCheckpoint(argument: string): Promise<string> {
+	const candidates = argument.endsWith('.checkpoint.json')
+		? [argument]
+		: [
+				`${argument}.checkpoint.json`,
+				...hashAlgorithms.map(algorithm => `${argument}.${algorithm}.checkpoint.json`),
+				...(argument.endsWith('.partial') ? [`${argument.slice(0, -'.partial'.length)}.checkpoint.json`] : []),
+			];
+	for (const candidate of candidates) {
+		// eslint-disable-next-line no-await-in-loop
+		if (await exists(candidate)) return path.resolve(candidate);
+	}
+
+	throw new CheckpointError(
+		`no checkpoint for ${argument} (looked for ${candidates.map(candidate => path.basename(candidate)).join(', ')}); the job may have completed, or pass the .checkpoint.json file itself`,
+	);
+}
+
+/** Read a checkpoint and check that its source is still the file it was made from (fingerprint only). */
+export async function readCheckpointFor(file: string): Promise<Checkpoint> {
+	const checkpoint = await new CheckpointStore(file).read();
+	const now = await fingerprint(checkpoint.source.path).catch(() => undefined);
+	if (!now) throw new SourceChangedError(`cannot resume ${file}: the source ${checkpoint.source.path} no longer exists`);
+	const changes = fingerprintChanges(checkpoint.source, now);
+	if (changes.length > 0) {
+		throw new SourceChangedError(
+			`cannot resume ${file}: the source ${checkpoint.source.path} changed since the checkpoint (${changes.join('; ')}); delete the checkpoint and start the job again`,
+		);
+	}
+
+	return checkpoint;
+}

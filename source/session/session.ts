@@ -1,0 +1,114 @@
+/**
+ * Everything around a job that is not the job: where its events go (progress reporter or
+ * dashboard, audit log, anomaly detector), what signals and keys do to it, and how it ends
+ * (summary, resume line, exit code). Commands build a job; the session runs it.
+ */
+import process from 'node:process';
+import type {JobEmitter} from '../chunker/emitter.js';
+import type {JobDoneEvent, JobOutcome} from '../chunker/events.js';
+import type {Settings} from '../config.js';
+import type {Io} from '../commands/command.js';
+import {exitCodes} from '../commands/command.js';
+import type {ProgressMode} from '../commands/options.js';
+import type {ControlProxy} from '../jobs/control-proxy.js';
+import {jsonReporter, plainReporter} from '../progress/reporters.js';
+import {describeError} from '../errors.js';
+
+export type SessionOptions = {
+	io: Io;
+	progress: ProgressMode;
+	settings: Settings;
+	/** Audit log path, or null for none. */
+	auditLog: string | null;
+	/** Theme name or path for the dashboard. */
+	theme?: string;
+	/** The source file, watched for changes by the anomaly detector. */
+	sourcePath?: string | null;
+	/** Command name for messages. */
+	command: string;
+};
+
+/** What a job function returns; the session needs only its ending. */
+export type SessionJobResult = {outcome: JobOutcome; checkpoint?: string; error?: Error};
+
+/** Plug-ins the session attaches when present (dashboard, audit log, detectors). */
+export type SessionExtension = {
+	/** Called before the job starts; returns a function called after job:done. */
+	attach(context: {emitter: JobEmitter; control: ControlProxy; options: SessionOptions}): Promise<(() => Promise<void>) | undefined>;
+	/** True when this extension draws on the terminal (no plain reporter then). */
+	readonly draws?: boolean;
+};
+
+const extensions: SessionExtension[] = [];
+
+/** Register a session extension (the dashboard, the audit logger and the detectors register here). */
+export function registerSessionExtension(extension: SessionExtension): void {
+	extensions.push(extension);
+}
+
+/**
+ * Run `job` with its events routed to the chosen sinks and SIGINT/SIGTERM/SIGHUP turned into a
+ * clean abort (checkpoint saved). Returns the job's result and the exit code.
+ */
+export async function runSession<R extends SessionJobResult>(
+	options: SessionOptions,
+	emitter: JobEmitter,
+	control: ControlProxy,
+	job: () => Promise<R>,
+): Promise<{result: R; exitCode: number}> {
+	const {io} = options;
+	const detach: Array<() => void> = [];
+	if (options.progress === 'plain') detach.push(emitter.pipe(plainReporter(io.stderr)));
+	if (options.progress === 'json') detach.push(emitter.pipe(jsonReporter(io.stderr)));
+	let done: JobDoneEvent | undefined;
+	detach.push(emitter.pipe(event => {
+		if (event.type === 'job:done') done = event;
+	}));
+
+	const finishers: Array<() => Promise<void>> = [];
+	for (const extension of extensions) {
+		// eslint-disable-next-line no-await-in-loop
+		const finish = await extension.attach({emitter, control, options});
+		if (finish) finishers.push(finish);
+	}
+
+	let signals = 0;
+	const onSignal = (signal: NodeJS.Signals) => {
+		signals++;
+		if (signals === 1) {
+			if (options.progress !== 'tui') io.stderr.write(`\n${signal}: stopping at the next block and saving the checkpoint (again to exit at once)\n`);
+			control.abort(signal);
+			return;
+		}
+
+		// The checkpoint on disk is always whole (atomic writes), so leaving now loses at most the
+		// chunks finished since it was last written.
+		process.exit(130);
+	};
+
+	const handled: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+	for (const signal of handled) process.on(signal, onSignal);
+	let result: R;
+	try {
+		result = await job();
+	} finally {
+		for (const signal of handled) process.off(signal, onSignal);
+		for (const finish of finishers.reverse()) {
+			// eslint-disable-next-line no-await-in-loop
+			await finish().catch((error: unknown) => io.stderr.write(`cage: ${describeError(error)}\n`));
+		}
+
+		for (const off of detach) off();
+	}
+
+	if (result.outcome === 'completed') return {result, exitCode: exitCodes.ok};
+	if (result.outcome === 'interrupted' && (result.checkpoint ?? done?.checkpoint)) {
+		io.stderr.write(`cage: interrupted; checkpoint saved to ${result.checkpoint ?? done?.checkpoint ?? ''}\nresume with: ${done?.resumeCommand ?? ''}\n`);
+		return {result, exitCode: exitCodes.interrupted};
+	}
+
+	const message = result.error ? describeError(result.error) : (done?.error ?? result.outcome);
+	io.stderr.write(`cage ${options.command}: ${message}\n`);
+	if (result.checkpoint) io.stderr.write(`the checkpoint ${result.checkpoint} is kept; fix the cause, then run: ${done?.resumeCommand ?? 'cage resume'}\n`);
+	return {result, exitCode: exitCodes.failed};
+}
