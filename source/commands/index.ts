@@ -5,6 +5,7 @@ import {chunkHashCommand} from './chunk-hash.js';
 import {chunkInspectCommand} from './chunk-inspect.js';
 import {chunkPlanCommand} from './chunk-plan.js';
 import {configCommand} from './config.js';
+import {demoCommand} from './demo.js';
 import {keygenCommand} from './keygen.js';
 import {resumeCommand} from './resume.js';
 
@@ -18,6 +19,7 @@ export const commands: Command[] = [
 	chunkHashCommand,
 	chunkInspectCommand,
 	configCommand,
+	demoCommand,
 ] as Command[];
 
 /**

@@ -1,0 +1,161 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import {afterAll, describe, expect, it} from 'vitest';
+import {cage, makeSandbox, writeRandomFile} from '../helpers/cage.js';
+
+const sandbox = makeSandbox();
+const {env, dir} = sandbox;
+afterAll(() => sandbox.cleanup());
+
+const commands = ['encrypt', 'decrypt', 'resume', 'keygen', 'chunk plan', 'chunk hash', 'chunk inspect', 'config'];
+
+describe('cage shell', () => {
+	it('prints help and lists every command', () => {
+		const run = cage(['--help'], {env});
+		expect(run.status).toBe(0);
+		for (const command of commands) expect(run.stdout).toContain(command);
+	});
+
+	it('prints the version from package.json', () => {
+		const run = cage(['--version'], {env});
+		const pkg = JSON.parse(fs.readFileSync(path.resolve(import.meta.dirname, '../../package.json'), 'utf8')) as {version: string};
+		expect(run.status).toBe(0);
+		expect(run.stdout.trim()).toBe(pkg.version);
+	});
+
+	it.each(commands)('`cage %s --help` shows its usage', command => {
+		const run = cage([...command.split(' '), '--help'], {env});
+		expect(run.status).toBe(0);
+		expect(run.stdout).toContain(`$ cage ${command}`);
+	});
+
+	it('rejects an unknown command with exit 2', () => {
+		const run = cage(['frobnicate'], {env});
+		expect(run.status).toBe(2);
+		expect(run.stderr).toContain("unknown command 'frobnicate'");
+	});
+
+	it('rejects an unknown flag with exit 2', () => {
+		const file = path.join(dir, 'small');
+		fs.writeFileSync(file, 'x');
+		const run = cage(['chunk', 'plan', file, '--bogus'], {env});
+		expect(run.status).toBe(2);
+		expect(run.stderr).toMatch(/Unknown flag/i);
+		expect(run.stderr).toContain('--bogus');
+	});
+
+	it('with no command prints usage on stderr and exits 2', () => {
+		const run = cage([], {env});
+		expect(run.status).toBe(2);
+		expect(run.stderr).toContain('Usage');
+	});
+});
+
+describe('cage chunk plan', () => {
+	const file = path.join(dir, 'ten-mib');
+	writeRandomFile(file, 10 * 1024 * 1024 + 5);
+
+	it.each([
+		['1048576', 1_048_576],
+		['64KiB', 65_536],
+		['16MiB', 16 * 1024 * 1024],
+		['1GiB', 1024 ** 3],
+		['16M', 16 * 1024 * 1024],
+		['1G', 1024 ** 3],
+	])('accepts --chunk-size %s', (flag, bytes) => {
+		const run = cage(['chunk', 'plan', file, '--chunk-size', flag, '--json'], {env});
+		expect(run.status).toBe(0);
+		const plan = JSON.parse(run.stdout) as {chunkSize: number; size: number; chunks: Array<{id: number; start: number; end: number; size: number}>};
+		expect(plan.chunkSize).toBe(bytes);
+		expect(plan.chunks.length).toBe(Math.ceil(plan.size / bytes));
+		expect(plan.chunks.at(-1)!.end).toBe(plan.size);
+	});
+
+	it('prints JSON with contiguous half-open ranges', () => {
+		const run = cage(['chunk', 'plan', file, '--chunk-size', '4MiB', '--json'], {env});
+		const plan = JSON.parse(run.stdout) as {file: string; size: number; chunks: Array<{id: number; start: number; end: number; size: number}>};
+		expect(plan.file).toBe(file);
+		expect(plan.size).toBe(10 * 1024 * 1024 + 5);
+		expect(plan.chunks.map(chunk => chunk.size)).toEqual([4 * 1024 * 1024, 4 * 1024 * 1024, 2 * 1024 * 1024 + 5]);
+		for (let index = 1; index < plan.chunks.length; index++) expect(plan.chunks[index]!.start).toBe(plan.chunks[index - 1]!.end);
+	});
+
+	it('prints a readable summary', () => {
+		const run = cage(['chunk', 'plan', file, '--chunk-size', '4MiB'], {env});
+		expect(run.status).toBe(0);
+		expect(run.stdout).toMatch(/chunks\s+3/);
+		expect(run.stdout).toContain('[8388608, 10485765)');
+	});
+
+	it.each(['0', 'abc', '-5', '1.5.3'])('rejects --chunk-size %s as a usage error', value => {
+		const run = cage(['chunk', 'plan', file, '--chunk-size', value], {env});
+		expect(run.status).toBe(2);
+		expect(run.stderr).toContain('--chunk-size');
+	});
+
+	it('names a missing file, exit 1', () => {
+		const run = cage(['chunk', 'plan', path.join(dir, 'nope')], {env});
+		expect(run.status).toBe(1);
+		expect(run.stderr).toContain(`${path.join(dir, 'nope')}: no such file`);
+		expect(run.stderr.trim().split('\n')).toHaveLength(1);
+	});
+
+	it('refuses a directory, exit 1', () => {
+		const run = cage(['chunk', 'plan', dir], {env});
+		expect(run.status).toBe(1);
+		expect(run.stderr).toContain('is a directory');
+	});
+
+	it.skipIf(process.getuid?.() === 0)('names an unreadable file, exit 1', () => {
+		const locked = path.join(dir, 'locked');
+		fs.writeFileSync(locked, 'secret');
+		fs.chmodSync(locked, 0o000);
+		const run = cage(['chunk', 'plan', locked], {env});
+		expect(run.status).toBe(1);
+		expect(run.stderr).toContain('permission denied');
+	});
+});
+
+describe('cage config', () => {
+	it('sets, gets, lists and resets, in CAGE_CONFIG_DIR with mode 0600', () => {
+		expect(cage(['config', 'set', 'jobs', '3'], {env}).status).toBe(0);
+		expect(cage(['config', 'get', 'jobs'], {env}).stdout.trim()).toBe('3');
+		expect(cage(['config', 'set', 'chunkSize', '32MiB'], {env}).status).toBe(0);
+		expect(cage(['config', 'get', 'chunkSize'], {env}).stdout.trim()).toBe(String(32 * 1024 * 1024));
+		const file = cage(['config', 'path'], {env}).stdout.trim();
+		expect(file).toBe(path.join(env.CAGE_CONFIG_DIR!, 'config.json'));
+		expect(fs.statSync(file).mode & 0o777).toBe(0o600);
+		const list = JSON.parse(cage(['config', 'list', '--json'], {env}).stdout) as Record<string, unknown>;
+		expect(list.jobs).toBe(3);
+		expect(cage(['config', 'reset', 'jobs'], {env}).status).toBe(0);
+		expect(cage(['config', 'get', 'jobs'], {env}).stdout.trim()).not.toBe('3');
+	});
+
+	it.each([
+		['jobs', '0', 'below the minimum'],
+		['jobs', 'many', 'not a number'],
+		['chunkSize', 'huge', 'chunkSize'],
+		['resumeVerify', 'sometimes', 'not one of'],
+	])('rejects %s=%s with the reason', (key, value, reason) => {
+		const run = cage(['config', 'set', key, value], {env});
+		expect(run.status).toBe(1);
+		expect(run.stderr).toContain(reason);
+	});
+
+	it('rejects an unknown key', () => {
+		const run = cage(['config', 'get', 'colour'], {env});
+		expect(run.status).toBe(1);
+		expect(run.stderr).toContain("unknown setting 'colour'");
+	});
+
+	it('flags override config', () => {
+		const file = path.join(dir, 'override');
+		writeRandomFile(file, 3 * 1024 * 1024);
+		expect(cage(['config', 'set', 'chunkSize', '1MiB'], {env}).status).toBe(0);
+		const fromConfig = JSON.parse(cage(['chunk', 'plan', file, '--json'], {env}).stdout) as {chunkSize: number};
+		expect(fromConfig.chunkSize).toBe(1024 * 1024);
+		const fromFlag = JSON.parse(cage(['chunk', 'plan', file, '--json', '--chunk-size', '512KiB'], {env}).stdout) as {chunkSize: number};
+		expect(fromFlag.chunkSize).toBe(512 * 1024);
+		cage(['config', 'reset'], {env});
+	});
+});
