@@ -1,0 +1,184 @@
+#!/usr/bin/env node
+// cage benchmark: speed and memory against the real `age` CLI, measured in the same run.
+//
+//   npm run bench                      1 GiB file (BENCH_SIZE=4GiB for the big one)
+//   BENCH_SKIP=tui,audit npm run bench skip sections
+//
+// Times are wall clock of whole processes; peak RSS is the kernel's (GNU time %M, else
+// /proc/<pid>/status VmHWM polled). Nothing here is hard-coded: every figure is measured now.
+import {execFileSync, spawn, spawnSync} from 'node:child_process';
+import {randomBytes} from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+const root = path.resolve(import.meta.dirname, '..');
+const cli = path.join(root, 'dist/cli.js');
+const units = {B: 1, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3};
+const parseSize = text => {
+	const match = /^(\d+)\s*(B|KiB|MiB|GiB)?$/.exec(text);
+	if (!match) throw new Error(`bad size ${text}`);
+	return Number(match[1]) * units[match[2] ?? 'B'];
+};
+
+const size = parseSize(process.env.BENCH_SIZE ?? '1GiB');
+const skip = new Set((process.env.BENCH_SKIP ?? '').split(',').filter(Boolean));
+const dir = fs.mkdtempSync(path.join(process.env.BENCH_DIR ?? os.tmpdir(), 'cage-bench-'));
+const env = {...process.env, CAGE_CONFIG_DIR: path.join(dir, 'config'), XDG_STATE_HOME: path.join(dir, 'state'), NO_COLOR: '1'};
+const gnuTime = fs.existsSync('/usr/bin/time');
+const results = [];
+
+function formatMiB(bytes) {
+	return `${(bytes / units.MiB).toFixed(0)} MiB`;
+}
+
+/** Run a command, return {seconds, peakRssBytes, status}. */
+async function measure(command, args, {stdin, stdout, extraEnv} = {}) {
+	const timeArgs = gnuTime ? ['-f', '%e %M', command, ...args] : args;
+	const started = process.hrtime.bigint();
+	const child = spawn(gnuTime ? '/usr/bin/time' : command, timeArgs, {
+		env: {...env, ...extraEnv},
+		stdio: [stdin ? fs.openSync(stdin, 'r') : 'ignore', stdout ? fs.openSync(stdout, 'w') : 'ignore', 'pipe'],
+	});
+	let stderr = '';
+	child.stderr.on('data', data => (stderr += data));
+	let polledPeak = 0;
+	const poll = gnuTime
+		? undefined
+		: setInterval(() => {
+				try {
+					const status = fs.readFileSync(`/proc/${child.pid}/status`, 'utf8');
+					polledPeak = Math.max(polledPeak, Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0) * 1024);
+				} catch {}
+			}, 20);
+	const status = await new Promise(resolve => child.on('close', resolve));
+	if (poll) clearInterval(poll);
+	const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+	let peak = polledPeak;
+	if (gnuTime) {
+		const last = stderr.trim().split('\n').at(-1) ?? '';
+		peak = Number(last.split(' ')[1]) * 1024;
+		stderr = stderr.trim().split('\n').slice(0, -1).join('\n');
+	}
+
+	if (status !== 0) throw new Error(`${command} ${args.join(' ')} exited ${status}: ${stderr.slice(-2000)}`);
+	return {seconds, peak};
+}
+
+function writeSample(file, bytes) {
+	const fd = fs.openSync(file, 'w');
+	const block = randomBytes(8 * units.MiB);
+	for (let written = 0, counter = 0; written < bytes; counter++) {
+		block.writeUInt32LE(counter, 0);
+		const length = Math.min(block.length, bytes - written);
+		fs.writeSync(fd, block, 0, length);
+		written += length;
+	}
+
+	fs.closeSync(fd);
+}
+
+function record(name, value, note = '') {
+	results.push({name, value, note});
+	console.log(`${name.padEnd(58)} ${value}${note ? `  (${note})` : ''}`);
+}
+
+const cage = (...args) => ['node', [cli, ...args]];
+
+try {
+	console.log(`cage bench: ${formatMiB(size)} file, ${os.availableParallelism()} cores, ${os.cpus()[0]?.model ?? 'cpu'}, node ${process.version}, ${execFileSync('age', ['--version']).toString().trim()}\n`);
+	const plain = path.join(dir, 'plain.bin');
+	writeSample(plain, size);
+	const key = path.join(dir, 'key.txt');
+	execFileSync('age-keygen', ['-o', key], {stdio: 'ignore'});
+	const recipient = execFileSync('age-keygen', ['-y', key]).toString().trim();
+	const out = name => path.join(dir, name);
+	const rm = (...files) => {
+		for (const file of files) fs.rmSync(file, {force: true});
+	};
+
+	// Warm the page cache so the first contestant does not pay for cold reads.
+	execFileSync('cat', [plain], {stdio: ['ignore', 'ignore', 'ignore']});
+
+	const ageEnc = await measure('age', ['-r', recipient, '-o', out('age.age'), plain]);
+	const cageEnc = await measure(...cage('encrypt', plain, '-r', recipient, '-o', out('cage.age'), '--progress', 'none', '--no-audit'));
+	record('encrypt: age time', `${ageEnc.seconds.toFixed(2)} s`, `${(size / units.MiB / ageEnc.seconds).toFixed(0)} MiB/s`);
+	record('encrypt: cage time', `${cageEnc.seconds.toFixed(2)} s`, `${(size / units.MiB / cageEnc.seconds).toFixed(0)} MiB/s`);
+	record('encrypt: time ratio cage/age', (cageEnc.seconds / ageEnc.seconds).toFixed(2), 'goal <= 1.0, stretch 0.7');
+	record('encrypt: peak RSS age / cage', `${formatMiB(ageEnc.peak)} / ${formatMiB(cageEnc.peak)}`, 'cage goal <= 128 MiB');
+
+	const ageDec = await measure('age', ['-d', '-i', key, '-o', out('age.plain'), out('age.age')]);
+	const cageDec = await measure(...cage('decrypt', out('cage.age'), '-i', key, '-o', out('cage.plain'), '--progress', 'none', '--no-audit'));
+	record('decrypt: age time', `${ageDec.seconds.toFixed(2)} s`);
+	record('decrypt: cage time', `${cageDec.seconds.toFixed(2)} s`);
+	record('decrypt: time ratio cage/age', (cageDec.seconds / ageDec.seconds).toFixed(2), 'goal <= 1.0');
+	record('decrypt: peak RSS age / cage', `${formatMiB(ageDec.peak)} / ${formatMiB(cageDec.peak)}`);
+	const same = spawnSync('cmp', [plain, out('cage.plain')]).status === 0 && spawnSync('cmp', [plain, out('age.plain')]).status === 0;
+	record('round trip identical (cage->age -d, cage -d)', String(same && spawnSync('age', ['-d', '-i', key, '-o', out('x.plain'), out('cage.age')]).status === 0));
+	rm(out('age.plain'), out('cage.plain'), out('x.plain'), out('age.age'));
+
+	// Resume from 50 %: run, SIGKILL once half is checkpointed, then time the resume alone.
+	{
+		rm(out('cage.age'));
+		const child = spawn('node', [cli, 'encrypt', plain, '-r', recipient, '-o', out('resume.age'), '--progress', 'json', '--no-audit', '--rate', `${Math.ceil(size / units.MiB / 8)}MiB`], {env, stdio: ['ignore', 'ignore', 'pipe']});
+		let buffer = '';
+		await new Promise(resolve => {
+			child.stderr.on('data', data => {
+				buffer += data;
+				for (const line of buffer.split('\n')) {
+					if (!line.startsWith('{')) continue;
+					const event = JSON.parse(line);
+					if (event.type === 'job:checkpoint' && event.bytesDone >= size / 2) {
+						child.kill('SIGKILL');
+						resolve();
+						return;
+					}
+				}
+
+				buffer = buffer.slice(buffer.lastIndexOf('\n') + 1);
+			});
+			child.on('close', resolve);
+		});
+		await new Promise(resolve => (child.exitCode === null && child.signalCode === null ? child.on('close', resolve) : resolve()));
+		const resumed = await measure(...cage('resume', out('resume.age'), '--progress', 'none', '--no-audit'));
+		record('resume from 50%: time / full encrypt time', (resumed.seconds / cageEnc.seconds).toFixed(2), 'goal <= 0.60');
+		const ok = spawnSync('age', ['-d', '-i', key, '-o', out('resume.plain'), out('resume.age')]).status === 0 && spawnSync('cmp', [plain, out('resume.plain')]).status === 0;
+		record('resumed output decrypts with age -d to the input', String(ok));
+		rm(out('resume.age'), out('resume.plain'));
+	}
+
+	if (!skip.has('audit')) {
+		const withAudit = await measure(...cage('encrypt', plain, '-r', recipient, '-o', out('audit.age'), '--progress', 'none', '--audit-log', out('audit.jsonl')));
+		rm(out('audit.age'));
+		const without = await measure(...cage('encrypt', plain, '-r', recipient, '-o', out('audit.age'), '--progress', 'none', '--no-audit'));
+		rm(out('audit.age'));
+		record('audit log overhead on encrypt', `${(((withAudit.seconds - without.seconds) / without.seconds) * 100).toFixed(1)} %`, 'goal <= 2 %; noise is about +-3 %');
+	}
+
+	if (!skip.has('tui') && spawnSync('tmux', ['-V']).status === 0) {
+		// The dashboard rendering into a real terminal (tmux), against no progress at all.
+		const socket = path.join(dir, 'tmux.sock');
+		const runInTmux = async args => {
+			const done = out('tmux.done');
+			rm(done);
+			const started = process.hrtime.bigint();
+			const command = `env CAGE_CONFIG_DIR=${env.CAGE_CONFIG_DIR} XDG_STATE_HOME=${env.XDG_STATE_HOME} node ${cli} ${args.join(' ')}; echo $? > ${done}`;
+			execFileSync('tmux', ['-S', socket, 'new-session', '-d', '-x', '120', '-y', '40', command]);
+			while (!fs.existsSync(done) || fs.readFileSync(done, 'utf8').trim() === '') await new Promise(resolve => setTimeout(resolve, 20));
+			const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+			spawnSync('tmux', ['-S', socket, 'kill-server']);
+			return seconds;
+		};
+
+		const tui = await runInTmux(['encrypt', plain, '-r', recipient, '-o', out('tui.age'), '--progress', 'tui', '--no-audit']);
+		rm(out('tui.age'));
+		const none = await runInTmux(['encrypt', plain, '-r', recipient, '-o', out('tui.age'), '--progress', 'none', '--no-audit']);
+		rm(out('tui.age'));
+		record('dashboard (tmux 120x40) vs --progress none', `${(((tui - none) / none) * 100).toFixed(1)} %`, 'goal <= 5 %');
+	}
+
+	fs.writeFileSync(path.join(root, 'bench-results.json'), JSON.stringify({date: new Date().toISOString(), size, results}, null, 2));
+	console.log('\nresults written to bench-results.json');
+} finally {
+	fs.rmSync(dir, {recursive: true, force: true});
+}

@@ -1,0 +1,274 @@
+/**
+ * The age engine end to end through the `cage` binary, against the real `age` CLI both ways.
+ */
+import {execFileSync, spawnSync} from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import {afterAll, beforeAll, describe, expect, it} from 'vitest';
+import {cage, cliPath, makeSandbox, parseEvents, startCage, waitFor, writeRandomFile} from '../helpers/cage.js';
+
+const sandbox = makeSandbox();
+const {env, dir} = sandbox;
+afterAll(() => sandbox.cleanup());
+
+const key = path.join(dir, 'key.txt');
+const otherKey = path.join(dir, 'other.txt');
+let recipient = '';
+let otherRecipient = '';
+const quiet = ['--progress', 'none', '--no-audit'];
+
+beforeAll(() => {
+	execFileSync('age-keygen', ['-o', key], {stdio: 'ignore'});
+	execFileSync('age-keygen', ['-o', otherKey], {stdio: 'ignore'});
+	recipient = execFileSync('age-keygen', ['-y', key]).toString().trim();
+	otherRecipient = execFileSync('age-keygen', ['-y', otherKey]).toString().trim();
+});
+
+const same = (a: string, b: string) => Buffer.compare(fs.readFileSync(a), fs.readFileSync(b)) === 0;
+const ageDecrypt = (file: string, out: string) => spawnSync('age', ['-d', '-i', key, '-o', out, file], {encoding: 'utf8'});
+const leftovers = (output: string) => [output, `${output}.partial`, `${output}.checkpoint.json`].filter(file => fs.existsSync(file));
+
+describe('interop with the age CLI', () => {
+	const sizes: Array<[string, number, string[]]> = [
+		['0', 0, []],
+		['1', 1, []],
+		['65535', 65_535, []],
+		['65536', 65_536, []],
+		['65537', 65_537, []],
+		['10 MiB + 3', 10 * 1024 * 1024 + 3, []],
+		['multi-chunk 5 MiB + 7 in 1 MiB chunks, 3 jobs', 5 * 1024 * 1024 + 7, ['--chunk-size', '1MiB', '--jobs', '3']],
+		['multi-chunk, chunk boundary on a block edge', 3 * 1024 * 1024, ['--chunk-size', '1MiB', '--jobs', '2']],
+	];
+
+	it.each(sizes)('cage encrypt -> age -d, size %s', (_name, size, extra) => {
+		const plain = path.join(dir, `plain-${size}-${extra.length}`);
+		writeRandomFile(plain, size);
+		const encrypted = `${plain}.age`;
+		const run = cage(['encrypt', plain, '-r', recipient, '-o', encrypted, ...quiet, ...extra], {env});
+		expect(run.stderr).toBe('');
+		expect(run.status).toBe(0);
+		const result = ageDecrypt(encrypted, `${plain}.out`);
+		expect(result.stderr).toBe('');
+		expect(same(plain, `${plain}.out`)).toBe(true);
+		expect(leftovers(encrypted)).toEqual([encrypted]);
+	});
+
+	it.each(sizes)('age -r -> cage decrypt, size %s', (_name, size, extra) => {
+		const plain = path.join(dir, `plain2-${size}-${extra.length}`);
+		writeRandomFile(plain, size);
+		execFileSync('age', ['-r', recipient, '-o', `${plain}.age`, plain]);
+		const run = cage(['decrypt', `${plain}.age`, '-i', key, '-o', `${plain}.out`, ...quiet, ...extra], {env});
+		expect(run.stderr).toBe('');
+		expect(run.status).toBe(0);
+		expect(same(plain, `${plain}.out`)).toBe(true);
+	});
+
+	it('streams: stdin -> stdout both ways', () => {
+		const plain = path.join(dir, 'stream-plain');
+		writeRandomFile(plain, 3 * 65_536 + 11);
+		const raw = spawnSync(process.execPath, [cliPath, 'encrypt', '-r', recipient, ...quiet], {env, input: fs.readFileSync(plain)});
+		expect(raw.status).toBe(0);
+		fs.writeFileSync(`${plain}.age`, raw.stdout);
+		expect(ageDecrypt(`${plain}.age`, `${plain}.out`).status).toBe(0);
+		expect(same(plain, `${plain}.out`)).toBe(true);
+		const back = spawnSync(process.execPath, [cliPath, 'decrypt', '-i', key, ...quiet], {env, input: fs.readFileSync(`${plain}.age`)});
+		expect(back.status).toBe(0);
+		expect(Buffer.compare(back.stdout, fs.readFileSync(plain))).toBe(0);
+	});
+
+	it('several recipients and a recipients file', () => {
+		const plain = path.join(dir, 'multi');
+		writeRandomFile(plain, 100_000);
+		const list = path.join(dir, 'recipients.txt');
+		fs.writeFileSync(list, `# team\n${otherRecipient}\n\n`);
+		const run = cage(['encrypt', plain, '-r', recipient, '-R', list, '-o', `${plain}.age`, ...quiet], {env});
+		expect(run.status).toBe(0);
+		expect(spawnSync('age', ['-d', '-i', otherKey, '-o', `${plain}.o2`, `${plain}.age`]).status).toBe(0);
+		expect(same(plain, `${plain}.o2`)).toBe(true);
+	});
+
+	it('passphrase from CAGE_PASSPHRASE round-trips through cage', () => {
+		const plain = path.join(dir, 'pass');
+		writeRandomFile(plain, 70_000);
+		const passEnv = {...env, CAGE_PASSPHRASE: 'correct horse battery staple'};
+		expect(cage(['encrypt', plain, '-p', '-o', `${plain}.age`, ...quiet], {env: passEnv}).status).toBe(0);
+		expect(fs.readFileSync(`${plain}.age`, 'latin1')).toContain('-> scrypt');
+		expect(cage(['decrypt', `${plain}.age`, '-p', '-o', `${plain}.out`, ...quiet], {env: passEnv}).status).toBe(0);
+		expect(same(plain, `${plain}.out`)).toBe(true);
+		const wrong = cage(['decrypt', `${plain}.age`, '-p', '-o', `${plain}.wrong`, ...quiet], {env: {...env, CAGE_PASSPHRASE: 'nope'}});
+		expect(wrong.status).toBe(1);
+		expect(wrong.stderr).toMatch(/passphrase/i);
+		expect(leftovers(`${plain}.wrong`)).toEqual([]);
+	});
+
+	it('keygen writes a 0600 identity that age accepts', () => {
+		const file = path.join(dir, 'cage-key.txt');
+		const run = cage(['keygen', '-o', file], {env});
+		expect(run.status).toBe(0);
+		expect(fs.statSync(file).mode & 0o777).toBe(0o600);
+		const pub = /Public key: (age1\w+)/.exec(run.stderr)![1]!;
+		expect(execFileSync('age-keygen', ['-y', file]).toString().trim()).toBe(pub);
+		expect(cage(['keygen', '-o', file], {env}).status).toBe(1);
+	});
+});
+
+describe('resume after kill -9', () => {
+	it.each([1, 4, 9])('encrypt killed after %i checkpointed chunks resumes to a file age decrypts to the input', async chunks => {
+		const plain = path.join(dir, `big-${chunks}`);
+		writeRandomFile(plain, 12 * 1024 * 1024 + 5);
+		const encrypted = `${plain}.age`;
+		const run = startCage(['encrypt', plain, '-r', recipient, '-o', encrypted, '--chunk-size', '1MiB', '--jobs', '2', '--rate', '4MiB', '--progress', 'json', '--no-audit'], {env});
+		await waitFor(() => parseEvents(run.stderr()).some(event => event.type === 'job:checkpoint' && (event.chunksDone as number) >= chunks), {what: 'checkpoint', timeout: 60_000});
+		run.child.kill('SIGKILL');
+		await run.exited;
+		expect(fs.existsSync(`${encrypted}.partial`)).toBe(true);
+		expect(fs.existsSync(encrypted)).toBe(false);
+		const checkpoint = fs.readFileSync(`${encrypted}.checkpoint.json`, 'utf8');
+		expect(checkpoint).not.toContain(fs.readFileSync(key, 'utf8').split('\n').find(line => line.startsWith('AGE-SECRET'))!);
+		const resumed = cage(['resume', encrypted, '--progress', 'json', '--no-audit'], {env});
+		expect(resumed.status).toBe(0);
+		const start = parseEvents(resumed.stderr).find(event => event.type === 'job:start')!;
+		expect(start.resumed).toBe(true);
+		expect(start.chunksDone as number).toBeGreaterThanOrEqual(chunks);
+		expect(ageDecrypt(encrypted, `${plain}.out`).status).toBe(0);
+		expect(same(plain, `${plain}.out`)).toBe(true);
+		expect(leftovers(encrypted)).toEqual([encrypted]);
+	});
+
+	it('decrypt killed mid-way resumes; SIGTERM exits 75 with the resume line', async () => {
+		const plain = path.join(dir, 'dec-resume');
+		writeRandomFile(plain, 10 * 1024 * 1024);
+		execFileSync('age', ['-r', recipient, '-o', `${plain}.age`, plain]);
+		const output = `${plain}.out`;
+		const run = startCage(['decrypt', `${plain}.age`, '-i', key, '-o', output, '--chunk-size', '1MiB', '--rate', '4MiB', '--progress', 'json', '--no-audit'], {env});
+		await waitFor(() => parseEvents(run.stderr()).some(event => event.type === 'job:checkpoint' && (event.chunksDone as number) >= 2), {what: 'checkpoint'});
+		run.child.kill('SIGTERM');
+		expect(await run.exited).toBe(75);
+		expect(run.stderr()).toContain(`resume with: cage resume ${output}`);
+		expect(fs.existsSync(output)).toBe(false);
+		const resumed = cage(['resume', output, ...quiet], {env});
+		expect(resumed.status).toBe(0);
+		expect(same(plain, output)).toBe(true);
+	});
+
+	it('refuses to resume with different recipients, or after the source changed', async () => {
+		const plain = path.join(dir, 'changed');
+		writeRandomFile(plain, 8 * 1024 * 1024);
+		const encrypted = `${plain}.age`;
+		const run = startCage(['encrypt', plain, '-r', recipient, '-o', encrypted, '--chunk-size', '1MiB', '--rate', '4MiB', '--progress', 'json', '--no-audit'], {env});
+		await waitFor(() => parseEvents(run.stderr()).some(event => event.type === 'job:checkpoint' && (event.chunksDone as number) >= 2), {what: 'checkpoint'});
+		run.child.kill('SIGKILL');
+		await run.exited;
+		const other = cage(['resume', encrypted, '-r', otherRecipient, ...quiet], {env});
+		expect(other.status).toBe(1);
+		expect(other.stderr).toContain('recipients given now differ');
+		const stat = fs.statSync(plain);
+		const fd = fs.openSync(plain, 'r+');
+		fs.writeSync(fd, Buffer.from('x'), 0, 1, 10);
+		fs.closeSync(fd);
+		fs.utimesSync(plain, stat.atime, stat.mtime);
+		const changed = cage(['resume', encrypted, ...quiet], {env});
+		expect(changed.status).toBe(1);
+		expect(changed.stderr).toMatch(/chunk 0 .*source changed/);
+		expect(fs.existsSync(encrypted)).toBe(false);
+	});
+});
+
+describe('bad input', () => {
+	const plain = path.join(dir, 'victim');
+	beforeAll(() => writeRandomFile(plain, 3 * 1024 * 1024 + 1));
+
+	it('names a malformed recipient', () => {
+		const run = cage(['encrypt', plain, '-r', 'age1notarecipient', '-o', path.join(dir, 'x.age'), ...quiet], {env});
+		expect(run.status).toBe(1);
+		expect(run.stderr).toContain('age1notarecipient');
+		expect(leftovers(path.join(dir, 'x.age'))).toEqual([]);
+	});
+
+	it('names an unreadable recipients file and a missing identity file', () => {
+		const r = cage(['encrypt', plain, '-R', path.join(dir, 'missing.txt'), '-o', path.join(dir, 'x.age'), ...quiet], {env});
+		expect(r.status).toBe(1);
+		expect(r.stderr).toContain('missing.txt');
+		const i = cage(['decrypt', plain, '-i', path.join(dir, 'missing-key.txt'), '-o', path.join(dir, 'x'), ...quiet], {env});
+		expect(i.status).toBe(1);
+		expect(i.stderr).toContain('missing-key.txt');
+	});
+
+	it('no identity matches', () => {
+		execFileSync('age', ['-r', recipient, '-o', `${plain}.age`, plain]);
+		const run = cage(['decrypt', `${plain}.age`, '-i', otherKey, '-o', `${plain}.nomatch`, ...quiet], {env});
+		expect(run.status).toBe(1);
+		expect(run.stderr).toMatch(/identit/i);
+		expect(leftovers(`${plain}.nomatch`)).toEqual([]);
+	});
+
+	it('not an age file', () => {
+		const run = cage(['decrypt', plain, '-i', key, '-o', `${plain}.notage`, ...quiet], {env});
+		expect(run.status).toBe(1);
+		expect(run.stderr).toMatch(/not an age file|age header/i);
+	});
+
+	it('a tampered block names the chunk and leaves no plaintext behind', () => {
+		const encrypted = path.join(dir, 'tampered.age');
+		execFileSync('age', ['-r', recipient, '-o', encrypted, plain]);
+		const bytes = fs.readFileSync(encrypted);
+		// Flip a byte about 2.5 MiB into the payload: block 40, chunk 2 with 1 MiB chunks.
+		bytes[bytes.length - 600_000]! ^= 1;
+		fs.writeFileSync(encrypted, bytes);
+		const output = path.join(dir, 'tampered.out');
+		const run = cage(['decrypt', encrypted, '-i', key, '-o', output, '--chunk-size', '1MiB', ...quiet], {env});
+		expect(run.status).toBe(1);
+		expect(run.stderr).toMatch(/chunk 2 \(block 3\d\b.*failed authentication/);
+		expect(leftovers(output)).toEqual([]);
+	});
+
+	it('a truncated file and trailing data fail', () => {
+		const encrypted = path.join(dir, 'cut.age');
+		execFileSync('age', ['-r', recipient, '-o', encrypted, plain]);
+		const bytes = fs.readFileSync(encrypted);
+		fs.writeFileSync(encrypted, bytes.subarray(0, bytes.length - 65_552));
+		const cut = cage(['decrypt', encrypted, '-i', key, '-o', path.join(dir, 'cut.out'), ...quiet], {env});
+		expect(cut.status).toBe(1);
+		expect(leftovers(path.join(dir, 'cut.out'))).toEqual([]);
+		fs.writeFileSync(encrypted, Buffer.concat([bytes, Buffer.from('trailing')]));
+		const trailing = cage(['decrypt', encrypted, '-i', key, '-o', path.join(dir, 'trail.out'), ...quiet], {env});
+		expect(trailing.status).toBe(1);
+		expect(leftovers(path.join(dir, 'trail.out'))).toEqual([]);
+	});
+
+	it('refuses an existing output without --force, and input == output', () => {
+		const existing = path.join(dir, 'exists.age');
+		fs.writeFileSync(existing, 'precious');
+		const run = cage(['encrypt', plain, '-r', recipient, '-o', existing, ...quiet], {env});
+		expect(run.status).toBe(1);
+		expect(run.stderr).toContain('already exists; pass --force');
+		expect(fs.readFileSync(existing, 'utf8')).toBe('precious');
+		expect(cage(['encrypt', plain, '-r', recipient, '-o', existing, '--force', ...quiet], {env}).status).toBe(0);
+		expect(ageDecrypt(existing, `${existing}.out`).status).toBe(0);
+		const self = cage(['encrypt', plain, '-r', recipient, '-o', plain, '--force', ...quiet], {env});
+		expect(self.status).toBe(1);
+		expect(self.stderr).toContain('the same file');
+	});
+
+	it('usage errors exit 2: no recipients, -p with -r, a bad --jobs', () => {
+		expect(cage(['encrypt', plain, '-o', path.join(dir, 'u.age')], {env}).status).toBe(2);
+		expect(cage(['encrypt', plain, '-p', '-r', recipient, '-o', path.join(dir, 'u.age')], {env}).status).toBe(2);
+		expect(cage(['encrypt', plain, '-r', recipient, '-o', path.join(dir, 'u.age'), '--jobs', '0'], {env}).status).toBe(2);
+	});
+
+	it.skipIf(process.getuid?.() !== 0)('disk full: the checkpoint is kept and the resume line printed', () => {
+		const mount = path.join(dir, 'small-disk');
+		fs.mkdirSync(mount);
+		if (spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', mount]).status !== 0) return;
+		try {
+			const output = path.join(mount, 'full.age');
+			const run = cage(['encrypt', plain, '-r', recipient, '-o', output, '--chunk-size', '1MiB', ...quiet], {env});
+			expect(run.status === 1 || run.status === 75).toBe(true);
+			expect(run.stderr).toMatch(/no space left/i);
+			expect(run.stderr).toContain(`cage resume`);
+			expect(fs.existsSync(output)).toBe(false);
+		} finally {
+			spawnSync('umount', [mount]);
+		}
+	});
+});
