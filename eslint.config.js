@@ -18,6 +18,6 @@ export default tseslint.config(
 	},
 	{
 		files: ['scripts/**/*.{js,mjs}'],
-		languageOptions: {globals: {process: 'readonly', console: 'readonly', URL: 'readonly', setTimeout: 'readonly'}},
+		languageOptions: {globals: {process: 'readonly', console: 'readonly', URL: 'readonly', setTimeout: 'readonly', setInterval: 'readonly', clearInterval: 'readonly'}},
 	},
 );

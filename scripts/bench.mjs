@@ -49,7 +49,9 @@ async function measure(command, args, {stdin, stdout, extraEnv} = {}) {
 				try {
 					const status = fs.readFileSync(`/proc/${child.pid}/status`, 'utf8');
 					polledPeak = Math.max(polledPeak, Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0) * 1024);
-				} catch {}
+				} catch {
+					// The process may have exited between polls.
+				}
 			}, 20);
 	const status = await new Promise(resolve => child.on('close', resolve));
 	if (poll) clearInterval(poll);

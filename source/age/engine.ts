@@ -11,7 +11,7 @@
 import {createHash} from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import {CheckpointError, CheckpointStore, fingerprint, type Checkpoint} from '../chunker/checkpoint.js';
+import {CheckpointError, CheckpointStore, fingerprint, syncDirectory, type Checkpoint} from '../chunker/checkpoint.js';
 import {SharedControl} from '../chunker/control.js';
 import type {JobEmitter} from '../chunker/emitter.js';
 import type {JobKind, JobOutcome} from '../chunker/events.js';
@@ -297,7 +297,6 @@ async function verifyResume(plan: Plan, processor: AgeChunkProcessor, checkpoint
 
 	for (const id of chunksToVerify(checkpoint.chunksDone, checkpoint.skipped, mode)) {
 		const chunk = chunkAt(plan.size, plan.chunkSize, id);
-		// eslint-disable-next-line no-await-in-loop
 		const [source, written] = await Promise.all([processor.mac(chunk).catch((error: Error) => error), processor.outputMac(chunk).catch((error: Error) => error)]);
 		if (source !== checkpoint.macs[id]) {
 			throw new SourceChangedError(
@@ -311,17 +310,6 @@ async function verifyResume(plan: Plan, processor: AgeChunkProcessor, checkpoint
 			);
 		}
 	}
-}
-
-async function syncDirectory(directory: string): Promise<void> {
-	try {
-		const handle = await fs.open(directory, 'r');
-		try {
-			await handle.sync();
-		} finally {
-			await handle.close();
-		}
-	} catch {}
 }
 
 /** Encrypt a file to recipients or a passphrase, in resumable chunks. */
@@ -381,13 +369,13 @@ export async function decryptFile(input: string, output: string, key: DecryptKey
 	const file = await FileInput.open(source);
 	let header;
 	try {
-		header = await readHeader(async (buffer, offset, length, position) => file.read(buffer, offset, length, position), key.passphrase === undefined ? {identities: key.identities} : {passphrase: key.passphrase});
+		header = await readHeader(async (buffer, offset, length, position) => file.read(buffer, offset, length, position), key.passphrase === undefined ? {identities: key.identities} : {passphrase: key.passphrase}, input);
 	} finally {
 		await file.close();
 	}
 
 	const payloadOffset = header.payloadOffset;
-	const size = plaintextSizeOf(file.size - payloadOffset);
+	const size = plaintextSizeOf(file.size - payloadOffset, input);
 	const chunkSize = options.checkpoint ? ageChunkSize(options.chunkSize) : ageChunkSize(size);
 	const plan: Plan = {
 		kind: 'decrypt',

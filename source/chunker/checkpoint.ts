@@ -171,8 +171,8 @@ export function fingerprintChanges(before: SourceFingerprint, now: SourceFingerp
 	return changes;
 }
 
-async function syncDirectory(directory: string): Promise<void> {
-	// Makes the rename durable; some file systems refuse fsync on a directory, which is harmless.
+/** fsync a directory so a rename in it is durable; file systems that refuse this are harmless. */
+export async function syncDirectory(directory: string): Promise<void> {
 	try {
 		const handle = await fs.open(directory, 'r');
 		try {
@@ -180,7 +180,9 @@ async function syncDirectory(directory: string): Promise<void> {
 		} finally {
 			await handle.close();
 		}
-	} catch {}
+	} catch {
+		// Some file systems refuse fsync on a directory; the rename itself still happened.
+	}
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

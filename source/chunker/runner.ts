@@ -186,7 +186,6 @@ export class ChunkRunner implements JobControl {
 		dispatch();
 		while (this.#inflight.size > 0 || settledQueue.length > 0 || (this.#next < this.#count && !this.#stopping())) {
 			if (settledQueue.length === 0) {
-				// eslint-disable-next-line no-await-in-loop
 				await new Promise<void>(resolve => {
 					this.#wake = resolve;
 					if (settledQueue.length > 0 || this.control.aborted) resolve();
@@ -205,7 +204,6 @@ export class ChunkRunner implements JobControl {
 				}
 			}
 
-			// eslint-disable-next-line no-await-in-loop
 			await this.#commitReady();
 			dispatch();
 			if (this.control.aborted && this.#inflight.size === 0) break;
@@ -234,7 +232,6 @@ export class ChunkRunner implements JobControl {
 			this.#finished.delete(id);
 			const chunk = chunkAt(this.#options.size, this.#options.chunkSize, id);
 			const result = finished === skipMarker ? null : finished;
-			// eslint-disable-next-line no-await-in-loop
 			await processor.commit?.(chunk, result);
 			this.#committed++;
 			if (result) {
@@ -260,7 +257,6 @@ export class ChunkRunner implements JobControl {
 				this.#send({type: 'chunk:skipped', chunk: id, start: chunk.start, size: chunk.size, reason: 'skipped by user', ...(item === undefined ? {} : {item})});
 			}
 
-			// eslint-disable-next-line no-await-in-loop
 			await onCommit?.(commit);
 		}
 	}
@@ -286,7 +282,6 @@ export class ChunkRunner implements JobControl {
 				},
 			};
 			try {
-				// eslint-disable-next-line no-await-in-loop
 				const result = await processor.process(chunk, ctx);
 				this.#doneInfo.set(chunk.id, {durationMs: Math.round(performance.now() - slot.startedAt), attempt});
 				return {id: chunk.id, result};

@@ -23,7 +23,6 @@ async function writeSample(file: string, size: number): Promise<void> {
 			// A fresh counter per block keeps every block distinct without paying for fresh randomness.
 			block.writeUInt32LE(counter, 0);
 			const length = Math.min(block.length, size - written);
-			// eslint-disable-next-line no-await-in-loop
 			await handle.write(block, 0, length);
 			written += length;
 		}

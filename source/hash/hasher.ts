@@ -57,7 +57,6 @@ export class HashProcessor implements ChunkProcessor {
 	 */
 	async replay(chunks: Chunk[], recorded: string[], ctx: ChunkContext): Promise<number> {
 		for (const chunk of chunks) {
-			// eslint-disable-next-line no-await-in-loop
 			const digest = await this.#hashChunk(chunk, ctx, this.#whole);
 			if (digest !== recorded[chunk.id]) return chunk.id;
 			this.digests.push(digest);
@@ -76,9 +75,7 @@ export class HashProcessor implements ChunkProcessor {
 		let done = 0;
 		while (done < chunk.size) {
 			const length = Math.min(hashBlockSize, chunk.size - done);
-			// eslint-disable-next-line no-await-in-loop
 			await ctx.gate(length);
-			// eslint-disable-next-line no-await-in-loop
 			const read = await this.#input.read(this.#buffer, 0, length, chunk.start + done);
 			if (read === 0) throw Object.assign(new Error(`unexpected end of file at byte ${chunk.start + done} (the file shrank while being read)`), {code: 'ESHRANK'});
 			const block = this.#buffer.subarray(0, read);

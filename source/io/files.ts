@@ -52,7 +52,6 @@ export class FileOutput implements ChunkOutput {
 	async write(buffer: Uint8Array, offset: number, length: number, position: number): Promise<void> {
 		let done = 0;
 		while (done < length) {
-			// eslint-disable-next-line no-await-in-loop
 			const {bytesWritten} = await this.#handle.write(buffer, offset + done, length - done, position + done);
 			done += bytesWritten;
 		}

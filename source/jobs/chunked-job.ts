@@ -2,7 +2,8 @@
  * Runs one processor over one file with checkpoints: the part every resumable job shares
  * (hash, encrypt, decrypt). Kind-specific code builds the processor and says how to finish.
  */
-import {CheckpointStore, fingerprint, fingerprintChanges, type Checkpoint} from '../chunker/checkpoint.js';
+import type {CheckpointStore} from '../chunker/checkpoint.js';
+import { fingerprint, fingerprintChanges, type Checkpoint} from '../chunker/checkpoint.js';
 import type {SharedControl} from '../chunker/control.js';
 import type {JobEmitter} from '../chunker/emitter.js';
 import type {JobKind, JobOutcome} from '../chunker/events.js';
@@ -199,7 +200,6 @@ export async function verifySource(
 	if (!processor.mac) return;
 	for (const id of chunksToVerify(checkpoint.chunksDone, checkpoint.skipped, mode)) {
 		const chunk = chunkAt(checkpoint.size, checkpoint.chunkSize, id);
-		// eslint-disable-next-line no-await-in-loop
 		const mac = await processor.mac(chunk, ctx);
 		if (mac !== checkpoint.macs[id]) {
 			throw new SourceChangedError(

@@ -28,7 +28,6 @@ export async function locateCheckpoint(argument: string): Promise<string> {
 				...(argument.endsWith('.partial') ? [`${argument.slice(0, -'.partial'.length)}.checkpoint.json`] : []),
 			];
 	for (const candidate of candidates) {
-		// eslint-disable-next-line no-await-in-loop
 		if (await exists(candidate)) return path.resolve(candidate);
 	}
 

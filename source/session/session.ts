@@ -67,7 +67,6 @@ export async function runSession<R extends SessionJobResult>(
 
 	const finishers: Array<() => Promise<void>> = [];
 	for (const extension of extensions) {
-		// eslint-disable-next-line no-await-in-loop
 		const finish = await extension.attach({emitter, control, options});
 		if (finish) finishers.push(finish);
 	}
@@ -94,7 +93,6 @@ export async function runSession<R extends SessionJobResult>(
 	} finally {
 		for (const signal of handled) process.off(signal, onSignal);
 		for (const finish of finishers.reverse()) {
-			// eslint-disable-next-line no-await-in-loop
 			await finish().catch((error: unknown) => io.stderr.write(`cage: ${describeError(error)}\n`));
 		}
 

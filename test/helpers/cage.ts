@@ -58,7 +58,6 @@ export async function waitFor<T>(check: () => T | undefined | false | null, {tim
 		const value = check();
 		if (value) return value;
 		if (Date.now() > deadline) throw new Error(`timed out after ${timeout} ms waiting for ${what}`);
-		// eslint-disable-next-line no-await-in-loop
 		await new Promise(resolve => setTimeout(resolve, interval));
 	}
 }

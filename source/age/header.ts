@@ -1,0 +1,178 @@
+/**
+ * The age header through `age-encryption` (typage): recipients wrap the file key, identities and
+ * passphrases unwrap it, and the library computes and verifies the header MAC. cage only needs
+ * the file key and the payload nonce back, to run the payload STREAM natively.
+ *
+ * - Encryption: a recording `Recipient` (the library's public interface) sees the file key that
+ *   the library generates and adds no stanza of its own; the library encrypts an empty payload,
+ *   so its output is `header || nonce || one empty final block`.
+ * - Passphrases: the library's scrypt recipient replaces all others, so the file key is recovered
+ *   with `Decrypter.decryptHeader` on the header it just wrote.
+ * - Decryption: cage finds where the header ends (the `--- MAC` line) and hands exactly those
+ *   bytes to `Decrypter.decryptHeader`, which parses them, unwraps and checks the MAC.
+ */
+import {Decrypter, Encrypter, type Recipient, type Stanza} from 'age-encryption';
+import {AgeFormatError, NoIdentityMatchError} from './errors.js';
+import {nonceSize, tagSize} from './stream.js';
+
+/** Who can open a file: recipients (`age1…`, `age1pq1…`) or a passphrase. */
+export type HeaderTarget = {recipients: string[]; passphrase?: undefined} | {passphrase: string; recipients?: undefined};
+
+/** What opens a file: identities (`AGE-SECRET-KEY-1…`, `AGE-SECRET-KEY-PQ-1…`) or a passphrase. */
+export type HeaderKey = {identities: string[]; passphrase?: undefined} | {passphrase: string; identities?: undefined};
+
+/** The first line of every age file. */
+export const ageMagic = 'age-encryption.org/v1\n';
+
+/** The largest header cage reads (thousands of recipients fit; anything larger is not an age file). */
+export const maxHeaderSize = 16 * 1024 * 1024;
+
+/** scrypt work factor for new passphrase files (age's default). */
+const scryptLogN = 18;
+
+/** A new header: its bytes, the file key it wraps and a fresh payload nonce. */
+export async function createHeader(target: HeaderTarget): Promise<{header: Uint8Array; fileKey: Uint8Array; nonce: Uint8Array}> {
+	const encrypter = new Encrypter();
+	let captured: Uint8Array | undefined;
+	if (target.passphrase === undefined) {
+		if (target.recipients.length === 0) throw new Error('createHeader: no recipients');
+		const recorder: Recipient = {
+			wrapFileKey(fileKey: Uint8Array): Stanza[] {
+				captured = Uint8Array.from(fileKey);
+				return [];
+			},
+		};
+		encrypter.addRecipient(recorder);
+		for (const recipient of new Set(target.recipients)) encrypter.addRecipient(recipient);
+	} else {
+		encrypter.setPassphrase(target.passphrase);
+		encrypter.setScryptWorkFactor(scryptLogN);
+	}
+
+	const sealed = await encrypter.encrypt(new Uint8Array(0));
+	// header || nonce (16) || empty final block (16-byte tag)
+	const headerEnd = sealed.length - tagSize - nonceSize;
+	const header = sealed.slice(0, headerEnd);
+	const nonce = sealed.slice(headerEnd, headerEnd + nonceSize);
+	if (captured === undefined) {
+		const decrypter = new Decrypter();
+		decrypter.addPassphrase(target.passphrase!);
+		captured = await decrypter.decryptHeader(header);
+	}
+
+	return {header, fileKey: captured, nonce};
+}
+
+/**
+ * The length of the header at the start of `bytes` (through the newline after the MAC), or
+ * undefined when `bytes` does not yet hold all of it.
+ * @throws AgeFormatError when the bytes cannot be an age header.
+ */
+export function headerLength(bytes: Uint8Array, name: string): number | undefined {
+	const head = Buffer.from(bytes.buffer, bytes.byteOffset, Math.min(bytes.length, ageMagic.length)).toString('latin1');
+	if (!ageMagic.startsWith(head)) {
+		if (head.startsWith('-----BEGIN')) throw new AgeFormatError(`${name} is an ASCII-armored (PEM) age file; cage reads binary age files — convert it with 'age -d' or write it without -a`);
+		throw new AgeFormatError(`${name} is not an age file (it does not start with "age-encryption.org/v1")`);
+	}
+
+	if (bytes.length < ageMagic.length) return undefined;
+	const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+	// The MAC line is the first line starting with "---" (stanza lines start with "-> " or are base64).
+	let from = ageMagic.length - 1;
+	for (;;) {
+		const at = buffer.indexOf('\n---', from, 'latin1');
+		if (at === -1) {
+			if (bytes.length > maxHeaderSize) throw new AgeFormatError(`${name} is not an age file (no header end in its first ${maxHeaderSize} bytes)`);
+			return undefined;
+		}
+
+		if (buffer[at + 4] === 0x2d) {
+			// "\n----": not a MAC line; keep looking (a malformed header is rejected by the library).
+			from = at + 1;
+			continue;
+		}
+
+		const end = buffer.indexOf('\n', at + 1);
+		if (end === -1) return undefined;
+		return end + 1;
+	}
+}
+
+/** Turn the library's errors into messages that say what is wrong with which file. */
+async function unwrap(header: Uint8Array, key: HeaderKey, name: string): Promise<Uint8Array> {
+	const decrypter = new Decrypter();
+	if (key.passphrase === undefined) for (const identity of key.identities) decrypter.addIdentity(identity);
+	else decrypter.addPassphrase(key.passphrase);
+	try {
+		return await decrypter.decryptHeader(header);
+	} catch (error) {
+		const message = (error as Error).message;
+		if (message.includes('no identity matched')) {
+			throw new NoIdentityMatchError(
+				key.passphrase === undefined
+					? `${name}: none of the ${key.identities.length} identit${key.identities.length === 1 ? 'y' : 'ies'} given can open it (encrypted to other recipients, or with a passphrase: try -p)`
+					: `${name}: wrong passphrase, or the file was not encrypted with a passphrase (try -i IDENTITY_FILE)`,
+			);
+		}
+
+		if (message.includes('invalid header HMAC')) throw new AgeFormatError(`${name}: the header MAC does not match: the header was modified or is corrupt`);
+		throw new AgeFormatError(`${name}: invalid age header (${message})`);
+	}
+}
+
+/** The file key, payload nonce and where the payload starts, read by position from a file. */
+export async function readHeader(
+	read: (buffer: Uint8Array, offset: number, length: number, position: number) => Promise<number>,
+	key: HeaderKey,
+	name = 'the input',
+): Promise<{fileKey: Uint8Array; nonce: Uint8Array; payloadOffset: number}> {
+	let buffer = Buffer.alloc(0);
+	let length: number | undefined;
+	let eof = false;
+	while (length === undefined || buffer.length < length + nonceSize) {
+		if (eof) {
+			if (length === undefined) {
+				if (buffer.length === 0) throw new AgeFormatError(`${name} is empty, not an age file`);
+				throw new AgeFormatError(`${name} is truncated inside its age header`);
+			}
+
+			throw new AgeFormatError(`${name} is truncated: it ends right after its header, without the payload nonce`);
+		}
+
+		const more = Buffer.allocUnsafe(buffer.length < 4096 ? 4096 : buffer.length);
+		const got = await read(more, 0, more.length, buffer.length);
+		if (got === 0) eof = true;
+		buffer = Buffer.concat([buffer, more.subarray(0, got)]);
+		length ??= headerLength(buffer, name);
+	}
+
+	const fileKey = await unwrap(buffer.subarray(0, length), key, name);
+	return {fileKey, nonce: Uint8Array.from(buffer.subarray(length, length + nonceSize)), payloadOffset: length + nonceSize};
+}
+
+/**
+ * The same from a stream: consumes the header and nonce from `chunks` (without closing it) and
+ * returns the bytes read past them in `rest`.
+ */
+export async function readHeaderFromStream(
+	chunks: AsyncIterable<Uint8Array>,
+	key: HeaderKey,
+	name = 'stdin',
+): Promise<{fileKey: Uint8Array; nonce: Uint8Array; rest: Uint8Array}> {
+	const iterator = chunks[Symbol.asyncIterator]();
+	let buffer = Buffer.alloc(0);
+	let length: number | undefined;
+	while (length === undefined || buffer.length < length + nonceSize) {
+		const next = await iterator.next();
+		if (next.done) {
+			if (length === undefined) throw new AgeFormatError(buffer.length === 0 ? `${name} is empty, not an age file` : `${name} is truncated inside its age header`);
+			throw new AgeFormatError(`${name} is truncated: it ends right after its header, without the payload nonce`);
+		}
+
+		buffer = Buffer.concat([buffer, next.value]);
+		length ??= headerLength(buffer, name);
+	}
+
+	const fileKey = await unwrap(buffer.subarray(0, length), key, name);
+	return {fileKey, nonce: Uint8Array.from(buffer.subarray(length, length + nonceSize)), rest: Uint8Array.from(buffer.subarray(length + nonceSize))};
+}
