@@ -20,14 +20,17 @@ export class JobEmitter extends EventEmitter<Listeners> {
 		this.#now = now;
 	}
 
-	/** The next sequence number (how many events were emitted so far). */
+	/** The next sequence number (how many durable events were emitted so far). */
 	get seq(): number {
 		return this.#seq;
 	}
 
 	/** Stamp and emit an event; returns it. */
 	send<E extends CageEvent>(input: EventInput<E>): E {
-		const event = {...input, job: this.job, ts: this.#now(), seq: this.#seq++} as unknown as E;
+		// chunk:progress is a transient sample (coalesced before it reaches a log): it carries the seq
+		// of the next durable event without taking it, so durable events number 0, 1, 2… with no gaps.
+		const seq = input.type === 'chunk:progress' ? this.#seq : this.#seq++;
+		const event = {...input, job: this.job, ts: this.#now(), seq} as unknown as E;
 		const emit = this.emit as (name: string, value: CageEvent) => boolean;
 		emit.call(this, event.type, event);
 		emit.call(this, 'event', event);

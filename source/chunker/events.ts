@@ -4,8 +4,9 @@
  * exactly these objects.
  *
  * Every event carries `job` (the job id), `ts` (milliseconds since the epoch) and `seq` (a
- * per-job counter starting at 0, incremented by one for every event the job emits, including
- * `chunk:progress` events that are coalesced away before they reach a log).
+ * per-job counter starting at 0, incremented by one for every durable event the job emits).
+ * `chunk:progress` is a transient sample, coalesced before it reaches a log: it repeats the seq of
+ * the next durable event instead of taking one, so a complete log has no seq gaps.
  */
 
 /** What a job does. */
