@@ -30,6 +30,8 @@ export function parseSize(input: string | number): number {
 	if (unit.endsWith('ib') && unit.length === 3) multiplier = binary[unit[0]!];
 	else multiplier = binary[unit] ?? decimal[unit];
 	if (multiplier === undefined) throw new SizeError(`'${input}' has an unknown unit '${match[2]}' (use B, KiB, MiB, GiB, TiB, or K, M, G, T)`);
+	// A fraction of a byte is a typo, not a size; fractions of larger units round to whole bytes.
+	if (multiplier === 1 && !Number.isInteger(value)) throw new SizeError(`'${input}' is not a whole number of bytes`);
 	const bytes = Math.round(value * multiplier);
 	if (!Number.isSafeInteger(bytes)) throw new SizeError(`'${input}' is too large`);
 	return bytes;
