@@ -1,0 +1,124 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import {afterEach, beforeEach, describe, expect, it} from 'vitest';
+import {ConfigError, ConfigStore, configDir, configFilePath, defaultSettings, isSettingKey, parseSetting} from '../source/config.js';
+
+let dir: string;
+const savedEnv = process.env.CAGE_CONFIG_DIR;
+
+beforeEach(() => {
+	dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cage-config-'));
+	process.env.CAGE_CONFIG_DIR = dir;
+});
+
+afterEach(() => {
+	if (savedEnv === undefined) delete process.env.CAGE_CONFIG_DIR;
+	else process.env.CAGE_CONFIG_DIR = savedEnv;
+	fs.rmSync(dir, {recursive: true, force: true});
+});
+
+describe('configDir', () => {
+	it('follows CAGE_CONFIG_DIR (tests never touch the real home)', () => {
+		expect(configDir()).toBe(path.resolve(dir));
+		expect(configFilePath()).toBe(path.join(dir, 'config.json'));
+		expect(new ConfigStore().path).toBe(path.join(dir, 'config.json'));
+	});
+});
+
+describe('ConfigStore', () => {
+	it('starts with the defaults', () => {
+		const store = new ConfigStore(dir);
+		expect(store.all()).toEqual(defaultSettings);
+		expect(store.get('retries')).toBe(2);
+		expect(store.get('resumeVerify')).toBe('sample');
+	});
+
+	it('sets, gets and persists values given as text, sizes parsed', () => {
+		const store = new ConfigStore(dir);
+		expect(store.set('chunkSize', '32MiB')).toBe(32 * 2 ** 20);
+		expect(store.set('jobs', '3')).toBe(3);
+		expect(store.set('resumeVerify', 'full')).toBe('full');
+		expect(store.set('theme', 'solarized')).toBe('solarized');
+		expect(store.set('collapseFactor', '0.5')).toBe(0.5);
+		const reopened = new ConfigStore(dir);
+		expect(reopened.get('chunkSize')).toBe(32 * 2 ** 20);
+		expect(reopened.get('jobs')).toBe(3);
+		expect(reopened.get('resumeVerify')).toBe('full');
+		expect(reopened.get('theme')).toBe('solarized');
+		const onDisk = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')) as Record<string, unknown>;
+		expect(onDisk.chunkSize).toBe(32 * 2 ** 20);
+		expect(onDisk.jobs).toBe(3);
+	});
+
+	it('writes the config file with mode 0600', () => {
+		const store = new ConfigStore(dir);
+		store.set('jobs', 2);
+		expect(fs.statSync(store.path).mode & 0o777).toBe(0o600);
+	});
+
+	it('resets one key or all of them to the defaults', () => {
+		const store = new ConfigStore(dir);
+		store.set('jobs', 7);
+		store.set('retries', 9);
+		store.reset('jobs');
+		expect(store.get('jobs')).toBe(defaultSettings.jobs);
+		expect(store.get('retries')).toBe(9);
+		store.reset();
+		expect(store.all()).toEqual(defaultSettings);
+		expect(new ConfigStore(dir).get('retries')).toBe(defaultSettings.retries);
+	});
+
+	it.each([
+		['jobs', '0', "jobs: 0 is below the minimum 1"],
+		['jobs', '65', 'jobs: 65 is above the maximum 64'],
+		['jobs', '1.5', "jobs: '1.5' is not a whole number"],
+		['jobs', '', "jobs: '' is not a number"],
+		['retries', 'many', "retries: 'many' is not a number"],
+		['chunkSize', 'abc', "chunkSize: 'abc' is not a size"],
+		['auditMaxBytes', '1K', 'auditMaxBytes: 1K is below the minimum 4096'],
+		['collapseFactor', '2', 'collapseFactor: 2 is above the maximum 1'],
+		['resumeVerify', 'x', "resumeVerify: 'x' is not one of sample, full"],
+	] as const)('rejects %s=%j with the reason', (key, raw, message) => {
+		const store = new ConfigStore(dir);
+		expect(() => store.set(key, raw)).toThrow(ConfigError);
+		expect(() => store.set(key, raw)).toThrow(message);
+		// Nothing was stored.
+		expect(store.get(key)).toBe(defaultSettings[key]);
+	});
+
+	it('names the file when it was corrupted by hand (not JSON)', () => {
+		fs.writeFileSync(path.join(dir, 'config.json'), '{"jobs": 3,,,');
+		let error: unknown;
+		try {
+			new ConfigStore(dir);
+		} catch (error_) {
+			error = error_;
+		}
+
+		expect(error).toBeInstanceOf(ConfigError);
+		expect((error as Error).message).toContain(path.join(dir, 'config.json'));
+		expect((error as Error).message).toContain("cage config reset");
+	});
+
+	it('names the file when a hand-edited value breaks the schema', () => {
+		fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({jobs: 0}));
+		expect(() => new ConfigStore(dir)).toThrow(ConfigError);
+		expect(() => new ConfigStore(dir)).toThrow(path.join(dir, 'config.json'));
+	});
+});
+
+describe('parseSetting', () => {
+	it('knows its keys', () => {
+		expect(isSettingKey('jobs')).toBe(true);
+		expect(isSettingKey('toString')).toBe(false);
+		expect(isSettingKey('nope')).toBe(false);
+	});
+
+	it('accepts numbers and text alike', () => {
+		expect(parseSetting('chunkThreshold', 0)).toBe(0);
+		expect(parseSetting('chunkThreshold', '64M')).toBe(64 * 2 ** 20);
+		expect(parseSetting('stallSeconds', '2.5')).toBe(2.5);
+		expect(parseSetting('auditLog', '')).toBe('');
+	});
+});
