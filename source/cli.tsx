@@ -8,6 +8,7 @@ import meow from 'meow';
 import {commands, findCommand} from './commands/index.js';
 import {exitCodes, UsageError, type Io} from './commands/command.js';
 import {describeError, isUserError} from './errors.js';
+import './audit/register.js';
 
 const topHelp = `
 	Usage

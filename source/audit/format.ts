@@ -1,0 +1,145 @@
+/**
+ * The audit log's line format, version 1: one JSON object per line,
+ * `{"v":1,"ts":…,"job":…,"seq":…,"type":…,…the other fields of the event}`.
+ *
+ * `formatAuditLine` writes it; `parseAuditLine` reads it back into the exact `CageEvent` the runner
+ * emitted (same keys, same key order, `v` stripped), after checking every field its type requires.
+ */
+import {anomalyCodes, eventTypes, type CageEvent, type CageEventType} from '../chunker/events.js';
+
+/** The version written in every line. */
+export const auditVersion = 1;
+
+/** One event as one line of the audit log, newline included. */
+export function formatAuditLine(event: CageEvent): string {
+	const {type, job, ts, seq, ...rest} = event;
+	return `${JSON.stringify({v: auditVersion, ts, job, seq, type, ...rest})}\n`;
+}
+
+type FieldKind = 'int' | 'number' | 'string' | 'boolean' | 'string|null' | 'int|null' | readonly string[];
+
+type FieldSpec = {kind: FieldKind; optional?: boolean};
+
+const int: FieldSpec = {kind: 'int'};
+const string: FieldSpec = {kind: 'string'};
+const optionalInt: FieldSpec = {kind: 'int', optional: true};
+const optionalString: FieldSpec = {kind: 'string', optional: true};
+
+/** The fields each event type carries besides type/job/ts/seq (events.ts is the reference). */
+const schema: Record<CageEventType, Record<string, FieldSpec>> = {
+	'job:start': {
+		kind: {kind: ['encrypt', 'decrypt', 'hash']},
+		source: {kind: 'string|null'},
+		output: {kind: 'string|null'},
+		size: {kind: 'int|null'},
+		chunkSize: int,
+		chunks: int,
+		chunksDone: int,
+		bytesDone: int,
+		items: optionalInt,
+		jobs: int,
+		pid: int,
+		resumed: {kind: 'boolean'},
+	},
+	'chunk:start': {chunk: int, start: int, size: int, attempt: int, item: optionalInt},
+	'chunk:progress': {chunk: int, bytes: int, bytesDone: int, item: optionalInt},
+	'chunk:done': {chunk: int, start: int, size: int, durationMs: {kind: 'number'}, attempt: int, bytesDone: int, item: optionalInt},
+	'chunk:failed': {chunk: int, start: int, size: int, attempt: int, willRetry: {kind: 'boolean'}, error: string, code: optionalString, item: optionalInt},
+	'chunk:skipped': {chunk: int, start: int, size: int, reason: string, item: optionalInt},
+	'item:start': {item: int, items: int, path: string, output: {kind: 'string|null'}, size: int, chunkSize: int, chunks: int},
+	'item:done': {item: int, path: string, bytes: int, durationMs: {kind: 'number'}},
+	'item:skipped': {item: int, path: string, reason: string},
+	anomaly: {severity: {kind: ['info', 'warn', 'error']}, code: {kind: anomalyCodes}, message: string, chunk: optionalInt, item: optionalInt},
+	'job:paused': {bytesDone: int},
+	'job:resumed': {bytesDone: int},
+	'job:checkpoint': {path: string, chunksDone: int, bytesDone: int},
+	'job:done': {
+		outcome: {kind: ['completed', 'interrupted', 'failed']},
+		bytesDone: int,
+		durationMs: {kind: 'number'},
+		error: optionalString,
+		checkpoint: optionalString,
+		resumeCommand: optionalString,
+		itemsDone: optionalInt,
+		itemsSkipped: optionalInt,
+	},
+};
+
+function fits(value: unknown, kind: FieldKind): boolean {
+	if (typeof kind !== 'string') return typeof value === 'string' && kind.includes(value);
+	switch (kind) {
+		case 'int': {
+			return Number.isSafeInteger(value) && (value as number) >= 0;
+		}
+
+		case 'number': {
+			return typeof value === 'number' && Number.isFinite(value);
+		}
+
+		case 'string': {
+			return typeof value === 'string';
+		}
+
+		case 'boolean': {
+			return typeof value === 'boolean';
+		}
+
+		case 'string|null': {
+			return value === null || typeof value === 'string';
+		}
+
+		case 'int|null': {
+			return value === null || (Number.isSafeInteger(value) && (value as number) >= 0);
+		}
+	}
+}
+
+function describeKind(kind: FieldKind): string {
+	return typeof kind === 'string' ? kind.replace('int', 'whole number') : `one of ${kind.join(', ')}`;
+}
+
+/** What reading one line gave: an event, or why the line was refused. */
+export type ParsedLine =
+	| {ok: true; event: CageEvent}
+	| {ok: false; problem: 'malformed' | 'version'; reason: string; /** The line's job id when it has one (for the report). */ job?: string; ts?: number};
+
+/**
+ * Parse and validate one line (without its newline). Never throws: a refused line says why, so
+ * the caller can turn it into an `audit-malformed-line` or `audit-unknown-version` anomaly.
+ */
+export function parseAuditLine(line: string): ParsedLine {
+	let value: unknown;
+	try {
+		value = JSON.parse(line);
+	} catch {
+		return {ok: false, problem: 'malformed', reason: 'not JSON'};
+	}
+
+	if (typeof value !== 'object' || value === null || Array.isArray(value)) return {ok: false, problem: 'malformed', reason: 'not a JSON object'};
+	const record = value as Record<string, unknown>;
+	const job = typeof record.job === 'string' && record.job !== '' ? record.job : undefined;
+	const ts = typeof record.ts === 'number' && Number.isFinite(record.ts) ? record.ts : undefined;
+	const refuse = (problem: 'malformed' | 'version', reason: string): ParsedLine => ({ok: false, problem, reason, ...(job === undefined ? {} : {job}), ...(ts === undefined ? {} : {ts})});
+	if (!('v' in record)) return refuse('malformed', 'no version field "v"');
+	if (record.v !== auditVersion) return refuse('version', `version ${JSON.stringify(record.v)} (this cage reads version ${auditVersion})`);
+	if (ts === undefined) return refuse('malformed', '"ts" is not a number');
+	if (job === undefined) return refuse('malformed', '"job" is not a non-empty string');
+	if (!fits(record.seq, 'int')) return refuse('malformed', '"seq" is not a whole number');
+	const type = record.type;
+	if (typeof type !== 'string' || !eventTypes.includes(type as CageEventType)) return refuse('malformed', `unknown event type ${JSON.stringify(type)}`);
+	const fields = schema[type as CageEventType];
+	for (const [name, spec] of Object.entries(fields)) {
+		const present = Object.hasOwn(record, name) && record[name] !== undefined;
+		if (!present) {
+			if (spec.optional) continue;
+			return refuse('malformed', `${type} without "${name}"`);
+		}
+
+		if (!fits(record[name], spec.kind)) return refuse('malformed', `${type}: "${name}" is not ${describeKind(spec.kind)}`);
+	}
+
+	// Rebuild in the emitter's key order (type, fields, job, ts, seq) so a replayed event is the
+	// same object, key for key, as the live one (and prints the same NDJSON).
+	const {v: _v, ts: _ts, job: _job, seq, type: _type, ...rest} = record;
+	return {ok: true, event: {type, ...rest, job, ts, seq} as unknown as CageEvent};
+}

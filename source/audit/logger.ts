@@ -1,0 +1,216 @@
+/**
+ * The audit logger: appends a job's events to a JSON Lines file that several `cage` processes may
+ * share, and rotates it by size.
+ *
+ * - Every durable event is written; `chunk:progress` at most once a second per job (the throughput
+ *   sample), so the log grows with chunks, not bytes. Events carry no payload and no key material.
+ * - Each append is ONE `write(2)` of whole line(s) on a descriptor opened with O_APPEND: the kernel
+ *   moves the offset to the end and writes under the inode lock, so concurrent writers never tear
+ *   or overwrite each other's lines on a local file system.
+ * - A failed write raises one `audit-write-failed` anomaly on the job and is otherwise ignored:
+ *   the log never stops a job.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type {JobEmitter} from '../chunker/emitter.js';
+import type {CageEvent} from '../chunker/events.js';
+import {formatAuditLine} from './format.js';
+
+/** Where the log goes and when it rotates. */
+export type AuditLoggerOptions = {
+	/** The log file (its directory is created with mode 0700, the file with 0600). */
+	path: string;
+	/** Rotate when an append would grow the file past this many bytes (0 = never). */
+	maxBytes: number;
+	/** Rotated files kept: `<path>.1` (newest) … `<path>.<keep>`; 0 drops the old log. */
+	keep: number;
+	/** Milliseconds between two logged `chunk:progress` samples of a job (default 1000). */
+	progressIntervalMs?: number;
+	/** A rotation lock older than this is taken to be left by a crashed process (default 10 s). */
+	staleLockMs?: number;
+};
+
+type Opened = {fd: number; dev: number; ino: number};
+
+/** Appends events to an audit log; see the module comment. */
+export class AuditLogger {
+	readonly path: string;
+	readonly #options: Required<AuditLoggerOptions>;
+	#file: Opened | undefined;
+	#failure: Error | undefined;
+	readonly #lastProgress = new Map<string, number>();
+
+	constructor(options: AuditLoggerOptions) {
+		this.path = path.resolve(options.path);
+		this.#options = {progressIntervalMs: 1000, staleLockMs: 10_000, ...options};
+	}
+
+	/** The first write error, if any write failed. */
+	get failure(): Error | undefined {
+		return this.#failure;
+	}
+
+	/**
+	 * Log every event of `emitter`. The first failed write sends one `audit-write-failed` anomaly on
+	 * the emitter, after the event being logged has reached every listener (so event order and
+	 * seq stay as the job made them). Returns a function that stops logging.
+	 */
+	attach(emitter: JobEmitter): () => void {
+		let reported = false;
+		return emitter.pipe(event => {
+			if (this.log(event) || reported) return;
+			reported = true;
+			const message = `cannot write the audit log ${this.path}: ${this.#failure?.message ?? 'unknown error'}; the job continues without it`;
+			queueMicrotask(() => emitter.send({type: 'anomaly', severity: 'warn', code: 'audit-write-failed', message}));
+		});
+	}
+
+	/**
+	 * Append one event (a `chunk:progress` only when the job's last logged sample is at least a
+	 * second old). Returns false when the write failed; never throws.
+	 */
+	log(event: CageEvent): boolean {
+		if (event.type === 'chunk:progress') {
+			const last = this.#lastProgress.get(event.job);
+			if (last !== undefined && event.ts - last < this.#options.progressIntervalMs) return true;
+			this.#lastProgress.set(event.job, event.ts);
+		} else if (event.type === 'job:done') {
+			this.#lastProgress.delete(event.job);
+		}
+
+		return this.append(formatAuditLine(event));
+	}
+
+	/** Append whole line(s) in one write. Returns false when it failed; never throws. */
+	append(lines: string): boolean {
+		const data = Buffer.from(lines, 'utf8');
+		try {
+			const file = this.#current(data.length);
+			const written = fs.writeSync(file.fd, data);
+			// A short write (disk full) would leave half a line; report it like any failed write.
+			if (written !== data.length) throw new Error(`short write (${written} of ${data.length} bytes; is the disk full?)`);
+			return true;
+		} catch (error) {
+			this.#failure ??= error instanceof Error ? error : new Error(String(error));
+			// Start afresh on the next append: the directory may come back, space may be freed.
+			this.#closeFile();
+			return false;
+		}
+	}
+
+	/** Close the log file. */
+	close(): void {
+		this.#closeFile();
+	}
+
+	/**
+	 * The descriptor to append `length` bytes to: the file now at `path` (another process may have
+	 * rotated it since the last append), rotated first when the append would take it past maxBytes.
+	 */
+	#current(length: number): Opened {
+		let stat: fs.Stats | undefined;
+		try {
+			stat = fs.statSync(this.path);
+		} catch (error) {
+			if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+		}
+
+		const {maxBytes} = this.#options;
+		if (stat && maxBytes > 0 && stat.size > 0 && stat.size + length > maxBytes) {
+			this.#rotate(stat);
+			stat = undefined;
+		}
+
+		if (this.#file && stat && stat.ino === this.#file.ino && stat.dev === this.#file.dev) return this.#file;
+		this.#closeFile();
+		fs.mkdirSync(path.dirname(this.path), {recursive: true, mode: 0o700});
+		const fd = fs.openSync(this.path, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT, 0o600);
+		const opened = fs.fstatSync(fd);
+		this.#file = {fd, dev: opened.dev, ino: opened.ino};
+		return this.#file;
+	}
+
+	/**
+	 * Shift `<path>` to `<path>.1`, `.1` to `.2` … dropping the oldest.
+	 *
+	 * Two processes can find the file full at the same moment. Renaming without coordination would
+	 * make them rotate twice (the second one shifting the fresh, nearly empty file to `.1` and
+	 * pushing a full log out of `.keep`). So rotation takes a lock file (`<path>.lock`, created
+	 * with O_EXCL: exactly one process wins), and the winner re-checks under the lock that `<path>`
+	 * is still the file it found full (same inode, not smaller): if another process rotated it
+	 * meanwhile, it does nothing. A process that finds the lock taken does not wait; it appends to
+	 * the current file (a little past maxBytes) and re-checks on its next append. A lock older than
+	 * `staleLockMs` was left by a crashed process and is broken. Writers holding the old descriptor
+	 * may still append a line or two to `.1` after the rename; nothing is lost (it is in `.1`, and
+	 * `AuditTail` drains the old file before following the new one), and their next append reopens
+	 * `<path>` because its inode changed.
+	 */
+	#rotate(seen: fs.Stats): void {
+		const lock = `${this.path}.lock`;
+		let lockFd: number | undefined;
+		for (let attempt = 0; attempt < 2 && lockFd === undefined; attempt++) {
+			try {
+				lockFd = fs.openSync(lock, 'wx', 0o600);
+			} catch (error) {
+				if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+				if (!this.#breakStaleLock(lock)) return;
+			}
+		}
+
+		if (lockFd === undefined) return;
+		try {
+			let now: fs.Stats;
+			try {
+				now = fs.statSync(this.path);
+			} catch (error) {
+				if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+				throw error;
+			}
+
+			// Another file at <path>, or this one shrank: someone rotated (or truncated) it meanwhile.
+			if (now.ino !== seen.ino || now.dev !== seen.dev || now.size < seen.size) return;
+			const {keep} = this.#options;
+			if (keep === 0) {
+				fs.rmSync(this.path, {force: true});
+				return;
+			}
+
+			fs.rmSync(`${this.path}.${keep}`, {force: true});
+			for (let index = keep - 1; index >= 1; index--) renameIfExists(`${this.path}.${index}`, `${this.path}.${index + 1}`);
+			fs.renameSync(this.path, `${this.path}.1`);
+		} finally {
+			fs.closeSync(lockFd);
+			fs.rmSync(lock, {force: true});
+		}
+	}
+
+	/** Remove the lock when it is stale; true when it was removed (or is gone). */
+	#breakStaleLock(lock: string): boolean {
+		try {
+			if (Date.now() - fs.statSync(lock).mtimeMs < this.#options.staleLockMs) return false;
+			fs.rmSync(lock, {force: true});
+			return true;
+		} catch (error) {
+			return (error as NodeJS.ErrnoException).code === 'ENOENT';
+		}
+	}
+
+	#closeFile(): void {
+		if (!this.#file) return;
+		try {
+			fs.closeSync(this.#file.fd);
+		} catch {
+			// Already closed or invalid: nothing to release.
+		}
+
+		this.#file = undefined;
+	}
+}
+
+function renameIfExists(from: string, to: string): void {
+	try {
+		fs.renameSync(from, to);
+	} catch (error) {
+		if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+	}
+}

@@ -1,0 +1,430 @@
+/**
+ * `AuditTail` follows audit logs (paths or globs) and turns their lines back into the `CageEvent`s
+ * the runner emitted, so a watcher reduces and renders them exactly like a live job.
+ *
+ * - Only appended bytes are read: each file keeps a byte offset and the bytes of a partial last
+ *   line, which waits for its newline.
+ * - Truncation (copy-truncate: the file is now smaller than the offset) restarts the file at 0.
+ *   Rotation (the path now names another inode) drains the old descriptor first, then follows the
+ *   new file from 0. The old descriptor stays open for `retireMs` and is drained again, so lines a
+ *   slower writer appended to the renamed file are not lost; a rotated file that itself matches a
+ *   pattern (`audit.jsonl*`) is recognised by its inode and continues from its offset.
+ * - Every line is validated (`parseAuditLine`) and sequence-checked per job. Malformed lines,
+ *   unknown versions, seq gaps and out-of-order lines become `anomaly` events naming the file and
+ *   line; the tail never throws on bad input.
+ *
+ * chokidar watches the patterns' base directories (inotify on Linux, no polling, no
+ * awaitWriteFinish, no atomic-write delay), so an append reaches `onEvent` within milliseconds. A
+ * once-a-second sweep re-checks the files as a safety net for events a file system did not report.
+ */
+import fs from 'node:fs';
+import type {FileHandle} from 'node:fs/promises';
+import path from 'node:path';
+import {watch, type FSWatcher} from 'chokidar';
+import type {AnomalyCode, EventSink} from '../chunker/events.js';
+import {parseAuditLine} from './format.js';
+import {compilePattern, type FilePattern} from './glob.js';
+
+/** The job id of anomalies about lines that name no job (garbage before any valid line). */
+export const auditTailJob = 'audit-tail';
+
+/** How a tail starts and ends. */
+export type AuditTailOptions = {
+	/** Receives every validated event and every anomaly, in file order. */
+	onEvent: EventSink;
+	/** Replay the files' existing lines first (default false: start at their end). */
+	fromStart?: boolean;
+	/** Keep following after the replay (default true); false reads what is there and ends. */
+	follow?: boolean;
+	/** Relative patterns resolve against this (default: the working directory). */
+	cwd?: string;
+	/** How long a rotated-away or deleted file is still drained (default 2000 ms). */
+	retireMs?: number;
+	/** Period of the safety sweep in follow mode (default 1000 ms). */
+	sweepMs?: number;
+};
+
+type Tracked = {
+	handle: FileHandle;
+	dev: number;
+	ino: number;
+	path: string;
+	offset: number;
+	/** Lines read so far (the number of the last complete line). */
+	line: number;
+	/** Bytes after the last newline. */
+	partial: Buffer;
+	/** The job of the last valid line, to attribute garbage lines to. */
+	lastJob: string | undefined;
+};
+
+const newline = 0x0a;
+const readSize = 256 * 1024;
+
+/** Follows audit logs; see the module comment. */
+export class AuditTail {
+	readonly #patterns: FilePattern[];
+	readonly #options: Required<Omit<AuditTailOptions, 'cwd'>>;
+	readonly #active = new Map<string, Tracked>();
+	readonly #retired: Array<{file: Tracked; until: number}> = [];
+	/** Per job: the next durable seq expected. */
+	readonly #expected = new Map<string, number>();
+	#pseudoSeq = 0;
+	#watcher: FSWatcher | undefined;
+	#sweep: NodeJS.Timeout | undefined;
+	readonly #missingBases = new Set<string>();
+	#chain: Promise<void> = Promise.resolve();
+	#started = false;
+	#closed = false;
+
+	constructor(patterns: string[], options: AuditTailOptions) {
+		if (patterns.length === 0) throw new TypeError('AuditTail needs at least one file or pattern');
+		this.#patterns = patterns.map(pattern => compilePattern(pattern, options.cwd));
+		this.#options = {fromStart: false, follow: true, retireMs: 2000, sweepMs: 1000, ...options};
+	}
+
+	/** The files being followed now. */
+	get files(): string[] {
+		return [...this.#active.keys()];
+	}
+
+	/**
+	 * Read the files that match now (from the start or from their end) and, in follow mode, start
+	 * watching. Resolves when the replay is done; without follow, the tail is finished then.
+	 */
+	async start(): Promise<void> {
+		if (this.#started) throw new Error('AuditTail already started');
+		this.#started = true;
+		if (!this.#options.follow) {
+			await this.#scan(this.#options.fromStart ? 'start' : 'end');
+			for (const file of this.#active.values()) {
+				if (file.partial.length > 0) this.#report('audit-malformed-line', file, file.line + 1, 'incomplete last line (no newline at the end of the file)');
+			}
+
+			await this.#closeAll();
+			return;
+		}
+
+		const bases = [...new Set(this.#patterns.map(pattern => pattern.base))];
+		const present = bases.filter(base => isDirectory(base));
+		for (const base of bases) if (!present.includes(base)) this.#missingBases.add(base);
+		const watcher = watch(present, {
+			ignoreInitial: true,
+			persistent: true,
+			awaitWriteFinish: false,
+			atomic: false,
+			usePolling: false,
+			followSymlinks: true,
+			ignored: (file: string) => this.#ignored(file),
+		});
+		this.#watcher = watcher;
+		watcher.on('add', file => this.#enqueue(() => this.#update(file, 0)));
+		watcher.on('change', file => this.#enqueue(() => this.#update(file, 0)));
+		watcher.on('unlink', file => this.#enqueue(() => this.#unlinked(file)));
+		watcher.on('error', error => this.#reportIo(error instanceof Error ? error.message : String(error)));
+		if (present.length > 0) await new Promise<void>(resolve => watcher.once('ready', () => resolve()));
+		// Events that arrive during the scan queue behind it: an `add` of a file the scan opened is
+		// then a no-op (same inode), a `change` reads from the scanned offset.
+		this.#enqueue(async () => this.#scan(this.#options.fromStart ? 'start' : 'end'));
+		this.#sweep = setInterval(() => this.#enqueue(async () => this.#sweepOnce()), this.#options.sweepMs);
+		await this.#chain;
+	}
+
+	/** Stop watching and close every file. Lines already read have been delivered. */
+	async close(): Promise<void> {
+		if (this.#closed) return;
+		this.#closed = true;
+		if (this.#sweep) clearInterval(this.#sweep);
+		await this.#watcher?.close();
+		await this.#chain;
+		await this.#closeAll();
+	}
+
+	#enqueue(task: () => Promise<void>): void {
+		this.#chain = this.#chain.then(async () => {
+			if (this.#closed) return;
+			try {
+				await task();
+			} catch (error) {
+				this.#reportIo(error instanceof Error ? error.message : String(error));
+			}
+		});
+	}
+
+	#matches(file: string): boolean {
+		return this.#patterns.some(pattern => pattern.matches(file));
+	}
+
+	/** chokidar's filter: keep the bases, their ancestors, matching files, and directories of recursive patterns. */
+	#ignored(file: string): boolean {
+		const resolved = path.resolve(file);
+		for (const pattern of this.#patterns) {
+			if (resolved === pattern.base || pattern.base.startsWith(resolved + path.sep) || resolved === path.sep) return false;
+			if (pattern.matches(resolved)) return false;
+			if (pattern.recursive && resolved.startsWith(pattern.base + path.sep) && isDirectory(resolved)) return false;
+		}
+
+		return true;
+	}
+
+	/** Every file matching a pattern now. */
+	async #list(): Promise<string[]> {
+		const found = new Set<string>();
+		for (const pattern of this.#patterns) {
+			if (pattern.literal) {
+				const file = path.join(pattern.base, path.basename(pattern.source));
+				if (isFile(file)) found.add(file);
+				continue;
+			}
+
+			if (!isDirectory(pattern.base)) continue;
+			const entries = await fs.promises.readdir(pattern.base, {recursive: pattern.recursive, withFileTypes: true});
+			for (const entry of entries) {
+				const file = path.join(entry.parentPath, entry.name);
+				if ((entry.isFile() || entry.isSymbolicLink()) && pattern.matches(file) && isFile(file)) found.add(file);
+			}
+		}
+
+		// Rotated files first, oldest (highest suffix) first, so one job's lines replay in order.
+		const key = (file: string) => {
+			const match = /^(.*)\.(\d+)$/.exec(file);
+			return match ? {stem: match[1]!, index: Number(match[2])} : {stem: file, index: 0};
+		};
+
+		return [...found].sort((a, b) => {
+			const ka = key(a);
+			const kb = key(b);
+			return ka.stem === kb.stem ? kb.index - ka.index : ka.stem < kb.stem ? -1 : 1;
+		});
+	}
+
+	/** Open and read every matching file not followed yet; `at` says where files found now start. */
+	async #scan(at: 'start' | 'end' | 0): Promise<void> {
+		for (const file of await this.#list()) {
+			if (this.#active.has(file)) continue;
+			await this.#update(file, at);
+		}
+	}
+
+	async #sweepOnce(): Promise<void> {
+		const now = Date.now();
+		for (const base of [...this.#missingBases]) {
+			if (!isDirectory(base)) continue;
+			this.#missingBases.delete(base);
+			this.#watcher?.add(base);
+		}
+
+		// New files (missed events) start at 0: they appeared after the tail started.
+		await this.#scan(0);
+		for (const file of [...this.#active.keys()]) await this.#update(file, 0);
+		for (const entry of [...this.#retired]) {
+			await this.#drain(entry.file);
+			if (entry.until > now) continue;
+			this.#retired.splice(this.#retired.indexOf(entry), 1);
+			await entry.file.handle.close().catch(() => undefined);
+		}
+	}
+
+	/**
+	 * Bring one path up to date: follow a rotation or truncation, then read what was appended.
+	 * `at` is where a file seen for the first time starts.
+	 */
+	async #update(file: string, at: 'start' | 'end' | 0): Promise<void> {
+		file = path.resolve(file);
+		if (this.#closed || !this.#matches(file)) return;
+		let stat: fs.Stats;
+		try {
+			stat = await fs.promises.stat(file);
+		} catch (error) {
+			if ((error as NodeJS.ErrnoException).code === 'ENOENT') return this.#unlinked(file);
+			throw error;
+		}
+
+		if (!stat.isFile()) return;
+		let tracked = this.#active.get(file);
+		if (tracked && (tracked.ino !== stat.ino || tracked.dev !== stat.dev)) {
+			// Rotated: finish the old file (now under another name) before the new one.
+			await this.#drain(tracked);
+			this.#active.delete(file);
+			this.#retire(tracked);
+			tracked = undefined;
+		}
+
+		for (const retired of this.#retired) {
+			if (retired.file.path === file) await this.#drain(retired.file);
+		}
+
+		tracked ??= this.#adopt(file, stat) ?? (await this.#open(file, at));
+		if (stat.size < tracked.offset) {
+			// Copy-truncate: the writer starts over at 0.
+			tracked.offset = 0;
+			tracked.line = 0;
+			tracked.partial = Buffer.alloc(0);
+		}
+
+		await this.#drain(tracked);
+	}
+
+	/** A file already followed under another name (renamed by rotation) continues where it was. */
+	#adopt(file: string, stat: fs.Stats): Tracked | undefined {
+		const same = (candidate: Tracked) => candidate.ino === stat.ino && candidate.dev === stat.dev;
+		for (const [name, candidate] of this.#active) {
+			if (!same(candidate)) continue;
+			this.#active.delete(name);
+			candidate.path = file;
+			this.#active.set(file, candidate);
+			return candidate;
+		}
+
+		const index = this.#retired.findIndex(entry => same(entry.file));
+		if (index === -1) return undefined;
+		const [entry] = this.#retired.splice(index, 1);
+		entry!.file.path = file;
+		this.#active.set(file, entry!.file);
+		return entry!.file;
+	}
+
+	async #open(file: string, at: 'start' | 'end' | 0): Promise<Tracked> {
+		const handle = await fs.promises.open(file, 'r');
+		const stat = await handle.stat();
+		const tracked: Tracked = {handle, dev: stat.dev, ino: stat.ino, path: file, offset: 0, line: 0, partial: Buffer.alloc(0), lastJob: undefined};
+		if (at === 'end') {
+			// Skip complete lines (counting them, for line numbers); a partial last line is read
+			// when its newline arrives.
+			const buffer = Buffer.allocUnsafe(readSize);
+			let position = 0;
+			for (;;) {
+				const {bytesRead} = await handle.read(buffer, 0, readSize, position);
+				if (bytesRead === 0) break;
+				for (let index = buffer.indexOf(newline); index !== -1 && index < bytesRead; index = buffer.indexOf(newline, index + 1)) {
+					tracked.line++;
+					tracked.offset = position + index + 1;
+				}
+
+				position += bytesRead;
+			}
+		}
+
+		this.#active.set(file, tracked);
+		return tracked;
+	}
+
+	#retire(file: Tracked): void {
+		if (this.#options.follow) this.#retired.push({file, until: Date.now() + this.#options.retireMs});
+		else void file.handle.close().catch(() => undefined);
+	}
+
+	async #unlinked(file: string): Promise<void> {
+		const tracked = this.#active.get(path.resolve(file));
+		if (!tracked) return;
+		await this.#drain(tracked);
+		this.#active.delete(tracked.path);
+		this.#retire(tracked);
+	}
+
+	/** Read from the offset to the end, handing each complete line on. */
+	async #drain(file: Tracked): Promise<void> {
+		const buffer = Buffer.allocUnsafe(readSize);
+		for (;;) {
+			let bytesRead: number;
+			try {
+				({bytesRead} = await file.handle.read(buffer, 0, readSize, file.offset));
+			} catch (error) {
+				if ((error as NodeJS.ErrnoException).code === 'EBADF') return; // Closed meanwhile.
+				throw error;
+			}
+
+			if (bytesRead === 0) return;
+			file.offset += bytesRead;
+			let start = 0;
+			for (let index = buffer.indexOf(newline); index !== -1 && index < bytesRead; index = buffer.indexOf(newline, start)) {
+				const piece = buffer.subarray(start, index);
+				const line = file.partial.length > 0 ? Buffer.concat([file.partial, piece]) : piece;
+				file.partial = Buffer.alloc(0);
+				file.line++;
+				this.#line(file, line.toString('utf8'));
+				start = index + 1;
+			}
+
+			if (start < bytesRead) file.partial = Buffer.concat([file.partial, buffer.subarray(start, bytesRead)]);
+		}
+	}
+
+	/** Validate one line, check its seq, and hand the event (or an anomaly) on. */
+	#line(file: Tracked, text: string): void {
+		const parsed = parseAuditLine(text);
+		if (!parsed.ok) {
+			const code: AnomalyCode = parsed.problem === 'version' ? 'audit-unknown-version' : 'audit-malformed-line';
+			const verb = parsed.problem === 'version' ? 'unknown audit log version' : 'malformed line';
+			this.#report(code, file, file.line, `${verb}: ${parsed.reason}; line skipped`, parsed.job, parsed.ts);
+			return;
+		}
+
+		const {event} = parsed;
+		file.lastJob = event.job;
+		const expected = this.#expected.get(event.job);
+		const durable = event.type !== 'chunk:progress';
+		if (expected !== undefined && event.seq < expected) {
+			this.#report(
+				'audit-sequence-gap',
+				file,
+				file.line,
+				`job ${event.job}: seq ${event.seq} (${event.type}) after seq ${expected - 1}: out of order or repeated; line skipped`,
+				event.job,
+				event.ts,
+			);
+			return;
+		}
+
+		if (expected !== undefined && event.seq > expected) {
+			const missing = event.seq - expected;
+			this.#report(
+				'audit-sequence-gap',
+				file,
+				file.line,
+				`job ${event.job}: seq jumps from ${expected - 1} to ${event.seq} (${event.type}): ${missing} event(s) missing`,
+				event.job,
+				event.ts,
+			);
+		}
+
+		// chunk:progress repeats the seq of the next durable event without taking it.
+		this.#expected.set(event.job, durable ? event.seq + 1 : event.seq);
+		this.#options.onEvent(event);
+	}
+
+	#report(code: AnomalyCode, file: Tracked, line: number, message: string, job?: string, ts?: number): void {
+		const owner = job ?? file.lastJob ?? auditTailJob;
+		// An anomaly about a job takes no seq of its own (like chunk:progress): the job's next event
+		// keeps its number.
+		const seq = owner === auditTailJob ? this.#pseudoSeq++ : (this.#expected.get(owner) ?? 0);
+		this.#options.onEvent({type: 'anomaly', severity: 'warn', code, message: `${file.path}:${line}: ${message}`, job: owner, ts: ts ?? Date.now(), seq});
+	}
+
+	#reportIo(message: string): void {
+		this.#options.onEvent({type: 'anomaly', severity: 'error', code: 'io-error', message: `audit tail: ${message}`, job: auditTailJob, ts: Date.now(), seq: this.#pseudoSeq++});
+	}
+
+	async #closeAll(): Promise<void> {
+		const files = [...this.#active.values(), ...this.#retired.map(entry => entry.file)];
+		this.#active.clear();
+		this.#retired.length = 0;
+		await Promise.all(files.map(async file => file.handle.close().catch(() => undefined)));
+	}
+}
+
+function isDirectory(file: string): boolean {
+	try {
+		return fs.statSync(file).isDirectory();
+	} catch {
+		return false;
+	}
+}
+
+function isFile(file: string): boolean {
+	try {
+		return fs.statSync(file).isFile();
+	} catch {
+		return false;
+	}
+}
