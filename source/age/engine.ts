@@ -100,8 +100,14 @@ class AgeChunkProcessor implements ChunkProcessor {
 	}
 
 	async process(chunk: Chunk, ctx: ChunkContext): Promise<ChunkResult> {
-		const mac = await this.#pool.run(this.#task(chunk, this.#plan.kind, this.#plan.partial), bytes => ctx.progress(bytes));
-		return {mac};
+		try {
+			const mac = await this.#pool.run(this.#task(chunk, this.#plan.kind, this.#plan.partial), bytes => ctx.progress(bytes));
+			return {mac};
+		} catch (error) {
+			// Remember where it failed, for the message the user reads.
+			if (error instanceof Error) Object.assign(error, {chunk: chunk.id});
+			throw error;
+		}
 	}
 
 	async mac(chunk: Chunk): Promise<string> {
@@ -247,9 +253,18 @@ async function runAgeJob(spec: RunSpec): Promise<AgeJobResult> {
 	return {outcome: result.outcome, bytesDone: result.bytesDone, output: plan.output, ...(result.checkpoint ? {checkpoint: result.checkpoint} : {}), ...(error ? {error} : {})};
 }
 
-/** Name the file, the chunk and what to do for an authentication failure. */
+/** Name the file, the chunk and what to do for an authentication failure or a full disk. */
 function describeChunkError(error: Error, plan: Plan): Error {
-	const {code, counter} = error as Error & {code?: string; counter?: number};
+	const {code, counter, chunk: failedChunk} = error as Error & {code?: string; counter?: number; chunk?: number};
+	if (code === 'ENOSPC' || code === 'EDQUOT') {
+		const described = new Error(
+			`${plan.partial}: no space left on device${failedChunk === undefined ? '' : ` while writing chunk ${failedChunk}`}; free some space (about ${plan.size} bytes are needed in all), then resume`,
+		) as Error & {code: string};
+		described.name = 'JobError';
+		described.code = code;
+		return described;
+	}
+
 	if (code !== 'EAUTH' || counter === undefined) return error;
 	const chunk = Math.floor((counter * blockSize) / plan.chunkSize);
 	const described = new Error(

@@ -69,15 +69,22 @@ export class CheckpointStore {
 	async write(checkpoint: Checkpoint): Promise<void> {
 		const temporary = `${this.path}.tmp-${process.pid}`;
 		const data = JSON.stringify(checkpoint, null, '\t') + '\n';
-		const handle = await fs.open(temporary, 'w', 0o600);
 		try {
-			await handle.writeFile(data);
-			await handle.sync();
-		} finally {
-			await handle.close();
+			const handle = await fs.open(temporary, 'w', 0o600);
+			try {
+				await handle.writeFile(data);
+				await handle.sync();
+			} finally {
+				await handle.close();
+			}
+
+			await fs.rename(temporary, this.path);
+		} catch (error) {
+			// A full disk must not leave a half-written temp file behind; the old checkpoint stays whole.
+			await fs.rm(temporary, {force: true}).catch(() => undefined);
+			throw error;
 		}
 
-		await fs.rename(temporary, this.path);
 		await syncDirectory(path.dirname(this.path));
 	}
 

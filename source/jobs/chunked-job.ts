@@ -64,6 +64,9 @@ export async function runChunkedJob(spec: ChunkedJobSpec): Promise<ChunkedJobRes
 	let lastWrite = 0;
 	let writing: Promise<void> = Promise.resolve();
 	let checkpointFailed = false;
+	// Whether a whole checkpoint is on disk: when a later write fails (a full disk), that one still
+	// describes a valid prefix of the output, so the job stays resumable from it.
+	let checkpointOnDisk = Boolean(resumeFrom);
 
 	const snapshot = (): Checkpoint => ({
 		...spec.base,
@@ -84,6 +87,7 @@ export async function runChunkedJob(spec: ChunkedJobSpec): Promise<ChunkedJobRes
 				await checkpoint.write(state);
 				lastWrite = Date.now();
 				checkpointFailed = false;
+				checkpointOnDisk = true;
 				emitter.send({type: 'job:checkpoint', path: checkpoint.path, chunksDone: state.chunksDone, bytesDone: state.bytesDone});
 			} catch (error) {
 				if (!checkpointFailed) {
@@ -156,7 +160,7 @@ export async function runChunkedJob(spec: ChunkedJobSpec): Promise<ChunkedJobRes
 		bytesDone: result.bytesDone,
 		committed: result.committed,
 		...(error ? {error} : {}),
-		...(checkpoint && !sourceChanged && !checkpointFailed ? {checkpoint: checkpoint.path} : {}),
+		...(checkpoint && !sourceChanged && checkpointOnDisk ? {checkpoint: checkpoint.path} : {}),
 		...(sourceChanged ? {sourceChanged} : {}),
 	};
 }

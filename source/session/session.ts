@@ -86,12 +86,24 @@ export async function runSession<R extends SessionJobResult>(
 	};
 
 	const handled: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
-	for (const signal of handled) process.on(signal, onSignal);
+	// conf's atomic writer (via when-exit) listens to every signal and re-raises it at the process,
+	// which would reach onSignal twice and force an exit without a checkpoint. Nothing writes the
+	// config during a job, so its listeners are set aside for the session and put back after.
+	const foreign = new Map(handled.map(signal => [signal, process.listeners(signal)]));
+	for (const signal of handled) {
+		process.removeAllListeners(signal);
+		process.on(signal, onSignal);
+	}
+
 	let result: R;
 	try {
 		result = await job();
 	} finally {
-		for (const signal of handled) process.off(signal, onSignal);
+		for (const signal of handled) {
+			process.off(signal, onSignal);
+			for (const listener of foreign.get(signal) ?? []) process.on(signal, listener as NodeJS.SignalsListener);
+		}
+
 		for (const finish of finishers.reverse()) {
 			await finish().catch((error: unknown) => io.stderr.write(`cage: ${describeError(error)}\n`));
 		}

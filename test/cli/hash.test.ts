@@ -100,12 +100,13 @@ describe('cage chunk hash', () => {
 	it('refuses to resume when bytes changed but size and mtime did not', async () => {
 		const file = path.join(dir, 'tamper');
 		writeRandomFile(file, 16 * 1024 * 1024);
+		// A whole-second mtime, so putting it back after the edit is exact (a Date drops sub-ms digits).
+		fs.utimesSync(file, 1_700_000_000, 1_700_000_000);
 		await interruptedHash(file, 'SIGKILL', 2);
-		const stat = fs.statSync(file);
 		const fd = fs.openSync(file, 'r+');
 		fs.writeSync(fd, Buffer.from('changed'), 0, 7, 100);
 		fs.closeSync(fd);
-		fs.utimesSync(file, stat.atime, stat.mtime);
+		fs.utimesSync(file, 1_700_000_000, 1_700_000_000);
 		const run = cage(['resume', file, '--progress', 'none', '--no-audit'], {env});
 		expect(run.status).toBe(1);
 		expect(run.stderr).toMatch(/chunk 0 .* changed since the checkpoint/);
