@@ -22,6 +22,7 @@ import {chunksToVerify, runChunkedJob, SourceChangedError} from '../jobs/chunked
 import type {ControlProxy} from '../jobs/control-proxy.js';
 import {outputCheckpointPath, partialPath} from '../jobs/locate.js';
 import {unwrapSecrets, wrapSecrets} from '../jobs/resume-key.js';
+import {displayPath} from '../display-path.js';
 import {shellQuote} from '../shell-quote.js';
 import {createHeader, readHeader} from './header.js';
 import {WorkerPool} from './pool.js';
@@ -154,7 +155,7 @@ async function runAgeJob(spec: RunSpec): Promise<AgeJobResult> {
 	const {emitter} = options;
 	const startedAt = Date.now();
 	const store = options.checkpoint ? new CheckpointStore(resumeFrom?.file ?? outputCheckpointPath(plan.output)) : null;
-	const resumeCommand = `cage resume ${shellQuote(path.relative(process.cwd(), plan.output) || plan.output)}`;
+	const resumeCommand = `cage resume ${shellQuote(displayPath(plan.output))}`;
 	const control = new SharedControl();
 	control.setRate(options.rate ?? 0);
 	const count = chunkCount(plan.size, plan.chunkSize);

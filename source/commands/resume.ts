@@ -1,10 +1,10 @@
-import path from 'node:path';
 import {CheckpointStore} from '../chunker/checkpoint.js';
 import {JobEmitter} from '../chunker/emitter.js';
 import {ControlProxy} from '../jobs/control-proxy.js';
 import type {HashAlgorithm} from '../hash/hasher.js';
 import {runHashJob} from '../jobs/hash-job.js';
 import {locateCheckpoint, readCheckpointFor} from '../jobs/locate.js';
+import {displayPath} from '../display-path.js';
 import {runSession} from '../session/session.js';
 import {printHashResult} from './chunk-hash.js';
 import {defineCommand, UsageError} from './command.js';
@@ -64,7 +64,7 @@ ${jobFlagsHelp}
 				resumeFrom: checkpoint,
 			}),
 		);
-		if (exitCode === 0) printHashResult(result, path.relative(process.cwd(), checkpoint.source.path) || checkpoint.source.path, Boolean(cli.flags.json), io);
+		if (exitCode === 0) printHashResult(result, displayPath(checkpoint.source.path), Boolean(cli.flags.json), io);
 		return exitCode;
 	},
 });

@@ -140,7 +140,7 @@ describe('resume after kill -9', () => {
 		expect(leftovers(encrypted)).toEqual([encrypted]);
 	});
 
-	it('decrypt killed mid-way resumes; SIGTERM exits 75 with the resume line', async () => {
+	it('decrypt killed mid-way resumes; SIGTERM exits 75 with the resume line', {timeout: 120_000}, async () => {
 		const plain = path.join(dir, 'dec-resume');
 		writeRandomFile(plain, 10 * 1024 * 1024);
 		execFileSync('age', ['-r', recipient, '-o', `${plain}.age`, plain]);
