@@ -44,6 +44,11 @@ export type AgeJobOptions = {
 	checkpoint: boolean;
 	/** How much completed work a resume re-verifies. */
 	resumeVerify?: 'sample' | 'full';
+	/**
+	 * Set when this file is one item of a batch: the job brackets it with item:start and
+	 * item:done / item:skipped instead of job:start / job:done, and chunk events carry `item`.
+	 */
+	item?: {index: number; count: number};
 };
 
 /** How an age job ended. */
@@ -159,7 +164,10 @@ async function runAgeJob(spec: RunSpec): Promise<AgeJobResult> {
 	const control = new SharedControl();
 	control.setRate(options.rate ?? 0);
 	const count = chunkCount(plan.size, plan.chunkSize);
-	emitter.send({
+	const {item} = options;
+	if (item) {
+		emitter.send({type: 'item:start', item: item.index, items: item.count, path: plan.input, output: plan.output, size: plan.size, chunkSize: plan.chunkSize, chunks: count});
+	} else emitter.send({
 		type: 'job:start',
 		kind: plan.kind,
 		source: plan.input,
@@ -206,6 +214,7 @@ async function runAgeJob(spec: RunSpec): Promise<AgeJobResult> {
 			...(resumeFrom ? {resumeFrom: resumeFrom.checkpoint} : {}),
 			beforeCheckpoint: async () => out.sync(),
 			resumeCommand,
+			...(item ? {item: item.index} : {}),
 		});
 	} catch (error) {
 		result = {outcome: 'failed', bytesDone: resumeFrom?.checkpoint.bytesDone ?? 0, error: error as Error, ...(resumeFrom ? {checkpoint: resumeFrom.file} : {})};
@@ -243,7 +252,11 @@ async function runAgeJob(spec: RunSpec): Promise<AgeJobResult> {
 	}
 
 	const error = result.error && result.outcome === 'failed' ? describeChunkError(result.error, plan) : result.error;
-	emitter.send({
+	if (item) {
+		const durationMs = Date.now() - startedAt;
+		if (result.outcome === 'completed') emitter.send({type: 'item:done', item: item.index, path: plan.input, bytes: result.bytesDone, durationMs});
+		else emitter.send({type: 'item:skipped', item: item.index, path: plan.input, reason: result.outcome === 'failed' ? `failed: ${error?.message ?? 'unknown error'}` : (result.error?.message ?? 'interrupted')});
+	} else emitter.send({
 		type: 'job:done',
 		outcome: result.outcome,
 		bytesDone: result.bytesDone,

@@ -67,25 +67,7 @@ export class CheckpointStore {
 
 	/** Write atomically: a crash at any moment leaves either the old or the new checkpoint whole. */
 	async write(checkpoint: Checkpoint): Promise<void> {
-		const temporary = `${this.path}.tmp-${process.pid}`;
-		const data = JSON.stringify(checkpoint, null, '\t') + '\n';
-		try {
-			const handle = await fs.open(temporary, 'w', 0o600);
-			try {
-				await handle.writeFile(data);
-				await handle.sync();
-			} finally {
-				await handle.close();
-			}
-
-			await fs.rename(temporary, this.path);
-		} catch (error) {
-			// A full disk must not leave a half-written temp file behind; the old checkpoint stays whole.
-			await fs.rm(temporary, {force: true}).catch(() => undefined);
-			throw error;
-		}
-
-		await syncDirectory(path.dirname(this.path));
+		await writeJsonAtomic(this.path, checkpoint);
 	}
 
 	/** Read and validate. */
@@ -115,6 +97,31 @@ export class CheckpointStore {
 		await fs.rm(this.path, {force: true});
 		await fs.rm(`${this.path}.tmp-${process.pid}`, {force: true});
 	}
+}
+
+/**
+ * Write JSON atomically (mode 0600): temp file, fsync, rename, fsync of the directory. A crash at
+ * any moment leaves either the old file or the new one whole, never a torn one.
+ */
+export async function writeJsonAtomic(file: string, data: unknown): Promise<void> {
+	const temporary = `${file}.tmp-${process.pid}`;
+	try {
+		const handle = await fs.open(temporary, 'w', 0o600);
+		try {
+			await handle.writeFile(JSON.stringify(data, null, '\t') + '\n');
+			await handle.sync();
+		} finally {
+			await handle.close();
+		}
+
+		await fs.rename(temporary, file);
+	} catch (error) {
+		// A full disk must not leave a half-written temp file behind; the old file stays whole.
+		await fs.rm(temporary, {force: true}).catch(() => undefined);
+		throw error;
+	}
+
+	await syncDirectory(path.dirname(file));
 }
 
 /** Validate checkpoint JSON text; `file` names it in errors. */

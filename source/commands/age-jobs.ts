@@ -10,13 +10,16 @@ import {decryptFile, encryptFile, resumeFile, type AgeJobResult, type DecryptKey
 import {parseRecipientArgs, readIdentityFiles, readRecipientsFiles} from '../age/keys.js';
 import {decryptStream, encryptStream} from '../age/streams.js';
 import {checkReadableFile, exists, InputError} from '../io/files.js';
+import {batchCheckpointPath, planBatch, runBatch, type BatchCheckpoint} from '../jobs/batch-job.js';
+import {readCheckpointFor} from '../jobs/locate.js';
+import {displayPath} from '../display-path.js';
 import {ControlProxy} from '../jobs/control-proxy.js';
 import {outputCheckpointPath, partialPath} from '../jobs/locate.js';
 import {runSession} from '../session/session.js';
 import {shellQuote} from '../shell-quote.js';
 import {resolveChunkSize} from './chunk-plan.js';
 import type {Io} from './command.js';
-import {defineCommand, UsageError} from './command.js';
+import {defineCommand, exitCodes, UsageError} from './command.js';
 import {resolveJobOptions, sessionOptions, type JobOptions} from './job-options.js';
 import {jobFlags, jobFlagsHelp, sizeFlag} from './options.js';
 import {readPassphrase} from './passphrase.js';
@@ -32,6 +35,8 @@ const commonFlags = {
 	chunkSize: {type: 'string'},
 	force: {type: 'boolean', shortFlag: 'f'},
 	armor: {type: 'boolean', shortFlag: 'a'},
+	recursive: {type: 'boolean'},
+	outputDir: {type: 'string'},
 	...jobFlags,
 } as const;
 
@@ -39,6 +44,8 @@ const commonHelp = `	  -o, --output OUTPUT    write here (default: stdout, not r
 	  -p, --passphrase       use a passphrase (typed on the terminal, or CAGE_PASSPHRASE without one)
 	      --chunk-size SIZE  unit of progress and resume (default: config, else 16 MiB growing with the file)
 	  -f, --force            overwrite OUTPUT, and start over even if an interrupted job left a checkpoint
+	      --output-dir DIR   several INPUTs (a batch): write each output in DIR (default: beside its input)
+	      --recursive        INPUT may be a directory: every file below it, as one batch
 ${jobFlagsHelp}`;
 
 /** Refuse to clobber, to write onto the input, or to start over an interrupted job silently. */
@@ -66,7 +73,6 @@ async function checkOutput(input: string | null, output: string, force: boolean)
 type Plan = {input: string | null; output: string | null; size: number | null};
 
 async function planIo(cli: {input: string[]; flags: {output?: string | undefined; force?: boolean | undefined}}, io: Io, kind: 'encrypt' | 'decrypt'): Promise<Plan> {
-	if (cli.input.length > 1) throw new UsageError(`one INPUT at a time (got ${cli.input.length}); batches of files are not supported yet — run one command per file`);
 	const raw = cli.input[0];
 	const input = raw === undefined || raw === '-' ? null : raw;
 	const size = input === null ? null : await checkReadableFile(input);
@@ -144,6 +150,89 @@ async function runFileOrStream(
 	return finish(result);
 }
 
+type BatchFlags = {input: string[]; flags: {output?: string | undefined; outputDir?: string | undefined; recursive?: boolean | undefined; force?: boolean | undefined}};
+
+/** True when the command line asks for a batch: several inputs, a directory or --output-dir. */
+function isBatch(cli: BatchFlags): boolean {
+	return cli.input.length > 1 || Boolean(cli.flags.recursive) || cli.flags.outputDir !== undefined;
+}
+
+/** Plan a new batch: items, refusals (existing outputs, a batch in progress), the manifest. */
+async function planNewBatch(op: 'encrypt' | 'decrypt', cli: BatchFlags, who: Pick<BatchCheckpoint, 'recipients' | 'identityFiles' | 'passphrase'>, job: string) {
+	if (cli.flags.output !== undefined) throw new UsageError('-o names one output; for several inputs use --output-dir DIR (or none: outputs go beside the inputs)');
+	if (cli.input.includes('-') || cli.input.length === 0) throw new UsageError('a batch reads files, not stdin: name the files or directories');
+	const items = await planBatch(op, cli.input, {recursive: Boolean(cli.flags.recursive), ...(cli.flags.outputDir ? {outputDir: cli.flags.outputDir} : {})});
+	const checkpointPath = batchCheckpointPath(items, cli.flags.outputDir);
+	if (cli.flags.outputDir) await fs.promises.mkdir(cli.flags.outputDir, {recursive: true});
+	const force = Boolean(cli.flags.force);
+	if (!force && (await exists(checkpointPath))) {
+		throw new OutputExistsError(`an interrupted batch is writing here (${checkpointPath}); continue it with 'cage resume ${shellQuote(checkpointPath)}' or start over with --force`);
+	}
+
+	for (const item of items) {
+		if (force) {
+			await fs.promises.rm(outputCheckpointPath(item.output), {force: true});
+			await fs.promises.rm(partialPath(item.output), {force: true});
+		} else if (await exists(item.output)) {
+			throw new OutputExistsError(`${item.output} already exists; pass --force to overwrite it`);
+		} else if (await exists(outputCheckpointPath(item.output))) {
+			throw new OutputExistsError(`an interrupted job is writing ${item.output}; continue it with 'cage resume ${shellQuote(item.output)}' or start over with --force`);
+		}
+	}
+
+	const now = new Date().toISOString();
+	const manifest: BatchCheckpoint = {version: 1, tool: 'cage', kind: 'batch', op, job, createdAt: now, updatedAt: now, items, ...who};
+	return {manifest, checkpointPath};
+}
+
+/** Run (or continue) a batch of age jobs as one session. */
+export async function runAgeBatch(context: {
+	manifest: BatchCheckpoint;
+	checkpointPath: string;
+	emitter: JobEmitter;
+	options: JobOptions;
+	chunkSizeFlag: number | undefined;
+	io: Io;
+	resumed: boolean;
+	target?: EncryptTarget;
+	key?: DecryptKey;
+}): Promise<number> {
+	const {manifest, options, chunkSizeFlag, emitter} = context;
+	const control = new ControlProxy();
+	const {result, exitCode} = await runSession(sessionOptions(options, context.io, manifest.op, null), emitter, control, async () =>
+		runBatch({
+			manifest,
+			checkpointPath: context.checkpointPath,
+			emitter,
+			control,
+			jobs: options.jobs,
+			resumed: context.resumed,
+			async runItem(item, {index, count, emitter, control}) {
+				const common = {emitter, control, jobs: options.jobs, rate: options.rate, retries: options.settings.retries, resumeVerify: options.settings.resumeVerify, item: {index, count}};
+				const perFile = outputCheckpointPath(item.output);
+				if (await exists(perFile)) {
+					// A file interrupted or skipped earlier continues where it stopped.
+					const checkpoint = await readCheckpointFor(perFile);
+					return resumeFile(checkpoint, perFile, common);
+				}
+
+				if (await exists(item.output)) throw new OutputExistsError(`${item.output} already exists (made outside this batch?); move it away, then resume`);
+				const size = await checkReadableFile(item.source);
+				await fs.promises.mkdir(path.dirname(item.output), {recursive: true});
+				const chunked = chunkSizeFlag !== undefined || size >= options.settings.chunkThreshold;
+				const chunkSize = resolveChunkSize(size, chunkSizeFlag, options.settings.chunkSize);
+				const fileOptions = {...common, chunkSize, checkpoint: chunked};
+				return manifest.op === 'encrypt' ? encryptFile(item.source, item.output, context.target!, fileOptions) : decryptFile(item.source, item.output, context.key!, fileOptions);
+			},
+		}),
+	);
+	if (exitCode === exitCodes.ok && result.skipped > 0) {
+		context.io.stderr.write(`cage: ${result.skipped} file(s) skipped; retry them with: cage resume ${shellQuote(displayPath(context.checkpointPath))}\n`);
+	}
+
+	return exitCode;
+}
+
 /** `cage encrypt`. */
 export const encryptCommand = defineCommand({
 	name: 'encrypt',
@@ -162,7 +251,8 @@ ${commonHelp}
 	Examples
 	  $ cage encrypt backup.tar -r age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p -o backup.tar.age
 	  $ cage encrypt -p -o notes.age notes.txt
-	  $ tar c dir | cage encrypt -R team.txt > dir.tar.age`,
+	  $ tar c dir | cage encrypt -R team.txt > dir.tar.age
+	  $ cage encrypt --recursive photos/ -R team.txt --output-dir /backup/photos   (one job, s skips a file)`,
 	flags: {
 		recipient: {type: 'string', shortFlag: 'r', isMultiple: true},
 		recipientsFile: {type: 'string', shortFlag: 'R', isMultiple: true},
@@ -181,6 +271,14 @@ ${commonHelp}
 			target = {passphrase: ''};
 		} else {
 			target = {recipients: [...parseRecipientArgs(recipientArgs), ...(await readRecipientsFiles(recipientFiles))]};
+		}
+
+		if (isBatch(cli)) {
+			const emitter = new JobEmitter();
+			const who = target.passphrase === undefined ? {recipients: target.recipients, passphrase: false} : {passphrase: true};
+			const batch = await planNewBatch('encrypt', cli, who, emitter.job);
+			if (target.passphrase !== undefined) target = {passphrase: await readPassphrase({confirm: true})};
+			return runAgeBatch({...batch, emitter, options, chunkSizeFlag, io, resumed: false, target});
 		}
 
 		const plan = await planIo(cli, io, 'encrypt');
@@ -208,7 +306,8 @@ ${commonHelp}
 
 	Examples
 	  $ cage decrypt backup.tar.age -i key.txt -o backup.tar
-	  $ cage decrypt -p notes.age > notes.txt`,
+	  $ cage decrypt -p notes.age > notes.txt
+	  $ cage decrypt --recursive /backup/photos -i key.txt --output-dir photos/`,
 	flags: {
 		identity: {type: 'string', shortFlag: 'i', isMultiple: true},
 		...commonFlags,
@@ -220,6 +319,14 @@ ${commonHelp}
 		const chunkSizeFlag = sizeFlag('chunk-size', cli.flags.chunkSize);
 		const options = resolveJobOptions(cli.flags, io);
 		const identities = identityFiles.length > 0 ? await readIdentityFiles(identityFiles) : [];
+		if (isBatch(cli)) {
+			const emitter = new JobEmitter();
+			const who = cli.flags.passphrase ? {passphrase: true} : {identityFiles: identityFiles.map(file => path.resolve(file)), passphrase: false};
+			const batch = await planNewBatch('decrypt', cli, who, emitter.job);
+			const key: DecryptKey = cli.flags.passphrase ? {passphrase: await readPassphrase({confirm: false})} : {identities};
+			return runAgeBatch({...batch, emitter, options, chunkSizeFlag, io, resumed: false, key});
+		}
+
 		const plan = await planIo(cli, io, 'decrypt');
 		const key: DecryptKey = cli.flags.passphrase ? {passphrase: await readPassphrase({confirm: false})} : {identities};
 		return runFileOrStream('decrypt', plan, options, chunkSizeFlag, io, {

@@ -10,7 +10,11 @@ import {printHashResult} from './chunk-hash.js';
 import {defineCommand, UsageError} from './command.js';
 import {resolveJobOptions, sessionOptions} from './job-options.js';
 import {jobFlags, jobFlagsHelp} from './options.js';
-import {resumeAgeJob} from './age-jobs.js';
+import {resumeAgeJob, runAgeBatch} from './age-jobs.js';
+import {isBatchCheckpoint, readBatchCheckpoint} from '../jobs/batch-job.js';
+import {readIdentityFiles} from '../age/keys.js';
+import {readPassphrase} from './passphrase.js';
+import type {DecryptKey, EncryptTarget} from '../age/engine.js';
 
 /** `cage resume`: continue an interrupted encrypt, decrypt or hash job. */
 export const resumeCommand = defineCommand({
@@ -21,11 +25,13 @@ export const resumeCommand = defineCommand({
 	Arguments
 	  OUTPUT       the output of an interrupted encrypt/decrypt (its OUTPUT.checkpoint.json is used),
 	               or the file of an interrupted 'chunk hash'
-	  CHECKPOINT   the .checkpoint.json file itself
+	  CHECKPOINT   the .checkpoint.json file itself (a batch's is DIR/.cage-batch.checkpoint.json;
+	               passing DIR finds it)
 
 	Options
 	  -r, --recipient R        (encrypt) the recipients given at the start; refused if they differ
 	  -R, --recipients-file F  (encrypt) likewise, from a recipients file
+	  -i, --identity FILE      (decrypt batch) identity files to use instead of those recorded
 	  --json                   (hash) print the result as JSON
 ${jobFlagsHelp}
 
@@ -34,6 +40,7 @@ ${jobFlagsHelp}
 	flags: {
 		recipient: {type: 'string', shortFlag: 'r', isMultiple: true},
 		recipientsFile: {type: 'string', shortFlag: 'R', isMultiple: true},
+		identity: {type: 'string', shortFlag: 'i', isMultiple: true},
 		json: {type: 'boolean'},
 		...jobFlags,
 	},
@@ -43,6 +50,19 @@ ${jobFlagsHelp}
 		if (extra.length > 0) throw new UsageError(`unexpected argument '${extra[0]!}'`);
 		const file = await locateCheckpoint(target);
 		const options = resolveJobOptions(cli.flags, io);
+		if (await isBatchCheckpoint(file)) {
+			const manifest = await readBatchCheckpoint(file);
+			let who: {target?: EncryptTarget; key?: DecryptKey};
+			if (manifest.op === 'encrypt') {
+				who = {target: manifest.passphrase ? {passphrase: await readPassphrase({confirm: false})} : {recipients: manifest.recipients ?? []}};
+			} else {
+				const identityFiles = cli.flags.identity ?? manifest.identityFiles ?? [];
+				who = {key: manifest.passphrase ? {passphrase: await readPassphrase({confirm: false})} : {identities: await readIdentityFiles(identityFiles)}};
+			}
+
+			return runAgeBatch({manifest, checkpointPath: file, emitter: new JobEmitter(), options, chunkSizeFlag: undefined, io, resumed: true, ...who});
+		}
+
 		const checkpoint = await readCheckpointFor(file);
 		if (checkpoint.kind !== 'hash') {
 			return resumeAgeJob({checkpoint, checkpointPath: file, options, io, recipients: cli.flags.recipient, recipientsFiles: cli.flags.recipientsFile});

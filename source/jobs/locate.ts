@@ -7,6 +7,7 @@ import {CheckpointError, CheckpointStore, fingerprint, fingerprintChanges, type 
 import {exists} from '../io/files.js';
 import {hashAlgorithms} from '../hash/hasher.js';
 import {SourceChangedError} from './chunked-job.js';
+import {batchCheckpointName} from './batch-job.js';
 
 /** The checkpoint of an encrypt or decrypt job writing `output`. */
 export function outputCheckpointPath(output: string): string {
@@ -26,6 +27,7 @@ export async function locateCheckpoint(argument: string): Promise<string> {
 				`${argument}.checkpoint.json`,
 				...hashAlgorithms.map(algorithm => `${argument}.${algorithm}.checkpoint.json`),
 				...(argument.endsWith('.partial') ? [`${argument.slice(0, -'.partial'.length)}.checkpoint.json`] : []),
+				path.join(argument, batchCheckpointName),
 			];
 	for (const candidate of candidates) {
 		if (await exists(candidate)) return path.resolve(candidate);

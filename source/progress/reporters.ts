@@ -20,7 +20,8 @@ export function jsonReporter(out: Writable, {maxProgressPerSecond = 4} = {}): Ev
 	};
 }
 
-type JobLine = {size: number | null; startedAt: number; startBytes: number; lastLine: number; kind: string; source: string | null};
+/** Per job: `itemBase` is the bytes of the batch items finished so far (chunk events count within their item). */
+type JobLine = {size: number | null; startedAt: number; startBytes: number; lastLine: number; kind: string; source: string | null; itemBase: number};
 
 /**
  * Plain lines: a status line at most every `intervalMs` (percent, bytes, rate, ETA), plus one line
@@ -48,19 +49,27 @@ export function plainReporter(out: Writable, {intervalMs = 1000} = {}): EventSin
 	return event => {
 		switch (event.type) {
 			case 'job:start': {
-				jobs.set(event.job, {size: event.size, startedAt: event.ts, startBytes: event.bytesDone, lastLine: event.ts, kind: event.kind, source: event.source});
-				const from = event.resumed ? ` (resuming at chunk ${event.chunksDone}/${event.chunks}, ${formatBytes(event.bytesDone)} done)` : '';
+				jobs.set(event.job, {size: event.size, startedAt: event.ts, startBytes: event.bytesDone, lastLine: event.ts, kind: event.kind, source: event.source, itemBase: event.bytesDone});
+				const from = event.resumed ? (event.items === undefined ? ` (resuming at chunk ${event.chunksDone}/${event.chunks}, ${formatBytes(event.bytesDone)} done)` : ` (resuming, ${formatBytes(event.bytesDone)} done)`) : '';
+				const units = event.items === undefined ? `${event.chunks || '?'} chunk(s) of ${formatBytes(event.chunkSize)}` : `${event.items} file(s)`;
 				out.write(
 					`${prefix(event)}${event.kind} ${event.source ?? 'stdin'} -> ${event.output ?? (event.kind === 'hash' ? '(digest)' : 'stdout')}: ${
 						event.size === null ? 'size unknown' : formatBytes(event.size)
-					}, ${event.chunks || '?'} chunk(s) of ${formatBytes(event.chunkSize)}, ${event.jobs} job(s)${from}\n`,
+					}, ${units}, ${event.jobs} job(s)${from}\n`,
 				);
 				break;
 			}
 
 			case 'chunk:progress':
 			case 'chunk:done': {
-				status(event, event.bytesDone);
+				status(event, (event.item === undefined ? 0 : (jobs.get(event.job)?.itemBase ?? 0)) + event.bytesDone);
+				break;
+			}
+
+			case 'item:done': {
+				const job = jobs.get(event.job);
+				if (job) job.itemBase += event.bytes;
+				out.write(`${prefix(event)}[${event.item + 1}] done ${event.path} (${formatBytes(event.bytes)} in ${formatDuration(event.durationMs)})\n`);
 				break;
 			}
 

@@ -1,0 +1,309 @@
+/**
+ * Batches: several files (or a directory tree) as ONE job with one item per file. The job's
+ * events bracket each file with item:start … item:done / item:skipped; `skip()` skips the file in
+ * progress (its own checkpoint is kept, so a later retry continues it), and a manifest — the
+ * batch checkpoint — records every item's status so `cage resume` retries what is unfinished,
+ * skipped or failed.
+ *
+ * The manifest holds paths, statuses and public recipients only: never keys. Each file that is
+ * large enough keeps its own OUTPUT.checkpoint.json (with its file key wrapped) while it runs.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import {CheckpointError, checkpointVersion, writeJsonAtomic} from '../chunker/checkpoint.js';
+import type {JobEmitter} from '../chunker/emitter.js';
+import type {JobControl, JobOutcome} from '../chunker/events.js';
+import {InputError} from '../io/files.js';
+import {ControlProxy} from './control-proxy.js';
+
+/** What happened to one file of a batch. */
+export type BatchItemStatus = 'pending' | 'done' | 'skipped' | 'failed';
+
+export type BatchItem = {source: string; output: string; size: number; status: BatchItemStatus; reason?: string};
+
+/** The batch checkpoint (manifest), format version 1. */
+export type BatchCheckpoint = {
+	version: typeof checkpointVersion;
+	tool: 'cage';
+	kind: 'batch';
+	op: 'encrypt' | 'decrypt';
+	job: string;
+	createdAt: string;
+	updatedAt: string;
+	items: BatchItem[];
+	/** Public recipients of an encrypt batch (age1…); not secret. */
+	recipients?: string[];
+	/** Identity FILES of a decrypt batch (paths, read again on resume); never the keys. */
+	identityFiles?: string[];
+	/** True when the batch uses a passphrase (asked again on resume). */
+	passphrase: boolean;
+};
+
+/** The manifest's file name in the output directory (or beside the first input). */
+export const batchCheckpointName = '.cage-batch.checkpoint.json';
+
+/** Where a batch's manifest goes. */
+export function batchCheckpointPath(items: Array<{source: string}>, outputDir: string | undefined): string {
+	return path.resolve(outputDir ?? path.dirname(items[0]!.source), batchCheckpointName);
+}
+
+/** Artifacts of cage itself, never taken as inputs of a directory walk. */
+function isCageArtifact(name: string): boolean {
+	return name.endsWith('.partial') || name.endsWith('.checkpoint.json') || /\.tmp-\d+$/.test(name);
+}
+
+async function walk(directory: string): Promise<string[]> {
+	const found: string[] = [];
+	const entries = await fs.readdir(directory, {withFileTypes: true});
+	entries.sort((a, b) => a.name.localeCompare(b.name));
+	for (const entry of entries) {
+		const full = path.join(directory, entry.name);
+		if (entry.isDirectory()) found.push(...(await walk(full)));
+		else if (entry.isFile() && !isCageArtifact(entry.name)) found.push(full);
+	}
+
+	return found;
+}
+
+/**
+ * The items of a batch: every input file, or every file under an input directory (`recursive`),
+ * each with its output — in `outputDir` (mirroring the tree below a directory input) or in place:
+ * encrypt `x` -> `x.age`, decrypt `x.age` -> `x`.
+ */
+export async function planBatch(op: 'encrypt' | 'decrypt', inputs: string[], {recursive, outputDir}: {recursive: boolean; outputDir?: string}): Promise<BatchItem[]> {
+	const items: BatchItem[] = [];
+	for (const input of inputs) {
+		let stat;
+		try {
+			stat = await fs.stat(input);
+		} catch {
+			throw new InputError(`${input}: no such file or directory`);
+		}
+
+		let files: Array<{file: string; relative: string}>;
+		if (stat.isDirectory()) {
+			if (!recursive) throw new InputError(`${input} is a directory; pass --recursive to ${op} the files in it`);
+			const base = path.resolve(input);
+			files = (await walk(base)).map(file => ({file, relative: path.join(path.basename(base), path.relative(base, file))}));
+			// In place, a re-run must not encrypt the outputs of the last one, nor decrypt non-age files.
+			files = files.filter(({file}) => (op === 'encrypt' ? !file.endsWith('.age') : file.endsWith('.age')));
+		} else if (stat.isFile()) {
+			files = [{file: path.resolve(input), relative: path.basename(input)}];
+		} else {
+			throw new InputError(`${input} is not a regular file`);
+		}
+
+		for (const {file, relative} of files) {
+			if (op === 'decrypt' && !file.endsWith('.age')) {
+				throw new InputError(`${file} does not end in .age, so cage cannot name its output; decrypt it on its own with -o`);
+			}
+
+			const named = op === 'encrypt' ? `${relative}.age` : relative.slice(0, -'.age'.length);
+			const output = outputDir ? path.resolve(outputDir, named) : op === 'encrypt' ? `${file}.age` : file.slice(0, -'.age'.length);
+			const size = (await fs.stat(file)).size;
+			items.push({source: file, output, size, status: 'pending'});
+		}
+	}
+
+	if (items.length === 0) throw new InputError(`no files to ${op} in ${inputs.join(', ')}`);
+	const outputs = new Set<string>();
+	for (const item of items) {
+		if (outputs.has(item.output)) throw new InputError(`two inputs would both be written to ${item.output}; use --output-dir or rename one`);
+		outputs.add(item.output);
+	}
+
+	return items;
+}
+
+/** Read and validate a batch manifest. */
+export async function readBatchCheckpoint(file: string): Promise<BatchCheckpoint> {
+	let data: unknown;
+	try {
+		data = JSON.parse(await fs.readFile(file, 'utf8'));
+	} catch (error) {
+		throw new CheckpointError(`batch checkpoint ${file} cannot be read (${(error as Error).message}); delete it and start the batch again`);
+	}
+
+	const record = data as Partial<BatchCheckpoint>;
+	if (record.tool !== 'cage' || record.kind !== 'batch') throw new CheckpointError(`${file} is not a cage batch checkpoint`);
+	if (typeof record.version !== 'number' || record.version > checkpointVersion) {
+		throw new CheckpointError(`batch checkpoint ${file} was written by a newer cage (format ${String(record.version)}); upgrade cage to resume it`);
+	}
+
+	const statuses: BatchItemStatus[] = ['pending', 'done', 'skipped', 'failed'];
+	const valid =
+		(record.op === 'encrypt' || record.op === 'decrypt') &&
+		Array.isArray(record.items) &&
+		record.items.every(item => typeof item?.source === 'string' && typeof item.output === 'string' && typeof item.size === 'number' && statuses.includes(item.status));
+	if (!valid) throw new CheckpointError(`batch checkpoint ${file} is corrupt; delete it and start the batch again`);
+	return record as BatchCheckpoint;
+}
+
+/** Peek whether a checkpoint file is a batch manifest (without validating it). */
+export async function isBatchCheckpoint(file: string): Promise<boolean> {
+	try {
+		const data = JSON.parse(await fs.readFile(file, 'utf8')) as {kind?: unknown};
+		return data.kind === 'batch';
+	} catch {
+		return false;
+	}
+}
+
+/** What the batch needs from the caller to run one file. */
+export type RunItem = (item: BatchItem, context: {index: number; count: number; emitter: JobEmitter; control: ControlProxy}) => Promise<{
+	outcome: JobOutcome;
+	bytesDone: number;
+	error?: Error;
+}>;
+
+/**
+ * The control the session (keys, signals) holds for a batch: pause/resume/abort go to the file in
+ * progress and stick for the files after it; skip ends only the file in progress.
+ */
+class BatchControl implements JobControl {
+	current: ControlProxy | undefined;
+	skipRequested = false;
+	aborted: string | undefined;
+	#paused = false;
+
+	get paused(): boolean {
+		return this.#paused;
+	}
+
+	pause(): void {
+		this.#paused = true;
+		this.current?.pause();
+	}
+
+	resume(): void {
+		this.#paused = false;
+		this.current?.resume();
+	}
+
+	skip(): void {
+		if (!this.current || this.skipRequested) return;
+		this.skipRequested = true;
+		this.current.abort('skipped by user');
+	}
+
+	retry(): void {
+		// Failed and skipped files are retried by `cage resume` once this run ends.
+	}
+
+	abort(reason = 'aborted'): void {
+		this.aborted ??= reason;
+		this.current?.abort(reason);
+	}
+}
+
+export type BatchResult = {outcome: JobOutcome; bytesDone: number; checkpoint?: string; error?: Error; done: number; skipped: number; failed: number};
+
+/** Run a batch: every item not yet done, in order, as one job on `emitter`. */
+export async function runBatch(spec: {
+	manifest: BatchCheckpoint;
+	checkpointPath: string;
+	emitter: JobEmitter;
+	control: ControlProxy;
+	jobs: number;
+	resumed: boolean;
+	runItem: RunItem;
+}): Promise<BatchResult> {
+	const {manifest, emitter, checkpointPath} = spec;
+	const startedAt = Date.now();
+	const items = manifest.items;
+	const save = async () => writeJsonAtomic(checkpointPath, {...manifest, updatedAt: new Date().toISOString()});
+	const doneBytes = () => items.reduce((sum, item) => sum + (item.status === 'done' ? item.size : 0), 0);
+	const control = new BatchControl();
+	spec.control.attach(control);
+	const resumeCommand = `cage resume ${checkpointPath}`;
+	emitter.send({
+		type: 'job:start',
+		kind: manifest.op,
+		source: commonDirectory(items.map(item => item.source)),
+		output: commonDirectory(items.map(item => item.output)),
+		size: items.reduce((sum, item) => sum + item.size, 0),
+		chunkSize: 0,
+		chunks: 0,
+		chunksDone: 0,
+		bytesDone: doneBytes(),
+		items: items.length,
+		jobs: spec.jobs,
+		pid: process.pid,
+		resumed: spec.resumed,
+	});
+	let checkpointError: Error | undefined;
+	try {
+		await save();
+	} catch (error) {
+		checkpointError = error as Error;
+	}
+
+	for (const [index, item] of items.entries()) {
+		if (item.status === 'done') continue;
+		if (control.aborted !== undefined || checkpointError) break;
+		const itemControl = new ControlProxy();
+		control.current = itemControl;
+		control.skipRequested = false;
+		if (control.paused) itemControl.pause();
+		let result;
+		try {
+			result = await spec.runItem(item, {index, count: items.length, emitter, control: itemControl});
+		} catch (error) {
+			// Errors before the file's job starts (unreadable input, existing output, …).
+			result = {outcome: 'failed' as const, bytesDone: 0, error: error as Error};
+			emitter.send({type: 'item:skipped', item: index, path: item.source, reason: `failed: ${(error as Error).message}`});
+		}
+
+		control.current = undefined;
+		delete item.reason;
+		if (result.outcome === 'completed') item.status = 'done';
+		else if (result.outcome === 'failed') {
+			item.status = 'failed';
+			item.reason = result.error?.message ?? 'failed';
+			emitter.send({type: 'anomaly', severity: 'error', code: 'io-error', message: `${item.source}: ${item.reason}`, item: index});
+		} else if (control.skipRequested && control.aborted === undefined) {
+			item.status = 'skipped';
+			item.reason = 'skipped by user';
+		}
+
+		try {
+			await save();
+		} catch (error) {
+			checkpointError = error as Error;
+		}
+	}
+
+	spec.control.detach(control);
+	const count = (status: BatchItemStatus) => items.filter(item => item.status === status).length;
+	const [done, skipped, failed] = [count('done'), count('skipped'), count('failed')];
+	const unfinished = items.length - done;
+	let outcome: JobOutcome;
+	if (checkpointError || failed > 0) outcome = 'failed';
+	else if (control.aborted !== undefined) outcome = 'interrupted';
+	else outcome = 'completed';
+	const keep = unfinished > 0 && !checkpointError;
+	if (!keep) await fs.rm(checkpointPath, {force: true});
+	const error =
+		checkpointError ??
+		(failed > 0 ? new Error(`${failed} of ${items.length} file(s) failed: ${items.filter(item => item.status === 'failed').map(item => `${item.source} (${item.reason ?? ''})`).join('; ')}`) : undefined);
+	emitter.send({
+		type: 'job:done',
+		outcome,
+		bytesDone: doneBytes(),
+		durationMs: Date.now() - startedAt,
+		itemsDone: done,
+		itemsSkipped: skipped,
+		...(error ? {error: error.message} : {}),
+		...(keep ? {checkpoint: checkpointPath, resumeCommand} : {}),
+	});
+	return {outcome, bytesDone: doneBytes(), done, skipped, failed, ...(keep ? {checkpoint: checkpointPath} : {}), ...(error ? {error} : {})};
+}
+
+function commonDirectory(files: string[]): string {
+	let common = path.dirname(files[0]!);
+	for (const file of files) {
+		while (common !== path.dirname(common) && !file.startsWith(common + path.sep)) common = path.dirname(common);
+	}
+
+	return common;
+}
