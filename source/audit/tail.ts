@@ -42,6 +42,11 @@ export type AuditTailOptions = {
 	retireMs?: number;
 	/** Period of the safety sweep in follow mode (default 1000 ms). */
 	sweepMs?: number;
+	/**
+	 * Called after each block read (256 KiB of lines); reading waits for the promise it returns.
+	 * A sink that writes to a slow pipe returns its drain here, so a big replay stays in bounded memory.
+	 */
+	backpressure?: () => Promise<void> | undefined;
 };
 
 type Tracked = {
@@ -64,7 +69,7 @@ const readSize = 256 * 1024;
 /** Follows audit logs; see the module comment. */
 export class AuditTail {
 	readonly #patterns: FilePattern[];
-	readonly #options: Required<Omit<AuditTailOptions, 'cwd'>>;
+	readonly #options: Required<Omit<AuditTailOptions, 'cwd' | 'backpressure'>> & Pick<AuditTailOptions, 'backpressure'>;
 	readonly #active = new Map<string, Tracked>();
 	readonly #retired: Array<{file: Tracked; until: number}> = [];
 	/** Per job: the next durable seq expected. */
@@ -347,6 +352,8 @@ export class AuditTail {
 			}
 
 			if (start < bytesRead) file.partial = Buffer.concat([file.partial, buffer.subarray(start, bytesRead)]);
+			const wait = this.#options.backpressure?.();
+			if (wait) await wait;
 		}
 	}
 
