@@ -65,6 +65,8 @@ type Tracked = {
 
 const newline = 0x0a;
 const readSize = 256 * 1024;
+/** A little over chokidar's 50 ms throttle of `change` events. */
+const trailingMs = 60;
 
 /** Follows audit logs; see the module comment. */
 export class AuditTail {
@@ -79,6 +81,7 @@ export class AuditTail {
 	#sweep: NodeJS.Timeout | undefined;
 	readonly #missingBases = new Set<string>();
 	#chain: Promise<void> = Promise.resolve();
+	readonly #trailing = new Map<string, NodeJS.Timeout>();
 	#started = false;
 	#closed = false;
 
@@ -123,8 +126,8 @@ export class AuditTail {
 			ignored: (file: string) => this.#ignored(file),
 		});
 		this.#watcher = watcher;
-		watcher.on('add', file => this.#enqueue(() => this.#update(file, 0)));
-		watcher.on('change', file => this.#enqueue(() => this.#update(file, 0)));
+		watcher.on('add', file => this.#nudge(file));
+		watcher.on('change', file => this.#nudge(file));
 		watcher.on('unlink', file => this.#enqueue(() => this.#unlinked(file)));
 		watcher.on('error', error => this.#reportIo(error instanceof Error ? error.message : String(error)));
 		if (present.length > 0) await new Promise<void>(resolve => watcher.once('ready', () => resolve()));
@@ -140,6 +143,8 @@ export class AuditTail {
 		if (this.#closed) return;
 		this.#closed = true;
 		if (this.#sweep) clearInterval(this.#sweep);
+		for (const timer of this.#trailing.values()) clearTimeout(timer);
+		this.#trailing.clear();
 		await this.#watcher?.close();
 		await this.#chain;
 		await this.#closeAll();
@@ -154,6 +159,21 @@ export class AuditTail {
 				this.#reportIo(error instanceof Error ? error.message : String(error));
 			}
 		});
+	}
+
+	/**
+	 * Read a path now and once more a little later: chokidar drops a `change` that follows another
+	 * within 50 ms (it throttles without a trailing event), so lines appended in that window would
+	 * otherwise wait for the next append or the sweep.
+	 */
+	#nudge(file: string): void {
+		this.#enqueue(async () => this.#update(file, 0));
+		if (this.#trailing.has(file)) return;
+		const timer = setTimeout(() => {
+			this.#trailing.delete(file);
+			this.#enqueue(async () => this.#update(file, 0));
+		}, trailingMs);
+		this.#trailing.set(file, timer);
 	}
 
 	#matches(file: string): boolean {
