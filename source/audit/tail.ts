@@ -103,8 +103,9 @@ export class AuditTail {
 	async start(): Promise<void> {
 		if (this.#started) throw new Error('AuditTail already started');
 		this.#started = true;
+		const initialAt = this.#options.fromStart ? 'start' : 'end';
 		if (!this.#options.follow) {
-			await this.#scan(this.#options.fromStart ? 'start' : 'end');
+			await this.#scan(() => initialAt);
 			for (const file of this.#active.values()) {
 				if (file.partial.length > 0) this.#report('audit-malformed-line', file, file.line + 1, 'incomplete last line (no newline at the end of the file)');
 			}
@@ -113,6 +114,9 @@ export class AuditTail {
 			return;
 		}
 
+		// Files that exist before the watch begins start at `initialAt`; any file found later (even
+		// during the first scan) was created since, so all its lines are new: it starts at 0.
+		const initial = new Set(await this.#list());
 		const bases = [...new Set(this.#patterns.map(pattern => pattern.base))];
 		const present = bases.filter(base => isDirectory(base));
 		for (const base of bases) if (!present.includes(base)) this.#missingBases.add(base);
@@ -133,7 +137,7 @@ export class AuditTail {
 		if (present.length > 0) await new Promise<void>(resolve => watcher.once('ready', () => resolve()));
 		// Events that arrive during the scan queue behind it: an `add` of a file the scan opened is
 		// then a no-op (same inode), a `change` reads from the scanned offset.
-		this.#enqueue(async () => this.#scan(this.#options.fromStart ? 'start' : 'end'));
+		this.#enqueue(async () => this.#scan(file => (initial.has(file) ? initialAt : 0)));
 		this.#sweep = setInterval(() => this.#enqueue(async () => this.#sweepOnce()), this.#options.sweepMs);
 		await this.#chain;
 	}
@@ -223,11 +227,11 @@ export class AuditTail {
 		});
 	}
 
-	/** Open and read every matching file not followed yet; `at` says where files found now start. */
-	async #scan(at: 'start' | 'end' | 0): Promise<void> {
+	/** Open and read every matching file not followed yet; `at` says where each starts. */
+	async #scan(at: (file: string) => 'start' | 'end' | 0): Promise<void> {
 		for (const file of await this.#list()) {
 			if (this.#active.has(file)) continue;
-			await this.#update(file, at);
+			await this.#update(file, at(file));
 		}
 	}
 
@@ -240,7 +244,7 @@ export class AuditTail {
 		}
 
 		// New files (missed events) start at 0: they appeared after the tail started.
-		await this.#scan(0);
+		await this.#scan(() => 0);
 		for (const file of [...this.#active.keys()]) await this.#update(file, 0);
 		for (const entry of [...this.#retired]) {
 			await this.#drain(entry.file);

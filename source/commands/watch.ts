@@ -106,11 +106,6 @@ export const watchCommand = defineCommand({
 		const jobPrefix = cli.flags.job;
 		if (jobPrefix === '') throw new UsageError('--job needs a job id');
 		if (!follow) checkPresent(patterns);
-		else if (mode !== 'tui') {
-			for (const source of patterns) {
-				if (!isGlobOrExists(source)) io.stderr.write(`cage watch: waiting for ${path.resolve(source)} to appear\n`);
-			}
-		}
 
 		let dashboard: DashboardHandle | undefined;
 		let sink: EventSink;
@@ -146,6 +141,13 @@ export const watchCommand = defineCommand({
 		try {
 			if (follow) {
 				await tail.start();
+				// Said once the watch is in place, so a script that waits for it misses nothing.
+				if (mode !== 'tui') {
+					for (const source of patterns) {
+						if (!isGlobOrExists(source)) io.stderr.write(`cage watch: waiting for ${path.resolve(source)} to appear\n`);
+					}
+				}
+
 				await Promise.race([signals.stopped, dashboard?.quitRequested ?? new Promise<void>(() => undefined)]);
 			} else {
 				await Promise.race([tail.start(), signals.stopped]);
