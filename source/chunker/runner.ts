@@ -188,7 +188,7 @@ export class ChunkRunner implements JobControl {
 			if (settledQueue.length === 0) {
 				await new Promise<void>(resolve => {
 					this.#wake = resolve;
-					if (settledQueue.length > 0 || this.control.aborted) resolve();
+					if (settledQueue.length > 0 || (this.control.aborted && this.#inflight.size === 0)) resolve();
 				});
 				this.#wake = undefined;
 			}
