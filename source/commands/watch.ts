@@ -138,6 +138,10 @@ export const watchCommand = defineCommand({
 			backpressure: () => (io.stdout.writableNeedDrain ? once(io.stdout, 'drain').then(() => undefined) : undefined),
 		});
 		const signals = onStopSignal();
+		// A reader that goes away (`cage watch --progress json | head`) ends the watch, quietly.
+		const closedOutput = new Promise<void>(resolve => {
+			io.stdout.once('error', () => resolve());
+		});
 		try {
 			if (follow) {
 				await tail.start();
@@ -148,9 +152,9 @@ export const watchCommand = defineCommand({
 					}
 				}
 
-				await Promise.race([signals.stopped, dashboard?.quitRequested ?? new Promise<void>(() => undefined)]);
+				await Promise.race([signals.stopped, closedOutput, dashboard?.quitRequested ?? new Promise<void>(() => undefined)]);
 			} else {
-				await Promise.race([tail.start(), signals.stopped]);
+				await Promise.race([tail.start(), signals.stopped, closedOutput]);
 			}
 		} finally {
 			signals.off();
