@@ -8,6 +8,8 @@ import meow from 'meow';
 import {commands, findCommand} from './commands/index.js';
 import {exitCodes, UsageError, type Io} from './commands/command.js';
 import {describeError, isUserError} from './errors.js';
+import './telemetry/register-detectors.js';
+import './ui/dashboard-extension.js';
 import './audit/register.js';
 
 const topHelp = `
