@@ -99,7 +99,8 @@ export function attachDetectors(emitter: JobEmitter, options: DetectorOptions): 
 	};
 
 	const checkCollapse = (at: number) => {
-		if (!running || paused || collapseFactor <= 0) return;
+		// A stall says more than a collapse to zero; do not report both.
+		if (!running || paused || stalled || collapseFactor <= 0) return;
 		const active = activeMs(at);
 		if (active < collapseWarmupMs) return;
 		const average = ((bytes - startBytes) * 1000) / active;
