@@ -3,6 +3,7 @@
  * directory), verified on read. A checkpoint holds structure only — offsets, counts, keyed MACs —
  * never plaintext, and secrets only wrapped (see `secrets.ts`).
  */
+import {randomBytes} from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type {JobKind} from './events.js';
@@ -67,7 +68,9 @@ export class CheckpointStore {
 
 	/** Write atomically: a crash at any moment leaves either the old or the new checkpoint whole. */
 	async write(checkpoint: Checkpoint): Promise<void> {
-		const temporary = `${this.path}.tmp-${process.pid}`;
+		// One temp file per write: overlapping writes (two stores, a pause during a commit) must not
+		// share one and rename each other's half-written bytes into place.
+		const temporary = `${this.path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
 		const data = JSON.stringify(checkpoint, null, '\t') + '\n';
 		try {
 			const handle = await fs.open(temporary, 'w', 0o600);
@@ -112,8 +115,8 @@ export class CheckpointStore {
 	}
 
 	async remove(): Promise<void> {
+		// write() removes its own temp file when it fails, so only the checkpoint is left to remove.
 		await fs.rm(this.path, {force: true});
-		await fs.rm(`${this.path}.tmp-${process.pid}`, {force: true});
 	}
 }
 
