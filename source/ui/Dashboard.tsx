@@ -45,6 +45,9 @@ export function Dashboard({store, theme, mode, control, onQuit, final = false, f
 	const [message, setMessage] = useState<string | undefined>();
 	const [stopping, setStopping] = useState(false);
 	const messageTimer = useRef<NodeJS.Timeout | undefined>(undefined);
+	// Keys may arrive faster than renders: read the latest focus and stop request from refs.
+	const focusRef = useRef<FocusPane>('chunks');
+	const stoppingRef = useRef(false);
 
 	const say = useCallback((text: string) => {
 		setMessage(text);
@@ -70,7 +73,8 @@ export function Dashboard({store, theme, mode, control, onQuit, final = false, f
 				say('retry requested');
 			},
 			quit() {
-				if (control && !stopping) {
+				if (control && !stoppingRef.current) {
+					stoppingRef.current = true;
 					setStopping(true);
 					say('stopping: saving the checkpoint…');
 					control.abort('quit');
@@ -79,10 +83,13 @@ export function Dashboard({store, theme, mode, control, onQuit, final = false, f
 				onQuit?.();
 			},
 			cycleFocus(delta) {
-				setFocus(current => focusOrder[(focusOrder.indexOf(current) + delta + focusOrder.length) % focusOrder.length]!);
+				const next = focusOrder[(focusOrder.indexOf(focusRef.current) + delta + focusOrder.length) % focusOrder.length]!;
+				focusRef.current = next;
+				setFocus(next);
 			},
 			scroll(delta) {
-				setScroll(current => ({...current, [focus]: Math.max(0, current[focus] + delta)}));
+				const pane = focusRef.current;
+				setScroll(current => ({...current, [pane]: Math.max(0, current[pane] + delta)}));
 			},
 			switchJob(delta) {
 				selectJob(store.state, delta);
