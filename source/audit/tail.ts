@@ -172,7 +172,8 @@ export class AuditTail {
 	 */
 	#nudge(file: string): void {
 		this.#enqueue(async () => this.#update(file, 0));
-		if (this.#trailing.has(file)) return;
+		// Restarted on every event: what chokidar drops falls within 50 ms of the last event it emitted.
+		clearTimeout(this.#trailing.get(file));
 		const timer = setTimeout(() => {
 			this.#trailing.delete(file);
 			this.#enqueue(async () => this.#update(file, 0));

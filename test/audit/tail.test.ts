@@ -31,7 +31,7 @@ afterEach(async () => {
 const paused = (job: string, seq: number, bytesDone = seq): CageEvent => ({type: 'job:paused', bytesDone, job, ts: 1_700_000_000_000 + seq, seq});
 const line = (event: CageEvent) => formatAuditLine(event);
 
-function follow(patterns: string[], options: {fromStart?: boolean; follow?: boolean} = {}) {
+function follow(patterns: string[], options: {fromStart?: boolean; follow?: boolean; sweepMs?: number} = {}) {
 	const events: CageEvent[] = [];
 	const tail = new AuditTail(patterns, {onEvent: event => events.push(event), ...options});
 	tails.push(tail);
@@ -62,6 +62,24 @@ describe('AuditTail', () => {
 		expect(anomalies()).toEqual([]);
 		latencies.sort((a, b) => a - b);
 		expect(latencies[2]).toBeLessThan(500);
+	});
+
+	it('appends closer together than chokidar\'s 50 ms change throttle all arrive promptly (not by the sweep)', async () => {
+		const file = path.join(freshDir(), 'audit.jsonl');
+		fs.writeFileSync(file, '');
+		// A slow safety sweep, so an append that only the sweep found would take seconds.
+		const {tail, durable} = follow([file], {sweepMs: 10_000});
+		await tail.start();
+		const latencies: number[] = [];
+		for (let seq = 0; seq < 40; seq++) {
+			await new Promise(resolve => setTimeout(resolve, 10 + ((seq * 37) % 60)));
+			const started = performance.now();
+			fs.appendFileSync(file, line(paused('a', seq)));
+			await waitFor(() => durable().length === seq + 1, {timeout: 15_000, interval: 2, what: `seq ${seq}`});
+			latencies.push(performance.now() - started);
+		}
+
+		expect(Math.max(...latencies)).toBeLessThan(1500);
 	});
 
 	it('from the start: the history is replayed first, then appends', async () => {
