@@ -4,12 +4,17 @@
  * session prints its resume line. Imported for its side effect by the CLI.
  */
 import {registerSessionExtension} from '../session/session.js';
-import {mountDashboard} from './mount.js';
+
+// The CLI imports this module before any command, so React (loaded later by the dashboard or
+// `cage watch`) gets its production build; the development build costs several times the CPU.
+process.env.NODE_ENV ??= 'production';
 
 registerSessionExtension({
 	draws: true,
 	async attach({emitter, control, options}) {
 		if (options.progress !== 'tui') return undefined;
+		// Loaded only when drawing: other modes never pay for React and Ink.
+		const {mountDashboard} = await import('./mount.js');
 		const dashboard = mountDashboard({
 			stderr: options.io.stderr,
 			theme: options.theme ?? options.settings.theme,

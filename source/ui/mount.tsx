@@ -2,7 +2,11 @@
  * The dashboard's mount API, shared by live jobs (the `--progress tui` session extension) and
  * `cage watch`: mount, push events, learn when the user quits, close with a final summary.
  */
+// First: React's build is chosen when React loads. (No JSX in this file, so that no
+// react/jsx-runtime import is hoisted above this one.)
+import './production-react.js';
 import {render} from 'ink';
+import {createElement} from 'react';
 import type {CageEvent, JobControl} from '../chunker/events.js';
 import type {Settings} from '../config.js';
 import {Dashboard} from './Dashboard.js';
@@ -44,9 +48,8 @@ export function mountDashboard(options: DashboardOptions): DashboardHandle {
 	const quitRequested = new Promise<void>(resolve => {
 		quit = resolve;
 	});
-	const element = (final: boolean) => (
-		<Dashboard store={store} theme={theme} mode={options.mode} control={options.control} onQuit={() => quit()} final={final} fps={maxFps} />
-	);
+	const element = (final: boolean) =>
+		createElement(Dashboard, {store, theme, mode: options.mode, control: options.control, onQuit: () => quit(), final, fps: maxFps});
 	const instance = render(element(false), {
 		stdout: options.stderr,
 		stderr: options.stderr,
