@@ -65,6 +65,13 @@ describe('STREAM arithmetic', () => {
 		expect(blockRange(0, blockSize, total)).toEqual({firstBlock: 0, endBlock: 1, cipherStart: 0, cipherEnd: encryptedBlockSize});
 		expect(blockRange(blockSize, total, total)).toEqual({firstBlock: 1, endBlock: 4, cipherStart: encryptedBlockSize, cipherEnd: ciphertextPayloadSize(total)});
 		expect(blockRange(0, 0, 0)).toEqual({firstBlock: 0, endBlock: 1, cipherStart: 0, cipherEnd: 16});
+		// A range ending inside the last (short) block ends where the payload does.
+		expect(blockRange(2 * blockSize, total - 1, total)).toEqual({
+			firstBlock: 2,
+			endBlock: 4,
+			cipherStart: 2 * encryptedBlockSize,
+			cipherEnd: ciphertextPayloadSize(total),
+		});
 	});
 
 	it('refuses a non-final range that is not whole blocks', () => {
@@ -95,6 +102,8 @@ describe('encryptRange/decryptRange', () => {
 				const end = start + Math.floor(random() * (total - start + 1));
 				const range = blockRange(start, end, total);
 				const final = range.endBlock === blocks;
+				// The range never reaches past the payload, and a range in the last block ends with it.
+				expect(range.cipherEnd).toBe(final ? cipher.length : range.endBlock * encryptedBlockSize);
 				const got = decryptRange(key, cipher.subarray(range.cipherStart, range.cipherEnd), range.firstBlock, final);
 				const expected = plain.subarray(range.firstBlock * blockSize, Math.min(total, range.endBlock * blockSize));
 				expect(got.equals(expected)).toBe(true);
