@@ -36,7 +36,7 @@ export function Summary({job, theme, width, maxAnomalies = 3}: Props) {
 				</Text>
 				{job.ending?.error ? <Text color={theme.severity.error}>: {job.ending.error}</Text> : null}
 			</Text>
-			<Row label="files" value={`${job.source ?? 'stdin'} -> ${job.output ?? 'stdout'}`} theme={theme} width={width} />
+			<Row label="files" value={`${job.source ?? 'stdin'} -> ${job.output ?? (job.kind === 'hash' ? '(digest)' : 'stdout')}`} theme={theme} width={width} />
 			<Row label="bytes" value={bytes} theme={theme} width={width} />
 			<Row label="time" value={`${formatDuration(durationMs)}${job.pausedMs > 0 ? ` (${formatDuration(job.pausedMs)} paused)` : ''}`} theme={theme} width={width} />
 			<Row label="average" value={`${formatRate(rate)}  ·  peak ${formatRate(job.throughput.peak)}`} theme={theme} width={width} />

@@ -172,6 +172,36 @@ describe.runIf(hasTools)('dashboard in a real terminal (tmux)', () => {
 		expect(sha256(output)).toBe(sha256(input));
 	}, 60_000);
 
+	it('follows a resize of the terminal: 120x40 to 80x24 and back', async () => {
+		const input = path.join(sandbox.dir, 'resize.bin');
+		writeRandomFile(input, 80 * MiB);
+		const run = term.run(`${node} encrypt resize.bin -r ${recipient} -o resize.age --rate 12MiB --progress tui --chunk-size 1MiB`, 120, 40);
+		const screen = () => term.screen(run.session);
+		const widest = (text: string) => Math.max(...text.split('\n').map(line => line.trimEnd().length));
+		await waitFor(() => screen().includes('Audit tail') && widest(screen()) > 100, {timeout: 20_000, what: 'the dashboard at 120 columns'});
+		term.tmux('resize-window', '-t', run.session, '-x', '80', '-y', '24');
+		const small = await waitFor(() => {
+			const text = screen();
+			const lines = text.split('\n');
+			return lines[0]!.includes('cage encrypt') && text.includes('Audit tail') && widest(text) <= 80 && text.includes('q quit') ? text : undefined;
+		}, {timeout: 10_000, what: 'the dashboard redrawn at 80x24'});
+		expect(small.split('\n').filter(line => line.includes('Throughput'))).toHaveLength(1);
+		term.tmux('resize-window', '-t', run.session, '-x', '120', '-y', '40');
+		await waitFor(() => {
+			const text = screen();
+			return text.split('\n')[0]!.includes('cage encrypt') && widest(text) > 100 && text.split('\n').filter(line => line.includes('Throughput')).length === 1;
+		}, {timeout: 10_000, what: 'the dashboard redrawn at 120x40'});
+		term.keys(run.session, 'q');
+		expect(await exitCode(run.exitFile)).toBe(75);
+	}, 60_000);
+
+	it('--theme: an unknown theme is a one-line error before anything is written', async () => {
+		const run = term.run(`${node} encrypt medium.bin -r ${recipient} -o themed.age --progress tui --theme neon`, 100, 30);
+		expect(await exitCode(run.exitFile)).toBe(1);
+		expect(term.screen(run.session)).toContain("cage encrypt: unknown theme 'neon': use one of default, high-contrast, light, mono");
+		expect(fs.readdirSync(sandbox.dir).filter(name => name.startsWith('themed.age'))).toEqual([]);
+	}, 30_000);
+
 	it('stdin piped (cat x | cage encrypt): keys come from /dev/tty, p pauses a stream job', async () => {
 		const input = path.join(sandbox.dir, 'piped.bin');
 		writeRandomFile(input, 64 * MiB);
