@@ -196,7 +196,8 @@ describe.runIf(hasTools)('dashboard in a real terminal (tmux)', () => {
 	}, 60_000);
 
 	it('--theme: an unknown theme is a one-line error before anything is written', async () => {
-		const run = term.run(`${node} encrypt medium.bin -r ${recipient} -o themed.age --progress tui --theme neon`, 100, 30);
+		writeRandomFile(path.join(sandbox.dir, 'small.bin'), MiB);
+		const run = term.run(`${node} encrypt small.bin -r ${recipient} -o themed.age --progress tui --theme neon`, 100, 30);
 		expect(await exitCode(run.exitFile)).toBe(1);
 		expect(term.screen(run.session)).toContain("cage encrypt: unknown theme 'neon': use one of default, high-contrast, light, mono");
 		expect(fs.readdirSync(sandbox.dir).filter(name => name.startsWith('themed.age'))).toEqual([]);
