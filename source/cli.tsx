@@ -4,10 +4,12 @@
  * errors, exit 2), runs it, and turns errors into one-line messages and exit codes.
  */
 import process from 'node:process';
+import './ui/dashboard-extension.js';
 import meow from 'meow';
 import {commands, findCommand} from './commands/index.js';
 import {exitCodes, UsageError, type Io} from './commands/command.js';
 import {describeError, isUserError} from './errors.js';
+import './telemetry/register-detectors.js';
 import './audit/register.js';
 
 const topHelp = `

@@ -62,8 +62,10 @@ export function plaintextSizeOf(cipherSize: number, name = 'the input'): number 
 /** Where plaintext range [start, end) of a `total`-byte plaintext lies in the payload ciphertext. */
 export function blockRange(start: number, end: number, total: number): {firstBlock: number; endBlock: number; cipherStart: number; cipherEnd: number} {
 	const firstBlock = Math.floor(start / blockSize);
-	const endBlock = end >= total ? blockCount(total) : Math.ceil(end / blockSize);
-	const cipherEnd = end >= total ? ciphertextPayloadSize(total) : endBlock * encryptedBlockSize;
+	const blocks = blockCount(total);
+	const endBlock = end >= total ? blocks : Math.ceil(end / blockSize);
+	// A range that ends inside the last block ends where the (possibly short) last block does.
+	const cipherEnd = endBlock === blocks ? ciphertextPayloadSize(total) : endBlock * encryptedBlockSize;
 	return {firstBlock, endBlock, cipherStart: firstBlock * encryptedBlockSize, cipherEnd};
 }
 

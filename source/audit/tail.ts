@@ -42,6 +42,11 @@ export type AuditTailOptions = {
 	retireMs?: number;
 	/** Period of the safety sweep in follow mode (default 1000 ms). */
 	sweepMs?: number;
+	/**
+	 * Called after each block read (256 KiB of lines); reading waits for the promise it returns.
+	 * A sink that writes to a slow pipe returns its drain here, so a big replay stays in bounded memory.
+	 */
+	backpressure?: () => Promise<void> | undefined;
 };
 
 type Tracked = {
@@ -60,11 +65,13 @@ type Tracked = {
 
 const newline = 0x0a;
 const readSize = 256 * 1024;
+/** A little over chokidar's 50 ms throttle of `change` events. */
+const trailingMs = 60;
 
 /** Follows audit logs; see the module comment. */
 export class AuditTail {
 	readonly #patterns: FilePattern[];
-	readonly #options: Required<Omit<AuditTailOptions, 'cwd'>>;
+	readonly #options: Required<Omit<AuditTailOptions, 'cwd' | 'backpressure'>> & Pick<AuditTailOptions, 'backpressure'>;
 	readonly #active = new Map<string, Tracked>();
 	readonly #retired: Array<{file: Tracked; until: number}> = [];
 	/** Per job: the next durable seq expected. */
@@ -74,6 +81,7 @@ export class AuditTail {
 	#sweep: NodeJS.Timeout | undefined;
 	readonly #missingBases = new Set<string>();
 	#chain: Promise<void> = Promise.resolve();
+	readonly #trailing = new Map<string, NodeJS.Timeout>();
 	#started = false;
 	#closed = false;
 
@@ -95,8 +103,9 @@ export class AuditTail {
 	async start(): Promise<void> {
 		if (this.#started) throw new Error('AuditTail already started');
 		this.#started = true;
+		const initialAt = this.#options.fromStart ? 'start' : 'end';
 		if (!this.#options.follow) {
-			await this.#scan(this.#options.fromStart ? 'start' : 'end');
+			await this.#scan(() => initialAt);
 			for (const file of this.#active.values()) {
 				if (file.partial.length > 0) this.#report('audit-malformed-line', file, file.line + 1, 'incomplete last line (no newline at the end of the file)');
 			}
@@ -105,6 +114,9 @@ export class AuditTail {
 			return;
 		}
 
+		// Files that exist before the watch begins start at `initialAt`; any file found later (even
+		// during the first scan) was created since, so all its lines are new: it starts at 0.
+		const initial = new Set(await this.#list());
 		const bases = [...new Set(this.#patterns.map(pattern => pattern.base))];
 		const present = bases.filter(base => isDirectory(base));
 		for (const base of bases) if (!present.includes(base)) this.#missingBases.add(base);
@@ -118,14 +130,14 @@ export class AuditTail {
 			ignored: (file: string) => this.#ignored(file),
 		});
 		this.#watcher = watcher;
-		watcher.on('add', file => this.#enqueue(() => this.#update(file, 0)));
-		watcher.on('change', file => this.#enqueue(() => this.#update(file, 0)));
+		watcher.on('add', file => this.#nudge(file));
+		watcher.on('change', file => this.#nudge(file));
 		watcher.on('unlink', file => this.#enqueue(() => this.#unlinked(file)));
 		watcher.on('error', error => this.#reportIo(error instanceof Error ? error.message : String(error)));
 		if (present.length > 0) await new Promise<void>(resolve => watcher.once('ready', () => resolve()));
 		// Events that arrive during the scan queue behind it: an `add` of a file the scan opened is
 		// then a no-op (same inode), a `change` reads from the scanned offset.
-		this.#enqueue(async () => this.#scan(this.#options.fromStart ? 'start' : 'end'));
+		this.#enqueue(async () => this.#scan(file => (initial.has(file) ? initialAt : 0)));
 		this.#sweep = setInterval(() => this.#enqueue(async () => this.#sweepOnce()), this.#options.sweepMs);
 		await this.#chain;
 	}
@@ -135,6 +147,8 @@ export class AuditTail {
 		if (this.#closed) return;
 		this.#closed = true;
 		if (this.#sweep) clearInterval(this.#sweep);
+		for (const timer of this.#trailing.values()) clearTimeout(timer);
+		this.#trailing.clear();
 		await this.#watcher?.close();
 		await this.#chain;
 		await this.#closeAll();
@@ -149,6 +163,22 @@ export class AuditTail {
 				this.#reportIo(error instanceof Error ? error.message : String(error));
 			}
 		});
+	}
+
+	/**
+	 * Read a path now and once more a little later: chokidar drops a `change` that follows another
+	 * within 50 ms (it throttles without a trailing event), so lines appended in that window would
+	 * otherwise wait for the next append or the sweep.
+	 */
+	#nudge(file: string): void {
+		this.#enqueue(async () => this.#update(file, 0));
+		// Restarted on every event: what chokidar drops falls within 50 ms of the last event it emitted.
+		clearTimeout(this.#trailing.get(file));
+		const timer = setTimeout(() => {
+			this.#trailing.delete(file);
+			this.#enqueue(async () => this.#update(file, 0));
+		}, trailingMs);
+		this.#trailing.set(file, timer);
 	}
 
 	#matches(file: string): boolean {
@@ -198,11 +228,11 @@ export class AuditTail {
 		});
 	}
 
-	/** Open and read every matching file not followed yet; `at` says where files found now start. */
-	async #scan(at: 'start' | 'end' | 0): Promise<void> {
+	/** Open and read every matching file not followed yet; `at` says where each starts. */
+	async #scan(at: (file: string) => 'start' | 'end' | 0): Promise<void> {
 		for (const file of await this.#list()) {
 			if (this.#active.has(file)) continue;
-			await this.#update(file, at);
+			await this.#update(file, at(file));
 		}
 	}
 
@@ -215,7 +245,7 @@ export class AuditTail {
 		}
 
 		// New files (missed events) start at 0: they appeared after the tail started.
-		await this.#scan(0);
+		await this.#scan(() => 0);
 		for (const file of [...this.#active.keys()]) await this.#update(file, 0);
 		for (const entry of [...this.#retired]) {
 			await this.#drain(entry.file);
@@ -347,6 +377,8 @@ export class AuditTail {
 			}
 
 			if (start < bytesRead) file.partial = Buffer.concat([file.partial, buffer.subarray(start, bytesRead)]);
+			const wait = this.#options.backpressure?.();
+			if (wait) await wait;
 		}
 	}
 

@@ -3,6 +3,7 @@
  * directory), verified on read. A checkpoint holds structure only — offsets, counts, keyed MACs —
  * never plaintext, and secrets only wrapped (see `secrets.ts`).
  */
+import {randomBytes} from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type {JobKind} from './events.js';
@@ -94,8 +95,8 @@ export class CheckpointStore {
 	}
 
 	async remove(): Promise<void> {
+		// write() removes its own temp file when it fails, so only the checkpoint is left to remove.
 		await fs.rm(this.path, {force: true});
-		await fs.rm(`${this.path}.tmp-${process.pid}`, {force: true});
 	}
 }
 
@@ -104,7 +105,9 @@ export class CheckpointStore {
  * any moment leaves either the old file or the new one whole, never a torn one.
  */
 export async function writeJsonAtomic(file: string, data: unknown): Promise<void> {
-	const temporary = `${file}.tmp-${process.pid}`;
+	// One temp file per write: overlapping writes (two stores, a pause during a commit) must not
+	// share one and rename each other's half-written bytes into place.
+	const temporary = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
 	try {
 		const handle = await fs.open(temporary, 'w', 0o600);
 		try {

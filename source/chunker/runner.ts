@@ -82,6 +82,7 @@ export class ChunkRunner implements JobControl {
 	#abortReason: string | undefined;
 	#failure: Error | undefined;
 	#retryRequested = false;
+	#commitFailed = false;
 	#wake: (() => void) | undefined;
 	#running = false;
 
@@ -94,7 +95,9 @@ export class ChunkRunner implements JobControl {
 		this.#next = options.startChunk ?? 0;
 		this.#committed = this.#next;
 		this.#committedBytes = options.startBytes ?? 0;
-		options.signal?.addEventListener('abort', () => this.abort('signal'), {once: true});
+		// A signal aborted before the run never fires 'abort' again: honour it now.
+		if (options.signal?.aborted) this.abort('signal');
+		else options.signal?.addEventListener('abort', () => this.abort('signal'), {once: true});
 	}
 
 	get paused(): boolean {
@@ -188,7 +191,7 @@ export class ChunkRunner implements JobControl {
 			if (settledQueue.length === 0) {
 				await new Promise<void>(resolve => {
 					this.#wake = resolve;
-					if (settledQueue.length > 0 || this.control.aborted) resolve();
+					if (settledQueue.length > 0 || (this.control.aborted && this.#inflight.size === 0)) resolve();
 				});
 				this.#wake = undefined;
 			}
@@ -204,7 +207,16 @@ export class ChunkRunner implements JobControl {
 				}
 			}
 
-			await this.#commitReady();
+			if (!this.#commitFailed) {
+				try {
+					await this.#commitReady();
+				} catch (error) {
+					// A failed commit (processor.commit or onCommit) fails the run; nothing after it commits.
+					this.#commitFailed = true;
+					this.#failure ??= toError(error);
+				}
+			}
+
 			dispatch();
 			if (this.control.aborted && this.#inflight.size === 0) break;
 			if (this.#failure && this.#inflight.size === 0) break;

@@ -8,12 +8,14 @@ import {configCommand} from './config.js';
 import {demoCommand} from './demo.js';
 import {keygenCommand} from './keygen.js';
 import {resumeCommand} from './resume.js';
+import {watchCommand} from './watch.js';
 
 /** All commands. */
 export const commands: Command[] = [
 	encryptCommand,
 	decryptCommand,
 	resumeCommand,
+	watchCommand,
 	keygenCommand,
 	chunkPlanCommand,
 	chunkHashCommand,

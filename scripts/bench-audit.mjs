@@ -1,0 +1,204 @@
+#!/usr/bin/env node
+// Audit log benchmark (run after `npm run build`):
+//   1. replay a generated 1 000 000-line audit log through AuditTail (read, parse, validate,
+//      seq-check) into the telemetry reducer (dist/telemetry; without it: parse+validate only),
+//      in a child process: seconds and peak RSS;
+//   2. follow-mode latency from append to event (median of 50 appends);
+//   3. logging overhead: `cage encrypt` of BENCH_SIZE (default 1GiB) with and without --no-audit.
+//
+//   node scripts/bench-audit.mjs                BENCH_SIZE=256MiB BENCH_LINES=200000 BENCH_RUNS=3
+//
+// Prints ONE JSON object on stdout; progress notes go to stderr. Every figure is measured now.
+import {execFileSync, spawn} from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import {performance} from 'node:perf_hooks';
+
+const root = path.resolve(import.meta.dirname, '..');
+const dist = path.join(root, 'dist');
+const cli = path.join(dist, 'cli.js');
+if (!fs.existsSync(path.join(dist, 'audit', 'tail.js'))) {
+	process.stderr.write('bench-audit: dist/ is missing; run `npm run build` first\n');
+	process.exit(2);
+}
+
+const units = {B: 1, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3};
+const parseSize = text => {
+	const match = /^(\d+)\s*(B|KiB|MiB|GiB)?$/.exec(text);
+	if (!match) throw new Error(`bad size ${text}`);
+	return Number(match[1]) * units[match[2] ?? 'B'];
+};
+
+const lineCount = Number(process.env.BENCH_LINES ?? 1_000_000);
+const size = parseSize(process.env.BENCH_SIZE ?? '1GiB');
+const runs = Number(process.env.BENCH_RUNS ?? 3);
+const dir = fs.mkdtempSync(path.join(process.env.BENCH_DIR ?? os.tmpdir(), 'cage-bench-audit-'));
+const env = {...process.env, CAGE_CONFIG_DIR: path.join(dir, 'config'), XDG_STATE_HOME: path.join(dir, 'state'), HOME: dir, NO_COLOR: '1', CI: '1'};
+const note = text => process.stderr.write(`bench-audit: ${text}\n`);
+const median = values => {
+	const sorted = [...values].sort((a, b) => a - b);
+	const middle = Math.floor(sorted.length / 2);
+	return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+};
+
+const round = (value, digits = 3) => Number(value.toFixed(digits));
+const {formatAuditLine} = await import(path.join(dist, 'audit', 'format.js'));
+const {AuditTail} = await import(path.join(dist, 'audit', 'tail.js'));
+const reducerPath = path.join(dist, 'telemetry', 'reducer.js');
+const withReducer = fs.existsSync(reducerPath);
+
+/** A realistic log: jobs of 4096 chunks (start, a progress sample, done, a checkpoint every 16 chunks). */
+function generateLog(file, lines) {
+	const fd = fs.openSync(file, 'w');
+	let batch = [];
+	let written = 0;
+	let ts = Date.UTC(2026, 0, 1);
+	let jobIndex = 0;
+	const flush = () => {
+		fs.writeSync(fd, batch.join(''));
+		batch = [];
+	};
+
+	const put = event => {
+		if (written >= lines) return false;
+		batch.push(formatAuditLine(event));
+		written++;
+		if (batch.length >= 10_000) flush();
+		return true;
+	};
+
+	while (written < lines) {
+		const job = `20260101T000000-${(jobIndex++).toString(16).padStart(6, '0')}`;
+		const chunkSize = 16 * units.MiB;
+		const chunks = 4096;
+		let seq = 0;
+		const send = event => put({...event, job, ts: (ts += 7), seq: event.type === 'chunk:progress' ? seq : seq++});
+		send({type: 'job:start', kind: 'encrypt', source: '/data/big.tar', output: '/data/big.tar.age', size: chunks * chunkSize, chunkSize, chunks, chunksDone: 0, bytesDone: 0, jobs: 4, pid: 4242, resumed: false});
+		for (let chunk = 0; chunk < chunks && written < lines; chunk++) {
+			const start = chunk * chunkSize;
+			send({type: 'chunk:start', chunk, start, size: chunkSize, attempt: 1});
+			send({type: 'chunk:progress', chunk, bytes: chunkSize / 2, bytesDone: start + chunkSize / 2});
+			send({type: 'chunk:done', chunk, start, size: chunkSize, durationMs: 18, attempt: 1, bytesDone: start + chunkSize});
+			if (chunk % 16 === 15) send({type: 'job:checkpoint', path: '/data/big.tar.age.checkpoint.json', chunksDone: chunk + 1, bytesDone: start + chunkSize});
+		}
+
+		send({type: 'job:done', outcome: 'completed', bytesDone: chunks * chunkSize, durationMs: 80_000});
+	}
+
+	flush();
+	fs.closeSync(fd);
+	return written;
+}
+
+/** Replay in a child process, so its peak RSS is the replay's own. */
+async function replay(file) {
+	const script = `
+		const {AuditTail} = await import(${JSON.stringify(path.join(dist, 'audit', 'tail.js'))});
+		const reducer = ${withReducer} ? await import(${JSON.stringify(reducerPath)}) : undefined;
+		const state = reducer?.createDashboardState();
+		let events = 0, anomalies = 0;
+		const started = performance.now();
+		const tail = new AuditTail([process.argv[1]], {fromStart: true, follow: false, onEvent(event) {
+			events++;
+			if (event.type === 'anomaly') anomalies++;
+			if (reducer) reducer.applyEvent(state, event);
+		}});
+		await tail.start();
+		const seconds = (performance.now() - started) / 1000;
+		const jobs = state ? state.jobs.size : null;
+		process.stdout.write(JSON.stringify({seconds, events, anomalies, jobs, maxRssKiB: process.resourceUsage().maxRSS}));
+	`;
+	const child = spawn(process.execPath, ['--input-type=module', '-e', script, file], {stdio: ['ignore', 'pipe', 'inherit']});
+	let out = '';
+	child.stdout.on('data', data => (out += data));
+	const code = await new Promise(resolve => child.on('close', resolve));
+	if (code !== 0) throw new Error(`replay child exited ${code}`);
+	return JSON.parse(out);
+}
+
+/** Median latency from appendFileSync to the tail's event, over `count` appends. */
+async function followLatency(count) {
+	const file = path.join(dir, 'follow', 'audit.jsonl');
+	fs.mkdirSync(path.dirname(file), {recursive: true});
+	fs.writeFileSync(file, '');
+	let resolveEvent;
+	const tail = new AuditTail([file], {onEvent: () => resolveEvent?.(performance.now())});
+	await tail.start();
+	const latencies = [];
+	for (let seq = 0; seq < count; seq++) {
+		// Irregular spacing, like a job's events (some closer than chokidar's 50 ms change throttle).
+		await new Promise(resolve => setTimeout(resolve, 20 + Math.floor(Math.random() * 100)));
+		const arrived = new Promise(resolve => (resolveEvent = resolve));
+		const started = performance.now();
+		fs.appendFileSync(file, formatAuditLine({type: 'job:paused', bytesDone: seq, job: 'latency', ts: Date.now(), seq}));
+		const timeout = new Promise((_resolve, reject) => setTimeout(() => reject(new Error('no event within 5 s')), 5000));
+		latencies.push((await Promise.race([arrived, timeout])) - started);
+	}
+
+	await tail.close();
+	return {median: median(latencies), max: Math.max(...latencies)};
+}
+
+/** Wall-clock seconds of one `cage encrypt`. */
+function encryptSeconds(input, recipient, audit) {
+	const output = `${input}.age`;
+	fs.rmSync(output, {force: true});
+	const args = [cli, 'encrypt', input, '-r', recipient, '-o', output, '--progress', 'none', ...(audit ? ['--audit-log', path.join(dir, 'state', 'audit.jsonl')] : ['--no-audit'])];
+	const started = performance.now();
+	execFileSync(process.execPath, args, {env, stdio: ['ignore', 'ignore', 'inherit']});
+	return (performance.now() - started) / 1000;
+}
+
+try {
+	const log = path.join(dir, 'replay.jsonl');
+	note(`generating a ${lineCount}-line audit log`);
+	const generated = generateLog(log, lineCount);
+	const logBytes = fs.statSync(log).size;
+	note(`replaying it (${withReducer ? 'parse + validate + telemetry reducer' : 'parse + validate only: no dist/telemetry'})`);
+	const replayed = await replay(log);
+	if (replayed.anomalies !== 0) throw new Error(`the generated log raised ${replayed.anomalies} anomalies`);
+
+	note('measuring follow latency (50 appends)');
+	const latency = await followLatency(50);
+
+	note(`encrypting ${size} bytes, ${runs} runs with the audit log and ${runs} without, alternating`);
+	const input = path.join(dir, 'input.bin');
+	execFileSync('head', ['-c', String(size), '/dev/urandom'], {stdio: ['ignore', fs.openSync(input, 'w'), 'inherit']});
+	const key = path.join(dir, 'key.txt');
+	execFileSync('age-keygen', ['-o', key], {stdio: 'ignore'});
+	const recipient = execFileSync('age-keygen', ['-y', key]).toString().trim();
+	const withAudit = [];
+	const withoutAudit = [];
+	encryptSeconds(input, recipient, false); // Warm the page cache.
+	for (let run = 0; run < runs; run++) {
+		withAudit.push(encryptSeconds(input, recipient, true));
+		withoutAudit.push(encryptSeconds(input, recipient, false));
+	}
+
+	const auditLines = fs.readFileSync(path.join(dir, 'state', 'audit.jsonl'), 'utf8').split('\n').filter(Boolean).length / runs;
+	const on = median(withAudit);
+	const off = median(withoutAudit);
+	process.stdout.write(
+		`${JSON.stringify({
+			replayLines: generated,
+			replayBytes: logBytes,
+			replayEvents: replayed.events,
+			replayIntoReducer: withReducer,
+			replaySeconds: round(replayed.seconds),
+			replayLinesPerSecond: Math.round(generated / replayed.seconds),
+			replayPeakRssMiB: round(replayed.maxRssKiB / 1024, 1),
+			followLatencyMsMedian: round(latency.median, 1),
+			followLatencyMsMax: round(latency.max, 1),
+			encryptBytes: size,
+			encryptRuns: runs,
+			auditLinesPerEncrypt: Math.round(auditLines),
+			encryptSecondsWithAudit: round(on),
+			encryptSecondsWithoutAudit: round(off),
+			auditOverheadPercent: round(((on - off) / off) * 100, 2),
+			cpus: os.availableParallelism(),
+		})}\n`,
+	);
+} finally {
+	fs.rmSync(dir, {recursive: true, force: true});
+}

@@ -1,0 +1,172 @@
+/**
+ * `cage watch`: follow the audit logs that jobs of other `cage` processes write, and show them as
+ * the dashboard (the same one a live job draws), plain lines, or NDJSON for scripts.
+ */
+import {once} from 'node:events';
+import fs from 'node:fs';
+import path from 'node:path';
+import process from 'node:process';
+import type {CageEvent, EventSink} from '../chunker/events.js';
+import {defaultAuditLogPath} from '../config.js';
+import {AuditTail, auditTailJob} from '../audit/tail.js';
+import {compilePattern} from '../audit/glob.js';
+import {InputError} from '../io/files.js';
+import {plainReporter} from '../progress/reporters.js';
+import {mountDashboard, type DashboardHandle} from '../ui/mount.js';
+import {defineCommand, exitCodes, UsageError} from './command.js';
+import {loadSettings} from './options.js';
+
+type WatchMode = 'tui' | 'plain' | 'json';
+
+const watchModes: readonly WatchMode[] = ['tui', 'plain', 'json'];
+
+/** The display: the flag, else the dashboard on a terminal, else plain lines. */
+function watchMode(value: string | undefined, stderr: {isTTY?: boolean}): WatchMode {
+	const terminal = Boolean(stderr.isTTY) && !process.env.CI;
+	if (value === undefined) return terminal ? 'tui' : 'plain';
+	if (!watchModes.includes(value as WatchMode)) throw new UsageError(`--progress must be one of ${watchModes.join(', ')} (got '${value}')`);
+	if (value === 'tui' && !stderr.isTTY) return 'plain';
+	return value as WatchMode;
+}
+
+/** Resolves on the first SIGINT, SIGTERM or SIGHUP; `off` removes the handlers. */
+function onStopSignal(): {stopped: Promise<void>; off(): void} {
+	const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+	let stop: () => void = () => undefined;
+	const stopped = new Promise<void>(resolve => {
+		stop = resolve;
+	});
+	const handler = () => stop();
+	for (const signal of signals) process.on(signal, handler);
+	return {stopped, off: () => signals.forEach(signal => process.off(signal, handler))};
+}
+
+/** Refuse, for a one-off report, patterns that name nothing. */
+function checkPresent(patterns: string[]): void {
+	for (const source of patterns) {
+		const pattern = compilePattern(source);
+		if (pattern.literal) {
+			if (!fs.existsSync(path.resolve(source))) {
+				throw new InputError(`no audit log at ${path.resolve(source)}; jobs write there unless run with --no-audit or --audit-log (see 'cage config get auditLog')`);
+			}
+
+			continue;
+		}
+
+		const entries = fs.existsSync(pattern.base) ? fs.readdirSync(pattern.base, {recursive: pattern.recursive}) : [];
+		if (!entries.some(entry => pattern.matches(path.join(pattern.base, String(entry))))) throw new InputError(`no file matches ${source}`);
+	}
+}
+
+/** `cage watch`. */
+export const watchCommand = defineCommand({
+	name: 'watch',
+	summary: 'follow the audit log of jobs run by other cage processes, in the same dashboard',
+	help: `[LOG | GLOB ...] [options]
+
+	Arguments
+	  LOG | GLOB         audit logs to follow: paths, or globs such as 'logs/*.jsonl' (quote them);
+	                     default: the configured audit log (config 'auditLog', else
+	                     $XDG_STATE_HOME/cage/audit.jsonl)
+
+	Options
+	      --from-start       replay the history in the log first (default: only what is appended from now)
+	      --no-follow        replay the log(s) and exit: a report (implies --from-start)
+	      --job ID           only this job (an id as shown in the log, or its beginning)
+	      --progress MODE    tui (the dashboard, default on a terminal): ←/→ or j/k switch jobs, q quits;
+	                         plain: lines on stdout, like 'cage encrypt --progress plain';
+	                         json: the validated events as NDJSON on stdout, one per line, for scripts
+	      --theme NAME|PATH  dashboard theme: default, light, high-contrast, mono, or a JSON file
+
+	Follows appends, truncation (copy-truncate) and rotation (audit.jsonl -> audit.jsonl.1). A log that
+	does not exist yet is waited for. Malformed lines, unknown versions and gaps in a job's sequence
+	are reported as anomalies (codes audit-malformed-line, audit-unknown-version, audit-sequence-gap)
+	naming the file and line; lines that name no job are reported under the job '${auditTailJob}'.
+	Follow mode runs until q, Ctrl-C or SIGTERM and exits 0; --no-follow exits 0 after the report,
+	or 1 when a log does not exist.
+
+	Examples
+	  $ cage watch
+	  $ cage watch --from-start --job 20261124T133552
+	  $ cage watch --no-follow --progress json | jq 'select(.type == "job:done")'
+	  $ cage watch '/var/log/cage/*.jsonl' --progress plain`,
+	flags: {
+		fromStart: {type: 'boolean', default: false},
+		follow: {type: 'boolean', default: true},
+		job: {type: 'string'},
+		progress: {type: 'string'},
+		theme: {type: 'string'},
+	},
+	async run(cli, io) {
+		const settings = loadSettings();
+		const mode = watchMode(cli.flags.progress, io.stderr);
+		const follow = cli.flags.follow;
+		const fromStart = cli.flags.fromStart || !follow;
+		const patterns = cli.input.length > 0 ? cli.input : [path.resolve(settings.auditLog || defaultAuditLogPath())];
+		const jobPrefix = cli.flags.job;
+		if (jobPrefix === '') throw new UsageError('--job needs a job id');
+		if (!follow) checkPresent(patterns);
+
+		let dashboard: DashboardHandle | undefined;
+		let sink: EventSink;
+		switch (mode) {
+			case 'json': {
+				sink = event => io.stdout.write(`${JSON.stringify(event)}\n`);
+				break;
+			}
+
+			case 'plain': {
+				sink = plainReporter(io.stdout);
+				break;
+			}
+
+			case 'tui': {
+				dashboard = mountDashboard({stderr: io.stderr, theme: cli.flags.theme ?? settings.theme, settings, mode: 'watch'});
+				const shown = dashboard;
+				sink = event => shown.push(event);
+				break;
+			}
+		}
+
+		const wanted = (event: CageEvent) => jobPrefix === undefined || event.job.startsWith(jobPrefix) || event.job === auditTailJob;
+		const tail = new AuditTail(patterns, {
+			fromStart,
+			follow,
+			onEvent(event) {
+				if (wanted(event)) sink(event);
+			},
+			backpressure: () => (io.stdout.writableNeedDrain ? once(io.stdout, 'drain').then(() => undefined) : undefined),
+		});
+		const signals = onStopSignal();
+		// A reader that goes away (`cage watch --progress json | head`) ends the watch, quietly.
+		const closedOutput = new Promise<void>(resolve => {
+			io.stdout.once('error', () => resolve());
+		});
+		try {
+			if (follow) {
+				await tail.start();
+				// Said once the watch is in place, so a script that waits for it misses nothing.
+				if (mode !== 'tui') {
+					for (const source of patterns) {
+						if (!isGlobOrExists(source)) io.stderr.write(`cage watch: waiting for ${path.resolve(source)} to appear\n`);
+					}
+				}
+
+				await Promise.race([signals.stopped, closedOutput, dashboard?.quitRequested ?? new Promise<void>(() => undefined)]);
+			} else {
+				await Promise.race([tail.start(), signals.stopped, closedOutput]);
+			}
+		} finally {
+			signals.off();
+			await tail.close();
+			await dashboard?.close();
+		}
+
+		return exitCodes.ok;
+	},
+});
+
+function isGlobOrExists(source: string): boolean {
+	return !compilePattern(source).literal || fs.existsSync(path.resolve(source));
+}
+

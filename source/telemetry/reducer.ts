@@ -1,0 +1,323 @@
+/**
+ * The one reducer: events -> dashboard state. Live runs and tailed audit logs go through it alike.
+ *
+ * It is a deterministic function of the events (no clock, no randomness: every time comes from an
+ * event's `ts`), so replaying a log rebuilds exactly the state the live run had. It updates the
+ * state in place rather than copying it: a job may have 65 536 chunks and thousands of events a
+ * second, so each event costs O(1) (amortized) and bumps `version`, which is what a UI watches.
+ */
+import type {AnomalyEvent, CageEvent} from '../chunker/events.js';
+import {describeEvent} from './describe.js';
+import {ChunkState, defaultLimits, type ChunkStateCode, type DashboardLimits, type DashboardState, type JobView} from './state.js';
+
+/** A fresh, empty dashboard state. */
+export function createDashboardState(limits: Partial<DashboardLimits> = {}): DashboardState {
+	return {order: [], jobs: new Map(), selected: null, version: 0, limits: {...defaultLimits, ...limits}};
+}
+
+/** Apply a list of events to a fresh state (a replay). */
+export function reduceEvents(events: Iterable<CageEvent>, limits: Partial<DashboardLimits> = {}): DashboardState {
+	const state = createDashboardState(limits);
+	for (const event of events) applyEvent(state, event);
+	return state;
+}
+
+/** The job currently shown, if any. */
+export function selectedJob(state: DashboardState): JobView | undefined {
+	return state.selected === null ? undefined : state.jobs.get(state.selected);
+}
+
+/** Show the next (`delta` 1) or previous (-1) job; wraps around. */
+export function selectJob(state: DashboardState, delta: number): void {
+	if (state.order.length === 0) return;
+	const index = state.selected === null ? 0 : state.order.indexOf(state.selected);
+	const next = (((index + delta) % state.order.length) + state.order.length) % state.order.length;
+	state.selected = state.order[next] ?? null;
+	state.version++;
+}
+
+function newJob(id: string, ts: number): JobView {
+	return {
+		id,
+		kind: null,
+		source: null,
+		output: null,
+		pid: null,
+		state: 'running',
+		resumed: false,
+		startedAt: ts,
+		lastTs: ts,
+		pausedMs: 0,
+		pausedSince: null,
+		size: null,
+		chunkSize: 0,
+		chunkCount: 0,
+		chunks: new Uint8Array(64),
+		chunkCounts: [0, 0, 0, 0, 0],
+		bytesDone: 0,
+		startBytes: 0,
+		concurrency: 1,
+		throughput: {current: 0, average: 0, peak: 0, history: []},
+		etaMs: null,
+		batch: null,
+		anomalies: [],
+		anomalyCounts: {info: 0, warn: 0, error: 0},
+		audit: [],
+		ending: null,
+		lastCheckpoint: null,
+		version: 0,
+		window: [],
+		bucketStart: ts,
+		bucketBytes: 0,
+	};
+}
+
+function isEnded(job: JobView): boolean {
+	return job.ending !== null;
+}
+
+/** Start a new plan of `count` chunks (a job, or the next file of a batch). */
+function resetChunks(job: JobView, count: number, done: number): void {
+	job.chunkCount = count;
+	job.chunks = new Uint8Array(Math.max(64, count));
+	if (done > 0) job.chunks.fill(ChunkState.done, 0, Math.min(done, count));
+	const doneCount = Math.min(done, count);
+	job.chunkCounts = [count - doneCount, 0, doneCount, 0, 0];
+}
+
+function setChunk(job: JobView, id: number, code: ChunkStateCode): void {
+	if (!Number.isInteger(id) || id < 0) return;
+	if (id >= job.chunks.length) {
+		// A stream (no plan) or a log that started mid-job: grow by doubling.
+		let length = job.chunks.length;
+		while (length <= id) length *= 2;
+		const grown = new Uint8Array(length);
+		grown.set(job.chunks);
+		job.chunks = grown;
+	}
+
+	if (id >= job.chunkCount) {
+		job.chunkCounts[ChunkState.pending]! += id + 1 - job.chunkCount;
+		job.chunkCount = id + 1;
+	}
+
+	const old = job.chunks[id]!;
+	if (old === code) return;
+	job.chunkCounts[old]!--;
+	job.chunkCounts[code]!++;
+	job.chunks[id] = code;
+}
+
+/** Feed one throughput sample (bytes done at ts). */
+function sample(job: JobView, ts: number, bytes: number, windowMs: number, historyCap: number): void {
+	job.bytesDone = bytes;
+	if (job.state !== 'running') return;
+	const {window, throughput} = job;
+	window.push(ts, bytes);
+	// Keep one sample at or before the window start so the window spans windowMs once warm.
+	while (window.length > 4 && window[2]! <= ts - windowMs) window.splice(0, 2);
+	const span = ts - window[0]!;
+	if (span >= 250) throughput.current = Math.max(0, ((bytes - window[1]!) * 1000) / span);
+
+	const elapsed = ts - job.bucketStart;
+	if (elapsed >= 1000) {
+		const seconds = Math.floor(elapsed / 1000);
+		const rate = Math.max(0, ((bytes - job.bucketBytes) * 1000) / elapsed);
+		for (let i = 0; i < Math.min(seconds, historyCap); i++) throughput.history.push(rate);
+		if (throughput.history.length > historyCap) throughput.history.splice(0, throughput.history.length - historyCap);
+		if (rate > throughput.peak) throughput.peak = rate;
+		job.bucketStart += seconds * 1000;
+		job.bucketBytes = bytes;
+	}
+}
+
+function updateRates(job: JobView): void {
+	const pausedNow = job.pausedSince === null ? 0 : job.lastTs - job.pausedSince;
+	const activeMs = job.lastTs - job.startedAt - job.pausedMs - pausedNow;
+	const {throughput} = job;
+	throughput.average = activeMs > 0 ? Math.max(0, ((job.bytesDone - job.startBytes) * 1000) / activeMs) : 0;
+	if (job.state !== 'running') throughput.current = 0;
+	if (job.ending !== null || job.size === null) {
+		job.etaMs = job.ending?.outcome === 'completed' ? 0 : null;
+		return;
+	}
+
+	const rate = throughput.current > 0 ? throughput.current : throughput.average;
+	job.etaMs = rate > 0 ? (Math.max(0, job.size - job.bytesDone) * 1000) / rate : null;
+}
+
+function addAnomaly(job: JobView, event: AnomalyEvent, cap: number): void {
+	job.anomalies.unshift(event);
+	if (job.anomalies.length > cap) job.anomalies.length = cap;
+	job.anomalyCounts[event.severity]++;
+}
+
+function evictJobs(state: DashboardState): void {
+	while (state.order.length > state.limits.jobs) {
+		const victim = state.order.find(id => id !== state.selected && isEnded(state.jobs.get(id)!)) ?? state.order.find(id => id !== state.selected);
+		if (victim === undefined) return;
+		state.order.splice(state.order.indexOf(victim), 1);
+		state.jobs.delete(victim);
+	}
+}
+
+/**
+ * Apply one event to the state (in place) and return the state. Unknown jobs are created on first
+ * sight, so a log tailed from the middle still shows something sensible.
+ */
+export function applyEvent(state: DashboardState, event: CageEvent): DashboardState {
+	const {limits} = state;
+	let job = state.jobs.get(event.job);
+	if (!job || event.type === 'job:start') {
+		const fresh = newJob(event.job, event.ts);
+		if (!job) state.order.push(event.job);
+		state.jobs.set(event.job, fresh);
+		job = fresh;
+		// Follow the newest job unless the one shown is still running.
+		const shown = selectedJob(state);
+		if (!shown || (shown !== job && isEnded(shown))) state.selected = event.job;
+		evictJobs(state);
+	}
+
+	if (event.ts > job.lastTs) job.lastTs = event.ts;
+	switch (event.type) {
+		case 'job:start': {
+			job.kind = event.kind;
+			job.source = event.source;
+			job.output = event.output;
+			job.pid = event.pid;
+			job.resumed = event.resumed;
+			job.size = event.size;
+			job.chunkSize = event.chunkSize;
+			job.concurrency = event.jobs;
+			job.bytesDone = event.bytesDone;
+			job.startBytes = event.bytesDone;
+			job.bucketBytes = event.bytesDone;
+			job.window = [event.ts, event.bytesDone];
+			resetChunks(job, event.chunks, event.chunksDone);
+			if (event.items !== undefined) job.batch = {total: event.items, done: 0, skipped: 0, current: null};
+			break;
+		}
+
+		case 'chunk:start': {
+			setChunk(job, event.chunk, ChunkState.running);
+			break;
+		}
+
+		case 'chunk:progress': {
+			setChunk(job, event.chunk, ChunkState.running);
+			sample(job, event.ts, event.bytesDone, limits.windowMs, limits.history);
+			break;
+		}
+
+		case 'chunk:done': {
+			setChunk(job, event.chunk, ChunkState.done);
+			// bytesDone here counts committed bytes only; never move the gauge backwards.
+			sample(job, event.ts, Math.max(event.bytesDone, job.bytesDone), limits.windowMs, limits.history);
+			break;
+		}
+
+		case 'chunk:failed': {
+			setChunk(job, event.chunk, ChunkState.failed);
+			break;
+		}
+
+		case 'chunk:skipped': {
+			setChunk(job, event.chunk, ChunkState.skipped);
+			break;
+		}
+
+		case 'item:start': {
+			job.batch ??= {total: event.items, done: 0, skipped: 0, current: null};
+			job.batch.total = event.items;
+			job.batch.current = {index: event.item, path: event.path, size: event.size};
+			job.source = event.path;
+			job.output = event.output;
+			job.chunkSize = event.chunkSize;
+			resetChunks(job, event.chunks, 0);
+			break;
+		}
+
+		case 'item:done': {
+			job.batch ??= {total: 0, done: 0, skipped: 0, current: null};
+			job.batch.done++;
+			if (job.batch.current?.index === event.item) job.batch.current = null;
+			break;
+		}
+
+		case 'item:skipped': {
+			job.batch ??= {total: 0, done: 0, skipped: 0, current: null};
+			job.batch.skipped++;
+			if (job.batch.current?.index === event.item) job.batch.current = null;
+			break;
+		}
+
+		case 'anomaly': {
+			addAnomaly(job, event, limits.anomalies);
+			break;
+		}
+
+		case 'job:paused': {
+			job.bytesDone = event.bytesDone;
+			if (job.state === 'running') {
+				job.state = 'paused';
+				job.pausedSince = event.ts;
+			}
+
+			break;
+		}
+
+		case 'job:resumed': {
+			job.bytesDone = event.bytesDone;
+			if (job.pausedSince !== null) job.pausedMs += event.ts - job.pausedSince;
+			job.pausedSince = null;
+			job.state = 'running';
+			// Start the window and the one-second buckets afresh: the pause was no throughput.
+			job.window = [event.ts, event.bytesDone];
+			const seconds = Math.floor((event.ts - job.bucketStart) / 1000);
+			for (let i = 0; i < Math.min(seconds, limits.history); i++) job.throughput.history.push(0);
+			if (job.throughput.history.length > limits.history) job.throughput.history.splice(0, job.throughput.history.length - limits.history);
+			job.bucketStart = event.ts;
+			job.bucketBytes = event.bytesDone;
+			break;
+		}
+
+		case 'job:checkpoint': {
+			job.lastCheckpoint = event.path;
+			break;
+		}
+
+		case 'job:done': {
+			if (job.pausedSince !== null) job.pausedMs += event.ts - job.pausedSince;
+			job.pausedSince = null;
+			job.bytesDone = event.bytesDone;
+			job.state = event.outcome === 'completed' ? 'done' : event.outcome;
+			job.ending = {
+				outcome: event.outcome,
+				durationMs: event.durationMs,
+				...(event.error === undefined ? {} : {error: event.error}),
+				...(event.checkpoint === undefined ? {} : {checkpoint: event.checkpoint}),
+				...(event.resumeCommand === undefined ? {} : {resumeCommand: event.resumeCommand}),
+			};
+			if (job.batch && event.itemsDone !== undefined) job.batch.done = event.itemsDone;
+			if (job.batch && event.itemsSkipped !== undefined) job.batch.skipped = event.itemsSkipped;
+			if (job.batch) job.batch.current = null;
+			// Chunks still marked running were abandoned: they are pending again.
+			if (job.chunkCounts[ChunkState.running]! > 0) {
+				for (let id = 0; id < job.chunkCount; id++) if (job.chunks[id] === ChunkState.running) setChunk(job, id, ChunkState.pending);
+			}
+
+			break;
+		}
+	}
+
+	if (event.type !== 'chunk:progress') {
+		job.audit.push({seq: event.seq, ts: event.ts, type: event.type, text: describeEvent(event)});
+		if (job.audit.length > limits.auditLines) job.audit.shift();
+	}
+
+	updateRates(job);
+	job.version++;
+	state.version++;
+	return state;
+}

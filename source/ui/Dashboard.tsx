@@ -1,0 +1,153 @@
+import {Box, Text} from 'ink';
+import {useCallback, useEffect, useRef, useState} from 'react';
+import type {JobControl} from '../chunker/events.js';
+import {selectedJob, selectJob} from '../telemetry/reducer.js';
+import {Anomalies} from './Anomalies.js';
+import {AuditTail} from './AuditTail.js';
+import {ChunkGrid} from './ChunkGrid.js';
+import {Header} from './Header.js';
+import {HelpOverlay} from './HelpOverlay.js';
+import {focusOrder, useDashboardKeys, type FocusPane} from './hooks/use-dashboard-keys.js';
+import {useFrame} from './hooks/use-frame.js';
+import {useTerminalSize, type TerminalSize} from './hooks/use-terminal-size.js';
+import {computeLayout} from './layout.js';
+import {StatusBar} from './StatusBar.js';
+import type {DashboardStore} from './store.js';
+import {Summary} from './Summary.js';
+import type {Theme} from './theme.js';
+import {Throughput} from './Throughput.js';
+
+export type DashboardProps = {
+	store: DashboardStore;
+	theme: Theme;
+	mode: 'live' | 'watch';
+	/** The live job; absent when watching a log (keys p/s/r are then read-only). */
+	control?: JobControl | undefined;
+	/** Called when the user presses q or Ctrl-C. */
+	onQuit?: () => void;
+	/** Render the end-of-job summary instead of the panes. */
+	final?: boolean;
+	/** Frames per second at most. */
+	fps?: number;
+	/** Fixed size (tests); else the terminal's, following resizes. */
+	size?: TerminalSize;
+	/** Clock for the elapsed time of live jobs (tests). */
+	now?: () => number;
+};
+
+/** The live dashboard: header, throughput, chunk grid, anomalies, audit tail, status bar. */
+export function Dashboard({store, theme, mode, control, onQuit, final = false, fps = 10, size, now = Date.now}: DashboardProps) {
+	const frame = useFrame(store, fps);
+	const {columns, rows} = useTerminalSize(size);
+	const [focus, setFocus] = useState<FocusPane>('chunks');
+	const [scroll, setScroll] = useState<Record<FocusPane, number>>({chunks: 0, anomalies: 0, audit: 0});
+	const [help, setHelp] = useState(false);
+	const [message, setMessage] = useState<string | undefined>();
+	const [stopping, setStopping] = useState(false);
+	const messageTimer = useRef<NodeJS.Timeout | undefined>(undefined);
+	// Keys may arrive faster than renders: read the latest focus and stop request from refs.
+	const focusRef = useRef<FocusPane>('chunks');
+	const stoppingRef = useRef(false);
+
+	const say = useCallback((text: string) => {
+		setMessage(text);
+		if (messageTimer.current) clearTimeout(messageTimer.current);
+		messageTimer.current = setTimeout(() => setMessage(undefined), 3000);
+		messageTimer.current.unref();
+	}, []);
+	useEffect(() => () => clearTimeout(messageTimer.current), []);
+
+	useDashboardKeys(
+		{
+			togglePause() {
+				if (!control) return;
+				if (control.paused) control.resume();
+				else control.pause();
+			},
+			skip() {
+				control?.skip();
+				say('skip requested');
+			},
+			retry() {
+				control?.retry();
+				say('retry requested');
+			},
+			quit() {
+				if (control && !stoppingRef.current) {
+					stoppingRef.current = true;
+					setStopping(true);
+					say('stopping: saving the checkpoint…');
+					control.abort('quit');
+				}
+
+				onQuit?.();
+			},
+			cycleFocus(delta) {
+				const next = focusOrder[(focusOrder.indexOf(focusRef.current) + delta + focusOrder.length) % focusOrder.length]!;
+				focusRef.current = next;
+				setFocus(next);
+			},
+			scroll(delta) {
+				const pane = focusRef.current;
+				setScroll(current => ({...current, [pane]: Math.max(0, current[pane] + delta)}));
+			},
+			switchJob(delta) {
+				selectJob(store.state, delta);
+				setScroll({chunks: 0, anomalies: 0, audit: 0});
+				store.touch();
+			},
+			toggleHelp() {
+				setHelp(shown => !shown);
+			},
+			readOnly() {
+				say('read-only (watching a log)');
+			},
+		},
+		{mode, control},
+	);
+
+	const {state} = store;
+	const job = selectedJob(state);
+	if (final) {
+		const jobs = state.order.map(id => state.jobs.get(id)!).filter(Boolean);
+		const shown = jobs.slice(-3);
+		return (
+			<Box flexDirection="column" width={Math.min(columns, 100)}>
+				{shown.length === 0 ? <Text>no job events were received</Text> : null}
+				{shown.map(view => (
+					<Summary key={view.id} job={view} theme={theme} width={Math.min(columns, 100)} />
+				))}
+				{jobs.length > shown.length ? <Text color={theme.pane.muted}>…and {jobs.length - shown.length} earlier job(s)</Text> : null}
+			</Box>
+		);
+	}
+
+	const layout = computeLayout(columns, rows, {batch: Boolean(job?.batch)});
+	if (!job) {
+		return (
+			<Box flexDirection="column" width={layout.width}>
+				<Text color={theme.pane.muted}>{mode === 'watch' ? 'waiting for events in the log…' : 'starting…'}</Text>
+				<StatusBar theme={theme} width={layout.width} mode={mode} paused={false} message={message} />
+			</Box>
+		);
+	}
+
+	const elapsedMs = job.ending ? job.ending.durationMs : mode === 'live' ? Math.max(0, now() - job.startedAt) : job.lastTs - job.startedAt;
+	const position = state.order.length > 1 ? `job ${state.order.indexOf(job.id) + 1}/${state.order.length}` : undefined;
+	return (
+		<Box flexDirection="column" width={layout.width} height={layout.height}>
+			<Header job={job} theme={theme} width={layout.width} elapsedMs={elapsedMs} stopping={stopping} {...(position ? {position} : {})} />
+			<Throughput job={job} theme={theme} width={layout.width} height={layout.throughput} />
+			<ChunkGrid job={job} theme={theme} width={layout.width} height={layout.grid} focused={focus === 'chunks'} frame={frame} />
+			{help ? (
+				<HelpOverlay theme={theme} width={layout.width} height={layout.bottom} mode={mode} />
+			) : (
+				<Box flexDirection="row" width={layout.width} height={layout.bottom}>
+					<Anomalies job={job} theme={theme} width={layout.anomaliesWidth} height={layout.bottom} focused={focus === 'anomalies'} scroll={scroll.anomalies} />
+					<AuditTail job={job} theme={theme} width={layout.width - layout.anomaliesWidth} height={layout.bottom} focused={focus === 'audit'} scroll={scroll.audit} />
+				</Box>
+			)}
+			<StatusBar theme={theme} width={layout.width} mode={mode} paused={job.state === 'paused'} message={message} />
+		</Box>
+	);
+}

@@ -1,0 +1,58 @@
+import {Box, Text} from 'ink';
+import type {JobView} from '../telemetry/state.js';
+import {formatBytes, formatDuration} from '../size.js';
+import {fit, fitPath} from './format.js';
+import type {Theme} from './theme.js';
+
+type Props = {
+	job: JobView;
+	theme: Theme;
+	width: number;
+	/** Milliseconds since the job started. */
+	elapsedMs: number;
+	/** "job 2/3" in watch mode. */
+	position?: string;
+	/** Stopping after q, before job:done. */
+	stopping?: boolean;
+};
+
+/** Command, state and elapsed time; source -> output; the current file of a batch. */
+export function Header({job, theme, width, elapsedMs, position, stopping = false}: Props) {
+	const state = stopping && job.ending === null ? 'stopping' : job.state;
+	const stateColour = stopping && job.ending === null ? theme.state.paused : theme.state[job.state];
+	const left = `cage ${job.kind ?? 'job'}${job.resumed ? ' (resumed)' : ''}`;
+	const right = `elapsed ${formatDuration(elapsedMs)}${position ? `  ${position}` : ''}`;
+	const from = job.source ?? 'stdin';
+	const to = job.output ?? (job.kind === 'hash' ? '(digest)' : 'stdout');
+	const pathWidth = Math.max(8, Math.floor((width - 4) / 2));
+	const batch = job.batch;
+	return (
+		<Box flexDirection="column" width={width} flexShrink={0}>
+			<Box width={width} justifyContent="space-between">
+				<Text wrap="truncate">
+					<Text bold color={theme.pane.title}>
+						{left}
+					</Text>
+					{'  '}
+					<Text bold color={stateColour}>
+						● {state}
+					</Text>
+				</Text>
+				<Text color={theme.pane.muted} wrap="truncate">
+					{right}
+				</Text>
+			</Box>
+			<Text wrap="truncate" color={theme.pane.text}>
+				{fitPath(from, pathWidth)} <Text color={theme.pane.muted}>-&gt;</Text> {fitPath(to, pathWidth)}
+			</Text>
+			{batch ? (
+				<Text wrap="truncate" color={theme.pane.text}>
+					{fit(
+						`${batch.current ? `file ${batch.current.index + 1}/${batch.total}: ${batch.current.path} (${formatBytes(batch.current.size)})` : 'between files'}  ·  files done ${batch.done} · skipped ${batch.skipped} · total ${batch.total}`,
+						width,
+					)}
+				</Text>
+			) : null}
+		</Box>
+	);
+}

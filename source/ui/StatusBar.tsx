@@ -1,0 +1,32 @@
+import {Box, Text} from 'ink';
+import {fit} from './format.js';
+import type {Theme} from './theme.js';
+
+type Props = {
+	theme: Theme;
+	width: number;
+	mode: 'live' | 'watch';
+	paused: boolean;
+	/** A transient message (e.g. read-only in watch mode). */
+	message?: string | undefined;
+};
+
+/** The keys, and a message line when there is one. */
+export function StatusBar({theme, width, mode, paused, message}: Props) {
+	const keys =
+		mode === 'live'
+			? `${paused ? 'p resume' : 'p pause'} · s skip · r retry · q quit · tab focus · ↑↓ scroll · ? help`
+			: '←/→ j/k job · q quit · tab focus · ↑↓ scroll · ? help';
+	return (
+		<Box width={width} justifyContent="space-between" flexShrink={0}>
+			<Text color={theme.pane.muted} wrap="truncate">
+				{fit(keys, message ? Math.max(10, width - message.length - 2) : width)}
+			</Text>
+			{message ? (
+				<Text bold color={theme.pane.accent} wrap="truncate">
+					{message}
+				</Text>
+			) : null}
+		</Box>
+	);
+}

@@ -1,0 +1,59 @@
+import {Box, Text} from 'ink';
+import {ChunkState, type JobView} from '../telemetry/state.js';
+import {formatBytes, formatDuration, formatRate} from '../size.js';
+import {clock, fit, percent} from './format.js';
+import type {Theme} from './theme.js';
+
+type Props = {job: JobView; theme: Theme; width: number; maxAnomalies?: number};
+
+function Row({label, value, theme, width}: {label: string; value: string; theme: Theme; width: number}) {
+	return (
+		<Text wrap="truncate">
+			<Text color={theme.pane.muted}>{label.padEnd(11)}</Text>
+			<Text color={theme.pane.text}>{fit(value, Math.max(1, width - 15))}</Text>
+		</Text>
+	);
+}
+
+/** What stays on screen after the job: outcome, bytes, time, average rate, chunks, anomalies. */
+export function Summary({job, theme, width, maxAnomalies = 3}: Props) {
+	const outcome = job.ending?.outcome ?? job.state;
+	const durationMs = job.ending?.durationMs ?? job.lastTs - job.startedAt;
+	const activeMs = Math.max(1, durationMs - job.pausedMs);
+	const rate = ((job.bytesDone - job.startBytes) * 1000) / activeMs;
+	const counts = job.chunkCounts;
+	const {info, warn, error} = job.anomalyCounts;
+	const bytes = job.size === null ? formatBytes(job.bytesDone) : `${formatBytes(job.bytesDone)} of ${formatBytes(job.size)} (${percent(job.bytesDone, job.size)})`;
+	const colour = theme.state[job.state];
+	return (
+		<Box flexDirection="column" borderStyle="round" borderColor={colour ?? theme.pane.border} paddingX={1} width={width} flexShrink={0}>
+			<Text wrap="truncate">
+				<Text bold color={theme.pane.title}>
+					cage {job.kind ?? 'job'}{' '}
+				</Text>
+				<Text bold color={colour}>
+					{outcome}
+				</Text>
+				{job.ending?.error ? <Text color={theme.severity.error}>: {job.ending.error}</Text> : null}
+			</Text>
+			<Row label="files" value={`${job.source ?? 'stdin'} -> ${job.output ?? (job.kind === 'hash' ? '(digest)' : 'stdout')}`} theme={theme} width={width} />
+			<Row label="bytes" value={bytes} theme={theme} width={width} />
+			<Row label="time" value={`${formatDuration(durationMs)}${job.pausedMs > 0 ? ` (${formatDuration(job.pausedMs)} paused)` : ''}`} theme={theme} width={width} />
+			<Row label="average" value={`${formatRate(rate)}  ·  peak ${formatRate(job.throughput.peak)}`} theme={theme} width={width} />
+			<Row
+				label="chunks"
+				value={`${counts[ChunkState.done]}/${job.chunkCount} done, ${counts[ChunkState.failed]} failed, ${counts[ChunkState.skipped]} skipped`}
+				theme={theme}
+				width={width}
+			/>
+			{job.batch ? <Row label="batch" value={`${job.batch.done} done, ${job.batch.skipped} skipped, ${job.batch.total} total`} theme={theme} width={width} /> : null}
+			<Row label="anomalies" value={`${info + warn + error} (${error} error, ${warn} warn, ${info} info)`} theme={theme} width={width} />
+			{job.anomalies.slice(0, maxAnomalies).map(anomaly => (
+				<Text key={`${anomaly.seq}-${anomaly.code}`} wrap="truncate">
+					{'           '}
+					<Text color={theme.severity[anomaly.severity]}>{fit(`${clock(anomaly.ts)} ${anomaly.code}: ${anomaly.message}`, Math.max(1, width - 15))}</Text>
+				</Text>
+			))}
+		</Box>
+	);
+}

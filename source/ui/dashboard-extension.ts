@@ -1,0 +1,31 @@
+/**
+ * The `--progress tui` session extension: mounts the dashboard on stderr for a live job, feeds it
+ * every event, and closes it (final summary, terminal restored) when the job ends, before the
+ * session prints its resume line. Imported for its side effect by the CLI.
+ */
+import {registerSessionExtension} from '../session/session.js';
+
+// The CLI imports this module before any command, so React (loaded later by the dashboard or
+// `cage watch`) gets its production build; the development build costs several times the CPU.
+process.env.NODE_ENV ??= 'production';
+
+registerSessionExtension({
+	draws: true,
+	async attach({emitter, control, options}) {
+		if (options.progress !== 'tui') return undefined;
+		// Loaded only when drawing: other modes never pay for React and Ink.
+		const {mountDashboard} = await import('./mount.js');
+		const dashboard = mountDashboard({
+			stderr: options.io.stderr,
+			theme: options.theme ?? options.settings.theme,
+			settings: options.settings,
+			control,
+			mode: 'live',
+		});
+		const detach = emitter.pipe(event => dashboard.push(event));
+		return async () => {
+			detach();
+			await dashboard.close();
+		};
+	},
+});

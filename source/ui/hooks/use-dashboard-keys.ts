@@ -1,0 +1,56 @@
+import {useInput, useStdin} from 'ink';
+import type {JobControl} from '../../chunker/events.js';
+
+export type FocusPane = 'chunks' | 'anomalies' | 'audit';
+export const focusOrder: readonly FocusPane[] = ['chunks', 'anomalies', 'audit'];
+
+export type KeyActions = {
+	togglePause(): void;
+	skip(): void;
+	retry(): void;
+	quit(): void;
+	cycleFocus(delta: number): void;
+	scroll(delta: number): void;
+	switchJob(delta: number): void;
+	toggleHelp(): void;
+	readOnly(): void;
+};
+
+/**
+ * The dashboard's keys. Only active when the key stream is a terminal (raw mode), so a dashboard
+ * without a tty simply takes no keys.
+ */
+export function useDashboardKeys(actions: KeyActions, {mode, control}: {mode: 'live' | 'watch'; control?: JobControl | undefined}): void {
+	const {isRawModeSupported} = useStdin();
+	useInput(
+		(input, key) => {
+			if ((key.ctrl && input === 'c') || input === 'q') {
+				actions.quit();
+				return;
+			}
+
+			if (key.tab) {
+				actions.cycleFocus(key.shift ? -1 : 1);
+				return;
+			}
+
+			if (key.upArrow) return actions.scroll(-1);
+			if (key.downArrow) return actions.scroll(1);
+			if (key.pageUp) return actions.scroll(-10);
+			if (key.pageDown) return actions.scroll(10);
+			if (input === '?') return actions.toggleHelp();
+			if (mode === 'watch') {
+				if (key.leftArrow || input === 'k') return actions.switchJob(-1);
+				if (key.rightArrow || input === 'j') return actions.switchJob(1);
+			}
+
+			if (input === 'p' || input === ' ' || input === 's' || input === 'r') {
+				if (!control) return actions.readOnly();
+				if (input === 's') return actions.skip();
+				if (input === 'r') return actions.retry();
+				actions.togglePause();
+			}
+		},
+		{isActive: Boolean(isRawModeSupported)},
+	);
+}

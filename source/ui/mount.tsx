@@ -1,0 +1,77 @@
+/**
+ * The dashboard's mount API, shared by live jobs (the `--progress tui` session extension) and
+ * `cage watch`: mount, push events, learn when the user quits, close with a final summary.
+ */
+// First: React's build is chosen when React loads. (No JSX in this file, so that no
+// react/jsx-runtime import is hoisted above this one.)
+import './production-react.js';
+import {render} from 'ink';
+import {createElement} from 'react';
+import type {CageEvent, JobControl} from '../chunker/events.js';
+import type {Settings} from '../config.js';
+import {Dashboard} from './Dashboard.js';
+import {openKeyInput} from './key-input.js';
+import {DashboardStore} from './store.js';
+import {loadTheme, ThemeError} from './theme.js';
+
+export {ThemeError};
+
+export type DashboardOptions = {
+	/** Where Ink renders. */
+	stderr: NodeJS.WriteStream;
+	/** Theme name or path; an invalid one throws ThemeError. */
+	theme: string;
+	settings: Settings;
+	/** Live job: keys act on it. Absent in watch mode: p/s/r say read-only; q just quits. */
+	control?: JobControl;
+	mode: 'live' | 'watch';
+};
+
+export type DashboardHandle = {
+	/** Feed one event (live or tailed); cheap, batching is the dashboard's job. */
+	push(event: CageEvent): void;
+	/** Resolves when the user presses q or Ctrl-C. */
+	quitRequested: Promise<void>;
+	/** Render the final frame/summary, unmount, restore the terminal. */
+	close(): Promise<void>;
+};
+
+/** The most frames per second the dashboard draws, however fast events arrive. */
+export const maxFps = 10;
+
+/** Mount the dashboard on `options.stderr`. Throws ThemeError before drawing anything. */
+export function mountDashboard(options: DashboardOptions): DashboardHandle {
+	const theme = loadTheme(options.theme);
+	const store = new DashboardStore();
+	const keys = openKeyInput();
+	let quit: () => void = () => undefined;
+	const quitRequested = new Promise<void>(resolve => {
+		quit = resolve;
+	});
+	const element = (final: boolean) =>
+		createElement(Dashboard, {store, theme, mode: options.mode, control: options.control, onQuit: () => quit(), final, fps: maxFps});
+	const instance = render(element(false), {
+		stdout: options.stderr,
+		stderr: options.stderr,
+		stdin: keys.stream,
+		exitOnCtrlC: false,
+		patchConsole: false,
+		maxFps,
+	});
+	let closing: Promise<void> | undefined;
+	return {
+		push(event) {
+			store.push(event);
+		},
+		quitRequested,
+		async close() {
+			closing ??= (async () => {
+				instance.rerender(element(true));
+				instance.unmount();
+				await instance.waitUntilExit().catch(() => undefined);
+				keys.close();
+			})();
+			return closing;
+		},
+	};
+}

@@ -1,0 +1,28 @@
+/**
+ * The dashboard's event store: events are reduced as they arrive (each costs O(1)), and the UI
+ * reads the state at its own frame rate, so a burst of thousands of events costs one frame.
+ */
+import type {CageEvent} from '../chunker/events.js';
+import {applyEvent, createDashboardState} from '../telemetry/reducer.js';
+import type {DashboardState} from '../telemetry/state.js';
+
+export class DashboardStore {
+	readonly state: DashboardState = createDashboardState();
+	readonly #listeners = new Set<() => void>();
+
+	/** Reduce one event; no render happens here. */
+	push(event: CageEvent): void {
+		applyEvent(this.state, event);
+	}
+
+	/** Ask the UI to render now rather than at its next frame (used for key actions). */
+	touch(): void {
+		this.state.version++;
+		for (const listener of this.#listeners) listener();
+	}
+
+	subscribe(listener: () => void): () => void {
+		this.#listeners.add(listener);
+		return () => this.#listeners.delete(listener);
+	}
+}

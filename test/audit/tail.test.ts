@@ -1,0 +1,308 @@
+/**
+ * AuditTail against real files on disk, watched by chokidar: appends, partial lines, truncation,
+ * rotation, garbage, seq gaps, versions, globs, late-appearing logs, and the round trip
+ * emitter -> logger -> file -> tail giving back the same events.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import {afterAll, afterEach, describe, expect, it} from 'vitest';
+import {JobEmitter} from '../../source/chunker/emitter.js';
+import type {AnomalyEvent, CageEvent} from '../../source/chunker/events.js';
+import {formatAuditLine} from '../../source/audit/format.js';
+import {AuditLogger} from '../../source/audit/logger.js';
+import {AuditTail, auditTailJob} from '../../source/audit/tail.js';
+import {makeSandbox, waitFor} from '../helpers/cage.js';
+
+const sandbox = makeSandbox('cage-audit-tail-');
+afterAll(() => sandbox.cleanup());
+let counter = 0;
+const freshDir = () => {
+	const directory = path.join(sandbox.dir, `case-${counter++}`);
+	fs.mkdirSync(directory, {recursive: true});
+	return directory;
+};
+
+const tails: AuditTail[] = [];
+afterEach(async () => {
+	await Promise.all(tails.splice(0).map(async tail => tail.close()));
+});
+
+/** A durable event of `job` with `seq` (job:paused: the smallest event). */
+const paused = (job: string, seq: number, bytesDone = seq): CageEvent => ({type: 'job:paused', bytesDone, job, ts: 1_700_000_000_000 + seq, seq});
+const line = (event: CageEvent) => formatAuditLine(event);
+
+function follow(patterns: string[], options: {fromStart?: boolean; follow?: boolean; sweepMs?: number} = {}) {
+	const events: CageEvent[] = [];
+	const tail = new AuditTail(patterns, {onEvent: event => events.push(event), ...options});
+	tails.push(tail);
+	const anomalies = () => events.filter((event): event is AnomalyEvent => event.type === 'anomaly');
+	const durable = () => events.filter(event => event.type !== 'anomaly');
+	return {tail, events, anomalies, durable};
+}
+
+const timing = {timeout: 10_000, interval: 20};
+
+describe('AuditTail', () => {
+	it('from the end: existing lines are skipped, appended lines arrive within 500 ms', async () => {
+		const file = path.join(freshDir(), 'audit.jsonl');
+		fs.writeFileSync(file, line(paused('a', 0)) + line(paused('a', 1)));
+		const {tail, durable, anomalies} = follow([file]);
+		await tail.start();
+		expect(durable()).toEqual([]);
+		const latencies: number[] = [];
+		for (let seq = 2; seq < 7; seq++) {
+			const started = performance.now();
+			fs.appendFileSync(file, line(paused('a', seq)));
+			await waitFor(() => durable().length === seq - 1, {...timing, what: `seq ${seq}`});
+			latencies.push(performance.now() - started);
+		}
+
+		expect(durable().map(event => event.seq)).toEqual([2, 3, 4, 5, 6]);
+		expect(durable()[0]).toEqual(paused('a', 2));
+		expect(anomalies()).toEqual([]);
+		latencies.sort((a, b) => a - b);
+		expect(latencies[2]).toBeLessThan(500);
+	});
+
+	it('appends closer together than chokidar\'s 50 ms change throttle all arrive promptly (not by the sweep)', async () => {
+		const file = path.join(freshDir(), 'audit.jsonl');
+		fs.writeFileSync(file, '');
+		// A slow safety sweep, so an append that only the sweep found would take seconds.
+		const {tail, durable} = follow([file], {sweepMs: 10_000});
+		await tail.start();
+		const latencies: number[] = [];
+		for (let seq = 0; seq < 40; seq++) {
+			await new Promise(resolve => setTimeout(resolve, 10 + ((seq * 37) % 60)));
+			const started = performance.now();
+			fs.appendFileSync(file, line(paused('a', seq)));
+			await waitFor(() => durable().length === seq + 1, {timeout: 15_000, interval: 2, what: `seq ${seq}`});
+			latencies.push(performance.now() - started);
+		}
+
+		expect(Math.max(...latencies)).toBeLessThan(1500);
+	});
+
+	it('from the start: the history is replayed first, then appends', async () => {
+		const file = path.join(freshDir(), 'audit.jsonl');
+		fs.writeFileSync(file, line(paused('a', 0)) + line(paused('a', 1)));
+		const {tail, durable} = follow([file], {fromStart: true});
+		await tail.start();
+		expect(durable().map(event => event.seq)).toEqual([0, 1]);
+		fs.appendFileSync(file, line(paused('a', 2)));
+		await waitFor(() => durable().length === 3, timing);
+	});
+
+	it('a partial line waits for its newline (also split inside a multi-byte character)', async () => {
+		const file = path.join(freshDir(), 'audit.jsonl');
+		fs.writeFileSync(file, '');
+		const {tail, events} = follow([file]);
+		await tail.start();
+		const event: CageEvent = {type: 'chunk:skipped', chunk: 0, start: 0, size: 1, reason: 'skipped by user — ☃ ünïcödé', job: 'a', ts: 1, seq: 0};
+		const bytes = Buffer.from(line(event));
+		const cut = bytes.indexOf(Buffer.from('☃')) + 1;
+		fs.appendFileSync(file, bytes.subarray(0, cut));
+		await new Promise(resolve => setTimeout(resolve, 700));
+		expect(events).toEqual([]);
+		fs.appendFileSync(file, bytes.subarray(cut));
+		await waitFor(() => events.length === 1, timing);
+		expect(events[0]).toEqual(event);
+	});
+
+	it('copy-truncate: a file that shrinks is read again from its start', async () => {
+		const file = path.join(freshDir(), 'audit.jsonl');
+		fs.writeFileSync(file, '');
+		const {tail, durable, anomalies} = follow([file]);
+		await tail.start();
+		fs.appendFileSync(file, line(paused('a', 0)) + line(paused('a', 1)) + line(paused('a', 2)));
+		await waitFor(() => durable().length === 3, timing);
+		fs.truncateSync(file, 0);
+		fs.appendFileSync(file, line(paused('a', 3)));
+		await waitFor(() => durable().length === 4, timing);
+		fs.appendFileSync(file, line(paused('a', 4)));
+		await waitFor(() => durable().length === 5, timing);
+		expect(durable().map(event => event.seq)).toEqual([0, 1, 2, 3, 4]);
+		expect(anomalies()).toEqual([]);
+	});
+
+	it('rotation (rename + new file): the old file is drained, late lines in it too, then the new one from 0', async () => {
+		const file = path.join(freshDir(), 'audit.jsonl');
+		fs.writeFileSync(file, '');
+		const {tail, durable, anomalies} = follow([file]);
+		await tail.start();
+		fs.appendFileSync(file, line(paused('a', 0)));
+		await waitFor(() => durable().length === 1, timing);
+		// Rename and append to the renamed file in the same breath (a writer still on the old fd).
+		const old = fs.openSync(file, 'a');
+		fs.appendFileSync(file, line(paused('a', 1)));
+		fs.renameSync(file, `${file}.1`);
+		fs.writeSync(old, line(paused('a', 2)));
+		fs.writeFileSync(file, line(paused('b', 0)));
+		await waitFor(() => durable().length === 4, timing);
+		fs.writeSync(old, line(paused('a', 3)));
+		fs.closeSync(old);
+		fs.appendFileSync(file, line(paused('b', 1)));
+		await waitFor(() => durable().length === 6, timing);
+		const byJob = (job: string) => durable().filter(event => event.job === job).map(event => event.seq);
+		expect(byJob('a')).toEqual([0, 1, 2, 3]);
+		expect(byJob('b')).toEqual([0, 1]);
+		expect(anomalies()).toEqual([]);
+		expect(tail.files).toEqual([file]);
+	});
+
+	it('a glob that matches the rotated files too: nothing is read twice', async () => {
+		const directory = freshDir();
+		const file = path.join(directory, 'audit.jsonl');
+		fs.writeFileSync(`${file}.1`, line(paused('a', 0)) + line(paused('a', 1)));
+		fs.writeFileSync(file, line(paused('a', 2)));
+		const {tail, durable, anomalies} = follow([path.join(directory, 'audit.jsonl*')], {fromStart: true});
+		await tail.start();
+		expect(durable().map(event => event.seq)).toEqual([0, 1, 2]);
+		fs.renameSync(`${file}.1`, `${file}.2`);
+		fs.renameSync(file, `${file}.1`);
+		fs.writeFileSync(file, line(paused('a', 3)));
+		await waitFor(() => durable().length === 4, timing);
+		fs.appendFileSync(file, line(paused('a', 4)));
+		await waitFor(() => durable().length === 5, timing);
+		// Two sweeps later there are still no duplicates (every path was re-checked).
+		await new Promise(resolve => setTimeout(resolve, 2200));
+		expect(durable().map(event => event.seq)).toEqual([0, 1, 2, 3, 4]);
+		expect(anomalies()).toEqual([]);
+	});
+
+	it('garbage lines become audit-malformed-line anomalies naming file and line; the rest is read', async () => {
+		const file = path.join(freshDir(), 'audit.jsonl');
+		fs.writeFileSync(file, '');
+		const {tail, durable, anomalies} = follow([file]);
+		await tail.start();
+		const bad = [
+			'not json at all',
+			'[1,2,3]',
+			JSON.stringify({v: 1, ts: 5, job: 'a', seq: 1, type: 'chunk:done', chunk: 0}),
+			JSON.stringify({v: 1, ts: 5, job: 'a', seq: 1, type: 'chunk:exploded'}),
+			JSON.stringify({v: 1, ts: 'yesterday', job: 'a', seq: 1, type: 'job:paused', bytesDone: 0}),
+			JSON.stringify({v: 1, ts: 5, job: 'a', seq: 1, type: 'anomaly', severity: 'warn', code: 'made-up', message: 'x'}),
+			JSON.stringify({ts: 5, job: 'a', seq: 1, type: 'job:paused', bytesDone: 0}),
+		];
+		fs.appendFileSync(file, line(paused('a', 0)) + bad.join('\n') + '\n' + line(paused('a', 1)));
+		await waitFor(() => durable().length === 2 && anomalies().length === bad.length, timing);
+		expect(durable().map(event => event.seq)).toEqual([0, 1]);
+		for (const [index, anomaly] of anomalies().entries()) {
+			expect(anomaly.code).toBe('audit-malformed-line');
+			expect(anomaly.message).toContain(`${file}:${index + 2}:`);
+		}
+
+		expect(anomalies()[2]!.message).toContain('chunk:done without "start"');
+		expect(anomalies()[3]!.message).toContain('chunk:exploded');
+		expect(anomalies()[5]!.message).toContain('code');
+		// Lines with a job id are reported under it; the garbage before any job id under the last job seen.
+		expect(anomalies().map(anomaly => anomaly.job)).toEqual(bad.map(() => 'a'));
+	});
+
+	it('garbage before any valid line is reported under the audit-tail job', async () => {
+		const file = path.join(freshDir(), 'audit.jsonl');
+		fs.writeFileSync(file, 'garbage\n\n');
+		const {tail, anomalies} = follow([file], {fromStart: true, follow: false});
+		await tail.start();
+		expect(anomalies().map(anomaly => [anomaly.job, anomaly.seq, anomaly.message.split(': ')[0]])).toEqual([
+			[auditTailJob, 0, `${file}:1`],
+			[auditTailJob, 1, `${file}:2`],
+		]);
+	});
+
+	it('seq gaps and out-of-order lines become audit-sequence-gap anomalies; chunk:progress takes no seq', async () => {
+		const file = path.join(freshDir(), 'audit.jsonl');
+		const progress = (seq: number): CageEvent => ({type: 'chunk:progress', chunk: 0, bytes: 1, bytesDone: 1, job: 'a', ts: 1, seq});
+		fs.writeFileSync(
+			file,
+			[paused('a', 0), progress(1), paused('a', 1), progress(2), progress(2), paused('a', 2), paused('a', 5), paused('a', 3), paused('b', 0), paused('a', 6)]
+				.map(event => line(event))
+				.join(''),
+		);
+		const {tail, events, anomalies} = follow([file], {fromStart: true, follow: false});
+		await tail.start();
+		expect(anomalies().map(anomaly => anomaly.code)).toEqual(['audit-sequence-gap', 'audit-sequence-gap']);
+		expect(anomalies()[0]!.message).toMatch(new RegExp(`^${file}:7: job a: seq jumps from 2 to 5 .*2 event\\(s\\) missing`));
+		expect(anomalies()[1]!.message).toMatch(new RegExp(`^${file}:8: job a: seq 3 .*out of order`));
+		// The out-of-order line is dropped; the line after the gap is kept.
+		expect(events.filter(event => event.type !== 'anomaly').map(event => `${event.job}${event.seq}${event.type === 'chunk:progress' ? 'p' : ''}`)).toEqual([
+			'a0',
+			'a1p',
+			'a1',
+			'a2p',
+			'a2p',
+			'a2',
+			'a5',
+			'b0',
+			'a6',
+		]);
+	});
+
+	it('an unknown version is reported (audit-unknown-version) and skipped', async () => {
+		const file = path.join(freshDir(), 'audit.jsonl');
+		fs.writeFileSync(file, line(paused('a', 0)) + JSON.stringify({v: 2, ts: 1, job: 'a', seq: 1, type: 'job:paused', bytesDone: 0, extra: {}}) + '\n');
+		const {tail, anomalies, durable} = follow([file], {fromStart: true, follow: false});
+		await tail.start();
+		expect(durable()).toHaveLength(1);
+		expect(anomalies()).toHaveLength(1);
+		expect(anomalies()[0]).toMatchObject({code: 'audit-unknown-version', job: 'a'});
+		expect(anomalies()[0]!.message).toContain(`${file}:2:`);
+		expect(anomalies()[0]!.message).toContain('version 2');
+	});
+
+	it('no-follow reports an incomplete last line and ends', async () => {
+		const file = path.join(freshDir(), 'audit.jsonl');
+		fs.writeFileSync(file, line(paused('a', 0)) + line(paused('a', 1)).slice(0, 20));
+		const {tail, anomalies, durable} = follow([file], {fromStart: true, follow: false});
+		await tail.start();
+		expect(durable()).toHaveLength(1);
+		expect(anomalies()).toHaveLength(1);
+		expect(anomalies()[0]!.message).toContain(`${file}:2: incomplete last line`);
+	});
+
+	it('waits for a log (and its directory) that does not exist yet', async () => {
+		const directory = path.join(freshDir(), 'later', 'cage');
+		const file = path.join(directory, 'audit.jsonl');
+		const {tail, durable} = follow([file]);
+		await tail.start();
+		fs.mkdirSync(directory, {recursive: true});
+		fs.writeFileSync(file, line(paused('a', 0)));
+		await waitFor(() => durable().length === 1, timing);
+		fs.appendFileSync(file, line(paused('a', 1)));
+		await waitFor(() => durable().length === 2, timing);
+	});
+
+	it('a glob picks up new files as they appear, and ignores files that do not match', async () => {
+		const directory = freshDir();
+		const {tail, durable} = follow([path.join(directory, 'host-*.jsonl')]);
+		await tail.start();
+		fs.writeFileSync(path.join(directory, 'host-1.jsonl'), line(paused('h1', 0)));
+		fs.writeFileSync(path.join(directory, 'other.jsonl'), line(paused('x', 0)));
+		fs.writeFileSync(path.join(directory, 'host-2.jsonl'), line(paused('h2', 0)));
+		await waitFor(() => durable().length === 2, timing);
+		await new Promise(resolve => setTimeout(resolve, 1200));
+		expect(durable().map(event => event.job).sort()).toEqual(['h1', 'h2']);
+	});
+
+	it('round trip: emitter -> AuditLogger -> file -> AuditTail gives back the same events', async () => {
+		const file = path.join(freshDir(), 'audit.jsonl');
+		const {tail, events} = follow([file]);
+		await tail.start();
+		const emitter = new JobEmitter('round-trip');
+		const logger = new AuditLogger({path: file, maxBytes: 0, keep: 0});
+		const emitted: CageEvent[] = [];
+		emitter.pipe(event => emitted.push(event));
+		logger.attach(emitter);
+		emitter.send({type: 'job:start', kind: 'hash', source: '/x', output: null, size: null, chunkSize: 1024, chunks: 0, chunksDone: 0, bytesDone: 0, jobs: 2, pid: 42, resumed: false});
+		emitter.send({type: 'chunk:start', chunk: 0, start: 0, size: 1024, attempt: 1, item: 0});
+		emitter.send({type: 'chunk:failed', chunk: 0, start: 0, size: 1024, attempt: 1, willRetry: true, error: 'EIO', code: 'EIO'});
+		emitter.send({type: 'item:start', item: 0, items: 1, path: '/x', output: null, size: 1024, chunkSize: 1024, chunks: 1});
+		emitter.send({type: 'item:done', item: 0, path: '/x', bytes: 1024, durationMs: 1.5});
+		emitter.send({type: 'item:skipped', item: 1, path: '/y', reason: 'gone'});
+		emitter.send({type: 'job:resumed', bytesDone: 0});
+		emitter.send({type: 'job:done', outcome: 'interrupted', bytesDone: 1024, durationMs: 20, checkpoint: '/x.ck', resumeCommand: 'cage resume /x', itemsDone: 1, itemsSkipped: 1});
+		logger.close();
+		await waitFor(() => events.length === emitted.length, timing);
+		expect(events).toEqual(emitted);
+		expect(events.map(event => JSON.stringify(event))).toEqual(emitted.map(event => JSON.stringify(event)));
+	});
+});

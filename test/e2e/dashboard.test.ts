@@ -1,0 +1,224 @@
+/**
+ * The dashboard in a real terminal: tmux runs the built CLI with --progress tui, and the tests read
+ * the screen with capture-pane and type with send-keys. Config, state and home live in a sandbox.
+ */
+import {execFileSync, spawnSync} from 'node:child_process';
+import {createHash} from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import {afterAll, beforeAll, describe, expect, it} from 'vitest';
+import {cliPath, makeSandbox, waitFor, writeRandomFile} from '../helpers/cage.js';
+
+const MiB = 2 ** 20;
+const hasTools = ['tmux', 'age', 'age-keygen'].every(tool => spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0);
+
+function sha256(file: string): string {
+	return createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+}
+
+/** A private tmux server (own socket) in the sandbox. */
+class Terminal {
+	readonly socket: string;
+	#runs = 0;
+
+	constructor(
+		readonly dir: string,
+		readonly env: NodeJS.ProcessEnv,
+	) {
+		this.socket = path.join(dir, 'tmux.sock');
+	}
+
+	tmux(...args: string[]): string {
+		return execFileSync('tmux', ['-S', this.socket, ...args], {env: this.env, encoding: 'utf8'});
+	}
+
+	/** Run a shell command line in a new session of `columns` x `rows`; returns where its exit code and stty land. */
+	run(command: string, columns: number, rows: number): {session: string; exitFile: string; sttyFile: string} {
+		const id = ++this.#runs;
+		const session = `s${id}`;
+		const exitFile = path.join(this.dir, `exit-${id}.txt`);
+		const sttyFile = path.join(this.dir, `stty-${id}.txt`);
+		const script = path.join(this.dir, `run-${id}.sh`);
+		const exports = ['CAGE_CONFIG_DIR', 'XDG_STATE_HOME', 'HOME', 'NO_COLOR'].map(name => `export ${name}='${this.env[name] ?? ''}'`).join('\n');
+		fs.writeFileSync(
+			script,
+			`unset CI CONTINUOUS_INTEGRATION\n${exports}\ncd '${this.dir}'\n${command}\necho "EXIT=$?" > '${exitFile}.tmp'\nstty -a > '${sttyFile}' 2>&1\nmv '${exitFile}.tmp' '${exitFile}'\nsleep 600\n`,
+		);
+		this.tmux('new-session', '-d', '-x', String(columns), '-y', String(rows), '-s', session, `sh '${script}'`);
+		return {session, exitFile, sttyFile};
+	}
+
+	screen(session: string): string {
+		return this.tmux('capture-pane', '-p', '-t', session);
+	}
+
+	keys(session: string, ...keys: string[]): void {
+		this.tmux('send-keys', '-t', session, ...keys);
+	}
+
+	kill(): void {
+		try {
+			this.tmux('kill-server');
+		} catch {
+			// Already gone.
+		}
+	}
+}
+
+/** Bytes done on the screen, from the throughput pane's "12.0 MiB / 128 MiB". */
+function bytesShown(screen: string): number | undefined {
+	const match = /([\d.]+) (B|KiB|MiB|GiB) \/ \d/.exec(screen);
+	if (!match) return undefined;
+	const unit = {B: 1, KiB: 1024, MiB: MiB, GiB: 1024 * MiB}[match[2] as 'B'];
+	return Number(match[1]) * unit;
+}
+
+async function exitCode(file: string, timeout = 30_000): Promise<number> {
+	const text = await waitFor(() => fs.existsSync(file) && fs.readFileSync(file, 'utf8'), {timeout, what: `exit code in ${file}`});
+	return Number(/EXIT=(\d+)/.exec(text)![1]);
+}
+
+describe.runIf(hasTools)('dashboard in a real terminal (tmux)', () => {
+	const sandbox = makeSandbox('cage-e2e-dash-');
+	const term = new Terminal(sandbox.dir, sandbox.env);
+	let recipient = '';
+	const node = `'${process.execPath}' '${cliPath}'`;
+
+	beforeAll(() => {
+		const keyFile = path.join(sandbox.dir, 'key.txt');
+		execFileSync('age-keygen', ['-o', keyFile], {stdio: 'ignore'});
+		recipient = /public key: (age1\w+)/.exec(fs.readFileSync(keyFile, 'utf8'))![1]!;
+	});
+
+	afterAll(() => {
+		term.kill();
+		sandbox.cleanup();
+	});
+
+	it('120x40: panes and numbers, p pauses (bytes stop) and resumes, q exits 75 with a checkpoint, resume finishes, age decrypts', async () => {
+		const input = path.join(sandbox.dir, 'big.bin');
+		writeRandomFile(input, 128 * MiB);
+		const run = term.run(`${node} encrypt big.bin -r ${recipient} -o out.age --rate 20MiB --progress tui --chunk-size 1MiB`, 120, 40);
+		const screen = () => term.screen(run.session);
+
+		const first = await waitFor(() => {
+			const text = screen();
+			return (bytesShown(text) ?? 0) > 0 && text.includes('Audit tail') ? text : undefined;
+		}, {timeout: 20_000, what: 'the dashboard with bytes done'});
+		expect(first).toContain('cage encrypt');
+		expect(first).toContain('● running');
+		expect(first).toMatch(/big\.bin -> .*out\.age/);
+		expect(first).toMatch(/now [\d.]+ MB\/s {2}· {2}avg [\d.]+ MB\/s/);
+		expect(first).toContain('128 MiB');
+		expect(first).toMatch(/Chunks \d+\/128/);
+		expect(first).toContain('Anomalies');
+		expect(first).toMatch(/#\d+ chunk \d+ (started|done)/);
+		expect(first).toContain('q quit');
+
+		term.keys(run.session, 'p');
+		await waitFor(() => screen().includes('● paused'), {timeout: 10_000, what: 'paused'});
+		// In-flight chunks stop at their next block; then the count must hold still.
+		await new Promise(resolve => setTimeout(resolve, 500));
+		const held = bytesShown(screen())!;
+		await new Promise(resolve => setTimeout(resolve, 1500));
+		const stillHeld = bytesShown(screen())!;
+		expect(stillHeld).toBe(held);
+		expect(screen()).toContain('p resume');
+
+		term.keys(run.session, 'p');
+		await waitFor(() => screen().includes('● running') && (bytesShown(screen()) ?? 0) > held, {timeout: 10_000, what: 'running again and bytes growing'});
+
+		term.keys(run.session, 'q');
+		expect(await exitCode(run.exitFile)).toBe(75);
+		expect(fs.existsSync(path.join(sandbox.dir, 'out.age.checkpoint.json'))).toBe(true);
+		const after = screen();
+		expect(after).toContain('cage encrypt interrupted');
+		expect(after).toContain('resume with: cage resume');
+		// Ink left raw mode: the terminal is back to canonical mode with echo.
+		const stty = fs.readFileSync(run.sttyFile, 'utf8');
+		expect(stty).toMatch(/(^|\s)icanon(\s|$)/);
+		expect(stty).toMatch(/(^|\s)echo(\s|$)/);
+
+		const resume = term.run(`${node} resume out.age --progress tui`, 120, 40);
+		expect(await exitCode(resume.exitFile, 60_000)).toBe(0);
+		expect(term.screen(resume.session)).toContain('completed');
+		const output = path.join(sandbox.dir, 'roundtrip.bin');
+		execFileSync('age', ['-d', '-i', path.join(sandbox.dir, 'key.txt'), '-o', output, path.join(sandbox.dir, 'out.age')]);
+		expect(sha256(output)).toBe(sha256(input));
+	}, 90_000);
+
+	it('80x24: every pane fits while running; the summary stays after a completed job', async () => {
+		const input = path.join(sandbox.dir, 'medium.bin');
+		writeRandomFile(input, 72 * MiB);
+		const run = term.run(`${node} encrypt medium.bin -r ${recipient} -o medium.age --rate 40MiB --progress tui --chunk-size 1MiB`, 80, 24);
+		const live = await waitFor(() => {
+			const text = term.screen(run.session);
+			return (bytesShown(text) ?? 0) > 0 && text.includes('Audit tail') ? text : undefined;
+		}, {timeout: 20_000, what: 'the dashboard at 80x24'});
+		const lines = live.split('\n');
+		for (const title of ['cage encrypt', 'Throughput', 'Chunks', 'Anomalies', 'Audit tail', 'q quit']) expect(live).toContain(title);
+		expect(Math.max(...lines.map(line => [...line].length))).toBeLessThanOrEqual(80);
+		// The header is still on the first line: the frame did not scroll the screen.
+		expect(lines[0]).toContain('cage encrypt');
+
+		expect(await exitCode(run.exitFile)).toBe(0);
+		const summary = term.screen(run.session);
+		expect(summary).toContain('cage encrypt completed');
+		expect(summary).toContain('72.0 MiB of 72.0 MiB (100.0%)');
+		expect(summary).toMatch(/average +[\d.]+ MB\/s/);
+		expect(summary).toContain('72/72 done, 0 failed, 0 skipped');
+		const output = path.join(sandbox.dir, 'medium.out');
+		execFileSync('age', ['-d', '-i', path.join(sandbox.dir, 'key.txt'), '-o', output, path.join(sandbox.dir, 'medium.age')]);
+		expect(sha256(output)).toBe(sha256(input));
+	}, 60_000);
+
+	it('follows a resize of the terminal: 120x40 to 80x24 and back', async () => {
+		const input = path.join(sandbox.dir, 'resize.bin');
+		writeRandomFile(input, 80 * MiB);
+		const run = term.run(`${node} encrypt resize.bin -r ${recipient} -o resize.age --rate 12MiB --progress tui --chunk-size 1MiB`, 120, 40);
+		const screen = () => term.screen(run.session);
+		const widest = (text: string) => Math.max(...text.split('\n').map(line => line.trimEnd().length));
+		await waitFor(() => screen().includes('Audit tail') && widest(screen()) > 100, {timeout: 20_000, what: 'the dashboard at 120 columns'});
+		term.tmux('resize-window', '-t', run.session, '-x', '80', '-y', '24');
+		const small = await waitFor(() => {
+			const text = screen();
+			const lines = text.split('\n');
+			return lines[0]!.includes('cage encrypt') && text.includes('Audit tail') && widest(text) <= 80 && text.includes('q quit') ? text : undefined;
+		}, {timeout: 10_000, what: 'the dashboard redrawn at 80x24'});
+		expect(small.split('\n').filter(line => line.includes('Throughput'))).toHaveLength(1);
+		term.tmux('resize-window', '-t', run.session, '-x', '120', '-y', '40');
+		await waitFor(() => {
+			const text = screen();
+			return text.split('\n')[0]!.includes('cage encrypt') && widest(text) > 100 && text.split('\n').filter(line => line.includes('Throughput')).length === 1;
+		}, {timeout: 10_000, what: 'the dashboard redrawn at 120x40'});
+		term.keys(run.session, 'q');
+		expect(await exitCode(run.exitFile)).toBe(75);
+	}, 60_000);
+
+	it('--theme: an unknown theme is a one-line error before anything is written', async () => {
+		writeRandomFile(path.join(sandbox.dir, 'small.bin'), MiB);
+		const run = term.run(`${node} encrypt small.bin -r ${recipient} -o themed.age --progress tui --theme neon`, 100, 30);
+		expect(await exitCode(run.exitFile)).toBe(1);
+		expect(term.screen(run.session)).toContain("cage encrypt: unknown theme 'neon': use one of default, high-contrast, light, mono");
+		expect(fs.readdirSync(sandbox.dir).filter(name => name.startsWith('themed.age'))).toEqual([]);
+	}, 30_000);
+
+	it('stdin piped (cat x | cage encrypt): keys come from /dev/tty, p pauses a stream job', async () => {
+		const input = path.join(sandbox.dir, 'piped.bin');
+		writeRandomFile(input, 64 * MiB);
+		const run = term.run(`cat piped.bin | ${node} encrypt -r ${recipient} -o piped.age --rate 16MiB --progress tui`, 100, 30);
+		const screen = () => term.screen(run.session);
+		const first = await waitFor(() => (screen().includes('size unknown') ? screen() : undefined), {timeout: 20_000, what: 'a stream job on the dashboard'});
+		expect(first).toContain('stdin -> ');
+		expect(first).toContain('ETA stream');
+		term.keys(run.session, 'p');
+		await waitFor(() => screen().includes('● paused'), {timeout: 10_000, what: 'paused via /dev/tty'});
+		term.keys(run.session, 'p');
+		await waitFor(() => screen().includes('● running'), {timeout: 10_000, what: 'running again'});
+		expect(await exitCode(run.exitFile, 40_000)).toBe(0);
+		expect(screen()).toContain('cage encrypt completed');
+		const output = path.join(sandbox.dir, 'piped.out');
+		execFileSync('age', ['-d', '-i', path.join(sandbox.dir, 'key.txt'), '-o', output, path.join(sandbox.dir, 'piped.age')]);
+		expect(sha256(output)).toBe(sha256(input));
+	}, 60_000);
+});

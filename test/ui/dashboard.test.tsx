@@ -1,0 +1,250 @@
+import {render} from 'ink-testing-library';
+import {afterEach, describe, expect, it} from 'vitest';
+import {cleanup} from 'ink-testing-library';
+import {Dashboard} from '../../source/ui/Dashboard.js';
+import {DashboardStore} from '../../source/ui/store.js';
+import {EventScript} from '../telemetry/synthetic.js';
+import {MiB, mono, recordingControl, runningJob, settle, until} from './fixtures.js';
+
+const start = 1_700_000_000_000;
+const fixedNow = () => start + 3500;
+
+afterEach(() => {
+	cleanup();
+});
+
+describe('Dashboard', () => {
+	it('shows every pane with the real numbers of the job', () => {
+		const {store} = runningJob();
+		const {lastFrame} = render(<Dashboard store={store} theme={mono} mode="live" control={recordingControl()} size={{columns: 100, rows: 30}} now={fixedNow} />);
+		const frame = lastFrame()!;
+		expect(frame).toContain('cage encrypt');
+		expect(frame).toContain('● running');
+		expect(frame).toContain('elapsed 3.5s');
+		expect(frame).toContain('/data/big.tar -> /data/big.tar.age');
+		expect(frame).toContain('Throughput');
+		expect(frame).toMatch(/now 10\.\d MB\/s/);
+		expect(frame).toContain('30.0 MiB / 100 MiB');
+		expect(frame).toContain('30.0%');
+		// 70 MiB to go at 10 MiB/s.
+		expect(frame).toContain('ETA 7.0s');
+		expect(frame).toContain('Chunks 30/100');
+		expect(frame).toContain('█'.repeat(30) + '▒' + '·');
+		expect(frame).toContain('Anomalies 1 · 1 warn');
+		expect(frame).toContain('WARN slow-chunk: chunk 12 took 2.0s');
+		expect(frame).toContain('Audit tail');
+		expect(frame).toContain('chunk 29 done in 0.1s');
+		expect(frame).toContain('p pause · s skip · r retry · q quit');
+	});
+
+	it('fits an 80x24 terminal: every pane, no line over 80 columns, at most 23 rows', () => {
+		const {store} = runningJob();
+		const {lastFrame} = render(<Dashboard store={store} theme={mono} mode="live" control={recordingControl()} size={{columns: 80, rows: 24}} now={fixedNow} />);
+		const lines = lastFrame()!.split('\n');
+		expect(lines.length).toBeLessThanOrEqual(23);
+		for (const line of lines) expect(line.length).toBeLessThanOrEqual(80);
+		const frame = lines.join('\n');
+		for (const title of ['Throughput', 'Chunks 30/100', 'Anomalies', 'Audit tail', 'q quit']) expect(frame).toContain(title);
+	});
+
+	it('re-lays out when the size changes', () => {
+		const {store} = runningJob();
+		const control = recordingControl();
+		const {lastFrame, rerender} = render(<Dashboard store={store} theme={mono} mode="live" control={control} size={{columns: 80, rows: 24}} />);
+		const small = lastFrame()!.split('\n').length;
+		rerender(<Dashboard store={store} theme={mono} mode="live" control={control} size={{columns: 100, rows: 40}} />);
+		const large = lastFrame()!.split('\n');
+		expect(large.length).toBeGreaterThan(small);
+		expect(large.length).toBeLessThanOrEqual(39);
+		expect(Math.max(...large.map(line => line.length))).toBe(100);
+	});
+
+	it('p pauses and resumes, s skips, r retries, q and Ctrl-C quit', async () => {
+		const {store} = runningJob();
+		const control = recordingControl();
+		let quits = 0;
+		const {stdin, lastFrame} = render(<Dashboard store={store} theme={mono} mode="live" control={control} onQuit={() => quits++} size={{columns: 100, rows: 30}} />);
+		await settle();
+		stdin.write('p');
+		await settle();
+		stdin.write(' ');
+		await settle();
+		stdin.write('s');
+		await settle();
+		expect(lastFrame()).toContain('skip requested');
+		stdin.write('r');
+		await settle();
+		expect(control.calls).toEqual(['pause', 'resume', 'skip', 'retry']);
+		stdin.write('q');
+		await settle();
+		expect(control.calls.at(-1)).toBe('abort:quit');
+		expect(quits).toBe(1);
+		expect(lastFrame()).toContain('stopping');
+		stdin.write('\u0003');
+		await settle();
+		expect(quits).toBe(2);
+		// abort is asked once; a second quit only repeats the request to leave.
+		expect(control.calls.filter(call => call.startsWith('abort'))).toHaveLength(1);
+	});
+
+	it('shows paused from the events and the key hint follows', async () => {
+		const {store, script} = runningJob();
+		const {lastFrame} = render(<Dashboard store={store} theme={mono} mode="live" control={recordingControl()} size={{columns: 100, rows: 30}} />);
+		store.push(script.send({type: 'job:paused', bytesDone: 30 * MiB}));
+		await until(() => lastFrame()!.includes('● paused'));
+		expect(lastFrame()).toContain('p resume');
+		expect(lastFrame()).toContain('now 0.0 MB/s');
+	});
+
+	it('watch mode: p/s/r are read-only, ←/→ and j/k switch the job shown, q quits', async () => {
+		const store = new DashboardStore();
+		runningJob(store, new EventScript('job-a'));
+		const other = new EventScript('job-b', start + 100);
+		other.start({kind: 'decrypt', source: '/data/other.age', output: '/data/other', size: 10 * MiB, chunks: 10});
+		for (const event of other.events) store.push(event);
+		let quits = 0;
+		const {stdin, lastFrame} = render(<Dashboard store={store} theme={mono} mode="watch" onQuit={() => quits++} size={{columns: 100, rows: 30}} />);
+		await settle();
+		expect(lastFrame()).toContain('cage encrypt');
+		expect(lastFrame()).toContain('job 1/2');
+		stdin.write('p');
+		await settle();
+		expect(lastFrame()).toContain('read-only (watching a log)');
+		stdin.write('\u001B[C');
+		await until(() => lastFrame()!.includes('cage decrypt'));
+		expect(lastFrame()).toContain('job 2/2');
+		expect(lastFrame()).toContain('/data/other.age -> /data/other');
+		stdin.write('k');
+		await until(() => lastFrame()!.includes('cage encrypt'));
+		stdin.write('j');
+		await until(() => lastFrame()!.includes('cage decrypt'));
+		stdin.write('\u001B[D');
+		await until(() => lastFrame()!.includes('cage encrypt'));
+		stdin.write('q');
+		await settle();
+		expect(quits).toBe(1);
+	});
+
+	it('? toggles the help overlay', async () => {
+		const {store} = runningJob();
+		const {stdin, lastFrame} = render(<Dashboard store={store} theme={mono} mode="live" control={recordingControl()} size={{columns: 100, rows: 30}} />);
+		await settle();
+		stdin.write('?');
+		await settle();
+		expect(lastFrame()).toContain('Help (? to close)');
+		expect(lastFrame()).toContain('quit: save the checkpoint');
+		expect(lastFrame()).not.toContain('Audit tail');
+		stdin.write('?');
+		await settle();
+		expect(lastFrame()).not.toContain('Help (? to close)');
+		expect(lastFrame()).toContain('Audit tail');
+	});
+
+	it('tab moves focus; the focused anomalies pane scrolls with the arrows', async () => {
+		const {store, script} = runningJob();
+		for (let index = 0; index < 40; index++) store.push(script.send({type: 'anomaly', severity: 'info', code: 'chunk-retried', message: `note ${index}`}));
+		const {stdin, lastFrame} = render(<Dashboard store={store} theme={mono} mode="live" control={recordingControl()} size={{columns: 100, rows: 30}} />);
+		await settle();
+		expect(lastFrame()).toContain('Chunks 30/100 *');
+		expect(lastFrame()).toContain('note 39');
+		stdin.write('\t');
+		await settle();
+		expect(lastFrame()).toContain('Anomalies 41');
+		expect(lastFrame()).toMatch(/Anomalies 41 .*\*/);
+		stdin.write('\u001B[B');
+		stdin.write('\u001B[B');
+		await settle();
+		expect(lastFrame()).toContain('+2 newer');
+		const anomaliesColumn = () => lastFrame()!.split('\n').map(line => line.slice(0, 50)).join('\n');
+		expect(anomaliesColumn()).not.toContain('note 39');
+		expect(anomaliesColumn()).not.toContain('note 38');
+		expect(anomaliesColumn()).toContain('note 37');
+		stdin.write('\u001B[A');
+		await settle();
+		expect(lastFrame()).toContain('+1 newer');
+		// The audit tail is next; scrolling it up shows older lines.
+		stdin.write('\t');
+		await settle();
+		stdin.write('\u001B[B');
+		await settle();
+		expect(lastFrame()).toContain('1 older');
+	});
+
+	it('batches show the current file and files done/skipped/total', () => {
+		const store = new DashboardStore();
+		const script = new EventScript();
+		script.start({items: 4, chunks: 2, size: 8 * MiB});
+		script.send({type: 'item:start', item: 0, items: 4, path: '/data/a', output: '/data/a.age', size: 2 * MiB, chunkSize: MiB, chunks: 2});
+		script.send({type: 'item:done', item: 0, path: '/data/a', bytes: 2 * MiB, durationMs: 200});
+		script.send({type: 'item:skipped', item: 1, path: '/data/b', reason: 'exists'});
+		script.send({type: 'item:start', item: 2, items: 4, path: '/data/c', output: '/data/c.age', size: 3 * MiB, chunkSize: MiB, chunks: 3});
+		for (const event of script.events) store.push(event);
+		const {lastFrame} = render(<Dashboard store={store} theme={mono} mode="live" control={recordingControl()} size={{columns: 100, rows: 30}} />);
+		expect(lastFrame()).toContain('file 3/4: /data/c (3.00 MiB)');
+		expect(lastFrame()).toContain('files done 1 · skipped 1 · total 4');
+	});
+
+	it('65 536 chunks: buckets sized to the pane, a failed chunk shows in its bucket', () => {
+		const store = new DashboardStore();
+		const script = new EventScript();
+		const chunks = 65_536;
+		script.start({size: chunks * MiB, chunks, chunkSize: MiB});
+		for (let id = 0; id < 1000; id++) {
+			script.send({type: 'chunk:start', chunk: id, start: id * MiB, size: MiB, attempt: 1});
+			script.send({type: 'chunk:done', chunk: id, start: id * MiB, size: MiB, durationMs: 1, attempt: 1, bytesDone: (id + 1) * MiB});
+		}
+
+		script.send({type: 'chunk:failed', chunk: 50_000, start: 0, size: MiB, attempt: 3, willRetry: false, error: 'EIO'});
+		for (const event of script.events) store.push(event);
+		const {lastFrame} = render(<Dashboard store={store} theme={mono} mode="live" control={recordingControl()} size={{columns: 100, rows: 30}} />);
+		const frame = lastFrame()!;
+		const match = /1 cell = (\d+) chunks/.exec(frame);
+		expect(match).not.toBeNull();
+		const perCell = Number(match![1]);
+		const cells = Math.ceil(chunks / perCell);
+		const gridLines = frame.split('\n').filter(line => /^│ [·▒█×░]+ *│$/.test(line));
+		const shown = gridLines.join('').replace(/[^·▒█×░]/g, '');
+		expect(shown.length).toBe(cells);
+		expect(shown.split('×')).toHaveLength(2);
+		expect(shown.indexOf('×')).toBe(Math.floor(50_000 / perCell));
+		// 1000 done chunks fill the first whole buckets.
+		expect(shown.startsWith('█'.repeat(Math.floor(1000 / perCell)))).toBe(true);
+	});
+
+	it('redraws at most ~10 times a second however fast events arrive', async () => {
+		const {store, script} = runningJob();
+		const {frames} = render(<Dashboard store={store} theme={mono} mode="live" control={recordingControl()} size={{columns: 100, rows: 30}} fps={10} />);
+		await settle(50);
+		const before = frames.length;
+		const startedAt = Date.now();
+		let id = 31;
+		let bytes = 31 * MiB;
+		while (Date.now() - startedAt < 1000) {
+			for (let burst = 0; burst < 200; burst++, id++) {
+				script.wait(1);
+				store.push(script.send({type: 'chunk:progress', chunk: id % 100, bytes: 1, bytesDone: (bytes += 10)}));
+			}
+
+			await settle(5);
+		}
+
+		const drawn = frames.length - before;
+		expect(drawn).toBeGreaterThanOrEqual(3);
+		expect(drawn).toBeLessThanOrEqual(13);
+	});
+
+	it('the final summary: outcome, bytes, time, average rate, anomalies', () => {
+		const {store, script} = runningJob();
+		store.push(script.send({type: 'job:done', outcome: 'interrupted', bytesDone: 30 * MiB, durationMs: 3000, checkpoint: '/data/big.tar.age.checkpoint.json'}));
+		const {lastFrame} = render(<Dashboard store={store} theme={mono} mode="live" final size={{columns: 100, rows: 30}} />);
+		const frame = lastFrame()!;
+		expect(frame).toContain('cage encrypt interrupted');
+		expect(frame).toContain('30.0 MiB of 100 MiB (30.0%)');
+		expect(frame).toContain('time       3.0s');
+		expect(frame).toMatch(/average {4}10\.\d MB\/s/);
+		expect(frame).toContain('30/100 done, 0 failed, 0 skipped');
+		expect(frame).toContain('1 (0 error, 1 warn, 0 info)');
+		expect(frame).toContain('slow-chunk: chunk 12 took 2.0s');
+		expect(frame).not.toContain('Audit tail');
+	});
+});
