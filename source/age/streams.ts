@@ -243,7 +243,7 @@ export async function decryptStream(input: Readable, output: Writable, key: Decr
 	return runStreamJob('decrypt', options, async ({control, signal, telemetry}) => {
 		const iterator = input[Symbol.asyncIterator]() as AsyncIterator<Uint8Array>;
 		const chunks: AsyncIterable<Uint8Array> = {[Symbol.asyncIterator]: () => iterator};
-		const header = await readHeaderFromStream(chunks, key.passphrase === undefined ? {identities: key.identities} : {passphrase: key.passphrase});
+		const header = await readHeaderFromStream(chunks, key.passphrase === undefined ? {identities: key.identities} : {passphrase: key.passphrase}, options.source ?? 'stdin');
 		const payload = payloadKey(header.fileKey, header.nonce);
 		const staging = new Staging(2 * batchBlocks * encryptedBlockSize, header.rest);
 		let counter = 0;

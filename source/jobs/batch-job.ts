@@ -49,7 +49,7 @@ export function batchCheckpointPath(items: Array<{source: string}>, outputDir: s
 
 /** Artifacts of cage itself, never taken as inputs of a directory walk. */
 function isCageArtifact(name: string): boolean {
-	return name.endsWith('.partial') || name.endsWith('.checkpoint.json') || /\.tmp-\d+$/.test(name);
+	return name.endsWith('.partial') || name.endsWith('.checkpoint.json') || /\.tmp-\d+(-[\da-f]+)?$/.test(name);
 }
 
 async function walk(directory: string): Promise<string[]> {
