@@ -118,6 +118,8 @@ function sample(job: JobView, ts: number, bytes: number, windowMs: number, histo
 	while (window.length > 4 && window[2]! <= ts - windowMs) window.splice(0, 2);
 	const span = ts - window[0]!;
 	if (span >= 250) throughput.current = Math.max(0, ((bytes - window[1]!) * 1000) / span);
+	// The peak is a rate over at least a second: the window once it spans one, or a whole bucket.
+	if (span >= 1000 && throughput.current > throughput.peak) throughput.peak = throughput.current;
 
 	const elapsed = ts - job.bucketStart;
 	if (elapsed >= 1000) {

@@ -36,7 +36,7 @@ export type Throughput = {
 	current: number;
 	/** Bytes per second since the job started, paused time excluded. */
 	average: number;
-	/** Highest one-second rate seen. */
+	/** Highest rate seen over a second or more (the sliding window, or a one-second bucket). */
 	peak: number;
 	/** One-second rates, oldest first (capped), for the sparkline. */
 	history: number[];

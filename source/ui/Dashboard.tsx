@@ -89,7 +89,12 @@ export function Dashboard({store, theme, mode, control, onQuit, final = false, f
 			},
 			scroll(delta) {
 				const pane = focusRef.current;
-				setScroll(current => ({...current, [pane]: Math.max(0, current[pane] + delta)}));
+				const shown = selectedJob(store.state);
+				// No further than the last screenful of the list.
+				const visible = computeLayout(columns, rows, {batch: Boolean(shown?.batch)}).bottom - 2;
+				const length = pane === 'anomalies' ? (shown?.anomalies.length ?? 0) : pane === 'audit' ? (shown?.audit.length ?? 0) : 0;
+				const limit = Math.max(0, length - visible);
+				setScroll(current => ({...current, [pane]: Math.max(0, Math.min(limit, current[pane] + delta))}));
 			},
 			switchJob(delta) {
 				selectJob(store.state, delta);

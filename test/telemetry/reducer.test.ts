@@ -41,6 +41,7 @@ describe('reducer', () => {
 		expect(job.throughput.current).toBeCloseTo(rate, -3);
 		expect(job.throughput.average).toBeCloseTo(rate, -3);
 		expect(job.throughput.peak).toBeCloseTo(rate, -3);
+		expect(job.throughput.peak).toBeGreaterThanOrEqual(job.throughput.average * 0.999);
 		// 90 MiB to go at 10 MiB/s.
 		expect(job.etaMs).toBeCloseTo(9000, -2);
 		expect(job.throughput.history.length).toBe(1);

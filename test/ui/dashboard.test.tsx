@@ -162,6 +162,14 @@ describe('Dashboard', () => {
 		stdin.write('\u001B[A');
 		await settle();
 		expect(lastFrame()).toContain('+1 newer');
+		// Scrolling stops at the oldest screenful: one arrow back after many shows a change at once.
+		for (let index = 0; index < 100; index++) stdin.write('\u001B[B');
+		await settle();
+		const bottom = /\+(\d+) newer/.exec(lastFrame()!)![1];
+		expect(Number(bottom)).toBe(41 - 10);
+		stdin.write('\u001B[A');
+		await settle();
+		expect(lastFrame()).toContain(`+${Number(bottom) - 1} newer`);
 		// The audit tail is next; scrolling it up shows older lines.
 		stdin.write('\t');
 		await settle();
