@@ -36,6 +36,11 @@ export function selectJob(state: DashboardState, delta: number): void {
 	state.version++;
 }
 
+/** Bytes of the whole job at a chunk event: within a batch item, the finished items come first. */
+function jobBytes(job: JobView, event: {bytesDone: number; item?: number}): number {
+	return (event.item === undefined ? 0 : job.itemBase) + event.bytesDone;
+}
+
 function newJob(id: string, ts: number): JobView {
 	return {
 		id,
@@ -56,6 +61,7 @@ function newJob(id: string, ts: number): JobView {
 		chunkCounts: [0, 0, 0, 0, 0],
 		bytesDone: 0,
 		startBytes: 0,
+		itemBase: 0,
 		concurrency: 1,
 		throughput: {current: 0, average: 0, peak: 0, history: []},
 		etaMs: null,
@@ -194,6 +200,7 @@ export function applyEvent(state: DashboardState, event: CageEvent): DashboardSt
 			job.concurrency = event.jobs;
 			job.bytesDone = event.bytesDone;
 			job.startBytes = event.bytesDone;
+			job.itemBase = event.bytesDone;
 			job.bucketBytes = event.bytesDone;
 			job.window = [event.ts, event.bytesDone];
 			resetChunks(job, event.chunks, event.chunksDone);
@@ -208,14 +215,14 @@ export function applyEvent(state: DashboardState, event: CageEvent): DashboardSt
 
 		case 'chunk:progress': {
 			setChunk(job, event.chunk, ChunkState.running);
-			sample(job, event.ts, event.bytesDone, limits.windowMs, limits.history);
+			sample(job, event.ts, jobBytes(job, event), limits.windowMs, limits.history);
 			break;
 		}
 
 		case 'chunk:done': {
 			setChunk(job, event.chunk, ChunkState.done);
 			// bytesDone here counts committed bytes only; never move the gauge backwards.
-			sample(job, event.ts, Math.max(event.bytesDone, job.bytesDone), limits.windowMs, limits.history);
+			sample(job, event.ts, Math.max(jobBytes(job, event), job.bytesDone), limits.windowMs, limits.history);
 			break;
 		}
 
@@ -243,6 +250,8 @@ export function applyEvent(state: DashboardState, event: CageEvent): DashboardSt
 		case 'item:done': {
 			job.batch ??= {total: 0, done: 0, skipped: 0, current: null};
 			job.batch.done++;
+			job.itemBase += event.bytes;
+			job.bytesDone = Math.max(job.bytesDone, job.itemBase);
 			if (job.batch.current?.index === event.item) job.batch.current = null;
 			break;
 		}
@@ -260,7 +269,8 @@ export function applyEvent(state: DashboardState, event: CageEvent): DashboardSt
 		}
 
 		case 'job:paused': {
-			job.bytesDone = event.bytesDone;
+			// In a batch the runner counts within the current item; the job's own count stands.
+			if (!job.batch) job.bytesDone = event.bytesDone;
 			if (job.state === 'running') {
 				job.state = 'paused';
 				job.pausedSince = event.ts;
@@ -270,17 +280,17 @@ export function applyEvent(state: DashboardState, event: CageEvent): DashboardSt
 		}
 
 		case 'job:resumed': {
-			job.bytesDone = event.bytesDone;
+			if (!job.batch) job.bytesDone = event.bytesDone;
 			if (job.pausedSince !== null) job.pausedMs += event.ts - job.pausedSince;
 			job.pausedSince = null;
 			job.state = 'running';
 			// Start the window and the one-second buckets afresh: the pause was no throughput.
-			job.window = [event.ts, event.bytesDone];
+			job.window = [event.ts, job.bytesDone];
 			const seconds = Math.floor((event.ts - job.bucketStart) / 1000);
 			for (let i = 0; i < Math.min(seconds, limits.history); i++) job.throughput.history.push(0);
 			if (job.throughput.history.length > limits.history) job.throughput.history.splice(0, job.throughput.history.length - limits.history);
 			job.bucketStart = event.ts;
-			job.bucketBytes = event.bytesDone;
+			job.bucketBytes = job.bytesDone;
 			break;
 		}
 

@@ -82,6 +82,8 @@ export type JobView = {
 	bytesDone: number;
 	/** Bytes already done when this run started (resume). */
 	startBytes: number;
+	/** Batch: bytes of the items finished so far (chunk events count bytes within their item). */
+	itemBase: number;
 	concurrency: number;
 	throughput: Throughput;
 	/** Milliseconds to go at the current rate; null for streams or when unknown. */

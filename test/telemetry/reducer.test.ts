@@ -136,6 +136,29 @@ describe('reducer', () => {
 		expect(job.chunkCounts).toEqual([2, 0, 1, 0, 0]);
 	});
 
+	it('counts batch bytes across items: chunk events count within their item, as the engine sends them', () => {
+		const script = new EventScript();
+		script.start({items: 2, chunks: 0, size: 5 * MiB});
+		script.send({type: 'item:start', item: 0, items: 2, path: '/data/a', output: '/data/a.age', size: 2 * MiB, chunkSize: MiB, chunks: 2});
+		script.wait(100);
+		script.send({type: 'chunk:done', chunk: 0, start: 0, size: MiB, durationMs: 100, attempt: 1, bytesDone: MiB, item: 0});
+		script.wait(100);
+		script.send({type: 'chunk:done', chunk: 1, start: MiB, size: MiB, durationMs: 100, attempt: 1, bytesDone: 2 * MiB, item: 0});
+		script.send({type: 'item:done', item: 0, path: '/data/a', bytes: 2 * MiB, durationMs: 200});
+		script.send({type: 'item:start', item: 1, items: 2, path: '/data/b', output: '/data/b.age', size: 3 * MiB, chunkSize: MiB, chunks: 3});
+		script.send({type: 'job:paused', bytesDone: 0});
+		expect(selectedJob(reduceEvents(script.events))!.bytesDone).toBe(2 * MiB);
+		script.send({type: 'job:resumed', bytesDone: 0});
+		script.wait(100);
+		script.send({type: 'chunk:progress', chunk: 0, bytes: MiB / 2, bytesDone: MiB / 2, item: 1});
+		expect(selectedJob(reduceEvents(script.events))!.bytesDone).toBe(2.5 * MiB);
+		script.wait(100);
+		script.send({type: 'chunk:done', chunk: 0, start: 0, size: MiB, durationMs: 200, attempt: 1, bytesDone: MiB, item: 1});
+		const job = selectedJob(reduceEvents(script.events))!;
+		expect(job.bytesDone).toBe(3 * MiB);
+		expect(job.etaMs).toBeGreaterThan(0);
+	});
+
 	it('keeps anomalies newest first, capped, with counts of all ever seen', () => {
 		const script = new EventScript();
 		script.start();
