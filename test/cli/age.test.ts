@@ -92,7 +92,7 @@ describe('interop with the age CLI', () => {
 		expect(same(plain, `${plain}.o2`)).toBe(true);
 	});
 
-	it('passphrase from CAGE_PASSPHRASE round-trips through cage', () => {
+	it('passphrase from CAGE_PASSPHRASE round-trips through cage', {timeout: 120_000}, () => {
 		const plain = path.join(dir, 'pass');
 		writeRandomFile(plain, 70_000);
 		const passEnv = {...env, CAGE_PASSPHRASE: 'correct horse battery staple'};
