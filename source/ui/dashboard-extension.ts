@@ -3,11 +3,10 @@
  * every event, and closes it (final summary, terminal restored) when the job ends, before the
  * session prints its resume line. Imported for its side effect by the CLI.
  */
+// First: the CLI imports this module before any command, so React (loaded later by the dashboard
+// or `cage watch`) gets its production build.
+import './production-react.js';
 import {registerSessionExtension} from '../session/session.js';
-
-// The CLI imports this module before any command, so React (loaded later by the dashboard or
-// `cage watch`) gets its production build; the development build costs several times the CPU.
-process.env.NODE_ENV ??= 'production';
 
 registerSessionExtension({
 	draws: true,

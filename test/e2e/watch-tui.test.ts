@@ -31,7 +31,7 @@ describe.runIf(fs.existsSync(tmux))('cage watch dashboard in tmux', () => {
 		fs.mkdirSync(path.join(dir, 'state', 'cage'), {recursive: true, mode: 0o700});
 		const exitFile = path.join(dir, 'watch.exit');
 		const variables = ['CAGE_CONFIG_DIR', 'XDG_STATE_HOME', 'HOME'].map(name => `${name}=${env[name]!}`);
-		const command = `env ${variables.join(' ')} NO_COLOR=1 TERM=xterm-256color ${process.execPath} ${cliPath} watch; echo $? > ${exitFile}; sleep 60`;
+		const command = `env -u CI ${variables.join(' ')} NO_COLOR=1 TERM=xterm-256color ${process.execPath} ${cliPath} watch; echo $? > ${exitFile}; sleep 60`;
 		execFileSync(tmux, ['-L', socket, 'new-session', '-d', '-s', 'watch', '-x', '120', '-y', '45', command]);
 		await waitFor(() => capture().includes('waiting for events in the log'), {timeout: 30_000, what: 'the dashboard to start'});
 
