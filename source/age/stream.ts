@@ -118,9 +118,10 @@ function openBlock(key: Buffer, cipher: Uint8Array, counter: number, final: bool
  * @throws StreamAuthError naming the block; it tells truncation and trailing data apart from
  * tampering where the flag shows which it is.
  */
-export function decryptRange(key: Buffer, cipher: Uint8Array, counter: number, final: boolean): Buffer {
+export function decryptRange(key: Buffer, cipher: Uint8Array, counter: number, final: boolean, into?: Buffer): Buffer {
 	const blocks = Math.ceil(cipher.length / encryptedBlockSize) || (final ? 1 : 0);
-	const out = Buffer.allocUnsafe(Math.max(0, cipher.length - blocks * tagSize));
+	const length = Math.max(0, cipher.length - blocks * tagSize);
+	const out = into && into.length >= length ? into : Buffer.allocUnsafe(length);
 	let at = 0;
 	for (let block = 0; block < blocks; block++) {
 		const slice = cipher.subarray(block * encryptedBlockSize, Math.min(cipher.length, (block + 1) * encryptedBlockSize));

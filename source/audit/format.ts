@@ -143,3 +143,6 @@ export function parseAuditLine(line: string): ParsedLine {
 	const {v: _v, ts: _ts, job: _job, seq, type: _type, ...rest} = record;
 	return {ok: true, event: {type, ...rest, job, ts, seq} as unknown as CageEvent};
 }
+
+/** The job id of anomalies about lines that name no job (garbage before any valid line). */
+export const auditTailJob = 'audit-tail';

@@ -22,11 +22,10 @@ import type {FileHandle} from 'node:fs/promises';
 import path from 'node:path';
 import {watch, type FSWatcher} from 'chokidar';
 import type {AnomalyCode, EventSink} from '../chunker/events.js';
-import {parseAuditLine} from './format.js';
+import {auditTailJob, parseAuditLine} from './format.js';
 import {compilePattern, type FilePattern} from './glob.js';
 
-/** The job id of anomalies about lines that name no job (garbage before any valid line). */
-export const auditTailJob = 'audit-tail';
+export {auditTailJob};
 
 /** How a tail starts and ends. */
 export type AuditTailOptions = {

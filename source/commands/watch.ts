@@ -8,11 +8,11 @@ import path from 'node:path';
 import process from 'node:process';
 import type {CageEvent, EventSink} from '../chunker/events.js';
 import {defaultAuditLogPath} from '../config.js';
-import {AuditTail, auditTailJob} from '../audit/tail.js';
+import {auditTailJob} from '../audit/format.js';
 import {compilePattern} from '../audit/glob.js';
 import {InputError} from '../io/files.js';
 import {plainReporter} from '../progress/reporters.js';
-import {mountDashboard, type DashboardHandle} from '../ui/mount.js';
+import type {DashboardHandle} from '../ui/mount.js';
 import {defineCommand, exitCodes, UsageError} from './command.js';
 import {loadSettings} from './options.js';
 
@@ -121,6 +121,8 @@ export const watchCommand = defineCommand({
 			}
 
 			case 'tui': {
+				// Loaded only when drawing: React, Ink and its layout engine cost every other command memory.
+				const {mountDashboard} = await import('../ui/mount.js');
 				dashboard = mountDashboard({stderr: io.stderr, theme: cli.flags.theme ?? settings.theme, settings, mode: 'watch'});
 				const shown = dashboard;
 				sink = event => shown.push(event);
@@ -129,6 +131,7 @@ export const watchCommand = defineCommand({
 		}
 
 		const wanted = (event: CageEvent) => jobPrefix === undefined || event.job.startsWith(jobPrefix) || event.job === auditTailJob;
+		const {AuditTail} = await import('../audit/tail.js');
 		const tail = new AuditTail(patterns, {
 			fromStart,
 			follow,
