@@ -144,9 +144,9 @@ async function followLatency(count) {
 function encryptSeconds(input, recipient, audit) {
 	const output = `${input}.age`;
 	fs.rmSync(output, {force: true});
-	const args = [cli, 'encrypt', input, '-r', recipient, '-o', output, '--progress', 'none', ...(audit ? ['--audit-log', path.join(dir, 'state', 'audit.jsonl')] : ['--no-audit'])];
+	const args = ['encrypt', input, '-r', recipient, '-o', output, '--progress', 'none', ...(audit ? ['--audit-log', path.join(dir, 'state', 'audit.jsonl')] : ['--no-audit'])];
 	const started = performance.now();
-	execFileSync(process.execPath, args, {env, stdio: ['ignore', 'ignore', 'inherit']});
+	execFileSync(cli, args, {env, stdio: ['ignore', 'ignore', 'inherit']});
 	return (performance.now() - started) / 1000;
 }
 

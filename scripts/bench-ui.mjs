@@ -39,7 +39,7 @@ if (!fs.existsSync(cli)) {
 	process.exit(1);
 }
 
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cage-bench-ui-'));
+const dir = fs.mkdtempSync(path.join(process.env.BENCH_DIR ?? os.tmpdir(), 'cage-bench-ui-'));
 const env = {
 	...process.env,
 	CAGE_CONFIG_DIR: path.join(dir, 'config'),
@@ -86,7 +86,7 @@ async function encryptInTmux(progress, recipient) {
 			'unset CI CONTINUOUS_INTEGRATION',
 			`export CAGE_CONFIG_DIR='${env.CAGE_CONFIG_DIR}' XDG_STATE_HOME='${env.XDG_STATE_HOME}' HOME='${env.HOME}'`,
 			`start=$(date +%s%N)`,
-			`'${process.execPath}' '${cli}' encrypt '${path.join(dir, 'input.bin')}' -r ${recipient} -o '${output}' --progress ${progress} --no-audit`,
+			`'${cli}' encrypt '${path.join(dir, 'input.bin')}' -r ${recipient} -o '${output}' --progress ${progress} --no-audit`,
 			'code=$?',
 			'end=$(date +%s%N)',
 			`echo "$code $((end - start))" > '${result}.tmp' && mv '${result}.tmp' '${result}'`,
