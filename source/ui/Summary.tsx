@@ -39,7 +39,7 @@ export function Summary({job, theme, width, maxAnomalies = 3}: Props) {
 			<Row label="files" value={`${job.source ?? 'stdin'} -> ${job.output ?? (job.kind === 'hash' ? '(digest)' : 'stdout')}`} theme={theme} width={width} />
 			<Row label="bytes" value={bytes} theme={theme} width={width} />
 			<Row label="time" value={`${formatDuration(durationMs)}${job.pausedMs > 0 ? ` (${formatDuration(job.pausedMs)} paused)` : ''}`} theme={theme} width={width} />
-			<Row label="average" value={`${formatRate(rate)}  ·  peak ${formatRate(job.throughput.peak)}`} theme={theme} width={width} />
+			<Row label="average" value={`${formatRate(rate)}  ·  peak ${formatRate(Math.max(job.throughput.peak, rate))}`} theme={theme} width={width} />
 			<Row
 				label="chunks"
 				value={`${counts[ChunkState.done]}/${job.chunkCount} done, ${counts[ChunkState.failed]} failed, ${counts[ChunkState.skipped]} skipped`}
