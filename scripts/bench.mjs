@@ -100,12 +100,16 @@ function record(name, value, note = '') {
 const cage = (...args) => [cli, args];
 
 /** Run age and cage alternately `repeats` times; medians of time and peak RSS. */
-async function compare(ageArgs, cageArgs, cleanup) {
+async function compare(ageArgs, cageArgs) {
 	const runs = {age: [], cage: []};
+	// Each run starts without the output of the last one: freeing a replaced 1 GiB file is kernel
+	// time that would land on whichever tool happened to replace it.
+	const output = args => args[args.indexOf('-o') + 1];
 	for (let index = 0; index < repeats; index++) {
+		fs.rmSync(output(ageArgs), {force: true});
 		runs.age.push(await measure('age', ageArgs));
+		fs.rmSync(output(cageArgs), {force: true});
 		runs.cage.push(await measure(...cage(...cageArgs)));
-		cleanup?.();
 	}
 
 	const pick = list => ({seconds: median(list.map(run => run.seconds)), peak: Math.max(...list.map(run => run.peak))});

@@ -165,14 +165,21 @@ export async function runChunkedJob(spec: ChunkedJobSpec): Promise<ChunkedJobRes
 	};
 }
 
-/** Chunk ids whose MACs a resume re-computes: all of them, or the last one plus up to 7 spread out. */
+/** How many done chunks a sampling resume re-reads (the fingerprint already caught most changes). */
+export const resumeSampleSize = 4;
+
+/**
+ * Chunk ids whose MACs a resume re-computes: all of them, or the first and the last done plus
+ * ones spread between (edits that keep size and mtime are rare; the last chunk is the one a crash
+ * is most likely to have left damaged).
+ */
 export function chunksToVerify(chunksDone: number, skipped: number[], mode: 'sample' | 'full'): number[] {
 	const candidates: number[] = [];
 	const skippedSet = new Set(skipped);
 	for (let id = 0; id < chunksDone; id++) if (!skippedSet.has(id)) candidates.push(id);
-	if (mode === 'full' || candidates.length <= 8) return candidates;
+	if (mode === 'full' || candidates.length <= resumeSampleSize) return candidates;
 	const picked = new Set<number>([candidates.at(-1)!, candidates[0]!]);
-	for (let i = 1; picked.size < 8; i++) picked.add(candidates[Math.floor((i * candidates.length) / 8)]!);
+	for (let i = 1; picked.size < resumeSampleSize; i++) picked.add(candidates[Math.floor((i * candidates.length) / resumeSampleSize)]!);
 	return [...picked].sort((a, b) => a - b);
 }
 
