@@ -98,6 +98,14 @@ async function main(argv: string[], io: Io): Promise<number> {
 	}
 }
 
+// A reader that goes away (`cage … | head`) ends cage quietly, as it ends any Unix tool.
+for (const stream of [process.stdout, process.stderr]) {
+	stream.on('error', (error: NodeJS.ErrnoException) => {
+		if (error.code === 'EPIPE') process.exit(exitCodes.ok);
+		throw error;
+	});
+}
+
 const io: Io = {stdin: process.stdin, stdout: process.stdout, stderr: process.stderr};
 const code = await main(process.argv.slice(2), io);
 // Let stdout drain (a pipe may be slow), then leave even if a library left a handle open.

@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {afterEach, beforeEach, describe, expect, it} from 'vitest';
-import {ConfigError, ConfigStore, configDir, configFilePath, defaultSettings, isSettingKey, parseSetting} from '../source/config.js';
+import {ConfigError, configDir, configFilePath, defaultSettings, isSettingKey, parseSetting, readSettings} from '../source/config.js';
+import {ConfigStore} from '../source/config-store.js';
 
 let dir: string;
 const savedEnv = process.env.CAGE_CONFIG_DIR;
@@ -120,5 +121,30 @@ describe('parseSetting', () => {
 		expect(parseSetting('chunkThreshold', '64M')).toBe(64 * 2 ** 20);
 		expect(parseSetting('stallSeconds', '2.5')).toBe(2.5);
 		expect(parseSetting('auditLog', '')).toBe('');
+	});
+});
+
+describe('readSettings (what jobs run with, read without conf)', () => {
+	it('gives the defaults without a file, and what cage config stored once there is one', () => {
+		expect(readSettings(dir)).toEqual(defaultSettings);
+		const store = new ConfigStore(dir);
+		store.set('jobs', '3');
+		store.set('chunkSize', '32MiB');
+		store.set('resumeVerify', 'full');
+		expect(readSettings(dir)).toEqual(store.all());
+		expect(readSettings(dir)).toMatchObject({jobs: 3, chunkSize: 32 * 2 ** 20, resumeVerify: 'full'});
+	});
+
+	it('ignores conf bookkeeping and rejects bad files with the same rules, naming the file', () => {
+		const file = path.join(dir, 'config.json');
+		fs.writeFileSync(file, JSON.stringify({__internal__: {migrations: {}}, jobs: 2}));
+		expect(readSettings(dir).jobs).toBe(2);
+		fs.writeFileSync(file, JSON.stringify({jobs: 0}));
+		expect(() => readSettings(dir)).toThrow(ConfigError);
+		expect(() => readSettings(dir)).toThrow(`the config file ${file} is invalid (jobs: 0 is below the minimum 1)`);
+		fs.writeFileSync(file, '{"jobs": 2');
+		expect(() => readSettings(dir)).toThrow(/config\.json is invalid \(not JSON\); fix it or run 'cage config reset'/);
+		fs.writeFileSync(file, JSON.stringify({theme: {name: 'x'}}));
+		expect(() => readSettings(dir)).toThrow(/theme must be a number or a string/);
 	});
 });

@@ -1,4 +1,4 @@
-import {ConfigError, ConfigStore, configFilePath, defaultSettings, isSettingKey, settingSpecs, type Settings} from '../config.js';
+import {ConfigError, configFilePath, defaultSettings, isSettingKey, settingSpecs, type Settings} from '../config.js';
 import {defineCommand, exitCodes, UsageError} from './command.js';
 
 function key(raw: string | undefined): keyof Settings {
@@ -30,6 +30,8 @@ ${Object.entries(settingSpecs)
 			if (args.length > count) throw new UsageError(`unexpected argument '${args[count]!}'`);
 		};
 
+		// conf (and its schema compiler) loads only here.
+		const {ConfigStore} = await import('../config-store.js');
 		switch (action) {
 			case 'path': {
 				expect(0);

@@ -2,7 +2,7 @@
  * Flag values validated once, at the edge: sizes, counts, progress mode, settings merged with
  * config (flags override config).
  */
-import {ConfigStore, type Settings} from '../config.js';
+import {readSettings, type Settings} from '../config.js';
 import {parseSize, SizeError} from '../size.js';
 import {UsageError} from './command.js';
 
@@ -43,7 +43,7 @@ export function progressFlag(value: string | undefined, stderr: {isTTY?: boolean
 
 /** Settings from the config file. */
 export function loadSettings(): Settings {
-	return new ConfigStore().all();
+	return readSettings();
 }
 
 /** Flags shared by every job command (encrypt, decrypt, resume, chunk hash). */
