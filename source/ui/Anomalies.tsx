@@ -1,18 +1,8 @@
 import {Text} from 'ink';
-import type {JobView} from '../telemetry/state.js';
 import {clock, fit} from './format.js';
-import {Pane} from './Pane.js';
-import type {Theme} from './theme.js';
+import {Pane, type ScrollPaneProps} from './Pane.js';
 
-type Props = {
-	job: JobView;
-	theme: Theme;
-	width: number;
-	height: number;
-	focused?: boolean;
-	/** Lines scrolled down from the newest. */
-	scroll?: number;
-};
+type Props = ScrollPaneProps;
 
 /** Anomalies, newest first, coloured by severity; scrolls when focused. */
 export function Anomalies({job, theme, width, height, focused = false, scroll = 0}: Props) {

@@ -1,18 +1,8 @@
 import {Text} from 'ink';
-import type {JobView} from '../telemetry/state.js';
 import {clock, fit} from './format.js';
-import {Pane} from './Pane.js';
-import type {Theme} from './theme.js';
+import {Pane, type ScrollPaneProps} from './Pane.js';
 
-type Props = {
-	job: JobView;
-	theme: Theme;
-	width: number;
-	height: number;
-	focused?: boolean;
-	/** Lines scrolled up from the newest. */
-	scroll?: number;
-};
+type Props = ScrollPaneProps;
 
 /** The latest events as the audit log records them, newest at the bottom; scrolls when focused. */
 export function AuditTail({job, theme, width, height, focused = false, scroll = 0}: Props) {

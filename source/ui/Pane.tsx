@@ -1,6 +1,7 @@
 import {Box, Text} from 'ink';
 import type {ReactNode} from 'react';
 import {fit} from './format.js';
+import type {JobView} from '../telemetry/state.js';
 import type {Theme} from './theme.js';
 
 type Props = {
@@ -32,3 +33,14 @@ export function Pane({title, width, height, theme, focused = false, children}: P
 		</Box>
 	);
 }
+
+/** Props of a pane that lists a job's lines and scrolls when focused (anomalies, audit tail). */
+export type ScrollPaneProps = {
+	job: JobView;
+	theme: Theme;
+	width: number;
+	height: number;
+	focused?: boolean;
+	/** Lines scrolled away from the newest. */
+	scroll?: number;
+};

@@ -1,5 +1,6 @@
 /** Small helpers shared by the age tests. */
 import {createHash} from 'node:crypto';
+import {prng} from '../helpers/prng.js';
 
 /** A positioned reader over bytes in memory, in the shape `readHeader` takes. */
 export function memoryReader(bytes: Uint8Array) {
@@ -10,17 +11,7 @@ export function memoryReader(bytes: Uint8Array) {
 	};
 }
 
-/** A seeded PRNG (mulberry32). */
-export function prng(seed: number): () => number {
-	let state = seed >>> 0;
-	return () => {
-		state = (state + 0x6d_2b_79_f5) >>> 0;
-		let t = state;
-		t = Math.imul(t ^ (t >>> 15), t | 1);
-		t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-		return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-	};
-}
+export {prng};
 
 /** Deterministic pseudo-random bytes. */
 export function bytesFrom(random: () => number, length: number): Buffer {
