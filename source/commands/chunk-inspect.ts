@@ -1,4 +1,5 @@
 import {CheckpointStore, fingerprint, fingerprintChanges} from '../chunker/checkpoint.js';
+import {isBatchCheckpoint, readBatchCheckpoint} from '../jobs/batch-job.js';
 import {locateCheckpoint} from '../jobs/locate.js';
 import {formatBytes} from '../size.js';
 import {defineCommand, exitCodes, UsageError} from './command.js';
@@ -19,6 +20,43 @@ export const chunkInspectCommand = defineCommand({
 		if (!target) throw new UsageError('missing <checkpoint>');
 		if (extra.length > 0) throw new UsageError(`unexpected argument '${extra[0]!}'`);
 		const file = await locateCheckpoint(target);
+		if (await isBatchCheckpoint(file)) {
+			const batch = await readBatchCheckpoint(file);
+			const count = (status: string) => batch.items.filter(item => item.status === status).length;
+			const facts = {
+				checkpoint: file,
+				version: batch.version,
+				kind: 'batch',
+				op: batch.op,
+				job: batch.job,
+				items: batch.items.map(({source, output, size, status, reason}) => ({source, output, size, status, ...(reason ? {reason} : {})})),
+				done: count('done'),
+				pending: count('pending'),
+				skipped: count('skipped'),
+				failed: count('failed'),
+				createdAt: batch.createdAt,
+				updatedAt: batch.updatedAt,
+			};
+			if (cli.flags.json) {
+				io.stdout.write(`${JSON.stringify(facts)}\n`);
+				return exitCodes.ok;
+			}
+
+			io.stdout.write(
+				[
+					`checkpoint   ${file} (batch manifest, format ${batch.version})`,
+					`kind         ${batch.op} batch of ${batch.items.length} file(s)`,
+					`job          ${batch.job}`,
+					`done         ${facts.done}, pending ${facts.pending}, skipped ${facts.skipped}, failed ${facts.failed}`,
+					`created      ${batch.createdAt}`,
+					`updated      ${batch.updatedAt}`,
+					...batch.items.map(item => `  ${item.status.padEnd(8)} ${item.source} -> ${item.output}${item.reason ? ` (${item.reason})` : ''}`),
+					'',
+				].join('\n'),
+			);
+			return exitCodes.ok;
+		}
+
 		const checkpoint = await new CheckpointStore(file).read();
 		const now = await fingerprint(checkpoint.source.path).catch(() => undefined);
 		const changes = now ? fingerprintChanges(checkpoint.source, now) : ['the source no longer exists'];

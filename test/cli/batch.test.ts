@@ -96,6 +96,9 @@ describe('batch from the command line', () => {
 		expect(run.stderr()).toContain(`resume with: cage resume ${path.join(out, batchCheckpointName)}`);
 		const manifest = await readBatchCheckpoint(path.join(out, batchCheckpointName));
 		expect(manifest.items.map(item => item.status)).toEqual(['done', 'pending', 'pending']);
+		const inspect = cage(['chunk', 'inspect', out, '--json'], {env});
+		expect(inspect.status).toBe(0);
+		expect(JSON.parse(inspect.stdout)).toMatchObject({kind: 'batch', op: 'encrypt', done: 1, pending: 2});
 		expect(JSON.stringify(manifest)).not.toMatch(/AGE-SECRET-KEY/);
 
 		const resumed = cage(['resume', out, '--progress', 'json', '--no-audit'], {env});
