@@ -127,8 +127,7 @@ export function parseAuditLine(line: string): ParsedLine {
 	if (!fits(record.seq, 'int')) return refuse('malformed', '"seq" is not a whole number');
 	const type = record.type;
 	if (typeof type !== 'string' || !eventTypes.includes(type as CageEventType)) return refuse('malformed', `unknown event type ${JSON.stringify(type)}`);
-	const fields = schema[type as CageEventType];
-	for (const [name, spec] of Object.entries(fields)) {
+	for (const [name, spec] of fieldList(type as CageEventType)) {
 		const present = Object.hasOwn(record, name) && record[name] !== undefined;
 		if (!present) {
 			if (spec.optional) continue;
@@ -139,9 +138,33 @@ export function parseAuditLine(line: string): ParsedLine {
 	}
 
 	// Rebuild in the emitter's key order (type, fields, job, ts, seq) so a replayed event is the
-	// same object, key for key, as the live one (and prints the same NDJSON).
-	const {v: _v, ts: _ts, job: _job, seq, type: _type, ...rest} = record;
-	return {ok: true, event: {type, ...rest, job, ts, seq} as unknown as CageEvent};
+	// same object, key for key, as the live one (and prints the same NDJSON). A plain loop: object
+	// rest/spread here cost a 1M-line replay 0.7 s.
+	const event: Record<string, unknown> = {type};
+	for (const key in record) {
+		if (!envelopeKeys.has(key)) event[key] = record[key];
+	}
+
+	event.job = job;
+	event.ts = ts;
+	event.seq = record.seq;
+	return {ok: true, event: event as unknown as CageEvent};
+}
+
+/** Keys of the line's envelope, set apart from the event's own fields. */
+const envelopeKeys = new Set(['v', 'ts', 'job', 'seq', 'type']);
+
+const fieldLists = new Map<CageEventType, Array<[string, (typeof schema)[CageEventType][string]]>>();
+
+/** The fields of an event type as a list, made once per type rather than once per line. */
+function fieldList(type: CageEventType) {
+	let list = fieldLists.get(type);
+	if (!list) {
+		list = Object.entries(schema[type]);
+		fieldLists.set(type, list);
+	}
+
+	return list;
 }
 
 /** The job id of anomalies about lines that name no job (garbage before any valid line). */
