@@ -10,7 +10,7 @@ import {decryptFile, encryptFile, resumeFile, type AgeJobResult, type DecryptKey
 import {parseRecipientArgs, readIdentityFiles, readRecipientsFiles} from '../age/keys.js';
 import {decryptStream, encryptStream} from '../age/streams.js';
 import {checkReadableFile, exists, InputError} from '../io/files.js';
-import {batchCheckpointPath, planBatch, runBatch, type BatchCheckpoint} from '../jobs/batch-job.js';
+import {batchCheckpointPath, planBatch, runBatch, type BatchCheckpoint, type LeftOut} from '../jobs/batch-job.js';
 import {readCheckpointFor} from '../jobs/locate.js';
 import {displayPath} from '../display-path.js';
 import {ControlProxy} from '../jobs/control-proxy.js';
@@ -158,11 +158,18 @@ function isBatch(cli: BatchFlags): boolean {
 }
 
 /** Plan a new batch: items, refusals (existing outputs, a batch in progress), the manifest. */
-async function planNewBatch(op: 'encrypt' | 'decrypt', cli: BatchFlags, who: Pick<BatchCheckpoint, 'recipients' | 'identityFiles' | 'passphrase'>, job: string) {
+async function planNewBatch(op: 'encrypt' | 'decrypt', cli: BatchFlags, who: Pick<BatchCheckpoint, 'recipients' | 'identityFiles' | 'passphrase'>, job: string, io: Io) {
 	if (cli.flags.output !== undefined) throw new UsageError('-o names one output; for several inputs use --output-dir DIR (or none: outputs go beside the inputs)');
 	if (cli.input.includes('-') || cli.input.length === 0) throw new UsageError('a batch reads files, not stdin: name the files or directories');
-	const items = await planBatch(op, cli.input, {recursive: Boolean(cli.flags.recursive), ...(cli.flags.outputDir ? {outputDir: cli.flags.outputDir} : {})});
-	const checkpointPath = batchCheckpointPath(items, cli.flags.outputDir);
+	const leftOut: LeftOut[] = [];
+	const items = await planBatch(op, cli.input, {recursive: Boolean(cli.flags.recursive), leftOut, ...(cli.flags.outputDir ? {outputDir: cli.flags.outputDir} : {})});
+	if (leftOut.length > 0) {
+		// Never silently: a backup missing files must say so before it starts.
+		const shown = leftOut.slice(0, 10).map(({path: file, reason}) => `  ${file}: ${reason}`);
+		io.stderr.write(`cage ${op}: left out ${leftOut.length} file(s):\n${shown.join('\n')}${leftOut.length > 10 ? `\n  … and ${leftOut.length - 10} more` : ''}\n`);
+	}
+
+	const checkpointPath = batchCheckpointPath(cli.input, cli.flags.outputDir);
 	if (cli.flags.outputDir) await fs.promises.mkdir(cli.flags.outputDir, {recursive: true});
 	const force = Boolean(cli.flags.force);
 	if (!force && (await exists(checkpointPath))) {
@@ -181,7 +188,7 @@ async function planNewBatch(op: 'encrypt' | 'decrypt', cli: BatchFlags, who: Pic
 	}
 
 	const now = new Date().toISOString();
-	const manifest: BatchCheckpoint = {version: 1, tool: 'cage', kind: 'batch', op, job, createdAt: now, updatedAt: now, items, ...who};
+	const manifest: BatchCheckpoint = {version: 1, tool: 'cage', kind: 'batch', op, job, createdAt: now, updatedAt: now, items, ...who, ...(force ? {force} : {})};
 	return {manifest, checkpointPath};
 }
 
@@ -207,6 +214,10 @@ export async function runAgeBatch(context: {
 			control,
 			jobs: options.jobs,
 			resumed: context.resumed,
+			// Renamed into place, nothing left to resume: the file finished before a crash.
+			async isComplete(item) {
+				return (await exists(item.output)) && !(await exists(outputCheckpointPath(item.output))) && !(await exists(partialPath(item.output)));
+			},
 			async runItem(item, {index, count, emitter, control}) {
 				const common = {emitter, control, jobs: options.jobs, rate: options.rate, retries: options.settings.retries, resumeVerify: options.settings.resumeVerify, item: {index, count}};
 				const perFile = outputCheckpointPath(item.output);
@@ -216,7 +227,10 @@ export async function runAgeBatch(context: {
 					return resumeFile(checkpoint, perFile, common);
 				}
 
-				if (await exists(item.output)) throw new OutputExistsError(`${item.output} already exists (made outside this batch?); move it away, then resume`);
+				if (!manifest.force && (await exists(item.output))) {
+					throw new OutputExistsError(`${item.output} already exists (made outside this batch?); move it away, then resume`);
+				}
+
 				const size = await checkReadableFile(item.source);
 				await fs.promises.mkdir(path.dirname(item.output), {recursive: true});
 				const chunked = chunkSizeFlag !== undefined || size >= options.settings.chunkThreshold;
@@ -276,7 +290,7 @@ ${commonHelp}
 		if (isBatch(cli)) {
 			const emitter = new JobEmitter();
 			const who = target.passphrase === undefined ? {recipients: target.recipients, passphrase: false} : {passphrase: true};
-			const batch = await planNewBatch('encrypt', cli, who, emitter.job);
+			const batch = await planNewBatch('encrypt', cli, who, emitter.job, io);
 			if (target.passphrase !== undefined) target = {passphrase: await readPassphrase({confirm: true})};
 			return runAgeBatch({...batch, emitter, options, chunkSizeFlag, io, resumed: false, target});
 		}
@@ -322,7 +336,7 @@ ${commonHelp}
 		if (isBatch(cli)) {
 			const emitter = new JobEmitter();
 			const who = cli.flags.passphrase ? {passphrase: true} : {identityFiles: identityFiles.map(file => path.resolve(file)), passphrase: false};
-			const batch = await planNewBatch('decrypt', cli, who, emitter.job);
+			const batch = await planNewBatch('decrypt', cli, who, emitter.job, io);
 			const key: DecryptKey = cli.flags.passphrase ? {passphrase: await readPassphrase({confirm: false})} : {identities};
 			return runAgeBatch({...batch, emitter, options, chunkSizeFlag, io, resumed: false, key});
 		}

@@ -8,16 +8,19 @@
  * The manifest holds paths, statuses and public recipients only: never keys. Each file that is
  * large enough keeps its own OUTPUT.checkpoint.json (with its file key wrapped) while it runs.
  */
+import fsSync from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import {CheckpointError, checkpointVersion, writeJsonAtomic} from '../chunker/checkpoint.js';
 import type {JobEmitter} from '../chunker/emitter.js';
 import type {JobControl, JobOutcome} from '../chunker/events.js';
+import {describeError} from '../errors.js';
 import {InputError} from '../io/files.js';
 import {ControlProxy} from './control-proxy.js';
 
 /** What happened to one file of a batch. */
-export type BatchItemStatus = 'pending' | 'done' | 'skipped' | 'failed';
+/** `running` is saved before a file starts, so a crash between its rename and the next save is recognised on resume. */
+export type BatchItemStatus = 'pending' | 'running' | 'done' | 'skipped' | 'failed';
 
 export type BatchItem = {source: string; output: string; size: number; status: BatchItemStatus; reason?: string};
 
@@ -37,14 +40,24 @@ export type BatchCheckpoint = {
 	identityFiles?: string[];
 	/** True when the batch uses a passphrase (asked again on resume). */
 	passphrase: boolean;
+	/** Started with --force: existing outputs are replaced (also on resume). */
+	force?: boolean;
 };
 
-/** The manifest's file name in the output directory (or beside the first input). */
+/** The manifest's file name in the output directory (or the inputs' directory). */
 export const batchCheckpointName = '.cage-batch.checkpoint.json';
 
-/** Where a batch's manifest goes. */
-export function batchCheckpointPath(items: Array<{source: string}>, outputDir: string | undefined): string {
-	return path.resolve(outputDir ?? path.dirname(items[0]!.source), batchCheckpointName);
+/**
+ * Where a batch's manifest goes: the output directory; else the one directory given; else the
+ * directory that holds all the inputs — so `cage resume DIR` finds it.
+ */
+export function batchCheckpointPath(inputs: string[], outputDir: string | undefined): string {
+	if (outputDir) return path.resolve(outputDir, batchCheckpointName);
+	const resolved = inputs.map(input => path.resolve(input));
+	const isDirectory = (input: string) => fsSync.statSync(input, {throwIfNoEntry: false})?.isDirectory() ?? false;
+	if (resolved.length === 1 && isDirectory(resolved[0]!)) return path.join(resolved[0]!, batchCheckpointName);
+	// A directory input counts as its own child, so the common directory contains it.
+	return path.join(commonDirectory(resolved.map(input => (isDirectory(input) ? path.join(input, 'x') : input))), batchCheckpointName);
 }
 
 /** Artifacts of cage itself, never taken as inputs of a directory walk. */
@@ -52,14 +65,31 @@ function isCageArtifact(name: string): boolean {
 	return name.endsWith('.partial') || name.endsWith('.checkpoint.json') || /\.tmp-\d+(-[\da-f]+)?$/.test(name);
 }
 
-async function walk(directory: string): Promise<string[]> {
+/** A file a directory walk did not take, and why (reported to the user, never silently dropped). */
+export type LeftOut = {path: string; reason: string};
+
+/**
+ * Every regular file below `directory`, following symbolic links to files and directories (a link
+ * loop is reported, not followed twice).
+ */
+async function walk(directory: string, leftOut: LeftOut[], seen = new Set<string>()): Promise<string[]> {
+	const real = await fs.realpath(directory);
+	if (seen.has(real)) {
+		leftOut.push({path: directory, reason: 'a link back into a directory already walked'});
+		return [];
+	}
+
+	seen.add(real);
 	const found: string[] = [];
-	const entries = await fs.readdir(directory, {withFileTypes: true});
-	entries.sort((a, b) => a.name.localeCompare(b.name));
-	for (const entry of entries) {
-		const full = path.join(directory, entry.name);
-		if (entry.isDirectory()) found.push(...(await walk(full)));
-		else if (entry.isFile() && !isCageArtifact(entry.name)) found.push(full);
+	const names = (await fs.readdir(directory)).sort((a, b) => a.localeCompare(b));
+	for (const name of names) {
+		const full = path.join(directory, name);
+		const stat = await fs.stat(full).catch(() => undefined);
+		if (!stat) leftOut.push({path: full, reason: 'a broken symbolic link'});
+		else if (stat.isDirectory()) found.push(...(await walk(full, leftOut, seen)));
+		else if (!stat.isFile()) leftOut.push({path: full, reason: 'not a regular file'});
+		else if (isCageArtifact(name)) leftOut.push({path: full, reason: 'a file cage itself writes (partial output, checkpoint)'});
+		else found.push(full);
 	}
 
 	return found;
@@ -70,7 +100,11 @@ async function walk(directory: string): Promise<string[]> {
  * each with its output — in `outputDir` (mirroring the tree below a directory input) or in place:
  * encrypt `x` -> `x.age`, decrypt `x.age` -> `x`.
  */
-export async function planBatch(op: 'encrypt' | 'decrypt', inputs: string[], {recursive, outputDir}: {recursive: boolean; outputDir?: string}): Promise<BatchItem[]> {
+export async function planBatch(
+	op: 'encrypt' | 'decrypt',
+	inputs: string[],
+	{recursive, outputDir, leftOut = []}: {recursive: boolean; outputDir?: string; leftOut?: LeftOut[]},
+): Promise<BatchItem[]> {
 	const items: BatchItem[] = [];
 	for (const input of inputs) {
 		let stat;
@@ -84,9 +118,15 @@ export async function planBatch(op: 'encrypt' | 'decrypt', inputs: string[], {re
 		if (stat.isDirectory()) {
 			if (!recursive) throw new InputError(`${input} is a directory; pass --recursive to ${op} the files in it`);
 			const base = path.resolve(input);
-			files = (await walk(base)).map(file => ({file, relative: path.join(path.basename(base), path.relative(base, file))}));
-			// In place, a re-run must not encrypt the outputs of the last one, nor decrypt non-age files.
-			files = files.filter(({file}) => (op === 'encrypt' ? !file.endsWith('.age') : file.endsWith('.age')));
+			files = (await walk(base, leftOut)).map(file => ({file, relative: path.join(path.basename(base), path.relative(base, file))}));
+			// Decrypting names the output by dropping .age; encrypting in place must not encrypt the
+			// outputs of an earlier run. Both are reported.
+			files = files.filter(({file}) => {
+				if (op === 'decrypt' && !file.endsWith('.age')) leftOut.push({path: file, reason: 'not an .age file'});
+				else if (op === 'encrypt' && !outputDir && file.endsWith('.age')) leftOut.push({path: file, reason: 'already an .age file (encrypting in place)'});
+				else return true;
+				return false;
+			});
 		} else if (stat.isFile()) {
 			files = [{file: path.resolve(input), relative: path.basename(input)}];
 		} else {
@@ -130,7 +170,7 @@ export async function readBatchCheckpoint(file: string): Promise<BatchCheckpoint
 		throw new CheckpointError(`batch checkpoint ${file} was written by a newer cage (format ${String(record.version)}); upgrade cage to resume it`);
 	}
 
-	const statuses: BatchItemStatus[] = ['pending', 'done', 'skipped', 'failed'];
+	const statuses: BatchItemStatus[] = ['pending', 'running', 'done', 'skipped', 'failed'];
 	const valid =
 		(record.op === 'encrypt' || record.op === 'decrypt') &&
 		Array.isArray(record.items) &&
@@ -207,6 +247,8 @@ export async function runBatch(spec: {
 	jobs: number;
 	resumed: boolean;
 	runItem: RunItem;
+	/** Whether an item left `running` by a crash had in fact finished (its output is in place). */
+	isComplete?: (item: BatchItem) => Promise<boolean>;
 }): Promise<BatchResult> {
 	const {manifest, emitter, checkpointPath} = spec;
 	const startedAt = Date.now();
@@ -241,6 +283,21 @@ export async function runBatch(spec: {
 	for (const [index, item] of items.entries()) {
 		if (item.status === 'done') continue;
 		if (control.aborted !== undefined || checkpointError) break;
+		if (item.status === 'running' && (await spec.isComplete?.(item))) {
+			// Finished before a crash that came before the manifest was saved.
+			item.status = 'done';
+			continue;
+		}
+
+		item.status = 'running';
+		try {
+			await save();
+		} catch (error) {
+			checkpointError = error as Error;
+			item.status = 'pending';
+			break;
+		}
+
 		const itemControl = new ControlProxy();
 		control.current = itemControl;
 		control.skipRequested = false;
@@ -264,6 +321,8 @@ export async function runBatch(spec: {
 		} else if (control.skipRequested && control.aborted === undefined) {
 			item.status = 'skipped';
 			item.reason = 'skipped by user';
+		} else {
+			item.status = 'pending';
 		}
 
 		try {
@@ -281,10 +340,12 @@ export async function runBatch(spec: {
 	if (checkpointError || failed > 0) outcome = 'failed';
 	else if (control.aborted !== undefined) outcome = 'interrupted';
 	else outcome = 'completed';
-	const keep = unfinished > 0 && !checkpointError;
+	// A manifest that could not be updated is still whole on disk (atomic writes): keep it, so the
+	// batch stays resumable once the cause (a full disk) is gone.
+	const keep = unfinished > 0;
 	if (!keep) await fs.rm(checkpointPath, {force: true});
 	const error =
-		checkpointError ??
+		(checkpointError ? new Error(`cannot update the batch checkpoint ${checkpointPath} (${describeError(checkpointError)})`) : undefined) ??
 		(failed > 0 ? new Error(`${failed} of ${items.length} file(s) failed: ${items.filter(item => item.status === 'failed').map(item => `${item.source} (${item.reason ?? ''})`).join('; ')}`) : undefined);
 	emitter.send({
 		type: 'job:done',

@@ -8,7 +8,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {encryptFile} from '../../source/age/engine.js';
 import {JobEmitter} from '../../source/chunker/emitter.js';
 import type {CageEvent} from '../../source/chunker/events.js';
-import {batchCheckpointName, planBatch, readBatchCheckpoint, runBatch, type BatchCheckpoint} from '../../source/jobs/batch-job.js';
+import {batchCheckpointName, batchCheckpointPath, planBatch, readBatchCheckpoint, runBatch, type BatchCheckpoint} from '../../source/jobs/batch-job.js';
 import {ControlProxy} from '../../source/jobs/control-proxy.js';
 import {outputCheckpointPath} from '../../source/jobs/locate.js';
 import {cage, makeSandbox, parseEvents, startCage, waitFor, writeRandomFile} from '../helpers/cage.js';
@@ -152,4 +152,123 @@ describe('batch through the library', () => {
 		for (const item of items) expect(ageDecrypts(item.output, item.source)).toBe(true);
 		expect(fs.existsSync(checkpointPath)).toBe(false);
 	}, 60_000);
+});
+
+describe('batch edge cases (found in review)', () => {
+	it('--force replaces existing outputs, in the run and on resume', () => {
+		const tree = path.join(dir, 'force');
+		fs.mkdirSync(tree);
+		const [a, b] = [path.join(tree, 'a'), path.join(tree, 'b')];
+		fs.writeFileSync(a, 'old a');
+		fs.writeFileSync(b, 'old b');
+		expect(cage(['encrypt', a, b, '-r', recipient, ...quiet], {env}).status).toBe(0);
+		fs.writeFileSync(a, 'new a');
+		const forced = cage(['encrypt', a, b, '-r', recipient, '--force', ...quiet], {env});
+		expect(forced.stderr).toBe('');
+		expect(forced.status).toBe(0);
+		expect(spawnSync('age', ['-d', '-i', key, `${a}.age`]).stdout.toString()).toBe('new a');
+	});
+
+	it('follows symbolic links, reports what it leaves out, and never drops a file silently', () => {
+		const root = path.join(dir, 'links');
+		const outside = path.join(dir, 'links-target');
+		fs.mkdirSync(path.join(root, 'sub'), {recursive: true});
+		fs.mkdirSync(outside);
+		fs.writeFileSync(path.join(root, 'plain'), 'plain');
+		fs.writeFileSync(path.join(outside, 'file'), 'linked file');
+		fs.symlinkSync(path.join(outside, 'file'), path.join(root, 'link'));
+		fs.symlinkSync(outside, path.join(root, 'linkdir'));
+		fs.symlinkSync(root, path.join(root, 'sub', 'loop'));
+		fs.writeFileSync(path.join(root, 'old.partial'), 'not mine to take');
+		const out = path.join(dir, 'links-out');
+		const run = cage(['encrypt', '--recursive', root, '-r', recipient, '--output-dir', out, ...quiet], {env});
+		expect(run.status).toBe(0);
+		expect(run.stderr).toContain('left out 2 file(s)');
+		expect(run.stderr).toMatch(/loop: a link back into a directory already walked/);
+		expect(run.stderr).toMatch(/old\.partial: a file cage itself writes/);
+		const made = fs.readdirSync(path.join(out, 'links'), {recursive: true}).map(String).filter(name => name.endsWith('.age')).sort();
+		expect(made).toEqual(['link.age', path.join('linkdir', 'file.age'), 'plain.age']);
+		expect(ageDecrypts(path.join(out, 'links', 'link.age'), path.join(outside, 'file'))).toBe(true);
+		// With --output-dir, .age files are inputs like any other.
+		const again = cage(['encrypt', '--recursive', path.join(out, 'links'), '-r', recipient, '--output-dir', path.join(dir, 'links-twice'), ...quiet], {env});
+		expect(again.status).toBe(0);
+		expect(fs.existsSync(path.join(dir, 'links-twice', 'links', 'plain.age.age'))).toBe(true);
+	});
+
+	it('keeps the manifest where cage resume DIR looks: the one directory given, else the common one', () => {
+		const tree = makeTree('where');
+		expect(batchCheckpointPath([tree], undefined)).toBe(path.join(tree, batchCheckpointName));
+		expect(batchCheckpointPath([path.join(tree, 'one'), path.join(tree, 'sub', 'two')], undefined)).toBe(path.join(tree, batchCheckpointName));
+		expect(batchCheckpointPath([tree], '/elsewhere')).toBe(path.join('/elsewhere', batchCheckpointName));
+	});
+
+	it('a file that finished just before a crash (manifest still says running) is not failed on resume', async () => {
+		const tree = path.join(dir, 'crash');
+		fs.mkdirSync(tree);
+		for (const name of ['a', 'b']) writeRandomFile(path.join(tree, name), 100_000);
+		const items = await planBatch('encrypt', [path.join(tree, 'a'), path.join(tree, 'b')], {recursive: false});
+		const checkpointPath = batchCheckpointPath([tree], undefined);
+		// The state a kill between `rename(a.age.partial, a.age)` and the manifest save leaves behind.
+		expect(cage(['encrypt', path.join(tree, 'a'), '-r', recipient, '-o', path.join(tree, 'a.age'), ...quiet], {env}).status).toBe(0);
+		const now = new Date().toISOString();
+		items[0]!.status = 'running';
+		fs.writeFileSync(checkpointPath, JSON.stringify({version: 1, tool: 'cage', kind: 'batch', op: 'encrypt', job: 'crash', createdAt: now, updatedAt: now, items, recipients: [recipient], passphrase: false}));
+		const before = fs.statSync(path.join(tree, 'a.age')).mtimeMs;
+		const resumed = cage(['resume', tree, '--progress', 'json', '--no-audit'], {env});
+		expect(resumed.status).toBe(0);
+		expect(parseEvents(resumed.stderr).filter(event => event.type === 'item:start').map(event => event.item)).toEqual([1]);
+		expect(fs.statSync(path.join(tree, 'a.age')).mtimeMs).toBe(before);
+		for (const name of ['a', 'b']) expect(ageDecrypts(path.join(tree, `${name}.age`), path.join(tree, name))).toBe(true);
+	});
+
+	it.skipIf(process.getuid?.() !== 0)('a manifest that cannot be saved (disk full) is kept, and the batch resumes once there is room', async context => {
+		const mount = path.join(dir, 'small-batch-disk');
+		fs.mkdirSync(mount);
+		// A real full disk: a small tmpfs (needs root and mount rights; reported as skipped without them).
+		if (spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', mount]).status !== 0) context.skip('cannot mount a tmpfs here');
+		try {
+			const tree = path.join(dir, 'full-tree');
+			fs.mkdirSync(tree);
+			for (const name of ['a', 'b']) writeRandomFile(path.join(tree, name), 100_000);
+			const out = path.join(mount, 'out');
+			fs.mkdirSync(out);
+			const items = await planBatch('encrypt', [path.join(tree, 'a'), path.join(tree, 'b')], {recursive: false, outputDir: out});
+			const checkpointPath = batchCheckpointPath([tree], out);
+			const now = new Date().toISOString();
+			const manifest: BatchCheckpoint = {version: 1, tool: 'cage', kind: 'batch', op: 'encrypt', job: 'full', createdAt: now, updatedAt: now, items, recipients: [recipient], passphrase: false};
+			const ballast = path.join(mount, 'ballast');
+			const result = await runBatch({
+				manifest,
+				checkpointPath,
+				emitter: new JobEmitter(),
+				control: new ControlProxy(),
+				jobs: 1,
+				resumed: false,
+				async runItem(item, {index, count, emitter, control}) {
+					const done = await encryptFile(item.source, item.output, {recipients: [recipient]}, {emitter, control, jobs: 1, chunkSize: 1024 * 1024, checkpoint: false, item: {index, count}});
+					// The disk fills up right after the first file: the next manifest save fails.
+					const fd = fs.openSync(ballast, 'w');
+					try {
+						for (;;) fs.writeSync(fd, Buffer.alloc(64 * 1024));
+					} catch {
+						// ENOSPC: full.
+					} finally {
+						fs.closeSync(fd);
+					}
+
+					return done;
+				},
+			});
+			expect(result.outcome).toBe('failed');
+			expect(result.error?.message).toMatch(/cannot update the batch checkpoint .* no space left on device/);
+			expect(fs.existsSync(checkpointPath)).toBe(true);
+			fs.rmSync(ballast);
+			const resumed = cage(['resume', out, '--progress', 'json', '--no-audit'], {env});
+			expect(resumed.status).toBe(0);
+			expect(parseEvents(resumed.stderr).filter(event => event.type === 'item:start').map(event => event.item)).toEqual([1]);
+			for (const name of ['a', 'b']) expect(ageDecrypts(path.join(out, `${name}.age`), path.join(tree, name))).toBe(true);
+		} finally {
+			spawnSync('umount', [mount]);
+		}
+	});
 });
