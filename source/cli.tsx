@@ -1,11 +1,10 @@
-#!/bin/sh
-//bin/true; exec env MALLOC_TRIM_THRESHOLD_="${MALLOC_TRIM_THRESHOLD_:-268435456}" node "$0" "$@"
+#!/usr/bin/env node
 /**
- * The line above is a command to /bin/sh when the binary is run (`cage …`; `//bin/true` is
- * `/bin/true`) and a comment to node: the shell starts node with glibc's malloc told not to hand
- * freed memory back to the OS at once. node's cipher returns a fresh buffer per 64 KiB block;
- * with trimming on, the kernel re-zeroes those pages on every reuse, which doubled the system time
- * of an encryption (258k page faults per GiB; 19k with it off) for the same peak memory.
+ * The build (scripts/launcher.mjs) puts a two-line sh/JS launcher in place of the line above: the
+ * shell starts node with glibc's malloc told not to hand freed memory back to the OS at once.
+ * node's cipher returns a fresh buffer per 64 KiB block; with trimming on, the kernel re-zeroes
+ * those pages on every reuse, which doubled the system time of an encryption (258k page faults
+ * per GiB; 19k with it off) for the same peak memory.
  */
 /**
  * The `cage` binary: finds the subcommand, lets meow parse its flags (unknown flags are usage
