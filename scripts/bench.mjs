@@ -33,7 +33,7 @@ const skip = new Set((process.env.BENCH_SKIP ?? '').split(',').filter(Boolean));
 const shm = '/dev/shm';
 const dir = fs.mkdtempSync(path.join(process.env.BENCH_DIR ?? (fs.existsSync(shm) ? shm : os.tmpdir()), 'cage-bench-'));
 const bigDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cage-bench-big-'));
-const repeats = Math.max(1, Number(process.env.BENCH_RUNS ?? 3));
+const repeats = Math.max(1, Number(process.env.BENCH_RUNS ?? 5));
 const median = values => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 const env = {...process.env, CAGE_CONFIG_DIR: path.join(dir, 'config'), XDG_STATE_HOME: path.join(dir, 'state'), NO_COLOR: '1'};
 const gnuTime = fs.existsSync('/usr/bin/time');
