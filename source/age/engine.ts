@@ -122,7 +122,7 @@ class AgeChunkProcessor implements ChunkProcessor {
 
 	/** The MAC of a committed chunk as found in the partial output (proves the output intact). */
 	async outputMac(chunk: Chunk): Promise<string> {
-		const {plan} = {plan: this.#plan};
+		const plan = this.#plan;
 		// The other direction over the partial file: decrypt what was encrypted, re-encrypt what was decrypted.
 		return this.#pool.run({
 			...this.#task(chunk, plan.kind === 'encrypt' ? 'mac-decrypt' : 'mac-encrypt', null),
@@ -133,7 +133,7 @@ class AgeChunkProcessor implements ChunkProcessor {
 	}
 
 	#task(chunk: Chunk, op: 'encrypt' | 'decrypt' | 'mac-encrypt' | 'mac-decrypt', output: string | null) {
-		const {plan} = {plan: this.#plan};
+		const plan = this.#plan;
 		return {op, input: plan.input, output, key: plan.key, plainStart: chunk.start, plainEnd: chunk.end, plainTotal: plan.size, inOffset: plan.inOffset, outOffset: plan.outOffset};
 	}
 }

@@ -31,25 +31,32 @@ export function parseRecipientArgs(values: string[]): string[] {
 	return values.map(value => checkRecipient(value, `-r ${value}`));
 }
 
+/**
+ * The meaningful lines of a key file (`#` comments and blank lines dropped) with their line
+ * numbers; `flag` and `what` name the file in the error when it cannot be read.
+ */
+async function keyFileLines(file: string, flag: string, what: string, Failure: new (message: string) => Error): Promise<{text: string; lines: Array<{line: string; number: number}>}> {
+	let text: string;
+	try {
+		text = await fs.readFile(file, 'utf8');
+	} catch (error) {
+		throw new Failure(`${flag} ${file}: cannot read the ${what} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+	}
+
+	const lines = text
+		.split(/\r?\n/)
+		.map((line, index) => ({line: line.trim(), number: index + 1}))
+		.filter(({line}) => line !== '' && !line.startsWith('#'));
+	return {text, lines};
+}
+
 /** Read recipients files (one recipient a line, `#` comments and blank lines ignored). */
 export async function readRecipientsFiles(files: string[]): Promise<string[]> {
 	const recipients: string[] = [];
 	for (const file of files) {
-		let text: string;
-		try {
-			text = await fs.readFile(file, 'utf8');
-		} catch (error) {
-			throw new RecipientError(`-R ${file}: cannot read the recipients file (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
-		}
-
-		const before = recipients.length;
-		for (const [index, line] of text.split(/\r?\n/).entries()) {
-			const trimmed = line.trim();
-			if (trimmed === '' || trimmed.startsWith('#')) continue;
-			recipients.push(checkRecipient(trimmed, `-R ${file}, line ${index + 1}`));
-		}
-
-		if (recipients.length === before) throw new RecipientError(`-R ${file}: the recipients file lists no recipients`);
+		const {lines} = await keyFileLines(file, '-R', 'recipients file', RecipientError);
+		if (lines.length === 0) throw new RecipientError(`-R ${file}: the recipients file lists no recipients`);
+		for (const {line, number} of lines) recipients.push(checkRecipient(line, `-R ${file}, line ${number}`));
 	}
 
 	return recipients;
@@ -59,36 +66,26 @@ export async function readRecipientsFiles(files: string[]): Promise<string[]> {
 export async function readIdentityFiles(files: string[]): Promise<string[]> {
 	const identities: string[] = [];
 	for (const file of files) {
-		let text: string;
-		try {
-			text = await fs.readFile(file, 'utf8');
-		} catch (error) {
-			throw new IdentityError(`-i ${file}: cannot read the identity file (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
-		}
-
+		const {text, lines} = await keyFileLines(file, '-i', 'identity file', IdentityError);
 		if (text.startsWith('age-encryption.org/v1') || text.startsWith('-----BEGIN AGE ENCRYPTED FILE')) {
 			throw new IdentityError(`-i ${file}: passphrase-protected identity files are not supported; decrypt it first with 'age -d'`);
 		}
 
 		if (text.includes('-----BEGIN OPENSSH PRIVATE KEY-----')) throw new IdentityError(`-i ${file}: SSH keys are not supported by cage; use an age identity (cage keygen)`);
-		const before = identities.length;
-		for (const [index, line] of text.split(/\r?\n/).entries()) {
-			const trimmed = line.trim();
-			if (trimmed === '' || trimmed.startsWith('#')) continue;
-			if (!trimmed.startsWith('AGE-SECRET-KEY-')) {
-				throw new IdentityError(`-i ${file}, line ${index + 1}: not an age identity (expected AGE-SECRET-KEY-1… or AGE-SECRET-KEY-PQ-1…)`);
+		if (lines.length === 0) throw new IdentityError(`-i ${file}: the identity file holds no identities`);
+		for (const {line, number} of lines) {
+			if (!line.startsWith('AGE-SECRET-KEY-')) {
+				throw new IdentityError(`-i ${file}, line ${number}: not an age identity (expected AGE-SECRET-KEY-1… or AGE-SECRET-KEY-PQ-1…)`);
 			}
 
 			try {
-				new Decrypter().addIdentity(trimmed);
+				new Decrypter().addIdentity(line);
 			} catch (error) {
-				throw new IdentityError(`-i ${file}, line ${index + 1}: invalid age identity (${(error as Error).message})`);
+				throw new IdentityError(`-i ${file}, line ${number}: invalid age identity (${(error as Error).message})`);
 			}
 
-			identities.push(trimmed);
+			identities.push(line);
 		}
-
-		if (identities.length === before) throw new IdentityError(`-i ${file}: the identity file holds no identities`);
 	}
 
 	return identities;

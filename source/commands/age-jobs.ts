@@ -85,10 +85,6 @@ async function planIo(cli: {input: string[]; flags: {output?: string | undefined
 	return {input, output, size};
 }
 
-function finish(result: {exitCode: number}): number {
-	return result.exitCode;
-}
-
 async function runFileOrStream(
 	kind: 'encrypt' | 'decrypt',
 	plan: Plan,
@@ -109,7 +105,7 @@ async function runFileOrStream(
 		const chunkSize = resolveChunkSize(size, chunkSizeFlag, options.settings.chunkSize);
 		const input = plan.input;
 		const output = plan.output;
-		return finish(
+		return (
 			await runSession(session, emitter, control, async () =>
 				start.file(input, output, {
 					emitter,
@@ -121,8 +117,8 @@ async function runFileOrStream(
 					checkpoint: chunked,
 					resumeVerify: options.settings.resumeVerify,
 				}),
-			),
-		);
+			)
+		).exitCode;
 	}
 
 	const input = plan.input === null ? io.stdin : fs.createReadStream(plan.input, {highWaterMark: 1024 * 1024});
@@ -147,7 +143,7 @@ async function runFileOrStream(
 		else fs.rmSync(`${plan.output}.partial`, {force: true});
 	}
 
-	return finish(result);
+	return result.exitCode;
 }
 
 type BatchFlags = {input: string[]; flags: {output?: string | undefined; outputDir?: string | undefined; recursive?: boolean | undefined; force?: boolean | undefined}};
