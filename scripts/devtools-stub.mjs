@@ -1,2 +1,2 @@
-// Stands in for react-devtools-core in the dashboard bundle (see bundle-ui.mjs).
+// Stands in for react-devtools-core in the dashboard bundle (see bundle.mjs).
 export default {connectToDevTools() {}};

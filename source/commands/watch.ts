@@ -13,7 +13,6 @@ import {compilePattern} from '../audit/glob.js';
 import {InputError} from '../io/files.js';
 import {plainReporter} from '../progress/reporters.js';
 import type {DashboardHandle} from '../ui/mount.js';
-import {loadMount} from '../ui/load-mount.js';
 import {defineCommand, exitCodes, UsageError} from './command.js';
 import {loadSettings} from './options.js';
 
@@ -123,7 +122,7 @@ export const watchCommand = defineCommand({
 
 			case 'tui': {
 				// Loaded only when drawing: React, Ink and its layout engine cost every other command memory.
-				const {mountDashboard} = await loadMount();
+				const {mountDashboard} = await import('../ui/mount.js');
 				dashboard = mountDashboard({stderr: io.stderr, theme: cli.flags.theme ?? settings.theme, settings, mode: 'watch'});
 				const shown = dashboard;
 				sink = event => shown.push(event);

@@ -8,7 +8,6 @@
 import './production-react.js';
 import type {CageEvent} from '../chunker/events.js';
 import {registerSessionExtension} from '../session/session.js';
-import {loadMount} from './load-mount.js';
 import {loadTheme} from './theme.js';
 
 registerSessionExtension({
@@ -26,7 +25,7 @@ registerSessionExtension({
 		};
 
 		const detach = emitter.pipe(event => push(event));
-		const mounted = loadMount().then(({mountDashboard}) => {
+		const mounted = import('./mount.js').then(({mountDashboard}) => {
 			const dashboard = mountDashboard({stderr: options.io.stderr, theme, settings: options.settings, control, mode: 'live'});
 			for (const event of early.splice(0)) dashboard.push(event);
 			push = event => dashboard.push(event);

@@ -1,0 +1,53 @@
+#!/usr/bin/env node
+// Bundles the binary after tsc. node 20 spends most of a short job's start reading, linking and
+// compiling modules (about 120 of them for an encryption), so the build puts the CLI and the age
+// worker into dist/bin/ as a few files:
+//
+//   dist/bin/cli.js      the CLI and everything an encryption or decryption needs
+//   dist/bin/worker.js   the cipher worker thread (pool.ts finds it beside itself)
+//   dist/bin/chunk-*.js  what only some commands load, on demand: the dashboard (Ink, React,
+//                        the layout engine), `cage watch` (chokidar), `cage config` (conf)
+//
+// dist/cli.js, the `bin`, becomes a launcher that imports dist/bin/cli.js: its first lines are
+// both a shell script and JavaScript (see source/cli.tsx for why): /bin/sh runs line 2 — `:` is
+// the shell's no-op builtin, then exec — while node reads a string statement and a comment.
+// The rest of dist/ stays as tsc wrote it: it is the library (`import ... from 'cage'`).
+import fs from 'node:fs';
+import path from 'node:path';
+import {fileURLToPath} from 'node:url';
+import {build} from 'esbuild';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const dist = path.join(root, 'dist');
+const outdir = path.join(dist, 'bin');
+const shebang = '#!/usr/bin/env node\n';
+const tscCli = fs.readFileSync(path.join(dist, 'cli.js'), 'utf8');
+if (!tscCli.startsWith(shebang)) throw new Error(`dist/cli.js does not start with ${shebang.trim()}: run tsc first (npm run build)`);
+fs.rmSync(outdir, {recursive: true, force: true});
+await build({
+	entryPoints: {cli: path.join(dist, 'cli.js'), worker: path.join(dist, 'age/worker.js')},
+	outdir,
+	bundle: true,
+	splitting: true,
+	platform: 'node',
+	format: 'esm',
+	target: 'node20',
+	logLevel: 'warning',
+	// Ink reaches for React's devtools only in development; the stub keeps it out of the bundle.
+	alias: {'react-devtools-core': path.join(root, 'scripts/devtools-stub.mjs')},
+	// React's production build (production-react.ts sets the same at run time for the library).
+	define: {'process.env.NODE_ENV': '"production"'},
+	logOverride: {'assign-to-define': 'silent'},
+	// Some bundled CommonJS dependencies call require() for node built-ins.
+	banner: {js: "import {createRequire as __cageCreateRequire} from 'node:module'; const require = __cageCreateRequire(import.meta.url);"},
+});
+
+const launcher = [
+	'#!/bin/sh',
+	'":" //; exec env MALLOC_TRIM_THRESHOLD_="${MALLOC_TRIM_THRESHOLD_:-268435456}" node "$0" "$@"',
+	'// The cage binary: see scripts/bundle.mjs. Built; do not edit.',
+	"import './bin/cli.js';",
+	'',
+].join('\n');
+fs.writeFileSync(path.join(dist, 'cli.js'), launcher, {mode: 0o755});
+fs.rmSync(path.join(dist, 'cli.js.map'), {force: true});
