@@ -25,7 +25,7 @@ const tscCli = fs.readFileSync(path.join(dist, 'cli.js'), 'utf8');
 if (!tscCli.startsWith(shebang)) throw new Error(`dist/cli.js does not start with ${shebang.trim()}: run tsc first (npm run build)`);
 fs.rmSync(outdir, {recursive: true, force: true});
 await build({
-	entryPoints: {cli: path.join(dist, 'cli.js'), worker: path.join(dist, 'age/worker.js')},
+	entryPoints: {cli: path.join(dist, 'cli.js'), warm: path.join(dist, 'warm.js'), worker: path.join(dist, 'age/worker.js')},
 	outdir,
 	bundle: true,
 	splitting: true,
@@ -46,7 +46,9 @@ const launcher = [
 	'#!/bin/sh',
 	'":" //; exec env MALLOC_TRIM_THRESHOLD_="${MALLOC_TRIM_THRESHOLD_:-268435456}" node "$0" "$@"',
 	'// The cage binary: see scripts/bundle.mjs. Built; do not edit.',
-	"import './bin/cli.js';",
+	// Small and first: starts an age job's worker threads before node compiles the big bundle.
+	"import './bin/warm.js';",
+	"await import('./bin/cli.js');",
 	'',
 ].join('\n');
 fs.writeFileSync(path.join(dist, 'cli.js'), launcher, {mode: 0o755});

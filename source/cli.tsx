@@ -10,6 +10,8 @@
  * The `cage` binary: finds the subcommand, lets meow parse its flags (unknown flags are usage
  * errors, exit 2), runs it, and turns errors into one-line messages and exit codes.
  */
+// First, so that age jobs' worker threads boot while the rest of the CLI loads.
+import './warm.js';
 import process from 'node:process';
 import './ui/dashboard-extension.js';
 import meow from 'meow';

@@ -13,6 +13,7 @@
  */
 import {Decrypter, Encrypter, type Recipient, type Stanza} from 'age-encryption';
 import {AgeFormatError, NoIdentityMatchError} from './errors.js';
+import {collect, streamOf} from './library-io.js';
 import {nonceSize, tagSize} from './stream.js';
 
 /** Who can open a file: recipients (`age1…`, `age1pq1…`) or a passphrase. */
@@ -29,30 +30,6 @@ export const maxHeaderSize = 16 * 1024 * 1024;
 
 /** scrypt work factor for new passphrase files (age's default). */
 const scryptLogN = 18;
-
-/**
- * The library's output for an empty payload. Given bytes, `encrypt` collects its output through
- * `Response`, which loads node's fetch implementation (undici): 25 ms of a short job's start.
- * Given a stream, it returns one, which is read here directly.
- */
-async function sealEmpty(encrypter: Encrypter): Promise<Uint8Array> {
-	const empty = new ReadableStream<Uint8Array>({
-		start(controller) {
-			controller.close();
-		},
-	});
-	const reader = (await encrypter.encrypt(empty)).getReader();
-	const parts: Uint8Array[] = [];
-	for (let next = await reader.read(); !next.done; next = await reader.read()) parts.push(next.value);
-	const sealed = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
-	let at = 0;
-	for (const part of parts) {
-		sealed.set(part, at);
-		at += part.length;
-	}
-
-	return sealed;
-}
 
 /** A new header: its bytes, the file key it wraps and a fresh payload nonce. */
 export async function createHeader(target: HeaderTarget): Promise<{header: Uint8Array; fileKey: Uint8Array; nonce: Uint8Array}> {
@@ -73,7 +50,7 @@ export async function createHeader(target: HeaderTarget): Promise<{header: Uint8
 		encrypter.setScryptWorkFactor(scryptLogN);
 	}
 
-	const sealed = await sealEmpty(encrypter);
+	const sealed = await collect(await encrypter.encrypt(streamOf(new Uint8Array(0))));
 	// header || nonce (16) || empty final block (16-byte tag)
 	const headerEnd = sealed.length - tagSize - nonceSize;
 	const header = sealed.slice(0, headerEnd);

@@ -2,10 +2,9 @@
  * A fixed pool of worker threads for the age engine's chunk work. Each task is one chunk (or the
  * MAC of one chunk on resume); the pool queues tasks beyond its size and relays progress.
  */
-import fs from 'node:fs';
-import {fileURLToPath} from 'node:url';
 import {Worker} from 'node:worker_threads';
-import {AbortedError, type SharedControl} from '../chunker/control.js';
+import {AbortedError, type SharedControl, type SharedControlHandle} from '../chunker/control.js';
+import {releaseWarmWorkers, takeWarmWorker, workerUrl} from './warm-workers.js';
 
 /** One unit of worker work. Offsets are file positions; `plain*` are plaintext stream offsets. */
 export type WorkerTask = {
@@ -25,6 +24,9 @@ export type WorkerTask = {
 	outOffset: number;
 };
 
+/** What a worker is sent before its first task, and when the pool closes. */
+export type WorkerSetup = {type: 'control'; control: SharedControlHandle} | {type: 'close'};
+
 /** What a worker posts back. */
 export type WorkerReply =
 	| {id: number; type: 'progress'; bytes: number}
@@ -33,15 +35,6 @@ export type WorkerReply =
 
 type Pending = {resolve: (mac: string) => void; reject: (error: Error) => void; onProgress: (bytes: number) => void};
 type Slot = {worker: Worker; task: number | undefined};
-
-/** The compiled worker script; under the test runner (TypeScript sources) the built one in dist/. */
-function workerUrl(): URL {
-	const local = new URL('worker.js', import.meta.url);
-	if (fs.existsSync(fileURLToPath(local))) return local;
-	const built = new URL('../../dist/age/worker.js', import.meta.url);
-	if (fs.existsSync(fileURLToPath(built))) return built;
-	throw new Error('the age worker script is missing: run `npm run build` first');
-}
 
 /** Worker threads sharing one pause/abort/rate control. */
 export class WorkerPool {
@@ -57,6 +50,7 @@ export class WorkerPool {
 		this.size = Math.max(1, size);
 		this.#control = control;
 		for (let index = 0; index < this.size; index++) this.#slots.push(this.#spawn());
+		releaseWarmWorkers();
 	}
 
 	/** Run a task; resolves with the chunk MAC. */
@@ -92,7 +86,9 @@ export class WorkerPool {
 	}
 
 	#spawn(): Slot {
-		const worker = new Worker(workerUrl(), {workerData: {control: this.#control.handle}});
+		const worker = takeWarmWorker() ?? new Worker(workerUrl());
+		// Before any task (messages arrive in order): the pause/abort/rate control it obeys.
+		worker.postMessage({type: 'control', control: this.#control.handle} satisfies WorkerSetup);
 		const slot: Slot = {worker, task: undefined};
 		worker.on('message', (reply: WorkerReply) => {
 			if (!('id' in reply)) return;

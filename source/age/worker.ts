@@ -7,15 +7,16 @@ import {createHash} from 'node:crypto';
 import fs from 'node:fs';
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import {parentPort, workerData} from 'node:worker_threads';
-import {AbortedError, SharedControl, type SharedControlHandle} from '../chunker/control.js';
+import {parentPort} from 'node:worker_threads';
+import {AbortedError, SharedControl} from '../chunker/control.js';
 import {blockSize, decryptRange, encryptedBlockSize, encryptRange, tagSize} from './stream.js';
-import type {WorkerReply, WorkerTask} from './pool.js';
+import type {WorkerReply, WorkerSetup, WorkerTask} from './pool.js';
 
 /** Plaintext blocks per read: 1 MiB, so memory per worker stays small whatever the chunk size. */
 const blocksPerRead = 16;
 
-const control = new SharedControl((workerData as {control: SharedControlHandle}).control);
+// Set by the pool's first message (a worker may boot before its pool exists: warm-workers.ts).
+let control: SharedControl | undefined;
 
 // node's cipher returns a fresh 64 KiB buffer per block; V8 frees them only when it feels memory
 // pressure, which lets a worker hold tens of MiB of dead buffers. Collecting the young generation
@@ -60,6 +61,7 @@ function writeFully(fd: number, buffer: Uint8Array, position: number): void {
 }
 
 function run(task: WorkerTask): string {
+	if (!control) throw new Error('age worker: a task arrived before the pool sent its control');
 	const key = Buffer.from(task.key);
 	const mac = createHash('sha256');
 	const inFd = fdFor(task.input, false);
@@ -110,7 +112,12 @@ function run(task: WorkerTask): string {
 	return mac.digest('hex');
 }
 
-parentPort!.on('message', (message: WorkerTask | {type: 'close'}) => {
+parentPort!.on('message', (message: WorkerTask | WorkerSetup) => {
+	if ('type' in message && message.type === 'control') {
+		control = new SharedControl(message.control);
+		return;
+	}
+
 	if ('type' in message) {
 		for (const fd of [...readFds.values(), ...writeFds.values()]) fs.closeSync(fd);
 		readFds.clear();

@@ -208,13 +208,18 @@ export async function verifySource(
 		);
 	}
 
-	if (!processor.mac) return;
-	for (const id of chunksToVerify(checkpoint.chunksDone, checkpoint.skipped, mode)) {
-		const chunk = chunkAt(checkpoint.size, checkpoint.chunkSize, id);
-		const mac = await processor.mac(chunk, ctx);
-		if (mac !== checkpoint.macs[id]) {
+	const {mac} = processor;
+	if (!mac) return;
+	const chunks = chunksToVerify(checkpoint.chunksDone, checkpoint.skipped, mode).map(id => chunkAt(checkpoint.size, checkpoint.chunkSize, id));
+	const macs: string[] = [];
+	// A parallel processor gets them all at once (it runs as many as it has workers and queues the
+	// rest); a sequential one, one at a time.
+	if (processor.sequential) for (const chunk of chunks) macs.push(await mac.call(processor, chunk, ctx));
+	else macs.push(...(await Promise.all(chunks.map(async chunk => mac.call(processor, chunk, ctx)))));
+	for (const [index, chunk] of chunks.entries()) {
+		if (macs[index] !== checkpoint.macs[chunk.id]) {
 			throw new SourceChangedError(
-				`cannot resume ${checkpointPath}: chunk ${id} (bytes ${chunk.start}..${chunk.end}) of ${checkpoint.source.path} differs from what was processed; start the job again with --force`,
+				`cannot resume ${checkpointPath}: chunk ${chunk.id} (bytes ${chunk.start}..${chunk.end}) of ${checkpoint.source.path} differs from what was processed; start the job again with --force`,
 			);
 		}
 	}

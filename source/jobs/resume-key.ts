@@ -8,6 +8,7 @@ import path from 'node:path';
 import {Decrypter, Encrypter, generateX25519Identity, identityToRecipient} from 'age-encryption';
 import {configDir} from '../config.js';
 import {CheckpointError} from '../chunker/checkpoint.js';
+import {collect, streamOf} from '../age/library-io.js';
 
 /** The resume identity file's name inside the config directory. */
 export const resumeIdentityName = 'resume-identity.txt';
@@ -52,7 +53,7 @@ export async function wrapSecrets(secrets: Record<string, string>, dir = configD
 	const recipient = await identityToRecipient(identity);
 	const encrypter = new Encrypter();
 	encrypter.addRecipient(recipient);
-	const wrapped = await encrypter.encrypt(JSON.stringify(secrets));
+	const wrapped = await collect(await encrypter.encrypt(streamOf(Buffer.from(JSON.stringify(secrets)))));
 	return {wrapped: Buffer.from(wrapped).toString('base64'), recipient};
 }
 
@@ -73,8 +74,8 @@ export async function unwrapSecrets(wrapped: string, checkpointFile: string, dir
 	const decrypter = new Decrypter();
 	decrypter.addIdentity(identity);
 	try {
-		const plain = await decrypter.decrypt(Buffer.from(wrapped, 'base64'), 'text');
-		return JSON.parse(plain) as Record<string, string>;
+		const plain = await collect(await decrypter.decrypt(streamOf(Buffer.from(wrapped, 'base64'))));
+		return JSON.parse(Buffer.from(plain).toString('utf8')) as Record<string, string>;
 	} catch {
 		throw new CheckpointError(`cannot resume ${checkpointFile}: its secrets were wrapped to a different resume identity than ${file} (started with another CAGE_CONFIG_DIR or by another user?)`);
 	}

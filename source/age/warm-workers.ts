@@ -1,0 +1,67 @@
+/**
+ * Worker threads started before they are needed. A worker takes about 60 ms to boot (a new V8
+ * isolate and node's own bootstrap); the CLI starts them first thing when the command is an age
+ * job, so they boot while the main thread loads its modules, reads the keys and writes the
+ * header, instead of after. The pool adopts them; any it does not need are stopped.
+ */
+import fs from 'node:fs';
+import {fileURLToPath} from 'node:url';
+import {Worker} from 'node:worker_threads';
+
+const warm: Worker[] = [];
+
+/** The compiled worker script; under the test runner (TypeScript sources) the built one in dist/. */
+export function workerUrl(): URL {
+	const local = new URL('worker.js', import.meta.url);
+	if (fs.existsSync(fileURLToPath(local))) return local;
+	const built = new URL('../../dist/age/worker.js', import.meta.url);
+	if (fs.existsSync(fileURLToPath(built))) return built;
+	throw new Error('the age worker script is missing: run `npm run build` first');
+}
+
+/** Start `count` workers now. They wait, idle and unreferenced, for a pool to adopt them. */
+export function warmWorkers(count: number): void {
+	for (let index = 0; index < count; index++) {
+		const worker = new Worker(workerUrl());
+		worker.unref();
+		// A worker that fails to boot is simply not adopted; the pool starts a fresh one instead.
+		const drop = () => {
+			const at = warm.indexOf(worker);
+			if (at !== -1) warm.splice(at, 1);
+		};
+
+		worker.once('error', drop);
+		worker.once('exit', drop);
+		warm.push(worker);
+	}
+}
+
+/** A warm worker, or undefined when none is left. The caller owns it from now on. */
+export function takeWarmWorker(): Worker | undefined {
+	const worker = warm.shift();
+	worker?.removeAllListeners('error').removeAllListeners('exit');
+	return worker;
+}
+
+/** Stop the warm workers nobody took (a job with fewer chunks than workers). */
+export function releaseWarmWorkers(): void {
+	for (const worker of warm.splice(0)) void worker.terminate();
+}
+
+/**
+ * What the CLI calls before anything else: warm as many workers as the job will run when argv names an
+ * encryption, a decryption or a resume (not its help): `--jobs`/`-j` from the command line, else
+ * `jobs` (the setting). The pool adopts what it can and starts or stops the difference.
+ */
+export function warmForArgv(argv: readonly string[], settingJobs: number): void {
+	const command = argv.find(arg => !arg.startsWith('-'));
+	if (command !== 'encrypt' && command !== 'decrypt' && command !== 'resume') return;
+	if (argv.some(arg => arg === '--help' || arg === '-h' || arg === '--version')) return;
+	let jobs = settingJobs;
+	for (const [index, arg] of argv.entries()) {
+		const value = arg === '--jobs' || arg === '-j' ? argv[index + 1] : /^--jobs=(.+)$/.exec(arg)?.[1];
+		if (value !== undefined && /^\d+$/.test(value)) jobs = Math.min(Number(value), 16);
+	}
+
+	warmWorkers(jobs);
+}

@@ -1,0 +1,52 @@
+import {afterEach, describe, expect, it} from 'vitest';
+import {releaseWarmWorkers, takeWarmWorker, warmForArgv} from '../../source/age/warm-workers.js';
+
+function takeAll(): number {
+	let count = 0;
+	for (let worker = takeWarmWorker(); worker; worker = takeWarmWorker()) {
+		count++;
+		void worker.terminate();
+	}
+
+	return count;
+}
+
+describe('warm workers', () => {
+	afterEach(() => {
+		releaseWarmWorkers();
+	});
+
+	it('warms the setting’s number of workers for encrypt, decrypt and resume', () => {
+		for (const command of ['encrypt', 'decrypt', 'resume']) {
+			warmForArgv([command, 'file', '-r', 'age1x'], 3);
+			expect(takeAll()).toBe(3);
+		}
+	});
+
+	it('honours --jobs, -j and --jobs= on the command line, capped at 16', () => {
+		warmForArgv(['encrypt', 'file', '--jobs', '1'], 3);
+		expect(takeAll()).toBe(1);
+		warmForArgv(['decrypt', '-j', '4', 'file'], 2);
+		expect(takeAll()).toBe(4);
+		warmForArgv(['encrypt', '--jobs=2', 'file'], 3);
+		expect(takeAll()).toBe(2);
+		warmForArgv(['encrypt', '--jobs', '64', 'file'], 3);
+		expect(takeAll()).toBe(16);
+	});
+
+	it('warms nothing for other commands, help, or a bad --jobs (the command reports it)', () => {
+		for (const argv of [['chunk', 'hash', 'f'], ['watch'], ['keygen'], ['encrypt', '--help'], ['--version'], []]) {
+			warmForArgv(argv, 2);
+			expect(takeAll()).toBe(0);
+		}
+
+		warmForArgv(['encrypt', '--jobs', 'x', 'f'], 2);
+		expect(takeAll()).toBe(2);
+	});
+
+	it('releases the workers nobody took', () => {
+		warmForArgv(['encrypt', 'f'], 2);
+		releaseWarmWorkers();
+		expect(takeAll()).toBe(0);
+	});
+});
