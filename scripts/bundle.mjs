@@ -36,7 +36,9 @@ await build({
 	// Ink reaches for React's devtools only in development; the stub keeps it out of the bundle.
 	alias: {'react-devtools-core': path.join(root, 'scripts/devtools-stub.mjs')},
 	// React's production build (production-react.ts sets the same at run time for the library).
-	define: {'process.env.NODE_ENV': '"production"'},
+	// No fetch: the layout engine's loader asks `typeof fetch`, and reading node's global fetch
+	// loads its HTTP client (undici), 35 ms of the dashboard's start. cage never fetches.
+	define: {'process.env.NODE_ENV': '"production"', fetch: 'undefined'},
 	logOverride: {'assign-to-define': 'silent'},
 	// Some bundled CommonJS dependencies call require() for node built-ins.
 	banner: {js: "import {createRequire as __cageCreateRequire} from 'node:module'; const require = __cageCreateRequire(import.meta.url);"},

@@ -57,6 +57,9 @@ export function mountDashboard(options: DashboardOptions): DashboardHandle {
 		exitOnCtrlC: false,
 		patchConsole: false,
 		maxFps,
+		// Rewrite only the lines that changed: most of a frame (borders, labels, finished chunks)
+		// is what the terminal already shows.
+		incrementalRendering: true,
 	});
 	let closing: Promise<void> | undefined;
 	return {
