@@ -112,6 +112,7 @@ async function compare(ageArgs, cageArgs) {
 		runs.cage.push(await measure(...cage(...cageArgs)));
 	}
 
+	console.log(`  runs (s): age ${runs.age.map(run => run.seconds.toFixed(2)).join(' ')} · cage ${runs.cage.map(run => run.seconds.toFixed(2)).join(' ')}`);
 	const pick = list => ({seconds: median(list.map(run => run.seconds)), peak: Math.max(...list.map(run => run.peak))});
 	return {age: pick(runs.age), cage: pick(runs.cage)};
 }
