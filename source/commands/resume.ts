@@ -1,6 +1,7 @@
 import {CheckpointStore} from '../chunker/checkpoint.js';
 import {JobEmitter} from '../chunker/emitter.js';
 import {ControlProxy} from '../jobs/control-proxy.js';
+import {releaseWarmWorkers} from '../age/warm-workers.js';
 import type {HashAlgorithm} from '../hash/hasher.js';
 import {runHashJob} from '../jobs/hash-job.js';
 import {locateCheckpoint, readCheckpointFor} from '../jobs/locate.js';
@@ -68,6 +69,8 @@ ${jobFlagsHelp}
 			return resumeAgeJob({checkpoint, checkpointPath: file, options, io, recipients: cli.flags.recipient, recipientsFiles: cli.flags.recipientsFile});
 		}
 
+		// A hash job has no cipher workers: stop the ones started on the chance of an age job.
+		releaseWarmWorkers();
 		// Each run is its own job in the audit log (seq restarts); the checkpoint keeps the first id.
 		const emitter = new JobEmitter();
 		const control = new ControlProxy();
