@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 /**
- * The build (scripts/launcher.mjs) puts a two-line sh/JS launcher in place of the line above: the
- * shell starts node with glibc's malloc told not to hand freed memory back to the OS at once.
- * node's cipher returns a fresh buffer per 64 KiB block; with trimming on, the kernel re-zeroes
- * those pages on every reuse, which doubled the system time of an encryption (258k page faults
- * per GiB; 19k with it off) for the same peak memory.
+ * The build (scripts/bundle.mjs) bundles this file into dist/bin/ and writes dist/cli.js as a
+ * sh/JS launcher: the shell starts node with glibc's malloc told not to hand freed memory back to
+ * the OS at once. node's cipher returns a fresh buffer per 64 KiB block; with trimming on, the
+ * kernel re-zeroes those pages on every reuse, which doubled the system time of an encryption
+ * (258k page faults per GiB; 19k with it off) for the same peak memory.
  */
 /**
  * The `cage` binary: finds the subcommand, lets meow parse its flags (unknown flags are usage
