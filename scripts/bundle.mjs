@@ -53,5 +53,7 @@ const launcher = [
 	"await import('./bin/cli.js');",
 	'',
 ].join('\n');
-fs.writeFileSync(path.join(dist, 'cli.js'), launcher, {mode: 0o755});
+fs.writeFileSync(path.join(dist, 'cli.js'), launcher);
+// tsc made the file (mode 0644), and writeFileSync sets a mode only on files it creates.
+fs.chmodSync(path.join(dist, 'cli.js'), 0o755);
 fs.rmSync(path.join(dist, 'cli.js.map'), {force: true});

@@ -14,4 +14,8 @@ try {
 	// An invalid config file is reported by the command itself; warm the default meanwhile.
 }
 
-warmForArgv(process.argv.slice(2), jobs);
+try {
+	warmForArgv(process.argv.slice(2), jobs);
+} catch {
+	// No worker script (a broken build): the pool reports it as a one-line error when the job starts.
+}

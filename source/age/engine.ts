@@ -307,6 +307,9 @@ async function openPartialForResume(plan: Plan, checkpoint: Checkpoint, file: st
 	return FileOutput.open(plan.partial);
 }
 
+/** How many chunks a resume verifies at once. */
+const verifyBatch = 4;
+
 /** Recompute the MACs of a sample of committed chunks from the source and from the partial output. */
 async function verifyResume(plan: Plan, processor: AgeChunkProcessor, checkpoint: Checkpoint, file: string, mode: 'sample' | 'full'): Promise<void> {
 	if (plan.kind === 'encrypt') {
@@ -324,19 +327,25 @@ async function verifyResume(plan: Plan, processor: AgeChunkProcessor, checkpoint
 		}
 	}
 
-	for (const id of chunksToVerify(checkpoint.chunksDone, checkpoint.skipped, mode)) {
-		const chunk = chunkAt(plan.size, plan.chunkSize, id);
-		const [source, written] = await Promise.all([processor.mac(chunk).catch((error: Error) => error), processor.outputMac(chunk).catch((error: Error) => error)]);
-		if (source !== checkpoint.macs[id]) {
-			throw new SourceChangedError(
-				`cannot resume ${file}: chunk ${id} (bytes ${chunk.start}..${chunk.end}) of ${plan.input} is not what was ${plan.kind}ed before; the source changed — delete the checkpoint and start again`,
-			);
-		}
+	// Source and output MACs of a few chunks at a time, so that every worker has work (a sample is
+	// one batch); checked in chunk order, so the first changed chunk is the one named.
+	const ids = chunksToVerify(checkpoint.chunksDone, checkpoint.skipped, mode);
+	for (let from = 0; from < ids.length; from += verifyBatch) {
+		const chunks = ids.slice(from, from + verifyBatch).map(id => chunkAt(plan.size, plan.chunkSize, id));
+		const macs = await Promise.all(chunks.map(async chunk => Promise.all([processor.mac(chunk).catch((error: Error) => error), processor.outputMac(chunk).catch((error: Error) => error)])));
+		for (const [index, chunk] of chunks.entries()) {
+			const [source, written] = macs[index]!;
+			if (source !== checkpoint.macs[chunk.id]) {
+				throw new SourceChangedError(
+					`cannot resume ${file}: chunk ${chunk.id} (bytes ${chunk.start}..${chunk.end}) of ${plan.input} is not what was ${plan.kind}ed before; the source changed — delete the checkpoint and start again`,
+				);
+			}
 
-		if (written !== checkpoint.macs[id]) {
-			throw new CheckpointError(
-				`cannot resume ${file}: chunk ${id} of the partial output ${plan.partial} was damaged since the checkpoint; delete both and start again`,
-			);
+			if (written !== checkpoint.macs[chunk.id]) {
+				throw new CheckpointError(
+					`cannot resume ${file}: chunk ${chunk.id} of the partial output ${plan.partial} was damaged since the checkpoint; delete both and start again`,
+				);
+			}
 		}
 	}
 }

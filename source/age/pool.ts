@@ -2,9 +2,9 @@
  * A fixed pool of worker threads for the age engine's chunk work. Each task is one chunk (or the
  * MAC of one chunk on resume); the pool queues tasks beyond its size and relays progress.
  */
-import {Worker} from 'node:worker_threads';
+import type {Worker} from 'node:worker_threads';
 import {AbortedError, type SharedControl, type SharedControlHandle} from '../chunker/control.js';
-import {releaseWarmWorkers, takeWarmWorker, workerUrl} from './warm-workers.js';
+import {newWorker, releaseWarmWorkers, takeWarmWorker} from './warm-workers.js';
 
 /** One unit of worker work. Offsets are file positions; `plain*` are plaintext stream offsets. */
 export type WorkerTask = {
@@ -86,7 +86,7 @@ export class WorkerPool {
 	}
 
 	#spawn(): Slot {
-		const worker = takeWarmWorker() ?? new Worker(workerUrl());
+		const worker = takeWarmWorker() ?? newWorker();
 		// Before any task (messages arrive in order): the pause/abort/rate control it obeys.
 		worker.postMessage({type: 'control', control: this.#control.handle} satisfies WorkerSetup);
 		const slot: Slot = {worker, task: undefined};

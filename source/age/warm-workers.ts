@@ -5,6 +5,8 @@
  * header, instead of after. The pool adopts them; any it does not need are stopped.
  */
 import fs from 'node:fs';
+import os from 'node:os';
+import process from 'node:process';
 import {fileURLToPath} from 'node:url';
 import {Worker} from 'node:worker_threads';
 
@@ -19,10 +21,24 @@ export function workerUrl(): URL {
 	throw new Error('the age worker script is missing: run `npm run build` first');
 }
 
+/**
+ * A new cipher worker. Each one pipes its stdout and stderr into the process's, which adds
+ * listeners there; the limit grows with the workers so that node does not warn of a leak.
+ */
+export function newWorker(): Worker {
+	for (const stream of [process.stdout, process.stderr]) stream.setMaxListeners(stream.getMaxListeners() + 1);
+	return new Worker(workerUrl());
+}
+
+/** The most workers started before the job is known: one per core, at most 16. */
+export function warmLimit(): number {
+	return Math.min(16, os.availableParallelism());
+}
+
 /** Start `count` workers now. They wait, idle and unreferenced, for a pool to adopt them. */
 export function warmWorkers(count: number): void {
 	for (let index = 0; index < count; index++) {
-		const worker = new Worker(workerUrl());
+		const worker = newWorker();
 		worker.unref();
 		// A worker that fails to boot is simply not adopted; the pool starts a fresh one instead.
 		const drop = () => {
@@ -51,7 +67,9 @@ export function releaseWarmWorkers(): void {
 /**
  * What the CLI calls before anything else: warm as many workers as the job will run when argv names an
  * encryption, a decryption or a resume (not its help): `--jobs`/`-j` from the command line, else
- * `jobs` (the setting). The pool adopts what it can and starts or stops the difference.
+ * `jobs` (the setting), at most one per core. The pool adopts what it can and starts or stops the
+ * difference. (The job's size is not known yet: a small file needs one worker, and the others
+ * are stopped when its pool starts.)
  */
 export function warmForArgv(argv: readonly string[], settingJobs: number): void {
 	const command = argv.find(arg => !arg.startsWith('-'));
@@ -60,8 +78,9 @@ export function warmForArgv(argv: readonly string[], settingJobs: number): void 
 	let jobs = settingJobs;
 	for (const [index, arg] of argv.entries()) {
 		const value = arg === '--jobs' || arg === '-j' ? argv[index + 1] : /^--jobs=(.+)$/.exec(arg)?.[1];
-		if (value !== undefined && /^\d+$/.test(value)) jobs = Math.min(Number(value), 16);
+		if (value !== undefined && /^\d+$/.test(value)) jobs = Number(value);
 	}
 
-	warmWorkers(jobs);
+	// More would only contend for the cores while the main thread starts; the pool adds the rest.
+	warmWorkers(Math.min(jobs, warmLimit()));
 }

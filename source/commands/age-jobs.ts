@@ -2,6 +2,7 @@
  * `cage encrypt`, `cage decrypt`, and the age half of `cage resume`: flags as the age CLI spells
  * them, checked at the edge, then a file job (chunked, resumable) or a stream job (stdin/stdout).
  */
+import {releaseWarmWorkers} from '../age/warm-workers.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import type {Checkpoint} from '../chunker/checkpoint.js';
@@ -121,6 +122,8 @@ async function runFileOrStream(
 		).exitCode;
 	}
 
+	// A stream runs on the main thread: stop the cipher workers started on the chance of a file.
+	releaseWarmWorkers();
 	const input = plan.input === null ? io.stdin : fs.createReadStream(plan.input, {highWaterMark: 1024 * 1024});
 	const output = plan.output === null ? io.stdout : fs.createWriteStream(`${plan.output}.partial`, {mode: 0o600});
 	const result = await runSession(session, emitter, control, async () =>

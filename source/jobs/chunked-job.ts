@@ -3,12 +3,12 @@
  * (hash, encrypt, decrypt). Kind-specific code builds the processor and says how to finish.
  */
 import type {CheckpointStore} from '../chunker/checkpoint.js';
-import { fingerprint, fingerprintChanges, type Checkpoint} from '../chunker/checkpoint.js';
+import {fingerprint, fingerprintChanges, type Checkpoint} from '../chunker/checkpoint.js';
 import type {SharedControl} from '../chunker/control.js';
 import type {JobEmitter} from '../chunker/emitter.js';
 import type {JobKind, JobOutcome} from '../chunker/events.js';
-import {chunkAt, chunkCount} from '../chunker/plan.js';
-import type {ChunkContext, ChunkProcessor} from '../chunker/processor.js';
+import {chunkCount} from '../chunker/plan.js';
+import type {ChunkProcessor} from '../chunker/processor.js';
 import {ChunkRunner} from '../chunker/runner.js';
 import type {ControlProxy} from './control-proxy.js';
 
@@ -186,41 +186,4 @@ export function chunksToVerify(chunksDone: number, skipped: number[], mode: 'sam
 /** Thrown when a resume finds the source is not what the checkpoint recorded. */
 export class SourceChangedError extends Error {
 	override name = 'SourceChangedError';
-}
-
-/**
- * Refuse to resume when the source changed since the checkpoint: first the fingerprint (path,
- * size, mtime, inode), then the keyed MACs of the chosen chunks, recomputed from the bytes now.
- */
-export async function verifySource(
-	checkpoint: Checkpoint,
-	checkpointPath: string,
-	processor: ChunkProcessor,
-	ctx: ChunkContext,
-	mode: 'sample' | 'full',
-): Promise<void> {
-	const now = await fingerprint(checkpoint.source.path).catch(() => undefined);
-	if (!now) throw new SourceChangedError(`cannot resume ${checkpointPath}: the source ${checkpoint.source.path} no longer exists`);
-	const changes = fingerprintChanges(checkpoint.source, now);
-	if (changes.length > 0) {
-		throw new SourceChangedError(
-			`cannot resume ${checkpointPath}: the source ${checkpoint.source.path} changed since the checkpoint (${changes.join('; ')}); start the job again with --force`,
-		);
-	}
-
-	const {mac} = processor;
-	if (!mac) return;
-	const chunks = chunksToVerify(checkpoint.chunksDone, checkpoint.skipped, mode).map(id => chunkAt(checkpoint.size, checkpoint.chunkSize, id));
-	const macs: string[] = [];
-	// A parallel processor gets them all at once (it runs as many as it has workers and queues the
-	// rest); a sequential one, one at a time.
-	if (processor.sequential) for (const chunk of chunks) macs.push(await mac.call(processor, chunk, ctx));
-	else macs.push(...(await Promise.all(chunks.map(async chunk => mac.call(processor, chunk, ctx)))));
-	for (const [index, chunk] of chunks.entries()) {
-		if (macs[index] !== checkpoint.macs[chunk.id]) {
-			throw new SourceChangedError(
-				`cannot resume ${checkpointPath}: chunk ${chunk.id} (bytes ${chunk.start}..${chunk.end}) of ${checkpoint.source.path} differs from what was processed; start the job again with --force`,
-			);
-		}
-	}
 }

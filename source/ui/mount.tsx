@@ -57,9 +57,8 @@ export function mountDashboard(options: DashboardOptions): DashboardHandle {
 		exitOnCtrlC: false,
 		patchConsole: false,
 		maxFps,
-		// Rewrite only the lines that changed: most of a frame (borders, labels, finished chunks)
-		// is what the terminal already shows.
-		incrementalRendering: true,
+		// Not incrementalRendering: in Ink 6.8 it leaves a stale line above the dashboard when a
+		// frame is taller than the one before (the first frame is a two-line placeholder).
 	});
 	let closing: Promise<void> | undefined;
 	return {

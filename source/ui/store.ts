@@ -10,9 +10,13 @@ export class DashboardStore {
 	readonly state: DashboardState = createDashboardState();
 	readonly #listeners = new Set<() => void>();
 
-	/** Reduce one event; no render happens here. */
+	/**
+	 * Reduce one event. Renders happen at the dashboard's frame rate, except for a pause or a
+	 * resume, which the user just asked for with a key and should see at once.
+	 */
 	push(event: CageEvent): void {
 		applyEvent(this.state, event);
+		if (event.type === 'job:paused' || event.type === 'job:resumed') for (const listener of this.#listeners) listener();
 	}
 
 	/** Ask the UI to render now rather than at its next frame (used for key actions). */

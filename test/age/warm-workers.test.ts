@@ -1,5 +1,5 @@
 import {afterEach, describe, expect, it} from 'vitest';
-import {releaseWarmWorkers, takeWarmWorker, warmForArgv} from '../../source/age/warm-workers.js';
+import {releaseWarmWorkers, takeWarmWorker, warmForArgv, warmLimit} from '../../source/age/warm-workers.js';
 
 function takeAll(): number {
 	let count = 0;
@@ -16,22 +16,22 @@ describe('warm workers', () => {
 		releaseWarmWorkers();
 	});
 
-	it('warms the setting’s number of workers for encrypt, decrypt and resume', () => {
+	it('warms the setting’s number of workers for encrypt, decrypt and resume, at most one per core', () => {
 		for (const command of ['encrypt', 'decrypt', 'resume']) {
-			warmForArgv([command, 'file', '-r', 'age1x'], 3);
-			expect(takeAll()).toBe(3);
+			warmForArgv([command, 'file', '-r', 'age1x'], 1);
+			expect(takeAll()).toBe(1);
+			warmForArgv([command, 'file', '-r', 'age1x'], 64);
+			expect(takeAll()).toBe(warmLimit());
 		}
 	});
 
-	it('honours --jobs, -j and --jobs= on the command line, capped at 16', () => {
+	it('honours --jobs, -j and --jobs= on the command line, within the same limit', () => {
 		warmForArgv(['encrypt', 'file', '--jobs', '1'], 3);
 		expect(takeAll()).toBe(1);
-		warmForArgv(['decrypt', '-j', '4', 'file'], 2);
-		expect(takeAll()).toBe(4);
-		warmForArgv(['encrypt', '--jobs=2', 'file'], 3);
-		expect(takeAll()).toBe(2);
-		warmForArgv(['encrypt', '--jobs', '64', 'file'], 3);
-		expect(takeAll()).toBe(16);
+		warmForArgv(['decrypt', '-j', '64', 'file'], 1);
+		expect(takeAll()).toBe(warmLimit());
+		warmForArgv(['encrypt', '--jobs=1', 'file'], 3);
+		expect(takeAll()).toBe(1);
 	});
 
 	it('warms nothing for other commands, help, or a bad --jobs (the command reports it)', () => {
@@ -40,8 +40,8 @@ describe('warm workers', () => {
 			expect(takeAll()).toBe(0);
 		}
 
-		warmForArgv(['encrypt', '--jobs', 'x', 'f'], 2);
-		expect(takeAll()).toBe(2);
+		warmForArgv(['encrypt', '--jobs', 'x', 'f'], 1);
+		expect(takeAll()).toBe(1);
 	});
 
 	it('releases the workers nobody took', () => {

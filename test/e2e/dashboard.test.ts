@@ -73,6 +73,13 @@ function bytesShown(screen: string): number | undefined {
 	return Number(match[1]) * unit;
 }
 
+/** One frame drawn in place: the header on the first line, and no stale copy of any line. */
+function drawnInPlace(screen: string): void {
+	const lines = screen.split('\n');
+	expect(lines[0]).toContain('cage encrypt');
+	for (const title of ['cage encrypt', 'Throughput', 'now ', 'Chunks ']) expect(lines.filter(line => line.includes(title))).toHaveLength(1);
+}
+
 async function exitCode(file: string, timeout = 30_000): Promise<number> {
 	const text = await waitFor(() => fs.existsSync(file) && fs.readFileSync(file, 'utf8'), {timeout, what: `exit code in ${file}`});
 	return Number(/EXIT=(\d+)/.exec(text)![1]);
@@ -114,6 +121,7 @@ describe.runIf(hasTools)('dashboard in a real terminal (tmux)', () => {
 		expect(first).toContain('Anomalies');
 		expect(first).toMatch(/#\d+ chunk \d+ (started|done)/);
 		expect(first).toContain('q quit');
+		drawnInPlace(first);
 
 		term.keys(run.session, 'p');
 		await waitFor(() => screen().includes('● paused'), {timeout: 10_000, what: 'paused'});
@@ -124,6 +132,8 @@ describe.runIf(hasTools)('dashboard in a real terminal (tmux)', () => {
 		const stillHeld = bytesShown(screen())!;
 		expect(stillHeld).toBe(held);
 		expect(screen()).toContain('p resume');
+		// After many frames, the screen still holds exactly one.
+		drawnInPlace(screen());
 
 		term.keys(run.session, 'p');
 		await waitFor(() => screen().includes('● running') && (bytesShown(screen()) ?? 0) > held, {timeout: 10_000, what: 'running again and bytes growing'});
