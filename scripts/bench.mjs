@@ -149,33 +149,41 @@ try {
 	record('round trip identical (cage->age -d, cage -d)', String(same && spawnSync('age', ['-d', '-i', key, '-o', out('x.plain'), out('cage.age')]).status === 0));
 	rm(out('age.plain'), out('cage.plain'), out('x.plain'), out('age.age'));
 
-	// Resume from 50 %: run, SIGKILL once half is checkpointed, then time the resume alone.
+	// Resume from 50 %: run, SIGKILL once half is checkpointed, then time the resume alone; the
+	// median of 3 such resumes (each kill lands a little past half, at a checkpoint).
 	{
 		rm(out('cage.age'));
-		const child = spawn(cli, ['encrypt', plain, '-r', recipient, '-o', out('resume.age'), '--progress', 'json', '--no-audit', '--rate', `${Math.ceil(size / units.MiB / 8)}MiB`], {env, stdio: ['ignore', 'ignore', 'pipe']});
-		let buffer = '';
-		await new Promise(resolve => {
-			child.stderr.on('data', data => {
-				buffer += data;
-				for (const line of buffer.split('\n')) {
-					if (!line.startsWith('{')) continue;
-					const event = JSON.parse(line);
-					if (event.type === 'job:checkpoint' && event.bytesDone >= size / 2) {
-						child.kill('SIGKILL');
-						resolve();
-						return;
+		const resumes = [];
+		let ok = true;
+		for (let index = 0; index < 3; index++) {
+			rm(out('resume.age'), out('resume.plain'));
+			const child = spawn(cli, ['encrypt', plain, '-r', recipient, '-o', out('resume.age'), '--progress', 'json', '--no-audit', '--force', '--rate', `${Math.ceil(size / units.MiB / 8)}MiB`], {env, stdio: ['ignore', 'ignore', 'pipe']});
+			let buffer = '';
+			await new Promise(resolve => {
+				child.stderr.on('data', data => {
+					buffer += data;
+					for (const line of buffer.split('\n')) {
+						if (!line.startsWith('{')) continue;
+						const event = JSON.parse(line);
+						if (event.type === 'job:checkpoint' && event.bytesDone >= size / 2) {
+							child.kill('SIGKILL');
+							resolve();
+							return;
+						}
 					}
-				}
 
-				buffer = buffer.slice(buffer.lastIndexOf('\n') + 1);
+					buffer = buffer.slice(buffer.lastIndexOf('\n') + 1);
+				});
+				child.on('close', resolve);
 			});
-			child.on('close', resolve);
-		});
-		await new Promise(resolve => (child.exitCode === null && child.signalCode === null ? child.on('close', resolve) : resolve()));
-		const resumed = await measure(...cage('resume', out('resume.age'), '--progress', 'none', '--no-audit'));
-		record('resume from 50%: time / full encrypt time', (resumed.seconds / cageEnc.seconds).toFixed(2), 'goal <= 0.60');
-		const ok = spawnSync('age', ['-d', '-i', key, '-o', out('resume.plain'), out('resume.age')]).status === 0 && spawnSync('cmp', [plain, out('resume.plain')]).status === 0;
-		record('resumed output decrypts with age -d to the input', String(ok));
+			await new Promise(resolve => (child.exitCode === null && child.signalCode === null ? child.on('close', resolve) : resolve()));
+			resumes.push((await measure(...cage('resume', out('resume.age'), '--progress', 'none', '--no-audit'))).seconds);
+			ok &&= spawnSync('age', ['-d', '-i', key, '-o', out('resume.plain'), out('resume.age')]).status === 0 && spawnSync('cmp', [plain, out('resume.plain')]).status === 0;
+		}
+
+		console.log(`  resumes (s): ${resumes.map(seconds => seconds.toFixed(2)).join(' ')}`);
+		record('resume from 50%: time / full encrypt time', (median(resumes) / cageEnc.seconds).toFixed(2), 'median of 3; goal <= 0.60');
+		record('resumed outputs decrypt with age -d to the input', String(ok));
 		rm(out('resume.age'), out('resume.plain'));
 	}
 
