@@ -14,8 +14,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {performance} from 'node:perf_hooks';
+import {median, parseSize, root, writeSample} from './bench-common.mjs';
 
-const root = path.resolve(import.meta.dirname, '..');
 const dist = path.join(root, 'dist');
 const cli = path.join(dist, 'cli.js');
 if (!fs.existsSync(path.join(dist, 'audit', 'tail.js'))) {
@@ -23,25 +23,12 @@ if (!fs.existsSync(path.join(dist, 'audit', 'tail.js'))) {
 	process.exit(2);
 }
 
-const units = {B: 1, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3};
-const parseSize = text => {
-	const match = /^(\d+)\s*(B|KiB|MiB|GiB)?$/.exec(text);
-	if (!match) throw new Error(`bad size ${text}`);
-	return Number(match[1]) * units[match[2] ?? 'B'];
-};
-
 const lineCount = Number(process.env.BENCH_LINES ?? 1_000_000);
 const size = parseSize(process.env.BENCH_SIZE ?? '1GiB');
 const runs = Number(process.env.BENCH_RUNS ?? 3);
 const dir = fs.mkdtempSync(path.join(process.env.BENCH_DIR ?? os.tmpdir(), 'cage-bench-audit-'));
 const env = {...process.env, CAGE_CONFIG_DIR: path.join(dir, 'config'), XDG_STATE_HOME: path.join(dir, 'state'), HOME: dir, NO_COLOR: '1', CI: '1'};
 const note = text => process.stderr.write(`bench-audit: ${text}\n`);
-const median = values => {
-	const sorted = [...values].sort((a, b) => a - b);
-	const middle = Math.floor(sorted.length / 2);
-	return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
-};
-
 const round = (value, digits = 3) => Number(value.toFixed(digits));
 const {formatAuditLine} = await import(path.join(dist, 'audit', 'format.js'));
 const {AuditTail} = await import(path.join(dist, 'audit', 'tail.js'));
@@ -70,7 +57,7 @@ function generateLog(file, lines) {
 
 	while (written < lines) {
 		const job = `20260101T000000-${(jobIndex++).toString(16).padStart(6, '0')}`;
-		const chunkSize = 16 * units.MiB;
+		const chunkSize = 16 * 1024 ** 2;
 		const chunks = 4096;
 		let seq = 0;
 		const send = event => put({...event, job, ts: (ts += 7), seq: event.type === 'chunk:progress' ? seq : seq++});
@@ -164,7 +151,7 @@ try {
 
 	note(`encrypting ${size} bytes, ${runs} runs with the audit log and ${runs} without, alternating`);
 	const input = path.join(dir, 'input.bin');
-	execFileSync('head', ['-c', String(size), '/dev/urandom'], {stdio: ['ignore', fs.openSync(input, 'w'), 'inherit']});
+	writeSample(input, size);
 	const key = path.join(dir, 'key.txt');
 	execFileSync('age-keygen', ['-o', key], {stdio: 'ignore'});
 	const recipient = execFileSync('age-keygen', ['-y', key]).toString().trim();

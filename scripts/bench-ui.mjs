@@ -14,32 +14,19 @@
  * temp directory.
  */
 import {execFileSync, spawnSync} from 'node:child_process';
-import {randomBytes} from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {Writable} from 'node:stream';
-import {fileURLToPath, pathToFileURL} from 'node:url';
+import {pathToFileURL} from 'node:url';
+import {median, parseSize, root, writeSample} from './bench-common.mjs';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const cli = path.join(root, 'dist/cli.js');
 const note = message => process.stderr.write(`bench-ui: ${message}\n`);
-
-function parseSize(text) {
-	const match = /^(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?$/i.exec(text.trim());
-	if (!match) throw new Error(`BENCH_SIZE: '${text}' is not a size (e.g. 1GiB, 256MiB)`);
-	const power = {'': 0, k: 1, m: 2, g: 3, t: 4}[match[2].toLowerCase()];
-	return Math.round(Number(match[1]) * 1024 ** power);
-}
 
 const size = parseSize(process.env.BENCH_SIZE ?? '1GiB');
 const runs = Math.max(1, Number(process.env.BENCH_RUNS ?? 5));
 const uiSeconds = Math.max(1, Number(process.env.BENCH_UI_SECONDS ?? 5));
-
-if (!fs.existsSync(cli)) {
-	note('dist/cli.js is missing; run npm run build first');
-	process.exit(1);
-}
 
 const dir = fs.mkdtempSync(path.join(process.env.BENCH_DIR ?? (fs.existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir()), 'cage-bench-ui-'));
 const env = {
@@ -51,19 +38,6 @@ const env = {
 fs.mkdirSync(env.HOME);
 const socket = path.join(dir, 'tmux.sock');
 const tmux = (...args) => execFileSync('tmux', ['-S', socket, ...args], {env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe']});
-
-function writeInput(file) {
-	const fd = fs.openSync(file, 'w');
-	const block = randomBytes(8 * 1024 * 1024);
-	for (let written = 0, counter = 0; written < size; counter++) {
-		block.writeUInt32LE(counter, 0);
-		const length = Math.min(block.length, size - written);
-		fs.writeSync(fd, block, 0, length);
-		written += length;
-	}
-
-	fs.closeSync(fd);
-}
 
 async function waitForFile(file, timeoutMs) {
 	const deadline = Date.now() + timeoutMs;
@@ -112,7 +86,7 @@ async function benchEncrypt() {
 	}
 
 	note(`writing ${size} bytes of input`);
-	writeInput(path.join(dir, 'input.bin'));
+	writeSample(path.join(dir, 'input.bin'), size);
 	const key = spawnSync(process.execPath, [cli, 'keygen'], {env, encoding: 'utf8'});
 	const recipient = /age1[0-9a-z]+/.exec(key.stdout + key.stderr)?.[0];
 	if (!recipient) throw new Error(`cage keygen gave no recipient: ${key.stderr}`);
@@ -125,7 +99,6 @@ async function benchEncrypt() {
 	}
 
 	fs.rmSync(path.join(dir, 'input.bin'), {force: true});
-	const median = values => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 	const noneSeconds = median(none);
 	const tuiSeconds = median(tui);
 	return {tuiSeconds, noneSeconds, tuiOverheadPercent: ((tuiSeconds - noneSeconds) / noneSeconds) * 100};

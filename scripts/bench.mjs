@@ -10,20 +10,13 @@
 // Times are wall clock of whole processes; peak RSS is the kernel's (GNU time %M, else
 // /proc/<pid>/status VmHWM polled). Nothing here is hard-coded: every figure is measured now.
 import {execFileSync, spawn, spawnSync} from 'node:child_process';
-import {randomBytes} from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import {median, parseSize, root, writeSample} from './bench-common.mjs';
 
-const root = path.resolve(import.meta.dirname, '..');
 const cli = path.join(root, 'dist/cli.js');
-const units = {B: 1, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3};
-const parseSize = text => {
-	const match = /^(\d+)\s*(B|KiB|MiB|GiB)?$/.exec(text);
-	if (!match) throw new Error(`bad size ${text}`);
-	return Number(match[1]) * units[match[2] ?? 'B'];
-};
-
+const units = {MiB: 1024 ** 2};
 const size = parseSize(process.env.BENCH_SIZE ?? '1GiB');
 const bigSize = parseSize(process.env.BENCH_BIG ?? '4GiB');
 const skip = new Set((process.env.BENCH_SKIP ?? '').split(',').filter(Boolean));
@@ -34,7 +27,6 @@ const shm = '/dev/shm';
 const dir = fs.mkdtempSync(path.join(process.env.BENCH_DIR ?? (fs.existsSync(shm) ? shm : os.tmpdir()), 'cage-bench-'));
 const bigDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cage-bench-big-'));
 const repeats = Math.max(1, Number(process.env.BENCH_RUNS ?? 5));
-const median = values => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 const env = {...process.env, CAGE_CONFIG_DIR: path.join(dir, 'config'), XDG_STATE_HOME: path.join(dir, 'state'), NO_COLOR: '1'};
 const gnuTime = fs.existsSync('/usr/bin/time');
 const results = [];
@@ -76,19 +68,6 @@ async function measure(command, args, {stdin, stdout, extraEnv} = {}) {
 
 	if (status !== 0) throw new Error(`${command} ${args.join(' ')} exited ${status}: ${stderr.slice(-2000)}`);
 	return {seconds, peak};
-}
-
-function writeSample(file, bytes) {
-	const fd = fs.openSync(file, 'w');
-	const block = randomBytes(8 * units.MiB);
-	for (let written = 0, counter = 0; written < bytes; counter++) {
-		block.writeUInt32LE(counter, 0);
-		const length = Math.min(block.length, bytes - written);
-		fs.writeSync(fd, block, 0, length);
-		written += length;
-	}
-
-	fs.closeSync(fd);
 }
 
 function record(name, value, note = '') {

@@ -23,11 +23,17 @@ export function workerUrl(): URL {
 
 /**
  * A new cipher worker. Each one pipes its stdout and stderr into the process's, which adds
- * listeners there; the limit grows with the workers so that node does not warn of a leak.
+ * listeners there; the limit follows the live workers so that node does not warn of a leak (and
+ * still would of a real one, in a batch that starts thousands of workers one after another).
  */
 export function newWorker(): Worker {
-	for (const stream of [process.stdout, process.stderr]) stream.setMaxListeners(stream.getMaxListeners() + 1);
-	return new Worker(workerUrl());
+	const streams = [process.stdout, process.stderr];
+	for (const stream of streams) stream.setMaxListeners(stream.getMaxListeners() + 1);
+	const worker = new Worker(workerUrl());
+	worker.once('exit', () => {
+		for (const stream of streams) stream.setMaxListeners(Math.max(10, stream.getMaxListeners() - 1));
+	});
+	return worker;
 }
 
 /** The most workers started before the job is known: one per core, at most 16. */
@@ -54,9 +60,8 @@ export function warmWorkers(count: number): void {
 
 /** A warm worker, or undefined when none is left. The caller owns it from now on. */
 export function takeWarmWorker(): Worker | undefined {
-	const worker = warm.shift();
-	worker?.removeAllListeners('error').removeAllListeners('exit');
-	return worker;
+	// Its `drop` listeners stay: once it has left the list they do nothing.
+	return warm.shift();
 }
 
 /** Stop the warm workers nobody took (a job with fewer chunks than workers). */

@@ -1,0 +1,34 @@
+// What the three benches share: sizes parsed as cage parses them, medians, sample files.
+import {randomBytes} from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import {fileURLToPath, pathToFileURL} from 'node:url';
+
+export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+if (!fs.existsSync(path.join(root, 'dist', 'bin', 'cli.js'))) {
+	process.stderr.write('bench: dist/ is missing; run `npm run build` first (npm run bench does)\n');
+	process.exit(2);
+}
+
+/** cage's own size parser (`1GiB`, `256MiB`, `1048576`, …). */
+export const {parseSize} = await import(pathToFileURL(path.join(root, 'dist', 'size.js')).href);
+
+export function median(values) {
+	const sorted = [...values].sort((a, b) => a - b);
+	const middle = Math.floor(sorted.length / 2);
+	return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
+/** `bytes` of incompressible data, written 8 MiB at a time. */
+export function writeSample(file, bytes) {
+	const fd = fs.openSync(file, 'w');
+	const block = randomBytes(8 * 1024 * 1024);
+	for (let written = 0, counter = 0; written < bytes; counter++) {
+		block.writeUInt32LE(counter, 0);
+		const length = Math.min(block.length, bytes - written);
+		fs.writeSync(fd, block, 0, length);
+		written += length;
+	}
+
+	fs.closeSync(fd);
+}
