@@ -32,9 +32,8 @@ registerSessionExtension({
 	draws: true,
 	async attach({emitter, control, options}) {
 		if (options.progress !== 'tui') return undefined;
-		const theme = options.theme ?? options.settings.theme;
 		// A bad theme is refused before the job starts (and before any file is written).
-		loadTheme(theme);
+		const theme = loadTheme(options.theme ?? options.settings.theme);
 		// React, Ink and the layout engine take about 0.15 s of CPU to load. They load once the
 		// workers have their first chunks (or after `mountDelayMs`, for a job that is slow to get
 		// there, such as a resume re-verifying chunks), so that loading them never delays the
@@ -48,8 +47,9 @@ registerSessionExtension({
 		let mounted: Promise<DashboardHandle> | undefined;
 		function load(): Promise<DashboardHandle> {
 			clearTimeout(timer);
-			if (!mounted) lazierOptimizer();
-			mounted ??= import('./mount.js').then(({mountDashboard}) => {
+			if (mounted) return mounted;
+			lazierOptimizer();
+			mounted = import('./mount.js').then(({mountDashboard}) => {
 				const dashboard = mountDashboard({stderr: options.io.stderr, theme, settings: options.settings, control, mode: 'live'});
 				for (const event of early.splice(0)) dashboard.push(event);
 				push = event => dashboard.push(event);

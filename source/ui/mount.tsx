@@ -12,15 +12,15 @@ import type {Settings} from '../config.js';
 import {Dashboard} from './Dashboard.js';
 import {openKeyInput} from './key-input.js';
 import {DashboardStore} from './store.js';
-import {loadTheme, ThemeError} from './theme.js';
+import {loadTheme, ThemeError, type Theme} from './theme.js';
 
 export {ThemeError};
 
 export type DashboardOptions = {
 	/** Where Ink renders. */
 	stderr: NodeJS.WriteStream;
-	/** Theme name or path; an invalid one throws ThemeError. */
-	theme: string;
+	/** Theme name or path (an invalid one throws ThemeError), or one already loaded. */
+	theme: string | Theme;
 	settings: Settings;
 	/** Live job: keys act on it. Absent in watch mode: p/s/r say read-only; q just quits. */
 	control?: JobControl;
@@ -41,7 +41,7 @@ export const maxFps = 10;
 
 /** Mount the dashboard on `options.stderr`. Throws ThemeError before drawing anything. */
 export function mountDashboard(options: DashboardOptions): DashboardHandle {
-	const theme = loadTheme(options.theme);
+	const theme = typeof options.theme === 'string' ? loadTheme(options.theme) : options.theme;
 	const store = new DashboardStore();
 	const keys = openKeyInput();
 	let quit: () => void = () => undefined;
