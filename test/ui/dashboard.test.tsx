@@ -87,6 +87,19 @@ describe('Dashboard', () => {
 		expect(control.calls.filter(call => call.startsWith('abort'))).toHaveLength(1);
 	});
 
+	it('takes each key of a burst that arrives as one string ("p" then Enter, "ps")', async () => {
+		const {store} = runningJob();
+		const control = recordingControl();
+		const {stdin} = render(<Dashboard store={store} theme={mono} mode="live" control={control} size={{columns: 100, rows: 30}} />);
+		await settle();
+		stdin.write('p\r');
+		await settle();
+		expect(control.calls).toEqual(['pause']);
+		stdin.write('ps');
+		await settle();
+		expect(control.calls).toEqual(['pause', 'resume', 'skip']);
+	});
+
 	it('shows paused from the events and the key hint follows', async () => {
 		const {store, script} = runningJob();
 		const {lastFrame} = render(<Dashboard store={store} theme={mono} mode="live" control={recordingControl()} size={{columns: 100, rows: 30}} />);

@@ -23,7 +23,14 @@ export type KeyActions = {
 export function useDashboardKeys(actions: KeyActions, {mode, control}: {mode: 'live' | 'watch'; control?: JobControl | undefined}): void {
 	const {isRawModeSupported} = useStdin();
 	useInput(
-		(input, key) => {
+		function onKey(input, key) {
+			// Keys typed in one burst ("p" then Enter, or a paste) arrive as one string: take each
+			// plain character as a key of its own (Enter and other characters mean nothing here).
+			if (input.length > 1 && !key.ctrl && !key.meta && !input.startsWith('\u001B')) {
+				for (const character of input) onKey(character, {...key, return: false});
+				return;
+			}
+
 			if ((key.ctrl && input === 'c') || input === 'q') {
 				actions.quit();
 				return;
