@@ -2,9 +2,9 @@
  * `cage encrypt`, `cage decrypt`, and the age half of `cage resume`: flags as the age CLI spells
  * them, checked at the edge, then a file job (chunked, resumable) or a stream job (stdin/stdout).
  */
-import {releaseWarmWorkers} from '../age/warm-workers.js';
 import fs from 'node:fs';
 import path from 'node:path';
+import {releaseWarmWorkers} from '../age/warm-workers.js';
 import type {Checkpoint} from '../chunker/checkpoint.js';
 import {JobEmitter} from '../chunker/emitter.js';
 import {decryptFile, encryptFile, resumeFile, type AgeJobResult, type DecryptKey, type EncryptTarget} from '../age/engine.js';

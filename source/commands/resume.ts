@@ -1,7 +1,7 @@
+import {releaseWarmWorkers} from '../age/warm-workers.js';
 import {CheckpointStore} from '../chunker/checkpoint.js';
 import {JobEmitter} from '../chunker/emitter.js';
 import {ControlProxy} from '../jobs/control-proxy.js';
-import {releaseWarmWorkers} from '../age/warm-workers.js';
 import type {HashAlgorithm} from '../hash/hasher.js';
 import {runHashJob} from '../jobs/hash-job.js';
 import {locateCheckpoint, readCheckpointFor} from '../jobs/locate.js';

@@ -16,12 +16,16 @@ export class DashboardStore {
 	 */
 	push(event: CageEvent): void {
 		applyEvent(this.state, event);
-		if (event.type === 'job:paused' || event.type === 'job:resumed') for (const listener of this.#listeners) listener();
+		if (event.type === 'job:paused' || event.type === 'job:resumed') this.#renderNow();
 	}
 
 	/** Ask the UI to render now rather than at its next frame (used for key actions). */
 	touch(): void {
 		this.state.version++;
+		this.#renderNow();
+	}
+
+	#renderNow(): void {
 		for (const listener of this.#listeners) listener();
 	}
 
