@@ -25,7 +25,7 @@ import {unwrapSecrets, wrapSecrets} from '../jobs/resume-key.js';
 import {displayPath} from '../display-path.js';
 import {shellQuote} from '../shell-quote.js';
 import {createHeader, readHeader} from './header.js';
-import {WorkerPool} from './pool.js';
+import {type TaskResult, type WorkerTask, WorkerPool} from './pool.js';
 import {blockRange, blockSize, ciphertextPayloadSize, nonceSize, payloadKey, plaintextSizeOf} from './stream.js';
 
 /** Options every age job shares. */
@@ -107,7 +107,7 @@ class AgeChunkProcessor implements ChunkProcessor {
 
 	async process(chunk: Chunk, ctx: ChunkContext): Promise<ChunkResult> {
 		try {
-			const mac = await this.#pool.run(this.#task(chunk, this.#plan.kind, this.#plan.partial), bytes => ctx.progress(bytes));
+			const {mac} = await this.#pool.run(this.#task(chunk, this.#plan.kind), bytes => ctx.progress(bytes));
 			return {mac};
 		} catch (error) {
 			// Remember where it failed, for the message the user reads.
@@ -116,25 +116,19 @@ class AgeChunkProcessor implements ChunkProcessor {
 		}
 	}
 
-	async mac(chunk: Chunk): Promise<string> {
-		return this.#pool.run(this.#task(chunk, `mac-${this.#plan.kind}`, null));
+	/**
+	 * Redo a committed chunk without writing (resume): its MAC as the source gives it now, and
+	 * whether the partial output still holds, byte for byte, what that work gives. One pass over
+	 * the source and one read of the output prove both sides.
+	 */
+	async verify(chunk: Chunk): Promise<Required<TaskResult>> {
+		const {mac, matches = false} = await this.#pool.run(this.#task(chunk, `verify-${this.#plan.kind}`));
+		return {mac, matches};
 	}
 
-	/** The MAC of a committed chunk as found in the partial output (proves the output intact). */
-	async outputMac(chunk: Chunk): Promise<string> {
+	#task(chunk: Chunk, op: WorkerTask['op']) {
 		const plan = this.#plan;
-		// The other direction over the partial file: decrypt what was encrypted, re-encrypt what was decrypted.
-		return this.#pool.run({
-			...this.#task(chunk, plan.kind === 'encrypt' ? 'mac-decrypt' : 'mac-encrypt', null),
-			input: plan.partial,
-			inOffset: plan.outOffset,
-			outOffset: 0,
-		});
-	}
-
-	#task(chunk: Chunk, op: 'encrypt' | 'decrypt' | 'mac-encrypt' | 'mac-decrypt', output: string | null) {
-		const plan = this.#plan;
-		return {op, input: plan.input, output, key: plan.key, plainStart: chunk.start, plainEnd: chunk.end, plainTotal: plan.size, inOffset: plan.inOffset, outOffset: plan.outOffset};
+		return {op, input: plan.input, output: plan.partial, key: plan.key, plainStart: chunk.start, plainEnd: chunk.end, plainTotal: plan.size, inOffset: plan.inOffset, outOffset: plan.outOffset};
 	}
 }
 
@@ -310,7 +304,11 @@ async function openPartialForResume(plan: Plan, checkpoint: Checkpoint, file: st
 /** How many chunks a resume verifies at once. */
 const verifyBatch = 4;
 
-/** Recompute the MACs of a sample of committed chunks from the source and from the partial output. */
+/**
+ * Redo a sample of committed chunks (or all: `resumeVerify full`) from the source, without
+ * writing: the MAC must be the checkpoint's (else the source changed) and the partial output must
+ * hold exactly what the work gives (else it was damaged since).
+ */
 async function verifyResume(plan: Plan, processor: AgeChunkProcessor, checkpoint: Checkpoint, file: string, mode: 'sample' | 'full'): Promise<void> {
 	if (plan.kind === 'encrypt') {
 		const expected = checkpoint.params.headerSha256;
@@ -327,21 +325,24 @@ async function verifyResume(plan: Plan, processor: AgeChunkProcessor, checkpoint
 		}
 	}
 
-	// Source and output MACs of a few chunks at a time, so that every worker has work (a sample is
-	// one batch); checked in chunk order, so the first changed chunk is the one named.
+	// A few chunks at a time, so that every worker has work (a sample is one batch); checked in
+	// chunk order, so the first changed chunk is the one named.
 	const ids = chunksToVerify(checkpoint.chunksDone, checkpoint.skipped, mode);
 	for (let from = 0; from < ids.length; from += verifyBatch) {
 		const chunks = ids.slice(from, from + verifyBatch).map(id => chunkAt(plan.size, plan.chunkSize, id));
-		const macs = await Promise.all(chunks.map(async chunk => Promise.all([processor.mac(chunk).catch((error: Error) => error), processor.outputMac(chunk).catch((error: Error) => error)])));
+		const results = await Promise.all(chunks.map(async chunk => processor.verify(chunk).catch((error: Error) => error)));
 		for (const [index, chunk] of chunks.entries()) {
-			const [source, written] = macs[index]!;
-			if (source !== checkpoint.macs[chunk.id]) {
+			const result = results[index]!;
+			// A failed authentication (decrypt) or a shrunk source is a changed source; any other
+			// error (a permission, an I/O error) is itself the answer, and the checkpoint stays.
+			if (result instanceof Error && !['EAUTH', 'ESHRANK'].includes((result as NodeJS.ErrnoException).code ?? '')) throw result;
+			if (result instanceof Error || result.mac !== checkpoint.macs[chunk.id]) {
 				throw new SourceChangedError(
 					`cannot resume ${file}: chunk ${chunk.id} (bytes ${chunk.start}..${chunk.end}) of ${plan.input} is not what was ${plan.kind}ed before; the source changed — delete the checkpoint and start again`,
 				);
 			}
 
-			if (written !== checkpoint.macs[chunk.id]) {
+			if (!result.matches) {
 				throw new CheckpointError(
 					`cannot resume ${file}: chunk ${chunk.id} of the partial output ${plan.partial} was damaged since the checkpoint; delete both and start again`,
 				);

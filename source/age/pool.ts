@@ -6,13 +6,17 @@ import type {Worker} from 'node:worker_threads';
 import {AbortedError, type SharedControl, type SharedControlHandle} from '../chunker/control.js';
 import {newWorker, releaseWarmWorkers, takeWarmWorker} from './warm-workers.js';
 
-/** One unit of worker work. Offsets are file positions; `plain*` are plaintext stream offsets. */
+/**
+ * One unit of worker work. Offsets are file positions; `plain*` are plaintext stream offsets.
+ * `verify-*` redoes a committed chunk without writing: it reads back what `output` holds at the
+ * chunk's place and says whether it is what the work gives now (resume verification).
+ */
 export type WorkerTask = {
 	id: number;
-	op: 'encrypt' | 'decrypt' | 'mac-encrypt' | 'mac-decrypt';
+	op: 'encrypt' | 'decrypt' | 'verify-encrypt' | 'verify-decrypt';
 	input: string;
-	/** Output file, or null to only compute the MAC. */
-	output: string | null;
+	/** Output file (read, not written, by `verify-*`). */
+	output: string;
 	/** The 32-byte payload key. */
 	key: Uint8Array;
 	plainStart: number;
@@ -30,10 +34,13 @@ export type WorkerSetup = {type: 'control'; control: SharedControlHandle} | {typ
 /** What a worker posts back. */
 export type WorkerReply =
 	| {id: number; type: 'progress'; bytes: number}
-	| {id: number; type: 'done'; mac: string}
+	| {id: number; type: 'done'; mac: string; matches?: boolean}
 	| {id: number; type: 'error'; name: string; message: string; code?: string; counter?: number};
 
-type Pending = {resolve: (mac: string) => void; reject: (error: Error) => void; onProgress: (bytes: number) => void};
+/** What a task gives back: the chunk's MAC; for `verify-*`, whether the output matched. */
+export type TaskResult = {mac: string; matches?: boolean};
+
+type Pending = {resolve: (result: TaskResult) => void; reject: (error: Error) => void; onProgress: (bytes: number) => void};
 type Slot = {worker: Worker; task: number | undefined};
 
 /** Worker threads sharing one pause/abort/rate control. */
@@ -53,10 +60,10 @@ export class WorkerPool {
 		releaseWarmWorkers();
 	}
 
-	/** Run a task; resolves with the chunk MAC. */
-	async run(task: Omit<WorkerTask, 'id'>, onProgress: (bytes: number) => void = () => {}): Promise<string> {
+	/** Run a task; resolves with the chunk MAC (and, for `verify-*`, whether the output matched). */
+	async run(task: Omit<WorkerTask, 'id'>, onProgress: (bytes: number) => void = () => {}): Promise<TaskResult> {
 		if (this.#closed) throw new Error('worker pool is closed');
-		return new Promise<string>((resolve, reject) => {
+		return new Promise<TaskResult>((resolve, reject) => {
 			const full = {...task, id: this.#nextId++};
 			this.#queue.push({task: full, pending: {resolve, reject, onProgress}});
 			this.#dispatch();
@@ -101,7 +108,7 @@ export class WorkerPool {
 
 			this.#pending.delete(reply.id);
 			slot.task = undefined;
-			if (reply.type === 'done') pending.resolve(reply.mac);
+			if (reply.type === 'done') pending.resolve(reply.matches === undefined ? {mac: reply.mac} : {mac: reply.mac, matches: reply.matches});
 			else pending.reject(rebuildError(reply));
 			this.#dispatch();
 		});

@@ -10,7 +10,7 @@ import vm from 'node:vm';
 import {parentPort} from 'node:worker_threads';
 import {AbortedError, SharedControl} from '../chunker/control.js';
 import {blockSize, decryptRange, encryptedBlockSize, encryptRange, tagSize} from './stream.js';
-import type {WorkerReply, WorkerSetup, WorkerTask} from './pool.js';
+import type {TaskResult, WorkerReply, WorkerSetup, WorkerTask} from './pool.js';
 
 /** Plaintext blocks per read: 1 MiB, so memory per worker stays small whatever the chunk size. */
 const blocksPerRead = 16;
@@ -29,6 +29,8 @@ const readFds = new Map<string, number>();
 const writeFds = new Map<string, number>();
 const plainBuffer = Buffer.allocUnsafe(blocksPerRead * blockSize);
 const cipherBuffer = Buffer.allocUnsafe(blocksPerRead * encryptedBlockSize);
+// What a resume reads back from the partial output; only workers that verify allocate it.
+let compareBuffer: Buffer | undefined;
 
 function fdFor(file: string, write: boolean): number {
 	const cache = write ? writeFds : readFds;
@@ -55,17 +57,33 @@ function readFully(fd: number, buffer: Buffer, length: number, position: number,
 	return buffer.subarray(0, length);
 }
 
+/** Whether `fd` holds exactly `expected` at `position` (false when the file ends before). */
+function holds(fd: number, expected: Buffer, position: number): boolean {
+	compareBuffer ??= Buffer.allocUnsafe(blocksPerRead * encryptedBlockSize);
+	let done = 0;
+	while (done < expected.length) {
+		const read = fs.readSync(fd, compareBuffer, done, expected.length - done, position + done);
+		if (read === 0) return false;
+		done += read;
+	}
+
+	return compareBuffer.subarray(0, expected.length).equals(expected);
+}
+
 function writeFully(fd: number, buffer: Uint8Array, position: number): void {
 	let done = 0;
 	while (done < buffer.length) done += fs.writeSync(fd, buffer, done, buffer.length - done, position + done);
 }
 
-function run(task: WorkerTask): string {
+function run(task: WorkerTask): TaskResult {
 	if (!control) throw new Error('age worker: a task arrived before the pool sent its control');
 	const key = Buffer.from(task.key);
 	const mac = createHash('sha256');
 	const inFd = fdFor(task.input, false);
-	const outFd = task.output === null ? undefined : fdFor(task.output, true);
+	const verify = task.op === 'verify-encrypt' || task.op === 'verify-decrypt';
+	const outFd = fdFor(task.output, !verify);
+	// verify-*: does the output still hold, block for block, what this chunk gives now?
+	let matches = true;
 	const totalBlocks = Math.max(1, Math.ceil(task.plainTotal / blockSize));
 	let plainPos = task.plainStart;
 	let reported = 0;
@@ -79,14 +97,18 @@ function run(task: WorkerTask): string {
 		control.gateSync(plainLength);
 		const cipherLength = plainLength + blocks * tagSize;
 		let cipher: Buffer;
-		if (task.op === 'encrypt' || task.op === 'mac-encrypt') {
+		if (task.op === 'encrypt' || task.op === 'verify-encrypt') {
 			const plain = readFully(inFd, plainBuffer, plainLength, task.inOffset + counter * blockSize, task.input);
 			cipher = encryptRange(key, plain, counter, final, cipherBuffer);
-			if (outFd !== undefined) writeFully(outFd, cipher, task.outOffset + counter * encryptedBlockSize);
+			const position = task.outOffset + counter * encryptedBlockSize;
+			if (!verify) writeFully(outFd, cipher, position);
+			else if (matches) matches = holds(outFd, cipher, position);
 		} else {
 			cipher = readFully(inFd, cipherBuffer, cipherLength, task.inOffset + counter * encryptedBlockSize, task.input);
 			const plain = decryptRange(key, cipher, counter, final, plainBuffer);
-			if (outFd !== undefined) writeFully(outFd, plain, task.outOffset + counter * blockSize);
+			const position = task.outOffset + counter * blockSize;
+			if (!verify) writeFully(outFd, plain, position);
+			else if (matches) matches = holds(outFd, plain, position);
 		}
 
 		// The Poly1305 tags are MACs of the plaintext under the file key; hashing them gives a keyed
@@ -109,7 +131,7 @@ function run(task: WorkerTask): string {
 		}
 	}
 
-	return mac.digest('hex');
+	return {mac: mac.digest('hex'), ...(verify ? {matches} : {})};
 }
 
 parentPort!.on('message', (message: WorkerTask | WorkerSetup) => {
@@ -127,8 +149,7 @@ parentPort!.on('message', (message: WorkerTask | WorkerSetup) => {
 	}
 
 	try {
-		const mac = run(message);
-		parentPort!.postMessage({id: message.id, type: 'done', mac} satisfies WorkerReply);
+		parentPort!.postMessage({id: message.id, type: 'done', ...run(message)} satisfies WorkerReply);
 	} catch (error) {
 		const error_ = error as Error & {code?: string; counter?: number};
 		parentPort!.postMessage({

@@ -178,6 +178,57 @@ describe('resume after kill -9', () => {
 		expect(changed.stderr).toMatch(/chunk 0 .*source changed/);
 		expect(fs.existsSync(encrypted)).toBe(false);
 	});
+
+	it.each(['encrypt', 'decrypt'] as const)('%s: resume refuses an output damaged since the checkpoint, then a changed source, and keeps both for a fixed retry', async kind => {
+		const plain = path.join(dir, `damaged-${kind}`);
+		writeRandomFile(plain, 6 * 1024 * 1024);
+		const input = kind === 'encrypt' ? plain : `${plain}.age`;
+		const output = kind === 'encrypt' ? `${plain}.age` : `${plain}.out`;
+		if (kind === 'decrypt') execFileSync('age', ['-r', recipient, '-o', input, plain]);
+		const mtime = 1_700_000_000;
+		fs.utimesSync(input, mtime, mtime);
+		const keyArgs = kind === 'encrypt' ? ['-r', recipient] : ['-i', key];
+		const run = startCage([kind, input, ...keyArgs, '-o', output, '--chunk-size', '1MiB', '--rate', '4MiB', '--progress', 'json', '--no-audit'], {env});
+		await waitFor(() => parseEvents(run.stderr()).some(event => event.type === 'job:checkpoint' && (event.chunksDone as number) >= 2), {what: 'checkpoint'});
+		run.child.kill('SIGKILL');
+		await run.exited;
+		// A byte inside chunk 0 (past the age header), which every resume re-verifies.
+		const flip = (file: string) => {
+			const fd = fs.openSync(file, 'r+');
+			const byte = Buffer.alloc(1);
+			fs.readSync(fd, byte, 0, 1, 5300);
+			byte[0]! ^= 0x01;
+			fs.writeSync(fd, byte, 0, 1, 5300);
+			fs.closeSync(fd);
+			fs.utimesSync(file, mtime, mtime);
+		};
+
+		const partial = `${output}.partial`;
+		flip(partial);
+		const damaged = cage(['resume', output, ...quiet], {env});
+		expect(damaged.status).toBe(1);
+		expect(damaged.stderr).toContain(`chunk 0 of the partial output ${partial} was damaged since the checkpoint`);
+		expect(fs.existsSync(`${output}.checkpoint.json`)).toBe(true);
+
+		flip(partial);
+		flip(input);
+		const changed = cage(['resume', output, ...quiet], {env});
+		expect(changed.status).toBe(1);
+		expect(changed.stderr).toMatch(new RegExp(`chunk 0 \\(bytes 0\\.\\.1048576\\) of ${input.replaceAll('.', '\\.')} is not what was ${kind}ed before; the source changed`));
+		expect(leftovers(output)).toEqual([partial, `${output}.checkpoint.json`]);
+
+		flip(input);
+		const resumed = cage(['resume', output, ...quiet], {env});
+		expect(resumed.stderr).toBe('');
+		expect(resumed.status).toBe(0);
+		if (kind === 'decrypt') expect(same(plain, output)).toBe(true);
+		else {
+			expect(ageDecrypt(output, `${plain}.check`).status).toBe(0);
+			expect(same(plain, `${plain}.check`)).toBe(true);
+		}
+
+		expect(leftovers(output)).toEqual([output]);
+	});
 });
 
 describe('bad input', () => {
