@@ -1,5 +1,5 @@
 import {describe, expect, it} from 'vitest';
-import {busyBudget, nextInterval, slowestIntervalMs} from '../../source/ui/hooks/use-frame.js';
+import {busyBudget, frameBudget, nextInterval, saturatedBudget, saturatedShare, slowestIntervalMs} from '../../source/ui/hooks/use-frame.js';
 
 describe('the frame budget', () => {
 	it('keeps the fastest rate (fps) while the main thread is mostly idle', () => {
@@ -29,5 +29,18 @@ describe('the frame budget', () => {
 		expect(seen[0]).toBe(800);
 		expect(seen.at(-1)).toBe(100);
 		expect(Math.min(...seen)).toBe(100);
+	});
+
+	it('takes a quarter of the budget while the job keeps every core busy', () => {
+		expect(frameBudget(0.2)).toBe(busyBudget);
+		expect(frameBudget(saturatedShare - 0.01)).toBe(busyBudget);
+		expect(frameBudget(saturatedShare)).toBe(saturatedBudget);
+		expect(frameBudget(1)).toBe(saturatedBudget);
+		// A 12 ms frame every 100 ms is within the idle budget, and settles near 500 ms when saturated.
+		expect(nextInterval(100, 0.12 * 0.75, 10, busyBudget)).toBe(100);
+		let interval = 100;
+		for (let frame = 0; frame < 10; frame++) interval = nextInterval(interval, 12 / interval, 10, saturatedBudget);
+		expect(interval).toBeGreaterThanOrEqual(400);
+		expect(interval).toBeLessThanOrEqual(600);
 	});
 });
