@@ -49,6 +49,8 @@ export type AgeJobOptions = {
 	 * item:done / item:skipped instead of job:start / job:done, and chunk events carry `item`.
 	 */
 	item?: {index: number; count: number};
+	/** Worker threads to use instead of starting (and stopping) a pool for this file: a batch's. */
+	pool?: WorkerPool;
 };
 
 /** How an age job ended. */
@@ -176,7 +178,8 @@ async function runAgeJob(spec: RunSpec): Promise<AgeJobResult> {
 		resumed: Boolean(resumeFrom),
 	});
 
-	const pool = new WorkerPool(Math.min(options.jobs, count), control);
+	const pool = options.pool ?? new WorkerPool(Math.min(options.jobs, count), control);
+	pool.useControl(control);
 	let output: FileOutput | undefined;
 	let result: {outcome: JobOutcome; bytesDone: number; error?: Error; checkpoint?: string; sourceChanged?: string} | undefined;
 	try {
@@ -213,7 +216,7 @@ async function runAgeJob(spec: RunSpec): Promise<AgeJobResult> {
 	} catch (error) {
 		result = {outcome: 'failed', bytesDone: resumeFrom?.checkpoint.bytesDone ?? 0, error: error as Error, ...(resumeFrom ? {checkpoint: resumeFrom.file} : {})};
 	} finally {
-		await pool.close();
+		if (pool !== options.pool) await pool.close();
 	}
 
 	try {

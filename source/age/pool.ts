@@ -43,10 +43,14 @@ export type TaskResult = {mac: string; matches?: boolean};
 type Pending = {resolve: (result: TaskResult) => void; reject: (error: Error) => void; onProgress: (bytes: number) => void};
 type Slot = {worker: Worker; task: number | undefined};
 
-/** Worker threads sharing one pause/abort/rate control. */
+/**
+ * Worker threads sharing one pause/abort/rate control. A batch keeps one pool for all its files
+ * and hands each file's control to it with `useControl` (starting threads costs more than
+ * encrypting a small file).
+ */
 export class WorkerPool {
 	readonly size: number;
-	readonly #control: SharedControl;
+	#control: SharedControl;
 	readonly #slots: Slot[] = [];
 	readonly #queue: Array<{task: WorkerTask; pending: Pending}> = [];
 	readonly #pending = new Map<number, Pending>();
@@ -58,6 +62,15 @@ export class WorkerPool {
 		this.#control = control;
 		for (let index = 0; index < this.size; index++) this.#slots.push(this.#spawn());
 		releaseWarmWorkers();
+	}
+
+	/** Obey `control` from the next task on (call between jobs, when no task is queued or running). */
+	useControl(control: SharedControl): void {
+		if (control === this.#control) return;
+		if (this.#pending.size > 0 || this.#queue.length > 0) throw new Error('worker pool: a new control while tasks run');
+		this.#control = control;
+		// Messages arrive in order, so every later task sees the new control.
+		for (const slot of this.#slots) slot.worker.postMessage({type: 'control', control: control.handle} satisfies WorkerSetup);
 	}
 
 	/** Run a task; resolves with the chunk MAC (and, for `verify-*`, whether the output matched). */

@@ -4,8 +4,10 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import {WorkerPool} from '../age/pool.js';
 import {releaseWarmWorkers} from '../age/warm-workers.js';
 import type {Checkpoint} from '../chunker/checkpoint.js';
+import {SharedControl} from '../chunker/control.js';
 import {JobEmitter} from '../chunker/emitter.js';
 import {decryptFile, encryptFile, resumeFile, type AgeJobResult, type DecryptKey, type EncryptTarget} from '../age/engine.js';
 import {parseRecipientArgs, readIdentityFiles, readRecipientsFiles} from '../age/keys.js';
@@ -205,6 +207,8 @@ export async function runAgeBatch(context: {
 }): Promise<number> {
 	const {manifest, options, chunkSizeFlag, emitter} = context;
 	const control = new ControlProxy();
+	// One set of worker threads for every file (each file brings its own control).
+	const pool = new WorkerPool(options.jobs, new SharedControl());
 	const {result, exitCode} = await runSession(sessionOptions(options, context.io, manifest.op, null), emitter, control, async () =>
 		runBatch({
 			manifest,
@@ -218,7 +222,7 @@ export async function runAgeBatch(context: {
 				return (await exists(item.output)) && !(await exists(outputCheckpointPath(item.output))) && !(await exists(partialPath(item.output)));
 			},
 			async runItem(item, {index, count, emitter, control}) {
-				const common = {emitter, control, jobs: options.jobs, rate: options.rate, retries: options.settings.retries, resumeVerify: options.settings.resumeVerify, item: {index, count}};
+				const common = {emitter, control, jobs: options.jobs, rate: options.rate, retries: options.settings.retries, resumeVerify: options.settings.resumeVerify, item: {index, count}, pool};
 				const perFile = outputCheckpointPath(item.output);
 				if (await exists(perFile)) {
 					// A file interrupted or skipped earlier continues where it stopped.
@@ -238,7 +242,7 @@ export async function runAgeBatch(context: {
 				return manifest.op === 'encrypt' ? encryptFile(item.source, item.output, context.target!, fileOptions) : decryptFile(item.source, item.output, context.key!, fileOptions);
 			},
 		}),
-	);
+	).finally(async () => pool.close());
 	if (exitCode === exitCodes.ok && result.skipped > 0) {
 		context.io.stderr.write(`cage: ${result.skipped} file(s) skipped; retry them with: cage resume ${shellQuote(displayPath(context.checkpointPath))}\n`);
 	}

@@ -1,0 +1,58 @@
+/**
+ * The worker pool as a batch uses it: one set of threads, a new control per file.
+ */
+import {randomBytes} from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import {afterAll, describe, expect, it} from 'vitest';
+import {AbortedError, SharedControl} from '../../source/chunker/control.js';
+import {WorkerPool, type WorkerTask} from '../../source/age/pool.js';
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cage-pool-'));
+afterAll(() => fs.rmSync(dir, {recursive: true, force: true}));
+
+function encryptTask(name: string, size: number): Omit<WorkerTask, 'id'> {
+	const input = path.join(dir, name);
+	fs.writeFileSync(input, randomBytes(size));
+	const output = `${input}.out`;
+	fs.writeFileSync(output, '');
+	return {op: 'encrypt', input, output, key: randomBytes(32), plainStart: 0, plainEnd: size, plainTotal: size, inOffset: 0, outOffset: 0};
+}
+
+describe('a worker pool shared by several jobs', () => {
+	it('obeys each job’s control in turn, on the same threads', async () => {
+		const first = new SharedControl();
+		const pool = new WorkerPool(2, first);
+		try {
+			const one = encryptTask('one', 200_000);
+			expect((await pool.run(one)).mac).toMatch(/^[\da-f]{64}$/);
+			// The first job was aborted (a skipped file): its control no longer matters.
+			first.abort();
+			const second = new SharedControl();
+			pool.useControl(second);
+			const two = encryptTask('two', 300_000);
+			expect((await pool.run(two)).mac).toMatch(/^[\da-f]{64}$/);
+			// 300 000 bytes of plaintext = 5 blocks, each 16 bytes of tag longer.
+			expect(fs.statSync(two.output).size).toBe(300_000 + 5 * 16);
+			// And the new control is the one obeyed: aborted, the next task stops.
+			second.abort();
+			await expect(pool.run(encryptTask('three', 100_000))).rejects.toBeInstanceOf(AbortedError);
+		} finally {
+			await pool.close();
+		}
+	});
+
+	it('refuses a new control while a task runs', async () => {
+		const control = new SharedControl();
+		const pool = new WorkerPool(1, control);
+		try {
+			const running = pool.run(encryptTask('busy', 4_000_000));
+			expect(() => pool.useControl(new SharedControl())).toThrow(/while tasks run/);
+			await running;
+			expect(() => pool.useControl(new SharedControl())).not.toThrow();
+		} finally {
+			await pool.close();
+		}
+	});
+});
