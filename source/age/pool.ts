@@ -57,11 +57,25 @@ export class WorkerPool {
 	#nextId = 0;
 	#closed = false;
 
-	constructor(size: number, control: SharedControl) {
+	/**
+	 * `lazy`: start only the threads already warm (warm-workers.ts) and the others when queued
+	 * tasks need them; a batch of small files needs one, whatever `--jobs` says.
+	 */
+	constructor(size: number, control: SharedControl, {lazy = false}: {lazy?: boolean} = {}) {
 		this.size = Math.max(1, size);
 		this.#control = control;
-		for (let index = 0; index < this.size; index++) this.#slots.push(this.#spawn());
+		for (let index = 0; index < this.size; index++) {
+			const warm = takeWarmWorker();
+			if (!warm && lazy) break;
+			this.#slots.push(this.#spawn(warm));
+		}
+
 		releaseWarmWorkers();
+	}
+
+	/** Threads started so far (a lazy pool starts them as tasks need them, up to `size`). */
+	get threads(): number {
+		return this.#slots.length;
 	}
 
 	/** Obey `control` from the next task on (call between jobs, when no task is queued or running). */
@@ -105,8 +119,8 @@ export class WorkerPool {
 		);
 	}
 
-	#spawn(): Slot {
-		const worker = takeWarmWorker() ?? newWorker();
+	#spawn(warm?: Worker): Slot {
+		const worker = warm ?? newWorker();
 		// Before any task (messages arrive in order): the pause/abort/rate control it obeys.
 		worker.postMessage({type: 'control', control: this.#control.handle} satisfies WorkerSetup);
 		const slot: Slot = {worker, task: undefined};
@@ -153,16 +167,26 @@ export class WorkerPool {
 
 	#dispatch(): void {
 		for (const slot of this.#slots) {
-			if (slot.task !== undefined) continue;
-			const next = this.#queue.shift();
-			if (!next) return;
-			slot.task = next.task.id;
-			this.#pending.set(next.task.id, next.pending);
-			slot.worker.ref();
-			slot.worker.postMessage(next.task);
+			if (this.#queue.length === 0) break;
+			if (slot.task === undefined) this.#assign(slot);
+		}
+
+		// A lazy pool starts threads for what is still queued.
+		while (this.#queue.length > 0 && this.#slots.length < this.size) {
+			const slot = this.#spawn();
+			this.#slots.push(slot);
+			this.#assign(slot);
 		}
 
 		for (const slot of this.#slots) if (slot.task === undefined) slot.worker.unref();
+	}
+
+	#assign(slot: Slot): void {
+		const next = this.#queue.shift()!;
+		slot.task = next.task.id;
+		this.#pending.set(next.task.id, next.pending);
+		slot.worker.ref();
+		slot.worker.postMessage(next.task);
 	}
 }
 

@@ -134,16 +134,23 @@ function run(task: WorkerTask): TaskResult {
 	return {mac: mac.digest('hex'), ...(verify ? {matches} : {})};
 }
 
+/** Close the files earlier tasks opened (a new job, or the pool closing). */
+function closeFiles(): void {
+	for (const fd of [...readFds.values(), ...writeFds.values()]) fs.closeSync(fd);
+	readFds.clear();
+	writeFds.clear();
+}
+
 parentPort!.on('message', (message: WorkerTask | WorkerSetup) => {
 	if ('type' in message && message.type === 'control') {
+		// A new control is a new job (a batch's next file): its files are not the last one's.
+		closeFiles();
 		control = new SharedControl(message.control);
 		return;
 	}
 
 	if ('type' in message) {
-		for (const fd of [...readFds.values(), ...writeFds.values()]) fs.closeSync(fd);
-		readFds.clear();
-		writeFds.clear();
+		closeFiles();
 		parentPort!.postMessage({type: 'closed'});
 		return;
 	}

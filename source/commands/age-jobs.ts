@@ -207,8 +207,9 @@ export async function runAgeBatch(context: {
 }): Promise<number> {
 	const {manifest, options, chunkSizeFlag, emitter} = context;
 	const control = new ControlProxy();
-	// One set of worker threads for every file (each file brings its own control).
-	const pool = new WorkerPool(options.jobs, new SharedControl());
+	// One set of worker threads for every file (each file brings its own control), started as
+	// files need them.
+	const pool = new WorkerPool(options.jobs, new SharedControl(), {lazy: true});
 	const {result, exitCode} = await runSession(sessionOptions(options, context.io, manifest.op, null), emitter, control, async () =>
 		runBatch({
 			manifest,

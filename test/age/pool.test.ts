@@ -55,4 +55,39 @@ describe('a worker pool shared by several jobs', () => {
 			await pool.close();
 		}
 	});
+
+	it.runIf(fs.existsSync('/proc/self/fd'))('closes the last job’s files when the next job’s control arrives', async () => {
+		const openFiles = () => fs.readdirSync('/proc/self/fd').length;
+		const pool = new WorkerPool(2, new SharedControl());
+		try {
+			await pool.run(encryptTask('warm-up', 1000));
+			pool.useControl(new SharedControl());
+			const before = openFiles();
+			for (let job = 0; job < 40; job++) {
+				await pool.run(encryptTask(`job-${job}`, 1000));
+				pool.useControl(new SharedControl());
+			}
+
+			// Each job's source and output stayed open until then: 80 descriptors without the fix.
+			await pool.run(encryptTask('last', 1000));
+			expect(openFiles() - before).toBeLessThanOrEqual(4);
+		} finally {
+			await pool.close();
+		}
+	});
+
+	it('a lazy pool starts threads only as queued tasks need them', async () => {
+		const pool = new WorkerPool(4, new SharedControl(), {lazy: true});
+		try {
+			expect(pool.threads).toBe(0);
+			await pool.run(encryptTask('lazy-one', 1000));
+			expect(pool.threads).toBe(1);
+			await pool.run(encryptTask('lazy-two', 1000));
+			expect(pool.threads).toBe(1);
+			await Promise.all([1, 2, 3, 4, 5].map(async index => pool.run(encryptTask(`lazy-many-${index}`, 2_000_000))));
+			expect(pool.threads).toBe(4);
+		} finally {
+			await pool.close();
+		}
+	});
 });
