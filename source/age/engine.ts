@@ -11,7 +11,7 @@
 import {createHash} from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import {CheckpointError, CheckpointStore, fingerprint, syncDirectory, type Checkpoint} from '../chunker/checkpoint.js';
+import {changeTimeMoved, CheckpointError, CheckpointStore, fingerprint, syncDirectory, type Checkpoint} from '../chunker/checkpoint.js';
 import {SharedControl} from '../chunker/control.js';
 import type {JobEmitter} from '../chunker/emitter.js';
 import type {JobKind, JobOutcome} from '../chunker/events.js';
@@ -186,7 +186,7 @@ async function runAgeJob(spec: RunSpec): Promise<AgeJobResult> {
 		const processor = new AgeChunkProcessor(pool, plan);
 		if (resumeFrom) {
 			output = await openPartialForResume(plan, resumeFrom.checkpoint, resumeFrom.file);
-			await verifyResume(plan, processor, resumeFrom.checkpoint, resumeFrom.file, options.resumeVerify ?? 'sample');
+			await verifyResume(plan, processor, resumeFrom.checkpoint, resumeFrom.file, await resumeVerifyMode(plan, resumeFrom.checkpoint, options));
 		} else {
 			output = await FileOutput.open(plan.partial);
 			await output.truncate(0);
@@ -306,6 +306,24 @@ async function openPartialForResume(plan: Plan, checkpoint: Checkpoint, file: st
 
 /** How many chunks a resume verifies at once. */
 const verifyBatch = 4;
+
+/**
+ * The setting's verification, or all done chunks when the source's change time moved since the
+ * checkpoint although its size, modification time and inode did not (said as an anomaly).
+ */
+async function resumeVerifyMode(plan: Plan, checkpoint: Checkpoint, options: AgeJobOptions): Promise<'sample' | 'full'> {
+	const mode = options.resumeVerify ?? 'sample';
+	if (mode === 'full' || !changeTimeMoved(checkpoint.source, await fingerprint(plan.input))) return mode;
+	const done = checkpoint.chunksDone - checkpoint.skipped.length;
+	options.emitter.send({
+		type: 'anomaly',
+		severity: 'warn',
+		code: 'source-changed',
+		message: `${plan.input} was written to or its metadata changed since the checkpoint (its change time moved; size and modification time did not): re-verifying all ${done} done chunks, not a sample`,
+		...(options.item ? {item: options.item.index} : {}),
+	});
+	return 'full';
+}
 
 /**
  * Redo a sample of committed chunks (or all: `resumeVerify full`) from the source, without

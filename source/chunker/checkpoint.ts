@@ -18,6 +18,11 @@ export type SourceFingerprint = {
 	mtimeMs: number;
 	ino: number;
 	dev: number;
+	/**
+	 * Inode change time: every write moves it, and nothing (not `touch -r`) sets it back, so a
+	 * resume that finds it moved re-verifies every done chunk. Absent in older checkpoints.
+	 */
+	ctimeMs?: number;
 };
 
 /** A checkpoint, format version 1. */
@@ -162,6 +167,7 @@ export function parseCheckpoint(text: string, file: string): Checkpoint {
 	const source = data.source as Record<string, unknown>;
 	if (typeof source.path !== 'string') fail('source path missing');
 	for (const key of ['size', 'mtimeMs', 'ino', 'dev']) if (typeof source[key] !== 'number') fail(`source ${key} missing`);
+	if (source.ctimeMs !== undefined && typeof source.ctimeMs !== 'number') fail('source ctimeMs is invalid');
 	if (!Array.isArray(data.macs) || data.macs.length !== data.chunksDone || !data.macs.every(mac => typeof mac === 'string')) fail('MAC list does not match the chunks done');
 	if (!Array.isArray(data.skipped) || !data.skipped.every(id => Number.isInteger(id))) fail('skipped list is invalid');
 	if (data.info !== undefined && (!Array.isArray(data.info) || data.info.length !== data.chunksDone)) fail('info list does not match the chunks done');
@@ -176,7 +182,16 @@ export function parseCheckpoint(text: string, file: string): Checkpoint {
 /** The fingerprint of a file now. */
 export async function fingerprint(file: string): Promise<SourceFingerprint> {
 	const stat = await fs.stat(file);
-	return {path: path.resolve(file), size: stat.size, mtimeMs: stat.mtimeMs, ino: stat.ino, dev: stat.dev};
+	return {path: path.resolve(file), size: stat.size, mtimeMs: stat.mtimeMs, ino: stat.ino, dev: stat.dev, ctimeMs: stat.ctimeMs};
+}
+
+/**
+ * True when the file was written to, or its metadata changed (chmod, a new hard link), since
+ * `before`, though size, modification time and inode are the same: an in-place edit whose
+ * modification time was put back looks like this. Unknown (false) for older checkpoints.
+ */
+export function changeTimeMoved(before: SourceFingerprint, now: SourceFingerprint): boolean {
+	return before.ctimeMs !== undefined && now.ctimeMs !== undefined && before.ctimeMs !== now.ctimeMs;
 }
 
 /** What differs between two fingerprints, in words; empty when they match. */

@@ -5,6 +5,7 @@ import path from 'node:path';
 import {pathToFileURL} from 'node:url';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {
+	changeTimeMoved,
 	CheckpointError,
 	CheckpointStore,
 	checkpointVersion,
@@ -223,6 +224,23 @@ describe('fingerprint', () => {
 		const replaced = await fingerprint(file);
 		expect(replaced.ino).not.toBe(before.ino);
 		expect(fingerprintChanges(before, replaced)).toEqual(['replaced by another file (inode changed)']);
+	});
+
+	it('tells an in-place edit whose mtime was put back by the change time, which older checkpoints lack', async () => {
+		const file = path.join(dir, 'edited.bin');
+		fs.writeFileSync(file, 'hello world');
+		fs.utimesSync(file, 1_700_000_000, 1_700_000_000);
+		const before = await fingerprint(file);
+		expect(changeTimeMoved(before, await fingerprint(file))).toBe(false);
+		// ctime has the clock's resolution: make sure it can move.
+		await new Promise(resolve => setTimeout(resolve, 20));
+		fs.writeFileSync(file, 'HELLO WORLD');
+		fs.utimesSync(file, 1_700_000_000, 1_700_000_000);
+		const after = await fingerprint(file);
+		expect(fingerprintChanges(before, after)).toEqual([]);
+		expect(changeTimeMoved(before, after)).toBe(true);
+		const {ctimeMs: _dropped, ...older} = before;
+		expect(changeTimeMoved(older, after)).toBe(false);
 	});
 
 	it('sees sub-millisecond mtime changes', async () => {

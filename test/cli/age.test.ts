@@ -5,6 +5,7 @@ import {execFileSync, spawnSync} from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
+import {chunksToVerify} from '../../source/jobs/chunked-job.js';
 import {cage, cliPath, makeSandbox, parseEvents, startCage, waitFor, writeRandomFile} from '../helpers/cage.js';
 
 const sandbox = makeSandbox();
@@ -177,6 +178,45 @@ describe('resume after kill -9', () => {
 		expect(changed.status).toBe(1);
 		expect(changed.stderr).toMatch(/chunk 0 .*source changed/);
 		expect(fs.existsSync(encrypted)).toBe(false);
+	});
+
+	it('a source edited in place with its modification time put back is re-verified in full: refused, and only slower after a chmod', async () => {
+		const plain = path.join(dir, 'edited');
+		writeRandomFile(plain, 16 * 1024 * 1024);
+		const mtime = 1_700_000_000;
+		fs.utimesSync(plain, mtime, mtime);
+		const encrypted = `${plain}.age`;
+		const run = startCage(['encrypt', plain, '-r', recipient, '-o', encrypted, '--chunk-size', '1MiB', '--rate', '8MiB', '--progress', 'json', '--no-audit'], {env});
+		await waitFor(() => parseEvents(run.stderr()).some(event => event.type === 'job:checkpoint' && (event.chunksDone as number) >= 6), {what: 'checkpoint'});
+		run.child.kill('SIGKILL');
+		await run.exited;
+		const checkpoint = JSON.parse(fs.readFileSync(`${encrypted}.checkpoint.json`, 'utf8')) as {chunksDone: number; skipped: number[]};
+		const sampled = new Set(chunksToVerify(checkpoint.chunksDone, checkpoint.skipped, 'sample'));
+		const unsampled = Array.from({length: checkpoint.chunksDone}, (_, id) => id).find(id => !sampled.has(id))!;
+		expect(unsampled).toBeDefined();
+
+		// Metadata only: every chunk is redone, nothing differs, the job completes.
+		fs.chmodSync(plain, 0o640);
+		const chmodded = cage(['resume', encrypted, '--progress', 'json', '--no-audit'], {env});
+		expect(chmodded.status).toBe(0);
+		const warning = parseEvents(chmodded.stderr).find(event => event.type === 'anomaly' && event.code === 'source-changed');
+		expect(warning?.message).toContain(`re-verifying all ${checkpoint.chunksDone} done chunks`);
+		expect(ageDecrypt(encrypted, `${plain}.out`).status).toBe(0);
+		expect(same(plain, `${plain}.out`)).toBe(true);
+
+		// Again, now editing a chunk the sample skips and putting the modification time back.
+		fs.rmSync(encrypted);
+		const again = startCage(['encrypt', plain, '-r', recipient, '-o', encrypted, '--chunk-size', '1MiB', '--rate', '8MiB', '--progress', 'json', '--no-audit'], {env});
+		await waitFor(() => parseEvents(again.stderr()).some(event => event.type === 'job:checkpoint' && (event.chunksDone as number) > unsampled), {what: 'checkpoint'});
+		again.child.kill('SIGKILL');
+		await again.exited;
+		const fd = fs.openSync(plain, 'r+');
+		fs.writeSync(fd, Buffer.from('edit'), 0, 4, unsampled * 1024 * 1024 + 100);
+		fs.closeSync(fd);
+		fs.utimesSync(plain, mtime, mtime);
+		const edited = cage(['resume', encrypted, ...quiet], {env});
+		expect(edited.status).toBe(1);
+		expect(edited.stderr).toContain(`chunk ${unsampled} (bytes ${unsampled * 1024 * 1024}..${(unsampled + 1) * 1024 * 1024}) of ${plain} is not what was encrypted before; the source changed`);
 	});
 
 	it.each(['encrypt', 'decrypt'] as const)('%s: resume refuses an output damaged since the checkpoint, then a changed source, and keeps both for a fixed retry', async kind => {
