@@ -134,6 +134,11 @@ class AgeChunkProcessor implements ChunkProcessor {
 	}
 }
 
+/** What to do when a checkpoint cannot be resumed: the job again, replacing its files. */
+function startOver(plan: Plan): string {
+	return `to start over, run the same 'cage ${plan.kind}' command with --force (it replaces ${plan.partial} and its checkpoint)`;
+}
+
 /** Bytes of the partial output that the committed chunks occupy. */
 function committedLength(plan: Plan, chunksDone: number): number {
 	if (chunksDone === 0) return plan.outOffset;
@@ -233,8 +238,11 @@ async function runAgeJob(spec: RunSpec): Promise<AgeJobResult> {
 			const code = (result.error as NodeJS.ErrnoException | undefined)?.code;
 			// Never keep plaintext of a failed decryption, nor an output that cannot become valid.
 			const hopeless = result.sourceChanged !== undefined || code === 'EAUTH' || code === 'EFORMAT' || result.error instanceof SourceChangedError;
-			if (hopeless || !result.checkpoint) {
-				if (!(result.error instanceof SourceChangedError && resumeFrom)) {
+			// A resume that cannot go on (the source changed, the partial output was damaged) keeps
+			// both files for the user to decide, and does not suggest resuming again.
+			const refused = Boolean(resumeFrom) && (result.error instanceof SourceChangedError || result.error instanceof CheckpointError);
+			if (hopeless || refused || !result.checkpoint) {
+				if (!refused) {
 					await fs.rm(plan.partial, {force: true});
 					await store?.remove();
 				}
@@ -291,13 +299,13 @@ async function openPartialForResume(plan: Plan, checkpoint: Checkpoint, file: st
 	try {
 		stat = await fs.stat(plan.partial);
 	} catch {
-		throw new CheckpointError(`cannot resume ${file}: the partial output ${plan.partial} is gone; delete the checkpoint and start again`);
+		throw new CheckpointError(`cannot resume ${file}: the partial output ${plan.partial} is gone; ${startOver(plan)}`);
 	}
 
 	const needed = committedLength(plan, checkpoint.chunksDone);
 	if (stat.size < needed) {
 		throw new CheckpointError(
-			`cannot resume ${file}: the partial output ${plan.partial} is ${stat.size} bytes, shorter than the ${needed} bytes the checkpoint records as written; delete both and start again`,
+			`cannot resume ${file}: the partial output ${plan.partial} is ${stat.size} bytes, shorter than the ${needed} bytes the checkpoint records as written; ${startOver(plan)}`,
 		);
 	}
 
@@ -342,7 +350,7 @@ async function verifyResume(plan: Plan, processor: AgeChunkProcessor, checkpoint
 		}
 
 		if (createHash('sha256').update(header).digest('hex') !== expected) {
-			throw new CheckpointError(`cannot resume ${file}: the header of ${plan.partial} is not the one this job wrote; delete both and start again`);
+			throw new CheckpointError(`cannot resume ${file}: the header of ${plan.partial} is not the one this job wrote; ${startOver(plan)}`);
 		}
 	}
 
@@ -359,13 +367,13 @@ async function verifyResume(plan: Plan, processor: AgeChunkProcessor, checkpoint
 			if (result instanceof Error && !['EAUTH', 'ESHRANK'].includes((result as NodeJS.ErrnoException).code ?? '')) throw result;
 			if (result instanceof Error || result.mac !== checkpoint.macs[chunk.id]) {
 				throw new SourceChangedError(
-					`cannot resume ${file}: chunk ${chunk.id} (bytes ${chunk.start}..${chunk.end}) of ${plan.input} is not what was ${plan.kind}ed before; the source changed — delete the checkpoint and start again`,
+					`cannot resume ${file}: chunk ${chunk.id} (bytes ${chunk.start}..${chunk.end}) of ${plan.input} is not what was ${plan.kind}ed before; the source changed — ${startOver(plan)}`,
 				);
 			}
 
 			if (!result.matches) {
 				throw new CheckpointError(
-					`cannot resume ${file}: chunk ${chunk.id} of the partial output ${plan.partial} was damaged since the checkpoint; delete both and start again`,
+					`cannot resume ${file}: chunk ${chunk.id} of the partial output ${plan.partial} was damaged since the checkpoint; ${startOver(plan)}`,
 				);
 			}
 		}

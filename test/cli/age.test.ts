@@ -247,8 +247,10 @@ describe('resume after kill -9', () => {
 		flip(partial);
 		const damaged = cage(['resume', output, ...quiet], {env});
 		expect(damaged.status).toBe(1);
-		expect(damaged.stderr).toContain(`chunk 0 of the partial output ${partial} was damaged since the checkpoint`);
+		expect(damaged.stderr).toContain(`chunk 0 of the partial output ${partial} was damaged since the checkpoint; to start over, run the same 'cage ${kind}' command with --force`);
+		// Both files stay for the user to decide; resuming again would fail the same way, so it is not suggested.
 		expect(fs.existsSync(`${output}.checkpoint.json`)).toBe(true);
+		expect(damaged.stderr).not.toContain('fix the cause, then run');
 
 		flip(partial);
 		flip(input);
