@@ -9,6 +9,9 @@ import type {AnomalyEvent, JobControl} from './events.js';
 import {chunkAt, chunkCount, type Chunk} from './plan.js';
 import type {ChunkContext, ChunkProcessor, ChunkResult} from './processor.js';
 
+
+/** Error codes a retry cannot fix: authentication failed, not the expected format. */
+const permanentErrorCodes = new Set(['EAUTH', 'EFORMAT']);
 /** How a run ended. */
 export type RunOutcome = 'completed' | 'interrupted' | 'failed';
 
@@ -304,8 +307,9 @@ export class ChunkRunner implements JobControl {
 					return {id: chunk.id, error: new AbortedError(this.#abortReason ?? 'aborted')};
 				}
 
-				const willRetry = attempt <= this.#retries && !this.#failure;
 				const code = (error_ as NodeJS.ErrnoException).code;
+				// Data that fails authentication, or is not in the format, fails the same way again.
+				const willRetry = attempt <= this.#retries && !this.#failure && !permanentErrorCodes.has(code ?? '');
 				this.#send({
 					type: 'chunk:failed',
 					chunk: chunk.id,

@@ -285,11 +285,12 @@ describe('ChunkRunner retries and failures', () => {
 		expect(processor.active).toBe(0);
 	});
 
-	it('reports an authentication failure as an auth-failed anomaly', async () => {
-		const {runner, of} = setup({fail: chunk => (chunk.id === 1 ? ioError('block 17 failed authentication', 'EAUTH') : undefined)}, {chunks: 3});
+	it('reports an authentication failure as an auth-failed anomaly, without retrying it', async () => {
+		const {runner, of} = setup({fail: chunk => (chunk.id === 1 ? ioError('block 17 failed authentication', 'EAUTH') : undefined)}, {chunks: 3, retries: 2});
 		const result = await runner.run();
 		expect(result.outcome).toBe('failed');
 		expect(of('anomaly')).toEqual([expect.objectContaining({severity: 'error', code: 'auth-failed', chunk: 1})]);
+		expect(of('chunk:failed').map(event => [event.chunk, event.attempt, event.willRetry])).toEqual([[1, 1, false]]);
 	});
 
 	it('resolves (never rejects) when committing a chunk throws', async () => {
