@@ -245,7 +245,9 @@ export async function runAgeBatch(context: {
 		}),
 	).finally(async () => pool.close());
 	if (exitCode === exitCodes.ok && result.skipped > 0) {
-		context.io.stderr.write(`cage: ${result.skipped} file(s) skipped; retry them with: cage resume ${shellQuote(displayPath(context.checkpointPath))}\n`);
+		const skipped = manifest.items.filter(item => item.status === 'skipped').map(item => displayPath(item.source));
+		const named = skipped.length > 3 ? `${skipped.slice(0, 3).join(', ')} and ${skipped.length - 3} more` : skipped.join(', ');
+		context.io.stderr.write(`cage: ${result.skipped} file(s) skipped (${named}); retry them with: cage resume ${shellQuote(displayPath(context.checkpointPath))}\n`);
 	}
 
 	return exitCode;

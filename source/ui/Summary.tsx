@@ -34,19 +34,26 @@ export function Summary({job, theme, width, maxAnomalies = 3}: Props) {
 				<Text bold color={colour}>
 					{outcome}
 				</Text>
-				{job.ending?.error ? <Text color={theme.severity.error}>: {job.ending.error}</Text> : null}
 			</Text>
-			<Row label="files" value={`${job.source ?? 'stdin'} -> ${job.output ?? (job.kind === 'hash' ? '(digest)' : 'stdout')}`} theme={theme} width={width} />
+			{/* Whole, however long: it names the file, the chunk and what to do. */}
+			{job.ending?.error ? <Text color={theme.severity.error}>{job.ending.error}</Text> : null}
+			{job.batch ? (
+				<Row label="files" value={`${job.batch.total} in the batch: ${job.batch.done} done, ${job.batch.skipped} skipped`} theme={theme} width={width} />
+			) : (
+				<Row label="files" value={`${job.source ?? 'stdin'} -> ${job.output ?? (job.kind === 'hash' ? '(digest)' : 'stdout')}`} theme={theme} width={width} />
+			)}
 			<Row label="bytes" value={bytes} theme={theme} width={width} />
 			<Row label="time" value={`${formatDuration(durationMs)}${job.pausedMs > 0 ? ` (${formatDuration(job.pausedMs)} paused)` : ''}`} theme={theme} width={width} />
 			<Row label="average" value={`${formatRate(rate)}  ·  peak ${formatRate(Math.max(job.throughput.peak, rate))}`} theme={theme} width={width} />
-			<Row
-				label="chunks"
-				value={`${counts[ChunkState.done]}/${job.chunkCount} done, ${counts[ChunkState.failed]} failed, ${counts[ChunkState.skipped]} skipped`}
-				theme={theme}
-				width={width}
-			/>
-			{job.batch ? <Row label="batch" value={`${job.batch.done} done, ${job.batch.skipped} skipped, ${job.batch.total} total`} theme={theme} width={width} /> : null}
+			{/* A batch's chunk counts are its last file's: not a summary of the job. */}
+			{job.batch ? null : (
+				<Row
+					label="chunks"
+					value={`${counts[ChunkState.done]}/${job.chunkCount} done, ${counts[ChunkState.failed]} failed, ${counts[ChunkState.skipped]} skipped`}
+					theme={theme}
+					width={width}
+				/>
+			)}
 			<Row label="anomalies" value={`${info + warn + error} (${error} error, ${warn} warn, ${info} info)`} theme={theme} width={width} />
 			{job.anomalies.slice(0, maxAnomalies).map(anomaly => (
 				<Text key={`${anomaly.seq}-${anomaly.code}`} wrap="truncate">

@@ -182,7 +182,7 @@ describe.runIf(hasTools)('dashboard in a real terminal (tmux)', () => {
 		expect(sha256(output)).toBe(sha256(input));
 	}, 60_000);
 
-	it('follows a resize of the terminal: 120x40 to 80x24 and back', async () => {
+	it('follows a resize of the terminal: 120x40 to 80x24 and back; Ctrl-C exits 75 with a checkpoint', async () => {
 		const input = path.join(sandbox.dir, 'resize.bin');
 		writeRandomFile(input, 80 * MiB);
 		const run = term.run(`${node} encrypt resize.bin -r ${recipient} -o resize.age --rate 12MiB --progress tui --chunk-size 1MiB`, 120, 40);
@@ -201,9 +201,56 @@ describe.runIf(hasTools)('dashboard in a real terminal (tmux)', () => {
 			const text = screen();
 			return text.split('\n')[0]!.includes('cage encrypt') && widest(text) > 100 && text.split('\n').filter(line => line.includes('Throughput')).length === 1;
 		}, {timeout: 10_000, what: 'the dashboard redrawn at 120x40'});
-		term.keys(run.session, 'q');
+		term.keys(run.session, 'C-c');
 		expect(await exitCode(run.exitFile)).toBe(75);
+		expect(screen()).toContain('resume with: cage resume resize.age');
+		expect(fs.existsSync(path.join(sandbox.dir, 'resize.age.checkpoint.json'))).toBe(true);
 	}, 60_000);
+
+	it('a batch at 120x40: ? help, tab focus, space pause, r, s skips the file (named at the end); resume retries it', async () => {
+		const tree = path.join(sandbox.dir, 'keys');
+		fs.mkdirSync(tree);
+		for (const [name, size] of [['a.bin', 48 * MiB], ['b.bin', 6 * MiB], ['c.bin', 24 * MiB]] as const) writeRandomFile(path.join(tree, name), size);
+		const run = term.run(`${node} encrypt --recursive keys --output-dir keys-out -r ${recipient} --rate 8MiB --progress tui --chunk-size 1MiB`, 120, 40);
+		const screen = () => term.screen(run.session);
+		const first = await waitFor(() => (screen().includes('file 1/3: ') && (bytesShown(screen()) ?? 0) > 0 ? screen() : undefined), {timeout: 20_000, what: 'the batch dashboard'});
+		expect(first).toContain('files done 0 · skipped 0 · total 3');
+		// The chunk grid has the focus to begin with.
+		expect(first).toMatch(/Chunks [^\n]*\*/);
+
+		term.keys(run.session, '?');
+		const help = await waitFor(() => (screen().includes('Help (? to close)') ? screen() : undefined), {timeout: 10_000, what: 'the help overlay'});
+		for (const line of ['pause / resume', 'skip the current chunk or file', 'retry failed chunks or files', 'quit: save the checkpoint', 'move focus']) expect(help).toContain(line);
+		term.keys(run.session, '?');
+		await waitFor(() => !screen().includes('Help (? to close)') && screen().includes('Throughput'), {timeout: 10_000, what: 'the help closed'});
+
+		term.keys(run.session, 'Tab');
+		await waitFor(() => /Anomalies[^\n]*\*/.test(screen()) && !/Chunks [^\n]*\*/.test(screen()), {timeout: 10_000, what: 'focus on the anomalies pane'});
+
+		term.keys(run.session, 'Space');
+		await waitFor(() => screen().includes('● paused'), {timeout: 10_000, what: 'paused by space'});
+		term.keys(run.session, 'Space');
+		await waitFor(() => screen().includes('● running'), {timeout: 10_000, what: 'running again'});
+
+		term.keys(run.session, 'r');
+		await waitFor(() => screen().includes('retry requested'), {timeout: 10_000, what: 'the retry note'});
+
+		// s skips the file in progress (a.bin): the next one starts, and the count says so.
+		term.keys(run.session, 's');
+		await waitFor(() => /files done [01] · skipped 1 · total 3/.test(screen()) && /file [23]\/3: /.test(screen()), {timeout: 15_000, what: 'a.bin skipped'});
+		expect(await exitCode(run.exitFile, 30_000)).toBe(0);
+		const after = screen();
+		expect(after).toContain('3 in the batch: 2 done, 1 skipped');
+		expect(after).toContain('cage: 1 file(s) skipped (keys/a.bin); retry them with: cage resume keys-out/.cage-batch.checkpoint.json');
+
+		const resume = term.run(`${node} resume keys-out --progress tui`, 120, 40);
+		expect(await exitCode(resume.exitFile, 60_000)).toBe(0);
+		for (const name of ['a.bin', 'b.bin', 'c.bin']) {
+			const output = path.join(sandbox.dir, `keys-${name}.out`);
+			execFileSync('age', ['-d', '-i', path.join(sandbox.dir, 'key.txt'), '-o', output, path.join(sandbox.dir, 'keys-out', 'keys', `${name}.age`)]);
+			expect(sha256(output)).toBe(sha256(path.join(tree, name)));
+		}
+	}, 120_000);
 
 	it('--theme: an unknown theme is a one-line error before anything is written', async () => {
 		writeRandomFile(path.join(sandbox.dir, 'small.bin'), MiB);

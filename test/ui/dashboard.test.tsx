@@ -268,4 +268,32 @@ describe('Dashboard', () => {
 		expect(frame).toContain('slow-chunk: chunk 12 took 2.0s');
 		expect(frame).not.toContain('Audit tail');
 	});
+
+	it('the summary of a failed job shows the whole error, wrapped', () => {
+		const {store, script} = runningJob();
+		const error = 'cannot resume /data/big.tar.age.checkpoint.json: chunk 0 of the partial output /data/big.tar.age.partial was damaged since the checkpoint; to start over, run the same command with --force';
+		store.push(script.send({type: 'job:done', outcome: 'failed', bytesDone: 0, durationMs: 100, error}));
+		const {lastFrame} = render(<Dashboard store={store} theme={mono} mode="live" final size={{columns: 100, rows: 30}} />);
+		const text = lastFrame()!.replaceAll(/[│╭╮╰╯─]/g, ' ').replaceAll(/\s+/g, ' ');
+		expect(lastFrame()).toContain('cage encrypt failed');
+		expect(text).toContain(error);
+	});
+
+	it('the summary of a batch counts files, not the last file’s chunks', () => {
+		const store = new DashboardStore();
+		const script = new EventScript();
+		script.start({items: 3, chunks: 2, size: 6 * MiB});
+		script.send({type: 'item:start', item: 0, items: 3, path: '/data/a', output: '/data/a.age', size: 2 * MiB, chunkSize: MiB, chunks: 2});
+		script.send({type: 'item:done', item: 0, path: '/data/a', bytes: 2 * MiB, durationMs: 200});
+		script.send({type: 'item:skipped', item: 1, path: '/data/b', reason: 'skipped by user'});
+		script.send({type: 'item:start', item: 2, items: 3, path: '/data/c', output: '/data/c.age', size: 2 * MiB, chunkSize: MiB, chunks: 2});
+		script.send({type: 'item:done', item: 2, path: '/data/c', bytes: 2 * MiB, durationMs: 200});
+		script.send({type: 'job:done', outcome: 'completed', bytesDone: 4 * MiB, durationMs: 500});
+		for (const event of script.events) store.push(event);
+		const {lastFrame} = render(<Dashboard store={store} theme={mono} mode="live" final size={{columns: 100, rows: 30}} />);
+		const frame = lastFrame()!;
+		expect(frame).toContain('3 in the batch: 2 done, 1 skipped');
+		expect(frame).not.toContain('/data/c ->');
+		expect(frame).not.toMatch(/chunks +\d/);
+	});
 });
