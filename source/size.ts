@@ -37,6 +37,15 @@ export function parseSize(input: string | number): number {
 	return bytes;
 }
 
+/** A size as a command-line argument that parseSize reads back exactly: `50MiB`, `1000`. */
+export function formatSizeArgument(bytes: number): string {
+	for (const [unit, factor] of [['TiB', 1024 ** 4], ['GiB', 1024 ** 3], ['MiB', 1024 ** 2], ['KiB', 1024]] as const) {
+		if (bytes >= factor && bytes % factor === 0) return `${bytes / factor}${unit}`;
+	}
+
+	return String(bytes);
+}
+
 /** Format bytes for humans with binary units: `1.50 GiB`. */
 export function formatBytes(bytes: number): string {
 	const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];

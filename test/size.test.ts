@@ -1,5 +1,5 @@
 import {describe, expect, it} from 'vitest';
-import {formatBytes, formatDuration, formatRate, parseSize, SizeError} from '../source/size.js';
+import {formatBytes, formatDuration, formatRate, formatSizeArgument, parseSize, SizeError} from '../source/size.js';
 
 describe('parseSize', () => {
 	it.each([
@@ -82,5 +82,20 @@ describe('formatting', () => {
 		expect(formatDuration(3_720_000)).toBe('1h02m');
 		expect(formatDuration(Number.NaN)).toBe('--');
 		expect(formatDuration(-1)).toBe('--');
+	});
+});
+
+describe('formatSizeArgument', () => {
+	it.each([
+		[50 * 2 ** 20, '50MiB'],
+		[2 ** 30, '1GiB'],
+		[3 * 2 ** 40, '3TiB'],
+		[1536, '1536'],
+		[64 * 1024, '64KiB'],
+		[1000, '1000'],
+		[1, '1'],
+	])('%i bytes -> %s, which parseSize reads back', (bytes, text) => {
+		expect(formatSizeArgument(bytes)).toBe(text);
+		expect(parseSize(formatSizeArgument(bytes))).toBe(bytes);
 	});
 });

@@ -143,7 +143,8 @@ describe.runIf(hasTools)('dashboard in a real terminal (tmux)', () => {
 		expect(fs.existsSync(path.join(sandbox.dir, 'out.age.checkpoint.json'))).toBe(true);
 		const after = screen();
 		expect(after).toContain('cage encrypt interrupted');
-		expect(after).toContain('resume with: cage resume');
+		// The rate limit was the job's choice: the line to resume keeps it.
+		expect(after).toContain('resume with: cage resume out.age --rate 20MiB');
 		// Ink left raw mode: the terminal is back to canonical mode with echo.
 		const stty = fs.readFileSync(run.sttyFile, 'utf8');
 		expect(stty).toMatch(/(^|\s)icanon(\s|$)/);
@@ -241,7 +242,7 @@ describe.runIf(hasTools)('dashboard in a real terminal (tmux)', () => {
 		expect(await exitCode(run.exitFile, 30_000)).toBe(0);
 		const after = screen();
 		expect(after).toContain('3 in the batch: 2 done, 1 skipped');
-		expect(after).toContain('cage: 1 file(s) skipped (keys/a.bin); retry them with: cage resume keys-out/.cage-batch.checkpoint.json');
+		expect(after).toContain('cage: 1 file(s) skipped (keys/a.bin); retry them with: cage resume keys-out/.cage-batch.checkpoint.json --rate 8MiB');
 
 		const resume = term.run(`${node} resume keys-out --progress tui`, 120, 40);
 		expect(await exitCode(resume.exitFile, 60_000)).toBe(0);
