@@ -59,10 +59,13 @@ export function formatBytes(bytes: number): string {
 	return unit === 0 ? `${bytes} B` : `${value.toFixed(value >= 100 ? 0 : value >= 10 ? 1 : 2)} ${units[unit]}`;
 }
 
-/** Format a rate in bytes per second as `123.4 MB/s` (decimal, as disk and network tools do). */
+/**
+ * Format a rate in bytes per second as `123.4 MiB/s`: binary, like the sizes beside it and like
+ * `--rate 50MiB`, so a limit of 50MiB reads as 50.0 MiB/s.
+ */
 export function formatRate(bytesPerSecond: number): string {
-	const mb = bytesPerSecond / 1e6;
-	return `${mb >= 100 ? mb.toFixed(0) : mb.toFixed(1)} MB/s`;
+	const mib = bytesPerSecond / 2 ** 20;
+	return `${mib >= 100 ? mib.toFixed(0) : mib.toFixed(1)} MiB/s`;
 }
 
 /** Format a duration in milliseconds as `1h02m`, `3m05s` or `4.2s`. */

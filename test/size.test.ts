@@ -71,9 +71,10 @@ describe('formatting', () => {
 		expect(formatBytes(200 * 2 ** 20)).toBe('200 MiB');
 	});
 
-	it('formats rates in decimal MB/s', () => {
-		expect(formatRate(123_400_000)).toBe('123 MB/s');
-		expect(formatRate(1_500_000)).toBe('1.5 MB/s');
+	it('formats rates in MiB/s, like sizes and --rate', () => {
+		expect(formatRate(123.4 * 2 ** 20)).toBe('123 MiB/s');
+		expect(formatRate(1.5 * 2 ** 20)).toBe('1.5 MiB/s');
+		expect(formatRate(50 * 2 ** 20)).toBe('50.0 MiB/s');
 	});
 
 	it('formats durations', () => {

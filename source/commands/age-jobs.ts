@@ -44,12 +44,12 @@ const commonFlags = {
 	...jobFlags,
 } as const;
 
-const commonHelp = `	  -o, --output OUTPUT    write here (default: stdout, not resumable); OUTPUT.partial until done
-	  -p, --passphrase       use a passphrase (typed on the terminal, or CAGE_PASSPHRASE without one)
-	      --chunk-size SIZE  unit of progress and resume (default: config, else 16 MiB growing with the file)
-	  -f, --force            overwrite OUTPUT, and start over even if an interrupted job left a checkpoint
-	      --output-dir DIR   several INPUTs (a batch): write each output in DIR (default: beside its input)
-	      --recursive        INPUT may be a directory: every file below it, as one batch
+const commonHelp = `	  -o, --output OUTPUT       write here (default: stdout, not resumable); OUTPUT.partial until done
+	  -p, --passphrase          use a passphrase (typed on the terminal, or CAGE_PASSPHRASE without one)
+	      --chunk-size SIZE     unit of progress and resume (default: config, else 16 MiB growing with the file)
+	  -f, --force               overwrite OUTPUT, and start over even if an interrupted job left a checkpoint
+	      --output-dir DIR      several INPUTs (a batch): write each output in DIR (default: beside its input)
+	      --recursive           INPUT may be a directory: every file below it, as one batch
 ${jobFlagsHelp}`;
 
 /** Refuse to clobber, to write onto the input, or to start over an interrupted job silently. */

@@ -58,9 +58,9 @@ export const jobFlags = {
 
 /** Help lines for `jobFlags`. */
 export const jobFlagsHelp = `
-	  -j, --jobs N           chunks processed in parallel (default: config 'jobs')
-	      --rate SIZE        limit throughput to SIZE per second, e.g. 200MiB (like pv -L)
-	      --progress MODE    tui (dashboard, default on a terminal), plain, json (NDJSON on stderr), none
-	      --audit-log PATH   append events to this JSON Lines audit log (default: config 'auditLog')
-	      --no-audit         do not write the audit log
-	      --theme NAME|PATH  dashboard theme: default, light, high-contrast, mono, or a JSON file`;
+	  -j, --jobs N              chunks processed in parallel (default: config 'jobs')
+	      --rate SIZE           limit throughput to SIZE per second, e.g. 200MiB (like pv -L)
+	      --progress MODE       tui (dashboard, default on a terminal), plain, json (NDJSON on stderr), none
+	      --audit-log PATH      append events to this JSON Lines audit log (default: config 'auditLog')
+	      --no-audit            do not write the audit log
+	      --theme NAME|PATH     dashboard theme: default, light, high-contrast, mono, or a JSON file`;

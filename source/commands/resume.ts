@@ -30,14 +30,16 @@ export const resumeCommand = defineCommand({
 	               passing DIR finds it)
 
 	Options
-	  -r, --recipient R        (encrypt) the recipients given at the start; refused if they differ
-	  -R, --recipients-file F  (encrypt) likewise, from a recipients file
-	  -i, --identity FILE      (decrypt batch) identity files to use instead of those recorded
-	  --json                   (hash) print the result as JSON
+	  -r, --recipient R         (encrypt) the recipients given at the start; refused if they differ
+	  -R, --recipients-file F   (encrypt) likewise, from a recipients file
+	  -i, --identity FILE       (decrypt batch) identity files to use instead of those recorded
+	      --json                (hash) print the result as JSON
 ${jobFlagsHelp}
 
-	The source must be unchanged since the checkpoint (size, mtime, inode and the MACs of a sample
-	of completed chunks are checked); the secrets are unwrapped with your resume identity.`,
+	The source must be unchanged since the checkpoint: its size, mtime and inode are checked, and a
+	sample of completed chunks is redone and compared with the partial output (all of them when
+	the source's change time moved, or with 'cage config set resumeVerify full'). The secrets are
+	unwrapped with your resume identity.`,
 	flags: {
 		recipient: {type: 'string', shortFlag: 'r', isMultiple: true},
 		recipientsFile: {type: 'string', shortFlag: 'R', isMultiple: true},

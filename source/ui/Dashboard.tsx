@@ -143,16 +143,19 @@ export function Dashboard({store, theme, mode, control, onQuit, final = false, f
 		<Box flexDirection="column" width={layout.width} height={layout.height}>
 			<Header job={job} theme={theme} width={layout.width} elapsedMs={elapsedMs} stopping={stopping} {...(position ? {position} : {})} />
 			<Throughput job={job} theme={theme} width={layout.width} height={layout.throughput} />
-			<ChunkGrid job={job} theme={theme} width={layout.width} height={layout.grid} focused={focus === 'chunks'} frame={frame} />
+			{/* Help takes the grid's rows too: at 80x24 the bottom panes alone are too short for it. */}
 			{help ? (
-				<HelpOverlay theme={theme} width={layout.width} height={layout.bottom} mode={mode} />
+				<HelpOverlay theme={theme} width={layout.width} height={layout.grid + layout.bottom} mode={mode} />
 			) : (
-				<Box flexDirection="row" width={layout.width} height={layout.bottom}>
-					<Anomalies job={job} theme={theme} width={layout.anomaliesWidth} height={layout.bottom} focused={focus === 'anomalies'} scroll={scroll.anomalies} />
-					<AuditTail job={job} theme={theme} width={layout.width - layout.anomaliesWidth} height={layout.bottom} focused={focus === 'audit'} scroll={scroll.audit} />
-				</Box>
+				<>
+					<ChunkGrid job={job} theme={theme} width={layout.width} height={layout.grid} focused={focus === 'chunks'} frame={frame} />
+					<Box flexDirection="row" width={layout.width} height={layout.bottom}>
+						<Anomalies job={job} theme={theme} width={layout.anomaliesWidth} height={layout.bottom} focused={focus === 'anomalies'} scroll={scroll.anomalies} />
+						<AuditTail job={job} theme={theme} width={layout.width - layout.anomaliesWidth} height={layout.bottom} focused={focus === 'audit'} scroll={scroll.audit} />
+					</Box>
+				</>
 			)}
-			<StatusBar theme={theme} width={layout.width} mode={mode} paused={job.state === 'paused'} message={message} />
+			<StatusBar theme={theme} width={layout.width} mode={mode} paused={job.state === 'paused'} skip={Boolean(job.batch)} message={message} />
 		</Box>
 	);
 }

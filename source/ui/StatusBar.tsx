@@ -7,15 +7,17 @@ type Props = {
 	width: number;
 	mode: 'live' | 'watch';
 	paused: boolean;
+	/** Whether `s` can skip something (a batch's current file); single files cannot be skipped. */
+	skip?: boolean;
 	/** A transient message (e.g. read-only in watch mode). */
 	message?: string | undefined;
 };
 
 /** The keys, and a message line when there is one. */
-export function StatusBar({theme, width, mode, paused, message}: Props) {
+export function StatusBar({theme, width, mode, paused, skip = false, message}: Props) {
 	const keys =
 		mode === 'live'
-			? `${paused ? 'p resume' : 'p pause'} · s skip · r retry · q quit · tab focus · ↑↓ scroll · ? help`
+			? `${paused ? 'p resume' : 'p pause'}${skip ? ' · s skip' : ''} · r retry · q quit · tab focus · ↑↓ scroll · ? help`
 			: '←/→ j/k job · q quit · tab focus · ↑↓ scroll · ? help';
 	return (
 		<Box width={width} justifyContent="space-between" flexShrink={0}>

@@ -13,7 +13,7 @@ type Props = {job: JobView; theme: Theme; width: number; height: number};
 export function Throughput({job, theme, width, height}: Props) {
 	const inner = Math.max(1, width - 4);
 	const {throughput} = job;
-	const eta = job.size === null ? 'stream' : job.etaMs === null ? '--' : formatDuration(job.etaMs);
+	const eta = job.size === null ? 'stream' : job.state === 'paused' ? 'paused' : job.etaMs === null ? '--' : formatDuration(job.etaMs);
 	const rates = `now ${formatRate(throughput.current)}  ·  avg ${formatRate(throughput.average)}  ·  peak ${formatRate(throughput.peak)}  ·  ETA ${eta}`;
 	const ratio = job.size ? job.bytesDone / job.size : job.ending?.outcome === 'completed' ? 1 : 0;
 	const label = job.size === null ? '' : ` ${percent(job.bytesDone, job.size).padStart(6)}`;

@@ -115,7 +115,7 @@ describe.runIf(hasTools)('dashboard in a real terminal (tmux)', () => {
 		expect(first).toContain('cage encrypt');
 		expect(first).toContain('● running');
 		expect(first).toMatch(/big\.bin -> .*out\.age/);
-		expect(first).toMatch(/now [\d.]+ MB\/s {2}· {2}avg [\d.]+ MB\/s/);
+		expect(first).toMatch(/now [\d.]+ MiB\/s {2}· {2}avg [\d.]+ MiB\/s/);
 		expect(first).toContain('128 MiB');
 		expect(first).toMatch(/Chunks \d+\/128/);
 		expect(first).toContain('Anomalies');
@@ -176,7 +176,7 @@ describe.runIf(hasTools)('dashboard in a real terminal (tmux)', () => {
 		const summary = term.screen(run.session);
 		expect(summary).toContain('cage encrypt completed');
 		expect(summary).toContain('72.0 MiB of 72.0 MiB (100.0%)');
-		expect(summary).toMatch(/average +[\d.]+ MB\/s/);
+		expect(summary).toMatch(/average +[\d.]+ MiB\/s/);
 		expect(summary).toContain('72/72 done, 0 failed, 0 skipped');
 		const output = path.join(sandbox.dir, 'medium.out');
 		execFileSync('age', ['-d', '-i', path.join(sandbox.dir, 'key.txt'), '-o', output, path.join(sandbox.dir, 'medium.age')]);

@@ -23,7 +23,7 @@ describe('Dashboard', () => {
 		expect(frame).toContain('elapsed 3.5s');
 		expect(frame).toContain('/data/big.tar -> /data/big.tar.age');
 		expect(frame).toContain('Throughput');
-		expect(frame).toMatch(/now 10\.\d MB\/s/);
+		expect(frame).toMatch(/now 10\.\d MiB\/s/);
 		expect(frame).toContain('30.0 MiB / 100 MiB');
 		expect(frame).toContain('30.0%');
 		// 70 MiB to go at 10 MiB/s.
@@ -34,7 +34,8 @@ describe('Dashboard', () => {
 		expect(frame).toContain('WARN slow-chunk: chunk 12 took 2.0s');
 		expect(frame).toContain('Audit tail');
 		expect(frame).toContain('chunk 29 done in 0.1s');
-		expect(frame).toContain('p pause · s skip · r retry · q quit');
+		// A single file cannot be skipped: no `s skip` in the keys (a batch shows it).
+		expect(frame).toContain('p pause · r retry · q quit');
 	});
 
 	it('fits an 80x24 terminal: every pane, no line over 80 columns, at most 23 rows', () => {
@@ -106,7 +107,9 @@ describe('Dashboard', () => {
 		store.push(script.send({type: 'job:paused', bytesDone: 30 * MiB}));
 		await until(() => lastFrame()!.includes('● paused'));
 		expect(lastFrame()).toContain('p resume');
-		expect(lastFrame()).toContain('now 0.0 MB/s');
+		expect(lastFrame()).toContain('now 0.0 MiB/s');
+		// No countdown while nothing moves.
+		expect(lastFrame()).toContain('ETA paused');
 	});
 
 	it('watch mode: p/s/r are read-only, ←/→ and j/k switch the job shown, q quits', async () => {
@@ -151,6 +154,17 @@ describe('Dashboard', () => {
 		await settle();
 		expect(lastFrame()).not.toContain('Help (? to close)');
 		expect(lastFrame()).toContain('Audit tail');
+	});
+
+	it('the help overlay shows every key at 80x24', async () => {
+		const {store} = runningJob();
+		const {stdin, lastFrame} = render(<Dashboard store={store} theme={mono} mode="live" control={recordingControl()} size={{columns: 80, rows: 24}} />);
+		await settle();
+		stdin.write('?');
+		await settle();
+		for (const line of ['p, space', 's ', 'r ', 'q, Ctrl-C', 'tab', '↑/↓, PgUp/PgDn', '? ']) {
+			expect(lastFrame()!.split('\n').some(row => row.startsWith(`│ ${line}`))).toBe(true);
+		}
 	});
 
 	it('tab moves focus; the focused anomalies pane scrolls with the arrows', async () => {
@@ -203,6 +217,7 @@ describe('Dashboard', () => {
 		const {lastFrame} = render(<Dashboard store={store} theme={mono} mode="live" control={recordingControl()} size={{columns: 100, rows: 30}} />);
 		expect(lastFrame()).toContain('file 3/4: /data/c (3.00 MiB)');
 		expect(lastFrame()).toContain('files done 1 · skipped 1 · total 4');
+		expect(lastFrame()).toContain('p pause · s skip · r retry');
 	});
 
 	it('65 536 chunks: buckets sized to the pane, a failed chunk shows in its bucket', () => {
@@ -262,7 +277,7 @@ describe('Dashboard', () => {
 		expect(frame).toContain('cage encrypt interrupted');
 		expect(frame).toContain('30.0 MiB of 100 MiB (30.0%)');
 		expect(frame).toContain('time       3.0s');
-		expect(frame).toMatch(/average {4}10\.\d MB\/s/);
+		expect(frame).toMatch(/average {4}10\.\d MiB\/s/);
 		expect(frame).toContain('30/100 done, 0 failed, 0 skipped');
 		expect(frame).toContain('1 (0 error, 1 warn, 0 info)');
 		expect(frame).toContain('slow-chunk: chunk 12 took 2.0s');
