@@ -16,6 +16,17 @@ type Props = {
 	stopping?: boolean;
 };
 
+/** The current file and the counts; a long path is cut (from the left), never the counts. */
+function batchLine(batch: NonNullable<JobView['batch']>, width: number): string {
+	const counts = `  ·  files done ${batch.done} · skipped ${batch.skipped} · total ${batch.total}`;
+	if (!batch.current) return fit(`between files${counts}`, width);
+	const prefix = `file ${batch.current.index + 1}/${batch.total}: `;
+	const size = ` (${formatBytes(batch.current.size)})`;
+	const room = width - prefix.length - size.length - counts.length;
+	if (room < 8) return fit(`${prefix}${fitPath(batch.current.path, Math.max(8, width - prefix.length - size.length))}${size}${counts}`, width);
+	return `${prefix}${fitPath(batch.current.path, room)}${size}${counts}`;
+}
+
 /** Command, state and elapsed time; source -> output; the current file of a batch. */
 export function Header({job, theme, width, elapsedMs, position, stopping = false}: Props) {
 	const state = stopping && job.ending === null ? 'stopping' : job.state;
@@ -45,14 +56,7 @@ export function Header({job, theme, width, elapsedMs, position, stopping = false
 			<Text wrap="truncate" color={theme.pane.text}>
 				{fitPath(from, pathWidth)} <Text color={theme.pane.muted}>-&gt;</Text> {fitPath(to, pathWidth)}
 			</Text>
-			{batch ? (
-				<Text wrap="truncate" color={theme.pane.text}>
-					{fit(
-						`${batch.current ? `file ${batch.current.index + 1}/${batch.total}: ${batch.current.path} (${formatBytes(batch.current.size)})` : 'between files'}  ·  files done ${batch.done} · skipped ${batch.skipped} · total ${batch.total}`,
-						width,
-					)}
-				</Text>
-			) : null}
+			{batch ? <Text wrap="truncate" color={theme.pane.text}>{batchLine(batch, width)}</Text> : null}
 		</Box>
 	);
 }

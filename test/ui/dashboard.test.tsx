@@ -220,6 +220,20 @@ describe('Dashboard', () => {
 		expect(lastFrame()).toContain('p pause · s skip · r retry');
 	});
 
+	it('at 80 columns a batch keeps its counts and cuts a long path from the left', () => {
+		const store = new DashboardStore();
+		const script = new EventScript();
+		script.start({items: 32, chunks: 2, size: 64 * MiB});
+		const long = '/srv/backups/photos/2026/holidays/with-a-rather-long-directory-name/IMG_0042.jpg';
+		script.send({type: 'item:start', item: 11, items: 32, path: long, output: `${long}.age`, size: 2 * MiB, chunkSize: MiB, chunks: 2});
+		for (const event of script.events) store.push(event);
+		const {lastFrame} = render(<Dashboard store={store} theme={mono} mode="live" control={recordingControl()} size={{columns: 80, rows: 24}} />);
+		const line = lastFrame()!.split('\n').find(row => row.startsWith('file 12/32: '))!;
+		expect(line.length).toBeLessThanOrEqual(80);
+		expect(line).toContain('IMG_0042.jpg (2.00 MiB)');
+		expect(line).toMatch(/files done 0 · skipped 0 · total 32$/);
+	});
+
 	it('65 536 chunks: buckets sized to the pane, a failed chunk shows in its bucket', () => {
 		const store = new DashboardStore();
 		const script = new EventScript();
