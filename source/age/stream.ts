@@ -134,7 +134,7 @@ export function decryptRange(key: Buffer, cipher: Uint8Array, counter: number, f
 				? isFinal
 					? 'the file is truncated: it ends without the final block'
 					: 'there is data after the final block (trailing data)'
-				: 'the block was modified or the file is corrupt';
+				: 'the block was modified, or the file is corrupt or cut short';
 			throw new StreamAuthError(`block ${index} failed authentication: ${why}`, index);
 		}
 

@@ -8,7 +8,7 @@ import {SharedControl} from '../chunker/control.js';
 import type {JobEmitter} from '../chunker/emitter.js';
 import type {JobOutcome} from '../chunker/events.js';
 import type {ControlProxy} from '../jobs/control-proxy.js';
-import {AgeFormatError} from './errors.js';
+import {AgeFormatError, StreamAuthError} from './errors.js';
 import {createHeader, readHeaderFromStream} from './header.js';
 import {blockSize, decryptRange, encryptedBlockSize, encryptRange, payloadKey, tagSize} from './stream.js';
 import type {DecryptKey, EncryptTarget} from './engine.js';
@@ -247,6 +247,7 @@ export async function decryptStream(input: Readable, output: Writable, key: Decr
 		const payload = payloadKey(header.fileKey, header.nonce);
 		const staging = new Staging(2 * batchBlocks * encryptedBlockSize, header.rest);
 		let counter = 0;
+		let written = 0;
 		const flush = async (final: boolean) => {
 			let blocks: number;
 			if (final) {
@@ -262,8 +263,20 @@ export async function decryptStream(input: Readable, output: Writable, key: Decr
 			if (blocks <= 0) return;
 			const bytes = final ? staging.length : blocks * encryptedBlockSize;
 			await control.gate(bytes - blocks * tagSize, signal);
-			const plain = decryptRange(payload, staging.take(bytes), counter, final);
+			let plain: Buffer;
+			try {
+				plain = decryptRange(payload, staging.take(bytes), counter, final);
+			} catch (error) {
+				if (!(error instanceof StreamAuthError)) throw error;
+				// What went out before cannot be taken back: say it is incomplete.
+				throw new StreamAuthError(
+					`${options.source ?? 'stdin'}: ${error.message}${written > 0 ? `; the ${written} bytes of plaintext already written are incomplete: discard them` : ''}`,
+					error.counter,
+				);
+			}
+
 			await write(output, plain, signal);
+			written += plain.length;
 			counter += blocks;
 			telemetry.advance(plain.length);
 		};

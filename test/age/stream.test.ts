@@ -129,7 +129,7 @@ describe('encryptRange/decryptRange', () => {
 			const error = authErrorOf(() => decryptRange(key, tampered, 0, true));
 			expect(error.counter).toBe(block);
 			expect(error.code).toBe('EAUTH');
-			expect(error.message).toBe(`block ${block} failed authentication: the block was modified or the file is corrupt`);
+			expect(error.message).toBe(`block ${block} failed authentication: the block was modified, or the file is corrupt or cut short`);
 		}
 
 		// A tag byte, in a range that starts at block 3.

@@ -335,6 +335,18 @@ describe('bad input', () => {
 		expect(leftovers(path.join(dir, 'trail.out'))).toEqual([]);
 	});
 
+	it('a stream cut in the middle of a block names its input and says the plaintext written is incomplete', () => {
+		const encrypted = path.join(dir, 'cut-stream.age');
+		execFileSync('age', ['-r', recipient, '-o', encrypted, plain]);
+		const bytes = fs.readFileSync(encrypted);
+		fs.writeFileSync(encrypted, bytes.subarray(0, 2_000_000));
+		const run = spawnSync(process.execPath, [cliPath, 'decrypt', '-i', key, ...quiet], {env, input: fs.readFileSync(encrypted), maxBuffer: 64 * 1024 * 1024});
+		expect(run.status).toBe(1);
+		const written = run.stdout.length;
+		expect(written).toBeGreaterThan(0);
+		expect(run.stderr.toString()).toContain(`cage decrypt: stdin: block ${Math.floor(written / 65_536)} failed authentication: the block was modified, or the file is corrupt or cut short; the ${written} bytes of plaintext already written are incomplete: discard them`);
+	});
+
 	it('refuses an existing output without --force, and input == output', () => {
 		const existing = path.join(dir, 'exists.age');
 		fs.writeFileSync(existing, 'precious');
