@@ -216,7 +216,10 @@ async function runAgeJob(spec: RunSpec): Promise<AgeJobResult> {
 			checkpoint: store,
 			base: resumeFrom?.checkpoint ?? spec.base!,
 			...(resumeFrom ? {resumeFrom: resumeFrom.checkpoint} : {}),
-			beforeCheckpoint: async () => out.sync(),
+			async beforeCheckpoint() {
+				await out.sync();
+				return {partialCtimeMs: (await fs.stat(plan.partial)).ctimeMs};
+			},
 			resumeCommand,
 			...(item ? {item: item.index} : {}),
 		});
@@ -323,16 +326,25 @@ const verifyBatch = 4;
  */
 async function resumeVerifyMode(plan: Plan, checkpoint: Checkpoint, options: AgeJobOptions): Promise<'sample' | 'full'> {
 	const mode = options.resumeVerify ?? 'sample';
-	if (mode === 'full' || !changeTimeMoved(checkpoint.source, await fingerprint(plan.input))) return mode;
+	if (mode === 'full') return mode;
 	const done = checkpoint.chunksDone - checkpoint.skipped.length;
-	options.emitter.send({
-		type: 'anomaly',
-		severity: 'warn',
-		code: 'source-changed',
-		message: `${plan.input} was written to or its metadata changed since the checkpoint (its change time moved; size and modification time did not): re-verifying all ${done} done chunks, not a sample`,
-		...(options.item ? {item: options.item.index} : {}),
-	});
-	return 'full';
+	const warn = (message: string) => {
+		options.emitter.send({type: 'anomaly', severity: 'warn', code: 'source-changed', message, ...(options.item ? {item: options.item.index} : {})});
+	};
+
+	if (changeTimeMoved(checkpoint.source, await fingerprint(plan.input))) {
+		warn(`${plan.input} was written to or its metadata changed since the checkpoint (its change time moved; size and modification time did not): re-verifying all ${done} done chunks, not a sample`);
+		return 'full';
+	}
+
+	// After a clean stop nothing of the job wrote to the partial output again, so a change time that
+	// moved means something else did. (After a kill -9 the last chunks' writes move it anyway.)
+	if (checkpoint.stopped && checkpoint.partialCtimeMs !== undefined && (await fs.stat(plan.partial)).ctimeMs !== checkpoint.partialCtimeMs) {
+		warn(`${plan.partial} was written to after the job stopped: re-verifying all ${done} done chunks, not a sample`);
+		return 'full';
+	}
+
+	return mode;
 }
 
 /**

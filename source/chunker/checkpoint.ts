@@ -56,6 +56,13 @@ export type Checkpoint = {
 	secrets?: string;
 	/** Kind-specific public parameters (recipient digest, header length, algorithm, …). */
 	params: Record<string, unknown>;
+	/**
+	 * Written once the job had stopped (quit, Ctrl-C, SIGTERM, a failure): nothing of this job
+	 * wrote to the partial output after it. Absent for checkpoints taken while chunks ran.
+	 */
+	stopped?: boolean;
+	/** The partial output's change time when this checkpoint was written (after its fsync). */
+	partialCtimeMs?: number;
 };
 
 /** Thrown when a checkpoint cannot be read or used; the message says which file and what to do. */
@@ -168,6 +175,8 @@ export function parseCheckpoint(text: string, file: string): Checkpoint {
 	if (typeof source.path !== 'string') fail('source path missing');
 	for (const key of ['size', 'mtimeMs', 'ino', 'dev']) if (typeof source[key] !== 'number') fail(`source ${key} missing`);
 	if (source.ctimeMs !== undefined && typeof source.ctimeMs !== 'number') fail('source ctimeMs is invalid');
+	if (data.stopped !== undefined && typeof data.stopped !== 'boolean') fail('stopped is invalid');
+	if (data.partialCtimeMs !== undefined && typeof data.partialCtimeMs !== 'number') fail('partialCtimeMs is invalid');
 	if (!Array.isArray(data.macs) || data.macs.length !== data.chunksDone || !data.macs.every(mac => typeof mac === 'string')) fail('MAC list does not match the chunks done');
 	if (!Array.isArray(data.skipped) || !data.skipped.every(id => Number.isInteger(id))) fail('skipped list is invalid');
 	if (data.info !== undefined && (!Array.isArray(data.info) || data.info.length !== data.chunksDone)) fail('info list does not match the chunks done');

@@ -32,8 +32,8 @@ export type ChunkedJobSpec = {
 	base: CheckpointBase;
 	/** Continue this checkpoint (already verified by the caller). */
 	resumeFrom?: Checkpoint;
-	/** Make committed output durable before a checkpoint claims it (fsync). */
-	beforeCheckpoint?: () => Promise<void>;
+	/** Make committed output durable before a checkpoint claims it (fsync); what it returns is recorded too. */
+	beforeCheckpoint?: () => Promise<Pick<Checkpoint, 'partialCtimeMs'> | void>;
 	/** Batch item index, stamped on chunk events. */
 	item?: number;
 	/** Minimum milliseconds between checkpoint writes while running. */
@@ -68,8 +68,10 @@ export async function runChunkedJob(spec: ChunkedJobSpec): Promise<ChunkedJobRes
 	// describes a valid prefix of the output, so the job stays resumable from it.
 	let checkpointOnDisk = Boolean(resumeFrom);
 
+	// A resumed job's base is the old checkpoint: its stop mark and output stamp are not this run's.
+	const {stopped: _stopped, partialCtimeMs: _stamp, ...base} = spec.base as Checkpoint;
 	const snapshot = (): Checkpoint => ({
-		...spec.base,
+		...base,
 		updatedAt: new Date().toISOString(),
 		chunksDone,
 		bytesDone,
@@ -78,13 +80,13 @@ export async function runChunkedJob(spec: ChunkedJobSpec): Promise<ChunkedJobRes
 		...(info.length > 0 || spec.kind === 'hash' ? {info: [...info]} : {}),
 	});
 
-	const saveCheckpoint = async (): Promise<void> => {
+	const saveCheckpoint = async (stopped = false): Promise<void> => {
 		if (!checkpoint) return;
 		const state = snapshot();
 		writing = writing.then(async () => {
 			try {
-				await spec.beforeCheckpoint?.();
-				await checkpoint.write(state);
+				const stamp = await spec.beforeCheckpoint?.();
+				await checkpoint.write({...state, ...stamp, ...(stopped ? {stopped} : {})});
 				lastWrite = Date.now();
 				checkpointFailed = false;
 				checkpointOnDisk = true;
@@ -153,7 +155,8 @@ export async function runChunkedJob(spec: ChunkedJobSpec): Promise<ChunkedJobRes
 
 	const error = sourceChanged && result.outcome === 'completed' ? new Error(sourceChanged) : result.error;
 	const outcome: JobOutcome = sourceChanged ? 'failed' : result.outcome;
-	if (!sourceChanged) await saveCheckpoint();
+	// The runner has stopped every chunk: nothing of this job writes to the output after this one.
+	if (!sourceChanged) await saveCheckpoint(true);
 	await writing;
 	return {
 		outcome,

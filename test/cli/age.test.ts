@@ -219,6 +219,34 @@ describe('resume after kill -9', () => {
 		expect(edited.stderr).toContain(`chunk ${unsampled} (bytes ${unsampled * 1024 * 1024}..${(unsampled + 1) * 1024 * 1024}) of ${plain} is not what was encrypted before; the source changed`);
 	});
 
+	it('after a clean stop, a partial output written to since is re-verified in full: damage outside the sample is found', async () => {
+		const plain = path.join(dir, 'stopped');
+		writeRandomFile(plain, 16 * 1024 * 1024);
+		const encrypted = `${plain}.age`;
+		const run = startCage(['encrypt', plain, '-r', recipient, '-o', encrypted, '--chunk-size', '1MiB', '--rate', '8MiB', '--progress', 'json', '--no-audit'], {env});
+		await waitFor(() => parseEvents(run.stderr()).some(event => event.type === 'job:checkpoint' && (event.chunksDone as number) >= 6), {what: 'checkpoint'});
+		run.child.kill('SIGTERM');
+		expect(await run.exited).toBe(75);
+		const checkpoint = JSON.parse(fs.readFileSync(`${encrypted}.checkpoint.json`, 'utf8')) as {chunksDone: number; skipped: number[]; stopped?: boolean; partialCtimeMs?: number};
+		expect(checkpoint.stopped).toBe(true);
+		expect(checkpoint.partialCtimeMs).toBe(fs.statSync(`${encrypted}.partial`).ctimeMs);
+		const sampled = new Set(chunksToVerify(checkpoint.chunksDone, checkpoint.skipped, 'sample'));
+		const unsampled = Array.from({length: checkpoint.chunksDone}, (_, id) => id).find(id => !sampled.has(id))!;
+		// One byte of that chunk's ciphertext (past the header: 16 blocks of 64 KiB + 16 per chunk).
+		const fd = fs.openSync(`${encrypted}.partial`, 'r+');
+		const at = 1000 + unsampled * 16 * 65_552;
+		const byte = Buffer.alloc(1);
+		fs.readSync(fd, byte, 0, 1, at);
+		byte[0]! ^= 0x01;
+		fs.writeSync(fd, byte, 0, 1, at);
+		fs.closeSync(fd);
+		const resumed = cage(['resume', encrypted, '--progress', 'json', '--no-audit'], {env});
+		expect(resumed.status).toBe(1);
+		const events = parseEvents(resumed.stderr);
+		expect(events.find(event => event.type === 'anomaly' && event.code === 'source-changed')?.message).toContain('was written to after the job stopped');
+		expect(resumed.stderr).toContain(`chunk ${unsampled} of the partial output ${encrypted}.partial was damaged since the checkpoint`);
+	});
+
 	it.each(['encrypt', 'decrypt'] as const)('%s: resume refuses an output damaged since the checkpoint, then a changed source, and keeps both for a fixed retry', async kind => {
 		const plain = path.join(dir, `damaged-${kind}`);
 		writeRandomFile(plain, 6 * 1024 * 1024);
