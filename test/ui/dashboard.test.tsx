@@ -9,6 +9,32 @@ import {MiB, mono, recordingControl, runningJob, settle, until} from './fixtures
 const start = 1_700_000_000_000;
 const fixedNow = () => start + 3500;
 
+type BatchFile = {path: string; item?: number; size?: number; outcome?: 'done' | 'skipped'; reason?: string};
+
+/** A store fed a batch of `total` files: each done, skipped, or (with no outcome) running; then maybe its end. */
+function batchStore(total: number, files: BatchFile[], end?: 'completed'): DashboardStore {
+	const store = new DashboardStore();
+	const script = new EventScript();
+	script.start({items: total, chunks: 2, size: total * 2 * MiB});
+	let bytesDone = 0;
+	for (const [index, {path, item = index, size = 2 * MiB, outcome, reason = 'skipped by user'}] of files.entries()) {
+		if (outcome === 'skipped') {
+			script.send({type: 'item:skipped', item, path, reason});
+			continue;
+		}
+
+		script.send({type: 'item:start', item, items: total, path, output: `${path}.age`, size, chunkSize: MiB, chunks: Math.ceil(size / MiB)});
+		if (outcome === 'done') {
+			script.send({type: 'item:done', item, path, bytes: size, durationMs: 200});
+			bytesDone += size;
+		}
+	}
+
+	if (end) script.send({type: 'job:done', outcome: end, bytesDone, durationMs: 500});
+	for (const event of script.events) store.push(event);
+	return store;
+}
+
 afterEach(() => {
 	cleanup();
 });
@@ -141,30 +167,26 @@ describe('Dashboard', () => {
 		expect(quits).toBe(1);
 	});
 
-	it('? toggles the help overlay', async () => {
+	it.each([
+		[100, 30],
+		[80, 24],
+	])('? toggles the help overlay, with every key on screen at %ix%i', async (columns, rows) => {
 		const {store} = runningJob();
-		const {stdin, lastFrame} = render(<Dashboard store={store} theme={mono} mode="live" control={recordingControl()} size={{columns: 100, rows: 30}} />);
+		const {stdin, lastFrame} = render(<Dashboard store={store} theme={mono} mode="live" control={recordingControl()} size={{columns, rows}} />);
 		await settle();
 		stdin.write('?');
 		await settle();
 		expect(lastFrame()).toContain('Help (? to close)');
 		expect(lastFrame()).toContain('quit: save the checkpoint');
 		expect(lastFrame()).not.toContain('Audit tail');
+		for (const line of ['p, space', 's ', 'r ', 'q, Ctrl-C', 'tab', '↑/↓, PgUp/PgDn', '? ']) {
+			expect(lastFrame()!.split('\n').some(row => row.startsWith(`│ ${line}`))).toBe(true);
+		}
+
 		stdin.write('?');
 		await settle();
 		expect(lastFrame()).not.toContain('Help (? to close)');
 		expect(lastFrame()).toContain('Audit tail');
-	});
-
-	it('the help overlay shows every key at 80x24', async () => {
-		const {store} = runningJob();
-		const {stdin, lastFrame} = render(<Dashboard store={store} theme={mono} mode="live" control={recordingControl()} size={{columns: 80, rows: 24}} />);
-		await settle();
-		stdin.write('?');
-		await settle();
-		for (const line of ['p, space', 's ', 'r ', 'q, Ctrl-C', 'tab', '↑/↓, PgUp/PgDn', '? ']) {
-			expect(lastFrame()!.split('\n').some(row => row.startsWith(`│ ${line}`))).toBe(true);
-		}
 	});
 
 	it('tab moves focus; the focused anomalies pane scrolls with the arrows', async () => {
@@ -206,14 +228,11 @@ describe('Dashboard', () => {
 	});
 
 	it('batches show the current file and files done/skipped/total', () => {
-		const store = new DashboardStore();
-		const script = new EventScript();
-		script.start({items: 4, chunks: 2, size: 8 * MiB});
-		script.send({type: 'item:start', item: 0, items: 4, path: '/data/a', output: '/data/a.age', size: 2 * MiB, chunkSize: MiB, chunks: 2});
-		script.send({type: 'item:done', item: 0, path: '/data/a', bytes: 2 * MiB, durationMs: 200});
-		script.send({type: 'item:skipped', item: 1, path: '/data/b', reason: 'exists'});
-		script.send({type: 'item:start', item: 2, items: 4, path: '/data/c', output: '/data/c.age', size: 3 * MiB, chunkSize: MiB, chunks: 3});
-		for (const event of script.events) store.push(event);
+		const store = batchStore(4, [
+			{path: '/data/a', outcome: 'done'},
+			{path: '/data/b', outcome: 'skipped', reason: 'exists'},
+			{path: '/data/c', size: 3 * MiB},
+		]);
 		const {lastFrame} = render(<Dashboard store={store} theme={mono} mode="live" control={recordingControl()} size={{columns: 100, rows: 30}} />);
 		expect(lastFrame()).toContain('file 3/4: /data/c (3.00 MiB)');
 		expect(lastFrame()).toContain('files done 1 · skipped 1 · total 4');
@@ -221,12 +240,7 @@ describe('Dashboard', () => {
 	});
 
 	it('at 80 columns a batch keeps its counts and cuts a long path from the left', () => {
-		const store = new DashboardStore();
-		const script = new EventScript();
-		script.start({items: 32, chunks: 2, size: 64 * MiB});
-		const long = '/srv/backups/photos/2026/holidays/with-a-rather-long-directory-name/IMG_0042.jpg';
-		script.send({type: 'item:start', item: 11, items: 32, path: long, output: `${long}.age`, size: 2 * MiB, chunkSize: MiB, chunks: 2});
-		for (const event of script.events) store.push(event);
+		const store = batchStore(32, [{path: '/srv/backups/photos/2026/holidays/with-a-rather-long-directory-name/IMG_0042.jpg', item: 11}]);
 		const {lastFrame} = render(<Dashboard store={store} theme={mono} mode="live" control={recordingControl()} size={{columns: 80, rows: 24}} />);
 		const line = lastFrame()!.split('\n').find(row => row.startsWith('file 12/32: '))!;
 		expect(line.length).toBeLessThanOrEqual(80);
@@ -309,16 +323,7 @@ describe('Dashboard', () => {
 	});
 
 	it('the summary of a batch counts files, not the last file’s chunks', () => {
-		const store = new DashboardStore();
-		const script = new EventScript();
-		script.start({items: 3, chunks: 2, size: 6 * MiB});
-		script.send({type: 'item:start', item: 0, items: 3, path: '/data/a', output: '/data/a.age', size: 2 * MiB, chunkSize: MiB, chunks: 2});
-		script.send({type: 'item:done', item: 0, path: '/data/a', bytes: 2 * MiB, durationMs: 200});
-		script.send({type: 'item:skipped', item: 1, path: '/data/b', reason: 'skipped by user'});
-		script.send({type: 'item:start', item: 2, items: 3, path: '/data/c', output: '/data/c.age', size: 2 * MiB, chunkSize: MiB, chunks: 2});
-		script.send({type: 'item:done', item: 2, path: '/data/c', bytes: 2 * MiB, durationMs: 200});
-		script.send({type: 'job:done', outcome: 'completed', bytesDone: 4 * MiB, durationMs: 500});
-		for (const event of script.events) store.push(event);
+		const store = batchStore(3, [{path: '/data/a', outcome: 'done'}, {path: '/data/b', outcome: 'skipped'}, {path: '/data/c', outcome: 'done'}], 'completed');
 		const {lastFrame} = render(<Dashboard store={store} theme={mono} mode="live" final size={{columns: 100, rows: 30}} />);
 		const frame = lastFrame()!;
 		expect(frame).toContain('3 in the batch: 2 done, 1 skipped');
