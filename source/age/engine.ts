@@ -136,7 +136,9 @@ class AgeChunkProcessor implements ChunkProcessor {
 }
 
 /** What to do when a checkpoint cannot be resumed: the job again, replacing its files. */
-function startOver(plan: Plan): string {
+function startOver(plan: Plan, batchItem: boolean): string {
+	// In a batch, --force would redo every file: remove this one's files and resume the batch.
+	if (batchItem) return `to start this file over, delete ${plan.partial} and ${outputCheckpointPath(plan.output)}, then resume the batch`;
 	return `to start over, run the same 'cage ${plan.kind}' command with --force (it replaces ${plan.partial} and its checkpoint)`;
 }
 
@@ -191,9 +193,12 @@ async function runAgeJob(spec: RunSpec): Promise<AgeJobResult> {
 	let result: {outcome: JobOutcome; bytesDone: number; error?: Error; checkpoint?: string; sourceChanged?: string} | undefined;
 	try {
 		const processor = new AgeChunkProcessor(pool, plan);
+		let base = resumeFrom?.checkpoint ?? spec.base!;
 		if (resumeFrom) {
-			output = await openPartialForResume(plan, resumeFrom.checkpoint, resumeFrom.file);
-			await verifyResume(plan, processor, resumeFrom.checkpoint, resumeFrom.file, await resumeVerifyMode(plan, resumeFrom.checkpoint, options));
+			output = await openPartialForResume(plan, resumeFrom.checkpoint, resumeFrom.file, Boolean(item));
+			await verifyResume(plan, processor, resumeFrom.checkpoint, resumeFrom.file, await resumeVerifyMode(plan, resumeFrom.checkpoint, options), Boolean(item));
+			// Verified: the source as it is now (a chmod's change time) is what later resumes compare with.
+			base = {...resumeFrom.checkpoint, source: await fingerprint(plan.input)};
 		} else {
 			output = await FileOutput.open(plan.partial);
 			await output.truncate(0);
@@ -214,7 +219,7 @@ async function runAgeJob(spec: RunSpec): Promise<AgeJobResult> {
 			jobs: options.jobs,
 			retries: options.retries ?? 0,
 			checkpoint: store,
-			base: resumeFrom?.checkpoint ?? spec.base!,
+			base,
 			...(resumeFrom ? {resumeFrom: resumeFrom.checkpoint} : {}),
 			async beforeCheckpoint() {
 				await out.sync();
@@ -299,18 +304,18 @@ function describeChunkError(error: Error, plan: Plan): Error {
 	return described;
 }
 
-async function openPartialForResume(plan: Plan, checkpoint: Checkpoint, file: string): Promise<FileOutput> {
+async function openPartialForResume(plan: Plan, checkpoint: Checkpoint, file: string, batchItem: boolean): Promise<FileOutput> {
 	let stat;
 	try {
 		stat = await fs.stat(plan.partial);
 	} catch {
-		throw new CheckpointError(`cannot resume ${file}: the partial output ${plan.partial} is gone; ${startOver(plan)}`);
+		throw new CheckpointError(`cannot resume ${file}: the partial output ${plan.partial} is gone; ${startOver(plan, batchItem)}`);
 	}
 
 	const needed = committedLength(plan, checkpoint.chunksDone);
 	if (stat.size < needed) {
 		throw new CheckpointError(
-			`cannot resume ${file}: the partial output ${plan.partial} is ${stat.size} bytes, shorter than the ${needed} bytes the checkpoint records as written; ${startOver(plan)}`,
+			`cannot resume ${file}: the partial output ${plan.partial} is ${stat.size} bytes, shorter than the ${needed} bytes the checkpoint records as written; ${startOver(plan, batchItem)}`,
 		);
 	}
 
@@ -328,8 +333,8 @@ async function resumeVerifyMode(plan: Plan, checkpoint: Checkpoint, options: Age
 	const mode = options.resumeVerify ?? 'sample';
 	if (mode === 'full') return mode;
 	const done = checkpoint.chunksDone - checkpoint.skipped.length;
-	const warn = (message: string) => {
-		options.emitter.send({type: 'anomaly', severity: 'warn', code: 'source-changed', message, ...(options.item ? {item: options.item.index} : {})});
+	const warn = (message: string, code: 'source-changed' | 'output-changed' = 'source-changed') => {
+		options.emitter.send({type: 'anomaly', severity: 'warn', code, message, ...(options.item ? {item: options.item.index} : {})});
 	};
 
 	if (changeTimeMoved(checkpoint.source, await fingerprint(plan.input))) {
@@ -340,7 +345,7 @@ async function resumeVerifyMode(plan: Plan, checkpoint: Checkpoint, options: Age
 	// After a clean stop nothing of the job wrote to the partial output again, so a change time that
 	// moved means something else did. (After a kill -9 the last chunks' writes move it anyway.)
 	if (checkpoint.stopped && checkpoint.partialCtimeMs !== undefined && (await fs.stat(plan.partial)).ctimeMs !== checkpoint.partialCtimeMs) {
-		warn(`${plan.partial} was written to after the job stopped: re-verifying all ${done} done chunks, not a sample`);
+		warn(`${plan.partial} was written to after the job stopped: re-verifying all ${done} done chunks, not a sample`, 'output-changed');
 		return 'full';
 	}
 
@@ -352,7 +357,7 @@ async function resumeVerifyMode(plan: Plan, checkpoint: Checkpoint, options: Age
  * writing: the MAC must be the checkpoint's (else the source changed) and the partial output must
  * hold exactly what the work gives (else it was damaged since).
  */
-async function verifyResume(plan: Plan, processor: AgeChunkProcessor, checkpoint: Checkpoint, file: string, mode: 'sample' | 'full'): Promise<void> {
+async function verifyResume(plan: Plan, processor: AgeChunkProcessor, checkpoint: Checkpoint, file: string, mode: 'sample' | 'full', batchItem: boolean): Promise<void> {
 	if (plan.kind === 'encrypt') {
 		const expected = checkpoint.params.headerSha256;
 		const header = Buffer.alloc(plan.outOffset);
@@ -364,7 +369,7 @@ async function verifyResume(plan: Plan, processor: AgeChunkProcessor, checkpoint
 		}
 
 		if (createHash('sha256').update(header).digest('hex') !== expected) {
-			throw new CheckpointError(`cannot resume ${file}: the header of ${plan.partial} is not the one this job wrote; ${startOver(plan)}`);
+			throw new CheckpointError(`cannot resume ${file}: the header of ${plan.partial} is not the one this job wrote; ${startOver(plan, batchItem)}`);
 		}
 	}
 
@@ -381,13 +386,13 @@ async function verifyResume(plan: Plan, processor: AgeChunkProcessor, checkpoint
 			if (result instanceof Error && !['EAUTH', 'ESHRANK'].includes((result as NodeJS.ErrnoException).code ?? '')) throw result;
 			if (result instanceof Error || result.mac !== checkpoint.macs[chunk.id]) {
 				throw new SourceChangedError(
-					`cannot resume ${file}: chunk ${chunk.id} (bytes ${chunk.start}..${chunk.end}) of ${plan.input} is not what was ${plan.kind}ed before; the source changed — ${startOver(plan)}`,
+					`cannot resume ${file}: chunk ${chunk.id} (bytes ${chunk.start}..${chunk.end}) of ${plan.input} is not what was ${plan.kind}ed before; the source changed — ${startOver(plan, batchItem)}`,
 				);
 			}
 
 			if (!result.matches) {
 				throw new CheckpointError(
-					`cannot resume ${file}: chunk ${chunk.id} of the partial output ${plan.partial} was damaged since the checkpoint; ${startOver(plan)}`,
+					`cannot resume ${file}: chunk ${chunk.id} of the partial output ${plan.partial} was damaged since the checkpoint; ${startOver(plan, batchItem)}`,
 				);
 			}
 		}

@@ -248,11 +248,13 @@ export async function decryptStream(input: Readable, output: Writable, key: Decr
 		const staging = new Staging(2 * batchBlocks * encryptedBlockSize, header.rest);
 		let counter = 0;
 		let written = 0;
+		// What went to stdout cannot be taken back: say it is incomplete. (A file output is removed.)
+		const incomplete = () => (options.output === null && written > 0 ? `; the ${written} bytes of plaintext already written to stdout are incomplete: discard them` : '');
 		const flush = async (final: boolean) => {
 			let blocks: number;
 			if (final) {
 				if (staging.length < tagSize || (staging.length === tagSize && counter > 0)) {
-					throw new AgeFormatError(`${options.source ?? 'stdin'}: the age file is truncated (it ends inside block ${counter}, or without a final block)`);
+					throw new AgeFormatError(`${options.source ?? 'stdin'}: the age file is truncated (it ends inside block ${counter}, or without a final block)${incomplete()}`);
 				}
 
 				blocks = Math.ceil(staging.length / encryptedBlockSize);
@@ -268,11 +270,7 @@ export async function decryptStream(input: Readable, output: Writable, key: Decr
 				plain = decryptRange(payload, staging.take(bytes), counter, final);
 			} catch (error) {
 				if (!(error instanceof StreamAuthError)) throw error;
-				// What went out before cannot be taken back: say it is incomplete.
-				throw new StreamAuthError(
-					`${options.source ?? 'stdin'}: ${error.message}${written > 0 ? `; the ${written} bytes of plaintext already written are incomplete: discard them` : ''}`,
-					error.counter,
-				);
+				throw new StreamAuthError(`${options.source ?? 'stdin'}: ${error.message}${incomplete()}`, error.counter);
 			}
 
 			await write(output, plain, signal);

@@ -24,6 +24,7 @@ export const anomalyCodes = [
 	'stall',
 	'throughput-collapse',
 	'source-changed',
+	'output-changed',
 	'chunk-retried',
 	'io-error',
 	'checkpoint-write-failed',

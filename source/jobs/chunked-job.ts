@@ -134,8 +134,9 @@ export async function runChunkedJob(spec: ChunkedJobSpec): Promise<ChunkedJobRes
 	emitter.on('job:paused', onPause);
 
 	// Write the first checkpoint before any output exists beyond the header, so even a kill -9 in
-	// the first second leaves something to resume from.
-	if (!resumeFrom) await saveCheckpoint();
+	// the first second leaves something to resume from. A resumed job writes one too, so the one it
+	// continues (maybe marked stopped) does not outlive the first new writes to the output.
+	await saveCheckpoint();
 	const result = await runner.run();
 	emitter.off('job:paused', onPause);
 	spec.control.detach(runner);

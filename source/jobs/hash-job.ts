@@ -11,7 +11,9 @@ import {HashProcessor, type HashAlgorithm} from '../hash/hasher.js';
 import {FileInput} from '../io/files.js';
 import {runChunkedJob, SourceChangedError, type ChunkedJobResult} from './chunked-job.js';
 import type {ControlProxy} from './control-proxy.js';
+import {displayPath} from '../display-path.js';
 import {shellQuote} from '../shell-quote.js';
+import {formatSizeArgument} from '../size.js';
 
 export type HashJobOptions = {
 	file: string;
@@ -55,7 +57,7 @@ export async function runHashJob(options: HashJobOptions): Promise<HashJobResult
 	const algorithm = (resumeFrom?.params.algorithm as HashAlgorithm | undefined) ?? options.algorithm;
 	const processor = new HashProcessor(input, algorithm);
 	const store = options.checkpoint ? new CheckpointStore(options.checkpoint) : null;
-	const resumeCommand = store ? `cage resume ${shellQuote(store.path)}` : '';
+	const resumeCommand = store ? `cage resume ${shellQuote(displayPath(store.path))}${options.rate ? ` --rate ${formatSizeArgument(options.rate)}` : ''}` : '';
 	try {
 		emitter.send({
 			type: 'job:start',

@@ -243,8 +243,32 @@ describe('resume after kill -9', () => {
 		const resumed = cage(['resume', encrypted, '--progress', 'json', '--no-audit'], {env});
 		expect(resumed.status).toBe(1);
 		const events = parseEvents(resumed.stderr);
-		expect(events.find(event => event.type === 'anomaly' && event.code === 'source-changed')?.message).toContain('was written to after the job stopped');
+		expect(events.find(event => event.type === 'anomaly' && event.code === 'output-changed')?.message).toContain('was written to after the job stopped');
 		expect(resumed.stderr).toContain(`chunk ${unsampled} of the partial output ${encrypted}.partial was damaged since the checkpoint`);
+	});
+
+	it('a full re-verification is not repeated: the next resume compares with the source as verified, and with its own writes', async () => {
+		const plain = path.join(dir, 'reverified');
+		writeRandomFile(plain, 24 * 1024 * 1024);
+		const encrypted = `${plain}.age`;
+		const args = ['--progress', 'json', '--no-audit'];
+		const run = startCage(['encrypt', plain, '-r', recipient, '-o', encrypted, '--chunk-size', '1MiB', '--rate', '8MiB', ...args], {env});
+		await waitFor(() => parseEvents(run.stderr()).some(event => event.type === 'job:checkpoint' && (event.chunksDone as number) >= 4), {what: 'checkpoint'});
+		run.child.kill('SIGTERM');
+		expect(await run.exited).toBe(75);
+		fs.chmodSync(plain, 0o640);
+		// The first resume re-verifies everything (the change time moved), then writes and is killed.
+		const first = startCage(['resume', encrypted, '--rate', '8MiB', ...args], {env});
+		await waitFor(() => parseEvents(first.stderr()).some(event => event.type === 'chunk:done'), {what: 'a chunk written by the resume'});
+		first.child.kill('SIGKILL');
+		await first.exited;
+		expect(parseEvents(first.stderr()).filter(event => event.type === 'anomaly').map(event => event.code)).toEqual(['source-changed']);
+		// The next one samples again: neither the chmod nor the first resume's own writes count.
+		const second = cage(['resume', encrypted, ...args], {env});
+		expect(second.status).toBe(0);
+		expect(parseEvents(second.stderr).filter(event => event.type === 'anomaly')).toEqual([]);
+		expect(ageDecrypt(encrypted, `${plain}.out`).status).toBe(0);
+		expect(same(plain, `${plain}.out`)).toBe(true);
 	});
 
 	it.each(['encrypt', 'decrypt'] as const)('%s: resume refuses an output damaged since the checkpoint, then a changed source, and keeps both for a fixed retry', async kind => {
@@ -372,7 +396,7 @@ describe('bad input', () => {
 		expect(run.status).toBe(1);
 		const written = run.stdout.length;
 		expect(written).toBeGreaterThan(0);
-		expect(run.stderr.toString()).toContain(`cage decrypt: stdin: block ${Math.floor(written / 65_536)} failed authentication: the block was modified, or the file is corrupt or cut short; the ${written} bytes of plaintext already written are incomplete: discard them`);
+		expect(run.stderr.toString()).toContain(`cage decrypt: stdin: block ${Math.floor(written / 65_536)} failed authentication: the block was modified, or the file is corrupt or cut short; the ${written} bytes of plaintext already written to stdout are incomplete: discard them`);
 	});
 
 	it('refuses an existing output without --force, and input == output', () => {

@@ -161,7 +161,7 @@ describe.runIf(hasTools)('dashboard in a real terminal (tmux)', () => {
 	it('80x24: every pane fits while running; the summary stays after a completed job', async () => {
 		const input = path.join(sandbox.dir, 'medium.bin');
 		writeRandomFile(input, 72 * MiB);
-		const run = term.run(`${node} encrypt medium.bin -r ${recipient} -o medium.age --rate 40MiB --progress tui --chunk-size 1MiB`, 80, 24);
+		const run = term.run(`${node} encrypt medium.bin -r ${recipient} -o medium.age --rate 16MiB --progress tui --chunk-size 1MiB`, 80, 24);
 		const live = await waitFor(() => {
 			const text = term.screen(run.session);
 			return (bytesShown(text) ?? 0) > 0 && text.includes('Audit tail') ? text : undefined;
