@@ -121,7 +121,8 @@ describe('interop with the age CLI', () => {
 describe('resume after kill -9', () => {
 	it.each([1, 4, 9])('encrypt killed after %i checkpointed chunks resumes to a file age decrypts to the input', async chunks => {
 		const plain = path.join(dir, `big-${chunks}`);
-		writeRandomFile(plain, 12 * 1024 * 1024 + 5);
+		// Checkpoints come at most once a second (every ~4 chunks at 4 MiB/s): room for several past 9.
+		writeRandomFile(plain, 24 * 1024 * 1024 + 5);
 		const encrypted = `${plain}.age`;
 		const run = startCage(['encrypt', plain, '-r', recipient, '-o', encrypted, '--chunk-size', '1MiB', '--jobs', '2', '--rate', '4MiB', '--progress', 'json', '--no-audit'], {env});
 		await waitFor(() => parseEvents(run.stderr()).some(event => event.type === 'job:checkpoint' && (event.chunksDone as number) >= chunks), {what: 'checkpoint', timeout: 60_000});
