@@ -48,7 +48,8 @@ const commonHelp = `	  -o, --output OUTPUT       write here (default: stdout, no
 	  -p, --passphrase          use a passphrase (typed on the terminal, or CAGE_PASSPHRASE without one)
 	      --chunk-size SIZE     unit of progress and resume (default: config, else 16 MiB growing with the file)
 	  -f, --force               overwrite OUTPUT, and start over even if an interrupted job left a checkpoint
-	      --output-dir DIR      several INPUTs (a batch): write each output in DIR (default: beside its input)
+	      --output-dir DIR      several INPUTs (a batch): write the outputs under DIR, each at its input's
+	                            path (a directory photos/ gives DIR/photos/...); default: beside the inputs
 	      --recursive           INPUT may be a directory: every file below it, as one batch
 ${jobFlagsHelp}`;
 
