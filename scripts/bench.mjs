@@ -6,6 +6,7 @@
 //                                          (scripts/bench-audit.mjs) benches
 //   BENCH_SIZE=256MiB BENCH_BIG=1GiB       smaller files
 //   BENCH_SKIP=big,tui,audit npm run bench skip sections
+//   BENCH_RUNS=5 BENCH_WARMUP=1            measured runs per tool, and uncounted ones before them
 //
 // Times are wall clock of whole processes; peak RSS is the kernel's (GNU time %M, else
 // /proc/<pid>/status VmHWM polled). Nothing here is hard-coded: every figure is measured now.
@@ -27,6 +28,7 @@ const shm = '/dev/shm';
 const dir = fs.mkdtempSync(path.join(process.env.BENCH_DIR ?? (fs.existsSync(shm) ? shm : os.tmpdir()), 'cage-bench-'));
 const bigDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cage-bench-big-'));
 const repeats = Math.max(1, Number(process.env.BENCH_RUNS ?? 5));
+const warmups = Math.max(0, Number(process.env.BENCH_WARMUP ?? 1));
 const env = {...process.env, CAGE_CONFIG_DIR: path.join(dir, 'config'), XDG_STATE_HOME: path.join(dir, 'state'), NO_COLOR: '1'};
 const gnuTime = fs.existsSync('/usr/bin/time');
 const results = [];
@@ -84,6 +86,17 @@ async function compare(ageArgs, cageArgs) {
 	// Each run starts without the output of the last one: freeing a replaced 1 GiB file is kernel
 	// time that would land on whichever tool happened to replace it.
 	const output = args => args[args.indexOf('-o') + 1];
+	// One uncounted round first, as hyperfine's --warmup: on this VM the first 1 GiB write after the
+	// input was made was often 2-4x slower for whichever tool met it (host memory reclaim).
+	const warmup = [];
+	for (let index = 0; index < warmups; index++) {
+		fs.rmSync(output(ageArgs), {force: true});
+		warmup.push(`age ${(await measure('age', ageArgs)).seconds.toFixed(2)}`);
+		fs.rmSync(output(cageArgs), {force: true});
+		warmup.push(`cage ${(await measure(...cage(...cageArgs))).seconds.toFixed(2)}`);
+	}
+
+	if (warmup.length > 0) console.log(`  warm-up, not counted (s): ${warmup.join(' · ')}`);
 	for (let index = 0; index < repeats; index++) {
 		fs.rmSync(output(ageArgs), {force: true});
 		runs.age.push(await measure('age', ageArgs));
