@@ -42,8 +42,8 @@ export interface ChunkContext {
 /** What a processed chunk leaves behind, recorded in the checkpoint. */
 export type ChunkResult = {
 	/**
-	 * A keyed MAC (hex) of the chunk's source bytes, recomputable by `mac()` on resume to prove the
-	 * source did not change. Never the bytes themselves.
+	 * A keyed MAC (hex) of the chunk's source bytes, which a resume recomputes (the age engine's
+	 * `verify`, the hasher's `replay`) to prove the source did not change. Never the bytes themselves.
 	 */
 	mac: string;
 	/** Small public per-chunk facts the processor wants back on resume (a digest for the hasher). */
@@ -60,8 +60,6 @@ export interface ChunkProcessor {
 	process(chunk: Chunk, ctx: ChunkContext): Promise<ChunkResult>;
 	/** Called once per chunk in chunk order after it is processed (or skipped, with result null). */
 	commit?(chunk: Chunk, result: ChunkResult | null): void | Promise<void>;
-	/** Recompute the MAC of a chunk's current source bytes (resume verification), without writing. */
-	mac?(chunk: Chunk, ctx: ChunkContext): Promise<string>;
 	/** True when chunks must be processed one at a time, in order (e.g. a whole-file hash). */
 	readonly sequential?: boolean;
 	/** True when a chunk may be skipped and the job still makes sense (not for one age file). */

@@ -46,10 +46,6 @@ export class HashProcessor implements ChunkProcessor {
 		this.digests.push(result?.info ?? '');
 	}
 
-	async mac(chunk: Chunk, ctx: ChunkContext): Promise<string> {
-		return this.#hashChunk(chunk, ctx, undefined);
-	}
-
 	/**
 	 * Feed the committed prefix into the whole-file digest again (after a resume) and check each
 	 * chunk against the digest the checkpoint recorded. Returns the id of the first chunk whose
