@@ -17,6 +17,7 @@ import type {JobEmitter} from '../chunker/emitter.js';
 import type {JobKind, JobOutcome} from '../chunker/events.js';
 import {chunkAt, chunkCount, roundUp, type Chunk} from '../chunker/plan.js';
 import type {ChunkContext, ChunkProcessor, ChunkResult} from '../chunker/processor.js';
+import {permanentErrorCodes} from '../chunker/runner.js';
 import {FileInput, FileOutput} from '../io/files.js';
 import {chunksToVerify, runChunkedJob, SourceChangedError} from '../jobs/chunked-job.js';
 import type {ControlProxy} from '../jobs/control-proxy.js';
@@ -247,7 +248,7 @@ async function runAgeJob(spec: RunSpec): Promise<AgeJobResult> {
 			output = undefined;
 			const code = (result.error as NodeJS.ErrnoException | undefined)?.code;
 			// Never keep plaintext of a failed decryption, nor an output that cannot become valid.
-			const hopeless = result.sourceChanged !== undefined || code === 'EAUTH' || code === 'EFORMAT' || result.error instanceof SourceChangedError;
+			const hopeless = result.sourceChanged !== undefined || permanentErrorCodes.has(code ?? '') || result.error instanceof SourceChangedError;
 			// A resume that cannot go on (the source changed, the partial output was damaged) keeps
 			// both files for the user to decide, and does not suggest resuming again.
 			const refused = Boolean(resumeFrom) && (result.error instanceof SourceChangedError || result.error instanceof CheckpointError);

@@ -58,16 +58,14 @@ function readFully(fd: number, buffer: Buffer, length: number, position: number,
 }
 
 /** Whether `fd` holds exactly `expected` at `position` (false when the file ends before). */
-function holds(fd: number, expected: Buffer, position: number): boolean {
+function holds(fd: number, expected: Buffer, position: number, file: string): boolean {
 	compareBuffer ??= Buffer.allocUnsafe(blocksPerRead * encryptedBlockSize);
-	let done = 0;
-	while (done < expected.length) {
-		const read = fs.readSync(fd, compareBuffer, done, expected.length - done, position + done);
-		if (read === 0) return false;
-		done += read;
+	try {
+		return readFully(fd, compareBuffer, expected.length, position, file).equals(expected);
+	} catch (error) {
+		if ((error as NodeJS.ErrnoException).code === 'ESHRANK') return false;
+		throw error;
 	}
-
-	return compareBuffer.subarray(0, expected.length).equals(expected);
 }
 
 function writeFully(fd: number, buffer: Uint8Array, position: number): void {
@@ -102,13 +100,13 @@ function run(task: WorkerTask): TaskResult {
 			cipher = encryptRange(key, plain, counter, final, cipherBuffer);
 			const position = task.outOffset + counter * encryptedBlockSize;
 			if (!verify) writeFully(outFd, cipher, position);
-			else if (matches) matches = holds(outFd, cipher, position);
+			else if (matches) matches = holds(outFd, cipher, position, task.output);
 		} else {
 			cipher = readFully(inFd, cipherBuffer, cipherLength, task.inOffset + counter * encryptedBlockSize, task.input);
 			const plain = decryptRange(key, cipher, counter, final, plainBuffer);
 			const position = task.outOffset + counter * blockSize;
 			if (!verify) writeFully(outFd, plain, position);
-			else if (matches) matches = holds(outFd, plain, position);
+			else if (matches) matches = holds(outFd, plain, position, task.output);
 		}
 
 		// The Poly1305 tags are MACs of the plaintext under the file key; hashing them gives a keyed

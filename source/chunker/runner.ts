@@ -9,8 +9,8 @@ import type {AnomalyEvent, JobControl} from './events.js';
 import {chunkAt, chunkCount, type Chunk} from './plan.js';
 import type {ChunkContext, ChunkProcessor, ChunkResult} from './processor.js';
 
-/** Error codes a retry cannot fix: authentication failed, not the expected format. */
-const permanentErrorCodes = new Set(['EAUTH', 'EFORMAT']);
+/** Error codes a retry cannot fix, nor a resume: authentication failed, not the expected format. */
+export const permanentErrorCodes: ReadonlySet<string> = new Set(['EAUTH', 'EFORMAT']);
 
 /** How a run ended. */
 export type RunOutcome = 'completed' | 'interrupted' | 'failed';
