@@ -11,7 +11,7 @@
 import {createHash} from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import {changeTimeMoved, CheckpointError, CheckpointStore, fingerprint, syncDirectory, type Checkpoint} from '../chunker/checkpoint.js';
+import {changeTimeMoved, CheckpointError, CheckpointStore, fingerprint, syncDirectory, type Checkpoint, type SourceFingerprint} from '../chunker/checkpoint.js';
 import {SharedControl} from '../chunker/control.js';
 import type {JobEmitter} from '../chunker/emitter.js';
 import type {JobKind, JobOutcome} from '../chunker/events.js';
@@ -196,10 +196,12 @@ async function runAgeJob(spec: RunSpec): Promise<AgeJobResult> {
 		const processor = new AgeChunkProcessor(pool, plan);
 		let base = resumeFrom?.checkpoint ?? spec.base!;
 		if (resumeFrom) {
-			output = await openPartialForResume(plan, resumeFrom.checkpoint, resumeFrom.file, Boolean(item));
-			await verifyResume(plan, processor, resumeFrom.checkpoint, resumeFrom.file, await resumeVerifyMode(plan, resumeFrom.checkpoint, options), Boolean(item));
+			const partial = await openPartialForResume(plan, resumeFrom.checkpoint, resumeFrom.file, Boolean(item));
+			output = partial.output;
+			const source = await fingerprint(plan.input);
+			await verifyResume(plan, processor, resumeFrom.checkpoint, resumeFrom.file, resumeVerifyMode(plan, resumeFrom.checkpoint, options, source, partial.ctimeMs), Boolean(item));
 			// Verified: the source as it is now (a chmod's change time) is what later resumes compare with.
-			base = {...resumeFrom.checkpoint, source: await fingerprint(plan.input)};
+			base = {...resumeFrom.checkpoint, source};
 		} else {
 			output = await FileOutput.open(plan.partial);
 			await output.truncate(0);
@@ -305,7 +307,8 @@ function describeChunkError(error: Error, plan: Plan): Error {
 	return described;
 }
 
-async function openPartialForResume(plan: Plan, checkpoint: Checkpoint, file: string, batchItem: boolean): Promise<FileOutput> {
+/** Open the partial output to continue it, once its length covers what the checkpoint claims; with its change time. */
+async function openPartialForResume(plan: Plan, checkpoint: Checkpoint, file: string, batchItem: boolean): Promise<{output: FileOutput; ctimeMs: number}> {
 	let stat;
 	try {
 		stat = await fs.stat(plan.partial);
@@ -320,17 +323,18 @@ async function openPartialForResume(plan: Plan, checkpoint: Checkpoint, file: st
 		);
 	}
 
-	return FileOutput.open(plan.partial);
+	return {output: await FileOutput.open(plan.partial), ctimeMs: stat.ctimeMs};
 }
 
 /** How many chunks a resume verifies at once. */
 const verifyBatch = 4;
 
 /**
- * The setting's verification, or all done chunks when the source's change time moved since the
- * checkpoint although its size, modification time and inode did not (said as an anomaly).
+ * The setting's verification, or all done chunks (said as an anomaly) when the source's change
+ * time moved since the checkpoint although its size, modification time and inode did not, or
+ * when the partial output's moved after a clean stop. `source` and `partialCtimeMs` are now's.
  */
-async function resumeVerifyMode(plan: Plan, checkpoint: Checkpoint, options: AgeJobOptions): Promise<'sample' | 'full'> {
+function resumeVerifyMode(plan: Plan, checkpoint: Checkpoint, options: AgeJobOptions, source: SourceFingerprint, partialCtimeMs: number): 'sample' | 'full' {
 	const mode = options.resumeVerify ?? 'sample';
 	if (mode === 'full') return mode;
 	const done = checkpoint.chunksDone - checkpoint.skipped.length;
@@ -338,14 +342,14 @@ async function resumeVerifyMode(plan: Plan, checkpoint: Checkpoint, options: Age
 		options.emitter.send({type: 'anomaly', severity: 'warn', code, message, ...(options.item ? {item: options.item.index} : {})});
 	};
 
-	if (changeTimeMoved(checkpoint.source, await fingerprint(plan.input))) {
+	if (changeTimeMoved(checkpoint.source, source)) {
 		warn(`${plan.input} was written to or its metadata changed since the checkpoint (its change time moved; size and modification time did not): re-verifying all ${done} done chunks, not a sample`);
 		return 'full';
 	}
 
 	// After a clean stop nothing of the job wrote to the partial output again, so a change time that
 	// moved means something else did. (After a kill -9 the last chunks' writes move it anyway.)
-	if (checkpoint.stopped && checkpoint.partialCtimeMs !== undefined && (await fs.stat(plan.partial)).ctimeMs !== checkpoint.partialCtimeMs) {
+	if (checkpoint.stopped && checkpoint.partialCtimeMs !== undefined && partialCtimeMs !== checkpoint.partialCtimeMs) {
 		warn(`${plan.partial} was written to after the job stopped: re-verifying all ${done} done chunks, not a sample`, 'output-changed');
 		return 'full';
 	}
