@@ -23,9 +23,7 @@ import {chunksToVerify, runChunkedJob, SourceChangedError} from '../jobs/chunked
 import type {ControlProxy} from '../jobs/control-proxy.js';
 import {outputCheckpointPath, partialPath} from '../jobs/locate.js';
 import {unwrapSecrets, wrapSecrets} from '../jobs/resume-key.js';
-import {displayPath} from '../display-path.js';
-import {shellQuote} from '../shell-quote.js';
-import {formatSizeArgument} from '../size.js';
+import {resumeLine} from '../shell-quote.js';
 import {createHeader, readHeader} from './header.js';
 import {type TaskResult, type WorkerTask, WorkerPool} from './pool.js';
 import {blockRange, blockSize, ciphertextPayloadSize, nonceSize, payloadKey, plaintextSizeOf} from './stream.js';
@@ -165,8 +163,7 @@ async function runAgeJob(spec: RunSpec): Promise<AgeJobResult> {
 	const {emitter} = options;
 	const startedAt = Date.now();
 	const store = options.checkpoint ? new CheckpointStore(resumeFrom?.file ?? outputCheckpointPath(plan.output)) : null;
-	// The rate limit is the job's choice, not a setting: the line to resume keeps it.
-	const resumeCommand = `cage resume ${shellQuote(displayPath(plan.output))}${options.rate ? ` --rate ${formatSizeArgument(options.rate)}` : ''}`;
+	const resumeCommand = resumeLine(plan.output, options.rate);
 	const control = new SharedControl();
 	control.setRate(options.rate ?? 0);
 	const count = chunkCount(plan.size, plan.chunkSize);

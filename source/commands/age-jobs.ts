@@ -19,8 +19,7 @@ import {displayPath} from '../display-path.js';
 import {ControlProxy} from '../jobs/control-proxy.js';
 import {outputCheckpointPath, partialPath} from '../jobs/locate.js';
 import {runSession} from '../session/session.js';
-import {shellQuote} from '../shell-quote.js';
-import {formatSizeArgument} from '../size.js';
+import {resumeLine, shellQuote} from '../shell-quote.js';
 import {resolveChunkSize} from './chunk-plan.js';
 import type {Io} from './command.js';
 import {defineCommand, exitCodes, UsageError} from './command.js';
@@ -209,7 +208,6 @@ export async function runAgeBatch(context: {
 }): Promise<number> {
 	const {manifest, options, chunkSizeFlag, emitter} = context;
 	const control = new ControlProxy();
-	const resumeFlags = options.rate ? `--rate ${formatSizeArgument(options.rate)}` : '';
 	// One set of worker threads for every file (each file brings its own control), started as
 	// files need them.
 	const pool = new WorkerPool(options.jobs, new SharedControl(), {lazy: true});
@@ -221,7 +219,7 @@ export async function runAgeBatch(context: {
 			control,
 			jobs: options.jobs,
 			resumed: context.resumed,
-			...(resumeFlags ? {resumeFlags} : {}),
+			...(options.rate ? {rate: options.rate} : {}),
 			// Renamed into place, nothing left to resume: the file finished before a crash.
 			async isComplete(item) {
 				return (await exists(item.output)) && !(await exists(outputCheckpointPath(item.output))) && !(await exists(partialPath(item.output)));
@@ -251,7 +249,7 @@ export async function runAgeBatch(context: {
 	if (exitCode === exitCodes.ok && result.skipped > 0) {
 		const skipped = manifest.items.filter(item => item.status === 'skipped').map(item => displayPath(item.source));
 		const named = skipped.length > 3 ? `${skipped.slice(0, 3).join(', ')} and ${skipped.length - 3} more` : skipped.join(', ');
-		context.io.stderr.write(`cage: ${result.skipped} file(s) skipped (${named}); retry them with: cage resume ${shellQuote(displayPath(context.checkpointPath))}${resumeFlags ? ` ${resumeFlags}` : ''}\n`);
+		context.io.stderr.write(`cage: ${result.skipped} file(s) skipped (${named}); retry them with: ${resumeLine(context.checkpointPath, options.rate)}\n`);
 	}
 
 	return exitCode;

@@ -14,10 +14,9 @@ import path from 'node:path';
 import {CheckpointError, checkpointVersion, writeJsonAtomic} from '../chunker/checkpoint.js';
 import type {JobEmitter} from '../chunker/emitter.js';
 import type {JobControl, JobOutcome} from '../chunker/events.js';
-import {displayPath} from '../display-path.js';
 import {describeError} from '../errors.js';
 import {InputError} from '../io/files.js';
-import {shellQuote} from '../shell-quote.js';
+import {resumeLine} from '../shell-quote.js';
 import {ControlProxy} from './control-proxy.js';
 
 /** What happened to one file of a batch. */
@@ -251,8 +250,8 @@ export async function runBatch(spec: {
 	runItem: RunItem;
 	/** Whether an item left `running` by a crash had in fact finished (its output is in place). */
 	isComplete?: (item: BatchItem) => Promise<boolean>;
-	/** Flags the line to resume repeats (`--rate 50MiB`). */
-	resumeFlags?: string;
+	/** The job's rate limit, which the line to resume repeats. */
+	rate?: number;
 }): Promise<BatchResult> {
 	const {manifest, emitter, checkpointPath} = spec;
 	const startedAt = Date.now();
@@ -261,7 +260,7 @@ export async function runBatch(spec: {
 	const doneBytes = () => items.reduce((sum, item) => sum + (item.status === 'done' ? item.size : 0), 0);
 	const control = new BatchControl();
 	spec.control.attach(control);
-	const resumeCommand = `cage resume ${shellQuote(displayPath(checkpointPath))}${spec.resumeFlags ? ` ${spec.resumeFlags}` : ''}`;
+	const resumeCommand = resumeLine(checkpointPath, spec.rate);
 	emitter.send({
 		type: 'job:start',
 		kind: manifest.op,

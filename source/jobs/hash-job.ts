@@ -11,9 +11,7 @@ import {HashProcessor, type HashAlgorithm} from '../hash/hasher.js';
 import {FileInput} from '../io/files.js';
 import {runChunkedJob, SourceChangedError, type ChunkedJobResult} from './chunked-job.js';
 import type {ControlProxy} from './control-proxy.js';
-import {displayPath} from '../display-path.js';
-import {shellQuote} from '../shell-quote.js';
-import {formatSizeArgument} from '../size.js';
+import {resumeLine, shellQuote} from '../shell-quote.js';
 
 export type HashJobOptions = {
 	file: string;
@@ -57,7 +55,7 @@ export async function runHashJob(options: HashJobOptions): Promise<HashJobResult
 	const algorithm = (resumeFrom?.params.algorithm as HashAlgorithm | undefined) ?? options.algorithm;
 	const processor = new HashProcessor(input, algorithm);
 	const store = options.checkpoint ? new CheckpointStore(options.checkpoint) : null;
-	const resumeCommand = store ? `cage resume ${shellQuote(displayPath(store.path))}${options.rate ? ` --rate ${formatSizeArgument(options.rate)}` : ''}` : '';
+	const resumeCommand = store ? resumeLine(store.path, options.rate) : '';
 	try {
 		emitter.send({
 			type: 'job:start',
