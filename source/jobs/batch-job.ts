@@ -54,11 +54,10 @@ export const batchCheckpointName = '.cage-batch.checkpoint.json';
  */
 export function batchCheckpointPath(inputs: string[], outputDir: string | undefined): string {
 	if (outputDir) return path.resolve(outputDir, batchCheckpointName);
-	const resolved = inputs.map(input => path.resolve(input));
-	const isDirectory = (input: string) => fsSync.statSync(input, {throwIfNoEntry: false})?.isDirectory() ?? false;
-	if (resolved.length === 1 && isDirectory(resolved[0]!)) return path.join(resolved[0]!, batchCheckpointName);
+	const resolved = inputs.map(input => ({input: path.resolve(input), directory: fsSync.statSync(input, {throwIfNoEntry: false})?.isDirectory() ?? false}));
+	if (resolved.length === 1 && resolved[0]!.directory) return path.join(resolved[0]!.input, batchCheckpointName);
 	// A directory input counts as its own child, so the common directory contains it.
-	return path.join(commonDirectory(resolved.map(input => (isDirectory(input) ? path.join(input, 'x') : input))), batchCheckpointName);
+	return path.join(commonDirectory(resolved.map(({input, directory}) => (directory ? path.join(input, 'x') : input))), batchCheckpointName);
 }
 
 /** Artifacts of cage itself, never taken as inputs of a directory walk. */
@@ -73,7 +72,7 @@ export type LeftOut = {path: string; reason: string};
  * Every regular file below `directory`, following symbolic links to files and directories (a link
  * loop is reported, not followed twice).
  */
-async function walk(directory: string, leftOut: LeftOut[], seen = new Set<string>()): Promise<string[]> {
+async function walk(directory: string, leftOut: LeftOut[], seen = new Set<string>()): Promise<Array<{file: string; size: number}>> {
 	const real = await fs.realpath(directory);
 	if (seen.has(real)) {
 		leftOut.push({path: directory, reason: 'a link back into a directory already walked'});
@@ -81,7 +80,7 @@ async function walk(directory: string, leftOut: LeftOut[], seen = new Set<string
 	}
 
 	seen.add(real);
-	const found: string[] = [];
+	const found: Array<{file: string; size: number}> = [];
 	const names = (await fs.readdir(directory)).sort((a, b) => a.localeCompare(b));
 	for (const name of names) {
 		const full = path.join(directory, name);
@@ -90,7 +89,7 @@ async function walk(directory: string, leftOut: LeftOut[], seen = new Set<string
 		else if (stat.isDirectory()) found.push(...(await walk(full, leftOut, seen)));
 		else if (!stat.isFile()) leftOut.push({path: full, reason: 'not a regular file'});
 		else if (isCageArtifact(name)) leftOut.push({path: full, reason: 'a file cage itself writes (partial output, checkpoint)'});
-		else found.push(full);
+		else found.push({file: full, size: stat.size});
 	}
 
 	return found;
@@ -115,11 +114,11 @@ export async function planBatch(
 			throw new InputError(`${input}: no such file or directory`);
 		}
 
-		let files: Array<{file: string; relative: string}>;
+		let files: Array<{file: string; size: number; relative: string}>;
 		if (stat.isDirectory()) {
 			if (!recursive) throw new InputError(`${input} is a directory; pass --recursive to ${op} the files in it`);
 			const base = path.resolve(input);
-			files = (await walk(base, leftOut)).map(file => ({file, relative: path.join(path.basename(base), path.relative(base, file))}));
+			files = (await walk(base, leftOut)).map(({file, size}) => ({file, size, relative: path.join(path.basename(base), path.relative(base, file))}));
 			// Decrypting names the output by dropping .age; encrypting in place must not encrypt the
 			// outputs of an earlier run. Both are reported.
 			files = files.filter(({file}) => {
@@ -129,19 +128,18 @@ export async function planBatch(
 				return false;
 			});
 		} else if (stat.isFile()) {
-			files = [{file: path.resolve(input), relative: path.basename(input)}];
+			files = [{file: path.resolve(input), size: stat.size, relative: path.basename(input)}];
 		} else {
 			throw new InputError(`${input} is not a regular file`);
 		}
 
-		for (const {file, relative} of files) {
+		for (const {file, size, relative} of files) {
 			if (op === 'decrypt' && !file.endsWith('.age')) {
 				throw new InputError(`${file} does not end in .age, so cage cannot name its output; decrypt it on its own with -o`);
 			}
 
 			const named = op === 'encrypt' ? `${relative}.age` : relative.slice(0, -'.age'.length);
 			const output = outputDir ? path.resolve(outputDir, named) : op === 'encrypt' ? `${file}.age` : file.slice(0, -'.age'.length);
-			const size = (await fs.stat(file)).size;
 			items.push({source: file, output, size, status: 'pending'});
 		}
 	}
