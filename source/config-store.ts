@@ -3,9 +3,8 @@
  * checks it against a JSON schema made from the same specs as `parseSetting`. Only `cage config`
  * loads this module; jobs read the file with `readSettings` (config.ts).
  */
-import path from 'node:path';
 import Conf from 'conf';
-import {ConfigError, configDir, defaultSettings, parseSetting, settingSpecs, type Settings} from './config.js';
+import {ConfigError, configDir, configFilePath, defaultSettings, parseSetting, settingSpecs, type Settings} from './config.js';
 
 function jsonSchema(): Record<string, unknown> {
 	const schema: Record<string, unknown> = {};
@@ -38,7 +37,7 @@ export class ConfigStore {
 			});
 		} catch (error) {
 			throw new ConfigError(
-				`the config file ${path.join(dir, 'config.json')} is invalid (${(error as Error).message}); fix it or run 'cage config reset'`,
+				`the config file ${configFilePath(dir)} is invalid (${(error as Error).message}); fix it or run 'cage config reset'`,
 			);
 		}
 	}

@@ -143,8 +143,8 @@ export function defaultAuditLogPath(): string {
 }
 
 /** Resolve the config directory's config file path without creating anything. */
-export function configFilePath(): string {
-	return path.join(configDir(), 'config.json');
+export function configFilePath(dir: string = configDir()): string {
+	return path.join(dir, 'config.json');
 }
 
 /**
@@ -153,7 +153,7 @@ export function configFilePath(): string {
  * compiler, which cost every start of cage about 70 ms.
  */
 export function readSettings(dir: string = configDir()): Settings {
-	const file = path.join(dir, 'config.json');
+	const file = configFilePath(dir);
 	let text: string;
 	try {
 		text = fs.readFileSync(file, 'utf8');

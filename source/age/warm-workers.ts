@@ -13,7 +13,7 @@ import {Worker} from 'node:worker_threads';
 const warm: Worker[] = [];
 
 /** The compiled worker script; under the test runner (TypeScript sources) the built one in dist/. */
-export function workerUrl(): URL {
+function workerUrl(): URL {
 	const local = new URL('worker.js', import.meta.url);
 	if (fs.existsSync(fileURLToPath(local))) return local;
 	const built = new URL('../../dist/age/worker.js', import.meta.url);

@@ -1,9 +1,10 @@
 import path from 'node:path';
 import {chunkAt, chunkCount, defaultChunkSize, planChunks} from '../chunker/plan.js';
+import {readSettings} from '../config.js';
 import {checkReadableFile} from '../io/files.js';
 import {formatBytes} from '../size.js';
 import {defineCommand, exitCodes, UsageError} from './command.js';
-import {loadSettings, sizeFlag} from './options.js';
+import {sizeFlag} from './options.js';
 
 /** Effective chunk size: the flag, else config, else the size-based default. */
 export function resolveChunkSize(size: number, flag: number | undefined, configured: number): number {
@@ -30,7 +31,7 @@ export const chunkPlanCommand = defineCommand({
 		if (extra.length > 0) throw new UsageError(`unexpected argument '${extra[0]!}'`);
 		const chunkSizeFlag = sizeFlag('chunk-size', cli.flags.chunkSize);
 		const size = await checkReadableFile(file);
-		const chunkSize = resolveChunkSize(size, chunkSizeFlag, loadSettings().chunkSize);
+		const chunkSize = resolveChunkSize(size, chunkSizeFlag, readSettings().chunkSize);
 		const count = chunkCount(size, chunkSize);
 		if (cli.flags.json) {
 			// Streamed line by line: a 1 TiB plan with small chunks has millions of entries.

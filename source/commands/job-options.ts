@@ -3,9 +3,9 @@
  * flags over config, and the session built from them.
  */
 import path from 'node:path';
-import {defaultAuditLogPath, type Settings} from '../config.js';
+import {defaultAuditLogPath, readSettings, type Settings} from '../config.js';
 import type {Io} from './command.js';
-import {intFlag, loadSettings, progressFlag, sizeFlag, type ProgressMode} from './options.js';
+import {intFlag, progressFlag, sizeFlag, type ProgressMode} from './options.js';
 import type {SessionOptions} from '../session/session.js';
 
 /** Raw flags of `jobFlags`. */
@@ -30,7 +30,7 @@ export type JobOptions = {
 
 /** Validate the shared job flags and merge them over config. */
 export function resolveJobOptions(flags: JobFlagValues, io: Io): JobOptions {
-	const settings = loadSettings();
+	const settings = readSettings();
 	const jobs = intFlag('jobs', flags.jobs, {min: 1, max: 64}) ?? settings.jobs;
 	const rate = sizeFlag('rate', flags.rate) ?? 0;
 	const progress = progressFlag(flags.progress, io.stderr);

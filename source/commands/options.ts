@@ -2,7 +2,6 @@
  * Flag values validated once, at the edge: sizes, counts, progress mode, settings merged with
  * config (flags override config).
  */
-import {readSettings, type Settings} from '../config.js';
 import {parseSize, SizeError} from '../size.js';
 import {UsageError} from './command.js';
 
@@ -39,11 +38,6 @@ export function progressFlag(value: string | undefined, stderr: {isTTY?: boolean
 	if (!progressModes.includes(value as ProgressMode)) throw new UsageError(`--progress must be one of ${progressModes.join(', ')} (got '${value}')`);
 	if (value === 'tui' && !stderr.isTTY) return 'plain';
 	return value as ProgressMode;
-}
-
-/** Settings from the config file. */
-export function loadSettings(): Settings {
-	return readSettings();
 }
 
 /** Flags shared by every job command (encrypt, decrypt, resume, chunk hash). */

@@ -7,14 +7,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import process from 'node:process';
 import type {CageEvent, EventSink} from '../chunker/events.js';
-import {defaultAuditLogPath} from '../config.js';
+import {defaultAuditLogPath, readSettings} from '../config.js';
 import {auditTailJob} from '../audit/format.js';
 import {compilePattern} from '../audit/glob.js';
 import {InputError} from '../io/files.js';
 import {plainReporter} from '../progress/reporters.js';
 import type {DashboardHandle} from '../ui/mount.js';
 import {defineCommand, exitCodes, UsageError} from './command.js';
-import {loadSettings} from './options.js';
 
 type WatchMode = 'tui' | 'plain' | 'json';
 
@@ -98,7 +97,7 @@ export const watchCommand = defineCommand({
 		theme: {type: 'string'},
 	},
 	async run(cli, io) {
-		const settings = loadSettings();
+		const settings = readSettings();
 		const mode = watchMode(cli.flags.progress, io.stderr);
 		const follow = cli.flags.follow;
 		const fromStart = cli.flags.fromStart || !follow;

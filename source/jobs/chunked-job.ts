@@ -170,7 +170,7 @@ export async function runChunkedJob(spec: ChunkedJobSpec): Promise<ChunkedJobRes
 }
 
 /** How many done chunks a sampling resume re-reads (the fingerprint already caught most changes). */
-export const resumeSampleSize = 4;
+const resumeSampleSize = 4;
 
 /**
  * Chunk ids whose MACs a resume re-computes: all of them, or the first and the last done plus
