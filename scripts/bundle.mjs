@@ -23,6 +23,19 @@ const outdir = path.join(dist, 'bin');
 const shebang = '#!/usr/bin/env node\n';
 const tscCli = fs.readFileSync(path.join(dist, 'cli.js'), 'utf8');
 if (!tscCli.startsWith(shebang)) throw new Error(`dist/cli.js does not start with ${shebang.trim()}: run tsc first (npm run build)`);
+/**
+ * Ink and its helpers (wrap-ansi, cli-truncate, widest-line) measure text with `string-width`; in
+ * the binary they get source/ui/text-width.ts instead, which answers the dashboard's strings
+ * without string-width's one-time set-up and hands it everything else (see that file).
+ */
+const textWidth = {
+	name: 'cage-text-width',
+	setup(builder) {
+		const replacement = path.join(dist, 'ui/text-width.js');
+		builder.onResolve({filter: /^string-width$/}, args => (args.importer === replacement ? undefined : {path: replacement}));
+	},
+};
+
 fs.rmSync(outdir, {recursive: true, force: true});
 await build({
 	entryPoints: {cli: path.join(dist, 'cli.js'), warm: path.join(dist, 'warm.js'), worker: path.join(dist, 'age/worker.js')},
@@ -40,6 +53,7 @@ await build({
 	// loads its HTTP client (undici), 35 ms of the dashboard's start. cage never fetches.
 	define: {'process.env.NODE_ENV': '"production"', fetch: 'undefined'},
 	logOverride: {'assign-to-define': 'silent'},
+	plugins: [textWidth],
 	// Some bundled CommonJS dependencies call require() for node built-ins.
 	banner: {js: "import {createRequire as __cageCreateRequire} from 'node:module'; const require = __cageCreateRequire(import.meta.url);"},
 });
