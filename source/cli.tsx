@@ -8,7 +8,7 @@
  */
 /**
  * The `cage` binary: finds the subcommand, lets meow parse its flags (unknown flags are usage
- * errors, exit 2), runs it, and turns errors into one-line messages and exit codes.
+ * errors, exit 2, see unknown-flags.ts), runs it, and turns errors into one-line messages and exit codes.
  */
 // First, so that age jobs' worker threads boot while the rest of the CLI loads.
 import './warm.js';
@@ -17,6 +17,7 @@ import './ui/dashboard-extension.js';
 import meow from 'meow';
 import {commands, findCommand} from './commands/index.js';
 import {exitCodes, UsageError, type Io} from './commands/command.js';
+import {checkFlags} from './commands/unknown-flags.js';
 import {describeError, isUserError} from './errors.js';
 import './telemetry/register-detectors.js';
 import './audit/register.js';
@@ -71,14 +72,16 @@ async function main(argv: string[], io: Io): Promise<number> {
 	}
 
 	const {command, rest} = found;
+	const flags = {...command.flags, help: {type: 'boolean', shortFlag: 'h'}} as const;
 	const cli = meow(`\n\tUsage\n\t  $ cage ${command.name} ${command.help.trimStart()}`, {
 		importMeta: import.meta,
 		argv: rest,
 		description: command.summary,
 		autoHelp: false,
 		autoVersion: false,
-		allowUnknownFlags: false,
-		flags: {...command.flags, help: {type: 'boolean', shortFlag: 'h'}},
+		// checkFlags below refuses unknown flags, including misspellings meow's check lets through.
+		allowUnknownFlags: true,
+		flags,
 	});
 	if (cli.flags.help) {
 		io.stdout.write(`${cli.help.trimStart()}\n`);
@@ -86,6 +89,7 @@ async function main(argv: string[], io: Io): Promise<number> {
 	}
 
 	try {
+		checkFlags(rest, flags);
 		return await command.run(cli as never, io);
 	} catch (error) {
 		if (error instanceof UsageError) {

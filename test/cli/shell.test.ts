@@ -44,6 +44,22 @@ describe('cage shell', () => {
 		expect(run.stderr).toContain('--bogus');
 	});
 
+	it('rejects a misspelt flag that starts with a real one, and writes nothing', () => {
+		const file = path.join(dir, 'plain');
+		fs.writeFileSync(file, 'secret');
+		const recipient = /age1[0-9a-z]+/.exec(cage(['keygen', '-o', path.join(dir, 'k.txt')], {env}).stderr)![0];
+		// meow's parser reads --output-file as --output plus a suffix and let it through.
+		const run = cage(['encrypt', file, '-r', recipient, '--output-file', path.join(dir, 'plain.age')], {env});
+		expect(run.status).toBe(2);
+		expect(run.stderr).toContain('cage encrypt: unknown flag --output-file (did you mean --output?)');
+		expect(run.stdout).toBe('');
+		expect(fs.existsSync(path.join(dir, 'plain.age'))).toBe(false);
+		const recipientsFile = cage(['encrypt', file, '-r', recipient, '--recipient-file', file, '-o', path.join(dir, 'plain.age')], {env});
+		expect(recipientsFile.status).toBe(2);
+		expect(recipientsFile.stderr).toContain('unknown flag --recipient-file (did you mean --recipients-file?)');
+		expect(fs.existsSync(path.join(dir, 'plain.age'))).toBe(false);
+	});
+
 	it('with no command prints usage on stderr and exits 2', () => {
 		const run = cage([], {env});
 		expect(run.status).toBe(2);

@@ -1,0 +1,48 @@
+import {describe, expect, it} from 'vitest';
+import {UsageError} from '../../source/commands/command.js';
+import {checkFlags} from '../../source/commands/unknown-flags.js';
+
+const flags = {
+	output: {type: 'string', shortFlag: 'o'},
+	recipient: {type: 'string', shortFlag: 'r', isMultiple: true},
+	recipientsFile: {type: 'string', shortFlag: 'R', isMultiple: true},
+	force: {type: 'boolean', shortFlag: 'f'},
+	passphrase: {type: 'boolean', shortFlag: 'p'},
+	audit: {type: 'boolean', default: true},
+	rate: {type: 'string'},
+	jobs: {type: 'number', shortFlag: 'j'},
+};
+
+const refusal = (args: string[]): string => {
+	try {
+		checkFlags(args, flags);
+	} catch (error) {
+		expect(error).toBeInstanceOf(UsageError);
+		return (error as Error).message;
+	}
+
+	return 'accepted';
+};
+
+describe('checkFlags', () => {
+	it('accepts every declared spelling', () => {
+		for (const args of [
+			['in', '-o', 'out', '-r', 'age1x', '--recipients-file', 'team.txt', '-R', 'more.txt'],
+			['--output=out', '--no-audit', '--audit', '--rate', '5MiB', '--jobs=2', '-j', '4'],
+			['-fp', '-oout', '-fo', 'out', '-', '-o', '-'],
+			['--rate', '-1', '-o', '--not-a-flag-but-the-value'],
+			['in', '--', '--anything', '-x'],
+		]) expect(refusal(args), args.join(' ')).toBe('accepted');
+	});
+
+	it('names the unknown flag, with the nearest known one', () => {
+		expect(refusal(['--output-file', 'x'])).toBe('unknown flag --output-file (did you mean --output?)');
+		expect(refusal(['--recipient-file', 'x'])).toBe('unknown flag --recipient-file (did you mean --recipients-file?)');
+		expect(refusal(['--jobz=3'])).toBe('unknown flag --jobz (did you mean --jobs?)');
+		expect(refusal(['--frobnicate'])).toBe('unknown flag --frobnicate');
+		expect(refusal(['--no-rate'])).toBe('unknown flag --no-rate');
+		expect(refusal(['-x'])).toBe('unknown flag -x');
+		expect(refusal(['-fx'])).toBe('unknown flag -x');
+		expect(refusal(['-o', 'out', '--bogus'])).toBe('unknown flag --bogus');
+	});
+});
