@@ -59,7 +59,8 @@ ${jobFlagsHelp}
 			if (manifest.op === 'encrypt') {
 				who = {target: manifest.passphrase ? {passphrase: await readPassphrase({confirm: false})} : {recipients: manifest.recipients ?? []}};
 			} else {
-				const identityFiles = cli.flags.identity ?? manifest.identityFiles ?? [];
+				// meow gives [] for a repeatable flag that was not passed: fall back on the manifest's.
+				const identityFiles = cli.flags.identity?.length ? cli.flags.identity : (manifest.identityFiles ?? []);
 				who = {key: manifest.passphrase ? {passphrase: await readPassphrase({confirm: false})} : {identities: await readIdentityFiles(identityFiles)}};
 			}
 

@@ -109,7 +109,19 @@ describe('batch from the command line', () => {
 		for (const name of ['a', 'b', 'c']) expect(ageDecrypts(path.join(out, 'slow', `${name}.age`), path.join(tree, name))).toBe(true);
 		expect(fs.readdirSync(path.join(out, 'slow')).sort()).toEqual(['a.age', 'b.age', 'c.age']);
 		expect(fs.existsSync(path.join(out, batchCheckpointName))).toBe(false);
-	}, 120_000);
+
+		// A decrypt batch records its identity files: the printed resume line works as printed.
+		const back = path.join(dir, 'slow-back');
+		const decrypting = startCage(['decrypt', '--recursive', path.join(out, 'slow'), '-i', key, '--output-dir', back, '--rate', '6MiB', '--progress', 'json', '--no-audit'], {env});
+		await waitFor(() => parseEvents(decrypting.stderr()).some(event => event.type === 'item:start' && event.item === 1), {what: 'the second file', timeout: 60_000});
+		decrypting.child.kill('SIGTERM');
+		expect(await decrypting.exited).toBe(75);
+		const line = /resume with: cage resume (\S+)/.exec(decrypting.stderr())![1]!;
+		const resumedDecrypt = cage(['resume', line, '--progress', 'none', '--no-audit'], {env});
+		expect(resumedDecrypt.stderr).toBe('');
+		expect(resumedDecrypt.status).toBe(0);
+		for (const name of ['a', 'b', 'c']) expect(Buffer.compare(fs.readFileSync(path.join(back, 'slow', name)), fs.readFileSync(path.join(tree, name)))).toBe(0);
+	}, 180_000);
 });
 
 describe('batch through the library', () => {
