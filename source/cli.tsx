@@ -38,7 +38,7 @@ ${commands.map(command => `	  ${command.name.padEnd(15)} ${command.summary}`).jo
 	  $ cage decrypt big.tar.age -i key.txt -o big.tar
 	  $ cage watch ~/.local/state/cage/audit.jsonl
 
-	Exit codes: 0 done, 1 failed, 2 usage error, 75 interrupted (checkpoint saved; run the printed 'cage resume' line).
+	Exit codes: 0 done, 1 failed, 2 usage error, 75 interrupted (checkpoint saved; run the printed 'cage resume' line), 141 stdout closed by its reader.
 `;
 
 async function main(argv: string[], io: Io): Promise<number> {
@@ -103,13 +103,18 @@ async function main(argv: string[], io: Io): Promise<number> {
 	}
 }
 
-// A reader that goes away (`cage … | head`) ends cage quietly, as it ends any Unix tool.
-for (const stream of [process.stdout, process.stderr]) {
-	stream.on('error', (error: NodeJS.ErrnoException) => {
-		if (error.code === 'EPIPE') process.exit(exitCodes.ok);
-		throw error;
-	});
-}
+// A reader of stdout that goes away (`cage decrypt x.age | head`) ends cage as SIGPIPE ends any
+// Unix tool (status 141: the output is incomplete, so not 0). A reader of stderr that goes away
+// only takes the progress and messages with it: the job carries on, and its exit status and files
+// say how it ended.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+	if (error.code === 'EPIPE') process.exit(exitCodes.brokenPipe);
+	throw error;
+});
+process.stderr.on('error', (error: NodeJS.ErrnoException) => {
+	if (error.code !== 'EPIPE') throw error;
+	process.stderr.write = () => true;
+});
 
 const io: Io = {stdin: process.stdin, stdout: process.stdout, stderr: process.stderr};
 const code = await main(process.argv.slice(2), io);

@@ -52,6 +52,11 @@ const commonHelp = `	  -o, --output OUTPUT       write here (default: stdout, no
 	      --recursive           INPUT may be a directory: every file below it, as one batch
 ${jobFlagsHelp}`;
 
+/** A directory is never overwritten, --force or not: the job would only fail at its very end. */
+function refuseDirectory(output: string): void {
+	if (fs.statSync(output, {throwIfNoEntry: false})?.isDirectory()) throw new InputError(`${output} is a directory; the output must be a file (-o FILE), or give several inputs with --output-dir DIR`);
+}
+
 /** Refuse to clobber, to write onto the input, or to start over an interrupted job silently. */
 async function checkOutput(input: string | null, output: string, force: boolean): Promise<void> {
 	const resolved = path.resolve(output);
@@ -60,6 +65,7 @@ async function checkOutput(input: string | null, output: string, force: boolean)
 		if (same) throw new InputError(`the input and the output are the same file (${output}); choose another -o`);
 	}
 
+	refuseDirectory(output);
 	const checkpoint = outputCheckpointPath(output);
 	if (!force && (await exists(checkpoint))) {
 		throw new OutputExistsError(
@@ -179,6 +185,7 @@ async function planNewBatch(op: 'encrypt' | 'decrypt', cli: BatchFlags, who: Pic
 	}
 
 	for (const item of items) {
+		refuseDirectory(item.output);
 		if (force) {
 			await fs.promises.rm(outputCheckpointPath(item.output), {force: true});
 			await fs.promises.rm(partialPath(item.output), {force: true});

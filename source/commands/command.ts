@@ -4,8 +4,11 @@
  */
 import type {AnyFlags, Result} from 'meow';
 
-/** Exit codes (DESIGN.md): 0 done, 1 failed, 2 usage error, 75 interrupted with a checkpoint. */
-export const exitCodes = {ok: 0, failed: 1, usage: 2, interrupted: 75} as const;
+/**
+ * Exit codes (DESIGN.md): 0 done, 1 failed, 2 usage error, 75 interrupted with a checkpoint; 141
+ * when stdout's reader went away (128 + SIGPIPE, as a shell reports a tool that SIGPIPE killed).
+ */
+export const exitCodes = {ok: 0, failed: 1, usage: 2, interrupted: 75, brokenPipe: 141} as const;
 
 /** A usage error: bad flags or arguments. Exit 2 with the message and a pointer to --help. */
 export class UsageError extends Error {

@@ -414,6 +414,39 @@ describe('bad input', () => {
 		expect(self.stderr).toContain('the same file');
 	});
 
+	it('refuses a directory as the output, --force or not, before any work', () => {
+		const directory = path.join(dir, 'a-directory');
+		fs.mkdirSync(directory);
+		for (const force of [[], ['--force']]) {
+			const run = cage(['encrypt', plain, '-r', recipient, '-o', directory, ...force, ...quiet], {env});
+			expect(run.status).toBe(1);
+			expect(run.stderr).toContain(`${directory} is a directory; the output must be a file`);
+		}
+
+		expect(fs.existsSync(`${directory}.partial`)).toBe(false);
+		expect(fs.readdirSync(directory)).toEqual([]);
+	});
+
+	it('a reader of stdout that goes away ends cage with 141; one of stderr does not stop the job', async () => {
+		const big = path.join(dir, 'pipe-plain');
+		writeRandomFile(big, 48 * 1024 * 1024);
+		// Ciphertext to stdout, and the reader closes its end after the first bytes.
+		const toStdout = startCage(['encrypt', big, '-r', recipient, ...quiet], {env});
+		await new Promise(resolve => toStdout.child.stdout!.once('data', resolve));
+		toStdout.child.stdout!.destroy();
+		expect(await toStdout.exited).toBe(141);
+
+		// Progress on stderr, and its reader goes away: the job finishes all the same.
+		const output = path.join(dir, 'pipe.age');
+		const progress = startCage(['encrypt', big, '-r', recipient, '-o', output, '--progress', 'json', '--rate', '64MiB', '--no-audit'], {env});
+		await new Promise(resolve => progress.child.stderr!.once('data', resolve));
+		progress.child.stderr!.destroy();
+		expect(await progress.exited).toBe(0);
+		expect(ageDecrypt(output, `${output}.out`).status).toBe(0);
+		expect(same(`${output}.out`, big)).toBe(true);
+		expect(fs.existsSync(`${output}.partial`) || fs.existsSync(`${output}.checkpoint.json`)).toBe(false);
+	}, 120_000);
+
 	it('usage errors exit 2: no recipients, -p with -r, a bad --jobs', () => {
 		expect(cage(['encrypt', plain, '-o', path.join(dir, 'u.age')], {env}).status).toBe(2);
 		expect(cage(['encrypt', plain, '-p', '-r', recipient, '-o', path.join(dir, 'u.age')], {env}).status).toBe(2);
