@@ -69,6 +69,7 @@ function newJob(id: string, ts: number): JobView {
 		anomalies: [],
 		anomalyCounts: {info: 0, warn: 0, error: 0},
 		audit: [],
+		auditCount: 0,
 		ending: null,
 		lastCheckpoint: null,
 		version: 0,
@@ -325,6 +326,7 @@ export function applyEvent(state: DashboardState, event: CageEvent): DashboardSt
 
 	if (event.type !== 'chunk:progress') {
 		job.audit.push({seq: event.seq, ts: event.ts, type: event.type, text: describeEvent(event)});
+		job.auditCount++;
 		if (job.audit.length > limits.auditLines) job.audit.shift();
 	}
 

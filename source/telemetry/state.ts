@@ -95,6 +95,8 @@ export type JobView = {
 	anomalyCounts: {info: number; warn: number; error: number};
 	/** Recent events as text, oldest first, capped. */
 	audit: AuditLine[];
+	/** Audit lines added since the job began (the list keeps the latest): a scrolled view stays on its lines as new ones arrive. */
+	auditCount: number;
 	/** How the job ended, once it has. */
 	ending: {outcome: 'completed' | 'interrupted' | 'failed'; durationMs: number; error?: string; checkpoint?: string; resumeCommand?: string} | null;
 	lastCheckpoint: string | null;

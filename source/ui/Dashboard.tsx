@@ -2,6 +2,7 @@ import {Box, Text} from 'ink';
 import {useCallback, useEffect, useRef, useState} from 'react';
 import type {JobControl} from '../chunker/events.js';
 import {selectedJob, selectJob} from '../telemetry/reducer.js';
+import type {JobView} from '../telemetry/state.js';
 import {Anomalies} from './Anomalies.js';
 import {AuditTail} from './AuditTail.js';
 import {ChunkGrid} from './ChunkGrid.js';
@@ -35,12 +36,29 @@ export type DashboardProps = {
 	now?: () => number;
 };
 
+/**
+ * How far a list pane is scrolled from its newest entry, and how many entries the list had had
+ * then: while scrolled, the view moves with the entries that arrive, so it stays on the lines the
+ * user scrolled to.
+ */
+type ScrollState = {offset: number; at: number};
+const unscrolled: Record<FocusPane, ScrollState> = {chunks: {offset: 0, at: 0}, anomalies: {offset: 0, at: 0}, audit: {offset: 0, at: 0}};
+
+/** Entries ever added to a list pane (the lists themselves are capped). */
+function listTotal(job: JobView, pane: 'anomalies' | 'audit'): number {
+	return pane === 'audit' ? job.auditCount : job.anomalyCounts.info + job.anomalyCounts.warn + job.anomalyCounts.error;
+}
+
+function anchored(scroll: ScrollState, total: number): number {
+	return scroll.offset > 0 ? scroll.offset + total - scroll.at : 0;
+}
+
 /** The live dashboard: header, throughput, chunk grid, anomalies, audit tail, status bar. */
 export function Dashboard({store, theme, mode, control, onQuit, final = false, fps = 10, size, now = Date.now}: DashboardProps) {
 	const frame = useFrame(store, fps);
 	const {columns, rows} = useTerminalSize(size);
 	const [focus, setFocus] = useState<FocusPane>('chunks');
-	const [scroll, setScroll] = useState<Record<FocusPane, number>>({chunks: 0, anomalies: 0, audit: 0});
+	const [scroll, setScroll] = useState<Record<FocusPane, ScrollState>>(unscrolled);
 	const [help, setHelp] = useState(false);
 	const [message, setMessage] = useState<string | undefined>();
 	const [stopping, setStopping] = useState(false);
@@ -90,15 +108,19 @@ export function Dashboard({store, theme, mode, control, onQuit, final = false, f
 			scroll(delta) {
 				const pane = focusRef.current;
 				const shown = selectedJob(store.state);
+				if (!shown || pane === 'chunks') return;
 				// No further than the last screenful of the list.
-				const visible = computeLayout(columns, rows, {batch: Boolean(shown?.batch)}).bottom - 2;
-				const length = pane === 'anomalies' ? (shown?.anomalies.length ?? 0) : pane === 'audit' ? (shown?.audit.length ?? 0) : 0;
+				const visible = computeLayout(columns, rows, {batch: Boolean(shown.batch)}).bottom - 2;
+				const length = pane === 'anomalies' ? shown.anomalies.length : shown.audit.length;
 				const limit = Math.max(0, length - visible);
-				setScroll(current => ({...current, [pane]: Math.max(0, Math.min(limit, current[pane] + delta))}));
+				// Up is newer in the anomalies (newest on top) and older in the audit tail (newest at the bottom).
+				const step = pane === 'audit' ? -delta : delta;
+				const total = listTotal(shown, pane);
+				setScroll(current => ({...current, [pane]: {offset: Math.max(0, Math.min(limit, anchored(current[pane], total) + step)), at: total}}));
 			},
 			switchJob(delta) {
 				selectJob(store.state, delta);
-				setScroll({chunks: 0, anomalies: 0, audit: 0});
+				setScroll(unscrolled);
 				store.touch();
 			},
 			toggleHelp() {
@@ -150,8 +172,8 @@ export function Dashboard({store, theme, mode, control, onQuit, final = false, f
 				<>
 					<ChunkGrid job={job} theme={theme} width={layout.width} height={layout.grid} focused={focus === 'chunks'} frame={frame} />
 					<Box flexDirection="row" width={layout.width} height={layout.bottom}>
-						<Anomalies job={job} theme={theme} width={layout.anomaliesWidth} height={layout.bottom} focused={focus === 'anomalies'} scroll={scroll.anomalies} />
-						<AuditTail job={job} theme={theme} width={layout.width - layout.anomaliesWidth} height={layout.bottom} focused={focus === 'audit'} scroll={scroll.audit} />
+						<Anomalies job={job} theme={theme} width={layout.anomaliesWidth} height={layout.bottom} focused={focus === 'anomalies'} scroll={anchored(scroll.anomalies, listTotal(job, 'anomalies'))} />
+						<AuditTail job={job} theme={theme} width={layout.width - layout.anomaliesWidth} height={layout.bottom} focused={focus === 'audit'} scroll={anchored(scroll.audit, listTotal(job, 'audit'))} />
 					</Box>
 				</>
 			)}

@@ -219,12 +219,29 @@ describe('Dashboard', () => {
 		stdin.write('\u001B[A');
 		await settle();
 		expect(lastFrame()).toContain(`+${Number(bottom) - 1} newer`);
-		// The audit tail is next; scrolling it up shows older lines.
+		// A scrolled view stays on its lines while new anomalies arrive.
+		store.push(script.send({type: 'anomaly', severity: 'info', code: 'chunk-retried', message: 'note 40'}));
+		await until(() => lastFrame()!.includes('Anomalies 42'));
+		expect(lastFrame()).toContain(`+${Number(bottom)} newer`);
+		// The audit tail is next, newest at the bottom: up shows older lines, down comes back.
 		stdin.write('\t');
 		await settle();
 		stdin.write('\u001B[B');
 		await settle();
-		expect(lastFrame()).toContain('1 older');
+		expect(lastFrame()).not.toContain('older');
+		stdin.write('\u001B[A');
+		stdin.write('\u001B[A');
+		await settle();
+		expect(lastFrame()).toContain('Audit tail · 2 older');
+		const auditColumn = () => lastFrame()!.split('\n').map(line => line.slice(50)).join('\n');
+		const before = auditColumn();
+		store.push(script.send({type: 'anomaly', severity: 'info', code: 'chunk-retried', message: 'note 41'}));
+		await until(() => lastFrame()!.includes('Anomalies 43'));
+		expect(lastFrame()).toContain('Audit tail · 3 older');
+		expect(auditColumn().replace('3 older', '2 older')).toBe(before);
+		stdin.write('\u001B[B');
+		await settle();
+		expect(lastFrame()).toContain('Audit tail · 2 older');
 	});
 
 	it('batches show the current file and files done/skipped/total', () => {
