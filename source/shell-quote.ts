@@ -6,10 +6,26 @@ export function shellQuote(value: string): string {
 	return /^[\w@%+=:,./-]+$/.test(value) ? value : `'${value.replaceAll("'", String.raw`'\''`)}'`;
 }
 
+/** What the user chose for this run, by flag, that a resume should repeat. */
+export type ResumeArgs = {
+	/** --rate, bytes per second. */
+	rate?: number | undefined;
+	/** --jobs, when given. */
+	jobs?: number | undefined;
+	/** --audit-log PATH when given; null for --no-audit. */
+	auditLog?: string | null | undefined;
+};
+
 /**
- * The `cage resume` line a job prints: its target as the user would type it, and the job's rate
- * limit (a choice of this run, not a setting, so the line keeps it).
+ * The `cage resume` line a job prints: its target as the user would type it, and the flags of
+ * this run that are choices, not settings (a rate limit, worker count, audit log or none), so that
+ * the line continues the job the same way.
  */
-export function resumeLine(target: string, rate?: number): string {
-	return `cage resume ${shellQuote(displayPath(target))}${rate ? ` --rate ${formatSizeArgument(rate)}` : ''}`;
+export function resumeLine(target: string, args: ResumeArgs = {}): string {
+	const flags = [
+		args.rate ? `--rate ${formatSizeArgument(args.rate)}` : '',
+		args.jobs ? `--jobs ${args.jobs}` : '',
+		args.auditLog === null ? '--no-audit' : args.auditLog ? `--audit-log ${shellQuote(displayPath(args.auditLog))}` : '',
+	].filter(Boolean);
+	return [`cage resume ${shellQuote(displayPath(target))}`, ...flags].join(' ');
 }

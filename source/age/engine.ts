@@ -23,7 +23,7 @@ import {chunksToVerify, runChunkedJob, SourceChangedError} from '../jobs/chunked
 import type {ControlProxy} from '../jobs/control-proxy.js';
 import {outputCheckpointPath, partialPath} from '../jobs/locate.js';
 import {unwrapSecrets, wrapSecrets} from '../jobs/resume-key.js';
-import {resumeLine} from '../shell-quote.js';
+import {resumeLine, type ResumeArgs} from '../shell-quote.js';
 import {createHeader, readHeader} from './header.js';
 import {type TaskResult, type WorkerTask, WorkerPool} from './pool.js';
 import {blockRange, blockSize, ciphertextPayloadSize, nonceSize, payloadKey, plaintextSizeOf} from './stream.js';
@@ -36,6 +36,8 @@ export type AgeJobOptions = {
 	jobs: number;
 	/** Bytes per second, 0 = unlimited. */
 	rate?: number;
+	/** The flags the printed resume line repeats (default: the rate). */
+	resumeArgs?: ResumeArgs;
 	/** Extra attempts for a failed chunk. */
 	retries?: number;
 	/** Chunk size in bytes (rounded up to a multiple of 64 KiB). */
@@ -163,7 +165,7 @@ async function runAgeJob(spec: RunSpec): Promise<AgeJobResult> {
 	const {emitter} = options;
 	const startedAt = Date.now();
 	const store = options.checkpoint ? new CheckpointStore(resumeFrom?.file ?? outputCheckpointPath(plan.output)) : null;
-	const resumeCommand = resumeLine(plan.output, options.rate);
+	const resumeCommand = resumeLine(plan.output, options.resumeArgs ?? {rate: options.rate});
 	const control = new SharedControl();
 	control.setRate(options.rate ?? 0);
 	const count = chunkCount(plan.size, plan.chunkSize);

@@ -122,6 +122,7 @@ async function runFileOrStream(
 					control,
 					jobs: options.jobs,
 					rate: options.rate,
+					resumeArgs: options.resumeArgs,
 					retries: options.settings.retries,
 					chunkSize,
 					checkpoint: chunked,
@@ -226,13 +227,13 @@ export async function runAgeBatch(context: {
 			control,
 			jobs: options.jobs,
 			resumed: context.resumed,
-			...(options.rate ? {rate: options.rate} : {}),
+			resumeArgs: options.resumeArgs,
 			// Renamed into place, nothing left to resume: the file finished before a crash.
 			async isComplete(item) {
 				return (await exists(item.output)) && !(await exists(outputCheckpointPath(item.output))) && !(await exists(partialPath(item.output)));
 			},
 			async runItem(item, {index, count, emitter, control}) {
-				const common = {emitter, control, jobs: options.jobs, rate: options.rate, retries: options.settings.retries, resumeVerify: options.settings.resumeVerify, item: {index, count}, pool};
+				const common = {emitter, control, jobs: options.jobs, rate: options.rate, resumeArgs: options.resumeArgs, retries: options.settings.retries, resumeVerify: options.settings.resumeVerify, item: {index, count}, pool};
 				const perFile = outputCheckpointPath(item.output);
 				if (await exists(perFile)) {
 					// A file interrupted or skipped earlier continues where it stopped.
@@ -256,7 +257,7 @@ export async function runAgeBatch(context: {
 	if (exitCode === exitCodes.ok && result.skipped > 0) {
 		const skipped = manifest.items.filter(item => item.status === 'skipped').map(item => displayPath(item.source));
 		const named = skipped.length > 3 ? `${skipped.slice(0, 3).join(', ')} and ${skipped.length - 3} more` : skipped.join(', ');
-		context.io.stderr.write(`cage: ${result.skipped} file(s) skipped (${named}); retry them with: ${resumeLine(context.checkpointPath, options.rate)}\n`);
+		context.io.stderr.write(`cage: ${result.skipped} file(s) skipped (${named}); retry them with: ${resumeLine(context.checkpointPath, options.resumeArgs)}\n`);
 	}
 
 	return exitCode;
@@ -384,6 +385,7 @@ export async function resumeAgeJob(context: {
 			control,
 			jobs: options.jobs,
 			rate: options.rate,
+			resumeArgs: options.resumeArgs,
 			retries: options.settings.retries,
 			resumeVerify: options.settings.resumeVerify,
 			...(given.length > 0 ? {recipients: {recipients: given}} : {}),

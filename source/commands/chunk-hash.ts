@@ -83,7 +83,7 @@ ${jobFlagsHelp}
 		const emitter = new JobEmitter();
 		const control = new ControlProxy();
 		const {result, exitCode} = await runSession(sessionOptions(options, io, 'chunk hash', path.resolve(file)), emitter, control, async () =>
-			runHashJob({file, algorithm, chunkSize, checkpoint: checkpointPath, emitter, control, rate: options.rate, retries: options.settings.retries}),
+			runHashJob({file, algorithm, chunkSize, checkpoint: checkpointPath, emitter, control, rate: options.rate, resumeArgs: options.resumeArgs, retries: options.settings.retries}),
 		);
 		if (exitCode === exitCodes.ok) printHashResult(result, file, Boolean(cli.flags.json), io);
 		return exitCode;

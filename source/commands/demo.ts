@@ -69,7 +69,9 @@ ${jobFlagsHelp}`,
 		const duration = cli.flags.duration;
 		if (!Number.isFinite(duration) || duration < 0) throw new UsageError(`--duration must be a number of seconds >= 0 (got ${duration})`);
 		const options = resolveJobOptions(cli.flags, io);
-		const rate = options.rate || (duration > 0 ? Math.ceil(size / duration) : 0);
+		// In whole MiB (KiB for a small sample) a second, so the resume line after q reads well.
+		const unit = size / duration >= 1024 * 1024 ? 1024 * 1024 : 1024;
+		const rate = options.rate || (duration > 0 ? Math.ceil(size / duration / unit) * unit : 0);
 		const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cage-demo-'));
 		const sample = path.join(dir, 'sample.bin');
 		const encrypted = `${sample}.age`;

@@ -7,6 +7,7 @@ import {defaultAuditLogPath, readSettings, type Settings} from '../config.js';
 import type {Io} from './command.js';
 import {intFlag, progressFlag, sizeFlag, type ProgressMode} from './options.js';
 import type {SessionOptions} from '../session/session.js';
+import type {ResumeArgs} from '../shell-quote.js';
 
 /** Raw flags of `jobFlags`. */
 export type JobFlagValues = {
@@ -26,6 +27,8 @@ export type JobOptions = {
 	progress: ProgressMode;
 	auditLog: string | null;
 	theme: string;
+	/** The flags above as given, for the printed resume line. */
+	resumeArgs: ResumeArgs;
 };
 
 /** Validate the shared job flags and merge them over config. */
@@ -35,7 +38,8 @@ export function resolveJobOptions(flags: JobFlagValues, io: Io): JobOptions {
 	const rate = sizeFlag('rate', flags.rate) ?? 0;
 	const progress = progressFlag(flags.progress, io.stderr);
 	const auditLog = flags.audit === false ? null : path.resolve(flags.auditLog ?? (settings.auditLog || defaultAuditLogPath()));
-	return {settings, jobs, rate, progress, auditLog, theme: flags.theme ?? settings.theme};
+	const resumeArgs = {rate, jobs: flags.jobs === undefined ? undefined : jobs, auditLog: flags.audit === false ? null : flags.auditLog === undefined ? undefined : auditLog};
+	return {settings, jobs, rate, progress, auditLog, theme: flags.theme ?? settings.theme, resumeArgs};
 }
 
 /** Session options from job options. */

@@ -86,6 +86,7 @@ ${jobFlagsHelp}
 				emitter,
 				control,
 				rate: options.rate,
+				resumeArgs: options.resumeArgs,
 				retries: options.settings.retries,
 				resumeFrom: checkpoint,
 			}),

@@ -16,7 +16,7 @@ import type {JobEmitter} from '../chunker/emitter.js';
 import type {JobControl, JobOutcome} from '../chunker/events.js';
 import {describeError} from '../errors.js';
 import {InputError} from '../io/files.js';
-import {resumeLine} from '../shell-quote.js';
+import {resumeLine, type ResumeArgs} from '../shell-quote.js';
 import {ControlProxy} from './control-proxy.js';
 
 /** What happened to one file of a batch. */
@@ -248,8 +248,8 @@ export async function runBatch(spec: {
 	runItem: RunItem;
 	/** Whether an item left `running` by a crash had in fact finished (its output is in place). */
 	isComplete?: (item: BatchItem) => Promise<boolean>;
-	/** The job's rate limit, which the line to resume repeats. */
-	rate?: number;
+	/** The flags the printed resume line repeats (a rate limit, say). */
+	resumeArgs?: ResumeArgs;
 }): Promise<BatchResult> {
 	const {manifest, emitter, checkpointPath} = spec;
 	const startedAt = Date.now();
@@ -258,7 +258,7 @@ export async function runBatch(spec: {
 	const doneBytes = () => items.reduce((sum, item) => sum + (item.status === 'done' ? item.size : 0), 0);
 	const control = new BatchControl();
 	spec.control.attach(control);
-	const resumeCommand = resumeLine(checkpointPath, spec.rate);
+	const resumeCommand = resumeLine(checkpointPath, spec.resumeArgs);
 	emitter.send({
 		type: 'job:start',
 		kind: manifest.op,

@@ -11,7 +11,7 @@ import {HashProcessor, type HashAlgorithm} from '../hash/hasher.js';
 import {FileInput} from '../io/files.js';
 import {runChunkedJob, SourceChangedError, type ChunkedJobResult} from './chunked-job.js';
 import type {ControlProxy} from './control-proxy.js';
-import {resumeLine, shellQuote} from '../shell-quote.js';
+import {resumeLine, shellQuote, type ResumeArgs} from '../shell-quote.js';
 
 export type HashJobOptions = {
 	file: string;
@@ -23,6 +23,8 @@ export type HashJobOptions = {
 	control: ControlProxy;
 	/** Bytes per second, 0 for unlimited. */
 	rate?: number;
+	/** The flags the printed resume line repeats (default: the rate). */
+	resumeArgs?: ResumeArgs;
 	retries?: number;
 	/** Continue this checkpoint. */
 	resumeFrom?: Checkpoint;
@@ -55,7 +57,7 @@ export async function runHashJob(options: HashJobOptions): Promise<HashJobResult
 	const algorithm = (resumeFrom?.params.algorithm as HashAlgorithm | undefined) ?? options.algorithm;
 	const processor = new HashProcessor(input, algorithm);
 	const store = options.checkpoint ? new CheckpointStore(options.checkpoint) : null;
-	const resumeCommand = store ? resumeLine(store.path, options.rate) : '';
+	const resumeCommand = store ? resumeLine(store.path, options.resumeArgs ?? {rate: options.rate}) : '';
 	try {
 		emitter.send({
 			type: 'job:start',

@@ -147,15 +147,21 @@ describe('resume after kill -9', () => {
 		writeRandomFile(plain, 10 * 1024 * 1024);
 		execFileSync('age', ['-r', recipient, '-o', `${plain}.age`, plain]);
 		const output = `${plain}.out`;
-		const run = startCage(['decrypt', `${plain}.age`, '-i', key, '-o', output, '--chunk-size', '1MiB', '--rate', '4MiB', '--progress', 'json', '--no-audit'], {env});
+		const run = startCage(['decrypt', `${plain}.age`, '-i', key, '-o', output, '--chunk-size', '1MiB', '--rate', '4MiB', '--jobs', '1', '--progress', 'json', '--no-audit'], {env});
 		await waitFor(() => parseEvents(run.stderr()).some(event => event.type === 'job:checkpoint' && (event.chunksDone as number) >= 2), {what: 'checkpoint'});
 		run.child.kill('SIGTERM');
 		expect(await run.exited).toBe(75);
-		expect(run.stderr()).toContain(`resume with: cage resume ${output}`);
+		// The line repeats this run's choices: its rate, its worker count, no audit log.
+		const line = /resume with: (cage resume .*)/.exec(run.stderr())![1]!;
+		expect(line).toBe(`cage resume ${output} --rate 4MiB --jobs 1 --no-audit`);
 		expect(fs.existsSync(output)).toBe(false);
-		const resumed = cage(['resume', output, ...quiet], {env});
+		const auditDir = path.join(env.XDG_STATE_HOME!, 'cage');
+		const logs = () => (fs.existsSync(auditDir) ? fs.readdirSync(auditDir).map(name => `${name} ${fs.statSync(path.join(auditDir, name)).size}`) : []);
+		const logsBefore = logs();
+		const resumed = cage([...line.split(' ').slice(1).filter(arg => arg !== '--rate' && arg !== '4MiB'), '--progress', 'none'], {env});
 		expect(resumed.status).toBe(0);
 		expect(same(plain, output)).toBe(true);
+		expect(logs()).toEqual(logsBefore);
 	});
 
 	it('refuses to resume with different recipients, or after the source changed', async () => {
