@@ -107,8 +107,17 @@ export async function runChunkedJob(spec: ChunkedJobSpec): Promise<ChunkedJobRes
 		await writing;
 	};
 
+	// The source is checked once a second, as the checkpoint is written: once it changed, the rest
+	// of the work is wasted (the job fails at its end), so the job stops at once instead.
+	const sourceChange = new AbortController();
+	const sourceMoved = async (): Promise<boolean> => {
+		const now = await fingerprint(spec.source).catch(() => undefined);
+		return !now || fingerprintChanges(spec.base.source, now).length > 0;
+	};
+
 	const runner = new ChunkRunner({
 		processor: spec.processor,
+		signal: sourceChange.signal,
 		emitter,
 		size: spec.size,
 		chunkSize: spec.chunkSize,
@@ -125,7 +134,8 @@ export async function runChunkedJob(spec: ChunkedJobSpec): Promise<ChunkedJobRes
 			chunksDone = commit.committed;
 			bytesDone = commit.bytesDone;
 			if (Date.now() - lastWrite >= (spec.checkpointIntervalMs ?? 1000) && chunksDone < chunkCount(spec.size, spec.chunkSize)) {
-				await saveCheckpoint();
+				if (await sourceMoved()) sourceChange.abort();
+				else await saveCheckpoint();
 			}
 		},
 	});
@@ -154,7 +164,7 @@ export async function runChunkedJob(spec: ChunkedJobSpec): Promise<ChunkedJobRes
 		return {outcome: 'completed', bytesDone: result.bytesDone, committed: result.committed};
 	}
 
-	const error = sourceChanged && result.outcome === 'completed' ? new Error(sourceChanged) : result.error;
+	const error = sourceChanged && (result.outcome === 'completed' || sourceChange.signal.aborted) ? new Error(`${sourceChanged}; run the command again once nothing writes to it`) : result.error;
 	const outcome: JobOutcome = sourceChanged ? 'failed' : result.outcome;
 	// The runner has stopped every chunk: nothing of this job writes to the output after this one.
 	if (!sourceChanged) await saveCheckpoint(true);

@@ -164,6 +164,23 @@ describe('resume after kill -9', () => {
 		expect(logs()).toEqual(logsBefore);
 	});
 
+	it('a source changed while the job runs stops the job at the next checkpoint, and leaves nothing behind', {timeout: 60_000}, async () => {
+		const plain = path.join(dir, 'moving');
+		const size = 32 * 1024 * 1024;
+		writeRandomFile(plain, size);
+		const output = path.join(dir, 'moving.age');
+		const run = startCage(['encrypt', plain, '-r', recipient, '-o', output, '--chunk-size', '1MiB', '--rate', '4MiB', '--progress', 'json', '--no-audit'], {env});
+		await waitFor(() => parseEvents(run.stderr()).some(event => event.type === 'job:checkpoint' && (event.chunksDone as number) >= 2), {what: 'checkpoint'});
+		fs.appendFileSync(plain, 'more');
+		expect(await run.exited).toBe(1);
+		const done = parseEvents(run.stderr()).find(event => event.type === 'job:done')!;
+		expect(done).toMatchObject({outcome: 'failed'});
+		// It stopped soon after the change (at 4 MiB/s the whole file would take 8 s), not at the end.
+		expect(done.bytesDone as number).toBeLessThan(size / 2);
+		expect(run.stderr()).toMatch(/moving changed while the job ran \(size 33554432 -> 33554436 bytes/);
+		expect(leftovers(output)).toEqual([]);
+	});
+
 	it('refuses to resume with different recipients, or after the source changed', async () => {
 		const plain = path.join(dir, 'changed');
 		writeRandomFile(plain, 8 * 1024 * 1024);
