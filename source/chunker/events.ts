@@ -34,6 +34,7 @@ export const anomalyCodes = [
 	'audit-sequence-gap',
 	'audit-unknown-version',
 	'skip-unavailable',
+	'item-failed',
 ] as const;
 
 /** A stable anomaly code. */

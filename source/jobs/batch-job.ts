@@ -14,6 +14,7 @@ import path from 'node:path';
 import {CheckpointError, checkpointVersion, writeJsonAtomic} from '../chunker/checkpoint.js';
 import type {JobEmitter} from '../chunker/emitter.js';
 import type {JobControl, JobOutcome} from '../chunker/events.js';
+import {displayPath} from '../display-path.js';
 import {describeError} from '../errors.js';
 import {InputError} from '../io/files.js';
 import {resumeLine, type ResumeArgs} from '../shell-quote.js';
@@ -237,6 +238,12 @@ class BatchControl implements JobControl {
 
 export type BatchResult = {outcome: JobOutcome; bytesDone: number; checkpoint?: string; error?: Error; done: number; skipped: number; failed: number};
 
+/** An error message without the file name it starts with: the batch names the file itself. */
+function withoutPath(message: string, file: string): string {
+	for (const name of [file, displayPath(file)]) if (message.startsWith(`${name}: `)) return message.slice(name.length + 2);
+	return message;
+}
+
 /** Run a batch: every item not yet done, in order, as one job on `emitter`. */
 export async function runBatch(spec: {
 	manifest: BatchCheckpoint;
@@ -309,7 +316,7 @@ export async function runBatch(spec: {
 		} catch (error) {
 			// Errors before the file's job starts (unreadable input, existing output, …).
 			result = {outcome: 'failed' as const, bytesDone: 0, error: error as Error};
-			emitter.send({type: 'item:skipped', item: index, path: item.source, reason: `failed: ${(error as Error).message}`});
+			emitter.send({type: 'item:skipped', item: index, path: item.source, reason: `failed: ${withoutPath((error as Error).message, item.source)}`});
 		}
 
 		control.current = undefined;
@@ -317,8 +324,8 @@ export async function runBatch(spec: {
 		if (result.outcome === 'completed') item.status = 'done';
 		else if (result.outcome === 'failed') {
 			item.status = 'failed';
-			item.reason = result.error?.message ?? 'failed';
-			emitter.send({type: 'anomaly', severity: 'error', code: 'io-error', message: `${item.source}: ${item.reason}`, item: index});
+			item.reason = withoutPath(result.error?.message ?? 'failed', item.source);
+			emitter.send({type: 'anomaly', severity: 'error', code: 'item-failed', message: `${item.source}: ${item.reason}`, item: index});
 		} else if (control.skipRequested && control.aborted === undefined) {
 			item.status = 'skipped';
 			item.reason = 'skipped by user';

@@ -84,6 +84,28 @@ describe('batch from the command line', () => {
 		expect(notAge.stderr).toContain('does not end in .age');
 	});
 
+	it('a file that fails is named once, with its own reason, and the others are done', () => {
+		const tree = path.join(dir, 'tampered');
+		fs.mkdirSync(tree);
+		for (const name of ['a', 'b', 'c']) {
+			writeRandomFile(path.join(tree, name), 200_000);
+			execFileSync('age', ['-r', recipient, '-o', path.join(tree, `${name}.age`), path.join(tree, name)]);
+		}
+
+		const victim = path.join(tree, 'b.age');
+		const bytes = fs.readFileSync(victim);
+		bytes[bytes.length - 1000]! ^= 1;
+		fs.writeFileSync(victim, bytes);
+		const back = path.join(dir, 'tampered-back');
+		const run = cage(['decrypt', ...['a', 'b', 'c'].map(name => path.join(tree, `${name}.age`)), '-i', key, '--output-dir', back, '--progress', 'json', '--no-audit'], {env});
+		expect(run.status).toBe(1);
+		const failure = parseEvents(run.stderr).find(event => event.type === 'anomaly' && event.code === 'item-failed')!;
+		expect(failure.message).toMatch(new RegExp(`^${victim}: chunk 0 \\(block 3, plaintext bytes from 196608\\) failed authentication`));
+		expect((failure.message as string).split(victim).length - 1).toBe(1);
+		expect(run.stderr).toContain(`cage decrypt: 1 of 3 file(s) failed: ${victim} (chunk 0 (block 3`);
+		expect(fs.readdirSync(back).sort()).toEqual(['a', 'c', batchCheckpointName].sort());
+	});
+
 	it('SIGTERM stops the batch with exit 75; cage resume DIR finishes it', async () => {
 		const tree = path.join(dir, 'slow');
 		fs.mkdirSync(tree);
