@@ -109,7 +109,9 @@ async function main(argv: string[], io: Io): Promise<number> {
 // say how it ended.
 process.stdout.on('error', (error: NodeJS.ErrnoException) => {
 	if (error.code === 'EPIPE') process.exit(exitCodes.brokenPipe);
-	throw error;
+	// Any other failure to write (a full disk behind `> file`): the output is incomplete.
+	process.stderr.write(`cage: ${describeError(Object.assign(error, {path: 'stdout'}))}\n`);
+	process.exit(exitCodes.failed);
 });
 process.stderr.on('error', (error: NodeJS.ErrnoException) => {
 	if (error.code !== 'EPIPE') throw error;

@@ -109,6 +109,7 @@ async function write(output: Writable, data: Uint8Array, signal: AbortSignal): P
 
 async function runStreamJob(
 	kind: 'encrypt' | 'decrypt',
+	output: Writable,
 	options: StreamJobOptions,
 	body: (context: {control: SharedControl; signal: AbortSignal; telemetry: StreamTelemetry}) => Promise<void>,
 ): Promise<StreamJobResult> {
@@ -157,16 +158,28 @@ async function runStreamJob(
 		resumed: false,
 	});
 	options.control.attach(target);
+	// A write that fails after write() took the data (a full disk, a closed pipe) is reported as an
+	// 'error' event: it fails the job at once, rather than going unheard or crashing the process.
+	let outputError: Error | undefined;
+	const onOutputError = (error_: Error) => {
+		outputError ??= error_;
+		control.abort();
+		abort.abort();
+	};
+
+	output.on('error', onOutputError);
 	let outcome: JobOutcome = 'completed';
 	let error: Error | undefined;
 	try {
 		await body({control, signal: abort.signal, telemetry});
+		if (outputError) throw outputError;
 		telemetry.finish();
 	} catch (error_) {
-		error = error_ as Error;
-		outcome = control.aborted ? 'interrupted' : 'failed';
+		error = outputError ?? (error_ as Error);
+		outcome = control.aborted && !outputError ? 'interrupted' : 'failed';
 	} finally {
 		options.control.detach(target);
+		output.off('error', onOutputError);
 	}
 
 	emitter.send({
@@ -210,7 +223,7 @@ class Staging {
 
 /** Encrypt a stream: header, nonce, then the STREAM block by block (the last block held back until the end is known). */
 export async function encryptStream(input: Readable, output: Writable, target: EncryptTarget, options: StreamJobOptions): Promise<StreamJobResult> {
-	return runStreamJob('encrypt', options, async ({control, signal, telemetry}) => {
+	return runStreamJob('encrypt', output, options, async ({control, signal, telemetry}) => {
 		const {header, fileKey, nonce} = await createHeader(target.passphrase === undefined ? {recipients: target.recipients} : {passphrase: target.passphrase});
 		const key = payloadKey(fileKey, nonce);
 		await write(output, Buffer.concat([header, nonce]), signal);
@@ -240,7 +253,7 @@ export async function encryptStream(input: Readable, output: Writable, target: E
 
 /** Decrypt a stream; every block is authenticated before its plaintext is written. */
 export async function decryptStream(input: Readable, output: Writable, key: DecryptKey, options: StreamJobOptions): Promise<StreamJobResult> {
-	return runStreamJob('decrypt', options, async ({control, signal, telemetry}) => {
+	return runStreamJob('decrypt', output, options, async ({control, signal, telemetry}) => {
 		const iterator = input[Symbol.asyncIterator]() as AsyncIterator<Uint8Array>;
 		const chunks: AsyncIterable<Uint8Array> = {[Symbol.asyncIterator]: () => iterator};
 		const header = await readHeaderFromStream(chunks, key.passphrase === undefined ? {identities: key.identities} : {passphrase: key.passphrase}, options.source ?? 'stdin');

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import {WorkerPool} from '../age/pool.js';
 import {releaseWarmWorkers} from '../age/warm-workers.js';
-import type {Checkpoint} from '../chunker/checkpoint.js';
+import {syncDirectory, type Checkpoint} from '../chunker/checkpoint.js';
 import {SharedControl} from '../chunker/control.js';
 import {JobEmitter} from '../chunker/emitter.js';
 import {decryptFile, encryptFile, resumeFile, type AgeJobResult, type DecryptKey, type EncryptTarget} from '../age/engine.js';
@@ -16,6 +16,7 @@ import {checkReadableFile, exists, InputError} from '../io/files.js';
 import {batchCheckpointPath, planBatch, runBatch, type BatchCheckpoint, type LeftOut} from '../jobs/batch-job.js';
 import {readCheckpointFor} from '../jobs/locate.js';
 import {displayPath} from '../display-path.js';
+import {describeError} from '../errors.js';
 import {ControlProxy} from '../jobs/control-proxy.js';
 import {outputCheckpointPath, partialPath} from '../jobs/locate.js';
 import {runSession} from '../session/session.js';
@@ -135,7 +136,13 @@ async function runFileOrStream(
 	// A stream runs on the main thread: stop the cipher workers started on the chance of a file.
 	releaseWarmWorkers();
 	const input = plan.input === null ? io.stdin : fs.createReadStream(plan.input, {highWaterMark: 1024 * 1024});
-	const output = plan.output === null ? io.stdout : fs.createWriteStream(`${plan.output}.partial`, {mode: 0o600});
+	// A file output is opened first, so that a missing directory or a permission problem is a
+	// one-line error before any work; it is synced before it takes its final name.
+	const partial = plan.output === null ? null : partialPath(plan.output);
+	const handle = partial === null ? null : await fs.promises.open(partial, 'w', 0o600);
+	const output = handle === null ? io.stdout : handle.createWriteStream({autoClose: false});
+	// A write through a file handle reports no path: name the file in the message.
+	if (partial !== null) output.on('error', (error: NodeJS.ErrnoException) => (error.path ??= partial));
 	const result = await runSession(session, emitter, control, async () =>
 		start.stream(input, output, {
 			emitter,
@@ -147,16 +154,27 @@ async function runFileOrStream(
 			output: plan.output === null ? null : path.resolve(plan.output),
 		}),
 	);
-	if (plan.output !== null) {
-		const stream = output as fs.WriteStream;
-		await new Promise<void>(resolve => {
-			stream.end(() => resolve());
+	if (handle === null || partial === null || plan.output === null) return result.exitCode;
+	try {
+		if (result.exitCode !== 0) return result.exitCode;
+		// The last writes can still fail here (a full disk): then the output is not complete.
+		await new Promise<void>((resolve, reject) => {
+			output.once('error', reject);
+			output.end(() => resolve());
 		});
-		if (result.exitCode === 0) fs.renameSync(`${plan.output}.partial`, plan.output);
-		else fs.rmSync(`${plan.output}.partial`, {force: true});
+		await handle.sync();
+		await handle.close();
+		await fs.promises.rename(partial, plan.output);
+		await syncDirectory(path.dirname(path.resolve(plan.output)));
+		return result.exitCode;
+	} catch (error) {
+		io.stderr.write(`cage ${kind}: ${describeError(error)}; nothing was written to ${plan.output}\n`);
+		return exitCodes.failed;
+	} finally {
+		if (!output.writableFinished) output.destroy();
+		await handle.close().catch(() => undefined);
+		if (fs.existsSync(partial)) fs.rmSync(partial, {force: true});
 	}
-
-	return result.exitCode;
 }
 
 type BatchFlags = {input: string[]; flags: {output?: string | undefined; outputDir?: string | undefined; recursive?: boolean | undefined; force?: boolean | undefined}};

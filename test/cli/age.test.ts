@@ -496,6 +496,44 @@ describe('bad input', () => {
 	});
 });
 
+describe('streams and write errors', () => {
+	const plain = path.join(dir, 'stream-victim');
+	beforeAll(() => writeRandomFile(plain, 3 * 1024 * 1024 + 1));
+
+	it.skipIf(process.getuid?.() !== 0)('disk full under stdin -> -o FILE: exit 1, nothing under the final name (both ways)', context => {
+		const mount = path.join(dir, 'small-stream-disk');
+		fs.mkdirSync(mount);
+		// A real full disk: a 2 MiB tmpfs, smaller than the 3 MiB stream (needs root and mount rights).
+		if (spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', mount]).status !== 0) context.skip('cannot mount a tmpfs here');
+		try {
+			const output = path.join(mount, 'stream.age');
+			const encrypted = cage(['encrypt', '-r', recipient, '-o', output, ...quiet], {env, input: fs.readFileSync(plain)});
+			expect(encrypted.status).toBe(1);
+			expect(encrypted.stderr).toMatch(/stream\.age\.partial: no space left on device/);
+			expect(fs.readdirSync(mount)).toEqual([]);
+			const ciphertext = `${plain}.age`;
+			execFileSync('age', ['-r', recipient, '-o', ciphertext, plain]);
+			const decrypted = cage(['decrypt', '-i', key, '-o', path.join(mount, 'stream.out'), ...quiet], {env, input: fs.readFileSync(ciphertext)});
+			expect(decrypted.status).toBe(1);
+			expect(decrypted.stderr).toMatch(/stream\.out\.partial: no space left on device/);
+			expect(fs.readdirSync(mount)).toEqual([]);
+		} finally {
+			spawnSync('umount', [mount]);
+		}
+	});
+
+	it('a stream to a full stdout, or to a -o in a missing directory, is a one-line error', () => {
+		const full = spawnSync('sh', ['-c', `'${cliPath}' encrypt -r ${recipient} --progress none --no-audit < '${plain}' > /dev/full`], {env, encoding: 'utf8'});
+		expect(full.status).toBe(1);
+		expect(full.stderr).toContain('cage: stdout: no space left on device');
+		expect(full.stderr).not.toMatch(/\n\s+at /);
+		const missing = cage(['encrypt', '-r', recipient, '-o', path.join(dir, 'no-such-dir', 'x.age'), ...quiet], {env, input: 'hi'});
+		expect(missing.status).toBe(1);
+		expect(missing.stderr).toContain(`${path.join(dir, 'no-such-dir', 'x.age.partial')}: no such file or directory`);
+		expect(missing.stderr).not.toMatch(/\n\s+at /);
+	});
+});
+
 describe('post-quantum hybrid recipients (age1pq1…)', () => {
 	it('encrypts to a hybrid recipient and decrypts with its AGE-SECRET-KEY-PQ-1 identity file', async () => {
 		// age 1.1 predates hybrid keys, so both sides are cage here (the header is age-encryption's).
