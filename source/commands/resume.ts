@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import {readHeader} from '../age/header.js';
 import {releaseWarmWorkers} from '../age/warm-workers.js';
 import {CheckpointStore} from '../chunker/checkpoint.js';
 import {JobEmitter} from '../chunker/emitter.js';
@@ -12,12 +14,35 @@ import {defineCommand, UsageError} from './command.js';
 import {resolveJobOptions, sessionOptions} from './job-options.js';
 import {jobFlags, jobFlagsHelp} from './options.js';
 import {resumeAgeJob, runAgeBatch} from './age-jobs.js';
-import {isBatchCheckpoint, readBatchCheckpoint} from '../jobs/batch-job.js';
+import {isBatchCheckpoint, readBatchCheckpoint, type BatchCheckpoint} from '../jobs/batch-job.js';
+import {describeError} from '../errors.js';
+import {InputError} from '../io/files.js';
 import {readIdentityFiles} from '../age/keys.js';
 import {readPassphrase} from './passphrase.js';
 import type {DecryptKey, EncryptTarget} from '../age/engine.js';
 
 /** `cage resume`: continue an interrupted encrypt, decrypt or hash job. */
+/**
+ * The passphrase for the rest of a passphrase-encrypted batch. A mistyped one would leave the
+ * batch under two passphrases, so it is checked against a file the batch already encrypted (its
+ * header opens with it), or asked twice when there is none yet.
+ */
+async function batchPassphrase(manifest: BatchCheckpoint): Promise<string> {
+	const done = manifest.items.find(item => item.status === 'done' && fs.existsSync(item.output));
+	if (!done) return readPassphrase({confirm: true});
+	const passphrase = await readPassphrase({confirm: false});
+	const file = await fs.promises.open(done.output, 'r');
+	try {
+		await readHeader(async (buffer, offset, length, position) => (await file.read(buffer, offset, length, position)).bytesRead, {passphrase}, done.output);
+	} catch (error) {
+		throw new InputError(`that passphrase does not open ${displayPath(done.output)}, which this batch encrypted: run cage resume again with the batch's passphrase (${describeError(error)})`);
+	} finally {
+		await file.close();
+	}
+
+	return passphrase;
+}
+
 export const resumeCommand = defineCommand({
 	name: 'resume',
 	summary: 'continue an interrupted encrypt, decrypt or hash job',
@@ -57,7 +82,7 @@ ${jobFlagsHelp}
 			const manifest = await readBatchCheckpoint(file);
 			let who: {target?: EncryptTarget; key?: DecryptKey};
 			if (manifest.op === 'encrypt') {
-				who = {target: manifest.passphrase ? {passphrase: await readPassphrase({confirm: false})} : {recipients: manifest.recipients ?? []}};
+				who = {target: manifest.passphrase ? {passphrase: await batchPassphrase(manifest)} : {recipients: manifest.recipients ?? []}};
 			} else {
 				// meow gives [] for a repeatable flag that was not passed: fall back on the manifest's.
 				const identityFiles = cli.flags.identity?.length ? cli.flags.identity : (manifest.identityFiles ?? []);

@@ -146,6 +146,35 @@ describe('batch from the command line', () => {
 	}, 180_000);
 });
 
+describe('a passphrase batch', () => {
+	it('resumes only with the passphrase it began with: a mistyped one is refused before any file', async () => {
+		const tree = path.join(dir, 'secret-tree');
+		fs.mkdirSync(tree);
+		for (const name of ['a', 'b', 'c']) writeRandomFile(path.join(tree, name), 3 * 1024 * 1024);
+		const out = path.join(dir, 'secret-out');
+		const right = {...env, CAGE_PASSPHRASE: 'correct horse'};
+		const run = startCage(['encrypt', '-p', '--recursive', tree, '--output-dir', out, '--rate', '6MiB', '--progress', 'json', '--no-audit'], {env: right});
+		await waitFor(() => parseEvents(run.stderr()).some(event => event.type === 'item:start' && event.item === 1), {what: 'the second file', timeout: 60_000});
+		run.child.kill('SIGTERM');
+		expect(await run.exited).toBe(75);
+		const manifest = path.join(out, batchCheckpointName);
+		const before = fs.readFileSync(manifest, 'utf8');
+
+		const wrong = cage(['resume', manifest, ...quiet], {env: {...env, CAGE_PASSPHRASE: 'correct horze'}});
+		expect(wrong.status).toBe(1);
+		expect(wrong.stderr).toContain(`that passphrase does not open ${path.join(out, 'secret-tree', 'a.age')}, which this batch encrypted`);
+		expect(fs.readFileSync(manifest, 'utf8')).toBe(before);
+		expect(fs.existsSync(path.join(out, 'secret-tree', 'c.age'))).toBe(false);
+
+		expect(cage(['resume', manifest, ...quiet], {env: right}).status).toBe(0);
+		for (const name of ['a', 'b', 'c']) {
+			const back = path.join(dir, `secret-${name}`);
+			expect(cage(['decrypt', '-p', path.join(out, 'secret-tree', `${name}.age`), '-o', back, ...quiet], {env: right}).status).toBe(0);
+			expect(Buffer.compare(fs.readFileSync(back), fs.readFileSync(path.join(tree, name)))).toBe(0);
+		}
+	}, 120_000);
+});
+
 describe('batch through the library', () => {
 	it('skip() skips the file in progress, records it, and a second run retries it from its checkpoint', async () => {
 		const tree = path.join(dir, 'skip');
