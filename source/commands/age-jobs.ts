@@ -139,8 +139,10 @@ async function runFileOrStream(
 	// A file output is opened first, so that a missing directory or a permission problem is a
 	// one-line error before any work; it is synced before it takes its final name.
 	const partial = plan.output === null ? null : partialPath(plan.output);
-	const handle = partial === null ? null : await fs.promises.open(partial, 'w', 0o600);
-	const output = handle === null ? io.stdout : handle.createWriteStream({autoClose: false});
+	const fd = partial === null ? null : fs.openSync(partial, 'w', 0o600);
+	// The stream owns the descriptor: it syncs (flush) and closes it after the last write, or on an error.
+	const output = fd === null ? io.stdout : fs.createWriteStream('', {fd, flush: true});
+	const closed = new Promise<void>(resolve => output.once('close', () => resolve()));
 	// A write through a file handle reports no path: name the file in the message.
 	if (partial !== null) output.on('error', (error: NodeJS.ErrnoException) => (error.path ??= partial));
 	const result = await runSession(session, emitter, control, async () =>
@@ -154,16 +156,15 @@ async function runFileOrStream(
 			output: plan.output === null ? null : path.resolve(plan.output),
 		}),
 	);
-	if (handle === null || partial === null || plan.output === null) return result.exitCode;
+	if (fd === null || partial === null || plan.output === null) return result.exitCode;
 	try {
 		if (result.exitCode !== 0) return result.exitCode;
-		// The last writes can still fail here (a full disk): then the output is not complete.
+		// The last writes and the sync can still fail here (a full disk): then the output is not complete.
 		await new Promise<void>((resolve, reject) => {
 			output.once('error', reject);
 			output.end(() => resolve());
 		});
-		await handle.sync();
-		await handle.close();
+		await closed;
 		await fs.promises.rename(partial, plan.output);
 		await syncDirectory(path.dirname(path.resolve(plan.output)));
 		return result.exitCode;
@@ -171,9 +172,9 @@ async function runFileOrStream(
 		io.stderr.write(`cage ${kind}: ${describeError(error)}; nothing was written to ${plan.output}\n`);
 		return exitCodes.failed;
 	} finally {
-		if (!output.writableFinished) output.destroy();
-		await handle.close().catch(() => undefined);
-		if (fs.existsSync(partial)) fs.rmSync(partial, {force: true});
+		output.destroy();
+		await closed;
+		fs.rmSync(partial, {force: true});
 	}
 }
 

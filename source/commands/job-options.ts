@@ -44,5 +44,5 @@ export function resolveJobOptions(flags: JobFlagValues, io: Io): JobOptions {
 
 /** Session options from job options. */
 export function sessionOptions(options: JobOptions, io: Io, command: string, sourcePath: string | null): SessionOptions {
-	return {io, progress: options.progress, settings: options.settings, auditLog: options.auditLog, theme: options.theme, sourcePath, command};
+	return {io, progress: options.progress, settings: options.settings, auditLog: options.auditLog, theme: options.theme, sourcePath, command, resumeArgs: options.resumeArgs};
 }

@@ -13,6 +13,8 @@ import type {ProgressMode} from '../commands/options.js';
 import type {ControlProxy} from '../jobs/control-proxy.js';
 import {jsonReporter, plainReporter} from '../progress/reporters.js';
 import {describeError} from '../errors.js';
+import {displayPath} from '../display-path.js';
+import {resumeLine, type ResumeArgs} from '../shell-quote.js';
 
 export type SessionOptions = {
 	io: Io;
@@ -26,6 +28,8 @@ export type SessionOptions = {
 	sourcePath?: string | null;
 	/** Command name for messages. */
 	command: string;
+	/** The flags a printed resume line repeats. */
+	resumeArgs?: ResumeArgs;
 };
 
 /** What a job function returns; the session needs only its ending. */
@@ -61,8 +65,18 @@ export async function runSession<R extends SessionJobResult>(
 	if (options.progress === 'plain') detach.push(emitter.pipe(plainReporter(io.stderr)));
 	if (options.progress === 'json') detach.push(emitter.pipe(jsonReporter(io.stderr)));
 	let done: JobDoneEvent | undefined;
+	// The last checkpoint written for the job itself (not for a file of a batch): what a second
+	// Ctrl-C leaves to resume from.
+	let checkpoint: string | undefined;
+	let checkpointed = false;
+	let batch = false;
 	detach.push(emitter.pipe(event => {
 		if (event.type === 'job:done') done = event;
+		if (event.type === 'job:start' && event.items !== undefined) batch = true;
+		if (event.type === 'job:checkpoint') {
+			checkpointed = true;
+			if (!batch) checkpoint = event.path;
+		}
 	}));
 
 	const finishers: Array<() => Promise<void>> = [];
@@ -75,13 +89,19 @@ export async function runSession<R extends SessionJobResult>(
 	const onSignal = (signal: NodeJS.Signals) => {
 		signals++;
 		if (signals === 1) {
-			if (options.progress !== 'tui') io.stderr.write(`\n${signal}: stopping at the next block and saving the checkpoint (again to exit at once)\n`);
+			const saving = checkpointed ? ' and saving the checkpoint' : '; this job keeps no checkpoint';
+			if (options.progress !== 'tui') io.stderr.write(`\n${signal}: stopping at the next block${saving} (again to exit at once)\n`);
 			control.abort(signal);
 			return;
 		}
 
 		// The checkpoint on disk is always whole (atomic writes), so leaving now loses at most the
-		// chunks finished since it was last written.
+		// chunks finished since it was last written: a job with one can still be resumed.
+		if (checkpoint) {
+			io.stderr.write(`\n${signal}: stopped at once; the last checkpoint, ${displayPath(checkpoint)}, is kept\nresume with: ${resumeLine(checkpoint, options.resumeArgs)}\n`);
+			process.exit(exitCodes.interrupted);
+		}
+
 		process.exit(130);
 	};
 
@@ -115,6 +135,11 @@ export async function runSession<R extends SessionJobResult>(
 	if (result.outcome === 'interrupted' && (result.checkpoint ?? done?.checkpoint)) {
 		io.stderr.write(`cage: interrupted; checkpoint saved to ${result.checkpoint ?? done?.checkpoint ?? ''}\nresume with: ${done?.resumeCommand ?? ''}\n`);
 		return {result, exitCode: exitCodes.interrupted};
+	}
+
+	if (result.outcome === 'interrupted') {
+		io.stderr.write(`cage ${options.command}: stopped before the end; nothing was kept, as a job this small or a stream has no checkpoint: run the command again\n`);
+		return {result, exitCode: exitCodes.failed};
 	}
 
 	const message = result.error ? describeError(result.error) : (done?.error ?? result.outcome);

@@ -164,6 +164,30 @@ describe('resume after kill -9', () => {
 		expect(logs()).toEqual(logsBefore);
 	});
 
+	it('a signal to a job with no checkpoint (one small chunk) says so and leaves nothing; a second Ctrl-C keeps the last checkpoint', {timeout: 60_000}, async () => {
+		const small = path.join(dir, 'small-signal');
+		writeRandomFile(small, 1024 * 1024);
+		const run = startCage(['encrypt', small, '-r', recipient, '-o', `${small}.age`, '--rate', '128KiB', '--progress', 'plain', '--no-audit'], {env});
+		await waitFor(() => run.stderr().includes('encrypt'), {what: 'the start line'});
+		run.child.kill('SIGTERM');
+		expect(await run.exited).toBe(1);
+		expect(run.stderr()).toContain('SIGTERM: stopping at the next block; this job keeps no checkpoint');
+		expect(run.stderr()).toContain('stopped before the end; nothing was kept, as a job this small or a stream has no checkpoint: run the command again');
+		expect(leftovers(`${small}.age`)).toEqual([]);
+
+		const big = path.join(dir, 'twice');
+		writeRandomFile(big, 24 * 1024 * 1024);
+		const twice = startCage(['encrypt', big, '-r', recipient, '-o', `${big}.age`, '--chunk-size', '1MiB', '--rate', '8MiB', '--progress', 'json', '--no-audit'], {env});
+		await waitFor(() => parseEvents(twice.stderr()).some(event => event.type === 'job:checkpoint' && (event.chunksDone as number) >= 2), {what: 'checkpoint'});
+		twice.child.kill('SIGINT');
+		twice.child.kill('SIGINT');
+		expect(await twice.exited).toBe(75);
+		const line = /resume with: cage resume (\S+)/.exec(twice.stderr())![1]!;
+		expect(cage(['resume', line, ...quiet], {env}).status).toBe(0);
+		expect(ageDecrypt(`${big}.age`, `${big}.out`).status).toBe(0);
+		expect(same(big, `${big}.out`)).toBe(true);
+	});
+
 	it('a source changed while the job runs stops the job at the next checkpoint, and leaves nothing behind', {timeout: 60_000}, async () => {
 		const plain = path.join(dir, 'moving');
 		const size = 32 * 1024 * 1024;
@@ -520,6 +544,18 @@ describe('streams and write errors', () => {
 		} finally {
 			spawnSync('umount', [mount]);
 		}
+	});
+
+	it('stdin -> -o FILE both ways: the file appears whole under its name, mode 0600, no partial left', () => {
+		const output = path.join(dir, 'from-stdin.age');
+		const encrypted = cage(['encrypt', '-r', recipient, '-o', output, ...quiet], {env, input: fs.readFileSync(plain)});
+		expect(encrypted.status).toBe(0);
+		expect(fs.statSync(output).mode & 0o777).toBe(0o600);
+		const back = path.join(dir, 'from-stdin.out');
+		expect(cage(['decrypt', '-i', key, '-o', back, ...quiet], {env, input: fs.readFileSync(output)}).status).toBe(0);
+		expect(same(plain, back)).toBe(true);
+		expect(leftovers(output)).toEqual([output]);
+		expect(fs.existsSync(`${back}.partial`)).toBe(false);
 	});
 
 	it('a stream to a full stdout, or to a -o in a missing directory, is a one-line error', () => {
