@@ -28,6 +28,8 @@ export async function locateCheckpoint(argument: string): Promise<string> {
 				...hashAlgorithms.map(algorithm => `${argument}.${algorithm}.checkpoint.json`),
 				...(argument.endsWith('.partial') ? [`${argument.slice(0, -'.partial'.length)}.checkpoint.json`] : []),
 				path.join(argument, batchCheckpointName),
+				// `cage chunk hash --checkpoint NAME.json` may name its checkpoint anything.
+				...(argument.endsWith('.json') ? [argument] : []),
 			];
 	for (const candidate of candidates) {
 		if (await exists(candidate)) return path.resolve(candidate);

@@ -11,8 +11,8 @@ afterAll(() => sandbox.cleanup());
 const sha256sum = (file: string) => execFileSync('sha256sum', [file]).toString().split(' ')[0]!;
 
 /** Start a slow (rate-limited) hash and stop it once `chunks` chunks are checkpointed. */
-async function interruptedHash(file: string, signal: NodeJS.Signals, chunks = 3) {
-	const run = startCage(['chunk', 'hash', file, '--chunk-size', '1MiB', '--rate', '6MiB', '--progress', 'json', '--no-audit'], {env});
+async function interruptedHash(file: string, signal: NodeJS.Signals, chunks = 3, extra: string[] = []) {
+	const run = startCage(['chunk', 'hash', file, '--chunk-size', '1MiB', '--rate', '6MiB', '--progress', 'json', '--no-audit', ...extra], {env});
 	await waitFor(() => parseEvents(run.stderr()).some(event => event.type === 'job:checkpoint' && (event.chunksDone as number) >= chunks), {what: 'a checkpoint', timeout: 60_000});
 	run.child.kill(signal);
 	const code = await run.exited;
@@ -93,6 +93,21 @@ describe('cage chunk hash', () => {
 		expect(again.status).toBe(2);
 		expect(again.stderr).toContain('a checkpoint for this job exists');
 		const resumed = cage(['resume', file, '--progress', 'none', '--no-audit'], {env});
+		expect(resumed.status).toBe(0);
+		expect(resumed.stdout.trim().split('\n').at(-1)!.split(' ')[0]).toBe(sha256sum(file));
+	});
+
+	it('a checkpoint given any .json name with --checkpoint resumes by the printed line', async () => {
+		const file = path.join(dir, 'named');
+		writeRandomFile(file, 16 * 1024 * 1024);
+		const named = path.join(dir, 'cp', 'h.json');
+		fs.mkdirSync(path.dirname(named));
+		const {code, stderr} = await interruptedHash(file, 'SIGTERM', 2, ['--checkpoint', named]);
+		expect(code).toBe(75);
+		const line = /resume with: cage resume (\S+)/.exec(stderr)![1]!;
+		expect(line).toBe(named);
+		const resumed = cage(['resume', line, '--progress', 'none', '--no-audit'], {env});
+		expect(resumed.stderr).toBe('');
 		expect(resumed.status).toBe(0);
 		expect(resumed.stdout.trim().split('\n').at(-1)!.split(' ')[0]).toBe(sha256sum(file));
 	});
