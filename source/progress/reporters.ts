@@ -113,8 +113,10 @@ export function plainReporter(out: Writable, {intervalMs = 1000} = {}): EventSin
 				const job = jobs.get(event.job);
 				const rate = job ? ((event.bytesDone - job.startBytes) * 1000) / Math.max(1, event.durationMs) : 0;
 				const items = event.itemsDone === undefined ? '' : `, ${event.itemsDone} file(s) done, ${event.itemsSkipped ?? 0} skipped`;
+				// A resumed job's time and rate are this run's: say how much of the total that was.
+				const thisRun = job && job.startBytes > 0 ? ` (${formatBytes(Math.max(0, event.bytesDone - job.startBytes))} in this run)` : '';
 				out.write(
-					`${prefix(event)}${event.outcome}: ${formatBytes(event.bytesDone)} in ${formatDuration(event.durationMs)} (${formatRate(rate)})${items}${
+					`${prefix(event)}${event.outcome}: ${formatBytes(event.bytesDone)}${thisRun} in ${formatDuration(event.durationMs)} (${formatRate(rate)})${items}${
 						event.error ? `: ${event.error}` : ''
 					}\n`,
 				);
