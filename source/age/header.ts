@@ -11,6 +11,7 @@
  * - Decryption: cage finds where the header ends (the `--- MAC` line) and hands exactly those
  *   bytes to `Decrypter.decryptHeader`, which parses them, unwraps and checks the MAC.
  */
+import fs from 'node:fs/promises';
 import {Decrypter, Encrypter, type Recipient, type Stanza} from 'age-encryption';
 import {AgeFormatError, NoIdentityMatchError} from './errors.js';
 import {collect, streamOf} from './library-io.js';
@@ -65,6 +66,26 @@ export async function createHeader(target: HeaderTarget): Promise<{header: Uint8
 }
 
 /**
+ * True when `file` is an age file encrypted with a passphrase (its header has an scrypt stanza),
+ * false for any other file, or one that cannot be read: the decryption then says why.
+ */
+export async function isPassphraseFile(file: string): Promise<boolean> {
+	try {
+		const handle = await fs.open(file, 'r');
+		try {
+			const {buffer, bytesRead} = await handle.read(Buffer.alloc(4096), 0, 4096, 0);
+			const head = buffer.subarray(0, bytesRead).toString('latin1');
+			// age allows an scrypt stanza only as the header's one stanza, right after the version line.
+			return head.startsWith(`${ageMagic}-> scrypt `);
+		} finally {
+			await handle.close();
+		}
+	} catch {
+		return false;
+	}
+}
+
+/**
  * The length of the header at the start of `bytes` (through the newline after the MAC), or
  * undefined when `bytes` does not yet hold all of it.
  * @throws AgeFormatError when the bytes cannot be an age header.
@@ -72,7 +93,7 @@ export async function createHeader(target: HeaderTarget): Promise<{header: Uint8
 export function headerLength(bytes: Uint8Array, name: string): number | undefined {
 	const head = Buffer.from(bytes.buffer, bytes.byteOffset, Math.min(bytes.length, ageMagic.length)).toString('latin1');
 	if (!ageMagic.startsWith(head)) {
-		if (head.startsWith('-----BEGIN')) throw new AgeFormatError(`${name} is an ASCII-armored (PEM) age file; cage reads binary age files — convert it with 'age -d' or write it without -a`);
+		if (head.startsWith('-----BEGIN')) throw new AgeFormatError(`${name} is an ASCII-armored (PEM) age file; cage reads binary age files: convert it with  grep -v -- ----- ${name} | base64 -d > ${name}.bin  and decrypt that`);
 		throw new AgeFormatError(`${name} is not an age file (it does not start with "age-encryption.org/v1")`);
 	}
 

@@ -11,6 +11,7 @@ import {SharedControl} from '../chunker/control.js';
 import {JobEmitter} from '../chunker/emitter.js';
 import {decryptFile, encryptFile, resumeFile, type AgeJobResult, type DecryptKey, type EncryptTarget} from '../age/engine.js';
 import {parseRecipientArgs, readIdentityFiles, readRecipientsFiles} from '../age/keys.js';
+import {isPassphraseFile} from '../age/header.js';
 import {decryptStream, encryptStream} from '../age/streams.js';
 import {checkReadableFile, exists, InputError} from '../io/files.js';
 import {batchCheckpointPath, planBatch, runBatch, type BatchCheckpoint, type LeftOut} from '../jobs/batch-job.js';
@@ -347,7 +348,8 @@ export const decryptCommand = defineCommand({
 	help: `[INPUT] [-o OUTPUT] (-i IDENTITY_FILE... | -p) [options]
 
 	Every block is authenticated before its plaintext is written; a damaged or tampered file
-	fails naming the chunk, and its partial output is deleted.
+	fails naming the chunk, and its partial output is deleted. As with age, a file encrypted
+	with a passphrase asks for it without -p (-p is needed for a stream or a batch).
 
 	Options
 	  -i, --identity FILE       decrypt with the identities in FILE (age-keygen format); repeatable
@@ -364,20 +366,23 @@ ${commonHelp}
 	async run(cli, io) {
 		const identityFiles = cli.flags.identity ?? [];
 		if (cli.flags.passphrase && identityFiles.length > 0) throw new UsageError('-p cannot be combined with -i');
-		if (!cli.flags.passphrase && identityFiles.length === 0) throw new UsageError('missing identities: give -i IDENTITY_FILE or -p');
+		// Like age, a passphrase-encrypted file asks for its passphrase without -p.
+		const single = cli.input.length === 1 && cli.input[0] !== '-' && !isBatch(cli) && fs.statSync(cli.input[0]!, {throwIfNoEntry: false})?.isFile();
+		const passphrase = Boolean(cli.flags.passphrase) || (identityFiles.length === 0 && single === true && (await isPassphraseFile(cli.input[0]!)));
+		if (!passphrase && identityFiles.length === 0) throw new UsageError('missing identities: give -i IDENTITY_FILE (or -p for a passphrase-encrypted stream or batch)');
 		const chunkSizeFlag = sizeFlag('chunk-size', cli.flags.chunkSize);
 		const options = resolveJobOptions(cli.flags, io);
 		const identities = identityFiles.length > 0 ? await readIdentityFiles(identityFiles) : [];
 		if (isBatch(cli)) {
 			const emitter = new JobEmitter();
-			const who = cli.flags.passphrase ? {passphrase: true} : {identityFiles: identityFiles.map(file => path.resolve(file)), passphrase: false};
+			const who = passphrase ? {passphrase: true} : {identityFiles: identityFiles.map(file => path.resolve(file)), passphrase: false};
 			const batch = await planNewBatch('decrypt', cli, who, emitter.job, io);
-			const key: DecryptKey = cli.flags.passphrase ? {passphrase: await readPassphrase({confirm: false})} : {identities};
+			const key: DecryptKey = passphrase ? {passphrase: await readPassphrase({confirm: false})} : {identities};
 			return runAgeBatch({...batch, emitter, options, chunkSizeFlag, io, resumed: false, key});
 		}
 
 		const plan = await planIo(cli, io, 'decrypt');
-		const key: DecryptKey = cli.flags.passphrase ? {passphrase: await readPassphrase({confirm: false})} : {identities};
+		const key: DecryptKey = passphrase ? {passphrase: await readPassphrase({confirm: false})} : {identities};
 		return runFileOrStream('decrypt', plan, options, chunkSizeFlag, io, {
 			file: async (input, output, common) => decryptFile(input, output, key, common),
 			stream: async (input, output, common) => decryptStream(input as never, output as never, key, common),

@@ -105,6 +105,25 @@ describe('interop with the age CLI', () => {
 		expect(wrong.status).toBe(1);
 		expect(wrong.stderr).toMatch(/passphrase/i);
 		expect(leftovers(`${plain}.wrong`)).toEqual([]);
+		// Like age, a passphrase-encrypted file needs no -p; without -i, other files still ask for one.
+		expect(cage(['decrypt', `${plain}.age`, '-o', `${plain}.auto`, ...quiet], {env: passEnv}).status).toBe(0);
+		expect(same(plain, `${plain}.auto`)).toBe(true);
+		execFileSync('age', ['-r', recipient, '-o', `${plain}.x25519.age`, plain]);
+		const noKey = cage(['decrypt', `${plain}.x25519.age`, '-o', `${plain}.none`, ...quiet], {env: passEnv});
+		expect(noKey.status).toBe(2);
+		expect(noKey.stderr).toContain('missing identities: give -i IDENTITY_FILE');
+	});
+
+	it('an armored file is refused with a conversion command that works', () => {
+		const plain = path.join(dir, 'armored');
+		writeRandomFile(plain, 100_000);
+		execFileSync('age', ['-a', '-r', recipient, '-o', `${plain}.age`, plain]);
+		const refused = cage(['decrypt', `${plain}.age`, '-i', key, '-o', `${plain}.out`, ...quiet], {env});
+		expect(refused.status).toBe(1);
+		const command = /convert it with {2}(.*) {2}and decrypt that/.exec(refused.stderr)![1]!;
+		execFileSync('sh', ['-c', command]);
+		expect(cage(['decrypt', `${plain}.age.bin`, '-i', key, '-o', `${plain}.out`, ...quiet], {env}).status).toBe(0);
+		expect(same(plain, `${plain}.out`)).toBe(true);
 	});
 
 	it('keygen writes a 0600 identity that age accepts', () => {
