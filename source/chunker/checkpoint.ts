@@ -4,6 +4,7 @@
  * never plaintext, and secrets only wrapped (see `secrets.ts`).
  */
 import {randomBytes} from 'node:crypto';
+import fsSync from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type {JobKind} from './events.js';
@@ -61,6 +62,8 @@ export type Checkpoint = {
 	 * wrote to the partial output after it. Absent for checkpoints taken while chunks ran.
 	 */
 	stopped?: boolean;
+	/** The process that wrote this checkpoint (see runningWriter). */
+	pid?: number;
 	/** The partial output's change time when this checkpoint was written (after its fsync). */
 	partialCtimeMs?: number;
 };
@@ -177,6 +180,7 @@ export function parseCheckpoint(text: string, file: string): Checkpoint {
 	if (source.ctimeMs !== undefined && typeof source.ctimeMs !== 'number') fail('source ctimeMs is invalid');
 	if (data.stopped !== undefined && typeof data.stopped !== 'boolean') fail('stopped is invalid');
 	if (data.partialCtimeMs !== undefined && typeof data.partialCtimeMs !== 'number') fail('partialCtimeMs is invalid');
+	if (data.pid !== undefined && !Number.isSafeInteger(data.pid)) fail('pid is invalid');
 	if (!Array.isArray(data.macs) || data.macs.length !== data.chunksDone || !data.macs.every(mac => typeof mac === 'string')) fail('MAC list does not match the chunks done');
 	if (!Array.isArray(data.skipped) || !data.skipped.every(id => Number.isInteger(id))) fail('skipped list is invalid');
 	if (data.info !== undefined && (!Array.isArray(data.info) || data.info.length !== data.chunksDone)) fail('info list does not match the chunks done');
@@ -210,6 +214,33 @@ export function fingerprintChanges(before: SourceFingerprint, now: SourceFingerp
 	if (before.mtimeMs !== now.mtimeMs) changes.push(`modified ${new Date(before.mtimeMs).toISOString()} -> ${new Date(now.mtimeMs).toISOString()}`);
 	if (before.ino !== now.ino || before.dev !== now.dev) changes.push('replaced by another file (inode changed)');
 	return changes;
+}
+
+/**
+ * The pid of a cage process still running the job `checkpoint` belongs to, if there is one. A job
+ * writes its pid into every checkpoint; a second process on the same output (a resume, a --force
+ * start) would write over it and make one of the two fail. The pid counts when that process is
+ * alive and is cage (its command line names the CLI) or wrote the checkpoint in the last 10 s: a
+ * pid reused by something else after a crash is not taken for the job.
+ */
+export function runningWriter(checkpoint: {pid?: number | undefined; updatedAt?: string | undefined}): number | undefined {
+	const {pid} = checkpoint;
+	if (pid === undefined || pid === process.pid || pid <= 0) return undefined;
+	try {
+		process.kill(pid, 0);
+	} catch (error) {
+		if ((error as NodeJS.ErrnoException).code !== 'EPERM') return undefined;
+	}
+
+	const fresh = Date.now() - Date.parse(checkpoint.updatedAt ?? '') < 10_000;
+	let command = '';
+	try {
+		command = fsSync.readFileSync(`/proc/${pid}/cmdline`, 'latin1');
+	} catch {
+		return fresh ? pid : undefined;
+	}
+
+	return /cage|cli\.js/.test(command) || fresh ? pid : undefined;
 }
 
 /** fsync a directory so a rename in it is durable; file systems that refuse this are harmless. */

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import {WorkerPool} from '../age/pool.js';
 import {releaseWarmWorkers} from '../age/warm-workers.js';
-import {syncDirectory, type Checkpoint} from '../chunker/checkpoint.js';
+import {runningWriter, syncDirectory, type Checkpoint} from '../chunker/checkpoint.js';
 import {SharedControl} from '../chunker/control.js';
 import {JobEmitter} from '../chunker/emitter.js';
 import {decryptFile, encryptFile, resumeFile, type AgeJobResult, type DecryptKey, type EncryptTarget} from '../age/engine.js';
@@ -59,6 +59,19 @@ function refuseDirectory(output: string): void {
 	if (fs.statSync(output, {throwIfNoEntry: false})?.isDirectory()) throw new InputError(`${output} is a directory; the output must be a file (-o FILE), or give several inputs with --output-dir DIR`);
 }
 
+/** Another cage process writing `output` right now is never disturbed, --force or not. */
+function refuseRunning(output: string): void {
+	let checkpoint: {pid?: number; updatedAt?: string} = {};
+	try {
+		checkpoint = JSON.parse(fs.readFileSync(outputCheckpointPath(output), 'utf8')) as typeof checkpoint;
+	} catch {
+		return;
+	}
+
+	const writer = runningWriter(checkpoint);
+	if (writer !== undefined) throw new OutputExistsError(`cage process ${writer} is writing ${output} now; let it finish, or stop it (q, Ctrl-C or kill ${writer}) first`);
+}
+
 /** Refuse to clobber, to write onto the input, or to start over an interrupted job silently. */
 async function checkOutput(input: string | null, output: string, force: boolean): Promise<void> {
 	const resolved = path.resolve(output);
@@ -68,6 +81,7 @@ async function checkOutput(input: string | null, output: string, force: boolean)
 	}
 
 	refuseDirectory(output);
+	refuseRunning(output);
 	const checkpoint = outputCheckpointPath(output);
 	if (!force && (await exists(checkpoint))) {
 		throw new OutputExistsError(
@@ -207,6 +221,7 @@ async function planNewBatch(op: 'encrypt' | 'decrypt', cli: BatchFlags, who: Pic
 
 	for (const item of items) {
 		refuseDirectory(item.output);
+		refuseRunning(item.output);
 		if (force) {
 			await fs.promises.rm(outputCheckpointPath(item.output), {force: true});
 			await fs.promises.rm(partialPath(item.output), {force: true});

@@ -72,6 +72,7 @@ export async function runChunkedJob(spec: ChunkedJobSpec): Promise<ChunkedJobRes
 	const {stopped: _stopped, partialCtimeMs: _stamp, ...base} = spec.base as Checkpoint;
 	const snapshot = (): Checkpoint => ({
 		...base,
+		pid: process.pid,
 		updatedAt: new Date().toISOString(),
 		chunksDone,
 		bytesDone,

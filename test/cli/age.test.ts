@@ -207,6 +207,24 @@ describe('resume after kill -9', () => {
 		expect(same(big, `${big}.out`)).toBe(true);
 	});
 
+	it('a second process never writes an output a running job writes: resume and --force are refused', {timeout: 60_000}, async () => {
+		const plain = path.join(dir, 'busy');
+		writeRandomFile(plain, 16 * 1024 * 1024);
+		const output = path.join(dir, 'busy.age');
+		const run = startCage(['encrypt', plain, '-r', recipient, '-o', output, '--chunk-size', '1MiB', '--rate', '8MiB', '--progress', 'json', '--no-audit'], {env});
+		await waitFor(() => parseEvents(run.stderr()).some(event => event.type === 'job:checkpoint' && (event.chunksDone as number) >= 1), {what: 'checkpoint'});
+		const pid = run.child.pid!;
+		const resumed = cage(['resume', output, ...quiet], {env});
+		expect(resumed.status).toBe(1);
+		expect(resumed.stderr).toContain(`cage process ${pid} is running this job now`);
+		const forced = cage(['encrypt', plain, '-r', recipient, '-o', output, '--force', ...quiet], {env});
+		expect(forced.status).toBe(1);
+		expect(forced.stderr).toContain(`cage process ${pid} is writing ${output} now`);
+		expect(await run.exited).toBe(0);
+		expect(ageDecrypt(output, `${output}.out`).status).toBe(0);
+		expect(same(plain, `${output}.out`)).toBe(true);
+	});
+
 	it('a source changed while the job runs stops the job at the next checkpoint, and leaves nothing behind', {timeout: 60_000}, async () => {
 		const plain = path.join(dir, 'moving');
 		const size = 32 * 1024 * 1024;
