@@ -18,7 +18,7 @@ import meow from 'meow';
 import {commands, findCommand} from './commands/index.js';
 import {exitCodes, UsageError, type Io} from './commands/command.js';
 import {checkFlags} from './commands/unknown-flags.js';
-import {describeError, isUserError} from './errors.js';
+import {describeError, isUserError, redactSecretKeys} from './errors.js';
 import './telemetry/register-detectors.js';
 import './audit/register.js';
 
@@ -93,12 +93,12 @@ async function main(argv: string[], io: Io): Promise<number> {
 		return await command.run(cli as never, io);
 	} catch (error) {
 		if (error instanceof UsageError) {
-			io.stderr.write(`cage ${command.name}: ${error.message}\nRun 'cage ${command.name} --help' for usage.\n`);
+			io.stderr.write(`cage ${command.name}: ${redactSecretKeys(error.message)}\nRun 'cage ${command.name} --help' for usage.\n`);
 			return exitCodes.usage;
 		}
 
 		io.stderr.write(`cage ${command.name}: ${describeError(error)}\n`);
-		if (!isUserError(error) && process.env.CAGE_DEBUG) io.stderr.write(`${(error as Error).stack ?? ''}\n`);
+		if (!isUserError(error) && process.env.CAGE_DEBUG) io.stderr.write(`${redactSecretKeys((error as Error).stack ?? '')}\n`);
 		return exitCodes.failed;
 	}
 }

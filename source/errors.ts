@@ -20,6 +20,26 @@ const userErrorNames = new Set([
 	'OutputExistsError',
 ]);
 
+/**
+ * An age secret key (`AGE-SECRET-KEY-1…`, `AGE-SECRET-KEY-PQ-1…`, any case) anywhere in a text.
+ * Messages go to terminals, scrollback, CI logs and bug reports, so none may carry one: not the
+ * value the user gave (an identity file passed as a recipients file, a key pasted after -r), nor a
+ * library's error that quotes its input (bech32's "Invalid checksum in AGE-SECRET-KEY-1…" is the
+ * whole key, one typo away).
+ */
+const secretKeyPattern = /AGE-SECRET-KEY-[\w-]*/gi;
+
+/** True when `text` holds something that looks like an age secret key. */
+export function holdsSecretKey(text: string): boolean {
+	secretKeyPattern.lastIndex = 0;
+	return secretKeyPattern.test(text);
+}
+
+/** `text` with every age secret key replaced by `<secret key>`. */
+export function redactSecretKeys(text: string): string {
+	return text.replace(secretKeyPattern, '<secret key>');
+}
+
 /** True for errors whose message is meant for the user. */
 export function isUserError(error: unknown): boolean {
 	return error instanceof Error && (userErrorNames.has(error.name) || userErrorNames.has(error.constructor.name));
@@ -27,6 +47,10 @@ export function isUserError(error: unknown): boolean {
 
 /** A one-line description of any error, with a hint for common system errors. */
 export function describeError(error: unknown): string {
+	return redactSecretKeys(describe(error));
+}
+
+function describe(error: unknown): string {
 	if (!(error instanceof Error)) return String(error);
 	if (isUserError(error)) return error.message;
 	const {code, path} = error as NodeJS.ErrnoException;

@@ -4,6 +4,7 @@
  */
 import fs from 'node:fs/promises';
 import {Decrypter, Encrypter, generateX25519Identity, identityToRecipient} from 'age-encryption';
+import {holdsSecretKey, redactSecretKeys} from '../errors.js';
 import {IdentityError, RecipientError} from './errors.js';
 
 function unsupportedRecipient(value: string): string | undefined {
@@ -12,23 +13,42 @@ function unsupportedRecipient(value: string): string | undefined {
 	return undefined;
 }
 
-/** Check one recipient string; returns it trimmed. `where` names it in the error. */
-export function checkRecipient(value: string, where: string): string {
+/**
+ * Why a key string was refused, in words that never quote it: the bech32 decoder's messages
+ * carry the whole input ("Invalid checksum in AGE-SECRET-KEY-1…").
+ */
+export function keyProblem(error: unknown): string {
+	const message = error instanceof Error ? error.message : String(error);
+	if (/checksum/i.test(message)) return 'bad checksum: a character is wrong or missing';
+	if (/mixed-case/i.test(message)) return 'mixes upper and lower case';
+	if (/unknown letter|printable ascii|ascii expected/i.test(message)) return 'holds a character that is not allowed';
+	if (/length/i.test(message)) return 'wrong length';
+	if (/unrecognized/i.test(message)) return 'unknown key type';
+	if (/^invalid (identity|recipient)$/i.test(message)) return 'wrong key type or length';
+	return redactSecretKeys(message);
+}
+
+/**
+ * Check one recipient string; returns it trimmed. `where` names it in the error; `ifSecret` says
+ * what to do when it is a secret key (which is never repeated in the message).
+ */
+export function checkRecipient(value: string, where: string, ifSecret = 'give its public key instead (age-keygen -y KEYFILE prints it)'): string {
 	const recipient = value.trim();
+	if (holdsSecretKey(recipient)) throw new RecipientError(`${where}: a secret key, not a recipient; ${ifSecret}`);
 	const unsupported = unsupportedRecipient(recipient);
 	if (unsupported) throw new RecipientError(`${where}: ${unsupported}`);
 	try {
 		new Encrypter().addRecipient(recipient);
 	} catch (error) {
-		throw new RecipientError(`${where}: '${recipient}' is not a valid age recipient (${(error as Error).message}); expected age1… or age1pq1…`);
+		throw new RecipientError(`${where}: '${recipient}' is not a valid age recipient (${keyProblem(error)}); expected age1… or age1pq1…`);
 	}
 
 	return recipient;
 }
 
-/** Validate `-r` arguments. */
+/** Validate `-r` arguments. A secret key given by mistake is not echoed, not even as the flag's value. */
 export function parseRecipientArgs(values: string[]): string[] {
-	return values.map(value => checkRecipient(value, `-r ${value}`));
+	return values.map(value => checkRecipient(value, holdsSecretKey(value) ? '-r' : `-r ${value}`));
 }
 
 /**
@@ -56,7 +76,9 @@ export async function readRecipientsFiles(files: string[]): Promise<string[]> {
 	for (const file of files) {
 		const {lines} = await keyFileLines(file, '-R', 'recipients file', RecipientError);
 		if (lines.length === 0) throw new RecipientError(`-R ${file}: the recipients file lists no recipients`);
-		for (const {line, number} of lines) recipients.push(checkRecipient(line, `-R ${file}, line ${number}`));
+		for (const {line, number} of lines) {
+			recipients.push(checkRecipient(line, `-R ${file}, line ${number}`, `-R takes public keys (age1…): give its public key instead (age-keygen -y ${file}), and pass ${file} with -i to decrypt`));
+		}
 	}
 
 	return recipients;
@@ -81,7 +103,7 @@ export async function readIdentityFiles(files: string[]): Promise<string[]> {
 			try {
 				new Decrypter().addIdentity(line);
 			} catch (error) {
-				throw new IdentityError(`-i ${file}, line ${number}: invalid age identity (${(error as Error).message})`);
+				throw new IdentityError(`-i ${file}, line ${number}: not a valid age identity (${keyProblem(error)}); restore the file from a good copy`);
 			}
 
 			identities.push(line);

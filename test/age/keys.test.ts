@@ -5,6 +5,7 @@ import path from 'node:path';
 import {generateHybridIdentity, identityToRecipient} from 'age-encryption';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {IdentityError, RecipientError} from '../../source/age/errors.js';
+import {describeError} from '../../source/errors.js';
 import {checkRecipient, formatIdentityFile, generateIdentity, parseRecipientArgs, readIdentityFiles, readRecipientsFiles} from '../../source/age/keys.js';
 
 let dir: string;
@@ -17,6 +18,13 @@ const write = (name: string, text: string): string => {
 	fs.writeFileSync(file, text);
 	return file;
 };
+
+/** `message` quotes neither an age secret key nor a piece of `secret` (the key data after its prefix). */
+function expectNoSecret(message: string, secret: string): void {
+	expect(message).not.toMatch(/AGE-SECRET-KEY-(PQ-)?1[\da-z]/i);
+	const data = secret.replace(/^.*?AGE-SECRET-KEY-(PQ-)?1/i, '');
+	for (let start = 0; start + 12 <= data.length; start += 6) expect(message.toLowerCase()).not.toContain(data.slice(start, start + 12).toLowerCase());
+}
 
 /** The message of the error `promise` rejects with, checking its class. */
 async function messageOf(promise: Promise<unknown>, type: typeof RecipientError | typeof IdentityError): Promise<string> {
@@ -78,7 +86,22 @@ describe('parseRecipientArgs', () => {
 		expect(() => parseRecipientArgs([recipient, bad])).toThrow(RecipientError);
 		expect(() => parseRecipientArgs([recipient, bad])).toThrow(`-r ${bad}: '${bad}' is not a valid age recipient`);
 		expect(() => parseRecipientArgs(['hello'])).toThrow(/^-r hello: 'hello' is not a valid age recipient \(.*\); expected age1… or age1pq1…$/);
-		expect(() => parseRecipientArgs([identity])).toThrow(`-r ${identity}:`);
+	});
+
+	it('never repeats a secret key given as a recipient (any case, PQ, inside other text)', async () => {
+		const pq = await generateHybridIdentity();
+		for (const secret of [identity, identity.toLowerCase(), pq, ` ${identity} `, `x${identity}`]) {
+			let message = '';
+			try {
+				parseRecipientArgs([secret]);
+			} catch (error) {
+				expect(error).toBeInstanceOf(RecipientError);
+				message = (error as Error).message;
+			}
+
+			expect(message).toBe('-r: a secret key, not a recipient; give its public key instead (age-keygen -y KEYFILE prints it)');
+			expectNoSecret(message, secret.trim());
+		}
 	});
 
 	it('says that SSH and plugin recipients are not supported', () => {
@@ -104,6 +127,17 @@ describe('readRecipientsFiles', () => {
 		const file = write('recipients-bad.txt', `# ok\n${recipient}\n\nage1notarecipient\n`);
 		const message = await messageOf(readRecipientsFiles([file]), RecipientError);
 		expect(message).toMatch(new RegExp(`^-R ${file.replaceAll('.', '\\.')}, line 4: 'age1notarecipient' is not a valid age recipient`));
+	});
+
+	it('names the file and line of a secret key (an identity file passed with -R), never the key', async () => {
+		const file = write('recipients-identity.txt', formatIdentityFile(identity, recipient));
+		const message = await messageOf(readRecipientsFiles([file]), RecipientError);
+		expect(message).toBe(
+			`-R ${file}, line 3: a secret key, not a recipient; -R takes public keys (age1…): give its public key instead (age-keygen -y ${file}), and pass ${file} with -i to decrypt`,
+		);
+		expectNoSecret(message, identity);
+		const lower = write('recipients-identity-lower.txt', `${recipient}\n${identity.toLowerCase()}\n`);
+		expectNoSecret(await messageOf(readRecipientsFiles([lower]), RecipientError), identity);
 	});
 
 	it('names the file and line of an SSH key', async () => {
@@ -151,10 +185,24 @@ describe('readIdentityFiles', () => {
 		);
 	});
 
-	it('names the file and line of a corrupt identity', async () => {
+	it('names the file and line of a corrupt identity, and the reason, never the key', async () => {
 		const corrupt = identity.slice(0, -1) + (identity.endsWith('Q') ? 'P' : 'Q');
 		const file = write('identity-corrupt.txt', `${identity}\n\n${corrupt}\n`);
-		expect(await messageOf(readIdentityFiles([file]), IdentityError)).toMatch(new RegExp(`^-i ${file.replaceAll('.', '\\.')}, line 3: invalid age identity \\(`));
+		const message = await messageOf(readIdentityFiles([file]), IdentityError);
+		expect(message).toBe(`-i ${file}, line 3: not a valid age identity (bad checksum: a character is wrong or missing); restore the file from a good copy`);
+		expectNoSecret(message, corrupt);
+		// A typo in a post-quantum identity, and characters bech32 does not allow.
+		const pq = await generateHybridIdentity();
+		const pqCorrupt = pq.slice(0, 40) + (pq[40] === 'Q' ? 'P' : 'Q') + pq.slice(41);
+		const pqFile = write('identity-pq-corrupt.txt', `${pqCorrupt}\n`);
+		const pqMessage = await messageOf(readIdentityFiles([pqFile]), IdentityError);
+		expect(pqMessage).toContain('bad checksum');
+		expectNoSecret(pqMessage, pqCorrupt);
+		const badLetter = identity.slice(0, 30) + 'B' + identity.slice(31);
+		const badFile = write('identity-bad-letter.txt', `${badLetter}\n`);
+		const badMessage = await messageOf(readIdentityFiles([badFile]), IdentityError);
+		expect(badMessage).toMatch(/^-i .*, line 1: not a valid age identity \(/);
+		expectNoSecret(badMessage, badLetter);
 	});
 
 	it('rejects SSH private keys', async () => {
@@ -183,5 +231,13 @@ describe('readIdentityFiles', () => {
 		const directory = path.join(dir, 'identity-directory');
 		fs.mkdirSync(directory);
 		expect(await messageOf(readIdentityFiles([directory]), IdentityError)).toBe(`-i ${directory}: cannot read the identity file (EISDIR)`);
+	});
+});
+
+describe('describeError', () => {
+	it('never passes on a secret key quoted by a library error', () => {
+		const library = new Error(`Invalid checksum in ${identity}`);
+		expect(describeError(library)).toBe('Invalid checksum in <secret key>');
+		expect(describeError(new IdentityError(`x ${identity.toLowerCase()} y`))).toBe('x <secret key> y');
 	});
 });

@@ -126,6 +126,27 @@ describe('interop with the age CLI', () => {
 		expect(same(plain, `${plain}.out`)).toBe(true);
 	});
 
+	it('an identity file given as recipients, or a mistyped identity, is refused without printing the key', () => {
+		const plain = path.join(dir, 'secret-check');
+		fs.writeFileSync(plain, 'x');
+		const secret = fs.readFileSync(key, 'utf8').split('\n').find(line => line.startsWith('AGE-SECRET-KEY-'))!;
+		const asRecipients = cage(['encrypt', plain, '-R', key, '-o', `${plain}.age`, ...quiet], {env});
+		expect(asRecipients.status).toBe(1);
+		expect(asRecipients.stderr).toBe(
+			`cage encrypt: -R ${key}, line 3: a secret key, not a recipient; -R takes public keys (age1…): give its public key instead (age-keygen -y ${key}), and pass ${key} with -i to decrypt\n`,
+		);
+		const asArgument = cage(['encrypt', plain, '-r', secret, '-o', `${plain}.age`, ...quiet], {env});
+		expect(asArgument.status).toBe(1);
+		expect(asArgument.stderr).not.toMatch(/AGE-SECRET-KEY-1/i);
+		const typo = path.join(dir, 'typo-key.txt');
+		const mistyped = secret.slice(0, 20) + (secret[20] === 'Q' ? 'P' : 'Q') + secret.slice(21);
+		fs.writeFileSync(typo, `${mistyped}\n`, {mode: 0o600});
+		const decrypt = cage(['decrypt', `${plain}.age`, '-i', typo, '-o', `${plain}.out`, ...quiet], {env});
+		expect(decrypt.status).toBe(1);
+		expect(decrypt.stderr).toBe(`cage decrypt: -i ${typo}, line 1: not a valid age identity (bad checksum: a character is wrong or missing); restore the file from a good copy\n`);
+		for (const run of [asRecipients, asArgument, decrypt]) expect(run.stderr).not.toContain(secret.slice(20, 40));
+	});
+
 	it('keygen writes a 0600 identity that age accepts', () => {
 		const file = path.join(dir, 'cage-key.txt');
 		const run = cage(['keygen', '-o', file], {env});
