@@ -3,8 +3,11 @@
  * checks it against a JSON schema made from the same specs as `parseSetting`. Only `cage config`
  * loads this module; jobs read the file with `readSettings` (config.ts).
  */
+import fs from 'node:fs/promises';
+import path from 'node:path';
 import Conf from 'conf';
-import {ConfigError, configDir, configFilePath, defaultSettings, parseSetting, settingSpecs, type Settings} from './config.js';
+import {ConfigError, configDir, configFilePath, defaultSettings, isSettingKey, parseSetting, settingSpecs, type Settings} from './config.js';
+import {writePrivateFile} from './io/private-file.js';
 
 function jsonSchema(): Record<string, unknown> {
 	const schema: Record<string, unknown> = {};
@@ -70,3 +73,71 @@ export class ConfigStore {
 	}
 }
 
+
+/**
+ * What conf's schema check would say about `data` (the parsed file), or undefined when it passes:
+ * each setting must have the JSON type of its kind (a whole number for sizes and counts) and pass
+ * `parseSetting` (range, enum). Other keys (conf's `__internal__`) are left alone, as conf does.
+ */
+function schemaProblem(data: Record<string, unknown>): string | undefined {
+	for (const [key, value] of Object.entries(data)) {
+		if (!isSettingKey(key)) continue;
+		const {kind} = settingSpecs[key];
+		const numeric = kind === 'size' || kind === 'int' || kind === 'number';
+		if (numeric && typeof value !== 'number') return `${key} must be a number`;
+		if (!numeric && typeof value !== 'string') return `${key} must be a string`;
+		if ((kind === 'size' || kind === 'int') && !Number.isInteger(value)) return `${key} must be a whole number`;
+		try {
+			parseSetting(key, value as number | string);
+		} catch (error) {
+			return (error as Error).message;
+		}
+	}
+
+	return undefined;
+}
+
+/**
+ * `cage config reset [KEY]`, without conf: every message about an invalid config file says to run
+ * it, and conf refuses to open such a file at all (its constructor checks the schema). With no
+ * key the file is rewritten with the defaults, whatever it held. With a key the file is read as
+ * JSON, that setting restored, and the result written only if the rest is valid; otherwise the
+ * error names the problem and points to the reset of all settings. Writes are atomic, mode 0600;
+ * a config file that is a symlink (dotfiles) is written through, as conf does.
+ */
+export async function resetConfigFile(key?: keyof Settings, dir: string = configDir()): Promise<void> {
+	const file = configFilePath(dir);
+	const target = await fs.realpath(file).catch(() => file);
+	const write = async (data: Record<string, unknown>) => {
+		await fs.mkdir(path.dirname(target), {recursive: true, mode: 0o700});
+		await writePrivateFile(target, JSON.stringify(data, undefined, '\t'), {replace: true});
+	};
+
+	if (key === undefined) {
+		await write({...defaultSettings});
+		return;
+	}
+
+	let text: string;
+	try {
+		text = await fs.readFile(target, 'utf8');
+	} catch (error) {
+		// No file: every setting is at its default already.
+		if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+		throw new ConfigError(`cannot read the config file ${file} (${(error as Error).message})`);
+	}
+
+	const resetAll = `run 'cage config reset' (without a key) to restore all settings to their defaults`;
+	let data: unknown;
+	try {
+		data = JSON.parse(text);
+	} catch {
+		throw new ConfigError(`the config file ${file} is not JSON, so ${key} alone cannot be reset; ${resetAll}`);
+	}
+
+	if (typeof data !== 'object' || data === null || Array.isArray(data)) throw new ConfigError(`the config file ${file} is not a JSON object, so ${key} alone cannot be reset; ${resetAll}`);
+	const repaired = {...(data as Record<string, unknown>), [key]: defaultSettings[key]};
+	const problem = schemaProblem(repaired);
+	if (problem) throw new ConfigError(`the config file ${file} is invalid beyond ${key} (${problem}); reset that setting too, or ${resetAll}`);
+	await write(repaired);
+}

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import {afterEach, beforeEach, describe, expect, it} from 'vitest';
 import {ConfigError, configDir, configFilePath, defaultSettings, isSettingKey, parseSetting, readSettings} from '../source/config.js';
-import {ConfigStore} from '../source/config-store.js';
+import {ConfigStore, resetConfigFile} from '../source/config-store.js';
 
 let dir: string;
 const savedEnv = process.env.CAGE_CONFIG_DIR;
@@ -146,5 +146,64 @@ describe('readSettings (what jobs run with, read without conf)', () => {
 		expect(() => readSettings(dir)).toThrow(/config\.json is invalid \(not JSON\); fix it or run 'cage config reset'/);
 		fs.writeFileSync(file, JSON.stringify({theme: {name: 'x'}}));
 		expect(() => readSettings(dir)).toThrow(/theme must be a number or a string/);
+	});
+});
+
+describe('resetConfigFile (cage config reset, which must repair what conf refuses to open)', () => {
+	const file = () => path.join(dir, 'config.json');
+
+	it.each([
+		['not JSON', '{bad'],
+		['a schema violation', JSON.stringify({jobs: 0})],
+		['not an object', '[1, 2]'],
+		['a wrong type', JSON.stringify({jobs: '3', theme: 7})],
+	])('with no key rewrites a file holding %s to the defaults, mode 0600', async (_what, text) => {
+		fs.writeFileSync(file(), text, {mode: 0o644});
+		expect(() => new ConfigStore(dir)).toThrow(ConfigError);
+		await resetConfigFile(undefined, dir);
+		expect(new ConfigStore(dir).all()).toEqual(defaultSettings);
+		expect(readSettings(dir)).toEqual(defaultSettings);
+		expect(fs.statSync(file()).mode & 0o777).toBe(0o600);
+		expect(fs.readdirSync(dir)).toEqual(['config.json']);
+	});
+
+	it('with a key restores that setting and keeps the others, also when only that one was invalid', async () => {
+		fs.writeFileSync(file(), JSON.stringify({jobs: 0, retries: 5}));
+		expect(() => new ConfigStore(dir)).toThrow(ConfigError);
+		await resetConfigFile('jobs', dir);
+		const store = new ConfigStore(dir);
+		expect(store.get('jobs')).toBe(defaultSettings.jobs);
+		expect(store.get('retries')).toBe(5);
+		store.set('jobs', 7);
+		await resetConfigFile('jobs', dir);
+		expect(new ConfigStore(dir).all()).toEqual({...defaultSettings, retries: 5});
+		expect(fs.statSync(file()).mode & 0o777).toBe(0o600);
+	});
+
+	it('with a key refuses a file that stays invalid, says to reset without a key, and leaves it as it was', async () => {
+		for (const [text, reason] of [
+			['{bad', `the config file ${file()} is not JSON, so jobs alone cannot be reset; run 'cage config reset' (without a key) to restore all settings to their defaults`],
+			[
+				JSON.stringify({jobs: 0, retries: -1}),
+				`the config file ${file()} is invalid beyond jobs (retries: -1 is below the minimum 0); reset that setting too, or run 'cage config reset' (without a key) to restore all settings to their defaults`,
+			],
+			[JSON.stringify({jobs: 0, retries: '5'}), 'invalid beyond jobs (retries must be a number)'],
+		] as const) {
+			fs.writeFileSync(file(), text);
+			await expect(resetConfigFile('jobs', dir)).rejects.toThrow(ConfigError);
+			await expect(resetConfigFile('jobs', dir)).rejects.toThrow(reason);
+			expect(fs.readFileSync(file(), 'utf8')).toBe(text);
+		}
+	});
+
+	it('with a key and no file writes nothing; a config file that is a symlink is written through', async () => {
+		await resetConfigFile('jobs', dir);
+		expect(fs.existsSync(file())).toBe(false);
+		const real = path.join(dir, 'dotfiles-config.json');
+		fs.writeFileSync(real, '{bad');
+		fs.symlinkSync(real, file());
+		await resetConfigFile(undefined, dir);
+		expect(fs.lstatSync(file()).isSymbolicLink()).toBe(true);
+		expect(JSON.parse(fs.readFileSync(real, 'utf8'))).toEqual(defaultSettings);
 	});
 });

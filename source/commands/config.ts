@@ -31,7 +31,7 @@ ${Object.entries(settingSpecs)
 		};
 
 		// conf (and its schema compiler) loads only here.
-		const {ConfigStore} = await import('../config-store.js');
+		const {ConfigStore, resetConfigFile} = await import('../config-store.js');
 		switch (action) {
 			case 'path': {
 				expect(0);
@@ -65,10 +65,10 @@ ${Object.entries(settingSpecs)
 
 			case 'reset': {
 				expect(1);
-				const store = new ConfigStore();
-				if (args[0] === undefined) store.reset();
-				else store.reset(key(args[0]));
-				io.stderr.write(args[0] === undefined ? 'all settings reset to defaults\n' : `${args[0]} reset to ${JSON.stringify(defaultSettings[key(args[0])])}\n`);
+				// Not through ConfigStore: conf refuses to open an invalid file, and this is what repairs one.
+				const name = args[0] === undefined ? undefined : key(args[0]);
+				await resetConfigFile(name);
+				io.stderr.write(name === undefined ? 'all settings reset to defaults\n' : `${name} reset to ${JSON.stringify(defaultSettings[name])}\n`);
 				return exitCodes.ok;
 			}
 

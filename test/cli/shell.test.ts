@@ -158,6 +158,31 @@ describe('cage config', () => {
 		expect(run.stderr).toContain(reason);
 	});
 
+	it('reset repairs an invalid config file, as every message about one says to do', () => {
+		const file = path.join(env.CAGE_CONFIG_DIR!, 'config.json');
+		for (const text of ['{bad', JSON.stringify({jobs: 0})]) {
+			fs.mkdirSync(env.CAGE_CONFIG_DIR!, {recursive: true});
+			fs.writeFileSync(file, text);
+			const broken = cage(['config', 'list'], {env});
+			expect(broken.status).toBe(1);
+			expect(broken.stderr).toContain("run 'cage config reset'");
+			const reset = cage(['config', 'reset'], {env});
+			expect(reset.stderr).toBe('all settings reset to defaults\n');
+			expect(reset.status).toBe(0);
+			expect(fs.statSync(file).mode & 0o777).toBe(0o600);
+			expect(cage(['config', 'list'], {env}).status).toBe(0);
+		}
+
+		fs.writeFileSync(file, JSON.stringify({jobs: 0, retries: 5}));
+		expect(cage(['config', 'reset', 'jobs'], {env}).status).toBe(0);
+		expect(cage(['config', 'get', 'retries'], {env}).stdout.trim()).toBe('5');
+		fs.writeFileSync(file, '{bad');
+		const keyOnly = cage(['config', 'reset', 'jobs'], {env});
+		expect(keyOnly.status).toBe(1);
+		expect(keyOnly.stderr).toBe(`cage config: the config file ${file} is not JSON, so jobs alone cannot be reset; run 'cage config reset' (without a key) to restore all settings to their defaults\n`);
+		expect(cage(['config', 'reset'], {env}).status).toBe(0);
+	});
+
 	it('rejects an unknown key', () => {
 		const run = cage(['config', 'get', 'colour'], {env});
 		expect(run.status).toBe(1);

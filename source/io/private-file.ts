@@ -1,0 +1,73 @@
+/**
+ * Small private files (keys, settings) that appear whole or not at all: the text goes to a temp
+ * file beside the target, created with mode 0600 and O_EXCL (so it is never readable by others,
+ * not even for a moment, and a symlink planted under its name is not followed), is fsynced, and
+ * only then takes the target's name. A full disk or a crash leaves the old file (or none), never
+ * an empty or half-written one under the final name.
+ */
+import {randomBytes} from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import {syncDirectory} from '../chunker/checkpoint.js';
+
+/** link() errors of file systems without hard links (FAT, some network and FUSE mounts). */
+const noHardLinks = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS']);
+
+/** Write `text` to a new 0600 temp file in `file`'s directory and fsync it; returns its path. */
+async function writeTemporary(file: string, text: string): Promise<string> {
+	const temporary = path.join(path.dirname(file), `.${path.basename(file)}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
+	// 'wx' is O_CREAT | O_EXCL: a new file, mode 0600 from its first moment.
+	const handle = await fs.open(temporary, 'wx', 0o600);
+	try {
+		await handle.writeFile(text);
+		await handle.sync();
+		await handle.close();
+	} catch (error) {
+		await handle.close().catch(() => undefined);
+		await fs.rm(temporary, {force: true}).catch(() => undefined);
+		throw error;
+	}
+
+	return temporary;
+}
+
+/**
+ * Put `text` at `file` (mode 0600), whole or not at all. `replace` renames it over whatever
+ * `file` is (a symlink is replaced, not followed); without it an existing `file` (or symlink) is
+ * never touched: the error has code EEXIST. On a file system without hard links the no-replace
+ * case creates `file` with O_EXCL and writes it there, removing it again if that fails.
+ */
+export async function writePrivateFile(file: string, text: string, {replace}: {replace: boolean}): Promise<void> {
+	const temporary = await writeTemporary(file, text);
+	try {
+		if (replace) {
+			await fs.rename(temporary, file);
+		} else {
+			try {
+				await fs.link(temporary, file);
+			} catch (error) {
+				if (!noHardLinks.has((error as NodeJS.ErrnoException).code ?? '')) throw error;
+				await writeInPlace(file, text);
+			}
+		}
+	} finally {
+		// After a rename the temp name is gone already; after link() or a failure it must go.
+		await fs.rm(temporary, {force: true}).catch(() => undefined);
+	}
+
+	await syncDirectory(path.dirname(file));
+}
+
+/** The fallback without hard links: a new file under the final name, removed if writing fails. */
+async function writeInPlace(file: string, text: string): Promise<void> {
+	const handle = await fs.open(file, 'wx', 0o600);
+	try {
+		await handle.writeFile(text);
+		await handle.sync();
+		await handle.close();
+	} catch (error) {
+		await handle.close().catch(() => undefined);
+		await fs.rm(file, {force: true}).catch(() => undefined);
+		throw error;
+	}
+}
