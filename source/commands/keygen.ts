@@ -1,7 +1,7 @@
-import fs from 'node:fs/promises';
 import {formatIdentityFile, generateIdentity} from '../age/keys.js';
 import {defineCommand, exitCodes, UsageError} from './command.js';
 import {OutputExistsError} from './age-jobs.js';
+import {writePrivateFile} from '../io/private-file.js';
 
 /** `cage keygen`: a new X25519 identity, like age-keygen. */
 export const keygenCommand = defineCommand({
@@ -14,7 +14,7 @@ export const keygenCommand = defineCommand({
 
 	Options
 	  -o, --output FILE   write the identity here instead of stdout
-	  -f, --force         overwrite FILE`,
+	  -f, --force         replace FILE (a symlink is replaced, not followed)`,
 	flags: {output: {type: 'string', shortFlag: 'o'}, force: {type: 'boolean', shortFlag: 'f'}},
 	async run(cli, io) {
 		if (cli.input.length > 0) throw new UsageError(`unexpected argument '${cli.input[0]!}'`);
@@ -28,9 +28,11 @@ export const keygenCommand = defineCommand({
 		}
 
 		try {
-			// 'wx' never clobbers a key; --force replaces it (still 0600).
-			await fs.writeFile(file, text, {mode: 0o600, flag: cli.flags.force ? 'w' : 'wx'});
-			await fs.chmod(file, 0o600);
+			// Whole or not at all, 0600 from the first byte: a full disk leaves no empty key under the
+			// name, --force replaces the old key only once the new one is on disk (never truncating it
+			// first, never writing into a 0644 file or through a symlink), and without --force an
+			// existing file is never replaced, not even by a race.
+			await writePrivateFile(file, text, {replace: cli.flags.force === true});
 		} catch (error) {
 			if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw new OutputExistsError(`${file} already exists; pass --force to overwrite it (the old key is lost)`);
 			throw error;

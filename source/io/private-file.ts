@@ -34,25 +34,31 @@ async function writeTemporary(file: string, text: string): Promise<string> {
 /**
  * Put `text` at `file` (mode 0600), whole or not at all. `replace` renames it over whatever
  * `file` is (a symlink is replaced, not followed); without it an existing `file` (or symlink) is
- * never touched: the error has code EEXIST. On a file system without hard links the no-replace
+ * never touched: the error has code EEXIST. A system error's `path` is `file`, never the temp name. On a file system without hard links the no-replace
  * case creates `file` with O_EXCL and writes it there, removing it again if that fails.
  */
 export async function writePrivateFile(file: string, text: string, {replace}: {replace: boolean}): Promise<void> {
-	const temporary = await writeTemporary(file, text);
 	try {
-		if (replace) {
-			await fs.rename(temporary, file);
-		} else {
-			try {
-				await fs.link(temporary, file);
-			} catch (error) {
-				if (!noHardLinks.has((error as NodeJS.ErrnoException).code ?? '')) throw error;
-				await writeInPlace(file, text);
+		const temporary = await writeTemporary(file, text);
+		try {
+			if (replace) {
+				await fs.rename(temporary, file);
+			} else {
+				try {
+					await fs.link(temporary, file);
+				} catch (error) {
+					if (!noHardLinks.has((error as NodeJS.ErrnoException).code ?? '')) throw error;
+					await writeInPlace(file, text);
+				}
 			}
+		} finally {
+			// After a rename the temp name is gone already; after link() or a failure it must go.
+			await fs.rm(temporary, {force: true}).catch(() => undefined);
 		}
-	} finally {
-		// After a rename the temp name is gone already; after link() or a failure it must go.
-		await fs.rm(temporary, {force: true}).catch(() => undefined);
+	} catch (error) {
+		// The user knows `file`, not the temp file: messages (describeError) name it.
+		if ((error as NodeJS.ErrnoException).code !== undefined) (error as NodeJS.ErrnoException).path = file;
+		throw error;
 	}
 
 	await syncDirectory(path.dirname(file));
