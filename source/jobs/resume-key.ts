@@ -9,6 +9,8 @@ import {Decrypter, Encrypter, generateX25519Identity, identityToRecipient} from 
 import {configDir} from '../config.js';
 import {CheckpointError} from '../chunker/checkpoint.js';
 import {collect, streamOf} from '../age/library-io.js';
+import {keyProblem} from '../age/keys.js';
+import {writePrivateFile} from '../io/private-file.js';
 
 /** The resume identity file's name inside the config directory. */
 export const resumeIdentityName = 'resume-identity.txt';
@@ -18,33 +20,82 @@ export function resumeIdentityPath(dir = configDir()): string {
 	return path.join(dir, resumeIdentityName);
 }
 
-async function loadOrCreateIdentity(dir: string): Promise<string> {
-	const file = resumeIdentityPath(dir);
+/**
+ * How long a resume identity that holds no valid key is taken to be still being written by
+ * another process, rather than damaged. cage itself links a whole file into place, but a file
+ * system without hard links, or an older cage, creates it under its final name and writes it
+ * afterwards, so a reader can see it empty for a moment.
+ */
+const beingCreatedMs = 5000;
+
+/**
+ * The resume identity in `file`, or undefined when there is none. A file without a valid key
+ * that is younger than `beingCreatedMs` is read again until it has one; an older one is damaged.
+ */
+async function readIdentity(file: string): Promise<string | undefined> {
+	const started = Date.now();
+	for (;;) {
+		let text: string;
+		let modified: number;
+		try {
+			text = await fs.readFile(file, 'utf8');
+			modified = (await fs.stat(file)).mtimeMs;
+		} catch (error) {
+			if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+			throw error;
+		}
+
+		const problem = identityProblem(text);
+		if (problem === undefined) return text.split('\n').find(line => line.startsWith('AGE-SECRET-KEY-1'))!.trim();
+		// Bounded by our own clock too, so a modification time in the future cannot keep us here.
+		const now = Date.now();
+		if (now - modified > beingCreatedMs || now - started > beingCreatedMs) {
+			throw new CheckpointError(
+				`the resume identity ${file} is damaged (${problem}); restore it from a backup: checkpoints made with it cannot be resumed without it (only if it is lost, delete the file: new jobs then make a new one)`,
+			);
+		}
+
+		await new Promise(resolve => setTimeout(resolve, 20));
+	}
+}
+
+/** What is wrong with the text of a resume identity file, or undefined when it holds a valid key. */
+function identityProblem(text: string): string | undefined {
+	const line = text.split('\n').find(line => line.startsWith('AGE-SECRET-KEY-1'));
+	if (!line) return text.trim() === '' ? 'empty' : 'no AGE-SECRET-KEY line';
 	try {
-		return parseIdentity(await fs.readFile(file, 'utf8'), file);
+		new Decrypter().addIdentity(line.trim());
 	} catch (error) {
-		if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+		// Never the key itself: the library's message quotes it.
+		return `its key is not valid: ${keyProblem(error)}`;
 	}
 
+	return undefined;
+}
+
+/**
+ * The resume identity, made on first use. Concurrent first jobs (a batch, several terminals) race
+ * to make it: each writes a whole key to a temp file and link()s it into place, so the file is
+ * never seen empty or half-written, and exactly one wins; the others read the winner's (EEXIST).
+ */
+async function loadOrCreateIdentity(dir: string): Promise<string> {
+	const file = resumeIdentityPath(dir);
+	const existing = await readIdentity(file);
+	if (existing !== undefined) return existing;
 	await fs.mkdir(dir, {recursive: true, mode: 0o700});
 	const identity = await generateX25519Identity();
 	const recipient = await identityToRecipient(identity);
 	const text = `# cage resume identity: wraps the secrets of checkpoints; keep it private\n# created: ${new Date().toISOString()}\n# public key: ${recipient}\n${identity}\n`;
 	try {
-		// 'wx': never overwrite one another process made meanwhile.
-		await fs.writeFile(file, text, {mode: 0o600, flag: 'wx'});
+		await writePrivateFile(file, text, {replace: false});
 	} catch (error) {
 		if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-		return parseIdentity(await fs.readFile(file, 'utf8'), file);
+		const winner = await readIdentity(file);
+		// Made and deleted again meanwhile: try once more from the start.
+		return winner ?? loadOrCreateIdentity(dir);
 	}
 
 	return identity;
-}
-
-function parseIdentity(text: string, file: string): string {
-	const line = text.split('\n').find(line => line.startsWith('AGE-SECRET-KEY-1'));
-	if (!line) throw new CheckpointError(`the resume identity ${file} is damaged (no AGE-SECRET-KEY line); delete it (checkpoints made with it cannot be resumed then)`);
-	return line.trim();
 }
 
 /** Encrypt a small JSON-able secret to the resume identity; returns base64 of the age file. */
@@ -60,15 +111,9 @@ export async function wrapSecrets(secrets: Record<string, string>, dir = configD
 /** Decrypt secrets wrapped by `wrapSecrets`; the error says what to do when the key is missing. */
 export async function unwrapSecrets(wrapped: string, checkpointFile: string, dir = configDir()): Promise<Record<string, string>> {
 	const file = resumeIdentityPath(dir);
-	let identity: string;
-	try {
-		identity = parseIdentity(await fs.readFile(file, 'utf8'), file);
-	} catch (error) {
-		if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
-			throw new CheckpointError(`cannot resume ${checkpointFile}: its secrets are wrapped to a resume identity, and ${file} does not exist (was the job started with another CAGE_CONFIG_DIR or by another user?)`);
-		}
-
-		throw error;
+	const identity = await readIdentity(file);
+	if (identity === undefined) {
+		throw new CheckpointError(`cannot resume ${checkpointFile}: its secrets are wrapped to a resume identity, and ${file} does not exist (was the job started with another CAGE_CONFIG_DIR or by another user?)`);
 	}
 
 	const decrypter = new Decrypter();
