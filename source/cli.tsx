@@ -16,7 +16,7 @@ import process from 'node:process';
 import './ui/dashboard-extension.js';
 import meow from 'meow';
 import {commands, findCommand} from './commands/index.js';
-import {exitCodes, UsageError, type Io} from './commands/command.js';
+import {CancelledError, exitCodes, UsageError, type Io} from './commands/command.js';
 import {checkFlags} from './commands/unknown-flags.js';
 import {describeError, isUserError, redactSecretKeys} from './errors.js';
 import './telemetry/register-detectors.js';
@@ -38,7 +38,7 @@ ${commands.map(command => `	  ${command.name.padEnd(15)} ${command.summary}`).jo
 	  $ cage decrypt big.tar.age -i key.txt -o big.tar
 	  $ cage watch ~/.local/state/cage/audit.jsonl
 
-	Exit codes: 0 done, 1 failed, 2 usage error, 75 interrupted (checkpoint saved; run the printed 'cage resume' line), 141 stdout closed by its reader.
+	Exit codes: 0 done, 1 failed, 2 usage error, 75 interrupted (checkpoint saved; run the printed 'cage resume' line), 130 cancelled at a prompt (Ctrl-C), 141 stdout closed by its reader.
 `;
 
 async function main(argv: string[], io: Io): Promise<number> {
@@ -95,6 +95,11 @@ async function main(argv: string[], io: Io): Promise<number> {
 		if (error instanceof UsageError) {
 			io.stderr.write(`cage ${command.name}: ${redactSecretKeys(error.message)}\nRun 'cage ${command.name} --help' for usage.\n`);
 			return exitCodes.usage;
+		}
+
+		if (error instanceof CancelledError) {
+			io.stderr.write(`cage ${command.name}: ${error.message}\n`);
+			return exitCodes.cancelled;
 		}
 
 		io.stderr.write(`cage ${command.name}: ${describeError(error)}\n`);

@@ -4,7 +4,7 @@
  */
 import fs from 'node:fs';
 import tty from 'node:tty';
-import {UsageError} from './command.js';
+import {CancelledError, UsageError} from './command.js';
 
 async function ask(prompt: string): Promise<string> {
 	let fd: number;
@@ -29,9 +29,10 @@ async function ask(prompt: string): Promise<string> {
 						return;
 					}
 
+					// Ctrl-C: raw mode delivers it as a byte, not as SIGINT.
 					if (char === '\u0003') {
 						output.write('\n');
-						reject(new UsageError('cancelled'));
+						reject(new CancelledError('cancelled at the passphrase prompt'));
 						return;
 					}
 

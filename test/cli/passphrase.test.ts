@@ -30,6 +30,22 @@ function terminal(command: string): {session: TmuxSession; exited: Promise<numbe
 	return {session, exited};
 }
 
+describe.runIf(fs.existsSync(tmuxPath))('Ctrl-C at cage\'s passphrase prompt', () => {
+	it('ends the command with 130 and a one-line message, no usage hint, no output file', async () => {
+		const plain = path.join(dir, 'cancelled');
+		writeRandomFile(plain, 1000);
+		const encrypt = terminal(`${envLine} ${shell(process.execPath)} ${shell(cliPath)} encrypt -p ${shell(plain)} -o ${shell(`${plain}.age`)} --progress none --no-audit`);
+		await encrypt.session.waitForScreen(/Enter passphrase:/);
+		encrypt.session.send('abc', {literal: true});
+		encrypt.session.send('C-c');
+		expect(await encrypt.exited).toBe(130);
+		const screen = encrypt.session.screen();
+		expect(screen).toContain('cage encrypt: cancelled at the passphrase prompt');
+		expect(screen).not.toContain('--help');
+		expect(fs.readdirSync(dir).filter(name => name.startsWith('cancelled.'))).toEqual([]);
+	}, 120_000);
+});
+
 describe.runIf(fs.existsSync(tmuxPath) && fs.existsSync('/usr/bin/age'))('passphrases with the age CLI, typed at real prompts', () => {
 	it('a file age encrypted with a passphrase (typed at its prompt) decrypts with cage', async () => {
 		const plain = path.join(dir, 'age-made');
