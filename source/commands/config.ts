@@ -1,3 +1,4 @@
+import path from 'node:path';
 import {ConfigError, configFilePath, defaultSettings, isSettingKey, settingSpecs, type Settings} from '../config.js';
 import {defineCommand, exitCodes, UsageError} from './command.js';
 
@@ -5,6 +6,26 @@ function key(raw: string | undefined): keyof Settings {
 	if (raw === undefined) throw new UsageError('missing <key>');
 	if (!isSettingKey(raw)) throw new ConfigError(`unknown setting '${raw}'; known settings: ${Object.keys(settingSpecs).join(', ')}`);
 	return raw;
+}
+
+/**
+ * The value `config set theme` stores, checked as --theme is: stored unchecked, a typo made every
+ * later dashboard fail ("unknown theme"). A built-in name is kept; a path must be a readable,
+ * valid theme file and is stored absolute, since jobs run from other directories. A bad theme is
+ * a usage error (exit 2) that lists the built-in themes.
+ */
+async function checkTheme(value: string): Promise<string> {
+	const {builtInThemes, isThemeName, loadTheme, ThemeError} = await import('../ui/theme.js');
+	try {
+		// No NO_COLOR here: that only changes what is drawn, not which theme is valid.
+		loadTheme(value, {});
+	} catch (error) {
+		if (!(error instanceof ThemeError)) throw error;
+		// An unknown name's message lists the built-in themes already.
+		throw new UsageError(isThemeName(value) ? error.message : `${error.message}; use one of ${builtInThemes().join(', ')}, or the path of a valid theme JSON file`);
+	}
+
+	return isThemeName(value) ? value : path.resolve(value);
 }
 
 /** `cage config get|set|list|path|reset`. */
@@ -58,7 +79,7 @@ ${Object.entries(settingSpecs)
 				expect(2);
 				const name = key(args[0]);
 				if (args[1] === undefined) throw new UsageError(`missing <value> for ${name}`);
-				const value = new ConfigStore().set(name, args[1]);
+				const value = new ConfigStore().set(name, name === 'theme' ? await checkTheme(args[1]) : args[1]);
 				io.stderr.write(`${name} = ${JSON.stringify(value)}\n`);
 				return exitCodes.ok;
 			}

@@ -117,14 +117,18 @@ export function readThemeFile(file: string): Theme {
 	return parseTheme(data, file);
 }
 
+/** True when `nameOrPath` names a built-in theme (letters, digits, - and _), not a file. */
+export function isThemeName(nameOrPath: string): boolean {
+	return /^[\w-]+$/.test(nameOrPath);
+}
+
 /**
  * Load a theme by built-in name or by path. NO_COLOR (set, non-empty) gives mono whatever is
  * asked, but an invalid theme is still reported.
  */
 export function loadTheme(nameOrPath: string, env: NodeJS.ProcessEnv = process.env): Theme {
-	const isName = /^[\w-]+$/.test(nameOrPath);
 	let theme: Theme;
-	if (isName) {
+	if (isThemeName(nameOrPath)) {
 		const file = path.join(themesDir, `${nameOrPath}.json`);
 		if (!fs.existsSync(file)) {
 			throw new ThemeError(`unknown theme '${nameOrPath}': use one of ${builtInThemes().join(', ')}, or the path of a theme JSON file`);

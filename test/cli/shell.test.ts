@@ -183,6 +183,33 @@ describe('cage config', () => {
 		expect(cage(['config', 'reset'], {env}).status).toBe(0);
 	});
 
+	it('set theme checks the theme as --theme does: a built-in name, or a valid theme file stored as an absolute path', () => {
+		const themes = 'default, high-contrast, light, mono';
+		const unknown = cage(['config', 'set', 'theme', 'nope'], {env});
+		expect(unknown.status).toBe(2);
+		expect(unknown.stderr).toContain(`cage config: unknown theme 'nope': use one of ${themes}, or the path of a theme JSON file\n`);
+		expect(cage(['config', 'get', 'theme'], {env}).stdout.trim()).toBe('default');
+
+		expect(cage(['config', 'set', 'theme', 'light'], {env}).status).toBe(0);
+		expect(cage(['config', 'get', 'theme'], {env}).stdout.trim()).toBe('light');
+
+		const themeDir = fs.mkdtempSync(path.join(dir, 'themes-'));
+		fs.copyFileSync(path.resolve(import.meta.dirname, '../../themes/mono.json'), path.join(themeDir, 'mine.json'));
+		expect(cage(['config', 'set', 'theme', './mine.json'], {env, cwd: themeDir}).status).toBe(0);
+		expect(cage(['config', 'get', 'theme'], {env}).stdout.trim()).toBe(path.join(themeDir, 'mine.json'));
+
+		fs.writeFileSync(path.join(themeDir, 'broken.json'), '{"chunk": {}}');
+		for (const bad of ['broken.json', 'missing.json']) {
+			const run = cage(['config', 'set', 'theme', bad], {env, cwd: themeDir});
+			expect(run.status).toBe(2);
+			expect(run.stderr).toContain(path.join(themeDir, bad));
+			expect(run.stderr).toContain(`; use one of ${themes}, or the path of a valid theme JSON file\n`);
+		}
+
+		expect(cage(['config', 'get', 'theme'], {env}).stdout.trim()).toBe(path.join(themeDir, 'mine.json'));
+		expect(cage(['config', 'reset', 'theme'], {env}).status).toBe(0);
+	});
+
 	it('rejects an unknown key', () => {
 		const run = cage(['config', 'get', 'colour'], {env});
 		expect(run.status).toBe(1);
