@@ -230,9 +230,10 @@ describe('resume after kill -9', () => {
 
 	it('a second process never writes an output a running job writes: resume and --force are refused', {timeout: 60_000}, async () => {
 		const plain = path.join(dir, 'busy');
-		writeRandomFile(plain, 16 * 1024 * 1024);
+		// 8 s at 3 MiB/s: long enough for the two refusals on a loaded machine.
+		writeRandomFile(plain, 24 * 1024 * 1024);
 		const output = path.join(dir, 'busy.age');
-		const run = startCage(['encrypt', plain, '-r', recipient, '-o', output, '--chunk-size', '1MiB', '--rate', '8MiB', '--progress', 'json', '--no-audit'], {env});
+		const run = startCage(['encrypt', plain, '-r', recipient, '-o', output, '--chunk-size', '1MiB', '--rate', '3MiB', '--progress', 'json', '--no-audit'], {env});
 		await waitFor(() => parseEvents(run.stderr()).some(event => event.type === 'job:checkpoint' && (event.chunksDone as number) >= 1), {what: 'checkpoint'});
 		const pid = run.child.pid!;
 		const resumed = cage(['resume', output, ...quiet], {env});
