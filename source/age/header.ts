@@ -15,7 +15,7 @@ import fs from 'node:fs/promises';
 import {Decrypter, Encrypter, type Recipient, type Stanza} from 'age-encryption';
 import {AgeFormatError, NoIdentityMatchError} from './errors.js';
 import {collect, streamOf} from './library-io.js';
-import {nonceSize, tagSize} from './stream.js';
+import {nonceSize, plaintextSizeOf, tagSize} from './stream.js';
 
 /** Who can open a file: recipients (`age1…`, `age1pq1…`) or a passphrase. */
 export type HeaderTarget = {recipients: string[]; passphrase?: undefined} | {passphrase: string; recipients?: undefined};
@@ -63,6 +63,26 @@ export async function createHeader(target: HeaderTarget): Promise<{header: Uint8
 	}
 
 	return {header, fileKey: captured, nonce};
+}
+
+/**
+ * The plaintext size of the age file `file` (its header read from the start of the file), or null
+ * when it cannot be told here; the decryption then reports what is wrong with the file.
+ */
+export async function plaintextSizeOfFile(file: string): Promise<number | null> {
+	try {
+		const handle = await fs.open(file, 'r');
+		try {
+			const {size} = await handle.stat();
+			const {buffer, bytesRead} = await handle.read(Buffer.alloc(64 * 1024), 0, 64 * 1024, 0);
+			const length = headerLength(buffer.subarray(0, bytesRead), file);
+			return length === undefined ? null : plaintextSizeOf(size - length - nonceSize, file);
+		} finally {
+			await handle.close();
+		}
+	} catch {
+		return null;
+	}
 }
 
 /**

@@ -48,13 +48,14 @@ class StreamTelemetry {
 	advance(bytes: number): void {
 		const {emitter, chunkSize} = this.#options;
 		this.bytes += bytes;
-		while (this.#chunk < 0 || this.bytes >= this.#chunkStart + chunkSize) {
+		// A chunk that is exactly full stays open until more bytes come (or the end): a stream of
+		// n whole chunks has n chunks, not an empty n+1st.
+		while (this.#chunk < 0 || this.bytes > this.#chunkStart + chunkSize) {
 			if (this.#chunk >= 0) this.#done(this.#chunkStart + chunkSize);
 			this.#chunk++;
 			this.#chunkStart = this.#chunk * chunkSize;
 			this.#startedAt = performance.now();
 			emitter.send({type: 'chunk:start', chunk: this.#chunk, start: this.#chunkStart, size: chunkSize, attempt: 1});
-			if (this.bytes < this.#chunkStart + chunkSize) break;
 		}
 
 		const now = Date.now();
@@ -150,7 +151,8 @@ async function runStreamJob(
 		output: options.output ?? null,
 		size: options.size ?? null,
 		chunkSize: options.chunkSize,
-		chunks: 0,
+		// Known when the stream is a file (its size, or a ciphertext's plaintext size).
+		chunks: options.size === null || options.size === undefined ? 0 : Math.max(1, Math.ceil(options.size / options.chunkSize)),
 		chunksDone: 0,
 		bytesDone: 0,
 		jobs: 1,

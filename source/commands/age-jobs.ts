@@ -11,7 +11,7 @@ import {SharedControl} from '../chunker/control.js';
 import {JobEmitter} from '../chunker/emitter.js';
 import {decryptFile, encryptFile, resumeFile, type AgeJobResult, type DecryptKey, type EncryptTarget} from '../age/engine.js';
 import {parseRecipientArgs, readIdentityFiles, readRecipientsFiles} from '../age/keys.js';
-import {isPassphraseFile} from '../age/header.js';
+import {isPassphraseFile, plaintextSizeOfFile} from '../age/header.js';
 import {decryptStream, encryptStream} from '../age/streams.js';
 import {checkReadableFile, exists, InputError} from '../io/files.js';
 import {batchCheckpointPath, planBatch, runBatch, type BatchCheckpoint, type LeftOut} from '../jobs/batch-job.js';
@@ -160,13 +160,15 @@ async function runFileOrStream(
 	const closed = new Promise<void>(resolve => output.once('close', () => resolve()));
 	// A write through a file handle reports no path: name the file in the message.
 	if (partial !== null) output.on('error', (error: NodeJS.ErrnoException) => (error.path ??= partial));
+	// Progress counts plaintext: a file decrypted to stdout has the plaintext size its header tells.
+	const size = kind === 'decrypt' && plan.input !== null ? await plaintextSizeOfFile(plan.input) : plan.size;
 	const result = await runSession(session, emitter, control, async () =>
 		start.stream(input, output, {
 			emitter,
 			control,
 			rate: options.rate,
-			chunkSize: resolveChunkSize(plan.size ?? 0, chunkSizeFlag, options.settings.chunkSize),
-			size: plan.size,
+			chunkSize: resolveChunkSize(size ?? 0, chunkSizeFlag, options.settings.chunkSize),
+			size,
 			source: plan.input === null ? null : path.resolve(plan.input),
 			output: plan.output === null ? null : path.resolve(plan.output),
 		}),

@@ -617,6 +617,18 @@ describe('streams and write errors', () => {
 		expect(fs.existsSync(`${back}.partial`)).toBe(false);
 	});
 
+	it('progress of a stream counts plaintext: a file decrypted to stdout has its plaintext size, and n whole chunks are n', () => {
+		const exact = path.join(dir, 'three-mib');
+		writeRandomFile(exact, 3 * 1024 * 1024);
+		execFileSync('age', ['-r', recipient, '-o', `${exact}.age`, exact]);
+		const run = cage(['decrypt', `${exact}.age`, '-i', key, '--chunk-size', '1MiB', '--progress', 'json', '--no-audit'], {env});
+		expect(run.status).toBe(0);
+		const events = parseEvents(run.stderr);
+		expect(events.find(event => event.type === 'job:start')).toMatchObject({size: 3 * 1024 * 1024, chunks: 3});
+		expect(events.filter(event => event.type === 'chunk:done').map(event => event.size)).toEqual([1, 1, 1].map(mib => mib * 1024 * 1024));
+		expect(events.find(event => event.type === 'job:done')).toMatchObject({outcome: 'completed', bytesDone: 3 * 1024 * 1024});
+	});
+
 	it('a stream to a full stdout, or to a -o in a missing directory, is a one-line error', () => {
 		const full = spawnSync('sh', ['-c', `'${cliPath}' encrypt -r ${recipient} --progress none --no-audit < '${plain}' > /dev/full`], {env, encoding: 'utf8'});
 		expect(full.status).toBe(1);
