@@ -22,7 +22,7 @@ import {ControlProxy} from '../jobs/control-proxy.js';
 import {outputCheckpointPath, partialPath} from '../jobs/locate.js';
 import {runSession} from '../session/session.js';
 import {resumeLine, shellQuote} from '../shell-quote.js';
-import {resolveChunkSize} from './chunk-plan.js';
+import {ageSplit, resolveChunkSize} from './chunk-plan.js';
 import type {Io} from './command.js';
 import {defineCommand, exitCodes, UsageError} from './command.js';
 import {resolveJobOptions, sessionOptions, type JobOptions} from './job-options.js';
@@ -127,7 +127,7 @@ async function runFileOrStream(
 	const session = sessionOptions(options, io, kind, plan.input === null ? null : path.resolve(plan.input));
 	if (plan.input !== null && plan.output !== null) {
 		const size = plan.size ?? 0;
-		const chunked = chunkSizeFlag !== undefined || size >= options.settings.chunkThreshold;
+		const chunked = ageSplit(size, chunkSizeFlag, options.settings).checkpoint;
 		const chunkSize = resolveChunkSize(size, chunkSizeFlag, options.settings.chunkSize);
 		const input = plan.input;
 		const output = plan.output;

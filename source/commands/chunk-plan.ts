@@ -1,6 +1,7 @@
 import path from 'node:path';
 import {chunkAt, chunkCount, defaultChunkSize, planChunks} from '../chunker/plan.js';
 import {readSettings} from '../config.js';
+import {ageChunkSize} from '../age/engine.js';
 import {checkReadableFile} from '../io/files.js';
 import {formatBytes} from '../size.js';
 import {defineCommand, exitCodes, UsageError} from './command.js';
@@ -13,6 +14,16 @@ export function resolveChunkSize(size: number, flag: number | undefined, configu
 	return defaultChunkSize(size);
 }
 
+/**
+ * How `cage encrypt` / `decrypt` split a file of `size` bytes: whole 64 KiB STREAM blocks, and one
+ * chunk without a checkpoint for a file under the chunking threshold unless --chunk-size is given.
+ */
+export function ageSplit(size: number, flag: number | undefined, settings: {chunkSize: number; chunkThreshold: number}): {chunkSize: number; chunks: number; checkpoint: boolean} {
+	const checkpoint = flag !== undefined || size >= settings.chunkThreshold;
+	const chunkSize = ageChunkSize(checkpoint ? resolveChunkSize(size, flag, settings.chunkSize) : size);
+	return {chunkSize, chunks: chunkCount(size, chunkSize), checkpoint};
+}
+
 /** `cage chunk plan`: how a file would be split, without reading it. */
 export const chunkPlanCommand = defineCommand({
 	name: 'chunk plan',
@@ -23,7 +34,9 @@ export const chunkPlanCommand = defineCommand({
 	  --chunk-size SIZE  chunk size: 1048576, 64KiB, 16MiB, 1GiB, 16M, 1G (default: config, else grows with the file)
 	  --json             print {"file","size","chunkSize","chunks":[{"id","start","end","size"}]} on stdout
 
-	Ranges are half-open: a chunk covers bytes start <= b < end.`,
+	Ranges are half-open: a chunk covers bytes start <= b < end. This is the split of
+	'cage chunk hash'; encrypt and decrypt use whole 64 KiB blocks, and a file under the
+	chunkThreshold setting as one chunk: the 'age jobs' line (JSON: "age") shows theirs.`,
 	flags: {chunkSize: {type: 'string'}, json: {type: 'boolean'}},
 	async run(cli, io) {
 		const [file, ...extra] = cli.input;
@@ -31,21 +44,27 @@ export const chunkPlanCommand = defineCommand({
 		if (extra.length > 0) throw new UsageError(`unexpected argument '${extra[0]!}'`);
 		const chunkSizeFlag = sizeFlag('chunk-size', cli.flags.chunkSize);
 		const size = await checkReadableFile(file);
-		const chunkSize = resolveChunkSize(size, chunkSizeFlag, readSettings().chunkSize);
+		const settings = readSettings();
+		const chunkSize = resolveChunkSize(size, chunkSizeFlag, settings.chunkSize);
 		const count = chunkCount(size, chunkSize);
+		const age = ageSplit(size, chunkSizeFlag, settings);
 		if (cli.flags.json) {
-			// Streamed line by line: a 1 TiB plan with small chunks has millions of entries.
-			io.stdout.write(`{"file":${JSON.stringify(path.resolve(file))},"size":${size},"chunkSize":${chunkSize},"chunks":[`);
+			// Streamed, waiting for stdout to drain: a 1 TiB plan with small chunks has millions of entries.
+			const write = async (text: string) => {
+				if (!io.stdout.write(text)) await new Promise(resolve => io.stdout.once('drain', resolve));
+			};
+
+			await write(`{"file":${JSON.stringify(path.resolve(file))},"size":${size},"chunkSize":${chunkSize},"age":${JSON.stringify(age)},"chunks":[`);
 			let buffer = '';
 			for (const chunk of planChunks(size, chunkSize)) {
 				buffer += `${chunk.id === 0 ? '' : ','}{"id":${chunk.id},"start":${chunk.start},"end":${chunk.end},"size":${chunk.size}}`;
 				if (buffer.length > 65_536) {
-					io.stdout.write(buffer);
+					await write(buffer);
 					buffer = '';
 				}
 			}
 
-			io.stdout.write(`${buffer}]}\n`);
+			await write(`${buffer}]}\n`);
 			return exitCodes.ok;
 		}
 
@@ -59,6 +78,7 @@ export const chunkPlanCommand = defineCommand({
 				`chunks      ${count}${count > 1 && last.size !== chunkSize ? ` (last one ${formatBytes(last.size)})` : ''}`,
 				`first       #0  [${first.start}, ${first.end})  ${first.size} bytes`,
 				...(count > 1 ? [`last        #${last.id}  [${last.start}, ${last.end})  ${last.size} bytes`] : []),
+				`age jobs    ${age.chunks} chunk(s) of ${formatBytes(age.chunkSize)}${age.checkpoint ? ', with a checkpoint' : ', one piece without a checkpoint (under the chunkThreshold setting)'}: encrypt and decrypt use whole 64 KiB blocks`,
 				'',
 			].join('\n'),
 		);

@@ -96,6 +96,18 @@ describe('cage chunk plan', () => {
 		for (let index = 1; index < plan.chunks.length; index++) expect(plan.chunks[index]!.start).toBe(plan.chunks[index - 1]!.end);
 	});
 
+	it.each([[['--chunk-size', '100000']], [['--chunk-size', '1000']], [[]]])('shows the split encrypt really uses (%j)', flags => {
+		const plan = JSON.parse(cage(['chunk', 'plan', file, ...flags, '--json'], {env}).stdout) as {age: {chunkSize: number; chunks: number; checkpoint: boolean}};
+		const recipient = /age1[0-9a-z]+/.exec(cage(['keygen', '-o', path.join(dir, `plan-key-${flags.join('')}`)], {env}).stderr)![0];
+		const run = cage(['encrypt', file, '-r', recipient, '-o', path.join(dir, 'plan.age'), '--force', ...flags, '--progress', 'json', '--no-audit'], {env});
+		expect(run.status).toBe(0);
+		const start = run.stderr.split('\n').filter(line => line.startsWith('{')).map(line => JSON.parse(line) as {type: string; chunkSize: number; chunks: number}).find(event => event.type === 'job:start')!;
+		expect({chunkSize: plan.age.chunkSize, chunks: plan.age.chunks}).toEqual({chunkSize: start.chunkSize, chunks: start.chunks});
+		expect(plan.age.checkpoint).toBe(flags.length > 0);
+		const text = cage(['chunk', 'plan', file, ...flags], {env}).stdout;
+		expect(text).toMatch(new RegExp(`age jobs\\s+${start.chunks} chunk\\(s\\)`));
+	});
+
 	it('prints a readable summary', () => {
 		const run = cage(['chunk', 'plan', file, '--chunk-size', '4MiB'], {env});
 		expect(run.status).toBe(0);
