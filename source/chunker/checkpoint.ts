@@ -148,11 +148,11 @@ export function parseCheckpoint(text: string, file: string): Checkpoint {
 	try {
 		data = JSON.parse(text);
 	} catch {
-		throw new CheckpointError(`checkpoint ${file} is corrupt (not valid JSON); delete it and start the job again, or restore it from a backup`);
+		throw new CheckpointError(`checkpoint ${file} is corrupt (not valid JSON): restore it from a backup, or start the job again with --force`);
 	}
 
 	const fail = (what: string): never => {
-		throw new CheckpointError(`checkpoint ${file} is corrupt (${what}); delete it and start the job again`);
+		throw new CheckpointError(`checkpoint ${file} is corrupt (${what}): start the job again with --force`);
 	};
 
 	if (!isRecord(data) || data.tool !== 'cage') {

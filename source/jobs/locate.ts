@@ -53,7 +53,7 @@ export async function readCheckpointFor(file: string): Promise<Checkpoint> {
 	const changes = fingerprintChanges(checkpoint.source, now);
 	if (changes.length > 0) {
 		throw new SourceChangedError(
-			`cannot resume ${file}: the source ${checkpoint.source.path} changed since the checkpoint (${changes.join('; ')}); delete the checkpoint and start the job again`,
+			`cannot resume ${file}: the source ${checkpoint.source.path} changed since the checkpoint (${changes.join('; ')}): start the job again with --force`,
 		);
 	}
 

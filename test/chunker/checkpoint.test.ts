@@ -119,7 +119,7 @@ describe('parseCheckpoint', () => {
 		const message = errorOf(() => parseCheckpoint('{"version": 1, "tool": "cage", "macs": [', file));
 		expect(message).toContain(file);
 		expect(message).toContain('not valid JSON');
-		expect(message).toContain('delete it and start the job again');
+		expect(message).toContain('start the job again with --force');
 		expect(errorOf(() => parseCheckpoint('', file))).toContain(file);
 	});
 
@@ -167,7 +167,7 @@ describe('parseCheckpoint', () => {
 	])('rejects %s, naming the file', (_, overrides, what) => {
 		const value = {...sample(), ...overrides};
 		const message = errorOf(() => parseCheckpoint(text(value), file));
-		expect(message).toBe(`checkpoint ${file} is corrupt (${what}); delete it and start the job again`);
+		expect(message).toBe(`checkpoint ${file} is corrupt (${what}): start the job again with --force`);
 	});
 });
 
