@@ -46,8 +46,21 @@ async function main(argv: string[], io: Io): Promise<number> {
 	if (!found) {
 		const first = argv.find(arg => !arg.startsWith('-'));
 		const top = meow(topHelp, {importMeta: import.meta, argv: first ? [] : argv, autoHelp: false, autoVersion: false, allowUnknownFlags: true, flags: {help: {type: 'boolean', shortFlag: 'h'}, version: {type: 'boolean'}}});
+		if (first === 'help') {
+			// `cage help encrypt` is `cage encrypt --help`; `cage help` is `cage --help`.
+			const words = argv.slice(argv.indexOf(first) + 1).filter(arg => !arg.startsWith('-'));
+			return main(words.length > 0 ? [...words, '--help'] : ['--help'], io);
+		}
+
 		if (first) {
-			io.stderr.write(`cage: unknown command '${argv.slice(0, argv.indexOf(first) + 1).filter(arg => !arg.startsWith('-')).join(' ')}'\nRun 'cage --help' for the list of commands.\n`);
+			const group = commands.filter(command => command.name.startsWith(`${first} `)).map(command => command.name.slice(first.length + 1));
+			const next = argv[argv.indexOf(first) + 1];
+			const sub = next && !next.startsWith('-') ? next : undefined;
+			io.stderr.write(
+				group.length === 0
+					? `cage: unknown command '${first}'\nRun 'cage --help' for the list of commands.\n`
+					: `cage: ${sub ? `unknown command '${first} ${sub}'; ` : ''}'cage ${first}' takes one of: ${group.join(', ')}\nRun 'cage ${first} ${group[0]!} --help' for its options.\n`,
+			);
 			return exitCodes.usage;
 		}
 

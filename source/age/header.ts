@@ -152,7 +152,7 @@ async function unwrap(header: Uint8Array, key: HeaderKey, name: string): Promise
 		if (message.includes('no identity matched')) {
 			throw new NoIdentityMatchError(
 				key.passphrase === undefined
-					? `${name}: none of the ${key.identities.length} identit${key.identities.length === 1 ? 'y' : 'ies'} given can open it (encrypted to other recipients, or with a passphrase: try -p)`
+					? `${name}: ${key.identities.length === 1 ? 'the identity given cannot' : `none of the ${key.identities.length} identities given can`} open it (encrypted to other recipients, or with a passphrase: try -p)`
 					: `${name}: wrong passphrase, or the file was not encrypted with a passphrase (try -i IDENTITY_FILE)`,
 			);
 		}

@@ -28,7 +28,7 @@ export function sizeFlag(name: string, value: string | undefined, {allowZero = f
 /** Parse a positive integer flag. */
 export function intFlag(name: string, value: number | undefined, {min = 1, max = 1024} = {}): number | undefined {
 	if (value === undefined) return undefined;
-	if (!Number.isInteger(value) || value < min || value > max) throw new UsageError(`--${name} must be a whole number from ${min} to ${max} (got ${value})`);
+	if (!Number.isInteger(value) || value < min || value > max) throw new UsageError(`--${name} must be a whole number from ${min} to ${max} (got ${Number.isNaN(value) ? 'something that is not a number' : value})`);
 	return value;
 }
 

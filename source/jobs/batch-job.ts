@@ -146,10 +146,15 @@ export async function planBatch(
 	}
 
 	if (items.length === 0) throw new InputError(`no files to ${op} in ${inputs.join(', ')}`);
-	const outputs = new Set<string>();
+	const outputs = new Map<string, string>();
 	for (const item of items) {
-		if (outputs.has(item.output)) throw new InputError(`two inputs would both be written to ${item.output}; use --output-dir or rename one`);
-		outputs.add(item.output);
+		const other = outputs.get(item.output);
+		if (other !== undefined) {
+			const fix = outputDir ? 'rename one, or run them as two batches' : 'use --output-dir DIR, or rename one';
+			throw new InputError(`${other} and ${item.source} would both be written to ${item.output}: ${fix}`);
+		}
+
+		outputs.set(item.output, item.source);
 	}
 
 	return items;

@@ -557,6 +557,9 @@ describe('bad input', () => {
 		expect(cage(['encrypt', plain, '-o', path.join(dir, 'u.age')], {env}).status).toBe(2);
 		expect(cage(['encrypt', plain, '-p', '-r', recipient, '-o', path.join(dir, 'u.age')], {env}).status).toBe(2);
 		expect(cage(['encrypt', plain, '-r', recipient, '-o', path.join(dir, 'u.age'), '--jobs', '0'], {env}).status).toBe(2);
+		const notNumber = cage(['encrypt', plain, '-r', recipient, '-o', path.join(dir, 'u.age'), '--jobs', 'abc'], {env});
+		expect(notNumber.status).toBe(2);
+		expect(notNumber.stderr).toContain('--jobs must be a whole number from 1 to 64 (got something that is not a number)');
 	});
 
 	it.skipIf(process.getuid?.() !== 0)('disk full: the checkpoint is kept and the resume line printed', context => {

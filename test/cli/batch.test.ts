@@ -82,6 +82,13 @@ describe('batch from the command line', () => {
 		const notAge = cage(['decrypt', ...two, '-i', key, ...quiet], {env});
 		expect(notAge.status).toBe(1);
 		expect(notAge.stderr).toContain('does not end in .age');
+		// Two files of the same name from two directories into one --output-dir: both named.
+		const other = path.join(dir, 'refuse-other');
+		fs.mkdirSync(other);
+		writeRandomFile(path.join(other, 'one'), 10);
+		const clash = cage(['encrypt', path.join(tree, 'one'), path.join(other, 'one'), '-r', recipient, '--output-dir', path.join(dir, 'clash'), ...quiet], {env});
+		expect(clash.status).toBe(1);
+		expect(clash.stderr).toContain(`${path.join(tree, 'one')} and ${path.join(other, 'one')} would both be written to ${path.join(dir, 'clash', 'one.age')}: rename one, or run them as two batches`);
 	});
 
 	it('a file that fails is named once, with its own reason, and the others are done', () => {

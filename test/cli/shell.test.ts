@@ -35,6 +35,22 @@ describe('cage shell', () => {
 		expect(run.stderr).toContain("unknown command 'frobnicate'");
 	});
 
+	it('a command group without its subcommand names the subcommands; cage help COMMAND is COMMAND --help', () => {
+		const bare = cage(['chunk'], {env});
+		expect(bare.status).toBe(2);
+		expect(bare.stderr).toContain("cage: 'cage chunk' takes one of: plan, hash, inspect");
+		const wrong = cage(['chunk', 'bogus'], {env});
+		expect(wrong.status).toBe(2);
+		expect(wrong.stderr).toContain("unknown command 'chunk bogus'");
+		for (const words of [['encrypt'], ['chunk', 'hash']]) {
+			const help = cage(['help', ...words], {env});
+			expect(help.status).toBe(0);
+			expect(help.stdout).toBe(cage([...words, '--help'], {env}).stdout);
+		}
+
+		expect(cage(['help'], {env}).stdout).toBe(cage(['--help'], {env}).stdout);
+	});
+
 	it('rejects an unknown flag with exit 2', () => {
 		const file = path.join(dir, 'small');
 		fs.writeFileSync(file, 'x');
