@@ -2,7 +2,7 @@ import {Box, Text} from 'ink';
 import {useCallback, useEffect, useRef, useState} from 'react';
 import type {JobControl} from '../chunker/events.js';
 import {selectedJob, selectJob} from '../telemetry/reducer.js';
-import type {JobView} from '../telemetry/state.js';
+import {ChunkState, type JobView} from '../telemetry/state.js';
 import {Anomalies} from './Anomalies.js';
 import {AuditTail} from './AuditTail.js';
 import {ChunkGrid} from './ChunkGrid.js';
@@ -83,10 +83,14 @@ export function Dashboard({store, theme, mode, control, onQuit, final = false, f
 				else control.pause();
 			},
 			skip() {
+				// Every chunk of a file is needed for a valid output: only a batch can skip (a file).
+				if (!selectedJob(store.state)?.batch) return say('only a batch can skip (its current file)');
 				control?.skip();
 				say('skip requested');
 			},
 			retry() {
+				const shown = selectedJob(store.state);
+				if (shown && !shown.batch && shown.chunkCounts[ChunkState.failed] === 0) return say('nothing has failed: nothing to retry');
 				control?.retry();
 				say('retry requested');
 			},

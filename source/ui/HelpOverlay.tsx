@@ -6,7 +6,7 @@ type Props = {theme: Theme; width: number; height: number; mode: 'live' | 'watch
 
 const liveKeys: Array<[string, string]> = [
 	['p, space', 'pause / resume (a checkpoint is saved on pause)'],
-	['s', 'skip the current chunk or file, where the job allows it'],
+	['s', 'skip the current file (batches)'],
 	['r', 'retry failed chunks or files'],
 	['q, Ctrl-C', 'quit: save the checkpoint and exit (resume with cage resume)'],
 ];

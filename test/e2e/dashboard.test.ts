@@ -221,7 +221,7 @@ describe.runIf(hasTools)('dashboard in a real terminal (tmux)', () => {
 
 		term.keys(run.session, '?');
 		const help = await waitFor(() => (screen().includes('Help (? to close)') ? screen() : undefined), {timeout: 10_000, what: 'the help overlay'});
-		for (const line of ['pause / resume', 'skip the current chunk or file', 'retry failed chunks or files', 'quit: save the checkpoint', 'move focus']) expect(help).toContain(line);
+		for (const line of ['pause / resume', 'skip the current file (batches)', 'retry failed chunks or files', 'quit: save the checkpoint', 'move focus']) expect(help).toContain(line);
 		term.keys(run.session, '?');
 		await waitFor(() => !screen().includes('Help (? to close)') && screen().includes('Throughput'), {timeout: 10_000, what: 'the help closed'});
 

@@ -96,12 +96,14 @@ describe('Dashboard', () => {
 		await settle();
 		stdin.write(' ');
 		await settle();
+		// One file: nothing can be skipped, and nothing has failed to retry; the keys say so.
 		stdin.write('s');
 		await settle();
-		expect(lastFrame()).toContain('skip requested');
+		expect(lastFrame()).toContain('only a batch can skip (its current file)');
 		stdin.write('r');
 		await settle();
-		expect(control.calls).toEqual(['pause', 'resume', 'skip', 'retry']);
+		expect(lastFrame()).toContain('nothing has failed: nothing to retry');
+		expect(control.calls).toEqual(['pause', 'resume']);
 		stdin.write('q');
 		await settle();
 		expect(control.calls.at(-1)).toBe('abort:quit');
@@ -114,8 +116,21 @@ describe('Dashboard', () => {
 		expect(control.calls.filter(call => call.startsWith('abort'))).toHaveLength(1);
 	});
 
+	it('a batch skips its current file with s and retries with r', async () => {
+		const store = batchStore(3, [{path: '/data/a', outcome: 'done'}, {path: '/data/b'}]);
+		const control = recordingControl();
+		const {stdin, lastFrame} = render(<Dashboard store={store} theme={mono} mode="live" control={control} size={{columns: 100, rows: 30}} />);
+		await settle();
+		stdin.write('s');
+		await settle();
+		expect(lastFrame()).toContain('skip requested');
+		stdin.write('r');
+		await settle();
+		expect(control.calls).toEqual(['skip', 'retry']);
+	});
+
 	it('takes each key of a burst that arrives as one string ("p" then Enter, "ps")', async () => {
-		const {store} = runningJob();
+		const store = batchStore(3, [{path: '/data/a'}]);
 		const control = recordingControl();
 		const {stdin} = render(<Dashboard store={store} theme={mono} mode="live" control={control} size={{columns: 100, rows: 30}} />);
 		await settle();
