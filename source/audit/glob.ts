@@ -26,18 +26,28 @@ export function isGlob(text: string): boolean {
 	return globCharacters.test(text);
 }
 
-/** Compile a path or glob, resolved against `cwd`. */
-export function compilePattern(pattern: string, cwd = process.cwd()): FilePattern {
-	const absolute = path.resolve(cwd, pattern);
-	if (!isGlob(absolute)) {
+/**
+ * Compile a path or glob, resolved against `cwd`.
+ *
+ * Whether it is a glob, and where, is read from `pattern` alone (what the user typed): the working
+ * directory and a configured path are plain names, so a directory called `proj[1]` or a state
+ * directory under `/srv/{a}` neither turns a plain path into a glob nor becomes part of one. A
+ * glob's directories before its first glob character are resolved like a path, and matched as
+ * the literal text they are. `literal` takes the whole of `pattern` as a path (a configured log).
+ */
+export function compilePattern(pattern: string, cwd = process.cwd(), {literal = false}: {literal?: boolean} = {}): FilePattern {
+	if (literal || !isGlob(pattern)) {
+		const absolute = path.resolve(cwd, pattern);
 		return {source: pattern, base: path.dirname(absolute), recursive: false, literal: true, matches: file => path.resolve(file) === absolute};
 	}
 
-	const parts = absolute.split(path.sep);
+	const parts = pattern.split(path.sep);
 	const firstGlob = parts.findIndex(part => isGlob(part));
-	const base = parts.slice(0, firstGlob).join(path.sep) || path.sep;
+	const leading = parts.slice(0, firstGlob).join(path.sep);
+	const base = path.resolve(cwd, leading === '' && path.isAbsolute(pattern) ? path.sep : leading || '.');
 	const recursive = firstGlob < parts.length - 1 || parts[firstGlob]!.includes('**');
-	const regex = new RegExp(`^${globToRegex(absolute)}$`);
+	const prefix = [...(base.endsWith(path.sep) ? base : base + path.sep)].map(character => escape(character)).join('');
+	const regex = new RegExp(`^${prefix}${globToRegex(parts.slice(firstGlob).join('/'))}$`);
 	return {source: pattern, base, recursive, literal: false, matches: file => regex.test(path.resolve(file))};
 }
 

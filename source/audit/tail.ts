@@ -37,6 +37,8 @@ export type AuditTailOptions = {
 	follow?: boolean;
 	/** Relative patterns resolve against this (default: the working directory). */
 	cwd?: string;
+	/** The patterns are paths, never globs (a configured log path may hold `[` or `*`). */
+	literal?: boolean;
 	/** How long a rotated-away or deleted file is still drained (default 2000 ms). */
 	retireMs?: number;
 	/** Period of the safety sweep in follow mode (default 1000 ms). */
@@ -70,7 +72,7 @@ const trailingMs = 60;
 /** Follows audit logs; see the module comment. */
 export class AuditTail {
 	readonly #patterns: FilePattern[];
-	readonly #options: Required<Omit<AuditTailOptions, 'cwd' | 'backpressure'>> & Pick<AuditTailOptions, 'backpressure'>;
+	readonly #options: Required<Omit<AuditTailOptions, 'cwd' | 'literal' | 'backpressure'>> & Pick<AuditTailOptions, 'backpressure'>;
 	readonly #active = new Map<string, Tracked>();
 	readonly #retired: Array<{file: Tracked; until: number}> = [];
 	/** Per job: the next durable seq expected. */
@@ -86,7 +88,7 @@ export class AuditTail {
 
 	constructor(patterns: string[], options: AuditTailOptions) {
 		if (patterns.length === 0) throw new TypeError('AuditTail needs at least one file or pattern');
-		this.#patterns = patterns.map(pattern => compilePattern(pattern, options.cwd));
+		this.#patterns = patterns.map(pattern => compilePattern(pattern, options.cwd, {literal: options.literal}));
 		this.#options = {fromStart: false, follow: true, retireMs: 2000, sweepMs: 1000, ...options};
 	}
 

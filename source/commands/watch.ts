@@ -41,9 +41,9 @@ function onStopSignal(): {stopped: Promise<void>; off(): void} {
 }
 
 /** Refuse, for a one-off report, patterns that name nothing. */
-function checkPresent(patterns: string[]): void {
+function checkPresent(patterns: string[], literal: boolean): void {
 	for (const source of patterns) {
-		const pattern = compilePattern(source);
+		const pattern = compilePattern(source, undefined, {literal});
 		if (pattern.literal) {
 			if (!fs.existsSync(path.resolve(source))) {
 				throw new InputError(`no audit log at ${path.resolve(source)}; jobs write there unless run with --no-audit or --audit-log (see 'cage config get auditLog')`);
@@ -102,9 +102,11 @@ export const watchCommand = defineCommand({
 		const follow = cli.flags.follow;
 		const fromStart = cli.flags.fromStart || !follow;
 		const patterns = cli.input.length > 0 ? cli.input : [path.resolve(settings.auditLog || defaultAuditLogPath())];
+		// Only what the user typed can be a glob: the configured log is a path, whatever its characters.
+		const literal = cli.input.length === 0;
 		const jobPrefix = cli.flags.job;
 		if (jobPrefix === '') throw new UsageError('--job needs a job id');
-		if (!follow) checkPresent(patterns);
+		if (!follow) checkPresent(patterns, literal);
 
 		let dashboard: DashboardHandle | undefined;
 		let sink: EventSink;
@@ -134,6 +136,7 @@ export const watchCommand = defineCommand({
 		const tail = new AuditTail(patterns, {
 			fromStart,
 			follow,
+			literal,
 			onEvent(event) {
 				if (wanted(event)) sink(event);
 			},
@@ -150,7 +153,7 @@ export const watchCommand = defineCommand({
 				// Said once the watch is in place, so a script that waits for it misses nothing.
 				if (mode !== 'tui') {
 					for (const source of patterns) {
-						if (!isGlobOrExists(source)) io.stderr.write(`cage watch: waiting for ${path.resolve(source)} to appear\n`);
+						if (!isGlobOrExists(source, literal)) io.stderr.write(`cage watch: waiting for ${path.resolve(source)} to appear\n`);
 					}
 				}
 
@@ -168,7 +171,7 @@ export const watchCommand = defineCommand({
 	},
 });
 
-function isGlobOrExists(source: string): boolean {
-	return !compilePattern(source).literal || fs.existsSync(path.resolve(source));
+function isGlobOrExists(source: string, literal: boolean): boolean {
+	return !compilePattern(source, undefined, {literal}).literal || fs.existsSync(path.resolve(source));
 }
 

@@ -7,6 +7,7 @@ import {execFileSync} from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
+import {formatAuditLine} from '../../source/audit/format.js';
 import type {CageEvent} from '../../source/chunker/events.js';
 import {reduceEvents} from '../../source/telemetry/reducer.js';
 import {cage, makeSandbox, parseEvents, startCage, waitFor, writeRandomFile} from '../helpers/cage.js';
@@ -135,6 +136,32 @@ describe('cage watch', () => {
 		expect(anomalies[1]!.message).toContain(`${log}:5: malformed line: not JSON`);
 		expect(anomalies[2]!.message).toContain(`${log}:8: unknown audit log version: version 9`);
 		expect(ndjson(run.stdout).filter(event => event.type === 'job:done')).toHaveLength(2);
+	});
+
+	it('a plain path works in a directory, or with a state directory, whose name has glob characters', () => {
+		const events: CageEvent[] = [
+			{type: 'job:paused', bytesDone: 1, job: 'globby', ts: 1_700_000_000_000, seq: 0},
+			{type: 'job:resumed', bytesDone: 1, job: 'globby', ts: 1_700_000_000_001, seq: 1},
+		];
+		const text = events.map(event => formatAuditLine(event)).join('');
+		const project = path.join(dir, 'globby', 'proj[1]');
+		fs.mkdirSync(project, {recursive: true});
+		fs.writeFileSync(path.join(project, 'audit.jsonl'), text);
+		const relative = cage(['watch', 'audit.jsonl', '--no-follow', '--progress', 'json'], {env, cwd: project});
+		expect(relative.stderr).toBe('');
+		expect(relative.status).toBe(0);
+		expect(ndjson(relative.stdout)).toEqual(events);
+		const glob = cage(['watch', '*.jsonl', '--no-follow', '--progress', 'json'], {env, cwd: project});
+		expect(glob.stderr).toBe('');
+		expect(ndjson(glob.stdout)).toEqual(events);
+		// No argument: the default log under XDG_STATE_HOME, here <...>/state{*}.
+		const state = path.join(dir, 'globby', 'state{*}');
+		fs.mkdirSync(path.join(state, 'cage'), {recursive: true});
+		fs.writeFileSync(path.join(state, 'cage', 'audit.jsonl'), text);
+		const configured = cage(['watch', '--no-follow', '--progress', 'json'], {env: {...env, XDG_STATE_HOME: state}});
+		expect(configured.stderr).toBe('');
+		expect(configured.status).toBe(0);
+		expect(ndjson(configured.stdout)).toEqual(events);
 	});
 
 	it('errors: a missing log with --no-follow exits 1; a bad --progress exits 2; --help has examples', () => {
