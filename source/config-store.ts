@@ -6,14 +6,14 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import Conf from 'conf';
-import {ConfigError, configDir, configFilePath, defaultSettings, isSettingKey, parseSetting, settingSpecs, type Settings} from './config.js';
+import {ConfigError, configDir, configFilePath, defaultSettings, isSettingKey, parseSetting, settingSpecs, storedSetting, type Settings} from './config.js';
 import {writePrivateFile} from './io/private-file.js';
 
 function jsonSchema(): Record<string, unknown> {
 	const schema: Record<string, unknown> = {};
 	for (const [key, spec] of Object.entries(settingSpecs)) {
 		const entry: Record<string, unknown> =
-			spec.kind === 'enum' ? {enum: spec.values} : spec.kind === 'string' ? {type: 'string'} : {type: spec.kind === 'number' ? 'number' : 'integer'};
+			spec.kind === 'enum' ? {enum: spec.values} : spec.kind === 'string' || spec.kind === 'path' ? {type: 'string'} : {type: spec.kind === 'number' ? 'number' : 'integer'};
 		if (spec.min !== undefined) entry.minimum = spec.min;
 		if (spec.max !== undefined) entry.maximum = spec.max;
 		entry.default = defaultSettings[key as keyof Settings];
@@ -59,9 +59,9 @@ export class ConfigStore {
 		return this.all()[key];
 	}
 
-	/** Validate and store a setting given as text. */
-	set<K extends keyof Settings>(key: K, raw: string | number): Settings[K] {
-		const value = parseSetting(key, raw);
+	/** Validate and store a setting given as text; a relative path is stored resolved against `cwd`. */
+	set<K extends keyof Settings>(key: K, raw: string | number, cwd = process.cwd()): Settings[K] {
+		const value = storedSetting(key, parseSetting(key, raw), cwd);
 		this.#conf.set(key, value);
 		return value;
 	}

@@ -36,7 +36,8 @@ export type Settings = {
 	resumeVerify: 'sample' | 'full';
 };
 
-type Kind = 'size' | 'int' | 'number' | 'string' | 'enum';
+/** `path`: text that names a file; `cage config set` stores it absolute (`storedSetting`). */
+type Kind = 'size' | 'int' | 'number' | 'string' | 'path' | 'enum';
 
 type KeySpec = {kind: Kind; min?: number; max?: number; values?: readonly string[]; describe: string};
 
@@ -46,7 +47,7 @@ export const settingSpecs: Record<keyof Settings, KeySpec> = {
 	chunkThreshold: {kind: 'size', min: 0, describe: 'files smaller than this run as one chunk with no checkpoint'},
 	jobs: {kind: 'int', min: 1, max: 64, describe: 'chunks processed in parallel'},
 	theme: {kind: 'string', describe: 'dashboard theme name (themes/) or path to a theme JSON file'},
-	auditLog: {kind: 'string', describe: 'audit log path (empty = $XDG_STATE_HOME/cage/audit.jsonl)'},
+	auditLog: {kind: 'path', describe: 'audit log path, stored absolute (empty = $XDG_STATE_HOME/cage/audit.jsonl)'},
 	auditMaxBytes: {kind: 'size', min: 4096, describe: 'rotate the audit log past this size'},
 	auditKeep: {kind: 'int', min: 0, max: 100, describe: 'rotated audit logs to keep'},
 	slowChunkFactor: {kind: 'number', min: 1, describe: 'slow-chunk anomaly: chunk time over this many times the median'},
@@ -112,7 +113,8 @@ export function parseSetting<K extends keyof Settings>(key: K, raw: string | num
 			break;
 		}
 
-		case 'string': {
+		case 'string':
+		case 'path': {
 			value = String(raw);
 			break;
 		}
@@ -124,6 +126,17 @@ export function parseSetting<K extends keyof Settings>(key: K, raw: string | num
 	}
 
 	return value as Settings[K];
+}
+
+/**
+ * The value `cage config set` stores: a path setting (auditLog) given relative is resolved against
+ * the directory `set` runs in. Stored as typed, every cage process would resolve it against its
+ * own working directory: jobs started in different directories would write different logs, none
+ * of them the one `cage watch` follows from yet another directory.
+ */
+export function storedSetting<K extends keyof Settings>(key: K, value: Settings[K], cwd = process.cwd()): Settings[K] {
+	if (settingSpecs[key].kind !== 'path' || value === '') return value;
+	return path.resolve(cwd, String(value)) as Settings[K];
 }
 
 /** The directory that holds the config file and the resume identity. */

@@ -52,6 +52,18 @@ describe('ConfigStore', () => {
 		expect(onDisk.jobs).toBe(3);
 	});
 
+	it('stores a relative auditLog resolved against the directory it was set in, an absolute or empty one as given', () => {
+		const store = new ConfigStore(dir);
+		expect(store.set('auditLog', 'logs/audit.jsonl', '/srv/project')).toBe('/srv/project/logs/audit.jsonl');
+		expect(readSettings(dir).auditLog).toBe('/srv/project/logs/audit.jsonl');
+		expect(store.set('auditLog', '../audit.jsonl')).toBe(path.resolve('../audit.jsonl'));
+		expect(store.set('auditLog', '/var/log/cage/audit.jsonl', '/srv/project')).toBe('/var/log/cage/audit.jsonl');
+		expect(store.set('auditLog', '', '/srv/project')).toBe('');
+		expect(readSettings(dir).auditLog).toBe('');
+		// Other text settings are not paths.
+		expect(store.set('resumeVerify', 'full', '/srv/project')).toBe('full');
+	});
+
 	it('writes the config file with mode 0600', () => {
 		const store = new ConfigStore(dir);
 		store.set('jobs', 2);

@@ -80,7 +80,9 @@ ${Object.entries(settingSpecs)
 				const name = key(args[0]);
 				if (args[1] === undefined) throw new UsageError(`missing <value> for ${name}`);
 				const value = new ConfigStore().set(name, name === 'theme' ? await checkTheme(args[1]) : args[1]);
-				io.stderr.write(`${name} = ${JSON.stringify(value)}\n`);
+				// Say so when the stored path is not what was typed: a relative one is resolved here, once.
+				const resolved = settingSpecs[name].kind === 'path' && value !== '' && !path.isAbsolute(args[1]);
+				io.stderr.write(`${name} = ${JSON.stringify(value)}${resolved ? ` (${args[1]} resolved against the current directory; every cage process uses this path)` : ''}\n`);
 				return exitCodes.ok;
 			}
 

@@ -175,6 +175,28 @@ describe('cage config', () => {
 		expect(cage(['config', 'get', 'jobs'], {env}).stdout.trim()).not.toBe('3');
 	});
 
+	it('a relative auditLog is stored absolute, so jobs and cage watch started elsewhere use the same log', () => {
+		const here = path.join(dir, 'set-here');
+		const elsewhere = path.join(dir, 'run-elsewhere');
+		fs.mkdirSync(here);
+		fs.mkdirSync(elsewhere);
+		const log = path.join(here, 'logs', 'audit.jsonl');
+		const set = cage(['config', 'set', 'auditLog', 'logs/audit.jsonl'], {env, cwd: here});
+		expect(set.status).toBe(0);
+		expect(set.stderr).toBe(`auditLog = ${JSON.stringify(log)} (logs/audit.jsonl resolved against the current directory; every cage process uses this path)\n`);
+		expect(cage(['config', 'get', 'auditLog'], {env, cwd: elsewhere}).stdout).toBe(`${log}\n`);
+		const input = path.join(elsewhere, 'data.bin');
+		writeRandomFile(input, 4096);
+		expect(cage(['chunk', 'hash', input, '--progress', 'none'], {env, cwd: elsewhere}).status).toBe(0);
+		expect(fs.existsSync(path.join(elsewhere, 'logs'))).toBe(false);
+		const watch = cage(['watch', '--no-follow', '--progress', 'json'], {env, cwd: dir});
+		expect(watch.stderr).toBe('');
+		expect(watch.stdout).toContain('"type":"job:done"');
+		// An absolute path is stored as given, without the note; empty still means the default.
+		expect(cage(['config', 'set', 'auditLog', log], {env}).stderr).toBe(`auditLog = ${JSON.stringify(log)}\n`);
+		expect(cage(['config', 'set', 'auditLog', ''], {env}).stderr).toBe('auditLog = ""\n');
+	});
+
 	it.each([
 		['jobs', '0', 'below the minimum'],
 		['jobs', 'many', 'not a number'],
