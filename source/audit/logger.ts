@@ -9,6 +9,9 @@
  *   or overwrite each other's lines on a local file system.
  * - A failed write raises one `audit-write-failed` anomaly on the job and is otherwise ignored:
  *   the log never stops a job.
+ * - A short write (disk full) leaves half a line. Whoever opens the log next (this logger after
+ *   the failure, or another process) finds it not ending in a newline and starts its append with
+ *   one: the torn line is lost, the next event is not glued to it.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -30,7 +33,15 @@ export type AuditLoggerOptions = {
 	staleLockMs?: number;
 };
 
-type Opened = {fd: number; dev: number; ino: number};
+type Opened = {
+	fd: number;
+	dev: number;
+	ino: number;
+	/** The file ended without a newline when opened (a torn line): the next append ends it first. */
+	torn: boolean;
+};
+
+const newline = Buffer.from('\n');
 
 /** Appends events to an audit log; see the module comment. */
 export class AuditLogger {
@@ -83,12 +94,15 @@ export class AuditLogger {
 
 	/** Append whole line(s) in one write. Returns false when it failed; never throws. */
 	append(lines: string): boolean {
-		const data = Buffer.from(lines, 'utf8');
+		let data = Buffer.from(lines, 'utf8');
 		try {
-			const file = this.#current(data.length);
+			const file = this.#current(data.length + 1);
+			if (file.torn) data = Buffer.concat([newline, data]);
 			const written = fs.writeSync(file.fd, data);
-			// A short write (disk full) would leave half a line; report it like any failed write.
+			// A short write (disk full) leaves half a line: report it like any failed write. The
+			// file is opened afresh on the next append, which then finds the torn line and ends it.
 			if (written !== data.length) throw new Error(`short write (${written} of ${data.length} bytes; is the disk full?)`);
+			file.torn = false;
 			return true;
 		} catch (error) {
 			this.#failure ??= error instanceof Error ? error : new Error(String(error));
@@ -126,7 +140,7 @@ export class AuditLogger {
 		fs.mkdirSync(path.dirname(this.path), {recursive: true, mode: 0o700});
 		const fd = fs.openSync(this.path, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT, 0o600);
 		const opened = fs.fstatSync(fd);
-		this.#file = {fd, dev: opened.dev, ino: opened.ino};
+		this.#file = {fd, dev: opened.dev, ino: opened.ino, torn: endsTorn(this.path, opened)};
 		return this.#file;
 	}
 
@@ -204,6 +218,28 @@ export class AuditLogger {
 		}
 
 		this.#file = undefined;
+	}
+}
+
+/**
+ * True when the log (the file `opened` describes) does not end with a newline. Read through a
+ * descriptor of its own, since the log's is write-only (a log may be writable and not readable);
+ * one that now names another file (rotated meanwhile) tells nothing.
+ */
+function endsTorn(file: string, opened: fs.Stats): boolean {
+	if (opened.size === 0) return false;
+	let fd: number | undefined;
+	try {
+		fd = fs.openSync(file, 'r');
+		const now = fs.fstatSync(fd);
+		if (now.ino !== opened.ino || now.dev !== opened.dev || now.size === 0) return false;
+		const last = Buffer.alloc(1);
+		return fs.readSync(fd, last, 0, 1, now.size - 1) === 1 && last[0] !== newline[0];
+	} catch {
+		// Not readable: append as before rather than fail the write.
+		return false;
+	} finally {
+		if (fd !== undefined) fs.closeSync(fd);
 	}
 }
 

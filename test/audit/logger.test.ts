@@ -6,7 +6,7 @@
 import {execFileSync, spawn} from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import {afterAll, describe, expect, it} from 'vitest';
+import {afterAll, describe, expect, it, vi} from 'vitest';
 import {JobEmitter} from '../../source/chunker/emitter.js';
 import type {CageEvent} from '../../source/chunker/events.js';
 import {formatAuditLine, parseAuditLine} from '../../source/audit/format.js';
@@ -21,6 +21,8 @@ const distEmitter = path.resolve(import.meta.dirname, '../../dist/chunker/emitte
 
 let counter = 0;
 const logPath = () => path.join(dir, `logs-${counter++}`, 'audit.jsonl');
+/** A small durable event of `job` with `seq`. */
+const paused = (job: string, seq: number): CageEvent => ({type: 'job:paused', bytesDone: seq, job, ts: 1_700_000_000_000 + seq, seq});
 const readLines = (file: string) => fs.readFileSync(file, 'utf8').split('\n').filter(line => line !== '');
 
 /** A job's worth of events through a real emitter, with a clock that advances `stepMs` per event. */
@@ -243,6 +245,62 @@ describe('AuditLogger', () => {
 		expect(seen.filter(event => event.type === 'chunk:done')).toHaveLength(4);
 		expect(seen.some(event => event.type === 'job:done')).toBe(true);
 		expect(logger.failure).toBeInstanceOf(Error);
+	});
+
+	it('after a short write (disk full: half a line written), the next event starts on a line of its own', () => {
+		const file = logPath();
+		const logger = new AuditLogger({path: file, maxBytes: 0, keep: 0});
+		expect(logger.log(paused('short', 0))).toBe(true);
+		// What write(2) does when the disk fills in the middle: it writes part and returns the count.
+		const write = fs.writeSync;
+		const spy = vi.spyOn(fs, 'writeSync').mockImplementationOnce(((fd: number, data: Buffer) => write(fd, data.subarray(0, 20))) as typeof fs.writeSync);
+		try {
+			expect(logger.log(paused('short', 1))).toBe(false);
+		} finally {
+			spy.mockRestore();
+		}
+
+		expect(logger.failure?.message).toContain('short write (20 of');
+		expect(logger.log(paused('short', 2))).toBe(true);
+		expect(logger.log(paused('short', 3))).toBe(true);
+		logger.close();
+		const lines = readLines(file);
+		expect(lines).toHaveLength(4);
+		expect(lines[1]).toBe(formatAuditLine(paused('short', 1)).slice(0, 20));
+		expect(lines.map(line => parseAuditLine(line).ok)).toEqual([true, false, true, true]);
+		expect(lines.slice(2).map(line => (JSON.parse(line) as {seq: number}).seq)).toEqual([2, 3]);
+	});
+
+	it('a line torn by another process (a real short write past RLIMIT_FSIZE) is ended by the next process to append', () => {
+		const file = logPath();
+		fs.mkdirSync(path.dirname(file), {recursive: true});
+		const script = `
+			import {AuditLogger} from ${JSON.stringify(distLogger)};
+			const logger = new AuditLogger({path: process.argv[1], maxBytes: 0, keep: 0});
+			for (let seq = 0; seq < 10; seq++) logger.log({type: 'job:checkpoint', path: '/some/where/x.checkpoint.json', chunksDone: seq, bytesDone: seq, job: 'limited', ts: 1, seq});
+			logger.close();
+			if (!/short write/.test(logger.failure?.message ?? '')) throw new Error('no short write: ' + logger.failure?.message);
+		`;
+		// A file size limit of 300 bytes: the second line (about 130 bytes each) is cut, the rest fail (EFBIG).
+		execFileSync('prlimit', ['--fsize=300', process.execPath, '--input-type=module', '-e', script, file], {stdio: ['ignore', 'ignore', 'inherit']});
+		expect(fs.statSync(file).size).toBe(300);
+		const logger = new AuditLogger({path: file, maxBytes: 0, keep: 0});
+		expect(logger.log(paused('after', 0))).toBe(true);
+		logger.close();
+		const lines = readLines(file);
+		expect(lines.map(line => parseAuditLine(line).ok)).toEqual([true, true, false, true]);
+		expect(JSON.parse(lines[3]!)).toMatchObject({job: 'after', seq: 0});
+	});
+
+	it('a log that ends with its newline gets no extra one (no empty lines)', () => {
+		const file = logPath();
+		for (let seq = 0; seq < 3; seq++) {
+			const logger = new AuditLogger({path: file, maxBytes: 0, keep: 0});
+			expect(logger.log(paused('reopened', seq))).toBe(true);
+			logger.close();
+		}
+
+		expect(fs.readFileSync(file, 'utf8')).toBe([0, 1, 2].map(seq => formatAuditLine(paused('reopened', seq))).join(''));
 	});
 
 	it('a full disk (/dev/full: every write fails with ENOSPC): one anomaly, however many events follow', async () => {
