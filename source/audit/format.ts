@@ -6,6 +6,7 @@
  * emitted (same keys, same key order, `v` stripped), after checking every field its type requires.
  */
 import {anomalyCodes, eventTypes, type CageEvent, type CageEventType} from '../chunker/events.js';
+import {maxChunks} from '../chunker/plan.js';
 
 /** The version written in every line. */
 export const auditVersion = 1;
@@ -16,13 +17,20 @@ export function formatAuditLine(event: CageEvent): string {
 	return `${JSON.stringify({v: auditVersion, ts, job, seq, type, ...rest})}\n`;
 }
 
-type FieldKind = 'int' | 'number' | 'string' | 'boolean' | 'string|null' | 'int|null' | readonly string[];
+/**
+ * `chunk` is a chunk id and `chunks` a count of chunks: whole numbers bounded by the planner's
+ * `maxChunks`, since a watcher sizes its chunk grid by them (one line claiming chunk 4e12 made
+ * `cage watch` fail with "Invalid typed array length").
+ */
+type FieldKind = 'int' | 'chunk' | 'chunks' | 'number' | 'string' | 'boolean' | 'string|null' | 'int|null' | readonly string[];
 
 type FieldSpec = {kind: FieldKind; optional?: boolean};
 
 const int: FieldSpec = {kind: 'int'};
 const string: FieldSpec = {kind: 'string'};
 const optionalInt: FieldSpec = {kind: 'int', optional: true};
+const chunk: FieldSpec = {kind: 'chunk'};
+const chunks: FieldSpec = {kind: 'chunks'};
 const optionalString: FieldSpec = {kind: 'string', optional: true};
 
 /** The fields each event type carries besides type/job/ts/seq (events.ts is the reference). */
@@ -33,26 +41,26 @@ const schema: Record<CageEventType, Record<string, FieldSpec>> = {
 		output: {kind: 'string|null'},
 		size: {kind: 'int|null'},
 		chunkSize: int,
-		chunks: int,
-		chunksDone: int,
+		chunks,
+		chunksDone: chunks,
 		bytesDone: int,
 		items: optionalInt,
 		jobs: int,
 		pid: int,
 		resumed: {kind: 'boolean'},
 	},
-	'chunk:start': {chunk: int, start: int, size: int, attempt: int, item: optionalInt},
-	'chunk:progress': {chunk: int, bytes: int, bytesDone: int, item: optionalInt},
-	'chunk:done': {chunk: int, start: int, size: int, durationMs: {kind: 'number'}, attempt: int, bytesDone: int, item: optionalInt},
-	'chunk:failed': {chunk: int, start: int, size: int, attempt: int, willRetry: {kind: 'boolean'}, error: string, code: optionalString, item: optionalInt},
-	'chunk:skipped': {chunk: int, start: int, size: int, reason: string, item: optionalInt},
-	'item:start': {item: int, items: int, path: string, output: {kind: 'string|null'}, size: int, chunkSize: int, chunks: int},
+	'chunk:start': {chunk, start: int, size: int, attempt: int, item: optionalInt},
+	'chunk:progress': {chunk, bytes: int, bytesDone: int, item: optionalInt},
+	'chunk:done': {chunk, start: int, size: int, durationMs: {kind: 'number'}, attempt: int, bytesDone: int, item: optionalInt},
+	'chunk:failed': {chunk, start: int, size: int, attempt: int, willRetry: {kind: 'boolean'}, error: string, code: optionalString, item: optionalInt},
+	'chunk:skipped': {chunk, start: int, size: int, reason: string, item: optionalInt},
+	'item:start': {item: int, items: int, path: string, output: {kind: 'string|null'}, size: int, chunkSize: int, chunks},
 	'item:done': {item: int, path: string, bytes: int, durationMs: {kind: 'number'}},
 	'item:skipped': {item: int, path: string, reason: string},
-	anomaly: {severity: {kind: ['info', 'warn', 'error']}, code: {kind: anomalyCodes}, message: string, chunk: optionalInt, item: optionalInt},
+	anomaly: {severity: {kind: ['info', 'warn', 'error']}, code: {kind: anomalyCodes}, message: string, chunk: {kind: 'chunk', optional: true}, item: optionalInt},
 	'job:paused': {bytesDone: int},
 	'job:resumed': {bytesDone: int},
-	'job:checkpoint': {path: string, chunksDone: int, bytesDone: int},
+	'job:checkpoint': {path: string, chunksDone: chunks, bytesDone: int},
 	'job:done': {
 		outcome: {kind: ['completed', 'interrupted', 'failed']},
 		bytesDone: int,
@@ -70,6 +78,14 @@ function fits(value: unknown, kind: FieldKind): boolean {
 	switch (kind) {
 		case 'int': {
 			return Number.isSafeInteger(value) && (value as number) >= 0;
+		}
+
+		case 'chunk': {
+			return Number.isSafeInteger(value) && (value as number) >= 0 && (value as number) < maxChunks;
+		}
+
+		case 'chunks': {
+			return Number.isSafeInteger(value) && (value as number) >= 0 && (value as number) <= maxChunks;
 		}
 
 		case 'number': {
@@ -95,6 +111,8 @@ function fits(value: unknown, kind: FieldKind): boolean {
 }
 
 function describeKind(kind: FieldKind): string {
+	if (kind === 'chunk') return `a chunk id (a whole number below ${maxChunks})`;
+	if (kind === 'chunks') return `a chunk count (a whole number up to ${maxChunks})`;
 	return typeof kind === 'string' ? kind.replace('int', 'whole number') : `one of ${kind.join(', ')}`;
 }
 

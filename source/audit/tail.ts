@@ -9,7 +9,8 @@
  *   new file from 0. The old descriptor stays open for `retireMs` and is drained again, so lines a
  *   slower writer appended to the renamed file are not lost; a rotated file that itself matches a
  *   pattern (`audit.jsonl*`) is recognised by its inode and continues from its offset.
- * - Every line is validated (`parseAuditLine`) and sequence-checked per job. Malformed lines,
+ * - Every line is validated (`parseAuditLine`) and sequence-checked per job, and a chunk id must
+ *   fall within the plan its job announced (job:start, a batch's item:start). Malformed lines,
  *   unknown versions, seq gaps and out-of-order lines become `anomaly` events naming the file and
  *   line; the tail never throws on bad input.
  *
@@ -77,6 +78,8 @@ export class AuditTail {
 	readonly #retired: Array<{file: Tracked; until: number}> = [];
 	/** Per job: the next durable seq expected. */
 	readonly #expected = new Map<string, number>();
+	/** Per job: the chunks of its current plan, when known (not for a stream, or a log joined mid-job). */
+	readonly #plans = new Map<string, number>();
 	#pseudoSeq = 0;
 	#watcher: FSWatcher | undefined;
 	#sweep: NodeJS.Timeout | undefined;
@@ -395,6 +398,14 @@ export class AuditTail {
 
 		const {event} = parsed;
 		file.lastJob = event.job;
+		// A chunk past its job's plan would make a watcher size the job's grid by it. Refused like
+		// any malformed line: it is a missing event of the job (its seq is not taken).
+		const plan = this.#plans.get(event.job);
+		if (plan !== undefined && 'chunk' in event && event.type !== 'anomaly' && event.chunk >= plan) {
+			this.#report('audit-malformed-line', file, file.line, `malformed line: ${event.type}: chunk ${event.chunk} is outside job ${event.job}'s plan of ${plan} chunk(s); line skipped`, event.job, event.ts);
+			return;
+		}
+
 		const expected = this.#expected.get(event.job);
 		const durable = event.type !== 'chunk:progress';
 		if (expected !== undefined && event.seq < expected) {
@@ -423,6 +434,11 @@ export class AuditTail {
 
 		// chunk:progress repeats the seq of the next durable event without taking it.
 		this.#expected.set(event.job, durable ? event.seq + 1 : event.seq);
+		if (event.type === 'job:start' || event.type === 'item:start') {
+			if (event.chunks > 0) this.#plans.set(event.job, event.chunks);
+			else this.#plans.delete(event.job);
+		}
+
 		this.#options.onEvent(event);
 	}
 

@@ -3,6 +3,7 @@
  *
  * Ranges are half-open: a chunk covers bytes `start <= offset < end`, and `size === end - start`.
  */
+import {formatBytes, formatSizeArgument} from '../size.js';
 
 /** One chunk of a plan. */
 export type Chunk = {
@@ -28,6 +29,15 @@ export const baseChunkSize = 16 * MiB;
 export const targetMaxChunks = 4096;
 
 /**
+ * The most chunks a plan may have: 2^24 (1 TiB in the smallest age chunks, 64 KiB). Everything
+ * that follows a job keeps one byte per chunk and walks them all (the dashboard's grid on every
+ * frame, a resume's checkpoint), and a job that large does not work anyway: its checkpoint alone,
+ * rewritten every second, holds a MAC or digest per chunk. `cage watch` refuses audit lines with
+ * chunk ids or counts past it, so one absurd line cannot make it allocate gigabytes.
+ */
+export const maxChunks = 2 ** 24;
+
+/**
  * The chunk size to use for a file of `size` bytes when none is given: 16 MiB, doubled until the
  * plan has at most 4096 chunks (64 GiB files get 16 MiB chunks, 1 TiB files 256 MiB ones), so
  * checkpoints, audit logs and the chunk grid stay small however large the file.
@@ -49,7 +59,16 @@ export function roundUp(value: number, unit: number): number {
  */
 export function chunkCount(size: number, chunkSize: number): number {
 	assertPlan(size, chunkSize);
-	return Math.max(1, Math.ceil(size / chunkSize));
+	const count = Math.max(1, Math.ceil(size / chunkSize));
+	if (count > maxChunks) {
+		// The smallest power of two that fits: a valid age chunk size too (a multiple of 64 KiB).
+		const fits = 2 ** Math.ceil(Math.log2(size / maxChunks));
+		throw new RangeError(
+			`${formatBytes(size)} in chunks of ${formatBytes(chunkSize)} is ${count} chunks, more than the ${maxChunks} a job can have: use a chunk size of ${formatSizeArgument(fits)} or more (--chunk-size, or 'cage config set chunkSize')`,
+		);
+	}
+
+	return count;
 }
 
 /** The chunk `id` of a plan, computed without building the whole plan. */

@@ -7,6 +7,7 @@
  * second, so each event costs O(1) (amortized) and bumps `version`, which is what a UI watches.
  */
 import type {AnomalyEvent, CageEvent} from '../chunker/events.js';
+import {maxChunks} from '../chunker/plan.js';
 import {describeEvent} from './describe.js';
 import {ChunkState, defaultLimits, type ChunkStateCode, type DashboardLimits, type DashboardState, type JobView} from './state.js';
 
@@ -83,8 +84,13 @@ function isEnded(job: JobView): boolean {
 	return job.ending !== null;
 }
 
-/** Start a new plan of `count` chunks (a job, or the next file of a batch). */
+/**
+ * Start a new plan of `count` chunks (a job, or the next file of a batch). No plan has more than
+ * `maxChunks`; a count past it (events not from the planner) is cut there rather than sizing the
+ * grid by it, like the chunk ids past it that `setChunk` ignores.
+ */
 function resetChunks(job: JobView, count: number, done: number): void {
+	count = Math.min(count, maxChunks);
 	job.chunkCount = count;
 	job.chunks = new Uint8Array(Math.max(64, count));
 	if (done > 0) job.chunks.fill(ChunkState.done, 0, Math.min(done, count));
@@ -93,7 +99,7 @@ function resetChunks(job: JobView, count: number, done: number): void {
 }
 
 function setChunk(job: JobView, id: number, code: ChunkStateCode): void {
-	if (!Number.isInteger(id) || id < 0) return;
+	if (!Number.isInteger(id) || id < 0 || id >= maxChunks) return;
 	if (id >= job.chunks.length) {
 		// A stream (no plan) or a log that started mid-job: grow by doubling.
 		let length = job.chunks.length;

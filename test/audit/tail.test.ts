@@ -11,6 +11,7 @@ import type {AnomalyEvent, CageEvent} from '../../source/chunker/events.js';
 import {formatAuditLine} from '../../source/audit/format.js';
 import {AuditLogger} from '../../source/audit/logger.js';
 import {AuditTail, auditTailJob} from '../../source/audit/tail.js';
+import {reduceEvents} from '../../source/telemetry/reducer.js';
 import {makeSandbox, waitFor} from '../helpers/cage.js';
 
 const sandbox = makeSandbox('cage-audit-tail-');
@@ -196,6 +197,46 @@ describe('AuditTail', () => {
 		expect(anomalies()[5]!.message).toContain('code');
 		// Lines with a job id are reported under it; the garbage before any job id under the last job seen.
 		expect(anomalies().map(anomaly => anomaly.job)).toEqual(bad.map(() => 'a'));
+	});
+
+	it('absurd chunk ids and counts are malformed lines, not events: the replay goes on and the dashboard state stays small', async () => {
+		const file = path.join(freshDir(), 'audit.jsonl');
+		const start = (job: string, chunks: number, seq = 0) =>
+			JSON.stringify({v: 1, ts: 1, job, seq, type: 'job:start', kind: 'hash', source: '/x', output: null, size: 13, chunkSize: 1, chunks, chunksDone: 0, bytesDone: 0, jobs: 1, pid: 1, resumed: false});
+		const chunkStart = (job: string, seq: number, chunk: number) => JSON.stringify({v: 1, ts: 2, job, seq, type: 'chunk:start', chunk, start: 0, size: 1, attempt: 1});
+		const lines = [
+			start('a', 13),
+			chunkStart('a', 1, 4_000_000_000_000), // The reviewer's line: "Invalid typed array length".
+			chunkStart('a', 2, 14), // Past the 13 chunks job a announced.
+			chunkStart('a', 3, 12),
+			start('b', 2 ** 40),
+			JSON.stringify({v: 1, ts: 3, job: 'b', seq: 1, type: 'job:checkpoint', path: '/c', chunksDone: 2 ** 40, bytesDone: 0}),
+			start('s', 0), // A stream: no plan, any id below the planner's maximum.
+			chunkStart('s', 1, 100_000),
+			chunkStart('a', 4, 3),
+		];
+		fs.writeFileSync(file, lines.join('\n') + '\n');
+		const {tail, events, anomalies, durable} = follow([file], {fromStart: true, follow: false});
+		await tail.start();
+		const malformed = anomalies().filter(anomaly => anomaly.code === 'audit-malformed-line');
+		expect(malformed.map(anomaly => anomaly.message.split(': ').slice(0, 2).join(': '))).toEqual([
+			`${file}:2: malformed line`,
+			`${file}:3: malformed line`,
+			`${file}:5: malformed line`,
+			`${file}:6: malformed line`,
+		]);
+		expect(malformed[0]!.message).toContain('"chunk" is not a chunk id (a whole number below 16777216)');
+		expect(malformed[1]!.message).toContain("chunk:start: chunk 14 is outside job a's plan of 13 chunk(s)");
+		expect(malformed[2]!.message).toContain('"chunks" is not a chunk count (a whole number up to 16777216)');
+		// Refused lines are events missing from their job, as the next line of job a says.
+		expect(anomalies().filter(anomaly => anomaly.code === 'audit-sequence-gap').map(anomaly => anomaly.message)).toEqual([
+			`${file}:4: job a: seq jumps from 0 to 3 (chunk:start): 2 event(s) missing`,
+		]);
+		expect(durable().map(event => `${event.job}${event.seq}`)).toEqual(['a0', 'a3', 's0', 's1', 'a4']);
+		const state = reduceEvents(events);
+		expect(state.jobs.get('a')!.chunkCount).toBe(13);
+		expect(state.jobs.get('a')!.chunks.length).toBe(64);
+		expect(state.jobs.get('s')!.chunkCount).toBe(100_001);
 	});
 
 	it('garbage before any valid line is reported under the audit-tail job', async () => {

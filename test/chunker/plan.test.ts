@@ -1,5 +1,5 @@
 import {describe, expect, it} from 'vitest';
-import {baseChunkSize, chunkAt, chunkCount, defaultChunkSize, GiB, MiB, planChunks, targetMaxChunks, TiB, type Chunk} from '../../source/chunker/plan.js';
+import {baseChunkSize, chunkAt, chunkCount, defaultChunkSize, GiB, maxChunks, MiB, planChunks, targetMaxChunks, TiB, type Chunk} from '../../source/chunker/plan.js';
 
 /** Every property a plan must have: ids 0..n-1, contiguous half-open ranges covering [0, size). */
 function expectWellFormed(plan: Chunk[], size: number, chunkSize: number): void {
@@ -72,6 +72,17 @@ describe('planChunks', () => {
 			expect(() => planChunks(1024, chunkSize)).toThrow(/chunk size must be a positive integer/);
 			expect(() => chunkAt(1024, chunkSize, 0)).toThrow(RangeError);
 		}
+	});
+
+	it(`has at most maxChunks (${2 ** 24}) chunks, and says which chunk size fits`, () => {
+		expect(maxChunks).toBe(2 ** 24);
+		expect(chunkCount(TiB, 64 * 1024)).toBe(maxChunks);
+		expect(() => chunkCount(TiB + 1, 64 * 1024)).toThrow(RangeError);
+		expect(() => chunkCount(2 * TiB, 64 * 1024)).toThrow(
+			"2.00 TiB in chunks of 64.0 KiB is 33554432 chunks, more than the 16777216 a job can have: use a chunk size of 128KiB or more (--chunk-size, or 'cage config set chunkSize')",
+		);
+		expect(() => planChunks(2 ** 53 - 1, 1)).toThrow(/use a chunk size of 512MiB or more/);
+		expect(chunkCount(2 ** 53 - 1, 512 * MiB)).toBeLessThanOrEqual(maxChunks);
 	});
 
 	it('chunkAt rejects ids outside the plan', () => {

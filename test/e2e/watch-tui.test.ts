@@ -61,4 +61,27 @@ describe.runIf(fs.existsSync(tmux))('cage watch dashboard in tmux', () => {
 		const code = await waitFor(() => (fs.existsSync(exitFile) ? fs.readFileSync(exitFile, 'utf8').trim() : undefined), {timeout: 30_000, what: 'watch to exit'});
 		expect(code).toBe('0');
 	});
+
+	it('a log line claiming chunk 4e12 is reported, not fatal: --no-follow draws the report and exits 0', async () => {
+		const log = path.join(dir, 'absurd.jsonl');
+		const job = (seq: number, rest: object) => JSON.stringify({v: 1, ts: 1_700_000_000_000 + seq, job: 'absurd', seq, ...rest});
+		fs.writeFileSync(
+			log,
+			[
+				job(0, {type: 'job:start', kind: 'hash', source: '/x', output: null, size: 13, chunkSize: 1, chunks: 13, chunksDone: 0, bytesDone: 0, jobs: 1, pid: 1, resumed: false}),
+				job(1, {type: 'chunk:start', chunk: 4_000_000_000_000, start: 0, size: 1, attempt: 1}),
+				job(2, {type: 'chunk:start', chunk: 0, start: 0, size: 1, attempt: 1}),
+				job(3, {type: 'job:done', outcome: 'completed', bytesDone: 13, durationMs: 5}),
+			].join('\n') + '\n',
+		);
+		const exitFile = path.join(dir, 'absurd.exit');
+		const variables = ['CAGE_CONFIG_DIR', 'XDG_STATE_HOME', 'HOME'].map(name => `${name}=${env[name]!}`);
+		const command = `env -u CI ${variables.join(' ')} NO_COLOR=1 TERM=xterm-256color ${process.execPath} ${cliPath} watch ${log} --no-follow 2>&1; echo $? > ${exitFile}; sleep 60`;
+		execFileSync(tmux, ['-L', socket, 'new-session', '-d', '-s', 'absurd', '-x', '160', '-y', '45', command]);
+		const code = await waitFor(() => (fs.existsSync(exitFile) ? fs.readFileSync(exitFile, 'utf8').trim() : undefined), {timeout: 30_000, what: 'watch to exit'});
+		const screen = spawnSync(tmux, ['-L', socket, 'capture-pane', '-p', '-t', 'absurd'], {encoding: 'utf8'}).stdout;
+		expect(screen).not.toContain('Invalid typed array length');
+		expect(code).toBe('0');
+		expect(screen).toContain('audit-malformed-line');
+	});
 });

@@ -2,6 +2,7 @@ import {describe, expect, it} from 'vitest';
 import {applyEvent, createDashboardState, reduceEvents, selectedJob, selectJob} from '../../source/telemetry/reducer.js';
 import {bucketChunks} from '../../source/telemetry/buckets.js';
 import {ChunkState} from '../../source/telemetry/state.js';
+import {maxChunks} from '../../source/chunker/plan.js';
 import {EventScript} from './synthetic.js';
 
 const MiB = 2 ** 20;
@@ -250,6 +251,21 @@ describe('reducer', () => {
 		expect(job.chunkCount).toBe(8);
 		expect(job.chunks[7]).toBe(ChunkState.done);
 		expect(job.chunkCounts).toEqual([7, 0, 1, 0, 0]);
+	});
+
+	it('never sizes its grid past maxChunks, whatever the events claim (they are not all from the planner)', () => {
+		const state = createDashboardState();
+		const start = {type: 'job:start', kind: 'hash', source: '/x', output: null, size: null, chunkSize: 1, jobs: 1, pid: 1, resumed: false, bytesDone: 0, job: 'absurd', ts: 1} as const;
+		applyEvent(state, {...start, chunks: 0, chunksDone: 0, seq: 0});
+		expect(() => applyEvent(state, {type: 'chunk:start', chunk: 4_000_000_000_000, start: 0, size: 1, attempt: 1, job: 'absurd', ts: 2, seq: 1})).not.toThrow();
+		const job = selectedJob(state)!;
+		expect(job.chunkCount).toBe(0);
+		expect(job.chunks.length).toBe(64);
+		applyEvent(state, {...start, chunks: 2 ** 40, chunksDone: 2 ** 40, seq: 2});
+		const restarted = selectedJob(state)!;
+		expect(restarted.chunkCount).toBe(maxChunks);
+		expect(restarted.chunks.length).toBe(maxChunks);
+		expect(restarted.chunkCounts).toEqual([0, 0, maxChunks, 0, 0]);
 	});
 });
 
