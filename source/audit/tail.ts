@@ -12,7 +12,8 @@
  * - Every line is validated (`parseAuditLine`) and sequence-checked per job, and a chunk id must
  *   fall within the plan its job announced (job:start, a batch's item:start). Malformed lines,
  *   unknown versions, seq gaps and out-of-order lines become `anomaly` events naming the file and
- *   line; the tail never throws on bad input.
+ *   line; the tail never throws on bad input, and a line `onEvent` throws on is reported and
+ *   skipped like a malformed one, so the lines after it (in the same read too) still arrive.
  *
  * chokidar watches the patterns' base directories (inotify on Linux, no polling, no
  * awaitWriteFinish, no atomic-write delay), so an append reaches `onEvent` within milliseconds. A
@@ -22,7 +23,7 @@ import fs from 'node:fs';
 import type {FileHandle} from 'node:fs/promises';
 import path from 'node:path';
 import {watch, type FSWatcher} from 'chokidar';
-import type {AnomalyCode, EventSink} from '../chunker/events.js';
+import type {AnomalyCode, CageEvent, EventSink} from '../chunker/events.js';
 import {auditTailJob, parseAuditLine} from './format.js';
 import {compilePattern, type FilePattern} from './glob.js';
 
@@ -439,7 +440,22 @@ export class AuditTail {
 			else this.#plans.delete(event.job);
 		}
 
-		this.#options.onEvent(event);
+		const failure = this.#emit(event);
+		if (failure !== undefined) this.#report('audit-malformed-line', file, file.line, `cannot show this line (${event.type}): ${failure}; line skipped`, event.job, event.ts);
+	}
+
+	/**
+	 * Hand an event on; what `onEvent` threw, if it did. Nothing may throw out of the tail: a throw
+	 * in the middle of a block lost the rest of the block's lines (follow mode), or ended the
+	 * whole replay (no-follow).
+	 */
+	#emit(event: CageEvent): string | undefined {
+		try {
+			this.#options.onEvent(event);
+			return undefined;
+		} catch (error) {
+			return error instanceof Error ? error.message : String(error);
+		}
 	}
 
 	#report(code: AnomalyCode, file: Tracked, line: number, message: string, job?: string, ts?: number): void {
@@ -447,11 +463,11 @@ export class AuditTail {
 		// An anomaly about a job takes no seq of its own (like chunk:progress): the job's next event
 		// keeps its number.
 		const seq = owner === auditTailJob ? this.#pseudoSeq++ : (this.#expected.get(owner) ?? 0);
-		this.#options.onEvent({type: 'anomaly', severity: 'warn', code, message: `${file.path}:${line}: ${message}`, job: owner, ts: ts ?? Date.now(), seq});
+		this.#emit({type: 'anomaly', severity: 'warn', code, message: `${file.path}:${line}: ${message}`, job: owner, ts: ts ?? Date.now(), seq});
 	}
 
 	#reportIo(message: string): void {
-		this.#options.onEvent({type: 'anomaly', severity: 'error', code: 'io-error', message: `audit tail: ${message}`, job: auditTailJob, ts: Date.now(), seq: this.#pseudoSeq++});
+		this.#emit({type: 'anomaly', severity: 'error', code: 'io-error', message: `audit tail: ${message}`, job: auditTailJob, ts: Date.now(), seq: this.#pseudoSeq++});
 	}
 
 	async #closeAll(): Promise<void> {

@@ -239,6 +239,32 @@ describe('AuditTail', () => {
 		expect(state.jobs.get('s')!.chunkCount).toBe(100_001);
 	});
 
+	it('a line onEvent throws on is reported and skipped; the lines after it, in the same read, still arrive', async () => {
+		const file = path.join(freshDir(), 'audit.jsonl');
+		fs.writeFileSync(file, '');
+		const events: CageEvent[] = [];
+		const onEvent = (event: CageEvent) => {
+			if (event.type === 'job:paused' && event.seq === 1) throw new RangeError('Invalid typed array length: 4398046511104');
+			events.push(event);
+		};
+
+		const tail = new AuditTail([file], {onEvent});
+		tails.push(tail);
+		await tail.start();
+		// One append, so the three lines come in one read.
+		fs.appendFileSync(file, line(paused('a', 0)) + line(paused('a', 1)) + line(paused('a', 2)));
+		await waitFor(() => events.some(event => event.type === 'job:paused' && event.seq === 2), timing);
+		expect(events.filter(event => event.type === 'job:paused').map(event => event.seq)).toEqual([0, 2]);
+		const anomaly = events.find((event): event is AnomalyEvent => event.type === 'anomaly');
+		expect(anomaly).toMatchObject({code: 'audit-malformed-line'});
+		expect(anomaly!.message).toBe(`${file}:2: cannot show this line (job:paused): Invalid typed array length: 4398046511104; line skipped`);
+		// No-follow: the replay ends normally, with every other line.
+		const replayed: CageEvent[] = [];
+		const once = new AuditTail([file], {fromStart: true, follow: false, onEvent: event => (onEvent(event), replayed.push(event))});
+		await once.start();
+		expect(replayed.filter(event => event.type === 'job:paused').map(event => event.seq)).toEqual([0, 2]);
+	});
+
 	it('garbage before any valid line is reported under the audit-tail job', async () => {
 		const file = path.join(freshDir(), 'audit.jsonl');
 		fs.writeFileSync(file, 'garbage\n\n');
