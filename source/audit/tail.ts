@@ -3,7 +3,8 @@
  * the runner emitted, so a watcher reduces and renders them exactly like a live job.
  *
  * - Only appended bytes are read: each file keeps a byte offset and the bytes of a partial last
- *   line, which waits for its newline.
+ *   line, which waits for its newline. A line that grows past `maxLineBytes` is no audit line: it
+ *   is reported once and its bytes are dropped up to its newline, so memory stays bounded.
  * - Truncation (copy-truncate: the file is now smaller than the offset) restarts the file at 0.
  *   Rotation (the path now names another inode) drains the old descriptor first, then follows the
  *   new file from 0. The old descriptor stays open for `retireMs` and is drained again, so lines a
@@ -62,12 +63,21 @@ type Tracked = {
 	line: number;
 	/** Bytes after the last newline. */
 	partial: Buffer;
+	/** The line being read passed `maxLineBytes`: it was reported, its bytes are dropped up to its newline. */
+	overlong: boolean;
 	/** The job of the last valid line, to attribute garbage lines to. */
 	lastJob: string | undefined;
 };
 
 const newline = 0x0a;
 const readSize = 256 * 1024;
+/**
+ * The longest line kept while it waits for its newline. An audit line is a few hundred bytes; the
+ * longest hold a few paths (PATH_MAX is 4 KiB, JSON escaping at most 6x) and an error message,
+ * well under this. Without a bound, a file with no newline (a binary, a log of something else)
+ * was kept whole, and copied again on every read: 100 MB took 14 s and 360 MB of memory.
+ */
+export const maxLineBytes = 1024 * 1024;
 /** A little over chokidar's 50 ms throttle of `change` events. */
 const trailingMs = 60;
 
@@ -295,6 +305,7 @@ export class AuditTail {
 			tracked.offset = 0;
 			tracked.line = 0;
 			tracked.partial = Buffer.alloc(0);
+			tracked.overlong = false;
 		}
 
 		await this.#drain(tracked);
@@ -322,7 +333,7 @@ export class AuditTail {
 	async #open(file: string, at: 'start' | 'end' | 0): Promise<Tracked> {
 		const handle = await fs.promises.open(file, 'r');
 		const stat = await handle.stat();
-		const tracked: Tracked = {handle, dev: stat.dev, ino: stat.ino, path: file, offset: 0, line: 0, partial: Buffer.alloc(0), lastJob: undefined};
+		const tracked: Tracked = {handle, dev: stat.dev, ino: stat.ino, path: file, offset: 0, line: 0, partial: Buffer.alloc(0), overlong: false, lastJob: undefined};
 		if (at === 'end') {
 			// Skip complete lines (counting them, for line numbers); a partial last line is read
 			// when its newline arrives.
@@ -374,14 +385,35 @@ export class AuditTail {
 			let start = 0;
 			for (let index = buffer.indexOf(newline); index !== -1 && index < bytesRead; index = buffer.indexOf(newline, start)) {
 				const piece = buffer.subarray(start, index);
+				file.line++;
+				start = index + 1;
+				if (file.overlong) {
+					// The end of a line already reported: nothing of it was kept.
+					file.overlong = false;
+					continue;
+				}
+
+				if (file.partial.length + piece.length > maxLineBytes) {
+					file.partial = Buffer.alloc(0);
+					this.#reportOverlong(file, file.line);
+					continue;
+				}
+
 				const line = file.partial.length > 0 ? Buffer.concat([file.partial, piece]) : piece;
 				file.partial = Buffer.alloc(0);
-				file.line++;
 				this.#line(file, line.toString('utf8'));
-				start = index + 1;
 			}
 
-			if (start < bytesRead) file.partial = Buffer.concat([file.partial, buffer.subarray(start, bytesRead)]);
+			if (start < bytesRead && !file.overlong) {
+				if (file.partial.length + bytesRead - start > maxLineBytes) {
+					file.partial = Buffer.alloc(0);
+					file.overlong = true;
+					this.#reportOverlong(file, file.line + 1);
+				} else {
+					file.partial = Buffer.concat([file.partial, buffer.subarray(start, bytesRead)]);
+				}
+			}
+
 			const wait = this.#options.backpressure?.();
 			if (wait) await wait;
 		}
@@ -464,6 +496,10 @@ export class AuditTail {
 		// keeps its number.
 		const seq = owner === auditTailJob ? this.#pseudoSeq++ : (this.#expected.get(owner) ?? 0);
 		this.#emit({type: 'anomaly', severity: 'warn', code, message: `${file.path}:${line}: ${message}`, job: owner, ts: ts ?? Date.now(), seq});
+	}
+
+	#reportOverlong(file: Tracked, line: number): void {
+		this.#report('audit-malformed-line', file, line, `malformed line: longer than ${maxLineBytes / 1024 / 1024} MiB (audit lines are a few KiB), not an audit line; skipped up to its newline`);
 	}
 
 	#reportIo(message: string): void {

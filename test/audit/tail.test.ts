@@ -326,6 +326,58 @@ describe('AuditTail', () => {
 		expect(anomalies()[0]!.message).toContain(`${file}:2: incomplete last line`);
 	});
 
+	it('a line longer than maxLineBytes is reported once and skipped up to its newline, however it arrives', async () => {
+		const file = path.join(freshDir(), 'audit.jsonl');
+		fs.writeFileSync(file, line(paused('a', 0)));
+		const {tail, durable, anomalies} = follow([file], {fromStart: true});
+		await tail.start();
+		const block = Buffer.alloc(300 * 1024, 'x');
+		for (let index = 0; index < 9; index++) {
+			fs.appendFileSync(file, block);
+			await new Promise(resolve => setTimeout(resolve, 20));
+		}
+
+		await waitFor(() => anomalies().length === 1, timing);
+		fs.appendFileSync(file, `\n${line(paused('a', 1))}`);
+		await waitFor(() => durable().length === 2, timing);
+		expect(durable().map(event => event.seq)).toEqual([0, 1]);
+		expect(anomalies()).toHaveLength(1);
+		expect(anomalies()[0]).toMatchObject({code: 'audit-malformed-line'});
+		expect(anomalies()[0]!.message).toBe(`${file}:2: malformed line: longer than 1 MiB (audit lines are a few KiB), not an audit line; skipped up to its newline`);
+		// Line numbers go on from there.
+		fs.appendFileSync(file, 'garbage\n');
+		await waitFor(() => anomalies().length === 2, timing);
+		expect(anomalies()[1]!.message).toContain(`${file}:4: malformed line: not JSON`);
+	});
+
+	it('a big file without newlines is read in bounded memory and linear time (100 MB took 14 s)', async () => {
+		const file = path.join(freshDir(), 'binary.jsonl');
+		const fd = fs.openSync(file, 'w');
+		const block = Buffer.alloc(4 * 1024 * 1024, 'x');
+		for (let index = 0; index < 24; index++) fs.writeSync(fd, block);
+		fs.writeSync(fd, `\n${line(paused('a', 0))}`);
+		fs.writeSync(fd, block);
+		fs.closeSync(fd);
+		const events: CageEvent[] = [];
+		let peak = 0;
+		// Called after every block read: the memory held then is what the tail keeps between reads.
+		const backpressure = () => {
+			peak = Math.max(peak, process.memoryUsage().arrayBuffers);
+			return undefined;
+		};
+
+		const tail = new AuditTail([file], {fromStart: true, follow: false, onEvent: event => events.push(event), backpressure});
+		const before = process.memoryUsage().arrayBuffers;
+		const started = performance.now();
+		await tail.start();
+		expect(performance.now() - started).toBeLessThan(3000);
+		expect(peak - before).toBeLessThan(16 * 1024 * 1024);
+		const anomalies = () => events.filter((event): event is AnomalyEvent => event.type === 'anomaly');
+		expect(events.filter(event => event.type !== 'anomaly')).toHaveLength(1);
+		// Each over-long line once; the last has no newline, and is not reported again as incomplete.
+		expect(anomalies().map(anomaly => anomaly.message.split(': ')[0])).toEqual([`${file}:1`, `${file}:3`]);
+	});
+
 	it('waits for a log (and its directory) that does not exist yet', async () => {
 		const directory = path.join(freshDir(), 'later', 'cage');
 		const file = path.join(directory, 'audit.jsonl');
