@@ -185,5 +185,8 @@ function fieldList(type: CageEventType) {
 	return list;
 }
 
-/** The job id of anomalies about lines that name no job (garbage before any valid line). */
+/**
+ * The job of the anomalies a watcher makes about a log (malformed lines, gaps, read errors): its
+ * own events, numbered in its own sequence, since a job's seq counts only what the job wrote.
+ */
 export const auditTailJob = 'audit-tail';

@@ -12,9 +12,15 @@
  *   pattern (`audit.jsonl*`) is recognised by its inode and continues from its offset.
  * - Every line is validated (`parseAuditLine`) and sequence-checked per job, and a chunk id must
  *   fall within the plan its job announced (job:start, a batch's item:start). Malformed lines,
- *   unknown versions, seq gaps and out-of-order lines become `anomaly` events naming the file and
- *   line; the tail never throws on bad input, and a line `onEvent` throws on is reported and
- *   skipped like a malformed one, so the lines after it (in the same read too) still arrive.
+ *   unknown versions, seq gaps and out-of-order lines become `anomaly` events naming the file, the
+ *   line and the job; the tail never throws on bad input, and a line `onEvent` throws on is
+ *   reported and skipped like a malformed one, so the lines after it (in the same read too) still
+ *   arrive.
+ * - Those anomalies are the tail's own events, under the job `audit-tail` with a sequence of its
+ *   own. A job's seq counts the events the job wrote; an anomaly the tail slipped in under the job
+ *   would have to repeat one of its numbers (`#35 warn audit-malformed-line` beside `#35 chunk 14
+ *   done`). The message names the job instead: the line's own, or for a line that names none, the
+ *   job of the line before it (`after job …`).
  *
  * chokidar watches the patterns' base directories (inotify on Linux, no polling, no
  * awaitWriteFinish, no atomic-write delay), so an append reaches `onEvent` within milliseconds. A
@@ -42,6 +48,11 @@ export type AuditTailOptions = {
 	cwd?: string;
 	/** The patterns are paths, never globs (a configured log path may hold `[` or `*`). */
 	literal?: boolean;
+	/**
+	 * Only the jobs this accepts: other jobs' lines are skipped unchecked, and the anomalies about
+	 * them (or about jobless lines after theirs) are not reported. Default: every job.
+	 */
+	jobs?: (job: string) => boolean;
 	/** How long a rotated-away or deleted file is still drained (default 2000 ms). */
 	retireMs?: number;
 	/** Period of the safety sweep in follow mode (default 1000 ms). */
@@ -84,7 +95,7 @@ const trailingMs = 60;
 /** Follows audit logs; see the module comment. */
 export class AuditTail {
 	readonly #patterns: FilePattern[];
-	readonly #options: Required<Omit<AuditTailOptions, 'cwd' | 'literal' | 'backpressure'>> & Pick<AuditTailOptions, 'backpressure'>;
+	readonly #options: Required<Omit<AuditTailOptions, 'cwd' | 'literal' | 'jobs' | 'backpressure'>> & Pick<AuditTailOptions, 'jobs' | 'backpressure'>;
 	readonly #active = new Map<string, Tracked>();
 	readonly #retired: Array<{file: Tracked; until: number}> = [];
 	/** Per job: the next durable seq expected. */
@@ -431,11 +442,12 @@ export class AuditTail {
 
 		const {event} = parsed;
 		file.lastJob = event.job;
+		if (this.#options.jobs && !this.#options.jobs(event.job)) return;
 		// A chunk past its job's plan would make a watcher size the job's grid by it. Refused like
 		// any malformed line: it is a missing event of the job (its seq is not taken).
 		const plan = this.#plans.get(event.job);
 		if (plan !== undefined && 'chunk' in event && event.type !== 'anomaly' && event.chunk >= plan) {
-			this.#report('audit-malformed-line', file, file.line, `malformed line: ${event.type}: chunk ${event.chunk} is outside job ${event.job}'s plan of ${plan} chunk(s); line skipped`, event.job, event.ts);
+			this.#report('audit-malformed-line', file, file.line, `malformed line: ${event.type}: chunk ${event.chunk} is outside the job's plan of ${plan} chunk(s); line skipped`, event.job, event.ts);
 			return;
 		}
 
@@ -446,7 +458,7 @@ export class AuditTail {
 				'audit-sequence-gap',
 				file,
 				file.line,
-				`job ${event.job}: seq ${event.seq} (${event.type}) after seq ${expected - 1}: out of order or repeated; line skipped`,
+				`seq ${event.seq} (${event.type}) after seq ${expected - 1}: out of order or repeated; line skipped`,
 				event.job,
 				event.ts,
 			);
@@ -459,7 +471,7 @@ export class AuditTail {
 				'audit-sequence-gap',
 				file,
 				file.line,
-				`job ${event.job}: seq jumps from ${expected - 1} to ${event.seq} (${event.type}): ${missing} event(s) missing`,
+				`seq jumps from ${expected - 1} to ${event.seq} (${event.type}): ${missing} event(s) missing`,
 				event.job,
 				event.ts,
 			);
@@ -490,12 +502,15 @@ export class AuditTail {
 		}
 	}
 
+	/**
+	 * Report a line: an anomaly of the `audit-tail` job, with the next number of its own sequence,
+	 * naming the file, the line and the job (`job` when the line names one, else the file's last).
+	 */
 	#report(code: AnomalyCode, file: Tracked, line: number, message: string, job?: string, ts?: number): void {
-		const owner = job ?? file.lastJob ?? auditTailJob;
-		// An anomaly about a job takes no seq of its own (like chunk:progress): the job's next event
-		// keeps its number.
-		const seq = owner === auditTailJob ? this.#pseudoSeq++ : (this.#expected.get(owner) ?? 0);
-		this.#emit({type: 'anomaly', severity: 'warn', code, message: `${file.path}:${line}: ${message}`, job: owner, ts: ts ?? Date.now(), seq});
+		const about = job ?? file.lastJob;
+		if (about !== undefined && this.#options.jobs && !this.#options.jobs(about)) return;
+		const who = job === undefined ? (about === undefined ? '' : `after job ${about}: `) : `job ${job}: `;
+		this.#emit({type: 'anomaly', severity: 'warn', code, message: `${file.path}:${line}: ${who}${message}`, job: auditTailJob, ts: ts ?? Date.now(), seq: this.#pseudoSeq++});
 	}
 
 	#reportOverlong(file: Tracked, line: number): void {

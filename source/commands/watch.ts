@@ -6,7 +6,7 @@ import {once} from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
 import process from 'node:process';
-import type {CageEvent, EventSink} from '../chunker/events.js';
+import type {EventSink} from '../chunker/events.js';
 import {defaultAuditLogPath, readSettings} from '../config.js';
 import {auditTailJob} from '../audit/format.js';
 import {compilePattern} from '../audit/glob.js';
@@ -80,7 +80,9 @@ export const watchCommand = defineCommand({
 	Follows appends, truncation (copy-truncate) and rotation (audit.jsonl -> audit.jsonl.1). A log that
 	does not exist yet is waited for. Malformed lines, unknown versions and gaps in a job's sequence
 	are reported as anomalies (codes audit-malformed-line, audit-unknown-version, audit-sequence-gap)
-	naming the file and line; lines that name no job are reported under the job '${auditTailJob}'.
+	naming the file, the line and the job (the line's, or for a line that names none, the job of the
+	line before it: 'after job ID'). They are the watcher's own events, under the job '${auditTailJob}'
+	with its own sequence numbers, never a job's; --job keeps those about the jobs it selects.
 	Follow mode runs until q, Ctrl-C or SIGTERM and exits 0; --no-follow exits 0 after the report,
 	or 1 when a log does not exist.
 
@@ -131,15 +133,13 @@ export const watchCommand = defineCommand({
 			}
 		}
 
-		const wanted = (event: CageEvent) => jobPrefix === undefined || event.job.startsWith(jobPrefix) || event.job === auditTailJob;
 		const {AuditTail} = await import('../audit/tail.js');
 		const tail = new AuditTail(patterns, {
 			fromStart,
 			follow,
 			literal,
-			onEvent(event) {
-				if (wanted(event)) sink(event);
-			},
+			...(jobPrefix === undefined ? {} : {jobs: (job: string) => job.startsWith(jobPrefix)}),
+			onEvent: event => sink(event),
 			backpressure: () => (io.stdout.writableNeedDrain ? once(io.stdout, 'drain').then(() => undefined) : undefined),
 		});
 		const signals = onStopSignal();

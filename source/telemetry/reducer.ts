@@ -84,6 +84,12 @@ function isEnded(job: JobView): boolean {
 	return job.ending !== null;
 }
 
+/** Every event of the job so far was an anomaly (chunk:progress aside, which no view lists). */
+function onlyAnomalies(job: JobView): boolean {
+	const {info, warn, error} = job.anomalyCounts;
+	return job.auditCount > 0 && job.auditCount === info + warn + error;
+}
+
 /**
  * Start a new plan of `count` chunks (a job, or the next file of a batch). No plan has more than
  * `maxChunks`; a count past it (events not from the planner) is cut there rather than sizing the
@@ -188,9 +194,12 @@ export function applyEvent(state: DashboardState, event: CageEvent): DashboardSt
 		if (!job) state.order.push(event.job);
 		state.jobs.set(event.job, fresh);
 		job = fresh;
-		// Follow the newest job unless the one shown is still running.
+		// Follow the newest job unless the one shown is still running. A job seen only through
+		// anomalies is no job that runs (`cage watch` reports problems in a log under 'audit-tail'):
+		// it does not take the view from one, so a replay still ends on the job it was about, and
+		// gives it up to one, so a log that starts with a bad line still shows its jobs.
 		const shown = selectedJob(state);
-		if (!shown || (shown !== job && isEnded(shown))) state.selected = event.job;
+		if (!shown || (shown !== job && (isEnded(shown) || onlyAnomalies(shown)) && event.type !== 'anomaly')) state.selected = event.job;
 		evictJobs(state);
 	}
 

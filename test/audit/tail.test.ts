@@ -195,8 +195,10 @@ describe('AuditTail', () => {
 		expect(anomalies()[2]!.message).toContain('chunk:done without "start"');
 		expect(anomalies()[3]!.message).toContain('chunk:exploded');
 		expect(anomalies()[5]!.message).toContain('code');
-		// Lines with a job id are reported under it; the garbage before any job id under the last job seen.
-		expect(anomalies().map(anomaly => anomaly.job)).toEqual(bad.map(() => 'a'));
+		// The tail's own events, numbered in its own sequence; the message names the line's job, or
+		// for a line without one, the job of the line before it.
+		expect(anomalies().map(anomaly => [anomaly.job, anomaly.seq])).toEqual(bad.map((_line, index) => [auditTailJob, index]));
+		expect(anomalies().map(anomaly => anomaly.message.split(': ')[1])).toEqual(['after job a', 'after job a', 'job a', 'job a', 'job a', 'job a', 'job a']);
 	});
 
 	it('absurd chunk ids and counts are malformed lines, not events: the replay goes on and the dashboard state stays small', async () => {
@@ -219,14 +221,14 @@ describe('AuditTail', () => {
 		const {tail, events, anomalies, durable} = follow([file], {fromStart: true, follow: false});
 		await tail.start();
 		const malformed = anomalies().filter(anomaly => anomaly.code === 'audit-malformed-line');
-		expect(malformed.map(anomaly => anomaly.message.split(': ').slice(0, 2).join(': '))).toEqual([
-			`${file}:2: malformed line`,
-			`${file}:3: malformed line`,
-			`${file}:5: malformed line`,
-			`${file}:6: malformed line`,
+		expect(malformed.map(anomaly => anomaly.message.split(': ').slice(0, 3).join(': '))).toEqual([
+			`${file}:2: job a: malformed line`,
+			`${file}:3: job a: malformed line`,
+			`${file}:5: job b: malformed line`,
+			`${file}:6: job b: malformed line`,
 		]);
 		expect(malformed[0]!.message).toContain('"chunk" is not a chunk id (a whole number below 16777216)');
-		expect(malformed[1]!.message).toContain("chunk:start: chunk 14 is outside job a's plan of 13 chunk(s)");
+		expect(malformed[1]!.message).toContain("chunk:start: chunk 14 is outside the job's plan of 13 chunk(s)");
 		expect(malformed[2]!.message).toContain('"chunks" is not a chunk count (a whole number up to 16777216)');
 		// Refused lines are events missing from their job, as the next line of job a says.
 		expect(anomalies().filter(anomaly => anomaly.code === 'audit-sequence-gap').map(anomaly => anomaly.message)).toEqual([
@@ -257,7 +259,7 @@ describe('AuditTail', () => {
 		expect(events.filter(event => event.type === 'job:paused').map(event => event.seq)).toEqual([0, 2]);
 		const anomaly = events.find((event): event is AnomalyEvent => event.type === 'anomaly');
 		expect(anomaly).toMatchObject({code: 'audit-malformed-line'});
-		expect(anomaly!.message).toBe(`${file}:2: cannot show this line (job:paused): Invalid typed array length: 4398046511104; line skipped`);
+		expect(anomaly!.message).toBe(`${file}:2: job a: cannot show this line (job:paused): Invalid typed array length: 4398046511104; line skipped`);
 		// No-follow: the replay ends normally, with every other line.
 		const replayed: CageEvent[] = [];
 		const once = new AuditTail([file], {fromStart: true, follow: false, onEvent: event => (onEvent(event), replayed.push(event))});
@@ -273,6 +275,43 @@ describe('AuditTail', () => {
 		expect(anomalies().map(anomaly => [anomaly.job, anomaly.seq, anomaly.message.split(': ')[0]])).toEqual([
 			[auditTailJob, 0, `${file}:1`],
 			[auditTailJob, 1, `${file}:2`],
+		]);
+	});
+
+	it('the tail\'s anomalies never take a job\'s seq: they are audit-tail\'s events, naming the job, and a replay ends on the job', async () => {
+		const file = path.join(freshDir(), 'audit.jsonl');
+		// Job a's seq 2 was torn (disk full): its half line, then seq 3.
+		const torn = line(paused('a', 2)).slice(0, 30);
+		fs.writeFileSync(file, line(paused('a', 0)) + line(paused('a', 1)) + `${torn}\n` + line(paused('a', 3)) + line({type: 'job:done', outcome: 'completed', bytesDone: 3, durationMs: 9, job: 'a', ts: 9, seq: 4}) + 'x\n');
+		const {tail, events, anomalies} = follow([file], {fromStart: true, follow: false});
+		await tail.start();
+		expect(anomalies().map(anomaly => [anomaly.job, anomaly.seq, anomaly.code, anomaly.message.split(': ').slice(0, 2).join(': ')])).toEqual([
+			[auditTailJob, 0, 'audit-malformed-line', `${file}:3: after job a`],
+			[auditTailJob, 1, 'audit-sequence-gap', `${file}:4: job a`],
+			[auditTailJob, 2, 'audit-malformed-line', `${file}:6: after job a`],
+		]);
+		// Job a's events are its own, numbered as it wrote them: no seq appears twice.
+		const seqs = events.filter(event => event.job === 'a').map(event => event.seq);
+		expect(seqs).toEqual([0, 1, 3, 4]);
+		// The dashboard ends on job a, not on the audit-tail job its last anomaly created.
+		const state = reduceEvents(events);
+		expect(state.selected).toBe('a');
+		expect(state.order).toEqual(['a', auditTailJob]);
+		expect(state.jobs.get(auditTailJob)!.anomalies.map(anomaly => anomaly.seq)).toEqual([2, 1, 0]);
+	});
+
+	it('jobs: only the chosen jobs\' lines, and the anomalies about them or about no job', async () => {
+		const file = path.join(freshDir(), 'audit.jsonl');
+		fs.writeFileSync(file, ['first garbage', line(paused('a', 0)).trim(), 'after a', line(paused('b', 0)).trim(), 'after b', line(paused('a', 5)).trim(), line(paused('b', 3)).trim()].join('\n') + '\n');
+		const events: CageEvent[] = [];
+		const tail = new AuditTail([file], {fromStart: true, follow: false, jobs: job => job === 'b', onEvent: event => events.push(event)});
+		await tail.start();
+		expect(events.map(event => (event.type === 'anomaly' ? event.message.split(': ').slice(0, 2).join(': ') : `${event.job}${event.seq}`))).toEqual([
+			`${file}:1: malformed line`,
+			'b0',
+			`${file}:5: after job b`,
+			`${file}:7: job b`,
+			'b3',
 		]);
 	});
 
@@ -311,8 +350,8 @@ describe('AuditTail', () => {
 		await tail.start();
 		expect(durable()).toHaveLength(1);
 		expect(anomalies()).toHaveLength(1);
-		expect(anomalies()[0]).toMatchObject({code: 'audit-unknown-version', job: 'a'});
-		expect(anomalies()[0]!.message).toContain(`${file}:2:`);
+		expect(anomalies()[0]).toMatchObject({code: 'audit-unknown-version', job: auditTailJob});
+		expect(anomalies()[0]!.message).toContain(`${file}:2: job a: unknown audit log version`);
 		expect(anomalies()[0]!.message).toContain('version 2');
 	});
 
@@ -323,7 +362,7 @@ describe('AuditTail', () => {
 		await tail.start();
 		expect(durable()).toHaveLength(1);
 		expect(anomalies()).toHaveLength(1);
-		expect(anomalies()[0]!.message).toContain(`${file}:2: incomplete last line`);
+		expect(anomalies()[0]!.message).toContain(`${file}:2: after job a: incomplete last line`);
 	});
 
 	it('a line longer than maxLineBytes is reported once and skipped up to its newline, however it arrives', async () => {
@@ -343,11 +382,11 @@ describe('AuditTail', () => {
 		expect(durable().map(event => event.seq)).toEqual([0, 1]);
 		expect(anomalies()).toHaveLength(1);
 		expect(anomalies()[0]).toMatchObject({code: 'audit-malformed-line'});
-		expect(anomalies()[0]!.message).toBe(`${file}:2: malformed line: longer than 1 MiB (audit lines are a few KiB), not an audit line; skipped up to its newline`);
+		expect(anomalies()[0]!.message).toBe(`${file}:2: after job a: malformed line: longer than 1 MiB (audit lines are a few KiB), not an audit line; skipped up to its newline`);
 		// Line numbers go on from there.
 		fs.appendFileSync(file, 'garbage\n');
 		await waitFor(() => anomalies().length === 2, timing);
-		expect(anomalies()[1]!.message).toContain(`${file}:4: malformed line: not JSON`);
+		expect(anomalies()[1]!.message).toContain(`${file}:4: after job a: malformed line: not JSON`);
 	});
 
 	it('a big file without newlines is read in bounded memory and linear time (100 MB took 14 s)', async () => {

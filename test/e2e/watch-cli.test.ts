@@ -133,8 +133,14 @@ describe('cage watch', () => {
 		const anomalies = ndjson(run.stdout).filter(event => event.type === 'anomaly');
 		expect(anomalies.map(event => event.code)).toEqual(['audit-sequence-gap', 'audit-malformed-line', 'audit-unknown-version']);
 		expect(anomalies[0]!.message).toContain(`${log}:3: job ${JSON.parse(source[0]!).job}: seq jumps from 1 to 3`);
-		expect(anomalies[1]!.message).toContain(`${log}:5: malformed line: not JSON`);
-		expect(anomalies[2]!.message).toContain(`${log}:8: unknown audit log version: version 9`);
+		expect(anomalies[1]!.message).toContain(`${log}:5: after job ${JSON.parse(source[0]!).job}: malformed line: not JSON`);
+		expect(anomalies[2]!.message).toContain(`${log}:8: job x: unknown audit log version: version 9`);
+		// The watcher's own events, numbered in its own sequence: never one of the job's seqs.
+		expect(anomalies.map(event => [event.job, event.seq])).toEqual([
+			['audit-tail', 0],
+			['audit-tail', 1],
+			['audit-tail', 2],
+		]);
 		expect(ndjson(run.stdout).filter(event => event.type === 'job:done')).toHaveLength(2);
 	});
 
@@ -178,6 +184,7 @@ describe('cage watch', () => {
 		expect(help.status).toBe(0);
 		expect(help.stdout).toContain('$ cage watch --no-follow --progress json');
 		expect(help.stdout).toContain('--from-start');
+		expect(help.stdout).toMatch(/under the job 'audit-tail'\s+with its own sequence numbers, never a job's/);
 		expect(cage(['--help'], {env}).stdout).toMatch(/^\s+watch\s+follow the audit log/m);
 	});
 });

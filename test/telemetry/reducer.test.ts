@@ -253,6 +253,24 @@ describe('reducer', () => {
 		expect(job.chunkCounts).toEqual([7, 0, 1, 0, 0]);
 	});
 
+	it('a job seen only through anomalies (cage watch\'s audit-tail) neither takes the view nor keeps it from a new job', () => {
+		const state = createDashboardState();
+		applyEvent(state, {type: 'job:paused', bytesDone: 0, job: 'real', ts: 1, seq: 0});
+		applyEvent(state, {type: 'job:done', outcome: 'completed', bytesDone: 0, durationMs: 1, job: 'real', ts: 2, seq: 1});
+		applyEvent(state, {type: 'anomaly', severity: 'warn', code: 'audit-malformed-line', message: 'x:3: not JSON', job: 'audit-tail', ts: 3, seq: 0});
+		expect(state.selected).toBe('real');
+		expect(state.order).toEqual(['real', 'audit-tail']);
+		applyEvent(state, {type: 'job:paused', bytesDone: 0, job: 'next', ts: 4, seq: 0});
+		expect(state.selected).toBe('next');
+		// With nothing shown yet, it is shown: a log of garbage only still shows something.
+		const fresh = createDashboardState();
+		applyEvent(fresh, {type: 'anomaly', severity: 'warn', code: 'audit-malformed-line', message: 'x:1: not JSON', job: 'audit-tail', ts: 1, seq: 0});
+		expect(fresh.selected).toBe('audit-tail');
+		// And gives the view up to the first real job: a log that starts with a bad line.
+		applyEvent(fresh, {type: 'job:paused', bytesDone: 0, job: 'real', ts: 2, seq: 1});
+		expect(fresh.selected).toBe('real');
+	});
+
 	it('never sizes its grid past maxChunks, whatever the events claim (they are not all from the planner)', () => {
 		const state = createDashboardState();
 		const start = {type: 'job:start', kind: 'hash', source: '/x', output: null, size: null, chunkSize: 1, jobs: 1, pid: 1, resumed: false, bytesDone: 0, job: 'absurd', ts: 1} as const;
