@@ -141,7 +141,7 @@ const code = await main(process.argv.slice(2), io);
 // Let stdout drain (a pipe may be slow), then leave even if a library left a handle open.
 process.exitCode = code;
 await new Promise<void>(resolve => {
-	if (process.stdout.writableLength === 0) resolve();
+	if (process.stdout.writableLength === 0 || process.stdout.destroyed) resolve();
 	else process.stdout.once('drain', () => resolve());
 });
 process.exit(code);

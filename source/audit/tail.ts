@@ -383,6 +383,8 @@ export class AuditTail {
 	async #drain(file: Tracked): Promise<void> {
 		const buffer = Buffer.allocUnsafe(readSize);
 		for (;;) {
+			// A long replay stops at the next block once the tail is closed (Ctrl-C, q).
+			if (this.#closed) return;
 			let bytesRead: number;
 			try {
 				({bytesRead} = await file.handle.read(buffer, 0, readSize, file.offset));

@@ -147,9 +147,15 @@ export const watchCommand = defineCommand({
 		const closedOutput = new Promise<void>(resolve => {
 			io.stdout.once('error', () => resolve());
 		});
+		// Ctrl-C, SIGTERM, q or a closed stdout stop the watch at any point, the first replay of a
+		// long log included.
+		let stopped = false;
+		const stop = Promise.race([signals.stopped, closedOutput, dashboard?.quitRequested ?? new Promise<void>(() => undefined)]).then(() => {
+			stopped = true;
+		});
 		try {
-			if (follow) {
-				await tail.start();
+			await Promise.race([tail.start(), stop]);
+			if (follow && !stopped) {
 				// Said once the watch is in place, so a script that waits for it misses nothing.
 				if (mode !== 'tui') {
 					for (const source of patterns) {
@@ -157,14 +163,14 @@ export const watchCommand = defineCommand({
 					}
 				}
 
-				await Promise.race([signals.stopped, closedOutput, dashboard?.quitRequested ?? new Promise<void>(() => undefined)]);
-			} else {
-				await Promise.race([tail.start(), signals.stopped, closedOutput]);
+				await stop;
 			}
 		} finally {
 			signals.off();
 			await tail.close();
 			await dashboard?.close();
+			// Asked to stop: a reader that stopped reading must not keep cage waiting for stdout to drain.
+			if (stopped && io.stdout.writableNeedDrain) io.stdout.destroy();
 		}
 
 		return exitCodes.ok;

@@ -170,6 +170,26 @@ describe('cage watch', () => {
 		expect(ndjson(configured.stdout)).toEqual(events);
 	});
 
+	it('Ctrl-C stops the first replay of a long log at once, following or not', async () => {
+		const log = path.join(dir, 'long', 'audit.jsonl');
+		fs.mkdirSync(path.dirname(log), {recursive: true});
+		const chunks = 4096;
+		const lines = [formatAuditLine({type: 'job:start', job: 'long', seq: 0, ts: 1, kind: 'hash', source: '/x', output: null, size: chunks, chunkSize: 1, chunks, chunksDone: 0, bytesDone: 0, jobs: 1, pid: 1, resumed: false} as CageEvent)];
+		for (let seq = 1; seq <= 200_000; seq++) {
+			lines.push(formatAuditLine({type: 'chunk:start', job: 'long', seq, ts: 1 + seq, chunk: seq % chunks, start: seq % chunks, size: 1, attempt: 1} as CageEvent));
+		}
+
+		fs.writeFileSync(log, lines.join(''));
+		for (const follow of [[], ['--no-follow']]) {
+			const run = startCage(['watch', log, '--from-start', '--progress', 'json', ...follow], {env});
+			await waitFor(() => run.stdout().length > 0, {what: 'the first replayed events'});
+			run.child.kill('SIGINT');
+			expect(await run.exited).toBe(0);
+			// It stopped part-way: far from every line was replayed.
+			expect(run.stdout().split('\n').length).toBeLessThan(lines.length / 2);
+		}
+	}, 60_000);
+
 	it('errors: a missing log with --no-follow exits 1; a bad --progress exits 2; --help has examples', () => {
 		const missing = cage(['watch', path.join(dir, 'nope.jsonl'), '--no-follow'], {env});
 		expect(missing.status).toBe(1);
