@@ -119,7 +119,8 @@ export const watchCommand = defineCommand({
 			}
 
 			case 'plain': {
-				sink = plainReporter(io.stdout);
+				// Every line names its job, unless --job picked it.
+				sink = plainReporter(io.stdout, {prefixJobs: jobPrefix === undefined});
 				break;
 			}
 
@@ -133,13 +134,17 @@ export const watchCommand = defineCommand({
 			}
 		}
 
-		const {AuditTail} = await import('../audit/tail.js');
+		const {AuditTail, auditTailJob} = await import('../audit/tail.js');
+		let matched = false;
 		const tail = new AuditTail(patterns, {
 			fromStart,
 			follow,
 			literal,
 			...(jobPrefix === undefined ? {} : {jobs: (job: string) => job.startsWith(jobPrefix)}),
-			onEvent: event => sink(event),
+			onEvent: event => {
+				if (event.job !== auditTailJob) matched = true;
+				sink(event);
+			},
 			backpressure: () => (io.stdout.writableNeedDrain ? once(io.stdout, 'drain').then(() => undefined) : undefined),
 		});
 		const signals = onStopSignal();
@@ -155,6 +160,10 @@ export const watchCommand = defineCommand({
 		});
 		try {
 			await Promise.race([tail.start(), stop]);
+			if (!follow && !stopped && jobPrefix !== undefined && !matched) {
+				throw new InputError(`no job whose id starts with '${jobPrefix}' in ${patterns.join(', ')}`);
+			}
+
 			if (follow && !stopped) {
 				// Said once the watch is in place, so a script that waits for it misses nothing.
 				if (mode !== 'tui') {

@@ -27,9 +27,10 @@ type JobLine = {size: number | null; startedAt: number; startBytes: number; last
  * Plain lines: a status line at most every `intervalMs` (percent, bytes, rate, ETA), plus one line
  * per notable event (start, pause, anomaly, item, failure, end). No cursor movement, no colour.
  */
-export function plainReporter(out: Writable, {intervalMs = 1000} = {}): EventSink {
+export function plainReporter(out: Writable, {intervalMs = 1000, prefixJobs = false} = {}): EventSink {
 	const jobs = new Map<string, JobLine>();
-	const prefix = (event: CageEvent) => (jobs.size > 1 ? `[${event.job}] ` : '');
+	// A live job has one; a log may hold several, and the first one's lines come before the second is known.
+	const prefix = (event: CageEvent) => (prefixJobs || jobs.size > 1 ? `[${event.job}] ` : '');
 
 	const status = (event: CageEvent, bytesDone: number, force = false) => {
 		const job = jobs.get(event.job);

@@ -112,6 +112,11 @@ describe('cage watch', () => {
 		const report = cage(['watch', log, '--no-follow', '--progress', 'plain'], {env});
 		expect(report.status).toBe(0);
 		expect(report.stdout.match(/completed: 12\.0 MiB in /g)).toHaveLength(2);
+		// Every line of a report of several jobs names its job, the first job's too.
+		for (const line of report.stdout.trim().split('\n')) expect(line).toMatch(/^\[[^\]]+\] /);
+		const none = cage(['watch', log, '--no-follow', '--progress', 'plain', '--job', 'zzz'], {env});
+		expect(none.status).toBe(1);
+		expect(none.stderr).toContain(`no job whose id starts with 'zzz' in ${log}`);
 		const one = cage(['watch', log, '--no-follow', '--progress', 'json', '--job', jobs[1]!.slice(0, 22)], {env});
 		expect(one.status).toBe(0);
 		expect(new Set(ndjson(one.stdout).map(event => event.job))).toEqual(new Set([jobs[1]]));
