@@ -78,6 +78,8 @@ type Tracked = {
 	overlong: boolean;
 	/** The job of the last valid line, to attribute garbage lines to. */
 	lastJob: string | undefined;
+	/** In a run of lines that repeat events already read (a copy of a log read before): reported once. */
+	repeating: boolean;
 };
 
 const newline = 0x0a;
@@ -344,7 +346,7 @@ export class AuditTail {
 	async #open(file: string, at: 'start' | 'end' | 0): Promise<Tracked> {
 		const handle = await fs.promises.open(file, 'r');
 		const stat = await handle.stat();
-		const tracked: Tracked = {handle, dev: stat.dev, ino: stat.ino, path: file, offset: 0, line: 0, partial: Buffer.alloc(0), overlong: false, lastJob: undefined};
+		const tracked: Tracked = {handle, dev: stat.dev, ino: stat.ino, path: file, offset: 0, line: 0, partial: Buffer.alloc(0), overlong: false, lastJob: undefined, repeating: false};
 		if (at === 'end') {
 			// Skip complete lines (counting them, for line numbers); a partial last line is read
 			// when its newline arrives.
@@ -456,16 +458,24 @@ export class AuditTail {
 		const expected = this.#expected.get(event.job);
 		const durable = event.type !== 'chunk:progress';
 		if (expected !== undefined && event.seq < expected) {
-			this.#report(
-				'audit-sequence-gap',
-				file,
-				file.line,
-				`seq ${event.seq} (${event.type}) after seq ${expected - 1}: out of order or repeated; line skipped`,
-				event.job,
-				event.ts,
-			);
+			// A copy of a log read before (copy-and-truncate rotation) repeats every line: one report
+			// for the run, not one per line.
+			if (!file.repeating) {
+				this.#report(
+					'audit-sequence-gap',
+					file,
+					file.line,
+					`seq ${event.seq} (${event.type}) after seq ${expected - 1}: out of order or repeated; skipped, with the repeated lines right after it`,
+					event.job,
+					event.ts,
+				);
+			}
+
+			file.repeating = true;
 			return;
 		}
+
+		file.repeating = false;
 
 		if (expected !== undefined && event.seq > expected) {
 			const missing = event.seq - expected;

@@ -343,6 +343,26 @@ describe('AuditTail', () => {
 		]);
 	});
 
+	it('a copy of a log already read (copy-and-truncate into a file the glob matches) is one report, not one per line', async () => {
+		const directory = freshDir();
+		const original = path.join(directory, 'audit.jsonl');
+		const events200 = Array.from({length: 200}, (_, seq) => paused('a', seq));
+		fs.writeFileSync(original, events200.map(event => line(event)).join(''));
+		const {tail, durable, anomalies} = follow([path.join(directory, 'audit.jsonl*')], {fromStart: true, sweepMs: 100});
+		await tail.start();
+		await waitFor(() => durable().length === 200, timing);
+		fs.copyFileSync(original, `${original}.1`);
+		fs.truncateSync(original, 0);
+		fs.appendFileSync(original, line(paused('a', 200)));
+		await waitFor(() => durable().length === 201, timing);
+		await new Promise(resolve => setTimeout(resolve, 300));
+		expect(durable().map(event => event.seq)).toEqual(Array.from({length: 201}, (_, seq) => seq));
+		const repeats = anomalies().filter(anomaly => anomaly.code === 'audit-sequence-gap');
+		expect(repeats).toHaveLength(1);
+		expect(repeats[0]!.message).toContain(`${original}.1:1: job a: seq 0 (job:paused) after seq`);
+		expect(repeats[0]!.message).toContain('skipped, with the repeated lines right after it');
+	});
+
 	it('an unknown version is reported (audit-unknown-version) and skipped', async () => {
 		const file = path.join(freshDir(), 'audit.jsonl');
 		fs.writeFileSync(file, line(paused('a', 0)) + JSON.stringify({v: 2, ts: 1, job: 'a', seq: 1, type: 'job:paused', bytesDone: 0, extra: {}}) + '\n');
