@@ -7,8 +7,8 @@
  *    inside tmux and timed by the shell around the command, alternately; the median of BENCH_RUNS
  *    (default 5) each. The files live on tmpfs when there is one (as in bench.mjs), so the disk's
  *    write-back does not decide the result.
- * 2. The CPU the dashboard uses (reducer + Ink rendering, process.cpuUsage of this process) for a
- *    synthetic 65 536-chunk job fed at ~2 000 events a second for BENCH_UI_SECONDS (default 5).
+ * 2. The CPU the dashboard uses (reducer + Ink rendering, process.cpuUsage of this process, the
+ *    binary's bundled dashboard) for a synthetic 65 536-chunk job fed at ~2 000 events a second for BENCH_UI_SECONDS (default 5).
  *
  * Prints one JSON object on stdout; progress notes go to stderr. Config, state and home live in a
  * temp directory.
@@ -116,7 +116,14 @@ function nullTerminal() {
 }
 
 async function benchRendering() {
-	const {mountDashboard} = await import(pathToFileURL(path.join(root, 'dist/ui/mount.js')).href);
+	// The binary's own dashboard chunk (what `cage` runs: bundled, with text-width.ts in place of
+	// string-width), not the library build in dist/ui/.
+	const bin = path.join(root, 'dist/bin');
+	const chunk = fs.readdirSync(bin).find(name => name.startsWith('mount-') && name.endsWith('.js'));
+	if (!chunk) throw new Error('no dashboard chunk (dist/bin/mount-*.js): run npm run build');
+	const exported = await import(pathToFileURL(path.join(bin, chunk)).href);
+	const mountDashboard = Object.values(exported).find(value => typeof value === 'function' && value.name === 'mountDashboard');
+	if (!mountDashboard) throw new Error(`${chunk} exports no mountDashboard`);
 	const {defaultSettings} = await import(pathToFileURL(path.join(root, 'dist/config.js')).href);
 	const chunks = 65_536;
 	const chunkSize = 16 * 1024 * 1024;
