@@ -54,6 +54,14 @@ const commonHelp = `	  -o, --output OUTPUT       write here (default: stdout, no
 	      --recursive           INPUT may be a directory: every file below it, as one batch
 ${jobFlagsHelp}`;
 
+function isRegularFile(descriptor: number): boolean {
+	try {
+		return fs.fstatSync(descriptor).isFile();
+	} catch {
+		return false;
+	}
+}
+
 /** A directory is never overwritten, --force or not: the job would only fail at its very end. */
 function refuseDirectory(output: string): void {
 	if (fs.statSync(output, {throwIfNoEntry: false})?.isDirectory()) throw new InputError(`${output} is a directory; the output must be a file (-o FILE), or give several inputs with --output-dir DIR`);
@@ -152,46 +160,64 @@ async function runFileOrStream(
 	releaseWarmWorkers();
 	const input = plan.input === null ? io.stdin : fs.createReadStream(plan.input, {highWaterMark: 1024 * 1024});
 	// A file output is opened first, so that a missing directory or a permission problem is a
-	// one-line error before any work; it is synced before it takes its final name.
+	// one-line error before any work; it is synced before it takes its final name. stdout that is
+	// a regular file (`> out.age`) is written through a file stream too: node's stdout writes to a
+	// file synchronously and ignores a short write, so a full disk went unnoticed.
 	const partial = plan.output === null ? null : partialPath(plan.output);
 	const fd = partial === null ? null : fs.openSync(partial, 'w', 0o600);
-	// The stream owns the descriptor: it syncs (flush) and closes it after the last write, or on an error.
-	const output = fd === null ? io.stdout : fs.createWriteStream('', {fd, flush: true});
-	const closed = new Promise<void>(resolve => output.once('close', () => resolve()));
-	// A write through a file handle reports no path: name the file in the message.
-	if (partial !== null) output.on('error', (error: NodeJS.ErrnoException) => (error.path ??= partial));
-	// Progress counts plaintext: a file decrypted to stdout has the plaintext size its header tells.
-	const size = kind === 'decrypt' && plan.input !== null ? await plaintextSizeOfFile(plan.input) : plan.size;
-	const result = await runSession(session, emitter, control, async () =>
-		start.stream(input, output, {
-			emitter,
-			control,
-			rate: options.rate,
-			chunkSize: resolveChunkSize(size ?? 0, chunkSizeFlag, options.settings.chunkSize),
-			size,
-			source: plan.input === null ? null : path.resolve(plan.input),
-			output: plan.output === null ? null : path.resolve(plan.output),
-		}),
-	);
-	if (fd === null || partial === null || plan.output === null) return result.exitCode;
+	const stdoutIsFile = fd === null && io.stdout === process.stdout && isRegularFile(1);
+	const file = fd === null ? (stdoutIsFile ? fs.createWriteStream('', {fd: 1, autoClose: false}) : null) : fs.createWriteStream('', {fd, flush: true});
+	const output = file ?? io.stdout;
+	// Every error of the file stream, from its first write to its close (the last write can fail
+	// after the job's own loop is over); a write through a descriptor reports no path, so name it.
+	let writeError: Error | undefined;
+	file?.on('error', (error: NodeJS.ErrnoException) => {
+		error.path ??= partial ?? 'stdout';
+		writeError ??= error;
+	});
+	const closed = file === null ? Promise.resolve() : new Promise<void>(resolve => file.once(stdoutIsFile ? 'finish' : 'close', () => resolve()));
+	const done = async (): Promise<void> => {
+		if (file === null) return;
+		file.end();
+		await Promise.race([closed, new Promise<void>(resolve => file.once('error', () => resolve()))]);
+		if (writeError ?? file.errored) throw writeError ?? file.errored;
+	};
+
+	let exitCode: number = exitCodes.failed;
 	try {
-		if (result.exitCode !== 0) return result.exitCode;
+		// Progress counts plaintext: a file decrypted to stdout has the plaintext size its header tells.
+		const size = kind === 'decrypt' && plan.input !== null ? await plaintextSizeOfFile(plan.input) : plan.size;
+		const result = await runSession(session, emitter, control, async () =>
+			start.stream(input, output, {
+				emitter,
+				control,
+				rate: options.rate,
+				chunkSize: resolveChunkSize(size ?? 0, chunkSizeFlag, options.settings.chunkSize),
+				size,
+				source: plan.input === null ? null : path.resolve(plan.input),
+				output: plan.output === null ? null : path.resolve(plan.output),
+			}),
+		);
+		exitCode = result.exitCode;
+		if (exitCode !== 0) return exitCode;
 		// The last writes and the sync can still fail here (a full disk): then the output is not complete.
-		await new Promise<void>((resolve, reject) => {
-			output.once('error', reject);
-			output.end(() => resolve());
-		});
-		await closed;
-		await fs.promises.rename(partial, plan.output);
-		await syncDirectory(path.dirname(path.resolve(plan.output)));
-		return result.exitCode;
+		await done();
+		if (partial !== null && plan.output !== null) {
+			await fs.promises.rename(partial, plan.output);
+			await syncDirectory(path.dirname(path.resolve(plan.output)));
+		}
+
+		return exitCode;
 	} catch (error) {
-		io.stderr.write(`cage ${kind}: ${describeError(error)}; nothing was written to ${plan.output}\n`);
+		io.stderr.write(`cage ${kind}: ${describeError(error)}; ${plan.output === null ? 'the output on stdout is incomplete' : `nothing was written to ${plan.output}`}\n`);
 		return exitCodes.failed;
 	} finally {
-		output.destroy();
-		await closed;
-		fs.rmSync(partial, {force: true});
+		if (fd !== null) {
+			file?.destroy();
+			await closed;
+		}
+
+		if (partial !== null) fs.rmSync(partial, {force: true});
 	}
 }
 

@@ -603,6 +603,26 @@ describe('streams and write errors', () => {
 			expect(decrypted.status).toBe(1);
 			expect(decrypted.stderr).toMatch(/stream\.out\.partial: no space left on device/);
 			expect(fs.readdirSync(mount)).toEqual([]);
+			// The disk fills on the very last write, after the job's own loop: still a failure.
+			const small = path.join(dir, 'stream-small');
+			writeRandomFile(small, 2 * 65_536 + 4000);
+			const filler = path.join(mount, 'filler');
+			const fill = (free: number) => {
+				fs.rmSync(filler, {force: true});
+				const total = spawnSync('df', ['-B1', '--output=avail', mount], {encoding: 'utf8'}).stdout.trim().split('\n').at(-1)!;
+				fs.writeFileSync(filler, Buffer.alloc(Number(total) - free));
+			};
+
+			fill(135_168);
+			const last = cage(['encrypt', '-r', recipient, '-o', path.join(mount, 'last.age'), ...quiet], {env, input: fs.readFileSync(small)});
+			expect(last.status).toBe(1);
+			expect(fs.readdirSync(mount)).toEqual(['filler']);
+			// stdout redirected to a file on that disk: node's own stdout ignored the short write.
+			fill(135_168);
+			const redirected = spawnSync('sh', ['-c', `'${cliPath}' encrypt -r ${recipient} --progress none --no-audit < '${small}' > '${path.join(mount, 'out.age')}'`], {env, encoding: 'utf8'});
+			expect(redirected.status).toBe(1);
+			expect(redirected.stderr).toContain('stdout: no space left on device');
+			expect(redirected.stderr).toContain('the output on stdout is incomplete');
 		} finally {
 			spawnSync('umount', [mount]);
 		}
