@@ -56,6 +56,11 @@ async function main(argv: string[], io: Io): Promise<number> {
 			const group = commands.filter(command => command.name.startsWith(`${first} `)).map(command => command.name.slice(first.length + 1));
 			const next = argv[argv.indexOf(first) + 1];
 			const sub = next && !next.startsWith('-') ? next : undefined;
+			if (group.length > 0 && !sub && (argv.includes('--help') || argv.includes('-h'))) {
+				io.stdout.write(`'cage ${first}' takes one of: ${group.join(', ')}\n${group.map(name => `Run 'cage ${first} ${name} --help' for its options.`).join('\n')}\n`);
+				return exitCodes.ok;
+			}
+
 			io.stderr.write(
 				group.length === 0
 					? `cage: unknown command '${first}'\nRun 'cage --help' for the list of commands.\n`

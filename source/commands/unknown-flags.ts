@@ -33,8 +33,8 @@ function suggest(name: string, known: string[]): string {
 
 /**
  * Throws a UsageError naming the first flag in `args` (up to `--`) that `flags` does not declare,
- * with the closest declared name when one is near. Long flags may be written `--name=value`,
- * booleans also `--no-name`; a string or number flag's value is never read as a flag.
+ * with the closest declared name when one is near, and a string or number flag without a value.
+ * Long flags may be written `--name=value`, booleans also `--no-name`.
  */
 export function checkFlags(args: readonly string[], flags: Readonly<Record<string, FlagSpec>>): void {
 	const long = new Map<string, FlagSpec>();
@@ -50,27 +50,40 @@ export function checkFlags(args: readonly string[], flags: Readonly<Record<strin
 		if (arg === '--') return;
 		if (!arg.startsWith('-') || arg === '-' || /^-\d/.test(arg)) continue;
 		let spec: FlagSpec | undefined;
-		let inlineValue = false;
+		let shown = arg;
+		let inline: string | undefined;
 		if (arg.startsWith('--')) {
 			const [name = '', ...value] = arg.slice(2).split('=');
-			inlineValue = value.length > 0;
+			if (value.length > 0) inline = value.join('=');
+			shown = `--${name}`;
 			spec = long.get(name) ?? (name.startsWith('no-') && long.get(name.slice(3))?.type === 'boolean' ? long.get(name.slice(3)) : undefined);
 			if (!spec) {
 				throw new UsageError(`unknown flag --${name}${suggest(name, [...long.keys()])}`);
 			}
 		} else {
-			// `-fp` is `-f -p`; `-ofile` is `-o file`.
+			// `-fp` is `-f -p`. A value must be its own argument (`-o FILE`): the parser would read
+			// `-oFILE` as the flags -o -F -I -L -E.
 			for (let at = 1; at < arg.length; at++) {
 				spec = short.get(arg[at]!);
 				if (!spec) throw new UsageError(`unknown flag -${arg[at]!}`);
+				shown = `-${arg[at]!}`;
 				if (spec.type !== 'boolean') {
-					inlineValue = at < arg.length - 1;
+					if (at < arg.length - 1) throw new UsageError(`write ${shown} ${arg.slice(at + 1)} with a space between the flag and its value`);
 					break;
 				}
 			}
 		}
 
-		// The next argument is this flag's value, whatever it looks like (`-o -`, `--rate -1`).
-		if (spec && spec.type !== 'boolean' && !inlineValue) index++;
+		if (!spec || spec.type === 'boolean') continue;
+		if (inline === undefined) {
+			// As the parser does: the next argument is the value unless it is a flag (`-` alone and
+			// negative numbers are values).
+			const next = args[index + 1];
+			if (next === undefined || (next.startsWith('-') && next !== '-' && !/^-\d/.test(next))) throw new UsageError(`${shown} needs a value`);
+			inline = next;
+			index++;
+		}
+
+		if (inline === '') throw new UsageError(`${shown} needs a value`);
 	}
 }

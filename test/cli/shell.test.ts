@@ -49,6 +49,11 @@ describe('cage shell', () => {
 		}
 
 		expect(cage(['help'], {env}).stdout).toBe(cage(['--help'], {env}).stdout);
+		for (const args of [['chunk', '--help'], ['help', 'chunk']]) {
+			const group = cage(args, {env});
+			expect(group.status).toBe(0);
+			expect(group.stdout).toContain("Run 'cage chunk hash --help' for its options.");
+		}
 	});
 
 	it('rejects an unknown flag with exit 2', () => {

@@ -29,8 +29,8 @@ describe('checkFlags', () => {
 		for (const args of [
 			['in', '-o', 'out', '-r', 'age1x', '--recipients-file', 'team.txt', '-R', 'more.txt'],
 			['--output=out', '--no-audit', '--audit', '--rate', '5MiB', '--jobs=2', '-j', '4'],
-			['-fp', '-oout', '-fo', 'out', '-', '-o', '-'],
-			['--rate', '-1', '-o', '--not-a-flag-but-the-value'],
+			['-fp', '-fo', 'out', '-', '-o', '-'],
+			['--rate', '-1', '--jobs=-2', '-o', 'out'],
 			['in', '--', '--anything', '-x'],
 		]) expect(refusal(args), args.join(' ')).toBe('accepted');
 	});
@@ -44,5 +44,15 @@ describe('checkFlags', () => {
 		expect(refusal(['-x'])).toBe('unknown flag -x');
 		expect(refusal(['-fx'])).toBe('unknown flag -x');
 		expect(refusal(['-o', 'out', '--bogus'])).toBe('unknown flag --bogus');
+	});
+
+	it('a flag that takes a value needs one, as its own argument, as the parser reads it', () => {
+		expect(refusal(['-o', '--bogus'])).toBe('-o needs a value');
+		expect(refusal(['in', '-o'])).toBe('-o needs a value');
+		expect(refusal(['--rate', '--no-audit'])).toBe('--rate needs a value');
+		expect(refusal(['--output='])).toBe('--output needs a value');
+		expect(refusal(['-o', ''])).toBe('-o needs a value');
+		expect(refusal(['-oout.age'])).toBe('write -o out.age with a space between the flag and its value');
+		expect(refusal(['-fobig.age'])).toBe('write -o big.age with a space between the flag and its value');
 	});
 });
