@@ -6,7 +6,7 @@ import {JobEmitter} from '../chunker/emitter.js';
 import {ControlProxy} from '../jobs/control-proxy.js';
 import type {HashAlgorithm} from '../hash/hasher.js';
 import {runHashJob} from '../jobs/hash-job.js';
-import {locateCheckpoint, readCheckpointFor} from '../jobs/locate.js';
+import {locateCheckpoint, partialPath, readCheckpointFor} from '../jobs/locate.js';
 import {displayPath} from '../display-path.js';
 import {runSession} from '../session/session.js';
 import {printHashResult} from './chunk-hash.js';
@@ -28,14 +28,15 @@ import type {DecryptKey, EncryptTarget} from '../age/engine.js';
  * header opens with it), or asked twice when there is none yet.
  */
 async function batchPassphrase(manifest: BatchCheckpoint): Promise<string> {
-	const done = manifest.items.find(item => item.status === 'done' && fs.existsSync(item.output));
-	if (!done) return readPassphrase({confirm: true});
+	// A finished file, or the partial output of one in progress (its header is written first).
+	const written = manifest.items.flatMap(item => (item.status === 'done' ? [item.output] : [partialPath(item.output)])).find(file => fs.existsSync(file));
+	if (!written) return readPassphrase({confirm: true});
 	const passphrase = await readPassphrase({confirm: false});
-	const file = await fs.promises.open(done.output, 'r');
+	const file = await fs.promises.open(written, 'r');
 	try {
-		await readHeader(async (buffer, offset, length, position) => (await file.read(buffer, offset, length, position)).bytesRead, {passphrase}, done.output);
+		await readHeader(async (buffer, offset, length, position) => (await file.read(buffer, offset, length, position)).bytesRead, {passphrase}, written);
 	} catch (error) {
-		throw new InputError(`that passphrase does not open ${displayPath(done.output)}, which this batch encrypted: run cage resume again with the batch's passphrase (${describeError(error)})`);
+		throw new InputError(`that passphrase does not open ${displayPath(written)}, which this batch encrypted: run cage resume again with the batch's passphrase (${describeError(error)})`);
 	} finally {
 		await file.close();
 	}

@@ -182,6 +182,23 @@ describe('a passphrase batch', () => {
 	}, 120_000);
 });
 
+describe('a passphrase batch stopped in its first file', () => {
+	it('checks the passphrase against the partial output', async () => {
+		const tree = path.join(dir, 'secret-first');
+		fs.mkdirSync(tree);
+		writeRandomFile(path.join(tree, 'a'), 4 * 1024 * 1024);
+		const out = path.join(dir, 'secret-first-out');
+		const run = startCage(['encrypt', '-p', '--recursive', tree, '--output-dir', out, '--chunk-size', '1MiB', '--rate', '2MiB', '--progress', 'json', '--no-audit'], {env: {...env, CAGE_PASSPHRASE: 'aaa'}});
+		await waitFor(() => parseEvents(run.stderr()).some(event => event.type === 'job:checkpoint'), {what: 'a checkpoint', timeout: 60_000});
+		run.child.kill('SIGTERM');
+		expect(await run.exited).toBe(75);
+		const wrong = cage(['resume', out, ...quiet], {env: {...env, CAGE_PASSPHRASE: 'bbb'}});
+		expect(wrong.status).toBe(1);
+		expect(wrong.stderr).toContain(`that passphrase does not open ${path.join(out, 'secret-first', 'a.age.partial')}`);
+		expect(cage(['resume', out, ...quiet], {env: {...env, CAGE_PASSPHRASE: 'aaa'}}).status).toBe(0);
+	}, 60_000);
+});
+
 describe('batch through the library', () => {
 	it('skip() skips the file in progress, records it, and a second run retries it from its checkpoint', async () => {
 		const tree = path.join(dir, 'skip');
