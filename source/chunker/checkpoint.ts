@@ -62,8 +62,9 @@ export type Checkpoint = {
 	 * wrote to the partial output after it. Absent for checkpoints taken while chunks ran.
 	 */
 	stopped?: boolean;
-	/** The process that wrote this checkpoint (see runningWriter). */
+	/** The process that wrote this checkpoint, and when it started (see runningWriter). */
 	pid?: number;
+	pidStart?: string;
 	/** The partial output's change time when this checkpoint was written (after its fsync). */
 	partialCtimeMs?: number;
 };
@@ -181,6 +182,7 @@ export function parseCheckpoint(text: string, file: string): Checkpoint {
 	if (data.stopped !== undefined && typeof data.stopped !== 'boolean') fail('stopped is invalid');
 	if (data.partialCtimeMs !== undefined && typeof data.partialCtimeMs !== 'number') fail('partialCtimeMs is invalid');
 	if (data.pid !== undefined && !Number.isSafeInteger(data.pid)) fail('pid is invalid');
+	if (data.pidStart !== undefined && typeof data.pidStart !== 'string') fail('pidStart is invalid');
 	if (!Array.isArray(data.macs) || data.macs.length !== data.chunksDone || !data.macs.every(mac => typeof mac === 'string')) fail('MAC list does not match the chunks done');
 	if (!Array.isArray(data.skipped) || !data.skipped.every(id => Number.isInteger(id))) fail('skipped list is invalid');
 	if (data.info !== undefined && (!Array.isArray(data.info) || data.info.length !== data.chunksDone)) fail('info list does not match the chunks done');
@@ -216,16 +218,33 @@ export function fingerprintChanges(before: SourceFingerprint, now: SourceFingerp
 	return changes;
 }
 
+/** When process `pid` started (clock ticks since boot, /proc/PID/stat field 22), where /proc tells. */
+export function processStart(pid: number): string | undefined {
+	try {
+		const stat = fsSync.readFileSync(`/proc/${pid}/stat`, 'latin1');
+		// Fields after the command name, which is in parentheses and may hold spaces: field 3 first.
+		return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+	} catch {
+		return undefined;
+	}
+}
+
 /**
  * The pid of a cage process still running the job `checkpoint` belongs to, if there is one. A job
- * writes its pid into every checkpoint; a second process on the same output (a resume, a --force
- * start) would write over it and make one of the two fail. The pid counts when that process is
- * alive and is cage (its command line names the CLI) or wrote the checkpoint in the last 10 s: a
+ * writes its pid (and the pid's start time) into every checkpoint; a second process on the same
+ * output (a resume, a --force start) would write over it and make one of the two fail. The pid
+ * counts when the process with that pid started when the writer did; without /proc, when it is
+ * alive and is cage (its command line names the CLI) or wrote the checkpoint in the last 10 s. A
  * pid reused by something else after a crash is not taken for the job.
  */
-export function runningWriter(checkpoint: {pid?: number | undefined; updatedAt?: string | undefined}): number | undefined {
+export function runningWriter(checkpoint: {pid?: number | undefined; pidStart?: string | undefined; updatedAt?: string | undefined}): number | undefined {
 	const {pid} = checkpoint;
 	if (pid === undefined || pid === process.pid || pid <= 0) return undefined;
+	if (checkpoint.pidStart !== undefined) {
+		const started = processStart(pid);
+		if (started !== undefined) return started === checkpoint.pidStart ? pid : undefined;
+	}
+
 	try {
 		process.kill(pid, 0);
 	} catch (error) {

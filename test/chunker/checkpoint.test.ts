@@ -12,6 +12,8 @@ import {
 	fingerprint,
 	fingerprintChanges,
 	parseCheckpoint,
+	processStart,
+	runningWriter,
 	type Checkpoint,
 } from '../../source/chunker/checkpoint.js';
 import {prng} from './fake-processor.js';
@@ -301,5 +303,29 @@ for (;;) {
 
 		// The kills landed at different moments: the writer got through different rounds.
 		expect(seen.size).toBeGreaterThan(kills / 2);
+	});
+});
+
+describe('runningWriter (a job another process runs now)', () => {
+	it('is the pid whose start time the checkpoint recorded, never a reused pid, a dead one or this process', async () => {
+		const child = spawn('sleep', ['30'], {stdio: 'ignore'});
+		try {
+			const pid = child.pid!;
+			const started = processStart(pid);
+			expect(started).toMatch(/^\d+$/);
+			const old = new Date(Date.now() - 60_000).toISOString();
+			expect(runningWriter({pid, pidStart: started, updatedAt: old})).toBe(pid);
+			// The same pid, started at another time: a process that took the pid after a crash.
+			expect(runningWriter({pid, pidStart: `${started}0`, updatedAt: new Date().toISOString()})).toBeUndefined();
+			// No start time (an older checkpoint): alive and fresh counts; alive, old and not cage does not.
+			expect(runningWriter({pid, updatedAt: new Date().toISOString()})).toBe(pid);
+			expect(runningWriter({pid, updatedAt: old})).toBeUndefined();
+			expect(runningWriter({pid: process.pid, pidStart: processStart(process.pid)})).toBeUndefined();
+		} finally {
+			child.kill();
+			await new Promise(resolve => child.once('exit', resolve));
+		}
+
+		expect(runningWriter({pid: child.pid!, updatedAt: new Date().toISOString()})).toBeUndefined();
 	});
 });
