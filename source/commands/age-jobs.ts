@@ -14,7 +14,7 @@ import {parseRecipientArgs, readIdentityFiles, readRecipientsFiles} from '../age
 import {isPassphraseFile, plaintextSizeOfFile} from '../age/header.js';
 import {decryptStream, encryptStream} from '../age/streams.js';
 import {checkReadableFile, exists, InputError} from '../io/files.js';
-import {batchCheckpointPath, planBatch, runBatch, type BatchCheckpoint, type LeftOut} from '../jobs/batch-job.js';
+import {batchCheckpointPath, checkBatchNotRunning, planBatch, runBatch, type BatchCheckpoint, type LeftOut} from '../jobs/batch-job.js';
 import {readCheckpointFor} from '../jobs/locate.js';
 import {displayPath} from '../display-path.js';
 import {describeError} from '../errors.js';
@@ -243,6 +243,7 @@ async function planNewBatch(op: 'encrypt' | 'decrypt', cli: BatchFlags, who: Pic
 	const checkpointPath = batchCheckpointPath(cli.input, cli.flags.outputDir);
 	if (cli.flags.outputDir) await fs.promises.mkdir(cli.flags.outputDir, {recursive: true});
 	const force = Boolean(cli.flags.force);
+	await checkBatchNotRunning(checkpointPath);
 	if (!force && (await exists(checkpointPath))) {
 		throw new OutputExistsError(`an interrupted batch is writing here (${checkpointPath}); continue it with 'cage resume ${shellQuote(checkpointPath)}' or start over with --force`);
 	}

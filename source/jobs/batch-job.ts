@@ -11,7 +11,7 @@
 import fsSync from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import {CheckpointError, checkpointVersion, writeJsonAtomic} from '../chunker/checkpoint.js';
+import {CheckpointError, checkpointVersion, processStart, runningWriter, writeJsonAtomic} from '../chunker/checkpoint.js';
 import type {JobEmitter} from '../chunker/emitter.js';
 import type {JobControl, JobOutcome} from '../chunker/events.js';
 import {displayPath} from '../display-path.js';
@@ -44,6 +44,9 @@ export type BatchCheckpoint = {
 	passphrase: boolean;
 	/** Started with --force: existing outputs are replaced (also on resume). */
 	force?: boolean;
+	/** The process running the batch, and when it started (see runningWriter). */
+	pid?: number;
+	pidStart?: string;
 };
 
 /** The manifest's file name in the output directory (or the inputs' directory). */
@@ -181,7 +184,25 @@ export async function readBatchCheckpoint(file: string): Promise<BatchCheckpoint
 		Array.isArray(record.items) &&
 		record.items.every(item => typeof item?.source === 'string' && typeof item.output === 'string' && typeof item.size === 'number' && statuses.includes(item.status));
 	if (!valid) throw new CheckpointError(`batch checkpoint ${file} is corrupt; delete it and start the batch again`);
+	refuseRunningBatch(record, file);
 	return record as BatchCheckpoint;
+}
+
+function refuseRunningBatch(record: Partial<BatchCheckpoint>, file: string): void {
+	const writer = runningWriter(record);
+	if (writer !== undefined) throw new CheckpointError(`cage process ${writer} is running the batch of ${file} now; let it finish, or stop it (q, Ctrl-C or kill ${writer}) first`);
+}
+
+/** Refuse when another cage process runs the batch of manifest `file` now (a new run, --force or not). */
+export async function checkBatchNotRunning(file: string): Promise<void> {
+	let record: Partial<BatchCheckpoint>;
+	try {
+		record = JSON.parse(await fs.readFile(file, 'utf8')) as Partial<BatchCheckpoint>;
+	} catch {
+		return;
+	}
+
+	refuseRunningBatch(record, file);
 }
 
 /** Peek whether a checkpoint file is a batch manifest (without validating it). */
@@ -266,7 +287,9 @@ export async function runBatch(spec: {
 	const {manifest, emitter, checkpointPath} = spec;
 	const startedAt = Date.now();
 	const items = manifest.items;
-	const save = async () => writeJsonAtomic(checkpointPath, {...manifest, updatedAt: new Date().toISOString()});
+	// The running batch's pid, as in file checkpoints: a second cage process refuses to run it too.
+	const ownStart = processStart(process.pid);
+	const save = async () => writeJsonAtomic(checkpointPath, {...manifest, pid: process.pid, ...(ownStart === undefined ? {} : {pidStart: ownStart}), updatedAt: new Date().toISOString()});
 	const doneBytes = () => items.reduce((sum, item) => sum + (item.status === 'done' ? item.size : 0), 0);
 	const control = new BatchControl();
 	spec.control.attach(control);

@@ -182,6 +182,27 @@ describe('a passphrase batch', () => {
 	}, 120_000);
 });
 
+describe('a running batch', () => {
+	it('is not run by a second process: its resume and a --force start are refused', async () => {
+		const tree = path.join(dir, 'busy-tree');
+		fs.mkdirSync(tree);
+		for (const name of ['a', 'b', 'c']) writeRandomFile(path.join(tree, name), 3 * 1024 * 1024);
+		const out = path.join(dir, 'busy-out');
+		const args = ['encrypt', '--recursive', tree, '-r', recipient, '--output-dir', out];
+		const run = startCage([...args, '--rate', '3MiB', '--progress', 'json', '--no-audit'], {env});
+		await waitFor(() => parseEvents(run.stderr()).some(event => event.type === 'item:start'), {what: 'the first file', timeout: 60_000});
+		const pid = run.child.pid!;
+		const resumed = cage(['resume', out, ...quiet], {env});
+		expect(resumed.status).toBe(1);
+		expect(resumed.stderr).toContain(`cage process ${pid} is running the batch of ${path.join(out, batchCheckpointName)} now`);
+		const forced = cage([...args, '--force', ...quiet], {env});
+		expect(forced.status).toBe(1);
+		expect(forced.stderr).toContain(`cage process ${pid} is running the batch`);
+		expect(await run.exited).toBe(0);
+		for (const name of ['a', 'b', 'c']) expect(ageDecrypts(path.join(out, 'busy-tree', `${name}.age`), path.join(tree, name))).toBe(true);
+	}, 60_000);
+});
+
 describe('a passphrase batch stopped in its first file', () => {
 	it('checks the passphrase against the partial output', async () => {
 		const tree = path.join(dir, 'secret-first');
