@@ -289,7 +289,10 @@ export async function runBatch(spec: {
 	const items = manifest.items;
 	// The running batch's pid, as in file checkpoints: a second cage process refuses to run it too.
 	const ownStart = processStart(process.pid);
-	const save = async () => writeJsonAtomic(checkpointPath, {...manifest, pid: process.pid, ...(ownStart === undefined ? {} : {pidStart: ownStart}), updatedAt: new Date().toISOString()});
+	const save = async (running = true) => {
+		const {pid: _pid, pidStart: _pidStart, ...rest} = manifest;
+		await writeJsonAtomic(checkpointPath, {...rest, ...(running ? {pid: process.pid, ...(ownStart === undefined ? {} : {pidStart: ownStart})} : {}), updatedAt: new Date().toISOString()});
+	};
 	const doneBytes = () => items.reduce((sum, item) => sum + (item.status === 'done' ? item.size : 0), 0);
 	const control = new BatchControl();
 	spec.control.attach(control);
@@ -380,6 +383,8 @@ export async function runBatch(spec: {
 	// batch stays resumable once the cause (a full disk) is gone.
 	const keep = unfinished > 0;
 	if (!keep) await fs.rm(checkpointPath, {force: true});
+	// Kept for a resume: no process runs the batch any more (this one may live on, as a library user).
+	else if (!checkpointError) await save(false).catch(() => undefined);
 	const error =
 		(checkpointError ? new Error(`cannot update the batch checkpoint ${checkpointPath} (${describeError(checkpointError)})`) : undefined) ??
 		(failed > 0 ? new Error(`${failed} of ${items.length} file(s) failed: ${items.filter(item => item.status === 'failed').map(item => `${item.source} (${item.reason ?? ''})`).join('; ')}`) : undefined);

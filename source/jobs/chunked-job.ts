@@ -89,7 +89,9 @@ export async function runChunkedJob(spec: ChunkedJobSpec): Promise<ChunkedJobRes
 		writing = writing.then(async () => {
 			try {
 				const stamp = await spec.beforeCheckpoint?.();
-				await checkpoint.write({...state, ...stamp, ...(stopped ? {stopped} : {})});
+				// A stopped job has no writer any more (this process may live on, as a library user).
+				const {pid: _pid, pidStart: _pidStart, ...idle} = state;
+				await checkpoint.write(stopped ? {...idle, ...stamp, stopped} : {...state, ...stamp});
 				lastWrite = Date.now();
 				checkpointFailed = false;
 				checkpointOnDisk = true;
