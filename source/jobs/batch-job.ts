@@ -44,9 +44,6 @@ export type BatchCheckpoint = {
 	passphrase: boolean;
 	/** Started with --force: existing outputs are replaced (also on resume). */
 	force?: boolean;
-	/** The process running the batch, and when it started (see runningWriter). */
-	pid?: number;
-	pidStart?: string;
 };
 
 /** The manifest's file name in the output directory (or the inputs' directory). */
@@ -66,7 +63,7 @@ export function batchCheckpointPath(inputs: string[], outputDir: string | undefi
 
 /** Artifacts of cage itself, never taken as inputs of a directory walk. */
 function isCageArtifact(name: string): boolean {
-	return name.endsWith('.partial') || name.endsWith('.checkpoint.json') || /\.tmp-\d+(-[\da-f]+)?$/.test(name);
+	return name.endsWith('.partial') || name.endsWith('.checkpoint.json') || name.endsWith('.checkpoint.json.lock') || /\.tmp-\d+(-[\da-f]+)?$/.test(name);
 }
 
 /** A file a directory walk did not take, and why (reported to the user, never silently dropped). */
@@ -184,25 +181,28 @@ export async function readBatchCheckpoint(file: string): Promise<BatchCheckpoint
 		Array.isArray(record.items) &&
 		record.items.every(item => typeof item?.source === 'string' && typeof item.output === 'string' && typeof item.size === 'number' && statuses.includes(item.status));
 	if (!valid) throw new CheckpointError(`batch checkpoint ${file} is corrupt; delete it and start the batch again`);
-	refuseRunningBatch(record, file);
+	await checkBatchNotRunning(file);
 	return record as BatchCheckpoint;
 }
 
-function refuseRunningBatch(record: Partial<BatchCheckpoint>, file: string): void {
-	const writer = runningWriter(record);
-	if (writer !== undefined) throw new CheckpointError(`cage process ${writer} is running the batch of ${file} now; let it finish, or stop it (q, Ctrl-C or kill ${writer}) first`);
-}
+/**
+ * While a batch runs, `MANIFEST.lock` names its process (pid and start time); it is removed when
+ * the run ends, however it ends (a removal needs no disk space), and a crashed run's lock names a
+ * process that is gone.
+ */
+const batchLockPath = (checkpointPath: string) => `${checkpointPath}.lock`;
 
-/** Refuse when another cage process runs the batch of manifest `file` now (a new run, --force or not). */
+/** Refuse when another cage process runs the batch of manifest `file` now (a resume, a new run, --force or not). */
 export async function checkBatchNotRunning(file: string): Promise<void> {
-	let record: Partial<BatchCheckpoint>;
+	let lock: {pid?: number; pidStart?: string};
 	try {
-		record = JSON.parse(await fs.readFile(file, 'utf8')) as Partial<BatchCheckpoint>;
+		lock = JSON.parse(await fs.readFile(batchLockPath(file), 'utf8')) as typeof lock;
 	} catch {
 		return;
 	}
 
-	refuseRunningBatch(record, file);
+	const writer = runningWriter(lock);
+	if (writer !== undefined) throw new CheckpointError(`cage process ${writer} is running the batch of ${file} now; let it finish, or stop it (q, Ctrl-C or kill ${writer}) first`);
 }
 
 /** Peek whether a checkpoint file is a batch manifest (without validating it). */
@@ -287,118 +287,123 @@ export async function runBatch(spec: {
 	const {manifest, emitter, checkpointPath} = spec;
 	const startedAt = Date.now();
 	const items = manifest.items;
-	// The running batch's pid, as in file checkpoints: a second cage process refuses to run it too.
+	const save = async () => writeJsonAtomic(checkpointPath, {...manifest, updatedAt: new Date().toISOString()});
+	// A second cage process refuses to run this batch while this run holds the lock (best effort:
+	// a lock that cannot be written protects nothing but stops nothing either).
 	const ownStart = processStart(process.pid);
-	const save = async (running = true) => {
-		const {pid: _pid, pidStart: _pidStart, ...rest} = manifest;
-		await writeJsonAtomic(checkpointPath, {...rest, ...(running ? {pid: process.pid, ...(ownStart === undefined ? {} : {pidStart: ownStart})} : {}), updatedAt: new Date().toISOString()});
-	};
-	const doneBytes = () => items.reduce((sum, item) => sum + (item.status === 'done' ? item.size : 0), 0);
-	const control = new BatchControl();
-	spec.control.attach(control);
-	const resumeCommand = resumeLine(checkpointPath, spec.resumeArgs);
-	emitter.send({
-		type: 'job:start',
-		kind: manifest.op,
-		source: commonDirectory(items.map(item => item.source)),
-		output: commonDirectory(items.map(item => item.output)),
-		size: items.reduce((sum, item) => sum + item.size, 0),
-		chunkSize: 0,
-		chunks: 0,
-		chunksDone: 0,
-		bytesDone: doneBytes(),
-		items: items.length,
-		jobs: spec.jobs,
-		pid: process.pid,
-		resumed: spec.resumed,
-	});
-	let checkpointError: Error | undefined;
+	await fs.writeFile(batchLockPath(checkpointPath), JSON.stringify({pid: process.pid, ...(ownStart === undefined ? {} : {pidStart: ownStart})}), {mode: 0o600}).catch(() => undefined);
 	try {
-		await save();
-	} catch (error) {
-		checkpointError = error as Error;
+		return await runItems();
+	} finally {
+		await fs.rm(batchLockPath(checkpointPath), {force: true});
 	}
 
-	for (const [index, item] of items.entries()) {
-		if (item.status === 'done') continue;
-		if (control.aborted !== undefined || checkpointError) break;
-		if (item.status === 'running' && (await spec.isComplete?.(item))) {
-			// Finished before a crash that came before the manifest was saved.
-			item.status = 'done';
-			continue;
-		}
-
-		item.status = 'running';
-		try {
-			await save();
-		} catch (error) {
-			checkpointError = error as Error;
-			item.status = 'pending';
-			break;
-		}
-
-		const itemControl = new ControlProxy();
-		control.current = itemControl;
-		control.skipRequested = false;
-		if (control.paused) itemControl.pause();
-		let result;
-		try {
-			result = await spec.runItem(item, {index, count: items.length, emitter, control: itemControl});
-		} catch (error) {
-			// Errors before the file's job starts (unreadable input, existing output, …).
-			result = {outcome: 'failed' as const, bytesDone: 0, error: error as Error};
-			emitter.send({type: 'item:skipped', item: index, path: item.source, reason: `failed: ${withoutPath((error as Error).message, item.source)}`});
-		}
-
-		control.current = undefined;
-		delete item.reason;
-		if (result.outcome === 'completed') item.status = 'done';
-		else if (result.outcome === 'failed') {
-			item.status = 'failed';
-			item.reason = withoutPath(result.error?.message ?? 'failed', item.source);
-			emitter.send({type: 'anomaly', severity: 'error', code: 'item-failed', message: `${item.source}: ${item.reason}`, item: index});
-		} else if (control.skipRequested && control.aborted === undefined) {
-			item.status = 'skipped';
-			item.reason = 'skipped by user';
-		} else {
-			item.status = 'pending';
-		}
-
+	async function runItems(): Promise<BatchResult> {
+		const doneBytes = () => items.reduce((sum, item) => sum + (item.status === 'done' ? item.size : 0), 0);
+		const control = new BatchControl();
+		spec.control.attach(control);
+		const resumeCommand = resumeLine(checkpointPath, spec.resumeArgs);
+		emitter.send({
+			type: 'job:start',
+			kind: manifest.op,
+			source: commonDirectory(items.map(item => item.source)),
+			output: commonDirectory(items.map(item => item.output)),
+			size: items.reduce((sum, item) => sum + item.size, 0),
+			chunkSize: 0,
+			chunks: 0,
+			chunksDone: 0,
+			bytesDone: doneBytes(),
+			items: items.length,
+			jobs: spec.jobs,
+			pid: process.pid,
+			resumed: spec.resumed,
+		});
+		let checkpointError: Error | undefined;
 		try {
 			await save();
 		} catch (error) {
 			checkpointError = error as Error;
 		}
-	}
 
-	spec.control.detach(control);
-	const count = (status: BatchItemStatus) => items.filter(item => item.status === status).length;
-	const [done, skipped, failed] = [count('done'), count('skipped'), count('failed')];
-	const unfinished = items.length - done;
-	let outcome: JobOutcome;
-	if (checkpointError || failed > 0) outcome = 'failed';
-	else if (control.aborted !== undefined) outcome = 'interrupted';
-	else outcome = 'completed';
-	// A manifest that could not be updated is still whole on disk (atomic writes): keep it, so the
-	// batch stays resumable once the cause (a full disk) is gone.
-	const keep = unfinished > 0;
-	if (!keep) await fs.rm(checkpointPath, {force: true});
-	// Kept for a resume: no process runs the batch any more (this one may live on, as a library user).
-	else if (!checkpointError) await save(false).catch(() => undefined);
-	const error =
-		(checkpointError ? new Error(`cannot update the batch checkpoint ${checkpointPath} (${describeError(checkpointError)})`) : undefined) ??
-		(failed > 0 ? new Error(`${failed} of ${items.length} file(s) failed: ${items.filter(item => item.status === 'failed').map(item => `${item.source} (${item.reason ?? ''})`).join('; ')}`) : undefined);
-	emitter.send({
-		type: 'job:done',
-		outcome,
-		bytesDone: doneBytes(),
-		durationMs: Date.now() - startedAt,
-		itemsDone: done,
-		itemsSkipped: skipped,
-		...(error ? {error: error.message} : {}),
-		...(keep ? {checkpoint: checkpointPath, resumeCommand} : {}),
-	});
-	return {outcome, bytesDone: doneBytes(), done, skipped, failed, ...(keep ? {checkpoint: checkpointPath} : {}), ...(error ? {error} : {})};
+		for (const [index, item] of items.entries()) {
+			if (item.status === 'done') continue;
+			if (control.aborted !== undefined || checkpointError) break;
+			if (item.status === 'running' && (await spec.isComplete?.(item))) {
+				// Finished before a crash that came before the manifest was saved.
+				item.status = 'done';
+				continue;
+			}
+
+			item.status = 'running';
+			try {
+				await save();
+			} catch (error) {
+				checkpointError = error as Error;
+				item.status = 'pending';
+				break;
+			}
+
+			const itemControl = new ControlProxy();
+			control.current = itemControl;
+			control.skipRequested = false;
+			if (control.paused) itemControl.pause();
+			let result;
+			try {
+				result = await spec.runItem(item, {index, count: items.length, emitter, control: itemControl});
+			} catch (error) {
+				// Errors before the file's job starts (unreadable input, existing output, …).
+				result = {outcome: 'failed' as const, bytesDone: 0, error: error as Error};
+				emitter.send({type: 'item:skipped', item: index, path: item.source, reason: `failed: ${withoutPath((error as Error).message, item.source)}`});
+			}
+
+			control.current = undefined;
+			delete item.reason;
+			if (result.outcome === 'completed') item.status = 'done';
+			else if (result.outcome === 'failed') {
+				item.status = 'failed';
+				item.reason = withoutPath(result.error?.message ?? 'failed', item.source);
+				emitter.send({type: 'anomaly', severity: 'error', code: 'item-failed', message: `${item.source}: ${item.reason}`, item: index});
+			} else if (control.skipRequested && control.aborted === undefined) {
+				item.status = 'skipped';
+				item.reason = 'skipped by user';
+			} else {
+				item.status = 'pending';
+			}
+
+			try {
+				await save();
+			} catch (error) {
+				checkpointError = error as Error;
+			}
+		}
+
+		spec.control.detach(control);
+		const count = (status: BatchItemStatus) => items.filter(item => item.status === status).length;
+		const [done, skipped, failed] = [count('done'), count('skipped'), count('failed')];
+		const unfinished = items.length - done;
+		let outcome: JobOutcome;
+		if (checkpointError || failed > 0) outcome = 'failed';
+		else if (control.aborted !== undefined) outcome = 'interrupted';
+		else outcome = 'completed';
+		// A manifest that could not be updated is still whole on disk (atomic writes): keep it, so the
+		// batch stays resumable once the cause (a full disk) is gone.
+		const keep = unfinished > 0;
+		if (!keep) await fs.rm(checkpointPath, {force: true});
+		const error =
+			(checkpointError ? new Error(`cannot update the batch checkpoint ${checkpointPath} (${describeError(checkpointError)})`) : undefined) ??
+			(failed > 0 ? new Error(`${failed} of ${items.length} file(s) failed: ${items.filter(item => item.status === 'failed').map(item => `${item.source} (${item.reason ?? ''})`).join('; ')}`) : undefined);
+		emitter.send({
+			type: 'job:done',
+			outcome,
+			bytesDone: doneBytes(),
+			durationMs: Date.now() - startedAt,
+			itemsDone: done,
+			itemsSkipped: skipped,
+			...(error ? {error: error.message} : {}),
+			...(keep ? {checkpoint: checkpointPath, resumeCommand} : {}),
+		});
+		return {outcome, bytesDone: doneBytes(), done, skipped, failed, ...(keep ? {checkpoint: checkpointPath} : {}), ...(error ? {error} : {})};
+	}
 }
 
 function commonDirectory(files: string[]): string {

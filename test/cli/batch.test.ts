@@ -199,6 +199,8 @@ describe('a running batch', () => {
 		expect(forced.status).toBe(1);
 		expect(forced.stderr).toContain(`cage process ${pid} is running the batch`);
 		expect(await run.exited).toBe(0);
+		// The run's lock is gone with it, and a batch walk never takes a lock for an input.
+		expect(fs.readdirSync(out).filter(name => name.endsWith('.lock'))).toEqual([]);
 		for (const name of ['a', 'b', 'c']) expect(ageDecrypts(path.join(out, 'busy-tree', `${name}.age`), path.join(tree, name))).toBe(true);
 	}, 60_000);
 });
