@@ -151,8 +151,8 @@ async function runStreamJob(
 		output: options.output ?? null,
 		size: options.size ?? null,
 		chunkSize: options.chunkSize,
-		// Known when the stream is a file (its size, or a ciphertext's plaintext size).
-		chunks: options.size === null || options.size === undefined ? 0 : Math.max(1, Math.ceil(options.size / options.chunkSize)),
+		// No plan: a stream is read to its end, and a file read as one may grow meanwhile.
+		chunks: 0,
 		chunksDone: 0,
 		bytesDone: 0,
 		jobs: 1,

@@ -52,7 +52,9 @@ export function plainReporter(out: Writable, {intervalMs = 1000, prefixJobs = fa
 			case 'job:start': {
 				jobs.set(event.job, {size: event.size, startedAt: event.ts, startBytes: event.bytesDone, lastLine: event.ts, kind: event.kind, source: event.source, itemBase: event.bytesDone});
 				const from = event.resumed ? (event.items === undefined ? ` (resuming at chunk ${event.chunksDone}/${event.chunks}, ${formatBytes(event.bytesDone)} done)` : ` (resuming, ${formatBytes(event.bytesDone)} done)`) : '';
-				const units = event.items === undefined ? `${event.chunks || '?'} chunk(s) of ${formatBytes(event.chunkSize)}` : `${event.items} file(s)`;
+				// A stream has no plan; its size, when known, tells about how many chunks it will have.
+				const chunks = event.chunks || (event.size ? `~${Math.max(1, Math.ceil(event.size / event.chunkSize))}` : '?');
+				const units = event.items === undefined ? `${chunks} chunk(s) of ${formatBytes(event.chunkSize)}` : `${event.items} file(s)`;
 				out.write(
 					`${prefix(event)}${event.kind} ${event.source ?? 'stdin'} -> ${event.output ?? (event.kind === 'hash' ? '(digest)' : 'stdout')}: ${
 						event.size === null ? 'size unknown' : formatBytes(event.size)
