@@ -283,7 +283,7 @@ export async function runAgeBatch(context: {
 	// One set of worker threads for every file (each file brings its own control), started as
 	// files need them.
 	const pool = new WorkerPool(options.jobs, new SharedControl(), {lazy: true});
-	const {result, exitCode} = await runSession(sessionOptions(options, context.io, manifest.op, null), emitter, control, async () =>
+	const {result, exitCode} = await runSession({...sessionOptions(options, context.io, manifest.op, null), batchCheckpoint: context.checkpointPath}, emitter, control, async () =>
 		runBatch({
 			manifest,
 			checkpointPath: context.checkpointPath,

@@ -30,6 +30,8 @@ export type SessionOptions = {
 	command: string;
 	/** The flags a printed resume line repeats. */
 	resumeArgs?: ResumeArgs;
+	/** A batch's manifest: what a second Ctrl-C leaves to resume from. */
+	batchCheckpoint?: string;
 };
 
 /** What a job function returns; the session needs only its ending. */
@@ -72,7 +74,12 @@ export async function runSession<R extends SessionJobResult>(
 	let batch = false;
 	detach.push(emitter.pipe(event => {
 		if (event.type === 'job:done') done = event;
-		if (event.type === 'job:start' && event.items !== undefined) batch = true;
+		if (event.type === 'job:start' && event.items !== undefined) {
+			batch = true;
+			checkpointed = options.batchCheckpoint !== undefined;
+			checkpoint = options.batchCheckpoint;
+		}
+
 		if (event.type === 'job:checkpoint') {
 			checkpointed = true;
 			if (!batch) checkpoint = event.path;

@@ -205,6 +205,30 @@ describe('a running batch', () => {
 	}, 60_000);
 });
 
+describe('a batch of small files and Ctrl-C', () => {
+	it('says its checkpoint is saved; a second Ctrl-C exits 75 with the batch resume line', async () => {
+		const tree = path.join(dir, 'small-signal');
+		fs.mkdirSync(tree);
+		for (const name of ['a', 'b', 'c']) writeRandomFile(path.join(tree, name), 200_000);
+		const out = path.join(dir, 'small-signal-out');
+		const once = startCage(['encrypt', '--recursive', tree, '-r', recipient, '--output-dir', out, '--rate', '100KiB', '--progress', 'plain', '--no-audit'], {env});
+		await waitFor(() => once.stderr().includes('[1/3]'), {what: 'the first file', timeout: 30_000});
+		once.child.kill('SIGINT');
+		expect(await once.exited).toBe(75);
+		expect(once.stderr()).toContain('SIGINT: stopping at the next block and saving the checkpoint');
+
+		const twice = startCage(['resume', out, '--rate', '100KiB', '--progress', 'plain', '--no-audit'], {env});
+		await waitFor(() => twice.stderr().includes('[1/3]') || twice.stderr().includes('[2/3]'), {what: 'a file', timeout: 30_000});
+		twice.child.kill('SIGINT');
+		twice.child.kill('SIGINT');
+		expect(await twice.exited).toBe(75);
+		const line = /resume with: cage resume (\S+)/.exec(twice.stderr())![1]!;
+		expect(line).toBe(path.join(out, batchCheckpointName));
+		expect(cage(['resume', line, ...quiet], {env}).status).toBe(0);
+		for (const name of ['a', 'b', 'c']) expect(ageDecrypts(path.join(out, 'small-signal', `${name}.age`), path.join(tree, name))).toBe(true);
+	}, 60_000);
+});
+
 describe('a passphrase batch stopped in its first file', () => {
 	it('checks the passphrase against the partial output', async () => {
 		const tree = path.join(dir, 'secret-first');
