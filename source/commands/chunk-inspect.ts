@@ -31,6 +31,8 @@ export const chunkInspectCommand = defineCommand({
 				job: batch.job,
 				items: batch.items.map(({source, output, size, status, reason}) => ({source, output, size, status, ...(reason ? {reason} : {})})),
 				done: count('done'),
+				// Left `running` by a run that stopped without saving (kill -9): continued by a resume.
+				interrupted: count('running'),
 				pending: count('pending'),
 				skipped: count('skipped'),
 				failed: count('failed'),
@@ -47,7 +49,7 @@ export const chunkInspectCommand = defineCommand({
 					`checkpoint   ${file} (batch manifest, format ${batch.version})`,
 					`kind         ${batch.op} batch of ${batch.items.length} file(s)`,
 					`job          ${batch.job}`,
-					`done         ${facts.done}, pending ${facts.pending}, skipped ${facts.skipped}, failed ${facts.failed}`,
+					`done         ${facts.done}, ${facts.interrupted > 0 ? `interrupted ${facts.interrupted} (continued by cage resume), ` : ''}pending ${facts.pending}, skipped ${facts.skipped}, failed ${facts.failed}`,
 					`created      ${batch.createdAt}`,
 					`updated      ${batch.updatedAt}`,
 					...batch.items.map(item => `  ${item.status.padEnd(8)} ${item.source} -> ${item.output}${item.reason ? ` (${item.reason})` : ''}`),

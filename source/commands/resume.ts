@@ -14,7 +14,7 @@ import {defineCommand, UsageError} from './command.js';
 import {resolveJobOptions, sessionOptions} from './job-options.js';
 import {jobFlags, jobFlagsHelp} from './options.js';
 import {resumeAgeJob, runAgeBatch} from './age-jobs.js';
-import {isBatchCheckpoint, readBatchCheckpoint, type BatchCheckpoint} from '../jobs/batch-job.js';
+import {checkBatchNotRunning, isBatchCheckpoint, readBatchCheckpoint, type BatchCheckpoint} from '../jobs/batch-job.js';
 import {describeError} from '../errors.js';
 import {InputError} from '../io/files.js';
 import {readIdentityFiles} from '../age/keys.js';
@@ -80,6 +80,7 @@ ${jobFlagsHelp}
 		const file = await locateCheckpoint(target);
 		const options = resolveJobOptions(cli.flags, io);
 		if (await isBatchCheckpoint(file)) {
+			await checkBatchNotRunning(file);
 			const manifest = await readBatchCheckpoint(file);
 			let who: {target?: EncryptTarget; key?: DecryptKey};
 			if (manifest.op === 'encrypt') {

@@ -181,7 +181,6 @@ export async function readBatchCheckpoint(file: string): Promise<BatchCheckpoint
 		Array.isArray(record.items) &&
 		record.items.every(item => typeof item?.source === 'string' && typeof item.output === 'string' && typeof item.size === 'number' && statuses.includes(item.status));
 	if (!valid) throw new CheckpointError(`batch checkpoint ${file} is corrupt; delete it and start the batch again`);
-	await checkBatchNotRunning(file);
 	return record as BatchCheckpoint;
 }
 

@@ -348,6 +348,9 @@ describe('batch edge cases (found in review)', () => {
 		items[0]!.status = 'running';
 		fs.writeFileSync(checkpointPath, JSON.stringify({version: 1, tool: 'cage', kind: 'batch', op: 'encrypt', job: 'crash', createdAt: now, updatedAt: now, items, recipients: [recipient], passphrase: false}));
 		const before = fs.statSync(path.join(tree, 'a.age')).mtimeMs;
+		// chunk inspect counts the item left running as interrupted, not as nothing.
+		const inspect = cage(['chunk', 'inspect', tree], {env});
+		expect(inspect.stdout).toContain('done         0, interrupted 1 (continued by cage resume), pending 1, skipped 0, failed 0');
 		const resumed = cage(['resume', tree, '--progress', 'json', '--no-audit'], {env});
 		expect(resumed.status).toBe(0);
 		expect(parseEvents(resumed.stderr).filter(event => event.type === 'item:start').map(event => event.item)).toEqual([1]);
