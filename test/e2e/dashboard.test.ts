@@ -5,6 +5,7 @@
 import {execFileSync, spawnSync} from 'node:child_process';
 import {createHash} from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {cliPath, makeSandbox, waitFor, writeRandomFile} from '../helpers/cage.js';
@@ -252,6 +253,35 @@ describe.runIf(hasTools)('dashboard in a real terminal (tmux)', () => {
 			expect(sha256(output)).toBe(sha256(path.join(tree, name)));
 		}
 	}, 120_000);
+
+	it('cage demo (what npm run demo runs): the dashboard, then a verified round trip, and nothing left behind', async () => {
+		const run = term.run(`${node} demo --size 96MiB --duration 3`, 120, 40);
+		const screen = () => term.screen(run.session);
+		const live = await waitFor(() => (screen().includes('Throughput') && /Chunks \d+\/\d+/.test(screen()) ? screen() : undefined), {timeout: 20_000, what: 'the demo dashboard'});
+		expect(live).toContain('cage encrypt');
+		expect(live).toMatch(/sample\.bin -> .*sample\.bin\.age/);
+		expect(await exitCode(run.exitFile, 60_000)).toBe(0);
+		const end = screen();
+		expect(end).toContain('round trip verified');
+		const dir = /cage-demo-\w+/.exec(end)![0];
+		expect(fs.existsSync(path.join(os.tmpdir(), dir))).toBe(false);
+	}, 90_000);
+
+	it('cage demo stopped with q keeps its files and says how to continue; the printed line finishes it', async () => {
+		const run = term.run(`${node} demo --size 96MiB --duration 8`, 120, 40);
+		const screen = () => term.screen(run.session);
+		await waitFor(() => (/Chunks [1-9]\d*\/\d+/.test(screen()) ? screen() : undefined), {timeout: 20_000, what: 'chunks done'});
+		term.keys(run.session, 'q');
+		expect(await exitCode(run.exitFile, 30_000)).toBe(75);
+		const text = screen().replaceAll('\n', ' ');
+		const line = /resume with: (cage resume \S+(?: --rate \S+)?)/.exec(text)![1]!;
+		expect(line).toMatch(/--rate \d+MiB$/);
+		const resume = term.run(`${node} ${line.slice('cage '.length)} --progress none`, 120, 40);
+		expect(await exitCode(resume.exitFile, 60_000)).toBe(0);
+		const kept = /stopped; the demo files stay in (\S+)/.exec(text)![1]!;
+		expect(fs.existsSync(path.join(kept, 'sample.bin.age'))).toBe(true);
+		fs.rmSync(kept, {recursive: true, force: true});
+	}, 90_000);
 
 	it('--theme: an unknown theme is a one-line error before anything is written', async () => {
 		writeRandomFile(path.join(sandbox.dir, 'small.bin'), MiB);
