@@ -13,29 +13,36 @@ import {syncDirectory} from '../chunker/checkpoint.js';
 /** link() errors of file systems without hard links (FAT, some network and FUSE mounts). */
 const noHardLinks = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS']);
 
-/** Write `text` to a new 0600 temp file in `file`'s directory and fsync it; returns its path. */
-async function writeTemporary(file: string, text: string): Promise<string> {
-	const temporary = path.join(path.dirname(file), `.${path.basename(file)}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
-	// 'wx' is O_CREAT | O_EXCL: a new file, mode 0600 from its first moment.
-	const handle = await fs.open(temporary, 'wx', 0o600);
+/**
+ * Create `file` (O_CREAT | O_EXCL: a new file, mode 0600 from its first moment), write `text`
+ * and fsync it; on any failure the file is removed again.
+ */
+async function writeNew(file: string, text: string): Promise<void> {
+	const handle = await fs.open(file, 'wx', 0o600);
 	try {
 		await handle.writeFile(text);
 		await handle.sync();
 		await handle.close();
 	} catch (error) {
 		await handle.close().catch(() => undefined);
-		await fs.rm(temporary, {force: true}).catch(() => undefined);
+		await fs.rm(file, {force: true}).catch(() => undefined);
 		throw error;
 	}
+}
 
+/** Write `text` to a new 0600 temp file in `file`'s directory; returns its path. */
+async function writeTemporary(file: string, text: string): Promise<string> {
+	const temporary = path.join(path.dirname(file), `.${path.basename(file)}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
+	await writeNew(temporary, text);
 	return temporary;
 }
 
 /**
  * Put `text` at `file` (mode 0600), whole or not at all. `replace` renames it over whatever
  * `file` is (a symlink is replaced, not followed); without it an existing `file` (or symlink) is
- * never touched: the error has code EEXIST. A system error's `path` is `file`, never the temp name. On a file system without hard links the no-replace
- * case creates `file` with O_EXCL and writes it there, removing it again if that fails.
+ * never touched: the error has code EEXIST. A system error's `path` is `file`, never the temp
+ * name. On a file system without hard links the no-replace case creates `file` with O_EXCL and
+ * writes it there, removing it again if that fails.
  */
 export async function writePrivateFile(file: string, text: string, {replace}: {replace: boolean}): Promise<void> {
 	try {
@@ -48,7 +55,8 @@ export async function writePrivateFile(file: string, text: string, {replace}: {r
 					await fs.link(temporary, file);
 				} catch (error) {
 					if (!noHardLinks.has((error as NodeJS.ErrnoException).code ?? '')) throw error;
-					await writeInPlace(file, text);
+					// No hard links: a new file under the final name, removed if writing it fails.
+					await writeNew(file, text);
 				}
 			}
 		} finally {
@@ -62,18 +70,4 @@ export async function writePrivateFile(file: string, text: string, {replace}: {r
 	}
 
 	await syncDirectory(path.dirname(file));
-}
-
-/** The fallback without hard links: a new file under the final name, removed if writing fails. */
-async function writeInPlace(file: string, text: string): Promise<void> {
-	const handle = await fs.open(file, 'wx', 0o600);
-	try {
-		await handle.writeFile(text);
-		await handle.sync();
-		await handle.close();
-	} catch (error) {
-		await handle.close().catch(() => undefined);
-		await fs.rm(file, {force: true}).catch(() => undefined);
-		throw error;
-	}
 }
