@@ -97,7 +97,7 @@ export async function readIdentityFiles(files: string[]): Promise<string[]> {
 		if (lines.length === 0) throw new IdentityError(`-i ${file}: the identity file holds no identities`);
 		for (const {line, number} of lines) {
 			if (!line.startsWith('AGE-SECRET-KEY-')) {
-				throw new IdentityError(`-i ${file}, line ${number}: not an age identity (expected AGE-SECRET-KEY-1… or AGE-SECRET-KEY-PQ-1…)`);
+				throw new IdentityError(`-i ${file}, line ${number}: not an age identity (an identity file holds the secret-key lines age-keygen or cage keygen writes)`);
 			}
 
 			try {

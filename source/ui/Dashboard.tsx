@@ -144,7 +144,8 @@ export function Dashboard({store, theme, mode, control, onQuit, final = false, f
 		const shown = jobs.slice(-3);
 		return (
 			<Box flexDirection="column" width={Math.min(columns, 100)}>
-				{shown.length === 0 ? <Text>no job events were received</Text> : null}
+				{/* A live job that failed before it started has nothing to sum up: its error follows. */}
+				{shown.length === 0 && mode === 'watch' ? <Text>no job events were received</Text> : null}
 				{shown.map(view => (
 					<Summary key={view.id} job={view} theme={theme} width={Math.min(columns, 100)} />
 				))}

@@ -5,7 +5,7 @@ import path from 'node:path';
 import {generateHybridIdentity, identityToRecipient} from 'age-encryption';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {IdentityError, RecipientError} from '../../source/age/errors.js';
-import {describeError} from '../../source/errors.js';
+import {describeError, redactSecretKeys} from '../../source/errors.js';
 import {checkRecipient, formatIdentityFile, generateIdentity, parseRecipientArgs, readIdentityFiles, readRecipientsFiles} from '../../source/age/keys.js';
 
 let dir: string;
@@ -180,9 +180,10 @@ describe('readIdentityFiles', () => {
 
 	it('names the file and line of a line that is not an identity', async () => {
 		const file = write('identity-recipient.txt', `# created: now\n${recipient}\n`);
-		expect(await messageOf(readIdentityFiles([file]), IdentityError)).toBe(
-			`-i ${file}, line 2: not an age identity (expected AGE-SECRET-KEY-1… or AGE-SECRET-KEY-PQ-1…)`,
-		);
+		const message = await messageOf(readIdentityFiles([file]), IdentityError);
+		expect(message).toBe(`-i ${file}, line 2: not an age identity (an identity file holds the secret-key lines age-keygen or cage keygen writes)`);
+		// Printed as is: nothing in it looks like a key to the redaction (it read '<secret key>…' before).
+		expect(redactSecretKeys(message)).toBe(message);
 	});
 
 	it('names the file and line of a corrupt identity, and the reason, never the key', async () => {
