@@ -346,7 +346,7 @@ ${commonHelp}
 	  $ cage encrypt backup.tar -r age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p -o backup.tar.age
 	  $ cage encrypt -p -o notes.age notes.txt
 	  $ tar c dir | cage encrypt -R team.txt > dir.tar.age
-	  $ cage encrypt --recursive photos/ -R team.txt --output-dir /backup/photos   (one job, s skips a file)`,
+	  $ cage encrypt --recursive photos/ -R team.txt --output-dir /backup   (writes /backup/photos/…; s skips a file)`,
 	flags: {
 		recipient: {type: 'string', shortFlag: 'r', isMultiple: true},
 		recipientsFile: {type: 'string', shortFlag: 'R', isMultiple: true},

@@ -28,15 +28,20 @@ import type {DecryptKey, EncryptTarget} from '../age/engine.js';
  * header opens with it), or asked twice when there is none yet.
  */
 async function batchPassphrase(manifest: BatchCheckpoint): Promise<string> {
-	// A finished file, or the partial output of one in progress (its header is written first).
-	const written = manifest.items.flatMap(item => (item.status === 'done' ? [item.output] : [partialPath(item.output)])).find(file => fs.existsSync(file));
-	if (!written) return readPassphrase({confirm: true});
+	// Encrypting: a finished file, or the partial output of one in progress (its header is written
+	// first). Decrypting: the first input still to do, so that no file is marked failed for a typo.
+	const written =
+		manifest.op === 'encrypt'
+			? manifest.items.flatMap(item => (item.status === 'done' ? [item.output] : [partialPath(item.output)])).find(file => fs.existsSync(file))
+			: manifest.items.find(item => item.status !== 'done' && fs.existsSync(item.source))?.source;
+	if (!written) return readPassphrase({confirm: manifest.op === 'encrypt'});
 	const passphrase = await readPassphrase({confirm: false});
 	const file = await fs.promises.open(written, 'r');
 	try {
 		await readHeader(async (buffer, offset, length, position) => (await file.read(buffer, offset, length, position)).bytesRead, {passphrase}, written);
 	} catch (error) {
-		throw new InputError(`that passphrase does not open ${displayPath(written)}, which this batch encrypted: run cage resume again with the batch's passphrase (${describeError(error)})`);
+		const what = manifest.op === 'encrypt' ? 'which this batch encrypted' : 'a file of this batch';
+		throw new InputError(`that passphrase does not open ${displayPath(written)}, ${what}: run cage resume again with the batch's passphrase (${describeError(error)})`);
 	} finally {
 		await file.close();
 	}
@@ -88,7 +93,7 @@ ${jobFlagsHelp}
 			} else {
 				// meow gives [] for a repeatable flag that was not passed: fall back on the manifest's.
 				const identityFiles = cli.flags.identity?.length ? cli.flags.identity : (manifest.identityFiles ?? []);
-				who = {key: manifest.passphrase ? {passphrase: await readPassphrase({confirm: false})} : {identities: await readIdentityFiles(identityFiles)}};
+				who = {key: manifest.passphrase ? {passphrase: await batchPassphrase(manifest)} : {identities: await readIdentityFiles(identityFiles)}};
 			}
 
 			return runAgeBatch({manifest, checkpointPath: file, emitter: new JobEmitter(), options, chunkSizeFlag: undefined, io, resumed: true, ...who});

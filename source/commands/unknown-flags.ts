@@ -25,7 +25,7 @@ function distance(a: string, b: string): number {
 
 /** ` (did you mean --x?)` for a flag that extends or nearly spells a known one, else ''. */
 function suggest(name: string, known: string[]): string {
-	const extended = known.filter(flag => name.startsWith(`${flag}-`) || flag.startsWith(name)).sort((a, b) => b.length - a.length)[0];
+	const extended = known.filter(flag => name.startsWith(flag) || flag.startsWith(name)).sort((a, b) => b.length - a.length)[0];
 	const near = known.map(flag => ({flag, cost: distance(name, flag)})).sort((a, b) => a.cost - b.cost)[0];
 	const best = near && near.cost <= 2 ? near.flag : extended;
 	return best ? ` (did you mean --${best}?)` : '';
@@ -68,7 +68,10 @@ export function checkFlags(args: readonly string[], flags: Readonly<Record<strin
 				if (!spec) throw new UsageError(`unknown flag -${arg[at]!}`);
 				shown = `-${arg[at]!}`;
 				if (spec.type !== 'boolean') {
-					if (at < arg.length - 1) throw new UsageError(`write ${shown} ${arg.slice(at + 1)} with a space between the flag and its value`);
+					const rest = arg.slice(at + 1);
+					// `-j2` is read as -j 2 (the parser takes an attached number); `-oFILE` is not.
+					if (spec.type === 'number' && /^\d+$/.test(rest)) inline = rest;
+					else if (rest !== '') throw new UsageError(`write ${shown} ${rest} with a space between the flag and its value`);
 					break;
 				}
 			}

@@ -97,7 +97,7 @@ export async function runSession<R extends SessionJobResult>(
 		signals++;
 		if (signals === 1) {
 			const saving = checkpointed ? ' and saving the checkpoint' : '; this job keeps no checkpoint';
-			if (options.progress !== 'tui') io.stderr.write(`\n${signal}: stopping at the next block${saving} (again to exit at once)\n`);
+			if (options.progress !== 'tui') io.stderr.write(`${signal}: stopping at the next block${saving} (again to exit at once)\n`);
 			control.abort(signal);
 			return;
 		}
@@ -145,7 +145,7 @@ export async function runSession<R extends SessionJobResult>(
 	}
 
 	if (result.outcome === 'interrupted') {
-		io.stderr.write(`cage ${options.command}: stopped before the end; nothing was kept, as a job this small or a stream has no checkpoint: run the command again\n`);
+		io.stderr.write(`cage ${options.command}: stopped before the end, with no checkpoint to resume from (a job this small or a stream has none; what a stream wrote is incomplete): run the command again\n`);
 		return {result, exitCode: exitCodes.failed};
 	}
 

@@ -212,7 +212,7 @@ describe('resume after kill -9', () => {
 		run.child.kill('SIGTERM');
 		expect(await run.exited).toBe(1);
 		expect(run.stderr()).toContain('SIGTERM: stopping at the next block; this job keeps no checkpoint');
-		expect(run.stderr()).toContain('stopped before the end; nothing was kept, as a job this small or a stream has no checkpoint: run the command again');
+		expect(run.stderr()).toContain('stopped before the end, with no checkpoint to resume from (a job this small or a stream has none; what a stream wrote is incomplete): run the command again');
 		expect(leftovers(`${small}.age`)).toEqual([]);
 
 		const big = path.join(dir, 'twice');

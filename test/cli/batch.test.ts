@@ -179,7 +179,22 @@ describe('a passphrase batch', () => {
 			expect(cage(['decrypt', '-p', path.join(out, 'secret-tree', `${name}.age`), '-o', back, ...quiet], {env: right}).status).toBe(0);
 			expect(Buffer.compare(fs.readFileSync(back), fs.readFileSync(path.join(tree, name)))).toBe(0);
 		}
-	}, 120_000);
+
+		// Decrypting the batch: a mistyped passphrase on resume is refused up front; no file is failed.
+		const back = path.join(dir, 'secret-back');
+		const decrypting = startCage(['decrypt', '-p', '--recursive', path.join(out, 'secret-tree'), '--output-dir', back, '--rate', '6MiB', '--progress', 'json', '--no-audit'], {env: right});
+		await waitFor(() => parseEvents(decrypting.stderr()).some(event => event.type === 'item:start' && event.item === 1), {what: 'the second file', timeout: 60_000});
+		decrypting.child.kill('SIGTERM');
+		expect(await decrypting.exited).toBe(75);
+		const backManifest = path.join(back, batchCheckpointName);
+		const beforeDecrypt = fs.readFileSync(backManifest, 'utf8');
+		const mistyped = cage(['resume', back, ...quiet], {env: {...env, CAGE_PASSPHRASE: 'correct horze'}});
+		expect(mistyped.status).toBe(1);
+		expect(mistyped.stderr).toContain('that passphrase does not open');
+		expect(mistyped.stderr).toContain('a file of this batch');
+		expect(fs.readFileSync(backManifest, 'utf8')).toBe(beforeDecrypt);
+		expect(cage(['resume', back, ...quiet], {env: right}).status).toBe(0);
+	}, 180_000);
 });
 
 describe('a running batch', () => {

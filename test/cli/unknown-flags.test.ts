@@ -4,6 +4,7 @@ import {checkFlags} from '../../source/commands/unknown-flags.js';
 
 const flags = {
 	output: {type: 'string', shortFlag: 'o'},
+	outputDir: {type: 'string'},
 	recipient: {type: 'string', shortFlag: 'r', isMultiple: true},
 	recipientsFile: {type: 'string', shortFlag: 'R', isMultiple: true},
 	force: {type: 'boolean', shortFlag: 'f'},
@@ -40,6 +41,7 @@ describe('checkFlags', () => {
 		expect(refusal(['--recipient-file', 'x'])).toBe('unknown flag --recipient-file (did you mean --recipients-file?)');
 		expect(refusal(['--jobz=3'])).toBe('unknown flag --jobz (did you mean --jobs?)');
 		expect(refusal(['--frobnicate'])).toBe('unknown flag --frobnicate');
+		expect(refusal(['--output-directory', 'x'])).toBe('unknown flag --output-directory (did you mean --output-dir?)');
 		expect(refusal(['--no-rate'])).toBe('unknown flag --no-rate');
 		expect(refusal(['-x'])).toBe('unknown flag -x');
 		expect(refusal(['-fx'])).toBe('unknown flag -x');
@@ -54,5 +56,8 @@ describe('checkFlags', () => {
 		expect(refusal(['-o', ''])).toBe('-o needs a value');
 		expect(refusal(['-oout.age'])).toBe('write -o out.age with a space between the flag and its value');
 		expect(refusal(['-fobig.age'])).toBe('write -o big.age with a space between the flag and its value');
+		// An attached number is read as the parser reads it: -j2 is -j 2.
+		expect(refusal(['-j2', 'in'])).toBe('accepted');
+		expect(refusal(['-jx'])).toBe('write -j x with a space between the flag and its value');
 	});
 });
