@@ -42,6 +42,14 @@ function makeTree(name: string): string {
 
 const treeFiles = ['one', 'sub/two', 'sub/deeper/three', 'sub/empty'];
 
+/** A directory `name` of random files of `size` bytes each (a, b, c unless named). */
+function flatTree(name: string, size: number, names = ['a', 'b', 'c']): string {
+	const tree = path.join(dir, name);
+	fs.mkdirSync(tree);
+	for (const file of names) writeRandomFile(path.join(tree, file), size);
+	return tree;
+}
+
 describe('batch from the command line', () => {
 	it('encrypts a tree into --output-dir (age decrypts each file) and decrypts it back', {timeout: 180_000}, () => {
 		const tree = makeTree('tree');
@@ -114,9 +122,7 @@ describe('batch from the command line', () => {
 	});
 
 	it('SIGTERM stops the batch with exit 75; cage resume DIR finishes it', async () => {
-		const tree = path.join(dir, 'slow');
-		fs.mkdirSync(tree);
-		for (const name of ['a', 'b', 'c']) writeRandomFile(path.join(tree, name), 4 * 1024 * 1024);
+		const tree = flatTree('slow', 4 * 1024 * 1024);
 		const out = path.join(dir, 'slow-out');
 		const run = startCage(['encrypt', '--recursive', tree, '-r', recipient, '--output-dir', out, '--chunk-size', '1MiB', '--rate', '6MiB', '--progress', 'json', '--no-audit'], {env});
 		await waitFor(() => parseEvents(run.stderr()).some(event => event.type === 'item:start' && event.item === 1), {what: 'the second file', timeout: 60_000});
@@ -155,9 +161,7 @@ describe('batch from the command line', () => {
 
 describe('a passphrase batch', () => {
 	it('resumes only with the passphrase it began with: a mistyped one is refused before any file', async () => {
-		const tree = path.join(dir, 'secret-tree');
-		fs.mkdirSync(tree);
-		for (const name of ['a', 'b', 'c']) writeRandomFile(path.join(tree, name), 3 * 1024 * 1024);
+		const tree = flatTree('secret-tree', 3 * 1024 * 1024);
 		const out = path.join(dir, 'secret-out');
 		const right = {...env, CAGE_PASSPHRASE: 'correct horse'};
 		const run = startCage(['encrypt', '-p', '--recursive', tree, '--output-dir', out, '--rate', '6MiB', '--progress', 'json', '--no-audit'], {env: right});
@@ -199,9 +203,7 @@ describe('a passphrase batch', () => {
 
 describe('a running batch', () => {
 	it('is not run by a second process: its resume and a --force start are refused', async () => {
-		const tree = path.join(dir, 'busy-tree');
-		fs.mkdirSync(tree);
-		for (const name of ['a', 'b', 'c']) writeRandomFile(path.join(tree, name), 3 * 1024 * 1024);
+		const tree = flatTree('busy-tree', 3 * 1024 * 1024);
 		const out = path.join(dir, 'busy-out');
 		const args = ['encrypt', '--recursive', tree, '-r', recipient, '--output-dir', out];
 		const run = startCage([...args, '--rate', '3MiB', '--progress', 'json', '--no-audit'], {env});
@@ -222,9 +224,7 @@ describe('a running batch', () => {
 
 describe('a batch of small files and Ctrl-C', () => {
 	it('says its checkpoint is saved; a second Ctrl-C exits 75 with the batch resume line', async () => {
-		const tree = path.join(dir, 'small-signal');
-		fs.mkdirSync(tree);
-		for (const name of ['a', 'b', 'c']) writeRandomFile(path.join(tree, name), 200_000);
+		const tree = flatTree('small-signal', 200_000);
 		const out = path.join(dir, 'small-signal-out');
 		const once = startCage(['encrypt', '--recursive', tree, '-r', recipient, '--output-dir', out, '--rate', '100KiB', '--progress', 'plain', '--no-audit'], {env});
 		await waitFor(() => once.stderr().includes('[1/3]'), {what: 'the first file', timeout: 30_000});
@@ -263,9 +263,7 @@ describe('a passphrase batch stopped in its first file', () => {
 
 describe('batch through the library', () => {
 	it('skip() skips the file in progress, records it, and a second run retries it from its checkpoint', async () => {
-		const tree = path.join(dir, 'skip');
-		fs.mkdirSync(tree);
-		for (const name of ['a', 'b', 'c']) writeRandomFile(path.join(tree, name), 3 * 1024 * 1024);
+		const tree = flatTree('skip', 3 * 1024 * 1024);
 		const items = await planBatch('encrypt', [tree], {recursive: true, outputDir: path.join(dir, 'skip-out')});
 		fs.mkdirSync(path.join(dir, 'skip-out', 'skip'), {recursive: true});
 		const checkpointPath = path.join(dir, 'skip-out', batchCheckpointName);
@@ -352,9 +350,7 @@ describe('batch edge cases (found in review)', () => {
 	});
 
 	it('a file that finished just before a crash (manifest still says running) is not failed on resume', async () => {
-		const tree = path.join(dir, 'crash');
-		fs.mkdirSync(tree);
-		for (const name of ['a', 'b']) writeRandomFile(path.join(tree, name), 100_000);
+		const tree = flatTree('crash', 100_000, ['a', 'b']);
 		const items = await planBatch('encrypt', [path.join(tree, 'a'), path.join(tree, 'b')], {recursive: false});
 		const checkpointPath = batchCheckpointPath([tree], undefined);
 		// The state a kill between `rename(a.age.partial, a.age)` and the manifest save leaves behind.
@@ -379,9 +375,7 @@ describe('batch edge cases (found in review)', () => {
 		// A real full disk: a small tmpfs (needs root and mount rights; reported as skipped without them).
 		if (spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', mount]).status !== 0) context.skip('cannot mount a tmpfs here');
 		try {
-			const tree = path.join(dir, 'full-tree');
-			fs.mkdirSync(tree);
-			for (const name of ['a', 'b']) writeRandomFile(path.join(tree, name), 100_000);
+			const tree = flatTree('full-tree', 100_000, ['a', 'b']);
 			const out = path.join(mount, 'out');
 			fs.mkdirSync(out);
 			const items = await planBatch('encrypt', [path.join(tree, 'a'), path.join(tree, 'b')], {recursive: false, outputDir: out});
