@@ -14,7 +14,9 @@ export function Throughput({job, theme, width, height}: Props) {
 	const inner = Math.max(1, width - 4);
 	const {throughput} = job;
 	const eta = job.size === null ? 'stream' : job.state === 'paused' ? 'paused' : job.etaMs === null ? '--' : formatDuration(job.etaMs);
-	const rates = `now ${formatRate(throughput.current)}  ·  avg ${formatRate(throughput.average)}  ·  peak ${formatRate(throughput.peak)}  ·  ETA ${eta}`;
+	// The average is a rate over more than a second too, so the peak is never below it (a rate limit
+	// catching up after a pause can lift the average past every whole-second window).
+	const rates = `now ${formatRate(throughput.current)}  ·  avg ${formatRate(throughput.average)}  ·  peak ${formatRate(Math.max(throughput.peak, throughput.average))}  ·  ETA ${eta}`;
 	const ratio = job.size ? job.bytesDone / job.size : job.ending?.outcome === 'completed' ? 1 : 0;
 	const label = job.size === null ? '' : ` ${percent(job.bytesDone, job.size).padStart(6)}`;
 	const counts = job.chunkCounts;
