@@ -2,6 +2,7 @@ import {render} from 'ink-testing-library';
 import {afterEach, describe, expect, it} from 'vitest';
 import {cleanup} from 'ink-testing-library';
 import {Dashboard} from '../../source/ui/Dashboard.js';
+import {Throughput} from '../../source/ui/Throughput.js';
 import {DashboardStore} from '../../source/ui/store.js';
 import {EventScript} from '../telemetry/synthetic.js';
 import {MiB, mono, recordingControl, runningJob, settle, until} from './fixtures.js';
@@ -140,6 +141,15 @@ describe('Dashboard', () => {
 		stdin.write('ps');
 		await settle();
 		expect(control.calls).toEqual(['pause', 'resume', 'skip']);
+	});
+
+	it('the peak shown is never below the average', () => {
+		const {store} = runningJob();
+		const job = [...store.state.jobs.values()][0]!;
+		job.throughput.average = 60 * MiB;
+		job.throughput.peak = 50 * MiB;
+		const {lastFrame} = render(<Throughput job={job} theme={mono} width={100} height={6} />);
+		expect(lastFrame()).toContain('avg 60.0 MiB/s  ·  peak 60.0 MiB/s');
 	});
 
 	it('shows paused from the events and the key hint follows', async () => {
