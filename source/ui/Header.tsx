@@ -53,9 +53,17 @@ export function Header({job, theme, width, elapsedMs, position, stopping = false
 					{right}
 				</Text>
 			</Box>
-			<Text wrap="truncate" color={theme.pane.text}>
-				{fitPath(from, pathWidth)} <Text color={theme.pane.muted}>-&gt;</Text> {fitPath(to, pathWidth)}
-			</Text>
+			{job.kind === null ? (
+				// Seen only from the middle (`cage watch` starts at the log's end): its start, with the
+				// command, files and size, is in the part of the log not read.
+				<Text wrap="truncate" color={theme.pane.muted}>
+					started before this watch: its files and size are earlier in the log (cage watch --from-start reads them)
+				</Text>
+			) : (
+				<Text wrap="truncate" color={theme.pane.text}>
+					{fitPath(from, pathWidth)} <Text color={theme.pane.muted}>-&gt;</Text> {fitPath(to, pathWidth)}
+				</Text>
+			)}
 			{batch ? <Text wrap="truncate" color={theme.pane.text}>{batchLine(batch, width)}</Text> : null}
 		</Box>
 	);

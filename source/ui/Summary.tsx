@@ -40,7 +40,12 @@ export function Summary({job, theme, width, maxAnomalies = 3}: Props) {
 			{job.batch ? (
 				<Row label="files" value={`${job.batch.total} in the batch: ${job.batch.done} done, ${job.batch.skipped} skipped`} theme={theme} width={width} />
 			) : (
-				<Row label="files" value={`${job.source ?? 'stdin'} -> ${job.output ?? (job.kind === 'hash' ? '(digest)' : 'stdout')}`} theme={theme} width={width} />
+				<Row
+					label="files"
+					value={job.kind === null ? 'not in the part of the log read (the job started before this watch)' : `${job.source ?? 'stdin'} -> ${job.output ?? (job.kind === 'hash' ? '(digest)' : 'stdout')}`}
+					theme={theme}
+					width={width}
+				/>
 			)}
 			<Row label="bytes" value={bytes} theme={theme} width={width} />
 			<Row label="time" value={`${formatDuration(durationMs)}${job.pausedMs > 0 ? ` (${formatDuration(job.pausedMs)} paused)` : ''}`} theme={theme} width={width} />

@@ -13,14 +13,14 @@ type Props = {job: JobView; theme: Theme; width: number; height: number};
 export function Throughput({job, theme, width, height}: Props) {
 	const inner = Math.max(1, width - 4);
 	const {throughput} = job;
-	const eta = job.size === null ? 'stream' : job.state === 'paused' ? 'paused' : job.etaMs === null ? '--' : formatDuration(job.etaMs);
+	const eta = job.size === null ? (job.kind === null ? '--' : 'stream') : job.state === 'paused' ? 'paused' : job.etaMs === null ? '--' : formatDuration(job.etaMs);
 	// The average is a rate over more than a second too, so the peak is never below it (a rate limit
 	// catching up after a pause can lift the average past every whole-second window).
 	const rates = `now ${formatRate(throughput.current)}  ·  avg ${formatRate(throughput.average)}  ·  peak ${formatRate(Math.max(throughput.peak, throughput.average))}  ·  ETA ${eta}`;
 	const ratio = job.size ? job.bytesDone / job.size : job.ending?.outcome === 'completed' ? 1 : 0;
 	const label = job.size === null ? '' : ` ${percent(job.bytesDone, job.size).padStart(6)}`;
 	const counts = job.chunkCounts;
-	const bytes = job.size === null ? `${formatBytes(job.bytesDone)} (size unknown)` : `${formatBytes(job.bytesDone)} / ${formatBytes(job.size)}`;
+	const bytes = job.size === null ? `${formatBytes(job.bytesDone)}${job.kind === null ? '' : ' (size unknown)'}` : `${formatBytes(job.bytesDone)} / ${formatBytes(job.size)}`;
 	const chunks = `chunks ${counts[ChunkState.done]}/${job.chunkCount} done, ${counts[ChunkState.running]} running, ${counts[ChunkState.failed]} failed, ${counts[ChunkState.skipped]} skipped`;
 	return (
 		<Pane title="Throughput" width={width} height={height} theme={theme}>

@@ -143,6 +143,22 @@ describe('Dashboard', () => {
 		expect(control.calls).toEqual(['pause', 'resume', 'skip']);
 	});
 
+	it('a job watched from the middle of its log says so, not stdin -> stdout of unknown size', () => {
+		const store = new DashboardStore();
+		for (let chunk = 5; chunk < 8; chunk++) {
+			store.push({type: 'chunk:start', job: 'mid', seq: chunk * 2, ts: start + chunk * 100, chunk, start: chunk * MiB, size: MiB, attempt: 1});
+			store.push({type: 'chunk:done', job: 'mid', seq: chunk * 2 + 1, ts: start + chunk * 100 + 50, chunk, start: chunk * MiB, size: MiB, durationMs: 50, attempt: 1, bytesDone: (chunk + 1) * MiB});
+		}
+
+		const {lastFrame} = render(<Dashboard store={store} theme={mono} mode="watch" size={{columns: 120, rows: 40}} now={fixedNow} />);
+		expect(lastFrame()).toContain('started before this watch: its files and size are earlier in the log');
+		expect(lastFrame()).not.toContain('stdin');
+		expect(lastFrame()).not.toContain('size unknown');
+		expect(lastFrame()).not.toContain('ETA stream');
+		const final = render(<Dashboard store={store} theme={mono} mode="watch" final size={{columns: 120, rows: 40}} now={fixedNow} />);
+		expect(final.lastFrame()).toContain('not in the part of the log read (the job started before this watch)');
+	});
+
 	it('the peak shown is never below the average', () => {
 		const {store} = runningJob();
 		const job = [...store.state.jobs.values()][0]!;
