@@ -134,7 +134,7 @@ export const watchCommand = defineCommand({
 			}
 		}
 
-		const {AuditTail, auditTailJob} = await import('../audit/tail.js');
+		const {AuditTail} = await import('../audit/tail.js');
 		let matched = false;
 		const tail = new AuditTail(patterns, {
 			fromStart,

@@ -109,7 +109,7 @@ export async function runSession<R extends SessionJobResult>(
 			process.exit(exitCodes.interrupted);
 		}
 
-		process.exit(130);
+		process.exit(exitCodes.cancelled);
 	};
 
 	const handled: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
