@@ -311,7 +311,7 @@ export async function runAgeBatch(context: {
 
 				const size = await checkReadableFile(item.source);
 				await fs.promises.mkdir(path.dirname(item.output), {recursive: true});
-				const chunked = chunkSizeFlag !== undefined || size >= options.settings.chunkThreshold;
+				const chunked = ageSplit(size, chunkSizeFlag, options.settings).checkpoint;
 				const chunkSize = resolveChunkSize(size, chunkSizeFlag, options.settings.chunkSize);
 				const fileOptions = {...common, chunkSize, checkpoint: chunked};
 				return manifest.op === 'encrypt' ? encryptFile(item.source, item.output, context.target!, fileOptions) : decryptFile(item.source, item.output, context.key!, fileOptions);
