@@ -65,21 +65,32 @@ export async function createHeader(target: HeaderTarget): Promise<{header: Uint8
 	return {header, fileKey: captured, nonce};
 }
 
+/** The first `bytes` bytes of `file` and its size, or null when it cannot be read. */
+async function readHead(file: string, bytes: number): Promise<{head: Buffer; size: number} | null> {
+	try {
+		const handle = await fs.open(file, 'r');
+		try {
+			const {size} = await handle.stat();
+			const {buffer, bytesRead} = await handle.read(Buffer.alloc(bytes), 0, bytes, 0);
+			return {head: buffer.subarray(0, bytesRead), size};
+		} finally {
+			await handle.close();
+		}
+	} catch {
+		return null;
+	}
+}
+
 /**
  * The plaintext size of the age file `file` (its header read from the start of the file), or null
  * when it cannot be told here; the decryption then reports what is wrong with the file.
  */
 export async function plaintextSizeOfFile(file: string): Promise<number | null> {
+	const read = await readHead(file, 64 * 1024);
+	if (!read) return null;
 	try {
-		const handle = await fs.open(file, 'r');
-		try {
-			const {size} = await handle.stat();
-			const {buffer, bytesRead} = await handle.read(Buffer.alloc(64 * 1024), 0, 64 * 1024, 0);
-			const length = headerLength(buffer.subarray(0, bytesRead), file);
-			return length === undefined ? null : plaintextSizeOf(size - length - nonceSize, file);
-		} finally {
-			await handle.close();
-		}
+		const length = headerLength(read.head, file);
+		return length === undefined ? null : plaintextSizeOf(read.size - length - nonceSize, file);
 	} catch {
 		return null;
 	}
@@ -90,19 +101,8 @@ export async function plaintextSizeOfFile(file: string): Promise<number | null> 
  * false for any other file, or one that cannot be read: the decryption then says why.
  */
 export async function isPassphraseFile(file: string): Promise<boolean> {
-	try {
-		const handle = await fs.open(file, 'r');
-		try {
-			const {buffer, bytesRead} = await handle.read(Buffer.alloc(4096), 0, 4096, 0);
-			const head = buffer.subarray(0, bytesRead).toString('latin1');
-			// age allows an scrypt stanza only as the header's one stanza, right after the version line.
-			return head.startsWith(`${ageMagic}-> scrypt `);
-		} finally {
-			await handle.close();
-		}
-	} catch {
-		return false;
-	}
+	// age allows an scrypt stanza only as the header's one stanza, right after the version line.
+	return (await readHead(file, 4096))?.head.toString('latin1').startsWith(`${ageMagic}-> scrypt `) ?? false;
 }
 
 /**
