@@ -229,6 +229,18 @@ export function processStart(pid: number): string | undefined {
 	}
 }
 
+let ownStamp: {pid: number; pidStart?: string} | undefined;
+
+/** This process as a writer (pid and start time), what checkpoints and batch locks record; read once. */
+export function writerStamp(): {pid: number; pidStart?: string} {
+	if (!ownStamp) {
+		const pidStart = processStart(process.pid);
+		ownStamp = {pid: process.pid, ...(pidStart === undefined ? {} : {pidStart})};
+	}
+
+	return ownStamp;
+}
+
 /**
  * The pid of a cage process still running the job `checkpoint` belongs to, if there is one. A job
  * writes its pid (and the pid's start time) into every checkpoint; a second process on the same

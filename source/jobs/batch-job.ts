@@ -11,7 +11,7 @@
 import fsSync from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import {CheckpointError, checkpointVersion, processStart, runningWriter, writeJsonAtomic} from '../chunker/checkpoint.js';
+import {CheckpointError, checkpointVersion, runningWriter, writeJsonAtomic, writerStamp} from '../chunker/checkpoint.js';
 import type {JobEmitter} from '../chunker/emitter.js';
 import type {JobControl, JobOutcome} from '../chunker/events.js';
 import {displayPath} from '../display-path.js';
@@ -289,8 +289,7 @@ export async function runBatch(spec: {
 	const save = async () => writeJsonAtomic(checkpointPath, {...manifest, updatedAt: new Date().toISOString()});
 	// A second cage process refuses to run this batch while this run holds the lock (best effort:
 	// a lock that cannot be written protects nothing but stops nothing either).
-	const ownStart = processStart(process.pid);
-	await fs.writeFile(batchLockPath(checkpointPath), JSON.stringify({pid: process.pid, ...(ownStart === undefined ? {} : {pidStart: ownStart})}), {mode: 0o600}).catch(() => undefined);
+	await fs.writeFile(batchLockPath(checkpointPath), JSON.stringify(writerStamp()), {mode: 0o600}).catch(() => undefined);
 	try {
 		return await runItems();
 	} finally {

@@ -3,7 +3,7 @@
  * (hash, encrypt, decrypt). Kind-specific code builds the processor and says how to finish.
  */
 import type {CheckpointStore} from '../chunker/checkpoint.js';
-import {fingerprint, fingerprintChanges, processStart, type Checkpoint} from '../chunker/checkpoint.js';
+import {fingerprint, fingerprintChanges, writerStamp, type Checkpoint} from '../chunker/checkpoint.js';
 import type {SharedControl} from '../chunker/control.js';
 import type {JobEmitter} from '../chunker/emitter.js';
 import type {JobKind, JobOutcome} from '../chunker/events.js';
@@ -70,11 +70,9 @@ export async function runChunkedJob(spec: ChunkedJobSpec): Promise<ChunkedJobRes
 
 	// A resumed job's base is the old checkpoint: its stop mark and output stamp are not this run's.
 	const {stopped: _stopped, partialCtimeMs: _stamp, ...base} = spec.base as Checkpoint;
-	const ownStart = processStart(process.pid);
 	const snapshot = (): Checkpoint => ({
 		...base,
-		pid: process.pid,
-		...(ownStart === undefined ? {} : {pidStart: ownStart}),
+		...writerStamp(),
 		updatedAt: new Date().toISOString(),
 		chunksDone,
 		bytesDone,
