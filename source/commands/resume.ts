@@ -16,7 +16,7 @@ import {jobFlags, jobFlagsHelp} from './options.js';
 import {resumeAgeJob, runAgeBatch} from './age-jobs.js';
 import {checkBatchNotRunning, isBatchCheckpoint, readBatchCheckpoint, type BatchCheckpoint} from '../jobs/batch-job.js';
 import {describeError} from '../errors.js';
-import {InputError} from '../io/files.js';
+import {FileInput, InputError} from '../io/files.js';
 import {readIdentityFiles} from '../age/keys.js';
 import {readPassphrase} from './passphrase.js';
 import type {DecryptKey, EncryptTarget} from '../age/engine.js';
@@ -36,9 +36,9 @@ async function batchPassphrase(manifest: BatchCheckpoint): Promise<string> {
 			: manifest.items.find(item => item.status !== 'done' && fs.existsSync(item.source))?.source;
 	if (!written) return readPassphrase({confirm: manifest.op === 'encrypt'});
 	const passphrase = await readPassphrase({confirm: false});
-	const file = await fs.promises.open(written, 'r');
+	const file = await FileInput.open(written);
 	try {
-		await readHeader(async (buffer, offset, length, position) => (await file.read(buffer, offset, length, position)).bytesRead, {passphrase}, written);
+		await readHeader(async (...args) => file.read(...args), {passphrase}, written);
 	} catch (error) {
 		const what = manifest.op === 'encrypt' ? 'which this batch encrypted' : 'a file of this batch';
 		throw new InputError(`that passphrase does not open ${displayPath(written)}, ${what}: run cage resume again with the batch's passphrase (${describeError(error)})`);
