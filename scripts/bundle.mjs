@@ -48,6 +48,14 @@ const styledChars = {
 	},
 };
 
+/** `node:process` is the global process (scripts/process-shim.mjs says why). */
+const processShim = {
+	name: 'cage-process-shim',
+	setup(builder) {
+		builder.onResolve({filter: /^(node:)?process$/}, () => ({path: path.join(root, 'scripts/process-shim.mjs')}));
+	},
+};
+
 fs.rmSync(outdir, {recursive: true, force: true});
 await build({
 	entryPoints: {cli: path.join(dist, 'cli.js'), warm: path.join(dist, 'warm.js'), worker: path.join(dist, 'age/worker.js')},
@@ -65,7 +73,7 @@ await build({
 	// loads its HTTP client (undici), 35 ms of the dashboard's start. cage never fetches.
 	define: {'process.env.NODE_ENV': '"production"', fetch: 'undefined'},
 	logOverride: {'assign-to-define': 'silent'},
-	plugins: [textWidth, styledChars],
+	plugins: [textWidth, styledChars, processShim],
 	// Some bundled CommonJS dependencies call require() for node built-ins.
 	banner: {js: "import {createRequire as __cageCreateRequire} from 'node:module'; const require = __cageCreateRequire(import.meta.url);"},
 });
