@@ -22,6 +22,11 @@
  *   done`). The message names the job instead: the line's own, or for a line that names none, the
  *   job of the line before it (`after job …`).
  *
+ * - A tail that starts at the files' end joins the jobs already running: it reads each file
+ *   backwards from its end for the `job:start` of every job whose newest line is recent and that
+ *   has not ended, starts the file there, and hands on only those jobs' lines up to where the file
+ *   ended. A view then knows their files, size and plan, as if it had watched from their start.
+ *
  * chokidar watches the patterns' base directories (inotify on Linux, no polling, no
  * awaitWriteFinish, no atomic-write delay), so an append reaches `onEvent` within milliseconds. A
  * once-a-second sweep re-checks the files as a safety net for events a file system did not report.
@@ -53,6 +58,11 @@ export type AuditTailOptions = {
 	 * them (or about jobless lines after theirs) are not reported. Default: every job.
 	 */
 	jobs?: (job: string) => boolean;
+	/**
+	 * Starting at the end, the jobs joined from their start are those whose newest line is at most
+	 * this old (default 10 minutes): a job killed with no `job:done` looks running for ever.
+	 */
+	runningWithinMs?: number;
 	/** How long a rotated-away or deleted file is still drained (default 2000 ms). */
 	retireMs?: number;
 	/** Period of the safety sweep in follow mode (default 1000 ms). */
@@ -80,6 +90,8 @@ type Tracked = {
 	lastJob: string | undefined;
 	/** In a run of lines that repeat events already read (a copy of a log read before): reported once. */
 	repeating: boolean;
+	/** Joining running jobs (see `#joinRunning`): up to `untilLine`, only these jobs' lines count. */
+	joining?: {jobs: Set<string>; untilLine: number};
 };
 
 const newline = 0x0a;
@@ -91,6 +103,11 @@ const readSize = 256 * 1024;
  * was kept whole, and copied again on every read: 100 MB took 14 s and 360 MB of memory.
  */
 export const maxLineBytes = 1024 * 1024;
+/**
+ * How far back from a file's end a tail looks for the start of running jobs. An hour of one job
+ * writes about a megabyte (a line per chunk event, a throughput sample a second).
+ */
+export const joinScanBytes = 32 * 1024 * 1024;
 /** A little over chokidar's 50 ms throttle of `change` events. */
 const trailingMs = 60;
 
@@ -116,7 +133,7 @@ export class AuditTail {
 	constructor(patterns: string[], options: AuditTailOptions) {
 		if (patterns.length === 0) throw new TypeError('AuditTail needs at least one file or pattern');
 		this.#patterns = patterns.map(pattern => compilePattern(pattern, options.cwd, {literal: options.literal}));
-		this.#options = {fromStart: false, follow: true, retireMs: 2000, sweepMs: 1000, ...options};
+		this.#options = {fromStart: false, follow: true, runningWithinMs: 10 * 60_000, retireMs: 2000, sweepMs: 1000, ...options};
 	}
 
 	/** The files being followed now. */
@@ -362,10 +379,80 @@ export class AuditTail {
 
 				position += bytesRead;
 			}
+
+			await this.#joinRunning(tracked);
 		}
 
 		this.#active.set(file, tracked);
 		return tracked;
+	}
+
+	/**
+	 * Move a file opened at its end back to the earliest `job:start` of the jobs still running in
+	 * it: read it backwards, block by block, newest line first, until every job whose newest line
+	 * is recent and that has not ended (no `job:done` after) has had its start found, and the lines
+	 * are older than that. Jobs that started in another file (a rotated-away log) or further back
+	 * than `joinScanBytes` are not joined; their lines count from the end as before.
+	 */
+	async #joinRunning(file: Tracked): Promise<void> {
+		const horizon = Date.now() - this.#options.runningWithinMs;
+		const seen = new Set<string>();
+		const waiting = new Set<string>();
+		const starts = new Map<string, {offset: number; line: number}>();
+		const floor = Math.max(0, file.offset - joinScanBytes);
+		const block = Buffer.allocUnsafe(readSize);
+		// The newline before the one at `end`, or -1 (lastIndexOf counts a negative offset from the end).
+		const previousNewline = (data: Buffer, end: number) => (end > 0 ? data.lastIndexOf(newline, end - 1) : -1);
+		// `later`: the data read before (it lies after this block), up to and including its first
+		// newline: the end of a line that began in this block.
+		let later = Buffer.alloc(0);
+		let position = file.offset;
+		let line = file.line;
+		scan: while (position > floor) {
+			const start = Math.max(floor, position - readSize);
+			const {bytesRead} = await file.handle.read(block, 0, position - start, start);
+			if (bytesRead !== position - start) return; // Changed under us: keep the end.
+			position = start;
+			const data = Buffer.concat([block.subarray(0, bytesRead), later]);
+			// `data` ends with a newline. Its lines, from the last: each ends at `end`.
+			let end = data.length - 1;
+			for (;;) {
+				const index = previousNewline(data, end);
+				// The first line of the data is whole only at the start of the file.
+				if (index === -1 && position > 0) break;
+				const parsed = parseAuditLine(data.subarray(index + 1, end).toString('utf8'));
+				if (parsed.ok) {
+					const {event} = parsed;
+					if (!seen.has(event.job)) {
+						seen.add(event.job);
+						if (event.ts >= horizon && event.type !== 'job:done') waiting.add(event.job);
+					}
+
+					if (event.type === 'job:done') {
+						waiting.delete(event.job);
+					} else if (event.type === 'job:start' && waiting.has(event.job)) {
+						starts.set(event.job, {offset: position + index + 1, line});
+						waiting.delete(event.job);
+					}
+
+					if (event.ts < horizon && waiting.size === 0) break scan;
+				}
+
+				line--;
+				end = index;
+				if (index === -1) break;
+			}
+
+			later = Buffer.from(data.subarray(0, end + 1));
+			if (later.length > maxLineBytes) return; // Not an audit log's line: keep the end.
+		}
+
+		if (starts.size === 0) return;
+		const first = Math.min(...[...starts.values()].map(found => found.offset));
+		const {line: firstLine} = [...starts.values()].find(found => found.offset === first)!;
+		file.joining = {jobs: new Set(starts.keys()), untilLine: file.line};
+		file.offset = first;
+		file.line = firstLine - 1;
 	}
 
 	#retire(file: Tracked): void {
@@ -437,6 +524,9 @@ export class AuditTail {
 	/** Validate one line, check its seq, and hand the event (or an anomaly) on. */
 	#line(file: Tracked, text: string): void {
 		const parsed = parseAuditLine(text);
+		if (file.joining && file.line > file.joining.untilLine) file.joining = undefined;
+		// Before the watch began, only the lines of the jobs it joins count.
+		if (file.joining && !(parsed.ok && file.joining.jobs.has(parsed.event.job))) return;
 		if (!parsed.ok) {
 			const code: AnomalyCode = parsed.problem === 'version' ? 'audit-unknown-version' : 'audit-malformed-line';
 			const verb = parsed.problem === 'version' ? 'unknown audit log version' : 'malformed line';

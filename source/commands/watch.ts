@@ -69,7 +69,8 @@ export const watchCommand = defineCommand({
 	                     $XDG_STATE_HOME/cage/audit.jsonl)
 
 	Options
-	      --from-start       replay the history in the log first (default: only what is appended from now)
+	      --from-start       replay the history in the log first (default: what is appended from now,
+	                         and the jobs running now from their start)
 	      --no-follow        replay the log(s) and exit: a report (implies --from-start)
 	      --job ID           only this job (an id as shown in the log, or its beginning)
 	      --progress MODE    tui (the dashboard, default on a terminal): ←/→ or j/k switch jobs, q quits;
@@ -78,7 +79,9 @@ export const watchCommand = defineCommand({
 	      --theme NAME|PATH  dashboard theme: default, light, high-contrast, mono, or a JSON file
 
 	Follows appends, truncation (copy-truncate) and rotation (audit.jsonl -> audit.jsonl.1). A log that
-	does not exist yet is waited for. Malformed lines, unknown versions and gaps in a job's sequence
+	does not exist yet is waited for. Jobs that are running when the watch starts (a line in the last
+	10 minutes and no end yet) are shown from their start, found by reading the log backwards; one
+	that started in an earlier, rotated log is shown from now. Malformed lines, unknown versions and gaps in a job's sequence
 	are reported as anomalies (codes audit-malformed-line, audit-unknown-version, audit-sequence-gap)
 	naming the file, the line and the job (the line's, or for a line that names none, the job of the
 	line before it: 'after job ID'). They are the watcher's own events, under the job '${auditTailJob}'

@@ -32,7 +32,7 @@ afterEach(async () => {
 const paused = (job: string, seq: number, bytesDone = seq): CageEvent => ({type: 'job:paused', bytesDone, job, ts: 1_700_000_000_000 + seq, seq});
 const line = (event: CageEvent) => formatAuditLine(event);
 
-function follow(patterns: string[], options: {fromStart?: boolean; follow?: boolean; sweepMs?: number} = {}) {
+function follow(patterns: string[], options: {fromStart?: boolean; follow?: boolean; sweepMs?: number; runningWithinMs?: number} = {}) {
 	const events: CageEvent[] = [];
 	const tail = new AuditTail(patterns, {onEvent: event => events.push(event), ...options});
 	tails.push(tail);
@@ -482,5 +482,75 @@ describe('AuditTail', () => {
 		await waitFor(() => events.length === emitted.length, timing);
 		expect(events).toEqual(emitted);
 		expect(events.map(event => JSON.stringify(event))).toEqual(emitted.map(event => JSON.stringify(event)));
+	});
+});
+
+describe('AuditTail joining the jobs that run when it starts at the end', () => {
+	const chunkSize = 1024;
+	/** A job's lines, timestamped from `ts` on: its start, `chunks` chunk:done, and (when `done`) its end. */
+	function job(id: string, ts: number, chunks: number, done: boolean): CageEvent[] {
+		const events: CageEvent[] = [{type: 'job:start', kind: 'encrypt', source: `/data/${id}`, output: `/data/${id}.age`, size: 64 * chunkSize, chunkSize, chunks: 64, chunksDone: 0, bytesDone: 0, jobs: 2, pid: 4242, resumed: false, job: id, ts, seq: 0}];
+		for (let chunk = 0; chunk < chunks; chunk++) events.push({type: 'chunk:done', chunk, start: chunk * chunkSize, size: chunkSize, durationMs: 3, attempt: 1, bytesDone: (chunk + 1) * chunkSize, job: id, ts: ts + chunk + 1, seq: chunk + 1});
+		if (done) events.push({type: 'job:done', outcome: 'completed', bytesDone: chunks * chunkSize, durationMs: 50, job: id, ts: ts + chunks + 1, seq: chunks + 1});
+		return events;
+	}
+
+	/** The events of several jobs in one file, interleaved in time order. */
+	const interleave = (...jobs: CageEvent[][]) => jobs.flat().sort((a, b) => a.ts - b.ts);
+
+	it('hands on a running job from its job:start, and only its lines, then appends; line numbers stay right', async () => {
+		const file = path.join(freshDir(), 'audit.jsonl');
+		const now = Date.now();
+		const running = job('running', now - 60_000, 40, false);
+		// Enough lines of ended jobs in between that the start lies several read blocks back.
+		const ended = Array.from({length: 90}, (_, index) => job(`ended-${index}`, now - 59_000 + index * 10, 63, true));
+		const lines = interleave(running, ...ended).map(line);
+		fs.writeFileSync(file, lines.join(''));
+		expect(fs.statSync(file).size).toBeGreaterThan(3 * 256 * 1024);
+		const {tail, durable, anomalies} = follow([file]);
+		await tail.start();
+		expect(durable()).toEqual(running);
+		const next: CageEvent = {type: 'chunk:done', chunk: 40, start: 40 * chunkSize, size: chunkSize, durationMs: 3, attempt: 1, bytesDone: 41 * chunkSize, job: 'running', ts: now, seq: 41};
+		fs.appendFileSync(file, line(next) + 'not json\n');
+		await waitFor(() => durable().length === running.length + 1 && anomalies().length === 1, timing);
+		expect(durable().at(-1)).toEqual(next);
+		expect(anomalies()[0]!.message).toContain(`${file}:${lines.length + 2}: `);
+		expect(anomalies().some(anomaly => anomaly.code === 'audit-sequence-gap')).toBe(false);
+	});
+
+	it('does not join a job whose newest line is older than runningWithinMs (killed with no job:done), nor ended jobs', async () => {
+		const file = path.join(freshDir(), 'audit.jsonl');
+		const now = Date.now();
+		fs.writeFileSync(file, interleave(job('killed', now - 3_600_000, 5, false), job('finished', now - 30_000, 5, true)).map(line).join(''));
+		const {tail, durable} = follow([file]);
+		await tail.start();
+		expect(durable()).toEqual([]);
+		const {tail: wider, durable: joined} = follow([file], {runningWithinMs: 2 * 3_600_000});
+		await wider.start();
+		expect(joined().map(event => event.job)).toEqual(Array.from({length: 6}, () => 'killed'));
+	});
+
+	it('a job whose start is not in the file (a rotated-away log) counts from the end, as before', async () => {
+		const file = path.join(freshDir(), 'audit.jsonl');
+		const now = Date.now();
+		const started = job('rotated', now - 10_000, 8, false);
+		fs.writeFileSync(file, started.slice(1).map(line).join(''));
+		const {tail, durable, anomalies} = follow([file]);
+		await tail.start();
+		expect(durable()).toEqual([]);
+		const next: CageEvent = {type: 'chunk:done', chunk: 8, start: 8 * chunkSize, size: chunkSize, durationMs: 3, attempt: 1, bytesDone: 9 * chunkSize, job: 'rotated', ts: now, seq: 9};
+		fs.appendFileSync(file, line(next));
+		await waitFor(() => durable().length === 1, timing);
+		expect(durable()).toEqual([next]);
+		expect(anomalies()).toEqual([]);
+	});
+
+	it('a file that is one running job, from its very first byte, is joined whole', async () => {
+		const file = path.join(freshDir(), 'audit.jsonl');
+		const running = job('only', Date.now() - 1000, 3, false);
+		fs.writeFileSync(file, running.map(line).join(''));
+		const {tail, durable} = follow([file]);
+		await tail.start();
+		expect(durable()).toEqual(running);
 	});
 });

@@ -87,6 +87,22 @@ describe('cage watch', () => {
 		expect(Buffer.compare(back, fs.readFileSync(plain))).toBe(0);
 	});
 
+	it('started while a job runs, it joins the job from its job:start (files, size, plan), then follows it to the end', async () => {
+		const log = path.join(dir, 'join', 'audit.jsonl');
+		const output = path.join(dir, 'join.age');
+		const job = startCage(['encrypt', plain, '-r', recipient, '-o', output, '--chunk-size', '1MiB', '--rate', '4MiB', '--progress', 'json', '--audit-log', log], {env});
+		await waitFor(() => parseEvents(job.stderr()).filter(event => event.type === 'chunk:done').length >= 3, {timeout: 30_000, what: 'three chunks done before the watch starts'});
+		const watcher = startCage(['watch', log, '--progress', 'json'], {env});
+		expect(await job.exited).toBe(0);
+		await waitFor(() => ndjson(watcher.stdout()).some(event => event.type === 'job:done'), {timeout: 30_000, what: 'job:done in the watch output'});
+		watcher.child.kill('SIGTERM');
+		expect(await watcher.exited).toBe(0);
+		const tailed = ndjson(watcher.stdout());
+		expect(tailed[0]).toMatchObject({type: 'job:start', source: plain, output, size, chunks: 13});
+		expect(tailed.filter(event => event.type === 'anomaly' && String(event.code).startsWith('audit-'))).toEqual([]);
+		expect(durable(tailed)).toEqual(durable(parseEvents(job.stderr())));
+	});
+
 	it('follows the default log from before it exists; picks up a job started after it; SIGTERM exits 0', async () => {
 		expect(fs.existsSync(defaultLog)).toBe(false);
 		const watcher = startCage(['watch', '--progress', 'json'], {env});
