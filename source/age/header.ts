@@ -101,8 +101,17 @@ export async function plaintextSizeOfFile(file: string): Promise<number | null> 
  * false for any other file, or one that cannot be read: the decryption then says why.
  */
 export async function isPassphraseFile(file: string): Promise<boolean> {
+	const read = await readHead(file, passphraseHeaderStart.length);
+	return read !== null && isPassphraseHeader(read.head);
+}
+
+/** How every header of an age file encrypted with a passphrase starts. */
+export const passphraseHeaderStart = `${ageMagic}-> scrypt `;
+
+/** True when `head`, the start of an age file, is the start of a passphrase-encrypted one. */
+export function isPassphraseHeader(head: Uint8Array): boolean {
 	// age allows an scrypt stanza only as the header's one stanza, right after the version line.
-	return (await readHead(file, 4096))?.head.toString('latin1').startsWith(`${ageMagic}-> scrypt `) ?? false;
+	return Buffer.from(head.buffer, head.byteOffset, head.length).toString('latin1').startsWith(passphraseHeaderStart);
 }
 
 /**

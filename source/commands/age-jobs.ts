@@ -11,9 +11,10 @@ import {SharedControl} from '../chunker/control.js';
 import {JobEmitter} from '../chunker/emitter.js';
 import {decryptFile, encryptFile, resumeFile, type AgeJobResult, type DecryptKey, type EncryptTarget} from '../age/engine.js';
 import {parseRecipientArgs, readIdentityFiles, readRecipientsFiles} from '../age/keys.js';
-import {isPassphraseFile, plaintextSizeOfFile} from '../age/header.js';
+import {isPassphraseFile, isPassphraseHeader, passphraseHeaderStart, plaintextSizeOfFile} from '../age/header.js';
 import {decryptStream, encryptStream} from '../age/streams.js';
 import {checkReadableFile, exists, InputError} from '../io/files.js';
+import {peekStream} from '../io/peek.js';
 import {batchCheckpointPath, checkBatchNotRunning, planBatch, runBatch, type BatchCheckpoint, type LeftOut} from '../jobs/batch-job.js';
 import {readCheckpointFor} from '../jobs/locate.js';
 import {displayPath} from '../display-path.js';
@@ -393,7 +394,8 @@ export const decryptCommand = defineCommand({
 
 	Every block is authenticated before its plaintext is written; a damaged or tampered file
 	fails naming the chunk, and its partial output is deleted. As with age, a file encrypted
-	with a passphrase asks for it without -p (-p is needed for a stream or a batch).
+	with a passphrase asks for it without -p, read from a file or from stdin (-p is needed for a
+	batch).
 
 	Options
 	  -i, --identity FILE       decrypt with the identities in FILE (age-keygen format); repeatable
@@ -410,10 +412,16 @@ ${commonHelp}
 	async run(cli, io) {
 		const identityFiles = cli.flags.identity ?? [];
 		if (cli.flags.passphrase && identityFiles.length > 0) throw new UsageError('-p cannot be combined with -i');
-		// Like age, a passphrase-encrypted file asks for its passphrase without -p.
+		// Like age, a passphrase-encrypted file or stream asks for its passphrase without -p: a
+		// stream's first bytes are looked at (and put back) before the job starts.
 		const single = cli.input.length === 1 && cli.input[0] !== '-' && !isBatch(cli) && fs.statSync(cli.input[0]!, {throwIfNoEntry: false})?.isFile();
-		const passphrase = Boolean(cli.flags.passphrase) || (identityFiles.length === 0 && single === true && (await isPassphraseFile(cli.input[0]!)));
-		if (!passphrase && identityFiles.length === 0) throw new UsageError('missing identities: give -i IDENTITY_FILE (or -p for a passphrase-encrypted stream or batch)');
+		const stdin = cli.input.length <= 1 && (cli.input[0] ?? '-') === '-' && !isBatch(cli) && !io.stdin.isTTY;
+		const unsaid = !cli.flags.passphrase && identityFiles.length === 0;
+		const passphrase =
+			Boolean(cli.flags.passphrase) ||
+			(unsaid && single === true && (await isPassphraseFile(cli.input[0]!))) ||
+			(unsaid && stdin && isPassphraseHeader(await peekStream(io.stdin, passphraseHeaderStart.length)));
+		if (!passphrase && identityFiles.length === 0) throw new UsageError('missing identities: give -i IDENTITY_FILE (or -p for a batch encrypted with a passphrase)');
 		const chunkSizeFlag = sizeFlag('chunk-size', cli.flags.chunkSize);
 		const options = resolveJobOptions(cli.flags, io);
 		const identities = identityFiles.length > 0 ? await readIdentityFiles(identityFiles) : [];

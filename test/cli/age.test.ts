@@ -112,6 +112,16 @@ describe('interop with the age CLI', () => {
 		const noKey = cage(['decrypt', `${plain}.x25519.age`, '-o', `${plain}.none`, ...quiet], {env: passEnv});
 		expect(noKey.status).toBe(2);
 		expect(noKey.stderr).toContain('missing identities: give -i IDENTITY_FILE');
+		// The same from stdin, as age does: the header is looked at before the job, then read whole.
+		const piped = spawnSync(process.execPath, [cliPath, 'decrypt', ...quiet], {env: passEnv, input: fs.readFileSync(`${plain}.age`), maxBuffer: 1024 * 1024});
+		expect(piped.status).toBe(0);
+		expect(Buffer.compare(piped.stdout, fs.readFileSync(plain))).toBe(0);
+		const pipedToFile = cage(['decrypt', '-', '-o', `${plain}.piped`, ...quiet], {env: passEnv, input: fs.readFileSync(`${plain}.age`)});
+		expect(pipedToFile.status).toBe(0);
+		expect(same(plain, `${plain}.piped`)).toBe(true);
+		const pipedNoKey = cage(['decrypt', ...quiet], {env: passEnv, input: fs.readFileSync(`${plain}.x25519.age`)});
+		expect(pipedNoKey.status).toBe(2);
+		expect(pipedNoKey.stderr).toContain('missing identities: give -i IDENTITY_FILE');
 	});
 
 	it('an armored file is refused with a conversion command that works', () => {

@@ -1,0 +1,41 @@
+/**
+ * Looking at the start of a stream before its consumer does: a decryption of stdin tells from the
+ * age header whether to ask for a passphrase, before its job (and its dashboard) starts.
+ */
+import type {Readable} from 'node:stream';
+
+/**
+ * The first `length` bytes of `stream` (fewer when it ends sooner), put back so that whoever reads
+ * the stream next reads them again, from its first byte.
+ */
+export async function peekStream(stream: Readable, length: number): Promise<Buffer> {
+	return new Promise<Buffer>((resolve, reject) => {
+		const finish = (error: Error | undefined, head?: Buffer) => {
+			stream.off('readable', attempt);
+			stream.off('end', ended);
+			stream.off('error', finish);
+			if (error) reject(error);
+			else resolve(head!);
+		};
+
+		// `read(length)` gives `length` bytes once they are buffered, or at the end what is left;
+		// they are put back at once, before the stream could emit `end` (no unshift after it).
+		// One listener for the whole wait: adding a 'readable' listener while bytes are buffered
+		// emits 'readable' again, so adding one per attempt would spin.
+		function attempt() {
+			const chunk = stream.read(length) as Buffer | string | null;
+			if (chunk !== null) {
+				stream.unshift(chunk);
+				finish(undefined, typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+			} else if (stream.readableEnded || stream.destroyed) {
+				finish(undefined, Buffer.alloc(0));
+			}
+		}
+
+		const ended = () => finish(undefined, Buffer.alloc(0));
+		stream.on('readable', attempt);
+		stream.on('end', ended);
+		stream.on('error', finish);
+		attempt();
+	});
+}
