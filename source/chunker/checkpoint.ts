@@ -274,6 +274,31 @@ export function runningWriter(checkpoint: {pid?: number | undefined; pidStart?: 
 	return /cage|cli\.js/.test(command) || fresh ? pid : undefined;
 }
 
+/** What runningWriter reads from a checkpoint or batch lock: the writer's pid, its start time, the last write. */
+export type WriterRecord = Parameters<typeof runningWriter>[0];
+
+/**
+ * The writer a checkpoint or batch lock `file` records, read without validation: a file that is
+ * missing, unreadable or not JSON records none ({}).
+ */
+export function readWriterRecord(file: string): WriterRecord {
+	try {
+		return JSON.parse(fsSync.readFileSync(file, 'utf8')) as WriterRecord;
+	} catch {
+		return {};
+	}
+}
+
+/**
+ * Throw `refusal(pid)` when another cage process runs the job `record` belongs to (see
+ * runningWriter): a second writer of the same output would make one of the two fail. Each caller
+ * words the refusal for what it was about to do.
+ */
+export function refuseIfRunning(record: WriterRecord, refusal: (pid: number) => Error): void {
+	const writer = runningWriter(record);
+	if (writer !== undefined) throw refusal(writer);
+}
+
 /** fsync a directory so a rename in it is durable; file systems that refuse this are harmless. */
 export async function syncDirectory(directory: string): Promise<void> {
 	try {
