@@ -78,7 +78,7 @@ describe('CheckpointStore', () => {
 		expect(await store.exists()).toBe(true);
 		expect(await store.read()).toEqual(checkpoint);
 		expect(fs.statSync(file).mode & 0o777).toBe(0o600);
-		expect(fs.readdirSync(dir).filter(name => name.startsWith('round-trip') && name.includes('.tmp'))).toEqual([]);
+		expect(fs.readdirSync(dir).filter(name => name.includes('round-trip') && name.includes('.tmp'))).toEqual([]);
 		// Overwriting keeps it private and replaces the content.
 		const next = sample({chunksDone: 3, bytesDone: 3072, macs: ['aa', 'bb', 'cc']});
 		await store.write(next);
