@@ -6,14 +6,25 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import Conf from 'conf';
-import {ConfigError, configDir, configFilePath, defaultSettings, isSettingKey, parseSetting, settingSpecs, storedSetting, type Settings} from './config.js';
+import {
+	ConfigError,
+	configDir,
+	configFilePath,
+	defaultSettings,
+	parseConfigObject,
+	parseSetting,
+	settingJsonType,
+	settingsFrom,
+	settingSpecs,
+	storedSetting,
+	type Settings,
+} from './config.js';
 import {writePrivateFile} from './io/private-file.js';
 
 function jsonSchema(): Record<string, unknown> {
 	const schema: Record<string, unknown> = {};
 	for (const [key, spec] of Object.entries(settingSpecs)) {
-		const entry: Record<string, unknown> =
-			spec.kind === 'enum' ? {enum: spec.values} : spec.kind === 'string' || spec.kind === 'path' ? {type: 'string'} : {type: spec.kind === 'number' ? 'number' : 'integer'};
+		const entry: Record<string, unknown> = spec.kind === 'enum' ? {enum: spec.values} : {type: settingJsonType(key as keyof Settings)};
 		if (spec.min !== undefined) entry.minimum = spec.min;
 		if (spec.max !== undefined) entry.maximum = spec.max;
 		entry.default = defaultSettings[key as keyof Settings];
@@ -73,30 +84,6 @@ export class ConfigStore {
 	}
 }
 
-
-/**
- * What conf's schema check would say about `data` (the parsed file), or undefined when it passes:
- * each setting must have the JSON type of its kind (a whole number for sizes and counts) and pass
- * `parseSetting` (range, enum). Other keys (conf's `__internal__`) are left alone, as conf does.
- */
-function schemaProblem(data: Record<string, unknown>): string | undefined {
-	for (const [key, value] of Object.entries(data)) {
-		if (!isSettingKey(key)) continue;
-		const {kind} = settingSpecs[key];
-		const numeric = kind === 'size' || kind === 'int' || kind === 'number';
-		if (numeric && typeof value !== 'number') return `${key} must be a number`;
-		if (!numeric && typeof value !== 'string') return `${key} must be a string`;
-		if ((kind === 'size' || kind === 'int') && !Number.isInteger(value)) return `${key} must be a whole number`;
-		try {
-			parseSetting(key, value as number | string);
-		} catch (error) {
-			return (error as Error).message;
-		}
-	}
-
-	return undefined;
-}
-
 /**
  * `cage config reset [KEY]`, without conf: every message about an invalid config file says to run
  * it, and conf refuses to open such a file at all (its constructor checks the schema). With no
@@ -128,16 +115,20 @@ export async function resetConfigFile(key?: keyof Settings, dir: string = config
 	}
 
 	const resetAll = `run 'cage config reset' (without a key) to restore all settings to their defaults`;
-	let data: unknown;
+	let data: Record<string, unknown>;
 	try {
-		data = JSON.parse(text);
-	} catch {
-		throw new ConfigError(`the config file ${file} is not JSON, so ${key} alone cannot be reset; ${resetAll}`);
+		data = parseConfigObject(text);
+	} catch (error) {
+		throw new ConfigError(`the config file ${file} is ${(error as Error).message}, so ${key} alone cannot be reset; ${resetAll}`);
 	}
 
-	if (typeof data !== 'object' || data === null || Array.isArray(data)) throw new ConfigError(`the config file ${file} is not a JSON object, so ${key} alone cannot be reset; ${resetAll}`);
-	const repaired = {...(data as Record<string, unknown>), [key]: defaultSettings[key]};
-	const problem = schemaProblem(repaired);
-	if (problem) throw new ConfigError(`the config file ${file} is invalid beyond ${key} (${problem}); reset that setting too, or ${resetAll}`);
+	const repaired = {...data, [key]: defaultSettings[key]};
+	try {
+		// conf opens the file only if its schema passes: the JSON types as well as parseSetting.
+		settingsFrom(repaired, {schemaTypes: true});
+	} catch (error) {
+		throw new ConfigError(`the config file ${file} is invalid beyond ${key} (${(error as Error).message}); reset that setting too, or ${resetAll}`);
+	}
+
 	await write(repaired);
 }

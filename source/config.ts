@@ -160,6 +160,56 @@ export function configFilePath(dir: string = configDir()): string {
 	return path.join(dir, 'config.json');
 }
 
+/** The JSON type conf's schema gives a setting's values (a size or count is a whole number; an enum's values are strings). */
+export function settingJsonType(key: keyof Settings): 'string' | 'number' | 'integer' {
+	const {kind} = settingSpecs[key];
+	if (kind === 'size' || kind === 'int') return 'integer';
+	return kind === 'number' ? 'number' : 'string';
+}
+
+/** The JSON object a config file's text holds; a ConfigError says 'not JSON' or 'not a JSON object'. */
+export function parseConfigObject(text: string): Record<string, unknown> {
+	let data: unknown;
+	try {
+		data = JSON.parse(text);
+	} catch {
+		throw new ConfigError('not JSON');
+	}
+
+	if (typeof data !== 'object' || data === null || Array.isArray(data)) throw new ConfigError('not a JSON object');
+	return data as Record<string, unknown>;
+}
+
+/**
+ * The settings in `data` (a config file's JSON object), defaults filled in, each checked with
+ * `parseSetting`; an error's message says which setting is wrong and why (the caller names the
+ * file). Keys that are not settings (conf's `__internal__` bookkeeping) are left alone, as conf
+ * does. A value must be a number or a string; with `schemaTypes`, the JSON type conf's schema
+ * demands (`settingJsonType`), which is what decides whether conf will open the file.
+ */
+export function settingsFrom(data: Record<string, unknown>, {schemaTypes = false} = {}): Settings {
+	const settings: Record<string, unknown> = {...defaultSettings};
+	for (const [key, value] of Object.entries(data)) {
+		if (!isSettingKey(key)) continue;
+		const problem = schemaTypes ? schemaTypeProblem(key, value) : scalarProblem(key, value);
+		if (problem) throw new ConfigError(problem);
+		settings[key] = parseSetting(key, value as number | string);
+	}
+
+	return settings as Settings;
+}
+
+function scalarProblem(key: keyof Settings, value: unknown): string | undefined {
+	return typeof value === 'number' || typeof value === 'string' ? undefined : `${key} must be a number or a string`;
+}
+
+function schemaTypeProblem(key: keyof Settings, value: unknown): string | undefined {
+	const type = settingJsonType(key);
+	if (type === 'string') return typeof value === 'string' ? undefined : `${key} must be a string`;
+	if (typeof value !== 'number') return `${key} must be a number`;
+	return type === 'integer' && !Number.isInteger(value) ? `${key} must be a whole number` : undefined;
+}
+
 /**
  * The settings a job runs with: the config file that `cage config` (conf) keeps, read and
  * validated with the same rules (`parseSetting`) — without loading conf and its JSON-schema
@@ -175,26 +225,9 @@ export function readSettings(dir: string = configDir()): Settings {
 		throw new ConfigError(`cannot read the config file ${file} (${(error as Error).message})`);
 	}
 
-	const invalid = (why: string) => new ConfigError(`the config file ${file} is invalid (${why}); fix it or run 'cage config reset'`);
-	let data: unknown;
 	try {
-		data = JSON.parse(text);
-	} catch {
-		throw invalid('not JSON');
+		return settingsFrom(parseConfigObject(text));
+	} catch (error) {
+		throw new ConfigError(`the config file ${file} is invalid (${(error as Error).message}); fix it or run 'cage config reset'`);
 	}
-
-	if (typeof data !== 'object' || data === null || Array.isArray(data)) throw invalid('not a JSON object');
-	const settings: Record<string, unknown> = {...defaultSettings};
-	for (const [key, value] of Object.entries(data)) {
-		// conf keeps its own bookkeeping (`__internal__`) beside the settings.
-		if (!isSettingKey(key)) continue;
-		if (typeof value !== 'number' && typeof value !== 'string') throw invalid(`${key} must be a number or a string`);
-		try {
-			settings[key] = parseSetting(key, value);
-		} catch (error) {
-			throw invalid((error as Error).message);
-		}
-	}
-
-	return settings as Settings;
 }

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {afterEach, beforeEach, describe, expect, it} from 'vitest';
-import {ConfigError, configDir, configFilePath, defaultSettings, isSettingKey, parseSetting, readSettings} from '../source/config.js';
+import {ConfigError, configDir, configFilePath, defaultSettings, isSettingKey, parseSetting, readSettings, settingsFrom} from '../source/config.js';
 import {ConfigStore, resetConfigFile} from '../source/config-store.js';
 
 let dir: string;
@@ -158,6 +158,32 @@ describe('readSettings (what jobs run with, read without conf)', () => {
 		expect(() => readSettings(dir)).toThrow(/config\.json is invalid \(not JSON\); fix it or run 'cage config reset'/);
 		fs.writeFileSync(file, JSON.stringify({theme: {name: 'x'}}));
 		expect(() => readSettings(dir)).toThrow(/theme must be a number or a string/);
+	});
+});
+
+describe('settingsFrom (the checks readSettings and cage config reset share)', () => {
+	it('takes numbers given as strings unless asked for the JSON types of conf\'s schema, which agree with conf', () => {
+		expect(settingsFrom({jobs: '3', __internal__: {}})).toEqual({...defaultSettings, jobs: 3});
+		expect(() => settingsFrom({jobs: '3'}, {schemaTypes: true})).toThrow('jobs must be a number');
+		expect(() => settingsFrom({theme: 7}, {schemaTypes: true})).toThrow('theme must be a string');
+		expect(() => settingsFrom({resumeVerify: 1}, {schemaTypes: true})).toThrow('resumeVerify must be a string');
+		expect(() => settingsFrom({chunkSize: 1.5}, {schemaTypes: true})).toThrow('chunkSize must be a whole number');
+		expect(() => settingsFrom({theme: null})).toThrow('theme must be a number or a string');
+		// What decides whether conf opens a file: its schema (from the same table) and settingsFrom agree.
+		const passes = (check: () => unknown) => {
+			try {
+				check();
+				return true;
+			} catch {
+				return false;
+			}
+		};
+
+		const file = path.join(dir, 'config.json');
+		for (const data of [{jobs: 3}, {jobs: '3'}, {theme: 7}, {resumeVerify: 'full'}, {resumeVerify: 'some'}, {chunkSize: 1.5}, {collapseFactor: 0.5}, {collapseFactor: 2}, {auditLog: 'x'}]) {
+			fs.writeFileSync(file, JSON.stringify(data));
+			expect({data, passes: passes(() => new ConfigStore(dir))}).toEqual({data, passes: passes(() => settingsFrom(data, {schemaTypes: true}))});
+		}
 	});
 });
 

@@ -11,14 +11,14 @@
 import {createHash} from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import {changeTimeMoved, CheckpointError, CheckpointStore, fingerprint, syncDirectory, type Checkpoint, type SourceFingerprint} from '../chunker/checkpoint.js';
+import {changeTimeMoved, CheckpointError, CheckpointStore, fingerprint, type Checkpoint, type SourceFingerprint} from '../chunker/checkpoint.js';
 import {SharedControl} from '../chunker/control.js';
 import type {JobEmitter} from '../chunker/emitter.js';
 import type {JobKind, JobOutcome} from '../chunker/events.js';
 import {chunkAt, chunkCount, roundUp, type Chunk} from '../chunker/plan.js';
 import type {ChunkContext, ChunkProcessor, ChunkResult} from '../chunker/processor.js';
 import {permanentErrorCodes} from '../chunker/runner.js';
-import {FileInput, FileOutput} from '../io/files.js';
+import {FileInput, FileOutput, syncDirectory} from '../io/files.js';
 import {chunksToVerify, runChunkedJob, SourceChangedError} from '../jobs/chunked-job.js';
 import type {ControlProxy} from '../jobs/control-proxy.js';
 import {outputCheckpointPath, partialPath} from '../jobs/locate.js';

@@ -29,6 +29,19 @@ export function keyProblem(error: unknown): string {
 }
 
 /**
+ * Why `identity` (one `AGE-SECRET-KEY-…` string) is not a valid age identity, in words that never
+ * quote it (see keyProblem); undefined when it is one.
+ */
+export function identityProblem(identity: string): string | undefined {
+	try {
+		new Decrypter().addIdentity(identity);
+		return undefined;
+	} catch (error) {
+		return keyProblem(error);
+	}
+}
+
+/**
  * Check one recipient string; returns it trimmed. `where` names it in the error; `ifSecret` says
  * what to do when it is a secret key (which is never repeated in the message).
  */
@@ -100,11 +113,8 @@ export async function readIdentityFiles(files: string[]): Promise<string[]> {
 				throw new IdentityError(`-i ${file}, line ${number}: not an age identity (an identity file holds the secret-key lines age-keygen or cage keygen writes)`);
 			}
 
-			try {
-				new Decrypter().addIdentity(line);
-			} catch (error) {
-				throw new IdentityError(`-i ${file}, line ${number}: not a valid age identity (${keyProblem(error)}); restore the file from a good copy`);
-			}
+			const problem = identityProblem(line);
+			if (problem !== undefined) throw new IdentityError(`-i ${file}, line ${number}: not a valid age identity (${problem}); restore the file from a good copy`);
 
 			identities.push(line);
 		}

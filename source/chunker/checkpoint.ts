@@ -3,10 +3,10 @@
  * directory), verified on read. A checkpoint holds structure only — offsets, counts, keyed MACs —
  * never plaintext, and secrets only wrapped (see `secrets.ts`).
  */
-import {randomBytes} from 'node:crypto';
 import fsSync from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import {writePrivateFile} from '../io/private-file.js';
 import type {JobKind} from './events.js';
 
 /** The checkpoint format this build writes. */
@@ -118,29 +118,12 @@ export class CheckpointStore {
 
 /**
  * Write JSON atomically (mode 0600): temp file, fsync, rename, fsync of the directory. A crash at
- * any moment leaves either the old file or the new one whole, never a torn one.
+ * any moment leaves either the old file or the new one whole, never a torn one. Each write has its
+ * own temp file, so overlapping writes (two stores, a pause during a commit) never rename each
+ * other's half-written bytes into place.
  */
 export async function writeJsonAtomic(file: string, data: unknown): Promise<void> {
-	// One temp file per write: overlapping writes (two stores, a pause during a commit) must not
-	// share one and rename each other's half-written bytes into place.
-	const temporary = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-	try {
-		const handle = await fs.open(temporary, 'w', 0o600);
-		try {
-			await handle.writeFile(JSON.stringify(data, null, '\t') + '\n');
-			await handle.sync();
-		} finally {
-			await handle.close();
-		}
-
-		await fs.rename(temporary, file);
-	} catch (error) {
-		// A full disk must not leave a half-written temp file behind; the old file stays whole.
-		await fs.rm(temporary, {force: true}).catch(() => undefined);
-		throw error;
-	}
-
-	await syncDirectory(path.dirname(file));
+	await writePrivateFile(file, JSON.stringify(data, null, '\t') + '\n', {replace: true});
 }
 
 /** Validate checkpoint JSON text; `file` names it in errors. */
@@ -274,18 +257,29 @@ export function runningWriter(checkpoint: {pid?: number | undefined; pidStart?: 
 	return /cage|cli\.js/.test(command) || fresh ? pid : undefined;
 }
 
-/** fsync a directory so a rename in it is durable; file systems that refuse this are harmless. */
-export async function syncDirectory(directory: string): Promise<void> {
+/** What runningWriter reads from a checkpoint or batch lock: the writer's pid, its start time, the last write. */
+export type WriterRecord = Parameters<typeof runningWriter>[0];
+
+/**
+ * The writer a checkpoint or batch lock `file` records, read without validation: a file that is
+ * missing, unreadable or not JSON records none ({}).
+ */
+export function readWriterRecord(file: string): WriterRecord {
 	try {
-		const handle = await fs.open(directory, 'r');
-		try {
-			await handle.sync();
-		} finally {
-			await handle.close();
-		}
+		return JSON.parse(fsSync.readFileSync(file, 'utf8')) as WriterRecord;
 	} catch {
-		// Some file systems refuse fsync on a directory; the rename itself still happened.
+		return {};
 	}
+}
+
+/**
+ * Throw `refusal(pid)` when another cage process runs the job `record` belongs to (see
+ * runningWriter): a second writer of the same output would make one of the two fail. Each caller
+ * words the refusal for what it was about to do.
+ */
+export function refuseIfRunning(record: WriterRecord, refusal: (pid: number) => Error): void {
+	const writer = runningWriter(record);
+	if (writer !== undefined) throw refusal(writer);
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

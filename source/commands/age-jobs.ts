@@ -6,14 +6,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import {WorkerPool} from '../age/pool.js';
 import {releaseWarmWorkers} from '../age/warm-workers.js';
-import {runningWriter, syncDirectory, type Checkpoint} from '../chunker/checkpoint.js';
+import {readWriterRecord, refuseIfRunning, type Checkpoint} from '../chunker/checkpoint.js';
 import {SharedControl} from '../chunker/control.js';
 import {JobEmitter} from '../chunker/emitter.js';
 import {decryptFile, encryptFile, resumeFile, type AgeJobResult, type DecryptKey, type EncryptTarget} from '../age/engine.js';
 import {parseRecipientArgs, readIdentityFiles, readRecipientsFiles} from '../age/keys.js';
 import {isPassphraseFile, isPassphraseHeader, passphraseHeaderStart, plaintextSizeOfFile} from '../age/header.js';
 import {decryptStream, encryptStream} from '../age/streams.js';
-import {checkReadableFile, exists, InputError} from '../io/files.js';
+import {checkReadableFile, exists, InputError, syncDirectory} from '../io/files.js';
 import {peekStream} from '../io/peek.js';
 import {batchCheckpointPath, checkBatchNotRunning, planBatch, runBatch, type BatchCheckpoint, type LeftOut} from '../jobs/batch-job.js';
 import {readCheckpointFor} from '../jobs/locate.js';
@@ -70,15 +70,10 @@ function refuseDirectory(output: string): void {
 
 /** Another cage process writing `output` right now is never disturbed, --force or not. */
 function refuseRunning(output: string): void {
-	let checkpoint: {pid?: number; updatedAt?: string} = {};
-	try {
-		checkpoint = JSON.parse(fs.readFileSync(outputCheckpointPath(output), 'utf8')) as typeof checkpoint;
-	} catch {
-		return;
-	}
-
-	const writer = runningWriter(checkpoint);
-	if (writer !== undefined) throw new OutputExistsError(`cage process ${writer} is writing ${output} now; let it finish, or stop it (q, Ctrl-C or kill ${writer}) first`);
+	refuseIfRunning(
+		readWriterRecord(outputCheckpointPath(output)),
+		writer => new OutputExistsError(`cage process ${writer} is writing ${output} now; let it finish, or stop it (q, Ctrl-C or kill ${writer}) first`),
+	);
 }
 
 /** Refuse to clobber, to write onto the input, or to start over an interrupted job silently. */

@@ -1,6 +1,7 @@
 /**
  * Positioned file input and output for processors that run on the main thread, plus the small
- * file-system checks every command makes before it starts work.
+ * file-system checks every command makes before it starts work, and the directory fsync that makes
+ * a rename durable.
  */
 import fs from 'node:fs/promises';
 import type {ChunkInput, ChunkOutput} from '../chunker/processor.js';
@@ -108,5 +109,19 @@ export async function exists(file: string): Promise<boolean> {
 		return true;
 	} catch {
 		return false;
+	}
+}
+
+/** fsync a directory so a rename in it is durable; file systems that refuse this are harmless. */
+export async function syncDirectory(directory: string): Promise<void> {
+	try {
+		const handle = await fs.open(directory, 'r');
+		try {
+			await handle.sync();
+		} finally {
+			await handle.close();
+		}
+	} catch {
+		// Some file systems refuse fsync on a directory; the rename itself still happened.
 	}
 }

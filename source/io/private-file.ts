@@ -8,7 +8,7 @@
 import {randomBytes} from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import {syncDirectory} from '../chunker/checkpoint.js';
+import {syncDirectory} from './files.js';
 
 /** link() errors of file systems without hard links (FAT, some network and FUSE mounts). */
 const noHardLinks = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS']);

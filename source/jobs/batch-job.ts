@@ -11,7 +11,7 @@
 import fsSync from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import {CheckpointError, checkpointVersion, runningWriter, writeJsonAtomic, writerStamp} from '../chunker/checkpoint.js';
+import {CheckpointError, checkpointVersion, readWriterRecord, refuseIfRunning, writeJsonAtomic, writerStamp} from '../chunker/checkpoint.js';
 import type {JobEmitter} from '../chunker/emitter.js';
 import type {JobControl, JobOutcome} from '../chunker/events.js';
 import {displayPath} from '../display-path.js';
@@ -193,15 +193,10 @@ const batchLockPath = (checkpointPath: string) => `${checkpointPath}.lock`;
 
 /** Refuse when another cage process runs the batch of manifest `file` now (a resume, a new run, --force or not). */
 export async function checkBatchNotRunning(file: string): Promise<void> {
-	let lock: {pid?: number; pidStart?: string};
-	try {
-		lock = JSON.parse(await fs.readFile(batchLockPath(file), 'utf8')) as typeof lock;
-	} catch {
-		return;
-	}
-
-	const writer = runningWriter(lock);
-	if (writer !== undefined) throw new CheckpointError(`cage process ${writer} is running the batch of ${file} now; let it finish, or stop it (q, Ctrl-C or kill ${writer}) first`);
+	refuseIfRunning(
+		readWriterRecord(batchLockPath(file)),
+		writer => new CheckpointError(`cage process ${writer} is running the batch of ${file} now; let it finish, or stop it (q, Ctrl-C or kill ${writer}) first`),
+	);
 }
 
 /** Peek whether a checkpoint file is a batch manifest (without validating it). */

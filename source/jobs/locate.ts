@@ -3,7 +3,7 @@
  * of an encrypt/decrypt job, or the file a hash job read.
  */
 import path from 'node:path';
-import {CheckpointError, CheckpointStore, fingerprint, fingerprintChanges, runningWriter, type Checkpoint} from '../chunker/checkpoint.js';
+import {CheckpointError, CheckpointStore, fingerprint, fingerprintChanges, refuseIfRunning, type Checkpoint} from '../chunker/checkpoint.js';
 import {exists} from '../io/files.js';
 import {hashAlgorithms} from '../hash/hasher.js';
 import {SourceChangedError} from './chunked-job.js';
@@ -43,10 +43,10 @@ export async function locateCheckpoint(argument: string): Promise<string> {
 /** Read a checkpoint and check that its source is still the file it was made from (fingerprint only). */
 export async function readCheckpointFor(file: string): Promise<Checkpoint> {
 	const checkpoint = await new CheckpointStore(file).read();
-	const writer = runningWriter(checkpoint);
-	if (writer !== undefined) {
-		throw new CheckpointError(`cannot resume ${file}: cage process ${writer} is running this job now; let it finish, or stop it (q, Ctrl-C or kill ${writer}) and resume then`);
-	}
+	refuseIfRunning(
+		checkpoint,
+		writer => new CheckpointError(`cannot resume ${file}: cage process ${writer} is running this job now; let it finish, or stop it (q, Ctrl-C or kill ${writer}) and resume then`),
+	);
 
 	const now = await fingerprint(checkpoint.source.path).catch(() => undefined);
 	if (!now) throw new SourceChangedError(`cannot resume ${file}: the source ${checkpoint.source.path} no longer exists`);

@@ -9,7 +9,7 @@ import {Decrypter, Encrypter, generateX25519Identity, identityToRecipient} from 
 import {configDir} from '../config.js';
 import {CheckpointError} from '../chunker/checkpoint.js';
 import {collect, streamOf} from '../age/library-io.js';
-import {keyProblem} from '../age/keys.js';
+import {identityProblem} from '../age/keys.js';
 import {writePrivateFile} from '../io/private-file.js';
 
 /** The resume identity file's name inside the config directory. */
@@ -45,13 +45,13 @@ async function readIdentity(file: string): Promise<string | undefined> {
 			throw error;
 		}
 
-		const problem = identityProblem(text);
-		if (problem === undefined) return text.split('\n').find(line => line.startsWith('AGE-SECRET-KEY-1'))!.trim();
+		const parsed = parseResumeIdentity(text);
+		if ('identity' in parsed) return parsed.identity;
 		// Bounded by our own clock too, so a modification time in the future cannot keep us here.
 		const now = Date.now();
 		if (now - modified > beingCreatedMs || now - started > beingCreatedMs) {
 			throw new CheckpointError(
-				`the resume identity ${file} is damaged (${problem}); restore it from a backup: checkpoints made with it cannot be resumed without it (only if it is lost, delete the file: new jobs then make a new one)`,
+				`the resume identity ${file} is damaged (${parsed.problem}); restore it from a backup: checkpoints made with it cannot be resumed without it (only if it is lost, delete the file: new jobs then make a new one)`,
 			);
 		}
 
@@ -59,18 +59,13 @@ async function readIdentity(file: string): Promise<string | undefined> {
 	}
 }
 
-/** What is wrong with the text of a resume identity file, or undefined when it holds a valid key. */
-function identityProblem(text: string): string | undefined {
+/** The key in the text of a resume identity file, or what is wrong with the file (never quoting a key). */
+function parseResumeIdentity(text: string): {identity: string} | {problem: string} {
 	const line = text.split('\n').find(line => line.startsWith('AGE-SECRET-KEY-1'));
-	if (!line) return text.trim() === '' ? 'empty' : 'no AGE-SECRET-KEY line';
-	try {
-		new Decrypter().addIdentity(line.trim());
-	} catch (error) {
-		// Never the key itself: the library's message quotes it.
-		return `its key is not valid: ${keyProblem(error)}`;
-	}
-
-	return undefined;
+	if (!line) return {problem: text.trim() === '' ? 'empty' : 'no AGE-SECRET-KEY line'};
+	const identity = line.trim();
+	const problem = identityProblem(identity);
+	return problem === undefined ? {identity} : {problem: `its key is not valid: ${problem}`};
 }
 
 /**

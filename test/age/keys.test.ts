@@ -6,7 +6,7 @@ import {generateHybridIdentity, identityToRecipient} from 'age-encryption';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {IdentityError, RecipientError} from '../../source/age/errors.js';
 import {describeError, redactSecretKeys} from '../../source/errors.js';
-import {checkRecipient, formatIdentityFile, generateIdentity, parseRecipientArgs, readIdentityFiles, readRecipientsFiles} from '../../source/age/keys.js';
+import {checkRecipient, formatIdentityFile, generateIdentity, identityProblem, parseRecipientArgs, readIdentityFiles, readRecipientsFiles} from '../../source/age/keys.js';
 
 let dir: string;
 let identity: string;
@@ -167,6 +167,17 @@ describe('readRecipientsFiles', () => {
 		const file = write('recipients-0000.txt', `${recipient}\n`);
 		fs.chmodSync(file, 0o000);
 		expect(await messageOf(readRecipientsFiles([file]), RecipientError)).toBe(`-R ${file}: cannot read the recipients file (EACCES)`);
+	});
+});
+
+describe('identityProblem (one key, as identity files and the resume identity check it)', () => {
+	it('is undefined for a valid X25519 or post-quantum identity, and the reason, never the key, for a corrupt one', async () => {
+		expect(identityProblem(identity)).toBeUndefined();
+		expect(identityProblem(await generateHybridIdentity())).toBeUndefined();
+		const corrupt = identity.slice(0, -1) + (identity.endsWith('Q') ? 'P' : 'Q');
+		expect(identityProblem(corrupt)).toBe('bad checksum: a character is wrong or missing');
+		expectNoSecret(identityProblem(`${corrupt}Q`)!, corrupt);
+		expect(identityProblem(recipient)).toBeDefined();
 	});
 });
 

@@ -13,6 +13,8 @@ import {
 	fingerprintChanges,
 	parseCheckpoint,
 	processStart,
+	readWriterRecord,
+	refuseIfRunning,
 	runningWriter,
 	type Checkpoint,
 } from '../../source/chunker/checkpoint.js';
@@ -76,7 +78,7 @@ describe('CheckpointStore', () => {
 		expect(await store.exists()).toBe(true);
 		expect(await store.read()).toEqual(checkpoint);
 		expect(fs.statSync(file).mode & 0o777).toBe(0o600);
-		expect(fs.readdirSync(dir).filter(name => name.startsWith('round-trip') && name.includes('.tmp'))).toEqual([]);
+		expect(fs.readdirSync(dir).filter(name => name.includes('round-trip') && name.includes('.tmp'))).toEqual([]);
 		// Overwriting keeps it private and replaces the content.
 		const next = sample({chunksDone: 3, bytesDone: 3072, macs: ['aa', 'bb', 'cc']});
 		await store.write(next);
@@ -327,5 +329,24 @@ describe('runningWriter (a job another process runs now)', () => {
 		}
 
 		expect(runningWriter({pid: child.pid!, updatedAt: new Date().toISOString()})).toBeUndefined();
+	});
+
+	it('refuseIfRunning throws the caller\'s refusal for a running writer read from a file, and nothing for a missing or torn one', async () => {
+		const child = spawn('sleep', ['30'], {stdio: 'ignore'});
+		try {
+			const pid = child.pid!;
+			const refusal = (writer: number) => new CheckpointError(`process ${writer} runs it`);
+			const lock = path.join(dir, 'running.lock');
+			fs.writeFileSync(lock, JSON.stringify({pid, pidStart: processStart(pid)}));
+			expect(() => refuseIfRunning(readWriterRecord(lock), refusal)).toThrow(`process ${pid} runs it`);
+			fs.writeFileSync(lock, '{"pid": ');
+			expect(readWriterRecord(lock)).toEqual({});
+			expect(() => refuseIfRunning(readWriterRecord(lock), refusal)).not.toThrow();
+			expect(readWriterRecord(path.join(dir, 'missing.lock'))).toEqual({});
+			expect(() => refuseIfRunning({pid: process.pid}, refusal)).not.toThrow();
+		} finally {
+			child.kill();
+			await new Promise(resolve => child.once('exit', resolve));
+		}
 	});
 });
