@@ -2,7 +2,7 @@
  * Non-interactive progress: plain lines for humans and logs, NDJSON for scripts. Both are event
  * sinks, fed by the same events as the dashboard.
  */
-import type {CageEvent, EventSink} from '../chunker/events.js';
+import type {AnomalyEvent, CageEvent, EventSink} from '../chunker/events.js';
 import {formatBytes, formatDuration, formatRate} from '../size.js';
 
 type Writable = {write(chunk: string): unknown};
@@ -24,18 +24,29 @@ export function jsonReporter(out: Writable, {maxProgressPerSecond = 4} = {}): Ev
 type JobLine = {size: number | null; startedAt: number; startBytes: number; lastLine: number; kind: string; source: string | null; itemBase: number};
 
 /**
+ * The anomalies raised for a chunk that failed for good or a file of a batch that failed: they are
+ * for the dashboard's list, and the failure has its own line here (the file's, or the job's end).
+ */
+function restatesFailure(event: AnomalyEvent): boolean {
+	return event.code === 'item-failed' || (event.chunk !== undefined && (event.code === 'auth-failed' || event.code === 'io-error'));
+}
+
+/**
  * Plain lines: a status line at most every `intervalMs` (percent, bytes, rate, ETA), plus one line
  * per notable event (start, pause, anomaly, item, failure, end). No cursor movement, no colour.
+ * A failure is said once: by the file's line in a batch, else by the job's end line, or, with
+ * `endError` false, by the caller after the job (the session's `cage <command>:` line).
  */
-export function plainReporter(out: Writable, {intervalMs = 1000, prefixJobs = false} = {}): EventSink {
+export function plainReporter(out: Writable, {intervalMs = 1000, prefixJobs = false, endError = true} = {}): EventSink {
 	const jobs = new Map<string, JobLine>();
 	// A live job has one; a log may hold several, and the first one's lines come before the second is known.
 	const prefix = (event: CageEvent) => (prefixJobs || jobs.size > 1 ? `[${event.job}] ` : '');
 
-	const status = (event: CageEvent, bytesDone: number, force = false) => {
+	// The job's end forces a last line, with no ETA: a job that stopped short has none.
+	const status = (event: CageEvent, bytesDone: number, end = false) => {
 		const job = jobs.get(event.job);
 		if (!job) return;
-		if (!force && event.ts - job.lastLine < intervalMs) return;
+		if (!end && event.ts - job.lastLine < intervalMs) return;
 		job.lastLine = event.ts;
 		const elapsed = Math.max(1, event.ts - job.startedAt);
 		const rate = ((bytesDone - job.startBytes) * 1000) / elapsed;
@@ -43,7 +54,7 @@ export function plainReporter(out: Writable, {intervalMs = 1000, prefixJobs = fa
 		if (job.size !== null && job.size > 0) parts.push(`${((bytesDone / job.size) * 100).toFixed(1).padStart(5)}%`);
 		parts.push(job.size === null ? formatBytes(bytesDone) : `${formatBytes(bytesDone)} / ${formatBytes(job.size)}`);
 		parts.push(formatRate(rate));
-		if (job.size !== null && rate > 0 && bytesDone < job.size) parts.push(`ETA ${formatDuration(((job.size - bytesDone) / rate) * 1000)}`);
+		if (!end && job.size !== null && rate > 0 && bytesDone < job.size) parts.push(`ETA ${formatDuration(((job.size - bytesDone) / rate) * 1000)}`);
 		out.write(`${prefix(event)}${job.kind}: ${parts.join('  ')}\n`);
 	};
 
@@ -77,7 +88,8 @@ export function plainReporter(out: Writable, {intervalMs = 1000, prefixJobs = fa
 			}
 
 			case 'chunk:failed': {
-				out.write(`${prefix(event)}chunk ${event.chunk} failed (attempt ${event.attempt}${event.willRetry ? ', retrying' : ''}): ${event.error}\n`);
+				if (!event.willRetry) break;
+				out.write(`${prefix(event)}chunk ${event.chunk} failed (attempt ${event.attempt}, retrying): ${event.error}\n`);
 				break;
 			}
 
@@ -97,6 +109,7 @@ export function plainReporter(out: Writable, {intervalMs = 1000, prefixJobs = fa
 			}
 
 			case 'anomaly': {
+				if (restatesFailure(event)) break;
 				out.write(`${prefix(event)}${event.severity}: ${event.message} [${event.code}]\n`);
 				break;
 			}
@@ -120,7 +133,7 @@ export function plainReporter(out: Writable, {intervalMs = 1000, prefixJobs = fa
 				const thisRun = job && job.startBytes > 0 ? ` (${formatBytes(Math.max(0, event.bytesDone - job.startBytes))} in this run)` : '';
 				out.write(
 					`${prefix(event)}${event.outcome}: ${formatBytes(event.bytesDone)}${thisRun} in ${formatDuration(event.durationMs)} (${formatRate(rate)})${items}${
-						event.error ? `: ${event.error}` : ''
+						event.error && endError ? `: ${event.error}` : ''
 					}\n`,
 				);
 				break;
