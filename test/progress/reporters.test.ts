@@ -1,6 +1,8 @@
 import {describe, expect, it} from 'vitest';
 import type {CageEvent} from '../../source/chunker/events.js';
 import {plainReporter} from '../../source/progress/reporters.js';
+import {applyEvent, createDashboardState, selectedJob, settledBytes} from '../../source/telemetry/reducer.js';
+import {batchWithSkip} from '../telemetry/synthetic.js';
 
 const MiB = 1024 * 1024;
 
@@ -58,6 +60,34 @@ describe('plain progress lines', () => {
 				{type: 'anomaly', severity: 'error', code: 'item-failed', message: whole, item: 0, ts: 200},
 			];
 			expect(lines(batch).filter(line => line.includes('failed authentication'))).toEqual([`[1] skipped /d/big.age: failed: ${whole}`]);
+		});
+	});
+
+	describe('a batch with a file the user skipped', () => {
+		it('counts the skipped file settled, as the dashboard does: the percentage never steps back, and agrees with the dashboard\'s', () => {
+			let text = '';
+			const sink = plainReporter({write: (chunk: string) => (text += chunk)}, {intervalMs: 0});
+			const state = createDashboardState();
+			const percents: string[] = [];
+			for (const event of batchWithSkip().events) {
+				const before = text.length;
+				sink(event);
+				const job = selectedJob(applyEvent(state, event))!;
+				const shown = /^encrypt: +([\d.]+)%/m.exec(text.slice(before))?.[1];
+				if (shown === undefined) continue;
+				expect(shown).toBe(((settledBytes(job) / job.size!) * 100).toFixed(1));
+				percents.push(shown);
+			}
+
+			expect(percents.map(Number)).toEqual(percents.map(Number).toSorted((a, b) => a - b));
+			expect(percents.at(-1)).toBe('100.0');
+		});
+
+		it('says the bytes skipped apart from the bytes done', () => {
+			const out = lines(batchWithSkip().events.map(({job: _job, seq: _seq, ...event}) => event));
+			expect(out).toContain('[2] skipped /data/1: skipped by user');
+			expect(out.at(-2)).toBe('encrypt: 100.0%  8.00 MiB / 12.0 MiB, 4.00 MiB skipped  3.6 MiB/s');
+			expect(out.at(-1)).toBe('completed: 8.00 MiB in 2.2s (3.6 MiB/s), 2 file(s) done, 1 skipped (4.00 MiB)');
 		});
 	});
 });
