@@ -1,3 +1,4 @@
+import path from 'node:path';
 import {displayPath} from './display-path.js';
 import {formatSizeArgument} from './size.js';
 
@@ -14,6 +15,8 @@ export type ResumeArgs = {
 	jobs?: number | undefined;
 	/** --audit-log PATH when given; null for --no-audit. */
 	auditLog?: string | null | undefined;
+	/** CAGE_CONFIG_DIR, when the resume needs it and the user's shell may not have it (the demo's run). */
+	configDir?: string | undefined;
 };
 
 /**
@@ -27,5 +30,8 @@ export function resumeLine(target: string, args: ResumeArgs = {}): string {
 		args.jobs ? `--jobs ${args.jobs}` : '',
 		args.auditLog === null ? '--no-audit' : args.auditLog ? `--audit-log ${shellQuote(displayPath(args.auditLog))}` : '',
 	].filter(Boolean);
-	return [`cage resume ${shellQuote(displayPath(target))}`, ...flags].join(' ');
+	// The resume identity that unwraps the checkpoint's secrets lives in the config directory;
+	// absolute, as the demo's target is, so the line works from any directory.
+	const env = args.configDir ? `CAGE_CONFIG_DIR=${shellQuote(path.resolve(args.configDir))} ` : '';
+	return [`${env}cage resume ${shellQuote(displayPath(target))}`, ...flags].join(' ');
 }

@@ -148,6 +148,13 @@ export type ItemDoneEvent = Base<'item:done'> & {
 	durationMs: number;
 };
 
+/**
+ * The reason of a skip the user asked for (`s`). A batch counts a file skipped so as settled: out of
+ * the work that remains. Any other reason of an item:skipped (a failure, an interruption) leaves
+ * the file's bytes to do.
+ */
+export const skippedByUser = 'skipped by user';
+
 /** A file of a batch was skipped. */
 export type ItemSkippedEvent = Base<'item:skipped'> & {
 	item: number;

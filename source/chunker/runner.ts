@@ -5,7 +5,7 @@
  */
 import {AbortedError, SharedControl} from './control.js';
 import type {JobEmitter} from './emitter.js';
-import type {AnomalyEvent, JobControl} from './events.js';
+import {skippedByUser, type AnomalyEvent, type JobControl} from './events.js';
 import {chunkAt, chunkCount, type Chunk} from './plan.js';
 import type {ChunkContext, ChunkProcessor, ChunkResult} from './processor.js';
 
@@ -269,7 +269,7 @@ export class ChunkRunner implements JobControl {
 					...(item === undefined ? {} : {item}),
 				});
 			} else {
-				this.#send({type: 'chunk:skipped', chunk: id, start: chunk.start, size: chunk.size, reason: 'skipped by user', ...(item === undefined ? {} : {item})});
+				this.#send({type: 'chunk:skipped', chunk: id, start: chunk.start, size: chunk.size, reason: skippedByUser, ...(item === undefined ? {} : {item})});
 			}
 
 			await onCommit?.(commit);

@@ -86,18 +86,20 @@ ${jobFlagsHelp}`,
 			say(io, `throwaway key ${keyFile} (recipient ${recipient})`);
 			const chunkSize = resolveChunkSize(size, undefined, options.settings.chunkSize);
 			const common = {jobs: options.jobs, retries: options.settings.retries, chunkSize, checkpoint: true, resumeVerify: options.settings.resumeVerify};
+			// The session prints the one resume line after q: it repeats the demo's rate, and its
+			// CAGE_CONFIG_DIR when one was set for the demo alone (`CAGE_CONFIG_DIR=… cage demo`).
+			const resumeArgs = {...options.resumeArgs, rate, configDir: process.env.CAGE_CONFIG_DIR};
 
 			const encryptEmitter = new JobEmitter();
 			const encryptControl = new ControlProxy();
-			const encryption = await runSession(sessionOptions(options, io, 'demo', sample), encryptEmitter, encryptControl, async () =>
-				encryptFile(sample, encrypted, {recipients: [recipient]}, {...common, emitter: encryptEmitter, control: encryptControl, rate}),
+			const encryption = await runSession({...sessionOptions(options, io, 'demo', sample), resumeArgs}, encryptEmitter, encryptControl, async () =>
+				encryptFile(sample, encrypted, {recipients: [recipient]}, {...common, emitter: encryptEmitter, control: encryptControl, rate, resumeArgs}),
 			);
 			if (encryption.exitCode !== exitCodes.ok) {
 				if (encryption.exitCode === exitCodes.interrupted) {
 					keep = true;
 					say(io, `stopped; the demo files stay in ${dir}`);
-					say(io, `continue with: CAGE_CONFIG_DIR=${process.env.CAGE_CONFIG_DIR ?? '(unchanged)'} cage resume ${encrypted}`.replace('CAGE_CONFIG_DIR=(unchanged) ', ''));
-					say(io, `then decrypt with: cage decrypt ${encrypted} -i ${keyFile} -o ${decrypted}   (or: age -d -i ${keyFile} ${encrypted})`);
+					say(io, `once resumed, decrypt with: cage decrypt ${encrypted} -i ${keyFile} -o ${decrypted}   (or: age -d -i ${keyFile} ${encrypted})`);
 				}
 
 				return encryption.exitCode;

@@ -13,7 +13,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import {CheckpointError, checkpointVersion, readWriterRecord, refuseIfRunning, writeJsonAtomic, writerStamp} from '../chunker/checkpoint.js';
 import type {JobEmitter} from '../chunker/emitter.js';
-import type {JobControl, JobOutcome} from '../chunker/events.js';
+import {skippedByUser, type JobControl, type JobOutcome} from '../chunker/events.js';
 import {displayPath} from '../display-path.js';
 import {describeError} from '../errors.js';
 import {InputError} from '../io/files.js';
@@ -243,7 +243,7 @@ class BatchControl implements JobControl {
 	skip(): void {
 		if (!this.current || this.skipRequested) return;
 		this.skipRequested = true;
-		this.current.abort('skipped by user');
+		this.current.abort(skippedByUser);
 	}
 
 	retry(): void {
@@ -358,7 +358,7 @@ export async function runBatch(spec: {
 				emitter.send({type: 'anomaly', severity: 'error', code: 'item-failed', message: `${item.source}: ${item.reason}`, item: index});
 			} else if (control.skipRequested && control.aborted === undefined) {
 				item.status = 'skipped';
-				item.reason = 'skipped by user';
+				item.reason = skippedByUser;
 			} else {
 				item.status = 'pending';
 			}

@@ -2,7 +2,7 @@
  * Non-interactive progress: plain lines for humans and logs, NDJSON for scripts. Both are event
  * sinks, fed by the same events as the dashboard.
  */
-import type {CageEvent, EventSink} from '../chunker/events.js';
+import {skippedByUser, type AnomalyEvent, type CageEvent, type EventSink} from '../chunker/events.js';
 import {formatBytes, formatDuration, formatRate} from '../size.js';
 
 type Writable = {write(chunk: string): unknown};
@@ -20,37 +20,64 @@ export function jsonReporter(out: Writable, {maxProgressPerSecond = 4} = {}): Ev
 	};
 }
 
-/** Per job: `itemBase` is the bytes of the batch items finished so far (chunk events count within their item). */
-type JobLine = {size: number | null; startedAt: number; startBytes: number; lastLine: number; kind: string; source: string | null; itemBase: number};
+/**
+ * Per job. In a batch, `itemBase` is the bytes of the files done so far (chunk events count within
+ * their file), and `bytesSkipped` those of the files the user skipped: settled, as the dashboard
+ * counts them, so the percentage is (done + skipped) / total and a skip never moves it back.
+ */
+type JobLine = {
+	size: number | null;
+	startedAt: number;
+	startBytes: number;
+	lastLine: number;
+	kind: string;
+	source: string | null;
+	itemBase: number;
+	bytesSkipped: number;
+	current: {item: number; size: number} | null;
+};
+
+/**
+ * The anomalies raised for a chunk that failed for good or a file of a batch that failed: they are
+ * for the dashboard's list, and the failure has its own line here (the file's, or the job's end).
+ */
+function restatesFailure(event: AnomalyEvent): boolean {
+	return event.code === 'item-failed' || (event.chunk !== undefined && (event.code === 'auth-failed' || event.code === 'io-error'));
+}
 
 /**
  * Plain lines: a status line at most every `intervalMs` (percent, bytes, rate, ETA), plus one line
  * per notable event (start, pause, anomaly, item, failure, end). No cursor movement, no colour.
+ * A failure is said once: by the file's line in a batch, else by the job's end line, or, with
+ * `endError` false, by the caller after the job (the session's `cage <command>:` line).
  */
-export function plainReporter(out: Writable, {intervalMs = 1000, prefixJobs = false} = {}): EventSink {
+export function plainReporter(out: Writable, {intervalMs = 1000, prefixJobs = false, endError = true} = {}): EventSink {
 	const jobs = new Map<string, JobLine>();
 	// A live job has one; a log may hold several, and the first one's lines come before the second is known.
 	const prefix = (event: CageEvent) => (prefixJobs || jobs.size > 1 ? `[${event.job}] ` : '');
 
-	const status = (event: CageEvent, bytesDone: number, force = false) => {
+	// The job's end forces a last line, with no ETA: a job that stopped short has none.
+	const status = (event: CageEvent, bytesDone: number, end = false) => {
 		const job = jobs.get(event.job);
 		if (!job) return;
-		if (!force && event.ts - job.lastLine < intervalMs) return;
+		if (!end && event.ts - job.lastLine < intervalMs) return;
 		job.lastLine = event.ts;
 		const elapsed = Math.max(1, event.ts - job.startedAt);
 		const rate = ((bytesDone - job.startBytes) * 1000) / elapsed;
+		const settled = bytesDone + job.bytesSkipped;
+		const skipped = job.bytesSkipped > 0 ? `, ${formatBytes(job.bytesSkipped)} skipped` : '';
 		const parts: string[] = [];
-		if (job.size !== null && job.size > 0) parts.push(`${((bytesDone / job.size) * 100).toFixed(1).padStart(5)}%`);
-		parts.push(job.size === null ? formatBytes(bytesDone) : `${formatBytes(bytesDone)} / ${formatBytes(job.size)}`);
+		if (job.size !== null && job.size > 0) parts.push(`${((settled / job.size) * 100).toFixed(1).padStart(5)}%`);
+		parts.push(job.size === null ? formatBytes(bytesDone) : `${formatBytes(bytesDone)} / ${formatBytes(job.size)}${skipped}`);
 		parts.push(formatRate(rate));
-		if (job.size !== null && rate > 0 && bytesDone < job.size) parts.push(`ETA ${formatDuration(((job.size - bytesDone) / rate) * 1000)}`);
+		if (!end && job.size !== null && rate > 0 && settled < job.size) parts.push(`ETA ${formatDuration(((job.size - settled) / rate) * 1000)}`);
 		out.write(`${prefix(event)}${job.kind}: ${parts.join('  ')}\n`);
 	};
 
 	return event => {
 		switch (event.type) {
 			case 'job:start': {
-				jobs.set(event.job, {size: event.size, startedAt: event.ts, startBytes: event.bytesDone, lastLine: event.ts, kind: event.kind, source: event.source, itemBase: event.bytesDone});
+				jobs.set(event.job, {size: event.size, startedAt: event.ts, startBytes: event.bytesDone, lastLine: event.ts, kind: event.kind, source: event.source, itemBase: event.bytesDone, bytesSkipped: 0, current: null});
 				const from = event.resumed ? (event.items === undefined ? ` (resuming at chunk ${event.chunksDone}/${event.chunks}, ${formatBytes(event.bytesDone)} done)` : ` (resuming, ${formatBytes(event.bytesDone)} done)`) : '';
 				// A stream has no plan; its size, when known, tells about how many chunks it will have.
 				const chunks = event.chunks || (event.size ? `~${Math.max(1, Math.ceil(event.size / event.chunkSize))}` : '?');
@@ -77,7 +104,8 @@ export function plainReporter(out: Writable, {intervalMs = 1000, prefixJobs = fa
 			}
 
 			case 'chunk:failed': {
-				out.write(`${prefix(event)}chunk ${event.chunk} failed (attempt ${event.attempt}${event.willRetry ? ', retrying' : ''}): ${event.error}\n`);
+				if (!event.willRetry) break;
+				out.write(`${prefix(event)}chunk ${event.chunk} failed (attempt ${event.attempt}, retrying): ${event.error}\n`);
 				break;
 			}
 
@@ -87,16 +115,21 @@ export function plainReporter(out: Writable, {intervalMs = 1000, prefixJobs = fa
 			}
 
 			case 'item:start': {
+				const job = jobs.get(event.job);
+				if (job) job.current = {item: event.item, size: event.size};
 				out.write(`${prefix(event)}[${event.item + 1}/${event.items}] ${event.path} -> ${event.output ?? 'stdout'} (${formatBytes(event.size)})\n`);
 				break;
 			}
 
 			case 'item:skipped': {
+				const job = jobs.get(event.job);
+				if (job?.current?.item === event.item && event.reason === skippedByUser) job.bytesSkipped += job.current.size;
 				out.write(`${prefix(event)}[${event.item + 1}] skipped ${event.path}: ${event.reason}\n`);
 				break;
 			}
 
 			case 'anomaly': {
+				if (restatesFailure(event)) break;
 				out.write(`${prefix(event)}${event.severity}: ${event.message} [${event.code}]\n`);
 				break;
 			}
@@ -115,12 +148,13 @@ export function plainReporter(out: Writable, {intervalMs = 1000, prefixJobs = fa
 				status(event, event.bytesDone, true);
 				const job = jobs.get(event.job);
 				const rate = job ? ((event.bytesDone - job.startBytes) * 1000) / Math.max(1, event.durationMs) : 0;
-				const items = event.itemsDone === undefined ? '' : `, ${event.itemsDone} file(s) done, ${event.itemsSkipped ?? 0} skipped`;
+				const skipped = job?.bytesSkipped ? ` (${formatBytes(job.bytesSkipped)})` : '';
+				const items = event.itemsDone === undefined ? '' : `, ${event.itemsDone} file(s) done, ${event.itemsSkipped ?? 0} skipped${skipped}`;
 				// A resumed job's time and rate are this run's: say how much of the total that was.
 				const thisRun = job && job.startBytes > 0 ? ` (${formatBytes(Math.max(0, event.bytesDone - job.startBytes))} in this run)` : '';
 				out.write(
 					`${prefix(event)}${event.outcome}: ${formatBytes(event.bytesDone)}${thisRun} in ${formatDuration(event.durationMs)} (${formatRate(rate)})${items}${
-						event.error ? `: ${event.error}` : ''
+						event.error && endError ? `: ${event.error}` : ''
 					}\n`,
 				);
 				break;

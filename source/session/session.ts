@@ -64,7 +64,8 @@ export async function runSession<R extends SessionJobResult>(
 ): Promise<{result: R; exitCode: number}> {
 	const {io} = options;
 	const detach: Array<() => void> = [];
-	if (options.progress === 'plain') detach.push(emitter.pipe(plainReporter(io.stderr)));
+	// The job's error is said once, by the line this session writes after the job.
+	if (options.progress === 'plain') detach.push(emitter.pipe(plainReporter(io.stderr, {endError: false})));
 	if (options.progress === 'json') detach.push(emitter.pipe(jsonReporter(io.stderr)));
 	let done: JobDoneEvent | undefined;
 	// The last checkpoint written for the job itself (not for a file of a batch): what a second

@@ -6,7 +6,7 @@
  * state in place rather than copying it: a job may have 65 536 chunks and thousands of events a
  * second, so each event costs O(1) (amortized) and bumps `version`, which is what a UI watches.
  */
-import type {AnomalyEvent, CageEvent} from '../chunker/events.js';
+import {skippedByUser, type AnomalyEvent, type CageEvent} from '../chunker/events.js';
 import {maxChunks} from '../chunker/plan.js';
 import {describeEvent} from './describe.js';
 import {ChunkState, defaultLimits, type ChunkStateCode, type DashboardLimits, type DashboardState, type JobView} from './state.js';
@@ -37,6 +37,23 @@ export function selectJob(state: DashboardState, delta: number): void {
 	state.version++;
 }
 
+/** Progress in bytes: done, plus a batch's files skipped by the user (see `JobView.bytesSkipped`). */
+export function settledBytes(job: JobView): number {
+	return job.bytesDone + job.bytesSkipped;
+}
+
+/**
+ * A file the user skipped: its size is settled, and its bytes so far are no longer done. The
+ * throughput samples drop them too, so the rate neither dips nor spikes at the skip.
+ */
+function settleSkipped(job: JobView, size: number): void {
+	const partial = Math.max(0, job.bytesDone - job.itemBase);
+	job.bytesSkipped += size;
+	job.bytesDone -= partial;
+	for (let index = 1; index < job.window.length; index += 2) job.window[index]! -= partial;
+	job.bucketBytes -= partial;
+}
+
 /** Bytes of the whole job at a chunk event: within a batch item, the finished items come first. */
 function jobBytes(job: JobView, event: {bytesDone: number; item?: number}): number {
 	return (event.item === undefined ? 0 : job.itemBase) + event.bytesDone;
@@ -63,6 +80,7 @@ function newJob(id: string, ts: number): JobView {
 		bytesDone: 0,
 		startBytes: 0,
 		itemBase: 0,
+		bytesSkipped: 0,
 		concurrency: 1,
 		throughput: {current: 0, average: 0, peak: 0, history: []},
 		etaMs: null,
@@ -164,7 +182,7 @@ function updateRates(job: JobView): void {
 	}
 
 	const rate = throughput.current > 0 ? throughput.current : throughput.average;
-	job.etaMs = rate > 0 ? (Math.max(0, job.size - job.bytesDone) * 1000) / rate : null;
+	job.etaMs = rate > 0 ? (Math.max(0, job.size - settledBytes(job)) * 1000) / rate : null;
 }
 
 function addAnomaly(job: JobView, event: AnomalyEvent, cap: number): void {
@@ -275,7 +293,9 @@ export function applyEvent(state: DashboardState, event: CageEvent): DashboardSt
 		case 'item:skipped': {
 			job.batch ??= {total: 0, done: 0, skipped: 0, current: null};
 			job.batch.skipped++;
-			if (job.batch.current?.index === event.item) job.batch.current = null;
+			if (job.batch.current?.index !== event.item) break;
+			if (event.reason === skippedByUser) settleSkipped(job, job.batch.current.size);
+			job.batch.current = null;
 			break;
 		}
 

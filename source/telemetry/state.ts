@@ -84,6 +84,11 @@ export type JobView = {
 	startBytes: number;
 	/** Batch: bytes of the items finished so far (chunk events count bytes within their item). */
 	itemBase: number;
+	/**
+	 * Batch: bytes of the files the user skipped. Not done, but settled (out of the work that
+	 * remains): progress is `settledBytes`, done + skipped, so a skip never moves it back.
+	 */
+	bytesSkipped: number;
 	concurrency: number;
 	throughput: Throughput;
 	/** Milliseconds to go at the current rate; null for streams or when unknown. */

@@ -1,4 +1,5 @@
 import {Box, Text} from 'ink';
+import {settledBytes} from '../telemetry/reducer.js';
 import {ChunkState, type JobView} from '../telemetry/state.js';
 import {formatBytes, formatDuration, formatRate} from '../size.js';
 import {clock, fit, percent} from './format.js';
@@ -23,7 +24,9 @@ export function Summary({job, theme, width, maxAnomalies = 3}: Props) {
 	const rate = ((job.bytesDone - job.startBytes) * 1000) / activeMs;
 	const counts = job.chunkCounts;
 	const {info, warn, error} = job.anomalyCounts;
-	const bytes = job.size === null ? formatBytes(job.bytesDone) : `${formatBytes(job.bytesDone)} of ${formatBytes(job.size)} (${percent(job.bytesDone, job.size)})`;
+	// The percentage is progress: the bytes done and, in a batch, those of the files skipped.
+	const skipped = job.bytesSkipped > 0 ? `, ${formatBytes(job.bytesSkipped)} skipped` : '';
+	const bytes = job.size === null ? formatBytes(job.bytesDone) : `${formatBytes(job.bytesDone)} of ${formatBytes(job.size)}${skipped} (${percent(settledBytes(job), job.size)})`;
 	const colour = theme.state[job.state];
 	return (
 		<Box flexDirection="column" borderStyle="round" borderColor={colour ?? theme.pane.border} paddingX={1} width={width} flexShrink={0}>

@@ -1,4 +1,5 @@
 import {Box, Text} from 'ink';
+import {settledBytes} from '../telemetry/reducer.js';
 import {ChunkState, type JobView} from '../telemetry/state.js';
 import {formatBytes, formatDuration, formatRate} from '../size.js';
 import {fit, percent} from './format.js';
@@ -17,10 +18,12 @@ export function Throughput({job, theme, width, height}: Props) {
 	// The average is a rate over more than a second too, so the peak is never below it (a rate limit
 	// catching up after a pause can lift the average past every whole-second window).
 	const rates = `now ${formatRate(throughput.current)}  ·  avg ${formatRate(throughput.average)}  ·  peak ${formatRate(Math.max(throughput.peak, throughput.average))}  ·  ETA ${eta}`;
-	const ratio = job.size ? job.bytesDone / job.size : job.ending?.outcome === 'completed' ? 1 : 0;
-	const label = job.size === null ? '' : ` ${percent(job.bytesDone, job.size).padStart(6)}`;
+	const settled = settledBytes(job);
+	const ratio = job.size ? settled / job.size : job.ending?.outcome === 'completed' ? 1 : 0;
+	const label = job.size === null ? '' : ` ${percent(settled, job.size).padStart(6)}`;
 	const counts = job.chunkCounts;
-	const bytes = job.size === null ? `${formatBytes(job.bytesDone)}${job.kind === null ? '' : ' (size unknown)'}` : `${formatBytes(job.bytesDone)} / ${formatBytes(job.size)}`;
+	const skipped = job.bytesSkipped > 0 ? `, ${formatBytes(job.bytesSkipped)} skipped` : '';
+	const bytes = job.size === null ? `${formatBytes(job.bytesDone)}${job.kind === null ? '' : ' (size unknown)'}` : `${formatBytes(job.bytesDone)} / ${formatBytes(job.size)}${skipped}`;
 	const chunks = `chunks ${counts[ChunkState.done]}/${job.chunkCount} done, ${counts[ChunkState.running]} running, ${counts[ChunkState.failed]} failed, ${counts[ChunkState.skipped]} skipped`;
 	return (
 		<Pane title="Throughput" width={width} height={height} theme={theme}>

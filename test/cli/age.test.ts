@@ -476,18 +476,34 @@ describe('bad input', () => {
 		expect(run.stderr).toMatch(/not an age file|age header/i);
 	});
 
-	it('a tampered block names the chunk and leaves no plaintext behind', () => {
-		const encrypted = path.join(dir, 'tampered.age');
+	/** `plain` encrypted by age, then a byte flipped about 2.5 MiB into the payload: block 40, chunk 2 with 1 MiB chunks. */
+	const tampered = (name: string) => {
+		const encrypted = path.join(dir, name);
 		execFileSync('age', ['-r', recipient, '-o', encrypted, plain]);
 		const bytes = fs.readFileSync(encrypted);
-		// Flip a byte about 2.5 MiB into the payload: block 40, chunk 2 with 1 MiB chunks.
 		bytes[bytes.length - 600_000]! ^= 1;
 		fs.writeFileSync(encrypted, bytes);
+		return encrypted;
+	};
+
+	it('a tampered block names the chunk and leaves no plaintext behind', () => {
+		const encrypted = tampered('tampered.age');
 		const output = path.join(dir, 'tampered.out');
 		const run = cage(['decrypt', encrypted, '-i', key, '-o', output, '--chunk-size', '1MiB', ...quiet], {env});
 		expect(run.status).toBe(1);
 		expect(run.stderr).toMatch(/chunk 2 \(block 3\d\b.*failed authentication/);
 		expect(leftovers(output)).toEqual([]);
+	});
+
+	it('plain progress says a failure once: the outcome, then the error naming the file and chunk', () => {
+		const encrypted = tampered('tampered-plain.age');
+		const output = path.join(dir, 'tampered-plain.out');
+		const run = cage(['decrypt', encrypted, '-i', key, '-o', output, '--chunk-size', '1MiB', '--progress', 'plain', '--no-audit'], {env});
+		expect(run.status).toBe(1);
+		const lines = run.stderr.trim().split('\n');
+		expect(lines.filter(line => line.includes('failed authentication'))).toEqual([lines.at(-1)]);
+		expect(lines.at(-1)).toMatch(new RegExp(`^cage decrypt: ${encrypted}: chunk 2 \\(block 3\\d, plaintext bytes from \\d+\\) failed authentication: .*; nothing was written to ${output}$`));
+		expect(lines.at(-2)).toMatch(/^failed: \S+ \S+ in \S+ \([\d.]+ MiB\/s\)$/);
 	});
 
 	it('a truncated file and trailing data fail', () => {

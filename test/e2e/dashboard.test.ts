@@ -267,16 +267,19 @@ describe.runIf(hasTools)('dashboard in a real terminal (tmux)', () => {
 		expect(fs.existsSync(path.join(os.tmpdir(), dir))).toBe(false);
 	}, 90_000);
 
-	it('cage demo stopped with q keeps its files and says how to continue; the printed line finishes it', async () => {
-		const run = term.run(`${node} demo --size 96MiB --duration 8`, 120, 40);
+	it('cage demo stopped with q keeps its files and prints one resume line; that line, pasted, finishes it', async () => {
+		// Wide enough that the resume line, with its CAGE_CONFIG_DIR, is not wrapped.
+		const run = term.run(`${node} demo --size 96MiB --duration 8`, 200, 40);
 		const screen = () => term.screen(run.session);
 		await waitFor(() => (/Chunks [1-9]\d*\/\d+/.test(screen()) ? screen() : undefined), {timeout: 20_000, what: 'chunks done'});
 		term.keys(run.session, 'q');
 		expect(await exitCode(run.exitFile, 30_000)).toBe(75);
-		const text = screen().replaceAll('\n', ' ');
-		const line = /resume with: (cage resume \S+(?: --rate \S+)?)/.exec(text)![1]!;
-		expect(line).toMatch(/--rate \d+MiB$/);
-		const resume = term.run(`${node} ${line.slice('cage '.length)} --progress none`, 120, 40);
+		const text = screen();
+		expect(text.split('\n').filter(line => line.includes('cage resume'))).toHaveLength(1);
+		const line = /resume with: (CAGE_CONFIG_DIR=\S+ cage resume \S+ --rate \d+MiB)$/m.exec(text)![1]!;
+		expect(line).toContain(`CAGE_CONFIG_DIR=${sandbox.env.CAGE_CONFIG_DIR!} `);
+		// As pasted in a shell that has no CAGE_CONFIG_DIR: the line alone names it.
+		const resume = term.run(`unset CAGE_CONFIG_DIR; ${line.replace('cage resume', `${node} resume`)} --progress none`, 200, 40);
 		expect(await exitCode(resume.exitFile, 60_000)).toBe(0);
 		const kept = /stopped; the demo files stay in (\S+)/.exec(text)![1]!;
 		expect(fs.existsSync(path.join(kept, 'sample.bin.age'))).toBe(true);

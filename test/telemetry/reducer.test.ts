@@ -1,9 +1,9 @@
 import {describe, expect, it} from 'vitest';
-import {applyEvent, createDashboardState, reduceEvents, selectedJob, selectJob} from '../../source/telemetry/reducer.js';
+import {applyEvent, createDashboardState, reduceEvents, selectedJob, selectJob, settledBytes} from '../../source/telemetry/reducer.js';
 import {bucketChunks} from '../../source/telemetry/buckets.js';
 import {ChunkState} from '../../source/telemetry/state.js';
 import {maxChunks} from '../../source/chunker/plan.js';
-import {EventScript} from './synthetic.js';
+import {batchWithSkip, EventScript} from './synthetic.js';
 
 const MiB = 2 ** 20;
 
@@ -158,6 +158,38 @@ describe('reducer', () => {
 		const job = selectedJob(reduceEvents(script.events))!;
 		expect(job.bytesDone).toBe(3 * MiB);
 		expect(job.etaMs).toBeGreaterThan(0);
+	});
+
+	it('a file the user skips is settled: progress never steps back, and the finished batch is at 100 %', () => {
+		const state = createDashboardState();
+		let settled = 0;
+		let afterSkip: number | undefined;
+		for (const event of batchWithSkip().events) {
+			const job = selectedJob(applyEvent(state, event))!;
+			expect(settledBytes(job)).toBeGreaterThanOrEqual(settled);
+			settled = settledBytes(job);
+			if (event.type === 'item:skipped') afterSkip = 0;
+			else if (afterSkip !== undefined && event.type === 'chunk:progress') afterSkip ||= job.throughput.current;
+		}
+
+		// The skipped file's bytes so far left the throughput samples with it: no dip to 0 at the skip.
+		expect(afterSkip).toBeGreaterThan(4 * MiB);
+		const job = selectedJob(state)!;
+		expect(job.bytesDone).toBe(8 * MiB);
+		expect(job.bytesSkipped).toBe(4 * MiB);
+		expect(settledBytes(job)).toBe(job.size);
+		expect(job.batch).toMatchObject({total: 3, done: 2, skipped: 1});
+	});
+
+	it('a file that failed or was interrupted is not settled: its bytes are still to do', () => {
+		for (const reason of ['failed: /data/1: chunk 3 failed authentication', 'SIGINT']) {
+			const events = batchWithSkip(reason).events;
+			const skip = events.findIndex(event => event.type === 'item:skipped');
+			const job = selectedJob(reduceEvents(events.slice(0, skip + 1)))!;
+			expect(job.bytesSkipped).toBe(0);
+			expect(job.bytesDone).toBe(7 * MiB);
+			expect(settledBytes(selectedJob(reduceEvents(events))!)).toBe(8 * MiB);
+		}
 	});
 
 	it('keeps anomalies newest first, capped, with counts of all ever seen', () => {

@@ -4,7 +4,7 @@ import {cleanup} from 'ink-testing-library';
 import {Dashboard} from '../../source/ui/Dashboard.js';
 import {Throughput} from '../../source/ui/Throughput.js';
 import {DashboardStore} from '../../source/ui/store.js';
-import {EventScript} from '../telemetry/synthetic.js';
+import {batchWithSkip, EventScript} from '../telemetry/synthetic.js';
 import {MiB, mono, recordingControl, runningJob, settle, until} from './fixtures.js';
 
 const start = 1_700_000_000_000;
@@ -387,5 +387,22 @@ describe('Dashboard', () => {
 		expect(frame).toContain('3 in the batch: 2 done, 1 skipped');
 		expect(frame).not.toContain('/data/c ->');
 		expect(frame).not.toMatch(/chunks +\d/);
+	});
+
+	it('a batch with a file the user skipped: the bar moves on at the skip, and the finished batch reads 100 % with the bytes skipped apart', () => {
+		const store = new DashboardStore();
+		const {events} = batchWithSkip();
+		const skip = events.findIndex(event => event.type === 'item:skipped');
+		for (const event of events.slice(0, skip + 2)) store.push(event);
+		const job = [...store.state.jobs.values()][0]!;
+		// 4 MiB done and the skipped 4 MiB of 12 MiB: two thirds, where the 3 MiB it had done of it showed 58.3 %.
+		expect(render(<Throughput job={job} theme={mono} width={100} height={6} />).lastFrame()).toContain('66.7%');
+		for (const event of events.slice(skip + 2)) store.push(event);
+		const live = render(<Throughput job={job} theme={mono} width={100} height={6} />).lastFrame()!;
+		expect(live).toContain('100.0%');
+		expect(live).toContain('8.00 MiB / 12.0 MiB, 4.00 MiB skipped');
+		const {lastFrame} = render(<Dashboard store={store} theme={mono} mode="live" final size={{columns: 100, rows: 30}} />);
+		expect(lastFrame()).toContain('8.00 MiB of 12.0 MiB, 4.00 MiB skipped (100.0%)');
+		expect(lastFrame()).toContain('3 in the batch: 2 done, 1 skipped');
 	});
 });
