@@ -262,14 +262,18 @@ export type WriterRecord = Parameters<typeof runningWriter>[0];
 
 /**
  * The writer a checkpoint or batch lock `file` records, read without validation: a file that is
- * missing, unreadable or not JSON records none ({}).
+ * missing, unreadable, not JSON or not a JSON object records none ({}).
  */
 export function readWriterRecord(file: string): WriterRecord {
+	let data: unknown;
 	try {
-		return JSON.parse(fsSync.readFileSync(file, 'utf8')) as WriterRecord;
+		data = JSON.parse(fsSync.readFileSync(file, 'utf8'));
 	} catch {
 		return {};
 	}
+
+	// `null`, a number, an array: no writer either (runningWriter reads fields of an object).
+	return isRecord(data) ? (data as WriterRecord) : {};
 }
 
 /**

@@ -343,6 +343,11 @@ describe('runningWriter (a job another process runs now)', () => {
 			expect(readWriterRecord(lock)).toEqual({});
 			expect(() => refuseIfRunning(readWriterRecord(lock), refusal)).not.toThrow();
 			expect(readWriterRecord(path.join(dir, 'missing.lock'))).toEqual({});
+			for (const json of ['null', '42', '[1]']) {
+				fs.writeFileSync(lock, json);
+				expect(() => refuseIfRunning(readWriterRecord(lock), refusal)).not.toThrow();
+			}
+
 			expect(() => refuseIfRunning({pid: process.pid}, refusal)).not.toThrow();
 		} finally {
 			child.kill();
