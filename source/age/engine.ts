@@ -18,7 +18,7 @@ import type {JobKind, JobOutcome} from '../chunker/events.js';
 import {chunkAt, chunkCount, roundUp, type Chunk} from '../chunker/plan.js';
 import type {ChunkContext, ChunkProcessor, ChunkResult} from '../chunker/processor.js';
 import {permanentErrorCodes} from '../chunker/runner.js';
-import {FileInput, FileOutput, syncDirectory} from '../io/files.js';
+import {FileInput, FileOutput, partialExistsError, partialReplacedError, syncDirectory} from '../io/files.js';
 import {chunksToVerify, runChunkedJob, SourceChangedError} from '../jobs/chunked-job.js';
 import type {ControlProxy} from '../jobs/control-proxy.js';
 import {outputCheckpointPath, partialPath} from '../jobs/locate.js';
@@ -202,7 +202,13 @@ async function runAgeJob(spec: RunSpec): Promise<AgeJobResult> {
 			// Verified: the source as it is now (a chmod's change time) is what later resumes compare with.
 			base = {...resumeFrom.checkpoint, source};
 		} else {
-			output = await FileOutput.open(plan.partial);
+			// A file of its own: a second process that starts on the same output in the same moment
+			// (before either has a checkpoint naming its pid) is refused. In a batch, the batch's lock
+			// already keeps other processes out, and a file killed before its first checkpoint
+			// leaves a partial output that the batch's resume must be able to start over.
+			output = await FileOutput.open(plan.partial, {exclusive: !item}).catch((error: NodeJS.ErrnoException) => {
+				throw error.code === 'EEXIST' ? partialExistsError(plan.partial, plan.output) : error;
+			});
 			await output.truncate(0);
 			if (spec.prefix) await output.write(spec.prefix, 0, spec.prefix.length, 0);
 		}
@@ -239,12 +245,18 @@ async function runAgeJob(spec: RunSpec): Promise<AgeJobResult> {
 	try {
 		if (result.outcome === 'completed') {
 			await output!.sync();
+			// A job with no checkpoint yet names no pid, so a --force start could replace the partial
+			// output under it; renaming that would put the other job's unfinished file in place.
+			if (!(await output!.isAt(plan.partial))) throw partialReplacedError(plan.partial, plan.output);
 			await output!.close();
 			output = undefined;
 			await fs.rename(plan.partial, plan.output);
 			await syncDirectory(path.dirname(plan.output));
 			await store?.remove();
 		} else {
+			// Only this job's own partial output (and checkpoint) may be removed: not one that another
+			// process made under the same name (its exclusive creation failed, or it was replaced).
+			const ours = output !== undefined && (await output.isAt(plan.partial));
 			await output?.close();
 			output = undefined;
 			const code = (result.error as NodeJS.ErrnoException | undefined)?.code;
@@ -254,7 +266,7 @@ async function runAgeJob(spec: RunSpec): Promise<AgeJobResult> {
 			// both files for the user to decide, and does not suggest resuming again.
 			const refused = Boolean(resumeFrom) && (result.error instanceof SourceChangedError || result.error instanceof CheckpointError);
 			if (hopeless || refused || !result.checkpoint) {
-				if (!refused) {
+				if (!refused && ours) {
 					await fs.rm(plan.partial, {force: true});
 					await store?.remove();
 				}

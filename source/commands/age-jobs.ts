@@ -13,7 +13,7 @@ import {decryptFile, encryptFile, resumeFile, type AgeJobResult, type DecryptKey
 import {parseRecipientArgs, readIdentityFiles, readRecipientsFiles} from '../age/keys.js';
 import {isPassphraseFile, isPassphraseHeader, passphraseHeaderStart, plaintextSizeOfFile} from '../age/header.js';
 import {decryptStream, encryptStream} from '../age/streams.js';
-import {checkReadableFile, exists, InputError, syncDirectory} from '../io/files.js';
+import {checkReadableFile, exists, InputError, partialExistsError, partialReplacedError, sameFile, syncDirectory} from '../io/files.js';
 import {peekStream} from '../io/peek.js';
 import {batchCheckpointPath, checkBatchNotRunning, planBatch, runBatch, type BatchCheckpoint, type LeftOut} from '../jobs/batch-job.js';
 import {readCheckpointFor} from '../jobs/locate.js';
@@ -160,7 +160,9 @@ async function runFileOrStream(
 	// a regular file (`> out.age`) is written through a file stream too: node's stdout writes to a
 	// file synchronously and ignores a short write, so a full disk went unnoticed.
 	const partial = plan.output === null ? null : partialPath(plan.output);
-	const fd = partial === null ? null : fs.openSync(partial, 'w', 0o600);
+	// Created, never reused: a second process starting on the same output is refused (see engine.ts).
+	const fd = partial === null ? null : openNewPartial(partial, plan.output!);
+	const identity = fd === null ? null : fs.fstatSync(fd);
 	const stdoutIsFile = fd === null && io.stdout === process.stdout && isRegularFile(1);
 	const file = fd === null ? (stdoutIsFile ? fs.createWriteStream('', {fd: 1, autoClose: false}) : null) : fs.createWriteStream('', {fd, flush: true});
 	const output = file ?? io.stdout;
@@ -199,6 +201,7 @@ async function runFileOrStream(
 		// The last writes and the sync can still fail here (a full disk): then the output is not complete.
 		await done();
 		if (partial !== null && plan.output !== null) {
+			if (!(await sameFile(identity!, partial))) throw partialReplacedError(partial, plan.output);
 			await fs.promises.rename(partial, plan.output);
 			await syncDirectory(path.dirname(path.resolve(plan.output)));
 		}
@@ -213,7 +216,17 @@ async function runFileOrStream(
 			await closed;
 		}
 
-		if (partial !== null) fs.rmSync(partial, {force: true});
+		// Gone after the rename; else this job's own unfinished file, never one that replaced it.
+		if (partial !== null && identity !== null && (await sameFile(identity, partial))) fs.rmSync(partial, {force: true});
+	}
+}
+
+function openNewPartial(partial: string, output: string): number {
+	try {
+		return fs.openSync(partial, 'wx', 0o600);
+	} catch (error) {
+		if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw partialExistsError(partial, output);
+		throw error;
 	}
 }
 

@@ -44,10 +44,18 @@ export class FileOutput implements ChunkOutput {
 		this.#handle = handle;
 	}
 
-	/** Open (creating with mode 0600 when missing) without truncating, so a resume keeps its bytes. */
-	static async open(file: string): Promise<FileOutput> {
-		const handle = await fs.open(file, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o600);
+	/**
+	 * Open (creating with mode 0600 when missing) without truncating, so a resume keeps its bytes.
+	 * `exclusive`: only create it; a file already there fails with EEXIST.
+	 */
+	static async open(file: string, {exclusive = false} = {}): Promise<FileOutput> {
+		const handle = await fs.open(file, fs.constants.O_RDWR | fs.constants.O_CREAT | (exclusive ? fs.constants.O_EXCL : 0), 0o600);
 		return new FileOutput(file, handle);
+	}
+
+	/** Whether the name `file` still leads to the file this output writes (not removed or replaced since). */
+	async isAt(file: string): Promise<boolean> {
+		return sameFile(await this.#handle.stat(), file);
 	}
 
 	async write(buffer: Uint8Array, offset: number, length: number, position: number): Promise<void> {
@@ -110,6 +118,38 @@ export async function exists(file: string): Promise<boolean> {
 	} catch {
 		return false;
 	}
+}
+
+/** Whether `file` is the file `stats` describe (same device and inode); false when it is gone. */
+export async function sameFile(stats: {dev: number; ino: number}, file: string): Promise<boolean> {
+	try {
+		const there = await fs.stat(file);
+		return there.dev === stats.dev && there.ino === stats.ino;
+	} catch {
+		return false;
+	}
+}
+
+/**
+ * The error for a partial output that a new job finds already there (EEXIST): another cage process
+ * started on the same output at the same moment, or a job was killed before its first checkpoint.
+ */
+export function partialExistsError(partial: string, output: string): Error {
+	const error = new Error(
+		`${partial} already exists: another cage process is writing ${output} now, or an earlier job was killed before its first checkpoint; if no cage process is writing it, run the command again with --force (it replaces ${partial})`,
+	);
+	error.name = 'OutputExistsError';
+	return error;
+}
+
+/**
+ * The error for a partial output whose name led to another file by the time the job finished: a
+ * second cage process replaced it (a `--force` start), so this job's result is not kept.
+ */
+export function partialReplacedError(partial: string, output: string): Error {
+	const error = new Error(`${partial} was replaced by another cage process while this job ran (a start with --force?); this job's result was not kept, and ${output} is left to that process`);
+	error.name = 'JobError';
+	return error;
 }
 
 /** fsync a directory so a rename in it is durable; file systems that refuse this are harmless. */

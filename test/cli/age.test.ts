@@ -257,6 +257,37 @@ describe('resume after kill -9', () => {
 		expect(same(plain, `${output}.out`)).toBe(true);
 	});
 
+	it('a job with no checkpoint to name its pid: a second start is refused, and a --force start makes it fail instead of renaming the other\'s unfinished file', {timeout: 60_000}, async () => {
+		// One chunk each (under the checkpoint threshold), slowed so that they overlap.
+		const first = path.join(dir, 'first');
+		const second = path.join(dir, 'second');
+		writeRandomFile(first, 3 * 1024 * 1024);
+		writeRandomFile(second, 6 * 1024 * 1024);
+		const output = path.join(dir, 'contended.age');
+		const slow = ['--rate', '1MiB', '--progress', 'json', '--no-audit'];
+		const running = startCage(['encrypt', first, '-r', recipient, '-o', output, ...slow], {env});
+		await waitFor(() => parseEvents(running.stderr()).some(event => event.type === 'job:start'), {what: 'first job started'});
+		const again = cage(['encrypt', second, '-r', recipient, '-o', output, ...quiet], {env});
+		expect(again.status).toBe(1);
+		expect(again.stderr).toContain(`${output}.partial already exists: another cage process is writing ${output} now`);
+		const forced = startCage(['encrypt', second, '-r', recipient, '-o', output, '--force', ...slow], {env});
+		// The first finishes while the forced one is still writing: it must not rename that file.
+		expect(await running.exited).toBe(1);
+		expect(running.stderr()).toContain(`${output}.partial was replaced by another cage process while this job ran`);
+		expect(fs.existsSync(output)).toBe(false);
+		expect(await forced.exited).toBe(0);
+		expect(ageDecrypt(output, `${output}.out`).status).toBe(0);
+		expect(same(second, `${output}.out`)).toBe(true);
+		// A partial left by a job killed before its first checkpoint: refused, replaced with --force.
+		fs.rmSync(output);
+		fs.writeFileSync(`${output}.partial`, 'left by a killed job');
+		expect(cage(['encrypt', first, '-r', recipient, '-o', output, ...quiet], {env}).status).toBe(1);
+		expect(cage(['encrypt', '-r', recipient, '-o', output, ...quiet], {env, input: fs.readFileSync(first)}).status).toBe(1);
+		expect(fs.readFileSync(`${output}.partial`, 'utf8')).toBe('left by a killed job');
+		expect(cage(['encrypt', first, '-r', recipient, '-o', output, '--force', ...quiet], {env}).status).toBe(0);
+		expect(fs.existsSync(`${output}.partial`)).toBe(false);
+	});
+
 	it('a source changed while the job runs stops the job at the next checkpoint, and leaves nothing behind', {timeout: 60_000}, async () => {
 		const plain = path.join(dir, 'moving');
 		const size = 32 * 1024 * 1024;
