@@ -111,6 +111,48 @@ export const joinScanBytes = 32 * 1024 * 1024;
 /** A little over chokidar's 50 ms throttle of `change` events. */
 const trailingMs = 60;
 
+/**
+ * Read the audit lines of `handle` backwards from `end` (just after a newline), newest first, for
+ * at most `joinScanBytes`: `visit` gets each valid event with the offset and number of its line
+ * (`lastLine` is the number of the line that ends at `end`), and returns true to stop. False when
+ * the file changed under the scan or holds a line too long to be an audit line.
+ */
+async function scanBackwards(handle: FileHandle, end: number, lastLine: number, visit: (event: CageEvent, offset: number, line: number) => boolean): Promise<boolean> {
+	const floor = Math.max(0, end - joinScanBytes);
+	const block = Buffer.allocUnsafe(readSize);
+	// The newline before the one at `at`, or -1 (lastIndexOf counts a negative offset from the end).
+	const previousNewline = (data: Buffer, at: number) => (at > 0 ? data.lastIndexOf(newline, at - 1) : -1);
+	// `later`: the data read before (it lies after this block), up to and including its first
+	// newline: the end of a line that began in this block.
+	let later = Buffer.alloc(0);
+	let position = end;
+	let line = lastLine;
+	while (position > floor) {
+		const start = Math.max(floor, position - readSize);
+		const {bytesRead} = await handle.read(block, 0, position - start, start);
+		if (bytesRead !== position - start) return false;
+		position = start;
+		const data = Buffer.concat([block.subarray(0, bytesRead), later]);
+		// `data` ends with a newline. Its lines, from the last: each ends at `at`.
+		let at = data.length - 1;
+		for (;;) {
+			const index = previousNewline(data, at);
+			// The first line of the data is whole only at the start of the file.
+			if (index === -1 && position > 0) break;
+			const parsed = parseAuditLine(data.subarray(index + 1, at).toString('utf8'));
+			if (parsed.ok && visit(parsed.event, position + index + 1, line)) return true;
+			line--;
+			at = index;
+			if (index === -1) break;
+		}
+
+		later = Buffer.from(data.subarray(0, at + 1));
+		if (later.length > maxLineBytes) return false;
+	}
+
+	return true;
+}
+
 /** Follows audit logs; see the module comment. */
 export class AuditTail {
 	readonly #patterns: FilePattern[];
@@ -122,6 +164,8 @@ export class AuditTail {
 	/** Per job: the chunks of its current plan, when known (not for a stream, or a log joined mid-job). */
 	readonly #plans = new Map<string, number>();
 	#pseudoSeq = 0;
+	/** Jobs with recent lines in more than one of the files a tail starts with (see `#findSpanning`). */
+	readonly #spanning = new Set<string>();
 	#watcher: FSWatcher | undefined;
 	#sweep: NodeJS.Timeout | undefined;
 	readonly #missingBases = new Set<string>();
@@ -182,7 +226,10 @@ export class AuditTail {
 		if (present.length > 0) await new Promise<void>(resolve => watcher.once('ready', () => resolve()));
 		// Events that arrive during the scan queue behind it: an `add` of a file the scan opened is
 		// then a no-op (same inode), a `change` reads from the scanned offset.
-		this.#enqueue(async () => this.#scan(file => (initial.has(file) ? initialAt : 0)));
+		this.#enqueue(async () => {
+			if (initialAt === 'end' && initial.size > 1) await this.#findSpanning([...initial]);
+			await this.#scan(file => (initial.has(file) ? initialAt : 0));
+		});
 		this.#sweep = setInterval(() => this.#enqueue(async () => this.#sweepOnce()), this.#options.sweepMs);
 		await this.#chain;
 	}
@@ -331,9 +378,10 @@ export class AuditTail {
 
 		tracked ??= this.#adopt(file, stat) ?? (await this.#open(file, at));
 		if (stat.size < tracked.offset) {
-			// Copy-truncate: the writer starts over at 0.
+			// Copy-truncate: the writer starts over at 0, with lines the watch has not seen.
 			tracked.offset = 0;
 			tracked.line = 0;
+			tracked.joining = undefined;
 			tracked.partial = Buffer.alloc(0);
 			tracked.overlong = false;
 		}
@@ -399,60 +447,64 @@ export class AuditTail {
 		const seen = new Set<string>();
 		const waiting = new Set<string>();
 		const starts = new Map<string, {offset: number; line: number}>();
-		const floor = Math.max(0, file.offset - joinScanBytes);
-		const block = Buffer.allocUnsafe(readSize);
-		// The newline before the one at `end`, or -1 (lastIndexOf counts a negative offset from the end).
-		const previousNewline = (data: Buffer, end: number) => (end > 0 ? data.lastIndexOf(newline, end - 1) : -1);
-		// `later`: the data read before (it lies after this block), up to and including its first
-		// newline: the end of a line that began in this block.
-		let later = Buffer.alloc(0);
-		let position = file.offset;
-		let line = file.line;
-		scan: while (position > floor) {
-			const start = Math.max(floor, position - readSize);
-			const {bytesRead} = await file.handle.read(block, 0, position - start, start);
-			if (bytesRead !== position - start) return; // Changed under us: keep the end.
-			position = start;
-			const data = Buffer.concat([block.subarray(0, bytesRead), later]);
-			// `data` ends with a newline. Its lines, from the last: each ends at `end`.
-			let end = data.length - 1;
-			for (;;) {
-				const index = previousNewline(data, end);
-				// The first line of the data is whole only at the start of the file.
-				if (index === -1 && position > 0) break;
-				const parsed = parseAuditLine(data.subarray(index + 1, end).toString('utf8'));
-				if (parsed.ok) {
-					const {event} = parsed;
-					if (!seen.has(event.job)) {
-						seen.add(event.job);
-						if (event.ts >= horizon && event.type !== 'job:done') waiting.add(event.job);
-					}
-
-					if (event.type === 'job:done') {
-						waiting.delete(event.job);
-					} else if (event.type === 'job:start' && waiting.has(event.job)) {
-						starts.set(event.job, {offset: position + index + 1, line});
-						waiting.delete(event.job);
-					}
-
-					if (event.ts < horizon && waiting.size === 0) break scan;
-				}
-
-				line--;
-				end = index;
-				if (index === -1) break;
+		const whole = await scanBackwards(file.handle, file.offset, file.line, (event, offset, line) => {
+			if (!seen.has(event.job)) {
+				seen.add(event.job);
+				// A job with recent lines in another of the files too (it spans a rotation) is not
+				// joined: its lines in the other file would not be handed on, a false gap.
+				if (event.ts >= horizon && event.type !== 'job:done' && !this.#spanning.has(event.job)) waiting.add(event.job);
 			}
 
-			later = Buffer.from(data.subarray(0, end + 1));
-			if (later.length > maxLineBytes) return; // Not an audit log's line: keep the end.
-		}
+			if (event.type === 'job:done') {
+				waiting.delete(event.job);
+			} else if (event.type === 'job:start' && waiting.has(event.job)) {
+				starts.set(event.job, {offset, line});
+				waiting.delete(event.job);
+			}
 
-		if (starts.size === 0) return;
+			return event.ts < horizon && waiting.size === 0;
+		});
+		if (!whole || starts.size === 0) return;
 		const first = Math.min(...[...starts.values()].map(found => found.offset));
 		const {line: firstLine} = [...starts.values()].find(found => found.offset === first)!;
 		file.joining = {jobs: new Set(starts.keys()), untilLine: file.line};
 		file.offset = first;
 		file.line = firstLine - 1;
+	}
+
+	/**
+	 * Before joining running jobs in several files (a glob that matches rotated logs too): the jobs
+	 * with recent lines in more than one of them, which `#joinRunning` leaves out.
+	 */
+	async #findSpanning(files: string[]): Promise<void> {
+		const horizon = Date.now() - this.#options.runningWithinMs;
+		const filesOf = new Map<string, number>();
+		for (const file of files) {
+			const recent = new Set<string>();
+			try {
+				const handle = await fs.promises.open(file, 'r');
+				try {
+					const {size} = await handle.stat();
+					// From the end of the last whole line (a partial one has no newline yet).
+					const tail = Buffer.allocUnsafe(Math.min(size, readSize));
+					const {bytesRead} = await handle.read(tail, 0, tail.length, size - tail.length);
+					const last = tail.subarray(0, bytesRead).lastIndexOf(newline);
+					if (last === -1) continue;
+					await scanBackwards(handle, size - tail.length + last + 1, 0, event => {
+						if (event.ts >= horizon) recent.add(event.job);
+						return event.ts < horizon;
+					});
+				} finally {
+					await handle.close();
+				}
+			} catch {
+				continue; // Gone or unreadable: the scan proper reports it.
+			}
+
+			for (const job of recent) filesOf.set(job, (filesOf.get(job) ?? 0) + 1);
+		}
+
+		for (const [job, count] of filesOf) if (count > 1) this.#spanning.add(job);
 	}
 
 	#retire(file: Tracked): void {

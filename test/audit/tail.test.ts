@@ -545,6 +545,55 @@ describe('AuditTail joining the jobs that run when it starts at the end', () => 
 		expect(anomalies()).toEqual([]);
 	});
 
+	it('a copy-truncate ends the join: a new job in the truncated log is handed on whole', async () => {
+		const file = path.join(freshDir(), 'audit.jsonl');
+		const now = Date.now();
+		const stalled = job('stalled', now - 60_000, 20, false);
+		fs.writeFileSync(file, interleave(stalled, job('old', now - 59_000, 20, true)).map(line).join(''));
+		const {tail, durable} = follow([file]);
+		await tail.start();
+		expect(durable()).toEqual(stalled);
+		fs.truncateSync(file, 0);
+		await new Promise(resolve => setTimeout(resolve, 300));
+		const fresh = job('fresh', Date.now(), 5, false);
+		fs.appendFileSync(file, fresh.map(line).join(''));
+		await waitFor(() => durable().filter(event => event.job === 'fresh').length === fresh.length, {...timing, what: 'the new job after the truncation'});
+	});
+
+	it('a job whose lines are in two of the files (across a rotation) is not joined: no false gap', async () => {
+		const directory = freshDir();
+		const now = Date.now();
+		const across = job('across', now - 60_000, 40, false);
+		const alone = job('alone', now - 30_000, 3, false);
+		fs.writeFileSync(path.join(directory, 'audit.jsonl.1'), across.slice(0, 20).map(line).join(''));
+		fs.writeFileSync(path.join(directory, 'audit.jsonl'), interleave(across.slice(20), alone).map(line).join(''));
+		const {tail, durable, anomalies} = follow([path.join(directory, 'audit.jsonl*')]);
+		await tail.start();
+		// The job that started in this file is still joined.
+		expect(durable()).toEqual(alone);
+		const next: CageEvent = {type: 'chunk:done', chunk: 40, start: 40 * chunkSize, size: chunkSize, durationMs: 3, attempt: 1, bytesDone: 41 * chunkSize, job: 'across', ts: Date.now(), seq: 41};
+		fs.appendFileSync(path.join(directory, 'audit.jsonl'), line(next));
+		await waitFor(() => durable().some(event => event.job === 'across'), timing);
+		expect(durable().filter(event => event.job === 'across')).toEqual([next]);
+		expect(anomalies()).toEqual([]);
+	});
+
+	it('CRLF line ends, multi-byte characters at block edges and a 300 KiB line: joined whole, line numbers right', async () => {
+		const file = path.join(freshDir(), 'audit.jsonl');
+		const now = Date.now();
+		const running = job('running', now - 60_000, 30, false);
+		(running[0] as {source: string}).source = `/data/${'é界😀'.repeat(30_000)}`;
+		const ended = Array.from({length: 60}, (_, index) => job(`ended-${index}`, now - 59_000 + index * 10, 63, true));
+		const lines = interleave(running, ...ended).map(event => line(event).replace(/\n$/, '\r\n'));
+		fs.writeFileSync(file, lines.join(''));
+		const {tail, durable, anomalies} = follow([file]);
+		await tail.start();
+		expect(durable()).toEqual(running);
+		fs.appendFileSync(file, 'garbage\n');
+		await waitFor(() => anomalies().length === 1, timing);
+		expect(anomalies()[0]!.message).toContain(`${file}:${lines.length + 1}: `);
+	});
+
 	it('a file that is one running job, from its very first byte, is joined whole', async () => {
 		const file = path.join(freshDir(), 'audit.jsonl');
 		const running = job('only', Date.now() - 1000, 3, false);
