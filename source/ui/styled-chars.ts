@@ -11,7 +11,8 @@
  * - neighbouring cells whose style lists are equal, code by code, need no codes between them
  *   (`diffAnsiCodes` returns none for equal reduced lists), so that case skips the diff; any other
  *   pair still goes through the library;
- * - Ink's caches of tokenized lines live for one frame; here they last across frames (bounded), as
+ * - Ink's caches of tokenized lines live for one frame; here they last across frames (up to
+ *   `maxCachedChars`), as
  *   the dashboard redraws mostly the same lines. Ink never changes the arrays it gets back.
  *
  * test/ui/styled-chars.test.ts checks both against the library on random styled text.
@@ -28,10 +29,15 @@ import {
 
 export * from '@alcalzone/ansi-tokenize';
 
-/** How many distinct lines the cross-frame cache keeps before it starts again. */
-export const maxCachedLines = 4096;
+/**
+ * How many characters of lines the cross-frame cache holds before it starts again. Each becomes
+ * an object with its own list of styles (a few hundred bytes), so this bounds the cache to a few
+ * MB: a 120×40 dashboard draws under 5 000 characters a frame, most of them again the next frame.
+ */
+export const maxCachedChars = 32_768;
 
 let tokensByLine = new Map<string, Token[]>();
+let cachedChars = 0;
 const styledByTokens = new WeakMap<Token[], StyledChar[]>();
 
 /** `tokenize` of the library, the same array for the same line (while cached). */
@@ -41,8 +47,13 @@ export function tokenize(text: string, endChar?: number): Token[] {
 	if (tokens === undefined) {
 		tokens = tokenizeExact(text);
 		// Dropping the whole map is enough: lines that are still drawn come back on the next frame.
-		if (tokensByLine.size >= maxCachedLines) tokensByLine = new Map();
+		if (cachedChars + text.length > maxCachedChars) {
+			tokensByLine = new Map();
+			cachedChars = 0;
+		}
+
 		tokensByLine.set(text, tokens);
+		cachedChars += text.length;
 	}
 
 	return tokens;

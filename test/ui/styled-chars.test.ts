@@ -1,6 +1,6 @@
 import * as exact from '@alcalzone/ansi-tokenize';
 import {describe, expect, it} from 'vitest';
-import {maxCachedLines, styledCharsFromTokens, styledCharsToString, tokenize} from '../../source/ui/styled-chars.js';
+import {maxCachedChars, styledCharsFromTokens, styledCharsToString, tokenize} from '../../source/ui/styled-chars.js';
 import {prng} from '../helpers/prng.js';
 
 const random = prng(11);
@@ -51,7 +51,11 @@ describe('styled chars (the binary composites Ink frames with them)', () => {
 	});
 
 	it('keeps answering right once the cache has been dropped for being full', () => {
-		for (let index = 0; index <= maxCachedLines + 10; index++) tokenize(`line ${index}`);
+		const first = tokenize('first line');
+		for (let index = 0; index <= maxCachedChars / 10; index++) tokenize(`line ${String(index).padStart(5, '0')}`);
+		// Dropped: the same text gives an equal array again, not the one cached before.
+		expect(tokenize('first line')).not.toBe(first);
+		expect(tokenize('first line')).toEqual(first);
 		const line = '\u001B[1mbold\u001B[22m plain';
 		expect(styledCharsToString(styledCharsFromTokens(tokenize(line)))).toBe(exact.styledCharsToString(exact.styledCharsFromTokens(exact.tokenize(line))));
 		expect(tokenize('x', 0)).toEqual(exact.tokenize('x', 0));
