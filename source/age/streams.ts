@@ -4,7 +4,7 @@
  * be re-read.
  */
 import type {Readable, Writable} from 'node:stream';
-import {SharedControl} from '../chunker/control.js';
+import {AbortedError, SharedControl} from '../chunker/control.js';
 import type {JobEmitter} from '../chunker/emitter.js';
 import type {JobOutcome} from '../chunker/events.js';
 import type {ControlProxy} from '../jobs/control-proxy.js';
@@ -194,6 +194,28 @@ async function runStreamJob(
 	return {outcome, bytesDone: telemetry.bytes, ...(error ? {error: outcome === 'interrupted' ? new Error('interrupted; a stream cannot be resumed, run the command again') : error} : {})};
 }
 
+/**
+ * `source`, read until `signal` aborts: a read that is waiting for input (a pipe whose writer is
+ * silent, a terminal) then ends with an AbortedError, so q, Ctrl-C and SIGTERM stop a stream at
+ * once instead of at its next bytes.
+ */
+function untilAborted<T>(source: AsyncIterable<T>, signal: AbortSignal): AsyncIterable<T> {
+	const iterator = source[Symbol.asyncIterator]();
+	const aborted = new Promise<never>((_resolve, reject) => {
+		const fail = () => {
+			reject(new AbortedError('stopped while waiting for input'));
+			// Ends the pending read and releases the input (stdin's handle would keep the process
+			// alive until its writer closes it).
+			void iterator.return?.().catch(() => undefined);
+		};
+		if (signal.aborted) fail();
+		else signal.addEventListener('abort', fail, {once: true});
+	});
+	// Nobody may be reading when it fires.
+	aborted.catch(() => undefined);
+	return {[Symbol.asyncIterator]: () => ({next: async () => Promise.race([iterator.next(), aborted])})};
+}
+
 /** Gather bytes from an async iterable into a staging buffer, handing out fixed-size batches. */
 class Staging {
 	buffer: Buffer;
@@ -243,7 +265,7 @@ export async function encryptStream(input: Readable, output: Writable, target: E
 			telemetry.advance(bytes);
 		};
 
-		for await (const data of input) {
+		for await (const data of untilAborted(input, signal)) {
 			staging.push(data as Uint8Array);
 			if (staging.length > batchBlocks * blockSize) await flush(false);
 		}
@@ -256,7 +278,7 @@ export async function encryptStream(input: Readable, output: Writable, target: E
 /** Decrypt a stream; every block is authenticated before its plaintext is written. */
 export async function decryptStream(input: Readable, output: Writable, key: DecryptKey, options: StreamJobOptions): Promise<StreamJobResult> {
 	return runStreamJob('decrypt', output, options, async ({control, signal, telemetry}) => {
-		const iterator = input[Symbol.asyncIterator]() as AsyncIterator<Uint8Array>;
+		const iterator = untilAborted(input as AsyncIterable<Uint8Array>, signal)[Symbol.asyncIterator]();
 		const chunks: AsyncIterable<Uint8Array> = {[Symbol.asyncIterator]: () => iterator};
 		const header = await readHeaderFromStream(chunks, key.passphrase === undefined ? {identities: key.identities} : {passphrase: key.passphrase}, options.source ?? 'stdin');
 		const payload = payloadKey(header.fileKey, header.nonce);

@@ -111,6 +111,12 @@ async function planIo(cli: {input: string[]; flags: {output?: string | undefined
 		throw new UsageError('refusing to write binary ciphertext to the terminal; use -o OUTPUT or redirect stdout');
 	}
 
+	// An age file cannot be typed; read from the terminal, the dashboard's keys would be taken as
+	// ciphertext too, and q could not stop it.
+	if (input === null && kind === 'decrypt' && io.stdin.isTTY) {
+		throw new UsageError('refusing to read an age file from the terminal; give INPUT, or redirect stdin from a file or a pipe');
+	}
+
 	if (output !== null) await checkOutput(input, output, Boolean(cli.flags.force));
 	return {input, output, size};
 }

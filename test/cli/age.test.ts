@@ -1,7 +1,7 @@
 /**
  * The age engine end to end through the `cage` binary, against the real `age` CLI both ways.
  */
-import {execFileSync, spawnSync} from 'node:child_process';
+import {execFileSync, spawn, spawnSync} from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
@@ -683,6 +683,28 @@ describe('streams and write errors', () => {
 		} finally {
 			spawnSync('umount', [mount]);
 		}
+	});
+
+	it.each(['encrypt', 'decrypt'])('%s of a stream whose writer goes silent stops at once on SIGTERM (it waited for the next bytes), leaving nothing', {timeout: 30_000}, async kind => {
+		const plain = path.join(dir, `silent-${kind}`);
+		writeRandomFile(plain, 200_000);
+		execFileSync('age', ['-r', recipient, '-o', `${plain}.age`, plain]);
+		const output = `${plain}.out`;
+		const args = kind === 'encrypt' ? ['encrypt', '-r', recipient] : ['decrypt', '-i', key];
+		const child = spawn(process.execPath, [cliPath, ...args, '-o', output, '--progress', 'json', '--no-audit'], {env, stdio: ['pipe', 'ignore', 'pipe']});
+		let stderr = '';
+		child.stderr.on('data', data => (stderr += data));
+		// The first bytes, then nothing: the pipe stays open.
+		child.stdin.write(fs.readFileSync(kind === 'encrypt' ? plain : `${plain}.age`).subarray(0, 100));
+		await waitFor(() => parseEvents(stderr).some(event => event.type === 'job:start'), {what: 'job:start'});
+		const exited = new Promise<number | null>(resolve => child.once('exit', code => resolve(code)));
+		const signalled = Date.now();
+		child.kill('SIGTERM');
+		expect(await exited).toBe(1);
+		expect(Date.now() - signalled).toBeLessThan(5000);
+		expect(stderr).toContain('stopped before the end, with no checkpoint to resume from');
+		expect(leftovers(output)).toEqual([]);
+		child.stdin.destroy();
 	});
 
 	it('stdin -> -o FILE both ways: the file appears whole under its name, mode 0600, no partial left', () => {

@@ -46,6 +46,15 @@ describe.runIf(fs.existsSync(tmuxPath))('Ctrl-C at cage\'s passphrase prompt', (
 	}, 120_000);
 });
 
+describe.runIf(fs.existsSync(tmuxPath))('an age file from the terminal', () => {
+	it('cage decrypt with the terminal as stdin is refused at once (exit 2), instead of reading keys as ciphertext', async () => {
+		const run = terminal(`${envLine} ${shell(process.execPath)} ${shell(cliPath)} decrypt -p -o ${shell(path.join(dir, 'typed.out'))}`);
+		expect(await run.exited).toBe(2);
+		expect(run.session.screen()).toContain('refusing to read an age file from the terminal');
+		expect(fs.existsSync(path.join(dir, 'typed.out.partial'))).toBe(false);
+	}, 120_000);
+});
+
 describe.runIf(fs.existsSync(tmuxPath) && fs.existsSync('/usr/bin/age'))('passphrases with the age CLI, typed at real prompts', () => {
 	it('a file age encrypted with a passphrase (typed at its prompt) decrypts with cage', async () => {
 		const plain = path.join(dir, 'age-made');
