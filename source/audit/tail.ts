@@ -63,6 +63,13 @@ export type AuditTailOptions = {
 	 * this old (default 10 minutes): a job killed with no `job:done` looks running for ever.
 	 */
 	runningWithinMs?: number;
+	/**
+	 * Following, a job that has written no line for this long, is not paused and has not ended is
+	 * reported once (a `stall` anomaly of the tail) until its next line: its process may have been
+	 * killed, which leaves no `job:done` (default 30 s; measured on this machine's clock, as lines
+	 * arrive, so the writer's clock does not matter).
+	 */
+	silentMs?: number;
 	/** How long a rotated-away or deleted file is still drained (default 2000 ms). */
 	retireMs?: number;
 	/** Period of the safety sweep in follow mode (default 1000 ms). */
@@ -164,6 +171,8 @@ export class AuditTail {
 	/** Per job: the chunks of its current plan, when known (not for a stream, or a log joined mid-job). */
 	readonly #plans = new Map<string, number>();
 	#pseudoSeq = 0;
+	/** Per job not ended: when its last line arrived, whether it is paused, whether its silence was reported. */
+	readonly #heard = new Map<string, {at: number; paused: boolean; reported: boolean}>();
 	/** Jobs with recent lines in more than one of the files a tail starts with (see `#findSpanning`). */
 	readonly #spanning = new Set<string>();
 	#watcher: FSWatcher | undefined;
@@ -177,7 +186,7 @@ export class AuditTail {
 	constructor(patterns: string[], options: AuditTailOptions) {
 		if (patterns.length === 0) throw new TypeError('AuditTail needs at least one file or pattern');
 		this.#patterns = patterns.map(pattern => compilePattern(pattern, options.cwd, {literal: options.literal}));
-		this.#options = {fromStart: false, follow: true, runningWithinMs: 10 * 60_000, retireMs: 2000, sweepMs: 1000, ...options};
+		this.#options = {fromStart: false, follow: true, runningWithinMs: 10 * 60_000, silentMs: 30_000, retireMs: 2000, sweepMs: 1000, ...options};
 	}
 
 	/** The files being followed now. */
@@ -330,6 +339,22 @@ export class AuditTail {
 
 	async #sweepOnce(): Promise<void> {
 		const now = Date.now();
+		for (const [job, heard] of this.#heard) {
+			if (heard.paused || heard.reported || now - heard.at < this.#options.silentMs) continue;
+			heard.reported = true;
+			if (this.#options.jobs && !this.#options.jobs(job)) continue;
+			const seconds = Math.round((now - heard.at) / 1000);
+			this.#emit({
+				type: 'anomaly',
+				severity: 'warn',
+				code: 'stall',
+				message: `job ${job}: no line for ${seconds} s and no end: its process may have been killed (a job:done never came), or it is stuck`,
+				job: auditTailJob,
+				ts: now,
+				seq: this.#pseudoSeq++,
+			});
+		}
+
 		for (const base of [...this.#missingBases]) {
 			if (!isDirectory(base)) continue;
 			this.#missingBases.delete(base);
@@ -638,6 +663,8 @@ export class AuditTail {
 			else this.#plans.delete(event.job);
 		}
 
+		if (event.type === 'job:done') this.#heard.delete(event.job);
+		else if (event.job !== auditTailJob) this.#heard.set(event.job, {at: Date.now(), paused: event.type === 'job:paused' || (event.type !== 'job:resumed' && this.#heard.get(event.job)?.paused === true), reported: false});
 		const failure = this.#emit(event);
 		if (failure !== undefined) this.#report('audit-malformed-line', file, file.line, `cannot show this line (${event.type}): ${failure}; line skipped`, event.job, event.ts);
 	}

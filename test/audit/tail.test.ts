@@ -32,7 +32,7 @@ afterEach(async () => {
 const paused = (job: string, seq: number, bytesDone = seq): CageEvent => ({type: 'job:paused', bytesDone, job, ts: 1_700_000_000_000 + seq, seq});
 const line = (event: CageEvent) => formatAuditLine(event);
 
-function follow(patterns: string[], options: {fromStart?: boolean; follow?: boolean; sweepMs?: number; runningWithinMs?: number} = {}) {
+function follow(patterns: string[], options: {fromStart?: boolean; follow?: boolean; sweepMs?: number; runningWithinMs?: number; silentMs?: number} = {}) {
 	const events: CageEvent[] = [];
 	const tail = new AuditTail(patterns, {onEvent: event => events.push(event), ...options});
 	tails.push(tail);
@@ -592,6 +592,26 @@ describe('AuditTail joining the jobs that run when it starts at the end', () => 
 		fs.appendFileSync(file, 'garbage\n');
 		await waitFor(() => anomalies().length === 1, timing);
 		expect(anomalies()[0]!.message).toContain(`${file}:${lines.length + 1}: `);
+	});
+
+	it('a job that falls silent with no end is reported once (its process may have been killed), again after it speaks and falls silent again; paused and ended jobs are not', async () => {
+		const file = path.join(freshDir(), 'audit.jsonl');
+		fs.writeFileSync(file, '');
+		const {tail, anomalies} = follow([file], {silentMs: 400, sweepMs: 100});
+		await tail.start();
+		const now = Date.now();
+		const silent = job('silent', now, 2, false);
+		const paused: CageEvent[] = [...job('resting', now, 1, false), {type: 'job:paused', bytesDone: chunkSize, job: 'resting', ts: now + 5, seq: 2}];
+		fs.appendFileSync(file, [...silent, ...paused, ...job('finished', now, 2, true)].map(line).join(''));
+		const stalls = () => anomalies().filter(anomaly => anomaly.code === 'stall');
+		await waitFor(() => stalls().length === 1, {...timing, what: 'the silent job reported'});
+		expect(stalls()[0]!.message).toContain('job silent: no line for');
+		expect(stalls()[0]!.job).toBe(auditTailJob);
+		await new Promise(resolve => setTimeout(resolve, 600));
+		expect(stalls()).toHaveLength(1);
+		fs.appendFileSync(file, line({type: 'chunk:done', chunk: 2, start: 2 * chunkSize, size: chunkSize, durationMs: 3, attempt: 1, bytesDone: 3 * chunkSize, job: 'silent', ts: Date.now(), seq: 3}));
+		await waitFor(() => stalls().length === 2, {...timing, what: 'the second silence reported'});
+		expect(stalls().every(anomaly => anomaly.message.startsWith('job silent:'))).toBe(true);
 	});
 
 	it('a file that is one running job, from its very first byte, is joined whole', async () => {
