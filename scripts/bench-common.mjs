@@ -32,3 +32,29 @@ export function writeSample(file, bytes) {
 
 	fs.closeSync(fd);
 }
+
+/**
+ * Run `cleanup` when the bench is interrupted (Ctrl-C, SIGTERM) as well as at its end: its files
+ * are GiBs, on tmpfs they are memory, and a `finally` does not run when a signal ends node.
+ */
+export function cleanUpOnSignals(cleanup) {
+	for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]]) {
+		process.once(signal, () => {
+			try {
+				cleanup();
+			} finally {
+				process.exit(code);
+			}
+		});
+	}
+}
+
+/** Whether the file system of `directory` has `bytes` free (true when it cannot tell). */
+export function hasRoom(directory, bytes) {
+	try {
+		const {bavail, bsize} = fs.statfsSync(directory);
+		return bavail * bsize >= bytes;
+	} catch {
+		return true;
+	}
+}

@@ -409,7 +409,8 @@ export const decryptCommand = defineCommand({
 	Every block is authenticated before its plaintext is written; a damaged or tampered file
 	fails naming the chunk, and its partial output is deleted. As with age, a file encrypted
 	with a passphrase asks for it without -p, read from a file or from stdin (-p is needed for a
-	batch).
+	batch); from stdin, cage reads the first bytes before anything else, so like age it waits for
+	them. An age file is not read from the terminal: give INPUT or redirect stdin.
 
 	Options
 	  -i, --identity FILE       decrypt with the identities in FILE (age-keygen format); repeatable
