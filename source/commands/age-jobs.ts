@@ -190,7 +190,11 @@ async function runFileOrStream(
 	let exitCode: number = exitCodes.failed;
 	try {
 		// Progress counts plaintext: a file decrypted to stdout has the plaintext size its header tells.
-		const size = kind === 'decrypt' && plan.input !== null ? await plaintextSizeOfFile(plan.input) : plan.size;
+		// stdin redirected from a file (`cage encrypt < big.tar`) has a size too: then the progress
+		// bar and ETA work as for a named input (its header is read by position, stdin stays where it is).
+		const stdinFile = plan.input === null && io.stdin === process.stdin && isRegularFile(0);
+		const named = plan.input ?? (stdinFile ? '/dev/stdin' : null);
+		const size = kind === 'decrypt' ? (named === null ? null : await plaintextSizeOfFile(named)) : (plan.size ?? (stdinFile ? fs.fstatSync(0).size : null));
 		const result = await runSession(session, emitter, control, async () =>
 			start.stream(input, output, {
 				emitter,

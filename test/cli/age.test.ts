@@ -732,6 +732,21 @@ describe('streams and write errors', () => {
 		expect(events.find(event => event.type === 'job:done')).toMatchObject({outcome: 'completed', bytesDone: 3 * 1024 * 1024});
 	});
 
+	it('stdin redirected from a file has its size (a progress bar and ETA), both ways; a pipe has none', () => {
+		const exact = path.join(dir, 'redirected');
+		writeRandomFile(exact, 3 * 1024 * 1024 + 7);
+		execFileSync('age', ['-r', recipient, '-o', `${exact}.age`, exact]);
+		const run = (args: string[], input: string) => {
+			const result = spawnSync('sh', ['-c', `"$@" < '${input}' > /dev/null`, 'sh', process.execPath, cliPath, ...args, '--progress', 'json', '--no-audit'], {env, encoding: 'utf8'});
+			expect(result.status).toBe(0);
+			return parseEvents(result.stderr).find(event => event.type === 'job:start');
+		};
+		expect(run(['encrypt', '-r', recipient], exact)).toMatchObject({size: 3 * 1024 * 1024 + 7});
+		expect(run(['decrypt', '-i', key], `${exact}.age`)).toMatchObject({size: 3 * 1024 * 1024 + 7});
+		const piped = cage(['encrypt', '-r', recipient, '--progress', 'json', '--no-audit'], {env, input: fs.readFileSync(exact)});
+		expect(parseEvents(piped.stderr).find(event => event.type === 'job:start')).toMatchObject({size: null});
+	});
+
 	it('a stream to a full stdout, or to a -o in a missing directory, is a one-line error', () => {
 		const full = spawnSync('sh', ['-c', `'${cliPath}' encrypt -r ${recipient} --progress none --no-audit < '${plain}' > /dev/full`], {env, encoding: 'utf8'});
 		expect(full.status).toBe(1);
