@@ -64,7 +64,14 @@ ${Object.entries(settingSpecs)
 				expect(0);
 				const all = new ConfigStore().all();
 				if (cli.flags.json) io.stdout.write(`${JSON.stringify(all, null, 2)}\n`);
-				else for (const [name, value] of Object.entries(all)) io.stdout.write(`${name.padEnd(16)} ${JSON.stringify(value)}\n`);
+				else {
+					// Each value with what it means: a 0 chunk size is automatic, not zero.
+					const width = Math.max(...Object.values(all).map(value => JSON.stringify(value).length));
+					for (const [name, value] of Object.entries(all)) {
+						const meaning = isSettingKey(name) ? `  # ${settingSpecs[name].describe}` : '';
+						io.stdout.write(`${name.padEnd(16)} ${JSON.stringify(value).padEnd(width)}${meaning}\n`);
+					}
+				}
 				return exitCodes.ok;
 			}
 

@@ -176,6 +176,8 @@ describe('cage config', () => {
 		expect(fs.statSync(file).mode & 0o777).toBe(0o600);
 		const list = JSON.parse(cage(['config', 'list', '--json'], {env}).stdout) as Record<string, unknown>;
 		expect(list.jobs).toBe(3);
+		// The plain list says what each value means: a 0 chunk size is automatic.
+		expect(cage(['config', 'list'], {env}).stdout).toMatch(/^chunkSize +33554432 +# chunk size \(0 = grows with the file/m);
 		expect(cage(['config', 'reset', 'jobs'], {env}).status).toBe(0);
 		expect(cage(['config', 'get', 'jobs'], {env}).stdout.trim()).not.toBe('3');
 	});
