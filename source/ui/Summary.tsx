@@ -26,7 +26,9 @@ export function Summary({job, theme, width, maxAnomalies = 3}: Props) {
 	const {info, warn, error} = job.anomalyCounts;
 	// The percentage is progress: the bytes done and, in a batch, those of the files skipped.
 	const skipped = job.bytesSkipped > 0 ? `, ${formatBytes(job.bytesSkipped)} skipped` : '';
-	const bytes = job.size === null ? formatBytes(job.bytesDone) : `${formatBytes(job.bytesDone)} of ${formatBytes(job.size)}${skipped} (${percent(settledBytes(job), job.size)})`;
+	// A resumed job's time and average are this run's: say how much of the total this run did.
+	const thisRun = job.startBytes > 0 ? `, ${formatBytes(Math.max(0, job.bytesDone - job.startBytes))} in this run` : '';
+	const bytes = job.size === null ? `${formatBytes(job.bytesDone)}${thisRun}` : `${formatBytes(job.bytesDone)} of ${formatBytes(job.size)}${skipped} (${percent(settledBytes(job), job.size)})${thisRun}`;
 	const colour = theme.state[job.state];
 	return (
 		<Box flexDirection="column" borderStyle="round" borderColor={colour ?? theme.pane.border} paddingX={1} width={width} flexShrink={0}>

@@ -370,6 +370,19 @@ describe('Dashboard', () => {
 		expect(frame).not.toContain('Audit tail');
 	});
 
+	it('the summary of a resumed job says how much of the total this run did (its time and average are this run\'s)', () => {
+		const store = new DashboardStore();
+		const script = new EventScript();
+		script.start({size: 100 * MiB, chunks: 100, chunksDone: 60, bytesDone: 60 * MiB, resumed: true});
+		let bytes = 60 * MiB;
+		for (let id = 60; id < 100; id++) bytes = script.chunk(id, MiB, 100, bytes);
+		script.send({type: 'job:done', outcome: 'completed', bytesDone: 100 * MiB, durationMs: 4000});
+		for (const event of script.events) store.push(event);
+		const {lastFrame} = render(<Dashboard store={store} theme={mono} mode="live" final size={{columns: 100, rows: 30}} />);
+		expect(lastFrame()).toContain('100 MiB of 100 MiB (100.0%), 40.0 MiB in this run');
+		expect(lastFrame()).toMatch(/average {4}10\.\d MiB\/s/);
+	});
+
 	it('the summary of a failed job shows the whole error, wrapped', () => {
 		const {store, script} = runningJob();
 		const error = 'cannot resume /data/big.tar.age.checkpoint.json: chunk 0 of the partial output /data/big.tar.age.partial was damaged since the checkpoint; to start over, run the same command with --force';
