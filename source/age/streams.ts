@@ -201,19 +201,36 @@ async function runStreamJob(
  */
 function untilAborted<T>(source: AsyncIterable<T>, signal: AbortSignal): AsyncIterable<T> {
 	const iterator = source[Symbol.asyncIterator]();
-	const aborted = new Promise<never>((_resolve, reject) => {
-		const fail = () => {
-			reject(new AbortedError('stopped while waiting for input'));
-			// Ends the pending read and releases the input (stdin's handle would keep the process
-			// alive until its writer closes it).
-			void iterator.return?.().catch(() => undefined);
-		};
-		if (signal.aborted) fail();
-		else signal.addEventListener('abort', fail, {once: true});
-	});
-	// Nobody may be reading when it fires.
-	aborted.catch(() => undefined);
-	return {[Symbol.asyncIterator]: () => ({next: async () => Promise.race([iterator.next(), aborted])})};
+	const stop = () => {
+		// Ends the pending read and releases the input (stdin's handle would keep the process
+		// alive until its writer closes it).
+		void iterator.return?.().catch(() => undefined);
+		return new AbortedError('stopped while waiting for input');
+	};
+
+	// One abort listener per read, removed when the read settles: a race against one promise that
+	// lives as long as the job kept every chunk read (a 1 GiB stream held 1.2 GB).
+	const next = async () =>
+		new Promise<IteratorResult<T>>((resolve, reject) => {
+			if (signal.aborted) {
+				reject(stop());
+				return;
+			}
+
+			const onAbort = () => reject(stop());
+			signal.addEventListener('abort', onAbort, {once: true});
+			iterator.next().then(
+				result => {
+					signal.removeEventListener('abort', onAbort);
+					resolve(result);
+				},
+				(error: unknown) => {
+					signal.removeEventListener('abort', onAbort);
+					reject(error as Error);
+				},
+			);
+		});
+	return {[Symbol.asyncIterator]: () => ({next})};
 }
 
 /** Gather bytes from an async iterable into a staging buffer, handing out fixed-size batches. */

@@ -685,6 +685,29 @@ describe('streams and write errors', () => {
 		}
 	});
 
+	it('a stream is read in bounded memory: 384 MiB piped through cage encrypt peak under 250 MiB of RSS (it held every chunk read)', {timeout: 120_000}, async () => {
+		const child = spawn(process.execPath, [cliPath, 'encrypt', '-r', recipient, '--progress', 'none', '--no-audit'], {env, stdio: ['pipe', 'ignore', 'ignore']});
+		let peak = 0;
+		const poll = setInterval(() => {
+			try {
+				peak = Math.max(peak, Number(/VmHWM:\s+(\d+)/.exec(fs.readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0) * 1024);
+			} catch {
+				// Exited between polls.
+			}
+		}, 25);
+		const block = Buffer.alloc(1024 * 1024, 7);
+		for (let written = 0; written < 384; written++) {
+			if (!child.stdin.write(block)) await new Promise(resolve => child.stdin.once('drain', resolve));
+		}
+
+		child.stdin.end();
+		const code = await new Promise<number | null>(resolve => child.once('exit', resolve));
+		clearInterval(poll);
+		expect(code).toBe(0);
+		expect(peak).toBeGreaterThan(0);
+		expect(peak).toBeLessThan(250 * 1024 * 1024);
+	});
+
 	it.each(['encrypt', 'decrypt'])('%s of a stream whose writer goes silent stops at once on SIGTERM (it waited for the next bytes), leaving nothing', {timeout: 30_000}, async kind => {
 		const plain = path.join(dir, `silent-${kind}`);
 		writeRandomFile(plain, 200_000);
