@@ -50,7 +50,8 @@ export type AgeJobOptions = {
 	 * Set when this file is one item of a batch: the job brackets it with item:start and
 	 * item:done / item:skipped instead of job:start / job:done, and chunk events carry `item`.
 	 */
-	item?: {index: number; count: number};
+	/** A file of a batch; `replacePartial`: a partial output already there is the batch's own (see RunItem). */
+	item?: {index: number; count: number; replacePartial?: boolean};
 	/** Worker threads to use instead of starting (and stopping) a pool for this file: a batch's. */
 	pool?: WorkerPool;
 };
@@ -202,11 +203,11 @@ async function runAgeJob(spec: RunSpec): Promise<AgeJobResult> {
 			// Verified: the source as it is now (a chmod's change time) is what later resumes compare with.
 			base = {...resumeFrom.checkpoint, source};
 		} else {
-			// A file of its own: a second process that starts on the same output in the same moment
-			// (before either has a checkpoint naming its pid) is refused. In a batch, the batch's lock
-			// already keeps other processes out, and a file killed before its first checkpoint
-			// leaves a partial output that the batch's resume must be able to start over.
-			output = await FileOutput.open(plan.partial, {exclusive: !item}).catch((error: NodeJS.ErrnoException) => {
+			// Created, not reused: a second process that starts on the same output in the same moment
+			// (before either has a checkpoint naming its pid) is refused, a batch's file included. Only
+			// a batch's file that the batch itself left running (a crash before its first checkpoint)
+			// starts its partial output over.
+			output = await FileOutput.open(plan.partial, {exclusive: !item?.replacePartial}).catch((error: NodeJS.ErrnoException) => {
 				throw error.code === 'EEXIST' ? partialExistsError(plan.partial, plan.output) : error;
 			});
 			await output.truncate(0);

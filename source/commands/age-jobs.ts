@@ -82,6 +82,10 @@ async function checkOutput(input: string | null, output: string, force: boolean)
 	if (input !== null) {
 		const same = path.resolve(input) === resolved || (fs.existsSync(resolved) && fs.statSync(resolved).ino === fs.statSync(input).ino && fs.statSync(resolved).dev === fs.statSync(input).dev);
 		if (same) throw new InputError(`the input and the output are the same file (${output}); choose another -o`);
+		// Its partial output or checkpoint: --force would remove it before reading it.
+		if ([partialPath(resolved), outputCheckpointPath(resolved)].includes(path.resolve(input))) {
+			throw new InputError(`the input ${input} is a file cage writes for -o ${output} (its partial output or checkpoint); choose another -o`);
+		}
 	}
 
 	refuseDirectory(output);
@@ -277,6 +281,8 @@ async function planNewBatch(op: 'encrypt' | 'decrypt', cli: BatchFlags, who: Pic
 			throw new OutputExistsError(`${item.output} already exists; pass --force to overwrite it`);
 		} else if (await exists(outputCheckpointPath(item.output))) {
 			throw new OutputExistsError(`an interrupted job is writing ${item.output}; continue it with 'cage resume ${shellQuote(item.output)}' or start over with --force`);
+		} else if (await exists(partialPath(item.output))) {
+			throw partialExistsError(partialPath(item.output), item.output);
 		}
 	}
 
@@ -315,8 +321,8 @@ export async function runAgeBatch(context: {
 			async isComplete(item) {
 				return (await exists(item.output)) && !(await exists(outputCheckpointPath(item.output))) && !(await exists(partialPath(item.output)));
 			},
-			async runItem(item, {index, count, emitter, control}) {
-				const common = {emitter, control, jobs: options.jobs, rate: options.rate, resumeArgs: options.resumeArgs, retries: options.settings.retries, resumeVerify: options.settings.resumeVerify, item: {index, count}, pool};
+			async runItem(item, {index, count, emitter, control, leftRunning}) {
+				const common = {emitter, control, jobs: options.jobs, rate: options.rate, resumeArgs: options.resumeArgs, retries: options.settings.retries, resumeVerify: options.settings.resumeVerify, item: {index, count, replacePartial: leftRunning}, pool};
 				const perFile = outputCheckpointPath(item.output);
 				if (await exists(perFile)) {
 					// A file interrupted or skipped earlier continues where it stopped.

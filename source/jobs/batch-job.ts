@@ -210,7 +210,12 @@ export async function isBatchCheckpoint(file: string): Promise<boolean> {
 }
 
 /** What the batch needs from the caller to run one file. */
-export type RunItem = (item: BatchItem, context: {index: number; count: number; emitter: JobEmitter; control: ControlProxy}) => Promise<{
+/**
+ * Runs one file of a batch. `leftRunning`: this batch was running the file when it last stopped
+ * (a crash), so a partial output without a checkpoint there is its own to start over; any other
+ * partial output belongs to another process.
+ */
+export type RunItem = (item: BatchItem, context: {index: number; count: number; emitter: JobEmitter; control: ControlProxy; leftRunning: boolean}) => Promise<{
 	outcome: JobOutcome;
 	bytesDone: number;
 	error?: Error;
@@ -327,6 +332,7 @@ export async function runBatch(spec: {
 				continue;
 			}
 
+			const leftRunning = item.status === 'running';
 			item.status = 'running';
 			try {
 				await save();
@@ -342,7 +348,7 @@ export async function runBatch(spec: {
 			if (control.paused) itemControl.pause();
 			let result;
 			try {
-				result = await spec.runItem(item, {index, count: items.length, emitter, control: itemControl});
+				result = await spec.runItem(item, {index, count: items.length, emitter, control: itemControl, leftRunning});
 			} catch (error) {
 				// Errors before the file's job starts (unreadable input, existing output, …).
 				result = {outcome: 'failed' as const, bytesDone: 0, error: error as Error};

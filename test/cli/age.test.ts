@@ -577,6 +577,19 @@ describe('bad input', () => {
 		expect(self.stderr).toContain('the same file');
 	});
 
+	it('refuses its own partial output or checkpoint as the input, --force or not (--force removed it before reading it)', () => {
+		const input = path.join(dir, 'named.age.partial');
+		writeRandomFile(input, 10_000);
+		const before = fs.readFileSync(input);
+		for (const force of [[], ['--force']]) {
+			const run = cage(['encrypt', input, '-r', recipient, '-o', path.join(dir, 'named.age'), ...force, ...quiet], {env});
+			expect(run.status).toBe(1);
+			expect(run.stderr).toContain('is a file cage writes for -o');
+		}
+
+		expect(fs.readFileSync(input).equals(before)).toBe(true);
+	});
+
 	it('refuses a directory as the output, --force or not, before any work', () => {
 		const directory = path.join(dir, 'a-directory');
 		fs.mkdirSync(directory);

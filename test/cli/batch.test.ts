@@ -5,12 +5,12 @@ import {execFileSync, spawnSync} from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
-import {encryptFile} from '../../source/age/engine.js';
+import {encryptFile, resumeFile} from '../../source/age/engine.js';
 import {JobEmitter} from '../../source/chunker/emitter.js';
 import type {CageEvent} from '../../source/chunker/events.js';
 import {batchCheckpointName, batchCheckpointPath, planBatch, readBatchCheckpoint, runBatch, type BatchCheckpoint} from '../../source/jobs/batch-job.js';
 import {ControlProxy} from '../../source/jobs/control-proxy.js';
-import {outputCheckpointPath} from '../../source/jobs/locate.js';
+import {outputCheckpointPath, readCheckpointFor} from '../../source/jobs/locate.js';
 import {cage, makeSandbox, parseEvents, startCage, waitFor, writeRandomFile} from '../helpers/cage.js';
 
 const sandbox = makeSandbox();
@@ -269,9 +269,16 @@ describe('batch through the library', () => {
 		const checkpointPath = path.join(dir, 'skip-out', batchCheckpointName);
 		const now = new Date().toISOString();
 		const manifest: BatchCheckpoint = {version: 1, tool: 'cage', kind: 'batch', op: 'encrypt', job: 'test', createdAt: now, updatedAt: now, items, recipients: [recipient], passphrase: false};
+		// As the CLI's: a file with a checkpoint of its own (the skipped one) continues from it.
+		const resumed: number[] = [];
 		const runItem = (rate: number) =>
-			(async (item, {index, count, emitter, control}) =>
-				encryptFile(item.source, item.output, {recipients: [recipient]}, {emitter, control, jobs: 1, rate, chunkSize: 1024 * 1024, checkpoint: true, item: {index, count}})) satisfies Parameters<typeof runBatch>[0]['runItem'];
+			(async (item, {index, count, emitter, control}) => {
+				const common = {emitter, control, jobs: 1, rate, item: {index, count}};
+				const perFile = outputCheckpointPath(item.output);
+				if (!fs.existsSync(perFile)) return encryptFile(item.source, item.output, {recipients: [recipient]}, {...common, chunkSize: 1024 * 1024, checkpoint: true});
+				resumed.push(index);
+				return resumeFile(await readCheckpointFor(perFile), perFile, common);
+			}) satisfies Parameters<typeof runBatch>[0]['runItem'];
 
 		const emitter = new JobEmitter();
 		const control = new ControlProxy();
@@ -296,6 +303,7 @@ describe('batch through the library', () => {
 		const second = await runBatch({manifest: saved, checkpointPath, emitter: again, control: new ControlProxy(), jobs: 1, resumed: true, runItem: runItem(0)});
 		expect(second).toMatchObject({outcome: 'completed', done: 3, skipped: 0});
 		expect(starts.filter(event => event.type === 'item:start')).toHaveLength(1);
+		expect(resumed).toEqual([1]);
 		for (const item of items) expect(ageDecrypts(item.output, item.source)).toBe(true);
 		expect(fs.existsSync(checkpointPath)).toBe(false);
 	}, 60_000);
@@ -367,6 +375,34 @@ describe('batch edge cases (found in review)', () => {
 		expect(parseEvents(resumed.stderr).filter(event => event.type === 'item:start').map(event => event.item)).toEqual([1]);
 		expect(fs.statSync(path.join(tree, 'a.age')).mtimeMs).toBe(before);
 		for (const name of ['a', 'b']) expect(ageDecrypts(path.join(tree, `${name}.age`), path.join(tree, name))).toBe(true);
+	});
+
+	it('a partial output of another process is never shared: refused when the batch starts, the file failed when it appears later; a crashed run\'s own is started over', async () => {
+		const tree = flatTree('shared', 2 * 1024 * 1024, ['a', 'b']);
+		const [a, b] = ['a', 'b'].map(name => path.join(tree, name)) as [string, string];
+		const theirs = 'another cage process writes this';
+		fs.writeFileSync(`${b}.age.partial`, theirs);
+		const refused = cage(['encrypt', a, b, '-r', recipient, ...quiet], {env});
+		expect(refused.status).toBe(1);
+		expect(refused.stderr).toContain(`${b}.age.partial already exists`);
+		fs.rmSync(`${b}.age.partial`);
+		// Slowed by the first file; the second's partial output appears meanwhile (a single-file job).
+		const run = startCage(['encrypt', a, b, '-r', recipient, '--rate', '1MiB', '--progress', 'json', '--no-audit'], {env});
+		await waitFor(() => parseEvents(run.stderr()).some(event => event.type === 'item:start'), {what: 'the first file started'});
+		fs.writeFileSync(`${b}.age.partial`, theirs);
+		expect(await run.exited).toBe(1);
+		expect(fs.readFileSync(`${b}.age.partial`, 'utf8')).toBe(theirs);
+		expect(ageDecrypts(`${a}.age`, a)).toBe(true);
+		expect(fs.existsSync(`${b}.age`)).toBe(false);
+		expect(run.stderr()).toContain('already exists: another cage process is writing');
+		// The same partial, left by this batch's own run (its manifest says running): started over.
+		fs.rmSync(`${a}.age`);
+		const manifest = await readBatchCheckpoint(batchCheckpointPath([a, b], undefined));
+		for (const item of manifest.items) item.status = item.source === b ? 'running' : 'done';
+		fs.writeFileSync(batchCheckpointPath([a, b], undefined), JSON.stringify(manifest));
+		fs.writeFileSync(`${a}.age`, 'done earlier');
+		expect(cage(['resume', tree, ...quiet], {env}).status).toBe(0);
+		expect(ageDecrypts(`${b}.age`, b)).toBe(true);
 	});
 
 	it.skipIf(process.getuid?.() !== 0)('a manifest that cannot be saved (disk full) is kept, and the batch resumes once there is room', async context => {
