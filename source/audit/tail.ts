@@ -66,8 +66,9 @@ export type AuditTailOptions = {
 	/**
 	 * Following, a job that has written no line for this long, is not paused and has not ended is
 	 * reported once (a `stall` anomaly of the tail) until its next line: its process may have been
-	 * killed, which leaves no `job:done` (default 30 s; measured on this machine's clock, as lines
-	 * arrive, so the writer's clock does not matter).
+	 * killed, which leaves no `job:done` (default 5 minutes: a running job writes a line at least
+	 * every 8 MiB of progress, so only one slower than about 27 KiB/s is reported alive; measured on
+	 * this machine's clock, as lines arrive, so the writer's clock does not matter).
 	 */
 	silentMs?: number;
 	/** How long a rotated-away or deleted file is still drained (default 2000 ms). */
@@ -186,7 +187,7 @@ export class AuditTail {
 	constructor(patterns: string[], options: AuditTailOptions) {
 		if (patterns.length === 0) throw new TypeError('AuditTail needs at least one file or pattern');
 		this.#patterns = patterns.map(pattern => compilePattern(pattern, options.cwd, {literal: options.literal}));
-		this.#options = {fromStart: false, follow: true, runningWithinMs: 10 * 60_000, silentMs: 30_000, retireMs: 2000, sweepMs: 1000, ...options};
+		this.#options = {fromStart: false, follow: true, runningWithinMs: 10 * 60_000, silentMs: 5 * 60_000, retireMs: 2000, sweepMs: 1000, ...options};
 	}
 
 	/** The files being followed now. */
@@ -348,7 +349,7 @@ export class AuditTail {
 				type: 'anomaly',
 				severity: 'warn',
 				code: 'stall',
-				message: `job ${job}: no line for ${seconds} s and no end: its process may have been killed (a job:done never came), or it is stuck`,
+				message: `job ${job}: no line for ${seconds} s and no end yet: killed (which leaves no job:done), stuck, or slower than a line per ${seconds} s`,
 				job: auditTailJob,
 				ts: now,
 				seq: this.#pseudoSeq++,

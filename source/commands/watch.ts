@@ -81,9 +81,9 @@ export const watchCommand = defineCommand({
 	Follows appends, truncation (copy-truncate) and rotation (audit.jsonl -> audit.jsonl.1). A log that
 	does not exist yet is waited for. Jobs that are running when the watch starts (a line in the last
 	10 minutes and no end yet) are shown from their start, found by reading the log backwards; one
-	that started in an earlier, rotated log is shown from now. A job that writes nothing for 30 s,
-	is not paused and has not ended is reported once (a stall of '${auditTailJob}'): its process
-	may have been killed, which leaves no end in the log. Malformed lines, unknown versions and gaps in a job's sequence
+	that started in an earlier, rotated log is shown from now. A job that writes nothing for 5
+	minutes, is not paused and has not ended is reported once (a stall of '${auditTailJob}'): its
+	process may have been killed, which leaves no end in the log. Malformed lines, unknown versions and gaps in a job's sequence
 	are reported as anomalies (codes audit-malformed-line, audit-unknown-version, audit-sequence-gap)
 	naming the file, the line and the job (the line's, or for a line that names none, the job of the
 	line before it: 'after job ID'). They are the watcher's own events, under the job '${auditTailJob}'

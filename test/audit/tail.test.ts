@@ -606,6 +606,7 @@ describe('AuditTail joining the jobs that run when it starts at the end', () => 
 		const stalls = () => anomalies().filter(anomaly => anomaly.code === 'stall');
 		await waitFor(() => stalls().length === 1, {...timing, what: 'the silent job reported'});
 		expect(stalls()[0]!.message).toContain('job silent: no line for');
+		expect(stalls()[0]!.message).toContain('killed (which leaves no job:done), stuck, or slower');
 		expect(stalls()[0]!.job).toBe(auditTailJob);
 		await new Promise(resolve => setTimeout(resolve, 600));
 		expect(stalls()).toHaveLength(1);
