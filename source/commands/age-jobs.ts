@@ -63,6 +63,15 @@ function isRegularFile(descriptor: number): boolean {
 	}
 }
 
+/** Where stdin's file offset is (Linux's /proc; 0 where it cannot be told). */
+function stdinOffset(): number {
+	try {
+		return Number(/^pos:\s+(\d+)/m.exec(fs.readFileSync('/proc/self/fdinfo/0', 'utf8'))?.[1] ?? 0);
+	} catch {
+		return 0;
+	}
+}
+
 /** A directory is never overwritten, --force or not: the job would only fail at its very end. */
 function refuseDirectory(output: string): void {
 	if (fs.statSync(output, {throwIfNoEntry: false})?.isDirectory()) throw new InputError(`${output} is a directory; the output must be a file (-o FILE), or give several inputs with --output-dir DIR`);
@@ -196,9 +205,11 @@ async function runFileOrStream(
 		// Progress counts plaintext: a file decrypted to stdout has the plaintext size its header tells.
 		// stdin redirected from a file (`cage encrypt < big.tar`) has a size too: then the progress
 		// bar and ETA work as for a named input (its header is read by position, stdin stays where it is).
+		// What a shell read of it left is what counts (`{ dd count=1 …; cage encrypt; } < file`).
 		const stdinFile = plan.input === null && io.stdin === process.stdin && isRegularFile(0);
-		const named = plan.input ?? (stdinFile ? '/dev/stdin' : null);
-		const size = kind === 'decrypt' ? (named === null ? null : await plaintextSizeOfFile(named)) : (plan.size ?? (stdinFile ? fs.fstatSync(0).size : null));
+		const stdinAt = stdinFile ? stdinOffset() : 0;
+		const named = plan.input ?? (stdinFile && stdinAt === 0 ? '/dev/stdin' : null);
+		const size = kind === 'decrypt' ? (named === null ? null : await plaintextSizeOfFile(named)) : (plan.size ?? (stdinFile ? Math.max(0, fs.fstatSync(0).size - stdinAt) : null));
 		const result = await runSession(session, emitter, control, async () =>
 			start.stream(input, output, {
 				emitter,
