@@ -281,7 +281,7 @@ async function runAgeJob(spec: RunSpec): Promise<AgeJobResult> {
 		await output?.close().catch(() => undefined);
 	}
 
-	const error = result.error && result.outcome === 'failed' ? describeChunkError(result.error, plan) : result.error;
+	const error = result.error && result.outcome === 'failed' ? describeChunkError(result.error, plan, Boolean(result.checkpoint)) : result.error;
 	if (item) {
 		const durationMs = Date.now() - startedAt;
 		if (result.outcome === 'completed') emitter.send({type: 'item:done', item: item.index, path: plan.input, bytes: result.bytesDone, durationMs});
@@ -298,11 +298,11 @@ async function runAgeJob(spec: RunSpec): Promise<AgeJobResult> {
 }
 
 /** Name the file, the chunk and what to do for an authentication failure or a full disk. */
-function describeChunkError(error: Error, plan: Plan): Error {
+function describeChunkError(error: Error, plan: Plan, resumable: boolean): Error {
 	const {code, counter, chunk: failedChunk} = error as Error & {code?: string; counter?: number; chunk?: number};
 	if (code === 'ENOSPC' || code === 'EDQUOT') {
 		const described = new Error(
-			`${plan.partial}: no space left on device${failedChunk === undefined ? '' : ` while writing chunk ${failedChunk}`}; free some space (about ${plan.size} bytes are needed in all), then resume`,
+			`${plan.partial}: no space left on device${failedChunk === undefined ? '' : ` while writing chunk ${failedChunk}`}; free some space (about ${plan.size} bytes are needed in all), then ${resumable ? 'resume' : 'run the command again (a job this small keeps no checkpoint)'}`,
 		) as Error & {code: string};
 		described.name = 'JobError';
 		described.code = code;

@@ -646,6 +646,17 @@ describe('bad input', () => {
 			expect(fs.existsSync(output)).toBe(false);
 			expect(fs.existsSync(`${output}.checkpoint.json`)).toBe(true);
 			expect(fs.readdirSync(mount).filter(name => name.includes('.tmp-'))).toEqual([]);
+			// A file too small for a checkpoint is not told to resume.
+			fs.rmSync(`${output}.checkpoint.json`);
+			fs.rmSync(`${output}.partial`);
+			fs.writeFileSync(path.join(mount, 'filler'), Buffer.alloc(1024 * 1024));
+			const small = path.join(dir, 'small-for-full-disk');
+			writeRandomFile(small, 1536 * 1024);
+			const once = cage(['encrypt', small, '-r', recipient, '-o', path.join(mount, 'small.age'), ...quiet], {env});
+			expect(once.status).toBe(1);
+			expect(once.stderr).toContain('no space left on device');
+			expect(once.stderr).toContain('then run the command again (a job this small keeps no checkpoint)');
+			expect(fs.readdirSync(mount).filter(name => name.startsWith('small.age'))).toEqual([]);
 		} finally {
 			spawnSync('umount', [mount]);
 		}
