@@ -18,7 +18,7 @@ import type {JobKind, JobOutcome} from '../chunker/events.js';
 import {chunkAt, chunkCount, roundUp, type Chunk} from '../chunker/plan.js';
 import type {ChunkContext, ChunkProcessor, ChunkResult} from '../chunker/processor.js';
 import {permanentErrorCodes} from '../chunker/runner.js';
-import {FileInput, FileOutput, partialExistsError, partialReplacedError, syncDirectory} from '../io/files.js';
+import {FileInput, FileOutput, newPartialError, partialReplacedError, syncDirectory} from '../io/files.js';
 import {chunksToVerify, runChunkedJob, SourceChangedError} from '../jobs/chunked-job.js';
 import type {ControlProxy} from '../jobs/control-proxy.js';
 import {outputCheckpointPath, partialPath} from '../jobs/locate.js';
@@ -49,8 +49,8 @@ export type AgeJobOptions = {
 	/**
 	 * Set when this file is one item of a batch: the job brackets it with item:start and
 	 * item:done / item:skipped instead of job:start / job:done, and chunk events carry `item`.
+	 * `replacePartial`: a partial output already there is the batch's own (see RunItem).
 	 */
-	/** A file of a batch; `replacePartial`: a partial output already there is the batch's own (see RunItem). */
 	item?: {index: number; count: number; replacePartial?: boolean};
 	/** Worker threads to use instead of starting (and stopping) a pool for this file: a batch's. */
 	pool?: WorkerPool;
@@ -207,8 +207,8 @@ async function runAgeJob(spec: RunSpec): Promise<AgeJobResult> {
 			// (before either has a checkpoint naming its pid) is refused, a batch's file included. Only
 			// a batch's file that the batch itself left running (a crash before its first checkpoint)
 			// starts its partial output over.
-			output = await FileOutput.open(plan.partial, {exclusive: !item?.replacePartial}).catch((error: NodeJS.ErrnoException) => {
-				throw error.code === 'EEXIST' ? partialExistsError(plan.partial, plan.output) : error;
+			output = await FileOutput.open(plan.partial, {exclusive: !item?.replacePartial}).catch((error: unknown) => {
+				throw newPartialError(error, plan.partial, plan.output);
 			});
 			await output.truncate(0);
 			if (spec.prefix) await output.write(spec.prefix, 0, spec.prefix.length, 0);

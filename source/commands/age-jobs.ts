@@ -13,7 +13,7 @@ import {decryptFile, encryptFile, resumeFile, type AgeJobResult, type DecryptKey
 import {parseRecipientArgs, readIdentityFiles, readRecipientsFiles} from '../age/keys.js';
 import {isPassphraseFile, isPassphraseHeader, passphraseHeaderStart, plaintextSizeOfFile} from '../age/header.js';
 import {decryptStream, encryptStream} from '../age/streams.js';
-import {checkReadableFile, exists, InputError, partialExistsError, partialReplacedError, sameFile, syncDirectory} from '../io/files.js';
+import {checkReadableFile, exists, InputError, newPartialError, OutputExistsError, partialExistsError, partialReplacedError, sameFile, syncDirectory} from '../io/files.js';
 import {peekStream} from '../io/peek.js';
 import {batchCheckpointPath, checkBatchNotRunning, planBatch, runBatch, type BatchCheckpoint, type LeftOut} from '../jobs/batch-job.js';
 import {readCheckpointFor} from '../jobs/locate.js';
@@ -30,10 +30,6 @@ import {resolveJobOptions, sessionOptions, type JobOptions} from './job-options.
 import {jobFlags, jobFlagsHelp, sizeFlag} from './options.js';
 import {readPassphrase} from './passphrase.js';
 
-/** Thrown when the output exists and --force was not given. */
-export class OutputExistsError extends Error {
-	override name = 'OutputExistsError';
-}
 
 const commonFlags = {
 	output: {type: 'string', shortFlag: 'o'},
@@ -250,8 +246,7 @@ function openNewPartial(partial: string, output: string): number {
 	try {
 		return fs.openSync(partial, 'wx', 0o600);
 	} catch (error) {
-		if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw partialExistsError(partial, output);
-		throw error;
+		throw newPartialError(error, partial, output);
 	}
 }
 

@@ -1,6 +1,6 @@
 import {formatIdentityFile, generateIdentity} from '../age/keys.js';
 import {defineCommand, exitCodes, UsageError} from './command.js';
-import {OutputExistsError} from './age-jobs.js';
+import {OutputExistsError} from '../io/files.js';
 import {writePrivateFile} from '../io/private-file.js';
 
 /** `cage keygen`: a new X25519 identity, like age-keygen. */

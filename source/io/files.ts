@@ -5,6 +5,7 @@
  */
 import fs from 'node:fs/promises';
 import type {ChunkInput, ChunkOutput} from '../chunker/processor.js';
+import {JobError} from '../errors.js';
 
 /** A ChunkInput over a file. */
 export class FileInput implements ChunkInput {
@@ -130,26 +131,32 @@ export async function sameFile(stats: {dev: number; ino: number}, file: string):
 	}
 }
 
+/** Thrown when the output (or its partial output) exists and --force was not given. */
+export class OutputExistsError extends Error {
+	override name = 'OutputExistsError';
+}
+
 /**
- * The error for a partial output that a new job finds already there (EEXIST): another cage process
- * started on the same output at the same moment, or a job was killed before its first checkpoint.
+ * The error for a partial output that a new job finds already there: another cage process started
+ * on the same output at the same moment, or a job was killed before its first checkpoint.
  */
-export function partialExistsError(partial: string, output: string): Error {
-	const error = new Error(
+export function partialExistsError(partial: string, output: string): OutputExistsError {
+	return new OutputExistsError(
 		`${partial} already exists: another cage process is writing ${output} now, or an earlier job was killed before its first checkpoint; if no cage process is writing it, run the command again with --force (it replaces ${partial})`,
 	);
-	error.name = 'OutputExistsError';
-	return error;
+}
+
+/** What a new job's exclusive creation of its partial output failed with (EEXIST: partialExistsError). */
+export function newPartialError(error: unknown, partial: string, output: string): unknown {
+	return (error as NodeJS.ErrnoException).code === 'EEXIST' ? partialExistsError(partial, output) : error;
 }
 
 /**
  * The error for a partial output whose name led to another file by the time the job finished: a
  * second cage process replaced it (a `--force` start), so this job's result is not kept.
  */
-export function partialReplacedError(partial: string, output: string): Error {
-	const error = new Error(`${partial} was replaced by another cage process while this job ran (a start with --force?); this job's result was not kept, and ${output} is left to that process`);
-	error.name = 'JobError';
-	return error;
+export function partialReplacedError(partial: string, output: string): JobError {
+	return new JobError(`${partial} was replaced by another cage process while this job ran (a start with --force?); this job's result was not kept, and ${output} is left to that process`);
 }
 
 /** fsync a directory so a rename in it is durable; file systems that refuse this are harmless. */
