@@ -52,10 +52,16 @@ const commonHelp = `	  -o, --output OUTPUT       write here (default: stdout, no
 ${jobFlagsHelp}`;
 
 function isRegularFile(descriptor: number): boolean {
+	return regularFileSize(descriptor) !== undefined;
+}
+
+/** The size of the regular file open as `descriptor`; undefined for a pipe, a terminal, or a closed one. */
+function regularFileSize(descriptor: number): number | undefined {
 	try {
-		return fs.fstatSync(descriptor).isFile();
+		const stat = fs.fstatSync(descriptor);
+		return stat.isFile() ? stat.size : undefined;
 	} catch {
-		return false;
+		return undefined;
 	}
 }
 
@@ -202,10 +208,10 @@ async function runFileOrStream(
 		// stdin redirected from a file (`cage encrypt < big.tar`) has a size too: then the progress
 		// bar and ETA work as for a named input (its header is read by position, stdin stays where it is).
 		// What a shell read of it left is what counts (`{ dd count=1 …; cage encrypt; } < file`).
-		const stdinFile = plan.input === null && io.stdin === process.stdin && isRegularFile(0);
-		const stdinAt = stdinFile ? stdinOffset() : 0;
-		const named = plan.input ?? (stdinFile && stdinAt === 0 ? '/dev/stdin' : null);
-		const size = kind === 'decrypt' ? (named === null ? null : await plaintextSizeOfFile(named)) : (plan.size ?? (stdinFile ? Math.max(0, fs.fstatSync(0).size - stdinAt) : null));
+		const stdinSize = plan.input === null && io.stdin === process.stdin ? regularFileSize(0) : undefined;
+		const stdinAt = stdinSize === undefined ? 0 : stdinOffset();
+		const named = plan.input ?? (stdinSize !== undefined && stdinAt === 0 ? '/dev/stdin' : null);
+		const size = kind === 'decrypt' ? (named === null ? null : await plaintextSizeOfFile(named)) : (plan.size ?? (stdinSize === undefined ? null : Math.max(0, stdinSize - stdinAt)));
 		const result = await runSession(session, emitter, control, async () =>
 			start.stream(input, output, {
 				emitter,
