@@ -491,11 +491,11 @@ export class AuditTail {
 			return event.ts < horizon && waiting.size === 0;
 		});
 		if (!whole || starts.size === 0) return;
-		const first = Math.min(...[...starts.values()].map(found => found.offset));
-		const {line: firstLine} = [...starts.values()].find(found => found.offset === first)!;
+		// The scan went backwards: the start found last is the earliest.
+		const first = [...starts.values()].at(-1)!;
 		file.joining = {jobs: new Set(starts.keys()), untilLine: file.line};
-		file.offset = first;
-		file.line = firstLine - 1;
+		file.offset = first.offset;
+		file.line = first.line - 1;
 	}
 
 	/**
@@ -665,7 +665,10 @@ export class AuditTail {
 		}
 
 		if (event.type === 'job:done') this.#heard.delete(event.job);
-		else if (event.job !== auditTailJob) this.#heard.set(event.job, {at: Date.now(), paused: event.type === 'job:paused' || (event.type !== 'job:resumed' && this.#heard.get(event.job)?.paused === true), reported: false});
+		else if (event.job !== auditTailJob) {
+			const paused = event.type === 'job:paused' || (event.type !== 'job:resumed' && (this.#heard.get(event.job)?.paused ?? false));
+			this.#heard.set(event.job, {at: Date.now(), paused, reported: false});
+		}
 		const failure = this.#emit(event);
 		if (failure !== undefined) this.#report('audit-malformed-line', file, file.line, `cannot show this line (${event.type}): ${failure}; line skipped`, event.job, event.ts);
 	}
