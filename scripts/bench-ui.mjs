@@ -28,6 +28,7 @@ import path from 'node:path';
 import {Writable} from 'node:stream';
 import {pathToFileURL} from 'node:url';
 import {build} from 'esbuild';
+import {nodeBundleOptions} from './node-bundle.mjs';
 import {cleanUpOnSignals, hasRoom, median, parseSize, root, writeSample} from './bench-common.mjs';
 
 const cli = path.join(root, 'dist/cli.js');
@@ -149,23 +150,8 @@ const cpu = process.cpuUsage(before);
 console.log(JSON.stringify({cpuMs: (cpu.user + cpu.system) / 1000}));
 `,
 	);
-	// Bundled the way scripts/bundle.mjs bundles the dashboard, so it loads as cage's chunk does.
-	await build({
-		entryPoints: [floorSource],
-		outfile: path.join(dir, 'floor.bundle.mjs'),
-		bundle: true,
-		platform: 'node',
-		format: 'esm',
-		target: 'node20',
-		logLevel: 'warning',
-		nodePaths: [path.join(root, 'node_modules')],
-		alias: {'react-devtools-core': path.join(root, 'scripts/devtools-stub.mjs')},
-		define: {'process.env.NODE_ENV': '"production"', fetch: 'undefined'},
-		logOverride: {'assign-to-define': 'silent'},
-		banner: {js: "import {createRequire as __cageCreateRequire} from 'node:module'; const require = __cageCreateRequire(import.meta.url);"},
-		// As in cage's bundle: node:process is the global (scripts/process-shim.mjs).
-		plugins: [{name: 'process-shim', setup: builder => builder.onResolve({filter: /^(node:)?process$/}, () => ({path: path.join(root, 'scripts/process-shim.mjs')}))}],
-	});
+	// Bundled the way cage's dashboard is (without cage's own replacements inside Ink).
+	await build({...nodeBundleOptions(root), entryPoints: [floorSource], outfile: path.join(dir, 'floor.bundle.mjs'), nodePaths: [path.join(root, 'node_modules')]});
 	const bin = path.join(root, 'dist/bin');
 	const chunk = fs.readdirSync(bin).find(name => name.startsWith('mount-') && name.endsWith('.js'));
 	if (!chunk) throw new Error('no dashboard chunk (dist/bin/mount-*.js): run npm run build');

@@ -16,6 +16,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import {fileURLToPath} from 'node:url';
 import {build} from 'esbuild';
+import {nodeBundleOptions} from './node-bundle.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const dist = path.join(root, 'dist');
@@ -48,34 +49,14 @@ const styledChars = {
 	},
 };
 
-/** `node:process` is the global process (scripts/process-shim.mjs says why). */
-const processShim = {
-	name: 'cage-process-shim',
-	setup(builder) {
-		builder.onResolve({filter: /^(node:)?process$/}, () => ({path: path.join(root, 'scripts/process-shim.mjs')}));
-	},
-};
-
 fs.rmSync(outdir, {recursive: true, force: true});
+const common = nodeBundleOptions(root);
 await build({
+	...common,
 	entryPoints: {cli: path.join(dist, 'cli.js'), warm: path.join(dist, 'warm.js'), worker: path.join(dist, 'age/worker.js')},
 	outdir,
-	bundle: true,
 	splitting: true,
-	platform: 'node',
-	format: 'esm',
-	target: 'node20',
-	logLevel: 'warning',
-	// Ink reaches for React's devtools only in development; the stub keeps it out of the bundle.
-	alias: {'react-devtools-core': path.join(root, 'scripts/devtools-stub.mjs')},
-	// React's production build (production-react.ts sets the same at run time for the library).
-	// No fetch: the layout engine's loader asks `typeof fetch`, and reading node's global fetch
-	// loads its HTTP client (undici), 35 ms of the dashboard's start. cage never fetches.
-	define: {'process.env.NODE_ENV': '"production"', fetch: 'undefined'},
-	logOverride: {'assign-to-define': 'silent'},
-	plugins: [textWidth, styledChars, processShim],
-	// Some bundled CommonJS dependencies call require() for node built-ins.
-	banner: {js: "import {createRequire as __cageCreateRequire} from 'node:module'; const require = __cageCreateRequire(import.meta.url);"},
+	plugins: [textWidth, styledChars, ...common.plugins],
 });
 
 const launcher = [
