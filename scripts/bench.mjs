@@ -119,12 +119,11 @@ async function compare(ageArgs, cageArgs) {
 }
 
 const resumeRounds = Math.max(1, Number(process.env.BENCH_RESUME_RUNS ?? 3));
-const resumeKeys = {};
 const startup = {node: 0, cage: 0};
 
 /** Encrypt `input` under a rate limit and SIGKILL it once half the file is checkpointed; returns the bytes the checkpoint holds. */
-async function killAtHalf(input, output, bytes) {
-	const child = spawn(cli, ['encrypt', input, '-r', resumeKeys.recipient, '-o', output, '--progress', 'json', '--no-audit', '--force', '--rate', `${Math.ceil(bytes / units.MiB / 8)}MiB`], {env, stdio: ['ignore', 'ignore', 'pipe']});
+async function killAtHalf(input, output, bytes, recipient) {
+	const child = spawn(cli, ['encrypt', input, '-r', recipient, '-o', output, '--progress', 'json', '--no-audit', '--force', '--rate', `${Math.ceil(bytes / units.MiB / 8)}MiB`], {env, stdio: ['ignore', 'ignore', 'pipe']});
 	let buffer = '';
 	let done = 0;
 	await new Promise(resolve => {
@@ -155,7 +154,7 @@ async function killAtHalf(input, output, bytes) {
  * `floor` is what a resume would cost with no verification and no overhead beyond cage's start-up
  * (an empty file's encryption): start-up + the part of the full run's work that was left.
  */
-async function resumeFromHalf(input, bytes) {
+async function resumeFromHalf(input, bytes, {key, recipient}) {
 	const output = path.join(dir, 'resume.age');
 	const full = [];
 	const resumes = [];
@@ -165,16 +164,16 @@ async function resumeFromHalf(input, bytes) {
 	let ok = true;
 	for (let index = 0; index < resumeRounds; index++) {
 		fs.rmSync(output, {force: true});
-		const fullRun = await measure(...cage('encrypt', input, '-r', resumeKeys.recipient, '-o', output, '--progress', 'none', '--no-audit', '--force'));
+		const fullRun = await measure(...cage('encrypt', input, '-r', recipient, '-o', output, '--progress', 'none', '--no-audit', '--force'));
 		full.push(fullRun.seconds);
 		fullUser.push(fullRun.userSeconds);
 		fs.rmSync(output, {force: true});
-		landed.push(await killAtHalf(input, output, bytes));
+		landed.push(await killAtHalf(input, output, bytes, recipient));
 		const resumeRun = await measure(...cage('resume', output, '--progress', 'none', '--no-audit'));
 		resumes.push(resumeRun.seconds);
 		resumeUser.push(resumeRun.userSeconds);
 		// Compared through a pipe: a third copy of a 4 GiB file may not fit on tmpfs.
-		ok &&= spawnSync('sh', ['-c', 'age -d -i "$1" "$2" | cmp -s - "$3"', 'sh', resumeKeys.key, output, input]).status === 0;
+		ok &&= spawnSync('sh', ['-c', 'age -d -i "$1" "$2" | cmp -s - "$3"', 'sh', key, output, input]).status === 0;
 		fs.rmSync(output, {force: true});
 	}
 
@@ -195,7 +194,6 @@ try {
 	const key = path.join(dir, 'key.txt');
 	execFileSync('age-keygen', ['-o', key], {stdio: 'ignore'});
 	const recipient = execFileSync('age-keygen', ['-y', key]).toString().trim();
-	Object.assign(resumeKeys, {key, recipient});
 	const out = name => path.join(dir, name);
 	const rm = (...files) => {
 		for (const file of files) fs.rmSync(file, {force: true});
@@ -239,7 +237,7 @@ try {
 	}
 
 	// Resume from 50 %, at the bench size and at BENCH_BIG (where start-up weighs less).
-	const resume = await resumeFromHalf(plain, size);
+	const resume = await resumeFromHalf(plain, size, {key, recipient});
 	record('resume from 50%: time / full encrypt time', resume.ratio.toFixed(2), `median of ${resumeRounds}, full runs alternated with resumes; goal <= 0.60`);
 	const ratio = value => (Number.isNaN(value) ? 'n/a (needs GNU time)' : value.toFixed(2));
 	record('resume from 50%: user CPU time / full encrypt user CPU time', ratio(resume.cpuRatio), `median of ${resumeRounds}; cage's own work, without the kernel's page faults`);
@@ -251,7 +249,7 @@ try {
 	else if (!skip.has('big-resume')) {
 		const bigPlain = out('big-resume.bin');
 		writeSample(bigPlain, bigSize);
-		const bigResume = await resumeFromHalf(bigPlain, bigSize);
+		const bigResume = await resumeFromHalf(bigPlain, bigSize, {key, recipient});
 		record(`resume from 50%, ${formatMiB(bigSize)}: time / full encrypt time`, bigResume.ratio.toFixed(2), `median of ${resumeRounds}; full ${bigResume.full.toFixed(2)} s, resume ${bigResume.resume.toFixed(2)} s`);
 		record(`resume from 50%, ${formatMiB(bigSize)}: user CPU time / full user CPU time`, ratio(bigResume.cpuRatio), `median of ${resumeRounds}`);
 		record(`resume from 50%, ${formatMiB(bigSize)}: floor with no verification at all`, bigResume.floor.toFixed(2));
