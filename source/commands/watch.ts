@@ -83,10 +83,11 @@ export const watchCommand = defineCommand({
 	10 minutes and no end yet) are shown from their start, found by reading the log backwards; one
 	that started in an earlier, rotated log is shown from now. A job that writes nothing for 5
 	minutes, is not paused and has not ended is reported once (a stall of '${auditTailJob}'): its
-	process may have been killed, which leaves no end in the log. Malformed lines, unknown versions and gaps in a job's sequence
-	are reported as anomalies (codes audit-malformed-line, audit-unknown-version, audit-sequence-gap)
-	naming the file, the line and the job (the line's, or for a line that names none, the job of the
-	line before it: 'after job ID'). They are the watcher's own events, under the job '${auditTailJob}'
+	process may have been killed, which leaves no end in the log.
+
+	Malformed lines, unknown versions and gaps in a job's sequence are reported as anomalies (codes
+	audit-malformed-line, audit-unknown-version, audit-sequence-gap) naming the file, the line and
+	the job (the line's, or for a line that names none, the job of the line before it: 'after job ID'). They are the watcher's own events, under the job '${auditTailJob}'
 	with its own sequence numbers, never a job's; --job keeps those about the jobs it selects.
 	Follow mode runs until q, Ctrl-C or SIGTERM and exits 0; --no-follow exits 0 after the report,
 	or 1 when a log does not exist.
