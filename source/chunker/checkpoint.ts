@@ -3,14 +3,23 @@
  * directory), verified on read. A checkpoint holds structure only — offsets, counts, keyed MACs —
  * never plaintext, and secrets only wrapped (see `secrets.ts`).
  */
+import {createHmac} from 'node:crypto';
 import fsSync from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import {writePrivateFile} from '../io/private-file.js';
 import type {JobKind} from './events.js';
+import {chunkAt, chunkCount} from './plan.js';
 
-/** The checkpoint format this build writes. */
-export const checkpointVersion = 1;
+/**
+ * The checkpoint format this build writes. Version 2 adds, for encrypt and decrypt jobs, the
+ * digests of the bytes each chunk wrote (`digests`), the partial output's identity and the seal;
+ * version 1 checkpoints are still read and resumed (their resume redoes chunks to check them).
+ */
+export const checkpointVersion = 2;
+
+/** The versions this build reads. */
+const readableVersions: readonly number[] = [1, 2];
 
 /** Identifies the source file a checkpoint was made from. */
 export type SourceFingerprint = {
@@ -26,9 +35,9 @@ export type SourceFingerprint = {
 	ctimeMs?: number;
 };
 
-/** A checkpoint, format version 1. */
+/** A checkpoint (format version 2, or 1 from an older build). */
 export type Checkpoint = {
-	version: typeof checkpointVersion;
+	version: 1 | 2;
 	/** Always 'cage', to tell a checkpoint from any other JSON. */
 	tool: 'cage';
 	kind: JobKind;
@@ -53,6 +62,11 @@ export type Checkpoint = {
 	macs: string[];
 	/** Public per-chunk facts (the hasher's digests), same length as macs, when the job keeps them. */
 	info?: string[];
+	/**
+	 * Keyed digests of the bytes each committed chunk wrote to the partial output, same length as
+	 * macs (version 2 encrypt and decrypt jobs): what a resume after an unclean stop checks.
+	 */
+	digests?: string[];
 	/** Secrets (file key, MAC key) age-encrypted to the per-user resume identity, base64. */
 	secrets?: string;
 	/** Kind-specific public parameters (recipient digest, header length, algorithm, …). */
@@ -67,6 +81,17 @@ export type Checkpoint = {
 	pidStart?: string;
 	/** The partial output's change time when this checkpoint was written (after its fsync). */
 	partialCtimeMs?: number;
+	/**
+	 * The partial output's inode and device: after a crash between the final rename and the
+	 * checkpoint's removal, the output is recognised as this job's own file by them.
+	 */
+	partialIno?: number;
+	partialDev?: number;
+	/**
+	 * HMAC-SHA256 (hex) of the rest of the checkpoint under a key derived from the job's file key
+	 * (version 2 encrypt and decrypt jobs): an edit of any field is refused as a damaged checkpoint.
+	 */
+	seal?: string;
 };
 
 /** Thrown when a checkpoint cannot be read or used; the message says which file and what to do. */
@@ -77,14 +102,33 @@ export class CheckpointError extends Error {
 /** Reads, writes and removes one checkpoint file. */
 export class CheckpointStore {
 	readonly path: string;
+	readonly #sealKey: Uint8Array | undefined;
 
-	constructor(file: string) {
+	/** `sealKey`: seal every checkpoint written (see `sealOf`). */
+	constructor(file: string, {sealKey}: {sealKey?: Uint8Array} = {}) {
 		this.path = path.resolve(file);
+		this.#sealKey = sealKey;
 	}
 
 	/** Write atomically: a crash at any moment leaves either the old or the new checkpoint whole. */
 	async write(checkpoint: Checkpoint): Promise<void> {
-		await writeJsonAtomic(this.path, checkpoint);
+		const {seal: _old, ...rest} = checkpoint;
+		await writeJsonAtomic(this.path, this.#sealKey ? {...rest, seal: sealOf(rest, this.#sealKey)} : rest);
+	}
+
+	/**
+	 * Remove temp files that an interrupted write of this checkpoint left beside it (a kill -9
+	 * between creating and renaming one): those of processes that are gone.
+	 */
+	async removeStaleTemporaries(): Promise<void> {
+		const prefix = `.${path.basename(this.path)}.tmp-`;
+		const names = await fs.readdir(path.dirname(this.path)).catch(() => [] as string[]);
+		for (const name of names) {
+			if (!name.startsWith(prefix)) continue;
+			const pid = Number(/^(\d+)-/.exec(name.slice(prefix.length))?.[1]);
+			if (pid === process.pid || (Number.isSafeInteger(pid) && pid > 0 && processAlive(pid))) continue;
+			await fs.rm(path.join(path.dirname(this.path), name), {force: true}).catch(() => undefined);
+		}
 	}
 
 	/** Read and validate. */
@@ -148,34 +192,102 @@ export function parseCheckpoint(text: string, file: string): Checkpoint {
 		throw new CheckpointError(`checkpoint ${file} was written by a newer cage (format version ${String(data.version)}, this cage reads ${checkpointVersion}); upgrade cage to resume it`);
 	}
 
-	if (data.version !== checkpointVersion) fail(`unsupported version ${String(data.version)}`);
+	if (!readableVersions.includes(data.version as number)) fail(`unsupported version ${String(data.version)}`);
 	if (!['encrypt', 'decrypt', 'hash'].includes(data.kind as string)) fail(`unknown kind ${String(data.kind)}`);
 	for (const key of ['size', 'chunkSize', 'totalChunks', 'chunksDone', 'bytesDone'] as const) {
 		const value = data[key];
 		if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) fail(`${key} is not a non-negative integer`);
 	}
 
-	if ((data.chunkSize as number) <= 0) fail('chunkSize is 0');
-	if ((data.chunksDone as number) > (data.totalChunks as number)) fail('more chunks done than planned');
 	if (!isRecord(data.source)) fail('no source fingerprint');
 	const source = data.source as Record<string, unknown>;
 	if (typeof source.path !== 'string') fail('source path missing');
 	for (const key of ['size', 'mtimeMs', 'ino', 'dev']) if (typeof source[key] !== 'number') fail(`source ${key} missing`);
 	if (source.ctimeMs !== undefined && typeof source.ctimeMs !== 'number') fail('source ctimeMs is invalid');
 	if (data.stopped !== undefined && typeof data.stopped !== 'boolean') fail('stopped is invalid');
-	if (data.partialCtimeMs !== undefined && typeof data.partialCtimeMs !== 'number') fail('partialCtimeMs is invalid');
+	for (const key of ['partialCtimeMs', 'partialIno', 'partialDev']) if (data[key] !== undefined && typeof data[key] !== 'number') fail(`${key} is invalid`);
 	if (data.pid !== undefined && !Number.isSafeInteger(data.pid)) fail('pid is invalid');
 	if (data.pidStart !== undefined && typeof data.pidStart !== 'string') fail('pidStart is invalid');
-	if (!Array.isArray(data.macs) || data.macs.length !== data.chunksDone || !data.macs.every(mac => typeof mac === 'string')) fail('MAC list does not match the chunks done');
-	if (!Array.isArray(data.skipped) || !data.skipped.every(id => Number.isInteger(id))) fail('skipped list is invalid');
-	if (data.info !== undefined && (!Array.isArray(data.info) || data.info.length !== data.chunksDone)) fail('info list does not match the chunks done');
 	if (data.output !== null && typeof data.output !== 'string') fail('output is invalid');
 	if (data.partial !== null && typeof data.partial !== 'string') fail('partial is invalid');
 	if (data.secrets !== undefined && typeof data.secrets !== 'string') fail('secrets are invalid');
+	if (data.seal !== undefined && (typeof data.seal !== 'string' || !/^[\da-f]{64}$/.test(data.seal))) fail('seal is invalid');
 	if (!isRecord(data.params)) fail('params missing');
 	if (typeof data.job !== 'string') fail('job id missing');
+	checkProgress(data as unknown as Checkpoint, fail);
 	return data as unknown as Checkpoint;
 }
+
+/**
+ * What a job can have written: a plan that adds up, and as many MACs, digests and bytes as the
+ * chunks it says are done. A checkpoint that claims more, or other, than that was not written by
+ * cage as it is, and resuming it could put unwritten bytes in the output.
+ */
+function checkProgress(checkpoint: Checkpoint, fail: (what: string) => never): void {
+	const {kind, size, chunkSize, totalChunks, chunksDone, bytesDone} = checkpoint;
+	const age = kind === 'encrypt' || kind === 'decrypt';
+	if (chunkSize <= 0) fail('chunkSize is 0');
+	if (age && chunkSize % (64 * 1024) !== 0) fail(`chunkSize ${chunkSize} is not a multiple of the 64 KiB age block`);
+	if (totalChunks !== chunkCount(size, chunkSize)) fail(`totalChunks is ${totalChunks}, but a size of ${size} bytes in chunks of ${chunkSize} makes ${chunkCount(size, chunkSize)}`);
+	if (chunksDone > totalChunks) fail(`chunksDone is ${chunksDone}, more than the ${totalChunks} chunks planned`);
+	if (!Array.isArray(checkpoint.skipped) || !checkpoint.skipped.every(id => Number.isSafeInteger(id) && id >= 0 && id < chunksDone)) fail('skipped lists chunks that are not done');
+	const skipped = new Set(checkpoint.skipped);
+	if (skipped.size !== checkpoint.skipped.length) fail('skipped lists a chunk twice');
+	if (age && skipped.size > 0) fail('skipped is not empty, but an encrypt or decrypt job never skips a chunk (every chunk is needed for a valid output)');
+	if (!Array.isArray(checkpoint.macs) || checkpoint.macs.length !== chunksDone) fail(`macs holds ${Array.isArray(checkpoint.macs) ? checkpoint.macs.length : 'no'} MACs for ${chunksDone} chunks done`);
+	for (const [id, mac] of checkpoint.macs.entries()) {
+		// An age chunk's MAC is a SHA-256 (worker.ts); a hash job's is its algorithm's digest.
+		const valid = typeof mac === 'string' && (skipped.has(id) ? mac === '' : age ? /^[\da-f]{64}$/.test(mac) : /^[\da-f]+$/.test(mac));
+		if (!valid) fail(`macs[${id}] is not the MAC of a ${skipped.has(id) ? 'skipped' : 'done'} chunk`);
+	}
+
+	if (checkpoint.info !== undefined && (!Array.isArray(checkpoint.info) || checkpoint.info.length !== chunksDone || !checkpoint.info.every(info => typeof info === 'string'))) {
+		fail('info list does not match the chunks done');
+	}
+
+	if (checkpoint.digests !== undefined) {
+		if (!Array.isArray(checkpoint.digests) || checkpoint.digests.length !== chunksDone) fail(`digests holds ${Array.isArray(checkpoint.digests) ? checkpoint.digests.length : 'no'} digests for ${chunksDone} chunks done`);
+		for (const [id, digest] of checkpoint.digests.entries()) if (typeof digest !== 'string' || !/^[\da-f]{32}$/.test(digest)) fail(`digests[${id}] is not the digest of a written chunk`);
+	}
+
+	if (checkpoint.version >= 2 && age) {
+		if (checkpoint.digests === undefined) fail('digests missing');
+		if (checkpoint.seal === undefined) fail('seal missing');
+	}
+
+	let expected = 0;
+	for (let id = 0; id < chunksDone; id++) if (!skipped.has(id)) expected += chunkAt(size, chunkSize, id).size;
+	if (bytesDone !== expected) fail(`bytesDone is ${bytesDone}, but the ${chunksDone - skipped.size} chunks done hold ${expected} bytes`);
+}
+
+/**
+ * The seal of a checkpoint (without its `seal` field): HMAC-SHA256 of its canonical JSON (keys
+ * sorted) under `key`. Checked with `hasValidSeal` once the job's key is unwrapped.
+ */
+export function sealOf(checkpoint: Omit<Checkpoint, 'seal'>, key: Uint8Array): string {
+	return createHmac('sha256', key).update(canonicalJson(checkpoint)).digest('hex');
+}
+
+/** Whether the checkpoint's seal is the one `key` gives (false when it has none). */
+export function hasValidSeal(checkpoint: Checkpoint, key: Uint8Array): boolean {
+	const {seal, ...rest} = checkpoint;
+	return seal !== undefined && seal === sealOf(rest, key);
+}
+
+/** JSON with object keys sorted at every level, so that the same data always gives the same text. */
+function canonicalJson(value: unknown): string {
+	if (Array.isArray(value)) return `[${value.map(item => canonicalJson(item)).join(',')}]`;
+	if (isRecord(value)) {
+		return `{${Object.keys(value)
+			.filter(key => value[key] !== undefined)
+			.sort()
+			.map(key => `${JSON.stringify(key)}:${canonicalJson(value[key])}`)
+			.join(',')}}`;
+	}
+
+	return JSON.stringify(value) ?? 'null';
+}
+
 
 /** The fingerprint of a file now. */
 export async function fingerprint(file: string): Promise<SourceFingerprint> {
@@ -201,14 +313,32 @@ export function fingerprintChanges(before: SourceFingerprint, now: SourceFingerp
 	return changes;
 }
 
-/** When process `pid` started (clock ticks since boot, /proc/PID/stat field 22), where /proc tells. */
+/**
+ * When process `pid` started (clock ticks since boot, /proc/PID/stat field 22), where /proc tells.
+ * A zombie (state Z, or X: dead, not yet reaped by its parent) has no start: it runs nothing.
+ */
 export function processStart(pid: number): string | undefined {
 	try {
 		const stat = fsSync.readFileSync(`/proc/${pid}/stat`, 'latin1');
 		// Fields after the command name, which is in parentheses and may hold spaces: field 3 first.
-		return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+		const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+		if (fields[0] === 'Z' || fields[0] === 'X') return 'zombie';
+		return fields[19];
 	} catch {
 		return undefined;
+	}
+}
+
+/** Whether process `pid` exists and is not a zombie. */
+export function processAlive(pid: number): boolean {
+	const started = processStart(pid);
+	if (started === 'zombie') return false;
+	if (started !== undefined) return true;
+	try {
+		process.kill(pid, 0);
+		return true;
+	} catch (error) {
+		return (error as NodeJS.ErrnoException).code === 'EPERM';
 	}
 }
 
@@ -235,6 +365,7 @@ export function writerStamp(): {pid: number; pidStart?: string} {
 export function runningWriter(checkpoint: {pid?: number | undefined; pidStart?: string | undefined; updatedAt?: string | undefined}): number | undefined {
 	const {pid} = checkpoint;
 	if (pid === undefined || pid === process.pid || pid <= 0) return undefined;
+	if (processStart(pid) === 'zombie') return undefined;
 	if (checkpoint.pidStart !== undefined) {
 		const started = processStart(pid);
 		if (started !== undefined) return started === checkpoint.pidStart ? pid : undefined;

@@ -11,7 +11,8 @@
 import fsSync from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import {CheckpointError, checkpointVersion, readWriterRecord, refuseIfRunning, writeJsonAtomic, writerStamp} from '../chunker/checkpoint.js';
+import {CheckpointError, readWriterRecord, refuseIfRunning, writeJsonAtomic} from '../chunker/checkpoint.js';
+import {claim, claimPath} from './claim.js';
 import type {JobEmitter} from '../chunker/emitter.js';
 import {skippedByUser, type JobControl, type JobOutcome} from '../chunker/events.js';
 import {displayPath} from '../display-path.js';
@@ -26,9 +27,12 @@ export type BatchItemStatus = 'pending' | 'running' | 'done' | 'skipped' | 'fail
 
 export type BatchItem = {source: string; output: string; size: number; status: BatchItemStatus; reason?: string};
 
+/** The batch manifest format this build writes (its own numbering, apart from a file's checkpoint). */
+export const batchCheckpointVersion = 1;
+
 /** The batch checkpoint (manifest), format version 1. */
 export type BatchCheckpoint = {
-	version: typeof checkpointVersion;
+	version: typeof batchCheckpointVersion;
 	tool: 'cage';
 	kind: 'batch';
 	op: 'encrypt' | 'decrypt';
@@ -171,7 +175,7 @@ export async function readBatchCheckpoint(file: string): Promise<BatchCheckpoint
 
 	const record = data as Partial<BatchCheckpoint>;
 	if (record.tool !== 'cage' || record.kind !== 'batch') throw new CheckpointError(`${file} is not a cage batch checkpoint`);
-	if (typeof record.version !== 'number' || record.version > checkpointVersion) {
+	if (typeof record.version !== 'number' || record.version > batchCheckpointVersion) {
 		throw new CheckpointError(`batch checkpoint ${file} was written by a newer cage (format ${String(record.version)}); upgrade cage to resume it`);
 	}
 
@@ -189,7 +193,7 @@ export async function readBatchCheckpoint(file: string): Promise<BatchCheckpoint
  * the run ends, however it ends (a removal needs no disk space), and a crashed run's lock names a
  * process that is gone.
  */
-const batchLockPath = (checkpointPath: string) => `${checkpointPath}.lock`;
+const batchLockPath = claimPath;
 
 /** Refuse when another cage process runs the batch of manifest `file` now (a resume, a new run, --force or not). */
 export async function checkBatchNotRunning(file: string): Promise<void> {
@@ -287,13 +291,19 @@ export async function runBatch(spec: {
 	const startedAt = Date.now();
 	const items = manifest.items;
 	const save = async () => writeJsonAtomic(checkpointPath, {...manifest, updatedAt: new Date().toISOString()});
-	// A second cage process refuses to run this batch while this run holds the lock (best effort:
-	// a lock that cannot be written protects nothing but stops nothing either).
-	await fs.writeFile(batchLockPath(checkpointPath), JSON.stringify(writerStamp()), {mode: 0o600}).catch(() => undefined);
+	// A second cage process is refused this batch while this run holds its claim (created
+	// exclusively: two runs started at the same moment cannot both hold it).
+	const held = await claim(batchLockPath(checkpointPath), writer =>
+		new CheckpointError(
+			writer === undefined
+				? `another cage process is starting the batch of ${checkpointPath} this very moment; wait a moment and try again`
+				: `cage process ${writer} is running the batch of ${checkpointPath} now; let it finish, or stop it (q, Ctrl-C or kill ${writer}) first`,
+		),
+	);
 	try {
 		return await runItems();
 	} finally {
-		await fs.rm(batchLockPath(checkpointPath), {force: true});
+		await held.release();
 	}
 
 	async function runItems(): Promise<BatchResult> {

@@ -3,7 +3,7 @@
  * digest, resumable through the same checkpoint machinery as encryption.
  */
 import path from 'node:path';
-import {CheckpointStore, fingerprint, type Checkpoint} from '../chunker/checkpoint.js';
+import {checkpointVersion, CheckpointStore, fingerprint, type Checkpoint} from '../chunker/checkpoint.js';
 import type {JobEmitter} from '../chunker/emitter.js';
 import {chunkAt, chunkCount} from '../chunker/plan.js';
 import {SharedControl} from '../chunker/control.js';
@@ -89,7 +89,7 @@ export async function runHashJob(options: HashJobOptions): Promise<HashJobResult
 		}
 
 		const base = resumeFrom ?? {
-			version: 1 as const,
+			version: checkpointVersion,
 			tool: 'cage' as const,
 			kind: 'hash' as const,
 			job: emitter.job,

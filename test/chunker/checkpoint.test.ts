@@ -11,8 +11,10 @@ import {
 	checkpointVersion,
 	fingerprint,
 	fingerprintChanges,
+	hasValidSeal,
 	parseCheckpoint,
 	processStart,
+	sealOf,
 	readWriterRecord,
 	refuseIfRunning,
 	runningWriter,
@@ -36,13 +38,13 @@ function sample(overrides: Partial<Checkpoint> = {}): Checkpoint {
 	return {
 		version: checkpointVersion,
 		tool: 'cage',
-		kind: 'encrypt',
+		kind: 'hash',
 		job: '20261125T090000-abcdef',
 		createdAt: '2026-11-25T09:00:00.000Z',
 		updatedAt: '2026-11-25T09:00:01.000Z',
 		source: {path: '/tmp/source.bin', size: 5000, mtimeMs: 1_764_061_200_000.25, ino: 42, dev: 7},
-		output: '/tmp/source.bin.age',
-		partial: '/tmp/source.bin.age.partial',
+		output: null,
+		partial: null,
 		size: 5000,
 		chunkSize: 1024,
 		totalChunks: 5,
@@ -50,6 +52,29 @@ function sample(overrides: Partial<Checkpoint> = {}): Checkpoint {
 		bytesDone: 2048,
 		skipped: [],
 		macs: ['aa', 'bb'],
+		params: {algorithm: 'sha256'},
+		...overrides,
+	};
+}
+
+const hex = (length: number, seed: number) => Array.from({length}, (_, index) => ((seed * 7 + index) % 16).toString(16)).join('');
+
+/** A version 2 encrypt checkpoint as the engine writes it: 64 KiB blocks, MACs, digests, a seal. */
+function ageSample(overrides: Partial<Checkpoint> = {}): Checkpoint {
+	return {
+		...sample(),
+		kind: 'encrypt',
+		output: '/tmp/source.bin.age',
+		partial: '/tmp/source.bin.age.partial',
+		source: {path: '/tmp/source.bin', size: 200_000, mtimeMs: 1_764_061_200_000.25, ino: 42, dev: 7},
+		size: 200_000,
+		chunkSize: 65_536,
+		totalChunks: 4,
+		chunksDone: 2,
+		bytesDone: 131_072,
+		macs: [hex(64, 1), hex(64, 2)],
+		digests: [hex(32, 3), hex(32, 4)],
+		seal: hex(64, 5),
 		secrets: 'c2VjcmV0cw==',
 		params: {recipients: 'digest', headerLength: 200},
 		...overrides,
@@ -102,7 +127,7 @@ describe('CheckpointStore', () => {
 	it('leaves a whole checkpoint when writes overlap', async () => {
 		const file = path.join(dir, 'overlap.checkpoint.json');
 		const store = new CheckpointStore(file);
-		const big = (done: number) => sample({totalChunks: 5000, chunksDone: done, bytesDone: done * 1024, size: 5000 * 1024, macs: Array.from({length: done}, (_, id) => `mac-${id}`.padEnd(64, '0'))});
+		const big = (done: number) => sample({totalChunks: 5000, chunksDone: done, bytesDone: done * 1024, size: 5000 * 1024, macs: Array.from({length: done}, (_, id) => id.toString(16).padEnd(64, '0'))});
 		const results = await Promise.allSettled([store.write(big(4000)), store.write(big(10)), store.write(big(2500)), new CheckpointStore(file).write(big(1))]);
 		// Whatever happened to each write, the file on disk is one of them, whole.
 		expect(results.some(result => result.status === 'fulfilled')).toBe(true);
@@ -139,9 +164,9 @@ describe('parseCheckpoint', () => {
 	});
 
 	it('asks for an upgrade when the version is newer', () => {
-		const message = errorOf(() => parseCheckpoint(text(sample({version: 2 as 1})), file));
+		const message = errorOf(() => parseCheckpoint(text(sample({version: 3 as 2})), file));
 		expect(message).toContain(file);
-		expect(message).toContain('newer cage (format version 2, this cage reads 1)');
+		expect(message).toContain('newer cage (format version 3, this cage reads 2)');
 		expect(message).toContain('upgrade cage');
 	});
 
@@ -153,15 +178,19 @@ describe('parseCheckpoint', () => {
 		['a negative size', {size: -1}, 'size is not a non-negative integer'],
 		['a fractional bytesDone', {bytesDone: 1.5}, 'bytesDone is not a non-negative integer'],
 		['a chunk size of 0', {chunkSize: 0}, 'chunkSize is 0'],
-		['more done than planned', {chunksDone: 6, macs: ['1', '2', '3', '4', '5', '6']}, 'more chunks done than planned'],
-		['too few macs', {macs: ['aa']}, 'MAC list does not match the chunks done'],
-		['too many macs', {macs: ['aa', 'bb', 'cc']}, 'MAC list does not match the chunks done'],
-		['a non-string mac', {macs: ['aa', 7]}, 'MAC list does not match the chunks done'],
-		['no macs', {macs: undefined}, 'MAC list does not match the chunks done'],
+		['more done than planned', {chunksDone: 6, bytesDone: 5000, macs: ['1', '2', '3', '4', '5', '6']}, 'chunksDone is 6, more than the 5 chunks planned'],
+		['a plan that does not add up', {totalChunks: 9}, 'totalChunks is 9, but a size of 5000 bytes in chunks of 1024 makes 5'],
+		['too few macs', {macs: ['aa']}, 'macs holds 1 MACs for 2 chunks done'],
+		['too many macs', {macs: ['aa', 'bb', 'cc']}, 'macs holds 3 MACs for 2 chunks done'],
+		['a non-string mac', {macs: ['aa', 7]}, 'macs[1] is not the MAC of a done chunk'],
+		['an empty mac of a done chunk', {macs: ['aa', '']}, 'macs[1] is not the MAC of a done chunk'],
+		['no macs', {macs: undefined}, 'macs holds no MACs for 2 chunks done'],
+		['bytesDone beyond the chunks done', {bytesDone: 4096}, 'bytesDone is 4096, but the 2 chunks done hold 2048 bytes'],
 		['no source', {source: undefined}, 'no source fingerprint'],
 		['a source without a path', {source: {size: 1, mtimeMs: 1, ino: 1, dev: 1}}, 'source path missing'],
 		['a source without an inode', {source: {path: '/x', size: 1, mtimeMs: 1, dev: 1}}, 'source ino missing'],
-		['an invalid skipped list', {skipped: ['1']}, 'skipped list is invalid'],
+		['an invalid skipped list', {skipped: ['1']}, 'skipped lists chunks that are not done'],
+		['a skipped chunk not done', {skipped: [3]}, 'skipped lists chunks that are not done'],
 		['an info list of the wrong length', {info: ['x']}, 'info list does not match the chunks done'],
 		['a numeric output', {output: 5}, 'output is invalid'],
 		['a numeric partial', {partial: 5}, 'partial is invalid'],
@@ -172,6 +201,47 @@ describe('parseCheckpoint', () => {
 		const value = {...sample(), ...overrides};
 		const message = errorOf(() => parseCheckpoint(text(value), file));
 		expect(message).toBe(`checkpoint ${file} is corrupt (${what}): start the job again with --force`);
+	});
+
+	it('accepts an encrypt checkpoint as the engine writes it', () => {
+		expect(parseCheckpoint(text(ageSample()), file)).toEqual(ageSample());
+	});
+
+	// What a job could not have written (#13): each is refused naming the field, never resumed.
+	it.each<[string, Record<string, unknown>, string]>([
+		['skipped chunks (the undone ones, with chunksDone at the end)', {chunksDone: 4, bytesDone: 131_072, skipped: [2, 3], macs: [hex(64, 1), hex(64, 2), '', ''], digests: [hex(32, 3), hex(32, 4), hex(32, 5), hex(32, 6)]}, 'skipped is not empty, but an encrypt or decrypt job never skips a chunk (every chunk is needed for a valid output)'],
+		['an empty MAC', {macs: [hex(64, 1), '']}, 'macs[1] is not the MAC of a done chunk'],
+		['a MAC of the wrong length', {macs: [hex(64, 1), hex(40, 2)]}, 'macs[1] is not the MAC of a done chunk'],
+		['chunksDone beyond the plan', {chunksDone: 5, bytesDone: 200_000, macs: Array.from({length: 5}, (_, id) => hex(64, id)), digests: Array.from({length: 5}, (_, id) => hex(32, id))}, 'chunksDone is 5, more than the 4 chunks planned'],
+		['bytesDone inconsistent with chunksDone', {bytesDone: 200_000}, 'bytesDone is 200000, but the 2 chunks done hold 131072 bytes'],
+		['a chunk size that is not whole age blocks', {chunkSize: 50_000, totalChunks: 4, bytesDone: 100_000}, 'chunkSize 50000 is not a multiple of the 64 KiB age block'],
+		['no digests', {digests: undefined}, 'digests missing'],
+		['a digest too few', {digests: [hex(32, 3)]}, 'digests holds 1 digests for 2 chunks done'],
+		['an empty digest', {digests: [hex(32, 3), '']}, 'digests[1] is not the digest of a written chunk'],
+		['no seal', {seal: undefined}, 'seal missing'],
+		['a seal that is not a MAC', {seal: 'x'}, 'seal is invalid'],
+	])('refuses an encrypt checkpoint with %s, naming the field', (_, overrides, what) => {
+		const message = errorOf(() => parseCheckpoint(text({...ageSample(), ...overrides}), file));
+		expect(message).toBe(`checkpoint ${file} is corrupt (${what}): start the job again with --force`);
+	});
+
+	it('seals what it writes with the key given: any edit of any field breaks the seal, another key does not open it', async () => {
+		const key = Buffer.alloc(32, 7);
+		const sealed = path.join(dir, 'sealed.checkpoint.json');
+		const {seal: _none, ...unsealed} = ageSample();
+		await new CheckpointStore(sealed, {sealKey: key}).write(unsealed as Checkpoint);
+		const read = await new CheckpointStore(sealed).read();
+		expect(read.seal).toMatch(/^[\da-f]{64}$/);
+		expect(hasValidSeal(read, key)).toBe(true);
+		expect(hasValidSeal(read, Buffer.alloc(32, 8))).toBe(false);
+		expect(hasValidSeal({...read, macs: [hex(64, 9), read.macs[1]!]}, key)).toBe(false);
+		expect(hasValidSeal({...read, digests: [read.digests![0]!, hex(32, 9)]}, key)).toBe(false);
+		expect(hasValidSeal({...read, stopped: true}, key)).toBe(false);
+		expect(hasValidSeal({...read, params: {...read.params, headerLength: 201}}, key)).toBe(false);
+		// Key order in the file does not matter (the seal is over canonical JSON).
+		const reordered = Object.fromEntries(Object.entries(read).reverse()) as Checkpoint;
+		expect(hasValidSeal(reordered, key)).toBe(true);
+		expect(sealOf(unsealed, key)).toBe(read.seal);
 	});
 });
 
@@ -275,7 +345,7 @@ const store = new CheckpointStore(process.argv[2]);
 let round = Number(process.argv[4]);
 for (;;) {
 	const done = (round * 997) % (base.totalChunks + 1);
-	await store.write({...base, chunksDone: done, bytesDone: done * base.chunkSize, macs: Array.from({length: done}, (_, id) => 'm' + round + '-' + id), updatedAt: String(round)});
+	await store.write({...base, chunksDone: done, bytesDone: done * base.chunkSize, macs: Array.from({length: done}, (_, id) => round.toString(16) + 'f' + id.toString(16)), updatedAt: String(round)});
 	if (round === Number(process.argv[4])) process.stdout.write('ready\\n');
 	round++;
 }
@@ -298,13 +368,24 @@ for (;;) {
 			const text = fs.readFileSync(file, 'utf8');
 			const checkpoint = parseCheckpoint(text, file);
 			expect(checkpoint.macs).toHaveLength(checkpoint.chunksDone);
-			expect(checkpoint.macs.every(mac => mac.startsWith(`m${checkpoint.updatedAt}-`))).toBe(true);
+			expect(checkpoint.macs.every(mac => mac.startsWith(`${Number(checkpoint.updatedAt).toString(16)}f`))).toBe(true);
 			expect(fs.statSync(file).mode & 0o777).toBe(0o600);
 			seen.add(checkpoint.updatedAt);
 		}
 
 		// The kills landed at different moments: the writer got through different rounds.
 		expect(seen.size).toBeGreaterThan(kills / 2);
+		// A kill between creating a temp file and renaming it leaves it behind: the next run removes
+		// those of processes that are gone (and nothing else).
+		const temporaries = () => fs.readdirSync(work).filter(name => name.includes('.tmp-'));
+		const live = path.join(work, `.job.checkpoint.json.tmp-${process.pid}-abcdef`);
+		const dead = path.join(work, '.job.checkpoint.json.tmp-999999999-abcdef');
+		fs.writeFileSync(live, '{');
+		fs.writeFileSync(dead, '{');
+		expect(temporaries().length).toBeGreaterThanOrEqual(2);
+		await new CheckpointStore(file).removeStaleTemporaries();
+		expect(temporaries()).toEqual([path.basename(live)]);
+		expect(fs.existsSync(file)).toBe(true);
 	});
 });
 
