@@ -11,19 +11,21 @@
 import {createHash} from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import {changeTimeMoved, CheckpointError, CheckpointStore, fingerprint, type Checkpoint, type SourceFingerprint} from '../chunker/checkpoint.js';
+import {changeTimeMoved, CheckpointError, checkpointVersion, CheckpointStore, fingerprint, hasValidSeal, type Checkpoint, type SourceFingerprint} from '../chunker/checkpoint.js';
 import {SharedControl} from '../chunker/control.js';
 import type {JobEmitter} from '../chunker/emitter.js';
 import type {JobKind, JobOutcome} from '../chunker/events.js';
 import {chunkAt, chunkCount, roundUp, type Chunk} from '../chunker/plan.js';
 import type {ChunkContext, ChunkProcessor, ChunkResult} from '../chunker/processor.js';
 import {permanentErrorCodes} from '../chunker/runner.js';
-import {FileInput, FileOutput, newPartialError, partialReplacedError, syncDirectory} from '../io/files.js';
+import {FileInput, FileOutput, newPartialError, OutputExistsError, partialReplacedError, syncDirectory} from '../io/files.js';
 import {chunksToVerify, runChunkedJob, SourceChangedError} from '../jobs/chunked-job.js';
 import type {ControlProxy} from '../jobs/control-proxy.js';
+import {claim, claimPath} from '../jobs/claim.js';
 import {outputCheckpointPath, partialPath} from '../jobs/locate.js';
 import {unwrapSecrets, wrapSecrets} from '../jobs/resume-key.js';
 import {resumeLine, type ResumeArgs} from '../shell-quote.js';
+import {checkpointSealKey} from './chunk-digest.js';
 import {createHeader, readHeader} from './header.js';
 import {type TaskResult, type WorkerTask, WorkerPool} from './pool.js';
 import {blockRange, blockSize, ciphertextPayloadSize, nonceSize, payloadKey, plaintextSizeOf} from './stream.js';
@@ -54,6 +56,8 @@ export type AgeJobOptions = {
 	item?: {index: number; count: number; replacePartial?: boolean};
 	/** Worker threads to use instead of starting (and stopping) a pool for this file: a batch's. */
 	pool?: WorkerPool;
+	/** Resume: replace a file that appeared at OUTPUT since the job started (else refused). */
+	force?: boolean;
 };
 
 /** How an age job ended. */
@@ -98,7 +102,34 @@ type Plan = {
 	inOffset: number;
 	/** Where the payload (decrypt: plaintext) starts in the partial output. */
 	outOffset: number;
+	/** The file at OUTPUT when the job started with --force: the one it was asked to replace. */
+	replaces?: FileIdentity;
 };
+
+/** A file's identity (inode and device). */
+type FileIdentity = {ino: number; dev: number};
+
+/** The identity of the file at `file`, if there is one. */
+async function identityOf(file: string): Promise<FileIdentity | undefined> {
+	const stat = await fs.stat(file).catch(() => undefined);
+	return stat ? {ino: stat.ino, dev: stat.dev} : undefined;
+}
+
+/**
+ * Whether OUTPUT may take the finished file's place: nothing is there, or the user said --force
+ * now, or it is the very file the job was started with --force to replace. A file that appeared
+ * at OUTPUT since is never replaced without --force.
+ */
+async function mayReplaceOutput(plan: Plan, force: boolean): Promise<boolean> {
+	const there = await identityOf(plan.output);
+	return there === undefined || force || (plan.replaces !== undefined && there.ino === plan.replaces.ino && there.dev === plan.replaces.dev);
+}
+
+/** The identity a checkpoint's `params.replaces` records, if valid. */
+function recordedReplaces(params: Record<string, unknown>): FileIdentity | undefined {
+	const value = params.replaces as Partial<FileIdentity> | undefined;
+	return typeof value?.ino === 'number' && typeof value.dev === 'number' ? {ino: value.ino, dev: value.dev} : undefined;
+}
 
 /** One chunk = one worker task; the MAC is a digest of the chunk's Poly1305 tags (see worker.ts). */
 class AgeChunkProcessor implements ChunkProcessor {
@@ -112,8 +143,8 @@ class AgeChunkProcessor implements ChunkProcessor {
 
 	async process(chunk: Chunk, ctx: ChunkContext): Promise<ChunkResult> {
 		try {
-			const {mac} = await this.#pool.run(this.#task(chunk, this.#plan.kind), bytes => ctx.progress(bytes));
-			return {mac};
+			const {mac, digest} = await this.#pool.run(this.#task(chunk, this.#plan.kind), bytes => ctx.progress(bytes));
+			return {mac, digest};
 		} catch (error) {
 			// Remember where it failed, for the message the user reads.
 			if (error instanceof Error) Object.assign(error, {chunk: chunk.id});
@@ -126,14 +157,24 @@ class AgeChunkProcessor implements ChunkProcessor {
 	 * whether the partial output still holds, byte for byte, what that work gives. One pass over
 	 * the source and one read of the output prove both sides.
 	 */
-	async verify(chunk: Chunk): Promise<Required<TaskResult>> {
-		const {mac, matches = false} = await this.#pool.run(this.#task(chunk, `verify-${this.#plan.kind}`));
-		return {mac, matches};
+	async verify(chunk: Chunk, output = this.#plan.partial): Promise<Required<TaskResult>> {
+		const {mac, digest, matches = false} = await this.#pool.run(this.#task(chunk, `verify-${this.#plan.kind}`, output));
+		return {mac, digest, matches};
 	}
 
-	#task(chunk: Chunk, op: WorkerTask['op']) {
+	/** The digest of what `output` (default: the partial output) holds at the chunk's place ('' when it ends before). */
+	async digest(chunk: Chunk, output = this.#plan.partial): Promise<string> {
+		return (await this.#pool.run(this.#task(chunk, `digest-${this.#plan.kind}`, output))).digest;
+	}
+
+	/** Process a committed chunk again (write it to the partial output), outside the runner: a resume's repair. */
+	async redo(chunk: Chunk): Promise<TaskResult> {
+		return this.#pool.run(this.#task(chunk, this.#plan.kind));
+	}
+
+	#task(chunk: Chunk, op: WorkerTask['op'], output = this.#plan.partial) {
 		const plan = this.#plan;
-		return {op, input: plan.input, output: plan.partial, key: plan.key, plainStart: chunk.start, plainEnd: chunk.end, plainTotal: plan.size, inOffset: plan.inOffset, outOffset: plan.outOffset};
+		return {op, input: plan.input, output, key: plan.key, plainStart: chunk.start, plainEnd: chunk.end, plainTotal: plan.size, inOffset: plan.inOffset, outOffset: plan.outOffset};
 	}
 }
 
@@ -165,7 +206,8 @@ async function runAgeJob(spec: RunSpec): Promise<AgeJobResult> {
 	const {plan, options, resumeFrom} = spec;
 	const {emitter} = options;
 	const startedAt = Date.now();
-	const store = options.checkpoint ? new CheckpointStore(resumeFrom?.file ?? outputCheckpointPath(plan.output)) : null;
+	const checkpointFile = resumeFrom?.file ?? outputCheckpointPath(plan.output);
+	const store = options.checkpoint ? new CheckpointStore(checkpointFile, {sealKey: checkpointSealKey(plan.key)}) : null;
 	const resumeCommand = resumeLine(plan.output, options.resumeArgs ?? {rate: options.rate});
 	const control = new SharedControl();
 	control.setRate(options.rate ?? 0);
@@ -192,16 +234,27 @@ async function runAgeJob(spec: RunSpec): Promise<AgeJobResult> {
 	pool.useControl(control);
 	let output: FileOutput | undefined;
 	let result: {outcome: JobOutcome; bytesDone: number; error?: Error; checkpoint?: string; sourceChanged?: string} | undefined;
+	// The job's claim on its checkpoint (one writer at a time); none for a job too small for one.
+	let held: Awaited<ReturnType<typeof claim>> | undefined;
+	// Set when a resume finds the output already in place, whole: the crash came after the rename.
+	let finishedEarlier = false;
 	try {
+		if (store) held = await claim(claimPath(store.path), writer => runningError(writer, plan.output));
 		const processor = new AgeChunkProcessor(pool, plan);
 		let base = resumeFrom?.checkpoint ?? spec.base!;
 		if (resumeFrom) {
-			const partial = await openPartialForResume(plan, resumeFrom.checkpoint, resumeFrom.file, Boolean(item));
-			output = partial.output;
-			const source = await fingerprint(plan.input);
-			await verifyResume(plan, processor, resumeFrom.checkpoint, resumeFrom.file, resumeVerifyMode(plan, resumeFrom.checkpoint, options, source, partial.ctimeMs), Boolean(item));
-			// Verified: the source as it is now (a chmod's change time) is what later resumes compare with.
-			base = {...resumeFrom.checkpoint, source};
+			const opened = await openPartialForResume(plan, processor, resumeFrom.checkpoint, resumeFrom.file, {batchItem: Boolean(item), force: Boolean(options.force), emitter, itemIndex: item?.index});
+			if (opened === 'finished') {
+				finishedEarlier = true;
+				result = {outcome: 'completed', bytesDone: plan.size};
+			} else {
+				output = opened.output;
+				const source = await fingerprint(plan.input);
+				const checkpoint = await repairResume(plan, processor, resumeFrom.checkpoint, resumeFrom.file, {stopped: opened.stopped, emitter, itemIndex: item?.index, batchItem: Boolean(item)});
+				await verifyResume(plan, processor, checkpoint, resumeFrom.file, resumeVerifyMode(plan, checkpoint, options, source, opened.ctimeMs), Boolean(item));
+				// Verified: the source as it is now (a chmod's change time) is what later resumes compare with.
+				base = {...checkpoint, source};
+			}
 		} else {
 			// Created, not reused: a second process that starts on the same output in the same moment
 			// (before either has a checkpoint naming its pid) is refused, a batch's file included. Only
@@ -215,42 +268,58 @@ async function runAgeJob(spec: RunSpec): Promise<AgeJobResult> {
 		}
 
 		const out = output;
-		result = await runChunkedJob({
-			kind: plan.kind,
-			emitter,
-			control: options.control,
-			sharedControl: control,
-			processor,
-			source: plan.input,
-			output: plan.output,
-			size: plan.size,
-			chunkSize: plan.chunkSize,
-			jobs: options.jobs,
-			retries: options.retries ?? 0,
-			checkpoint: store,
-			base,
-			...(resumeFrom ? {resumeFrom: resumeFrom.checkpoint} : {}),
-			async beforeCheckpoint() {
-				await out.sync();
-				return {partialCtimeMs: (await fs.stat(plan.partial)).ctimeMs};
-			},
-			resumeCommand,
-			...(item ? {item: item.index} : {}),
-		});
+		if (out) {
+			result = await runChunkedJob({
+				kind: plan.kind,
+				emitter,
+				control: options.control,
+				sharedControl: control,
+				processor,
+				source: plan.input,
+				output: plan.output,
+				size: plan.size,
+				chunkSize: plan.chunkSize,
+				jobs: options.jobs,
+				retries: options.retries ?? 0,
+				checkpoint: store,
+				base,
+				...(resumeFrom ? {resumeFrom: base as Checkpoint} : {}),
+				async beforeCheckpoint() {
+					await out.sync();
+					const stat = await fs.stat(plan.partial);
+					return {partialCtimeMs: stat.ctimeMs, partialIno: stat.ino, partialDev: stat.dev};
+				},
+				// What chunks after the committed ones wrote is redone by a resume anyway: dropped, so
+				// that a full disk has room for the last checkpoint (it keeps every committed chunk).
+				async beforeStop(committed) {
+					await out.truncate(committedLength(plan, committed));
+				},
+				resumeCommand,
+				...(item ? {item: item.index} : {}),
+			});
+		}
 	} catch (error) {
 		result = {outcome: 'failed', bytesDone: resumeFrom?.checkpoint.bytesDone ?? 0, error: error as Error, ...(resumeFrom ? {checkpoint: resumeFrom.file} : {})};
 	} finally {
 		if (pool !== options.pool) await pool.close();
 	}
 
+	result ??= {outcome: 'failed', bytesDone: 0, error: new Error('the job did not run')};
 	try {
-		if (result.outcome === 'completed') {
+		if (result.outcome === 'completed' && finishedEarlier) {
+			await store?.remove();
+		} else if (result.outcome === 'completed') {
+			// Exactly the bytes of the output: nothing after them (a longer partial output left by
+			// another program must not add trailing data).
+			await output!.truncate(outputLength(plan));
 			await output!.sync();
 			// A job with no checkpoint yet names no pid, so a --force start could replace the partial
 			// output under it; renaming that would put the other job's unfinished file in place.
 			if (!(await output!.isAt(plan.partial))) throw partialReplacedError(plan.partial, plan.output);
 			await output!.close();
 			output = undefined;
+			// A file that appeared at OUTPUT while the job ran is not replaced without --force.
+			if (!(await mayReplaceOutput(plan, Boolean(options.force)))) throw outputAppearedError(plan, store?.path);
 			await fs.rename(plan.partial, plan.output);
 			await syncDirectory(path.dirname(plan.output));
 			await store?.remove();
@@ -265,7 +334,7 @@ async function runAgeJob(spec: RunSpec): Promise<AgeJobResult> {
 			const hopeless = result.sourceChanged !== undefined || permanentErrorCodes.has(code ?? '') || result.error instanceof SourceChangedError;
 			// A resume that cannot go on (the source changed, the partial output was damaged) keeps
 			// both files for the user to decide, and does not suggest resuming again.
-			const refused = Boolean(resumeFrom) && (result.error instanceof SourceChangedError || result.error instanceof CheckpointError);
+			const refused = Boolean(resumeFrom) && (result.error instanceof SourceChangedError || result.error instanceof CheckpointError || result.error instanceof OutputExistsError);
 			if (hopeless || refused || !result.checkpoint) {
 				if (!refused && ours) {
 					await fs.rm(plan.partial, {force: true});
@@ -276,25 +345,51 @@ async function runAgeJob(spec: RunSpec): Promise<AgeJobResult> {
 			}
 		}
 	} catch (error) {
-		result = {outcome: 'failed', bytesDone: result.bytesDone, error: error as Error};
+		// A file that appeared at OUTPUT: this job's finished work is kept beside it, to resume or rename.
+		const kept = error instanceof OutputExistsError && store ? {checkpoint: store.path} : {};
+		result = {outcome: 'failed', bytesDone: result.bytesDone, error: error as Error, ...kept};
 	} finally {
 		await output?.close().catch(() => undefined);
+		await held?.release().catch(() => undefined);
 	}
 
-	const error = result.error && result.outcome === 'failed' ? describeChunkError(result.error, plan, Boolean(result.checkpoint)) : result.error;
+	// A full disk stops a job that keeps a checkpoint as an interruption would: every chunk committed
+	// before it is kept, and a resume continues once there is room.
+	const noSpace = ['ENOSPC', 'EDQUOT'].includes((result.error as NodeJS.ErrnoException | undefined)?.code ?? '');
+	if (result.outcome === 'failed' && noSpace && result.checkpoint) result = {...result, outcome: 'interrupted'};
+	const error = result.error && result.outcome !== 'completed' && (result.outcome === 'failed' || noSpace) ? describeChunkError(result.error, plan, Boolean(result.checkpoint)) : result.error;
 	if (item) {
 		const durationMs = Date.now() - startedAt;
 		if (result.outcome === 'completed') emitter.send({type: 'item:done', item: item.index, path: plan.input, bytes: result.bytesDone, durationMs});
-		else emitter.send({type: 'item:skipped', item: item.index, path: plan.input, reason: result.outcome === 'failed' ? `failed: ${error?.message ?? 'unknown error'}` : (result.error?.message ?? 'interrupted')});
+		else emitter.send({type: 'item:skipped', item: item.index, path: plan.input, reason: result.outcome === 'failed' ? `failed: ${error?.message ?? 'unknown error'}` : (error?.message ?? 'interrupted')});
 	} else emitter.send({
 		type: 'job:done',
 		outcome: result.outcome,
 		bytesDone: result.bytesDone,
 		durationMs: Date.now() - startedAt,
-		...(error && result.outcome === 'failed' ? {error: error.message} : {}),
+		...(error && (result.outcome === 'failed' || noSpace) ? {error: error.message} : {}),
 		...(result.checkpoint ? {checkpoint: result.checkpoint, resumeCommand} : {}),
 	});
 	return {outcome: result.outcome, bytesDone: result.bytesDone, output: plan.output, ...(result.checkpoint ? {checkpoint: result.checkpoint} : {}), ...(error ? {error} : {})};
+}
+
+/** The refusal when another cage process holds the job's claim (`writer` undefined: it is starting). */
+function runningError(writer: number | undefined, output: string): Error {
+	const who = writer === undefined ? 'another cage process is starting' : `cage process ${writer} is running`;
+	const stop = writer === undefined ? 'wait a moment and try again' : `let it finish, or stop it (q, Ctrl-C or kill ${writer}) first`;
+	return new OutputExistsError(`${who} the job writing ${output} now; ${stop}`);
+}
+
+/** A file at OUTPUT that this job did not write: kept, and the resume refused. */
+function outputAppearedError(plan: Plan, checkpointFile: string | undefined): OutputExistsError {
+	const what = `${plan.output} appeared after this job started, and this job did not write it: it is kept`;
+	if (checkpointFile === undefined) return new OutputExistsError(`${what}, and so is this job's finished output, as ${plan.partial}: move ${plan.output} away and rename ${plan.partial} to it`);
+	return new OutputExistsError(`${what}, with this job's partial output ${plan.partial} and checkpoint ${checkpointFile}; move it away and run 'cage resume ${plan.output}', or resume with --force to replace it`);
+}
+
+/** Bytes of the finished output. */
+function outputLength(plan: Plan): number {
+	return plan.kind === 'decrypt' ? plan.size : plan.outOffset + ciphertextPayloadSize(plan.size);
 }
 
 /** Name the file, the chunk and what to do for an authentication failure or a full disk. */
@@ -319,23 +414,121 @@ function describeChunkError(error: Error, plan: Plan, resumable: boolean): Error
 	return described;
 }
 
-/** Open the partial output to continue it, once its length covers what the checkpoint claims; with its change time. */
-async function openPartialForResume(plan: Plan, checkpoint: Checkpoint, file: string, batchItem: boolean): Promise<{output: FileOutput; ctimeMs: number}> {
-	let stat;
-	try {
-		stat = await fs.stat(plan.partial);
-	} catch {
-		throw new CheckpointError(`cannot resume ${file}: the partial output ${plan.partial} is gone; ${startOver(plan, batchItem)}`);
+type OpenContext = {batchItem: boolean; force: boolean; emitter: JobEmitter; itemIndex: number | undefined};
+
+/**
+ * Open the partial output to continue it; with its change time and whether the job stopped
+ * cleanly (nothing wrote to the partial output since: its checkpoint says so, and its change time
+ * and inode are the ones recorded). 'finished' when the job had already renamed its output into
+ * place and a crash came before the checkpoint was removed: the output is checked whole.
+ */
+async function openPartialForResume(plan: Plan, processor: AgeChunkProcessor, checkpoint: Checkpoint, file: string, context: OpenContext): Promise<'finished' | {output: FileOutput; ctimeMs: number; stopped: boolean}> {
+	const stat = await fs.stat(plan.partial).catch(() => undefined);
+	if (!stat) {
+		const there = await fs.stat(plan.output).catch(() => undefined);
+		const renamed = there !== undefined && checkpoint.partialIno === there.ino && checkpoint.partialDev === there.dev;
+		if (renamed && checkpoint.digests && checkpoint.chunksDone === checkpoint.totalChunks) {
+			await checkFinishedOutput(plan, processor, checkpoint, file, there.size);
+			context.emitter.send({
+				type: 'anomaly',
+				severity: 'info',
+				code: 'resume-checked',
+				message: `${plan.output} was complete already (the job stopped after renaming it, before removing its checkpoint): every chunk checked against its digest; the checkpoint is removed`,
+				...(context.itemIndex === undefined ? {} : {item: context.itemIndex}),
+			});
+			return 'finished';
+		}
+
+		const why = there && !renamed ? `, and ${plan.output} is not the file this job wrote` : '';
+		throw new CheckpointError(`cannot resume ${file}: the partial output ${plan.partial} is gone${why}; ${startOver(plan, context.batchItem)}`);
 	}
 
+	// Never replace a file this job did not write: one that appeared at OUTPUT since it started.
+	if (!(await mayReplaceOutput(plan, context.force))) throw outputAppearedError(plan, file);
 	const needed = committedLength(plan, checkpoint.chunksDone);
-	if (stat.size < needed) {
+	// With digests a short partial output is repaired like a damaged one (the chunks it lacks are redone).
+	if (stat.size < needed && !checkpoint.digests) {
 		throw new CheckpointError(
-			`cannot resume ${file}: the partial output ${plan.partial} is ${stat.size} bytes, shorter than the ${needed} bytes the checkpoint records as written; ${startOver(plan, batchItem)}`,
+			`cannot resume ${file}: the partial output ${plan.partial} is ${stat.size} bytes, shorter than the ${needed} bytes the checkpoint records as written; ${startOver(plan, context.batchItem)}`,
 		);
 	}
 
-	return {output: await FileOutput.open(plan.partial), ctimeMs: stat.ctimeMs};
+	const untouched = checkpoint.partialCtimeMs === stat.ctimeMs && (checkpoint.partialIno === undefined || (checkpoint.partialIno === stat.ino && checkpoint.partialDev === stat.dev));
+	return {output: await FileOutput.open(plan.partial), ctimeMs: stat.ctimeMs, stopped: checkpoint.stopped === true && untouched};
+}
+
+/** Every chunk of a finished output (renamed into place before a crash) as written; throws naming the first that is not. */
+async function checkFinishedOutput(plan: Plan, processor: AgeChunkProcessor, checkpoint: Checkpoint, file: string, size: number): Promise<void> {
+	const refuse = (what: string) =>
+		new CheckpointError(`cannot resume ${file}: ${plan.output} is the output this job renamed into place before it stopped, but ${what}; it is kept as it is: check it (age -d), or delete it and ${checkpoint.kind} again`);
+	if (size !== outputLength(plan)) throw refuse(`it is ${size} bytes, not ${outputLength(plan)}`);
+	if (plan.kind === 'encrypt' && (await headerDigest(plan.output, plan.outOffset)) !== checkpoint.params.headerSha256) throw refuse('its header is not the one this job wrote');
+	const chunks = Array.from({length: checkpoint.chunksDone}, (_, id) => chunkAt(plan.size, plan.chunkSize, id));
+	const found = await Promise.all(chunks.map(async chunk => processor.digest(chunk, plan.output)));
+	const bad = chunks.find((chunk, index) => found[index] !== checkpoint.digests![chunk.id]);
+	if (bad) throw refuse(`chunk ${bad.id} (plaintext bytes ${bad.start}..${bad.end}) is not as written`);
+}
+
+/** SHA-256 (hex) of the first `length` bytes of `file` (an encryption's header and nonce). */
+async function headerDigest(file: string, length: number): Promise<string> {
+	const header = Buffer.alloc(length);
+	const handle = await fs.open(file, 'r');
+	try {
+		await handle.read(header, 0, length, 0);
+	} finally {
+		await handle.close();
+	}
+
+	return createHash('sha256').update(header).digest('hex');
+}
+
+/**
+ * After an unclean stop (kill -9, a crash, a power cut, or anything that wrote to the partial
+ * output since), nothing proves the partial output holds what the checkpoint claims: the last
+ * chunks' writes may not have reached the disk, and another program may have written to it.
+ * Every committed chunk is read back and checked against the digest of what was written, in
+ * parallel on every worker; a chunk that differs is redone from the source (which must still give
+ * the MAC recorded, else the source changed). Returns the checkpoint with the redone chunks'
+ * digests. Version 1 checkpoints have no digests: their resume redoes chunks (verifyResume).
+ */
+async function repairResume(plan: Plan, processor: AgeChunkProcessor, checkpoint: Checkpoint, file: string, context: {stopped: boolean; emitter: JobEmitter; itemIndex: number | undefined; batchItem: boolean}): Promise<Checkpoint> {
+	const {digests} = checkpoint;
+	if (!digests || context.stopped || checkpoint.chunksDone === 0) return checkpoint;
+	const startedAt = performance.now();
+	const chunks = Array.from({length: checkpoint.chunksDone}, (_, id) => chunkAt(plan.size, plan.chunkSize, id));
+	const found = await Promise.all(chunks.map(async chunk => processor.digest(chunk)));
+	const damaged = chunks.filter((chunk, index) => found[index] !== digests[chunk.id]);
+	const repaired = [...digests];
+	const redone = await Promise.all(damaged.map(async chunk => processor.redo(chunk).catch((error: Error) => error)));
+	for (const [index, chunk] of damaged.entries()) {
+		const result = redone[index]!;
+		if (result instanceof Error && !['EAUTH', 'ESHRANK'].includes((result as NodeJS.ErrnoException).code ?? '')) throw result;
+		if (result instanceof Error || result.mac !== checkpoint.macs[chunk.id]) {
+			throw new SourceChangedError(
+				`cannot resume ${file}: chunk ${chunk.id} (bytes ${chunk.start}..${chunk.end}) of the partial output ${plan.partial} was not as written, and ${plan.input} no longer gives what was ${plan.kind}ed before: the source changed — ${startOver(plan, context.batchItem)}`,
+			);
+		}
+
+		repaired[chunk.id] = result.digest;
+	}
+
+	const ms = Math.round(performance.now() - startedAt);
+	const item = context.itemIndex === undefined ? {} : {item: context.itemIndex};
+	if (damaged.length === 0) {
+		context.emitter.send({type: 'anomaly', severity: 'info', code: 'resume-checked', message: `the job had not stopped cleanly: all ${chunks.length} committed chunks of ${plan.partial} checked against their digests in ${ms} ms, intact`, ...item});
+	} else {
+		const ids = damaged.map(chunk => chunk.id);
+		const named = ids.length > 8 ? `${ids.slice(0, 8).join(', ')} and ${ids.length - 8} more` : ids.join(', ');
+		context.emitter.send({
+			type: 'anomaly',
+			severity: 'warn',
+			code: 'output-changed',
+			message: `${plan.partial}: chunk${ids.length === 1 ? '' : 's'} ${named} of ${chunks.length} committed ${ids.length === 1 ? 'was' : 'were'} not as written (an unclean stop, a torn write, another program): redone from ${plan.input} (${ms} ms)`,
+			...item,
+		});
+	}
+
+	return {...checkpoint, digests: repaired};
 }
 
 /** How many chunks a resume verifies at once. */
@@ -361,7 +554,8 @@ function resumeVerifyMode(plan: Plan, checkpoint: Checkpoint, options: AgeJobOpt
 
 	// After a clean stop nothing of the job wrote to the partial output again, so a change time that
 	// moved means something else did. (After a kill -9 the last chunks' writes move it anyway.)
-	if (checkpoint.stopped && checkpoint.partialCtimeMs !== undefined && partialCtimeMs !== checkpoint.partialCtimeMs) {
+	// (With digests, repairResume has checked every chunk of it already.)
+	if (!checkpoint.digests && checkpoint.stopped && checkpoint.partialCtimeMs !== undefined && partialCtimeMs !== checkpoint.partialCtimeMs) {
 		warn(`${plan.partial} was written to after the job stopped: re-verifying all ${done} done chunks, not a sample`, 'output-changed');
 		return 'full';
 	}
@@ -376,16 +570,7 @@ function resumeVerifyMode(plan: Plan, checkpoint: Checkpoint, options: AgeJobOpt
  */
 async function verifyResume(plan: Plan, processor: AgeChunkProcessor, checkpoint: Checkpoint, file: string, mode: 'sample' | 'full', batchItem: boolean): Promise<void> {
 	if (plan.kind === 'encrypt') {
-		const expected = checkpoint.params.headerSha256;
-		const header = Buffer.alloc(plan.outOffset);
-		const handle = await fs.open(plan.partial, 'r');
-		try {
-			await handle.read(header, 0, header.length, 0);
-		} finally {
-			await handle.close();
-		}
-
-		if (createHash('sha256').update(header).digest('hex') !== expected) {
+		if ((await headerDigest(plan.partial, plan.outOffset)) !== checkpoint.params.headerSha256) {
 			throw new CheckpointError(`cannot resume ${file}: the header of ${plan.partial} is not the one this job wrote; ${startOver(plan, batchItem)}`);
 		}
 	}
@@ -436,6 +621,7 @@ export async function encryptFile(input: string, output: string, target: Encrypt
 		key: payloadKey(fileKey, nonce),
 		inOffset: 0,
 		outOffset: prefix.length,
+		...(options.force ? {replaces: await identityOf(destination)} : {}),
 	};
 	let secrets: string | undefined;
 	if (options.checkpoint) secrets = (await wrapSecrets({fileKey: Buffer.from(fileKey).toString('base64'), nonce: Buffer.from(nonce).toString('base64')})).wrapped;
@@ -444,7 +630,7 @@ export async function encryptFile(input: string, output: string, target: Encrypt
 		options,
 		prefix,
 		base: {
-			version: 1,
+			version: checkpointVersion,
 			tool: 'cage',
 			kind: 'encrypt',
 			job: options.emitter.job,
@@ -461,6 +647,7 @@ export async function encryptFile(input: string, output: string, target: Encrypt
 				headerSha256: createHash('sha256').update(prefix).digest('hex'),
 				recipients: recipientsDigest(target),
 				outputSize: prefix.length + ciphertextPayloadSize(size),
+				...(plan.replaces ? {replaces: plan.replaces} : {}),
 			},
 		},
 	});
@@ -491,6 +678,7 @@ export async function decryptFile(input: string, output: string, key: DecryptKey
 		key: payloadKey(header.fileKey, header.nonce),
 		inOffset: payloadOffset,
 		outOffset: 0,
+		...(options.force ? {replaces: await identityOf(destination)} : {}),
 	};
 	let secrets: string | undefined;
 	if (options.checkpoint) secrets = (await wrapSecrets({fileKey: Buffer.from(header.fileKey).toString('base64'), nonce: Buffer.from(header.nonce).toString('base64')})).wrapped;
@@ -498,7 +686,7 @@ export async function decryptFile(input: string, output: string, key: DecryptKey
 		plan,
 		options,
 		base: {
-			version: 1,
+			version: checkpointVersion,
 			tool: 'cage',
 			kind: 'decrypt',
 			job: options.emitter.job,
@@ -510,7 +698,7 @@ export async function decryptFile(input: string, output: string, key: DecryptKey
 			chunkSize,
 			totalChunks: chunkCount(size, chunkSize),
 			...(secrets ? {secrets} : {}),
-			params: {payloadOffset, nonceLength: nonceSize},
+			params: {payloadOffset, nonceLength: nonceSize, ...(plan.replaces ? {replaces: plan.replaces} : {})},
 		},
 	});
 }
@@ -534,6 +722,14 @@ export async function resumeFile(
 	const fileKey = Buffer.from(secrets.fileKey ?? '', 'base64');
 	const nonce = Buffer.from(secrets.nonce ?? '', 'base64');
 	if (fileKey.length !== 16 || nonce.length !== nonceSize) throw new CheckpointError(`the secrets in ${checkpointFile} are damaged; delete it and start again`);
+	const key = payloadKey(fileKey, nonce);
+	// Version 2 checkpoints are sealed with a key only this job's secrets give: any edit (a MAC, the
+	// count of chunks done, a digest) is a damaged checkpoint, never taken for a changed source.
+	if (checkpoint.version >= 2 && !hasValidSeal(checkpoint, checkpointSealKey(key))) {
+		throw new CheckpointError(`cannot resume ${checkpointFile}: the checkpoint was changed after cage wrote it (its seal does not match its contents), so it cannot be trusted; start over with --force`);
+	}
+
+	checkAgePlan(checkpoint, checkpointFile);
 	const plan: Plan = {
 		kind,
 		input: checkpoint.source.path,
@@ -541,9 +737,42 @@ export async function resumeFile(
 		partial: checkpoint.partial,
 		size: checkpoint.size,
 		chunkSize: checkpoint.chunkSize,
-		key: payloadKey(fileKey, nonce),
+		key,
 		inOffset: kind === 'encrypt' ? 0 : Number(checkpoint.params.payloadOffset),
 		outOffset: kind === 'encrypt' ? Number(checkpoint.params.headerLength) : 0,
+		...(recordedReplaces(checkpoint.params) ? {replaces: recordedReplaces(checkpoint.params)!} : {}),
 	};
 	return runAgeJob({plan, options: {...options, chunkSize: checkpoint.chunkSize, checkpoint: true}, resumeFrom: {checkpoint, file: checkpointFile}});
+}
+
+/**
+ * The plan a checkpoint records must be the one its source gives: an encryption's plaintext is the
+ * source, a decryption's is what the source's payload holds; header and payload lengths add up.
+ * (The source itself is checked against the fingerprint before, by readCheckpointFor.)
+ */
+function checkAgePlan(checkpoint: Checkpoint, file: string): void {
+	const fail = (what: string): never => {
+		throw new CheckpointError(`checkpoint ${file} is corrupt (${what}): start the job again with --force`);
+	};
+
+	const {params, size, source} = checkpoint;
+	if (checkpoint.kind === 'encrypt') {
+		if (size !== source.size) fail(`size is ${size}, but the source it was made from is ${source.size} bytes`);
+		const headerLength = params.headerLength;
+		if (typeof headerLength !== 'number' || !Number.isSafeInteger(headerLength) || headerLength <= nonceSize) fail('params.headerLength is invalid');
+		if (typeof params.headerSha256 !== 'string' || !/^[\da-f]{64}$/.test(params.headerSha256)) fail('params.headerSha256 is invalid');
+		if (params.outputSize !== undefined && params.outputSize !== (headerLength as number) + ciphertextPayloadSize(size)) fail(`params.outputSize is ${String(params.outputSize)}, not what ${size} bytes encrypt to`);
+		return;
+	}
+
+	const payloadOffset = params.payloadOffset;
+	if (typeof payloadOffset !== 'number' || !Number.isSafeInteger(payloadOffset) || payloadOffset <= nonceSize || payloadOffset > source.size) fail('params.payloadOffset is invalid');
+	let expected: number | undefined;
+	try {
+		expected = plaintextSizeOf(source.size - (payloadOffset as number), source.path);
+	} catch {
+		fail(`the source's ${source.size - (payloadOffset as number)} payload bytes are not a whole age payload`);
+	}
+
+	if (size !== expected) fail(`size is ${size}, but the source's payload decrypts to ${String(expected)} bytes`);
 }

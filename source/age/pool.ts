@@ -10,10 +10,11 @@ import {newWorker, releaseWarmWorkers, takeWarmWorker} from './warm-workers.js';
  * One unit of worker work. Offsets are file positions; `plain*` are plaintext stream offsets.
  * `verify-*` redoes a committed chunk without writing: it reads back what `output` holds at the
  * chunk's place and says whether it is what the work gives now (resume verification).
+ * `digest-*` only reads back what `output` holds there and returns its digest (chunk-digest.ts).
  */
 export type WorkerTask = {
 	id: number;
-	op: 'encrypt' | 'decrypt' | 'verify-encrypt' | 'verify-decrypt';
+	op: 'encrypt' | 'decrypt' | 'verify-encrypt' | 'verify-decrypt' | 'digest-encrypt' | 'digest-decrypt';
 	input: string;
 	/** Output file (read, not written, by `verify-*`). */
 	output: string;
@@ -34,11 +35,15 @@ export type WorkerSetup = {type: 'control'; control: SharedControlHandle} | {typ
 /** What a worker posts back. */
 export type WorkerReply =
 	| {id: number; type: 'progress'; bytes: number}
-	| {id: number; type: 'done'; mac: string; matches?: boolean}
+	| {id: number; type: 'done'; mac: string; digest: string; matches?: boolean}
 	| {id: number; type: 'error'; name: string; message: string; code?: string; counter?: number};
 
-/** What a task gives back: the chunk's MAC; for `verify-*`, whether the output matched. */
-export type TaskResult = {mac: string; matches?: boolean};
+/**
+ * What a task gives back: the chunk's MAC (none for `digest-*`), the digest of the bytes it wrote
+ * (or, for `digest-*`, found; '' when the output ends first), and for `verify-*` whether the
+ * output matched.
+ */
+export type TaskResult = {mac: string; digest: string; matches?: boolean};
 
 type Pending = {resolve: (result: TaskResult) => void; reject: (error: Error) => void; onProgress: (bytes: number) => void};
 type Slot = {worker: Worker; task: number | undefined};
@@ -135,7 +140,7 @@ export class WorkerPool {
 
 			this.#pending.delete(reply.id);
 			slot.task = undefined;
-			if (reply.type === 'done') pending.resolve(reply.matches === undefined ? {mac: reply.mac} : {mac: reply.mac, matches: reply.matches});
+			if (reply.type === 'done') pending.resolve({mac: reply.mac, digest: reply.digest, ...(reply.matches === undefined ? {} : {matches: reply.matches})});
 			else pending.reject(rebuildError(reply));
 			this.#dispatch();
 		});

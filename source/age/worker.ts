@@ -4,12 +4,14 @@
  * payload key arrives per task; nothing is written anywhere but the output file.
  */
 import {createHash} from 'node:crypto';
+import {createXXHash128, type IHasher} from 'hash-wasm';
 import fs from 'node:fs';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import {parentPort} from 'node:worker_threads';
 import {AbortedError, SharedControl} from '../chunker/control.js';
-import {blockSize, decryptRange, encryptedBlockSize, encryptRange, tagSize} from './stream.js';
+import {chunkDigest, digestKey} from './chunk-digest.js';
+import {blockRange, blockSize, decryptRange, encryptedBlockSize, encryptRange, tagSize} from './stream.js';
 import type {TaskResult, WorkerReply, WorkerSetup, WorkerTask} from './pool.js';
 
 /** Plaintext blocks per read: 1 MiB, so memory per worker stays small whatever the chunk size. */
@@ -31,6 +33,10 @@ const plainBuffer = Buffer.allocUnsafe(blocksPerRead * blockSize);
 const cipherBuffer = Buffer.allocUnsafe(blocksPerRead * encryptedBlockSize);
 // What a resume reads back from the partial output; only workers that verify allocate it.
 let compareBuffer: Buffer | undefined;
+// xxh128 (WebAssembly) of the bytes a chunk wrote, keyed afterwards (chunk-digest.ts); compiled
+// once per thread, before the first task needs it.
+const hasherReady = createXXHash128();
+let hasher: IHasher | undefined;
 
 function fdFor(file: string, write: boolean): number {
 	const cache = write ? writeFds : readFds;
@@ -76,7 +82,10 @@ function writeFully(fd: number, buffer: Uint8Array, position: number): void {
 function run(task: WorkerTask): TaskResult {
 	if (!control) throw new Error('age worker: a task arrived before the pool sent its control');
 	const key = Buffer.from(task.key);
+	if (task.op === 'digest-encrypt' || task.op === 'digest-decrypt') return {mac: '', digest: digestOutput(task, key)};
 	const mac = createHash('sha256');
+	// What this chunk wrote, as written: a resume after a crash checks the partial output against it.
+	const written = hasher!.init();
 	const inFd = fdFor(task.input, false);
 	const verify = task.op === 'verify-encrypt' || task.op === 'verify-decrypt';
 	const outFd = fdFor(task.output, !verify);
@@ -101,12 +110,14 @@ function run(task: WorkerTask): TaskResult {
 			const position = task.outOffset + counter * encryptedBlockSize;
 			if (!verify) writeFully(outFd, cipher, position);
 			else if (matches) matches = holds(outFd, cipher, position, task.output);
+			written.update(cipher);
 		} else {
 			cipher = readFully(inFd, cipherBuffer, cipherLength, task.inOffset + counter * encryptedBlockSize, task.input);
 			const plain = decryptRange(key, cipher, counter, final, plainBuffer);
 			const position = task.outOffset + counter * blockSize;
 			if (!verify) writeFully(outFd, plain, position);
 			else if (matches) matches = holds(outFd, plain, position, task.output);
+			written.update(plain);
 		}
 
 		// The Poly1305 tags are MACs of the plaintext under the file key; hashing them gives a keyed
@@ -129,7 +140,34 @@ function run(task: WorkerTask): TaskResult {
 		}
 	}
 
-	return {mac: mac.digest('hex'), ...(verify ? {matches} : {})};
+	return {mac: mac.digest('hex'), digest: chunkDigest(digestKey(key), task.plainStart, written.digest('binary')), ...(verify ? {matches} : {})};
+}
+
+/**
+ * The digest of what the output holds where the chunk's bytes go (ciphertext for an encryption,
+ * plaintext for a decryption), '' when the output ends before them: read back, nothing computed
+ * but the checksum, so a resume checks a committed prefix far faster than it could redo it.
+ */
+function digestOutput(task: WorkerTask, key: Buffer): string {
+	const fd = fdFor(task.output, false);
+	const {cipherStart, cipherEnd} = blockRange(task.plainStart, task.plainEnd, task.plainTotal);
+	const [start, end] = task.op === 'digest-encrypt' ? [task.outOffset + cipherStart, task.outOffset + cipherEnd] : [task.outOffset + task.plainStart, task.outOffset + task.plainEnd];
+	const sum = hasher!.init();
+	const buffer = cipherBuffer;
+	for (let position = start; position < end; position += buffer.length) {
+		const length = Math.min(buffer.length, end - position);
+		control!.gateSync(0);
+		try {
+			sum.update(readFully(fd, buffer, length, position, task.output));
+		} catch (error) {
+			if ((error as NodeJS.ErrnoException).code === 'ESHRANK') return '';
+			throw error;
+		}
+
+		parentPort!.postMessage({id: task.id, type: 'progress', bytes: position + length - start} satisfies WorkerReply);
+	}
+
+	return chunkDigest(digestKey(key), task.plainStart, sum.digest('binary'));
 }
 
 /** Close the files earlier tasks opened (a new job, or the pool closing). */
@@ -139,7 +177,17 @@ function closeFiles(): void {
 	writeFds.clear();
 }
 
+// Messages are handled one after another, in order (the first task waits for the hasher).
+let queue: Promise<void> = Promise.resolve();
+
 parentPort!.on('message', (message: WorkerTask | WorkerSetup) => {
+	queue = queue.then(async () => {
+		hasher ??= await hasherReady;
+		handle(message);
+	});
+});
+
+function handle(message: WorkerTask | WorkerSetup): void {
 	if ('type' in message && message.type === 'control') {
 		// A new control is a new job (a batch's next file): its files are not the last one's.
 		closeFiles();
@@ -166,4 +214,4 @@ parentPort!.on('message', (message: WorkerTask | WorkerSetup) => {
 			...(typeof error_.counter === 'number' ? {counter: error_.counter} : {}),
 		} satisfies WorkerReply);
 	}
-});
+}

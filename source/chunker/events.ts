@@ -35,6 +35,7 @@ export const anomalyCodes = [
 	'audit-unknown-version',
 	'skip-unavailable',
 	'item-failed',
+	'resume-checked',
 ] as const;
 
 /** A stable anomaly code. */

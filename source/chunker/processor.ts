@@ -48,6 +48,11 @@ export type ChunkResult = {
 	mac: string;
 	/** Small public per-chunk facts the processor wants back on resume (a digest for the hasher). */
 	info?: string;
+	/**
+	 * A keyed digest of the bytes the chunk wrote to the output, as written, which a resume after an
+	 * unclean stop checks the output against (the age engine's; see age/chunk-digest.ts).
+	 */
+	digest?: string;
 };
 
 /** A pluggable chunk consumer. */

@@ -16,6 +16,7 @@ import {decryptStream, encryptStream} from '../age/streams.js';
 import {checkReadableFile, exists, InputError, newPartialError, OutputExistsError, partialExistsError, partialReplacedError, sameFile, syncDirectory} from '../io/files.js';
 import {peekStream} from '../io/peek.js';
 import {batchCheckpointPath, checkBatchNotRunning, planBatch, runBatch, type BatchCheckpoint, type LeftOut} from '../jobs/batch-job.js';
+import {claimPath} from '../jobs/claim.js';
 import {readCheckpointFor} from '../jobs/locate.js';
 import {displayPath} from '../display-path.js';
 import {describeError} from '../errors.js';
@@ -81,10 +82,14 @@ function refuseDirectory(output: string): void {
 
 /** Another cage process writing `output` right now is never disturbed, --force or not. */
 function refuseRunning(output: string): void {
-	refuseIfRunning(
-		readWriterRecord(outputCheckpointPath(output)),
-		writer => new OutputExistsError(`cage process ${writer} is writing ${output} now; let it finish, or stop it (q, Ctrl-C or kill ${writer}) first`),
-	);
+	// The checkpoint names the process that writes it; the claim, a process that has not written
+	// one yet (a resume checking what it continues).
+	for (const record of [outputCheckpointPath(output), claimPath(outputCheckpointPath(output))]) {
+		refuseIfRunning(
+			readWriterRecord(record),
+			writer => new OutputExistsError(`cage process ${writer} is writing ${output} now; let it finish, or stop it (q, Ctrl-C or kill ${writer}) first`),
+		);
+	}
 }
 
 /** Refuse to clobber, to write onto the input, or to start over an interrupted job silently. */
@@ -115,7 +120,7 @@ async function checkOutput(input: string | null, output: string, force: boolean)
 	}
 }
 
-type Plan = {input: string | null; output: string | null; size: number | null};
+type Plan = {input: string | null; output: string | null; size: number | null; force?: boolean};
 
 async function planIo(cli: {input: string[]; flags: {output?: string | undefined; force?: boolean | undefined}}, io: Io, kind: 'encrypt' | 'decrypt'): Promise<Plan> {
 	const raw = cli.input[0];
@@ -133,12 +138,12 @@ async function planIo(cli: {input: string[]; flags: {output?: string | undefined
 	}
 
 	if (output !== null) await checkOutput(input, output, Boolean(cli.flags.force));
-	return {input, output, size};
+	return {input, output, size, force: Boolean(cli.flags.force)};
 }
 
 async function runFileOrStream(
 	kind: 'encrypt' | 'decrypt',
-	plan: Plan,
+	plan: Plan & {force?: boolean},
 	options: JobOptions,
 	chunkSizeFlag: number | undefined,
 	io: Io,
@@ -156,6 +161,7 @@ async function runFileOrStream(
 		const chunkSize = resolveChunkSize(size, chunkSizeFlag, options.settings.chunkSize);
 		const input = plan.input;
 		const output = plan.output;
+		const force = Boolean(plan.force);
 		return (
 			await runSession(session, emitter, control, async () =>
 				start.file(input, output, {
@@ -168,6 +174,7 @@ async function runFileOrStream(
 					chunkSize,
 					checkpoint: chunked,
 					resumeVerify: options.settings.resumeVerify,
+					force,
 				}),
 			)
 		).exitCode;
@@ -334,7 +341,7 @@ export async function runAgeBatch(context: {
 				return (await exists(item.output)) && !(await exists(outputCheckpointPath(item.output))) && !(await exists(partialPath(item.output)));
 			},
 			async runItem(item, {index, count, emitter, control, leftRunning}) {
-				const common = {emitter, control, jobs: options.jobs, rate: options.rate, resumeArgs: options.resumeArgs, retries: options.settings.retries, resumeVerify: options.settings.resumeVerify, item: {index, count, replacePartial: leftRunning}, pool};
+				const common = {emitter, control, jobs: options.jobs, rate: options.rate, resumeArgs: options.resumeArgs, retries: options.settings.retries, resumeVerify: options.settings.resumeVerify, item: {index, count, replacePartial: leftRunning}, pool, force: Boolean(manifest.force)};
 				const perFile = outputCheckpointPath(item.output);
 				if (await exists(perFile)) {
 					// A file interrupted or skipped earlier continues where it stopped.
@@ -487,6 +494,8 @@ export async function resumeAgeJob(context: {
 	io: Io;
 	recipients: string[] | undefined;
 	recipientsFiles: string[] | undefined;
+	/** Replace a file that appeared at OUTPUT while the job was interrupted. */
+	force?: boolean;
 }): Promise<number> {
 	const {checkpoint, checkpointPath, options, io} = context;
 	const given = [...parseRecipientArgs(context.recipients ?? []), ...(await readRecipientsFiles(context.recipientsFiles ?? []))];
@@ -501,6 +510,7 @@ export async function resumeAgeJob(context: {
 			resumeArgs: options.resumeArgs,
 			retries: options.settings.retries,
 			resumeVerify: options.settings.resumeVerify,
+			force: Boolean(context.force),
 			...(given.length > 0 ? {recipients: {recipients: given}} : {}),
 		}),
 	);

@@ -33,10 +33,19 @@ export type ChunkedJobSpec = {
 	/** Continue this checkpoint (already verified by the caller). */
 	resumeFrom?: Checkpoint;
 	/** Make committed output durable before a checkpoint claims it (fsync); what it returns is recorded too. */
-	beforeCheckpoint?: () => Promise<Pick<Checkpoint, 'partialCtimeMs'> | void>;
+	beforeCheckpoint?: () => Promise<Pick<Checkpoint, 'partialCtimeMs' | 'partialIno' | 'partialDev'> | void>;
+	/**
+	 * Called once the runner stopped short of the end, before the last checkpoint, with the chunks
+	 * committed: the place to drop what uncommitted chunks wrote (a full disk then has room for it).
+	 */
+	beforeStop?: (committed: number) => Promise<void>;
 	/** Batch item index, stamped on chunk events. */
 	item?: number;
-	/** Minimum milliseconds between checkpoint writes while running. */
+	/**
+	 * Minimum milliseconds between checkpoint writes while running (default 200): a chunk committed
+	 * sooner after the last write is recorded by a write at the end of the interval, so the
+	 * checkpoint is never more than that behind the committed chunks.
+	 */
 	checkpointIntervalMs?: number;
 	/** The command that resumes this job, printed on interruption. */
 	resumeCommand: string;
@@ -58,6 +67,9 @@ export async function runChunkedJob(spec: ChunkedJobSpec): Promise<ChunkedJobRes
 	const {emitter, checkpoint, resumeFrom} = spec;
 	const macs = resumeFrom ? [...resumeFrom.macs] : [];
 	const info = resumeFrom?.info ? [...resumeFrom.info] : [];
+	// Kept when the processor gives them (the age engine), for every chunk or none.
+	const digests = resumeFrom?.digests ? [...resumeFrom.digests] : [];
+	const keepDigests = !resumeFrom || resumeFrom.digests !== undefined;
 	const skipped = resumeFrom ? [...resumeFrom.skipped] : [];
 	let chunksDone = resumeFrom?.chunksDone ?? 0;
 	let bytesDone = resumeFrom?.bytesDone ?? 0;
@@ -79,6 +91,7 @@ export async function runChunkedJob(spec: ChunkedJobSpec): Promise<ChunkedJobRes
 		skipped: [...skipped],
 		macs: [...macs],
 		...(info.length > 0 || spec.kind === 'hash' ? {info: [...info]} : {}),
+		...(keepDigests && digests.length === macs.length && (digests.length > 0 || spec.kind !== 'hash') ? {digests: [...digests]} : {}),
 	});
 
 	const saveCheckpoint = async (stopped = false): Promise<void> => {
@@ -118,6 +131,30 @@ export async function runChunkedJob(spec: ChunkedJobSpec): Promise<ChunkedJobRes
 		return !now || fingerprintChanges(spec.base.source, now).length > 0;
 	};
 
+	const interval = spec.checkpointIntervalMs ?? 200;
+	let trailing: NodeJS.Timeout | undefined;
+	// Set once the runner is done: the job's last checkpoints are written by the code after it.
+	let ran = false;
+	const checkpointNow = async (): Promise<void> => {
+		clearTimeout(trailing);
+		trailing = undefined;
+		if (await sourceMoved()) sourceChange.abort();
+		else if (!ran) await saveCheckpoint();
+	};
+
+	// Every committed chunk is in a checkpoint at most `interval` ms later: at once when the last
+	// write is older, else by a write at the end of the interval.
+	const checkpointSoon = async (): Promise<void> => {
+		const wait = interval - (Date.now() - lastWrite);
+		if (wait <= 0) {
+			await checkpointNow();
+			return;
+		}
+
+		trailing ??= setTimeout(() => void checkpointNow(), wait);
+	};
+
+	if (checkpoint) await checkpoint.removeStaleTemporaries();
 	const runner = new ChunkRunner({
 		processor: spec.processor,
 		signal: sourceChange.signal,
@@ -133,13 +170,12 @@ export async function runChunkedJob(spec: ChunkedJobSpec): Promise<ChunkedJobRes
 		async onCommit(commit) {
 			macs.push(commit.result?.mac ?? '');
 			if (spec.kind === 'hash') info.push(commit.result?.info ?? '');
+			if (commit.result?.digest !== undefined) digests.push(commit.result.digest);
 			if (!commit.result) skipped.push(commit.chunk.id);
 			chunksDone = commit.committed;
 			bytesDone = commit.bytesDone;
-			if (Date.now() - lastWrite >= (spec.checkpointIntervalMs ?? 1000) && chunksDone < chunkCount(spec.size, spec.chunkSize)) {
-				if (await sourceMoved()) sourceChange.abort();
-				else await saveCheckpoint();
-			}
+			// The last chunk's checkpoint is written once the run is over (below).
+			if (chunksDone < chunkCount(spec.size, spec.chunkSize)) await checkpointSoon();
 		},
 	});
 	spec.control.attach(runner);
@@ -151,6 +187,9 @@ export async function runChunkedJob(spec: ChunkedJobSpec): Promise<ChunkedJobRes
 	// continues (maybe marked stopped) does not outlive the first new writes to the output.
 	await saveCheckpoint();
 	const result = await runner.run();
+	ran = true;
+	clearTimeout(trailing);
+	trailing = undefined;
 	emitter.off('job:paused', onPause);
 	spec.control.detach(runner);
 
@@ -163,6 +202,9 @@ export async function runChunkedJob(spec: ChunkedJobSpec): Promise<ChunkedJobRes
 	}
 
 	if (result.outcome === 'completed' && !sourceChanged) {
+		// Every chunk recorded before the output takes its final name: a crash between that rename
+		// and the checkpoint's removal leaves a checkpoint that proves the output whole.
+		await saveCheckpoint();
 		await writing;
 		return {outcome: 'completed', bytesDone: result.bytesDone, committed: result.committed};
 	}
@@ -170,7 +212,10 @@ export async function runChunkedJob(spec: ChunkedJobSpec): Promise<ChunkedJobRes
 	const error = sourceChanged && (result.outcome === 'completed' || sourceChange.signal.aborted) ? new Error(`${sourceChanged}; run the command again once nothing writes to it`) : result.error;
 	const outcome: JobOutcome = sourceChanged ? 'failed' : result.outcome;
 	// The runner has stopped every chunk: nothing of this job writes to the output after this one.
-	if (!sourceChanged) await saveCheckpoint(true);
+	if (!sourceChanged) {
+		await spec.beforeStop?.(result.committed).catch(() => undefined);
+		await saveCheckpoint(true);
+	}
 	await writing;
 	return {
 		outcome,

@@ -141,6 +141,8 @@ export async function runSession<R extends SessionJobResult>(
 
 	if (result.outcome === 'completed') return {result, exitCode: exitCodes.ok};
 	if (result.outcome === 'interrupted' && (result.checkpoint ?? done?.checkpoint)) {
+		// Stopped by something other than the user (a full disk): say what, before how to go on.
+		if (result.error && result.error.name !== 'AbortedError') io.stderr.write(`cage ${options.command}: ${describeError(result.error)}\n`);
 		io.stderr.write(`cage: interrupted; checkpoint saved to ${result.checkpoint ?? done?.checkpoint ?? ''}\nresume with: ${done?.resumeCommand ?? ''}\n`);
 		return {result, exitCode: exitCodes.interrupted};
 	}

@@ -211,7 +211,7 @@ describe('a running batch', () => {
 		const pid = run.child.pid!;
 		const resumed = cage(['resume', out, ...quiet], {env});
 		expect(resumed.status).toBe(1);
-		expect(resumed.stderr).toContain(`cage process ${pid} is running the batch of ${path.join(out, batchCheckpointName)} now`);
+		expect(resumed.stderr).toContain(`cannot resume ${path.join(out, batchCheckpointName)}: cage process ${pid} is running this job now`);
 		const forced = cage([...args, '--force', ...quiet], {env});
 		expect(forced.status).toBe(1);
 		expect(forced.stderr).toContain(`cage process ${pid} is running the batch`);
