@@ -5,7 +5,8 @@
 //                                          the dashboard (scripts/bench-ui.mjs) and audit log
 //                                          (scripts/bench-audit.mjs) benches
 //   BENCH_SIZE=256MiB BENCH_BIG=1GiB       smaller files
-//   BENCH_SKIP=big,big-resume,tui,audit  skip sections (big-resume: the resume ratio at BENCH_BIG, on
+//   BENCH_SKIP=big,big-resume,check,tui,audit  skip sections (check: the resume's check of a whole
+//                                          committed prefix against a full run; big-resume: the resume ratio at BENCH_BIG, on
 //                                          tmpfs like the 1 GiB runs: it needs 2.2x BENCH_BIG free there)
 //   BENCH_RUNS=5 BENCH_WARMUP=1            measured runs per tool, and uncounted ones before them
 //   BENCH_RESUME_RUNS=3                    full runs and kill+resume cycles per resume figure
@@ -187,6 +188,39 @@ async function resumeFromHalf(input, bytes, {key, recipient}) {
 	return {full: median(full), resume: median(resumes), ratio: median(resumes) / median(full), cpuRatio, floor, ok};
 }
 
+/**
+ * What checking a whole committed prefix costs a resume after an unclean stop, against redoing it:
+ * a run killed (SIGKILL, by the CAGE_FAULT point) just after renaming its output, before removing
+ * its checkpoint, leaves every chunk committed; `cage resume` then reads the whole output back and
+ * checks every chunk's digest before it finishes. Redo = the same full job, timed in the same
+ * round. Both with cage's start-up; `net` takes the empty-file start-up off both sides.
+ */
+async function prefixCheck(kind, input, output, keyArgs) {
+	const job = [kind, input, ...keyArgs, '-o', output, '--progress', 'none', '--no-audit', '--force'];
+	const redo = [];
+	const check = [];
+	const redoUser = [];
+	const checkUser = [];
+	let ok = true;
+	for (let index = 0; index < resumeRounds; index++) {
+		fs.rmSync(output, {force: true});
+		const full = await measure(...cage(...job));
+		redo.push(full.seconds);
+		redoUser.push(full.userSeconds);
+		fs.rmSync(output, {force: true});
+		const crashed = spawnSync(process.execPath, [cli, ...job], {env: {...env, CAGE_FAULT: 'after-final-rename'}});
+		ok &&= crashed.signal === 'SIGKILL' && fs.existsSync(`${output}.checkpoint.json`);
+		const resumed = await measure(...cage('resume', output, '--progress', 'none', '--no-audit'));
+		check.push(resumed.seconds);
+		checkUser.push(resumed.userSeconds);
+		ok &&= !fs.existsSync(`${output}.checkpoint.json`);
+	}
+
+	console.log(`  ${kind} ${formatMiB(size)}: full runs (s) ${redo.map(value => value.toFixed(2)).join(' ')} · checks of the whole prefix (s) ${check.map(value => value.toFixed(2)).join(' ')}${gnuTime ? ` · user CPU (s) full ${redoUser.join(' ')}, checks ${checkUser.join(' ')}` : ''}`);
+	const net = (median(check) - startup.cage) / (median(redo) - startup.cage);
+	return {ratio: median(check) / median(redo), net, cpuRatio: gnuTime ? median(checkUser) / median(redoUser) : Number.NaN, check: median(check), redo: median(redo), ok};
+}
+
 try {
 	console.log(`cage bench: ${formatMiB(size)} file, ${os.availableParallelism()} cores, ${os.cpus()[0]?.model ?? 'cpu'}, node ${process.version}, ${execFileSync('age', ['--version']).toString().trim()}\n`);
 	const plain = path.join(dir, 'plain.bin');
@@ -234,6 +268,20 @@ try {
 		startup.cage = median(cageEmpty);
 		record('start-up: node -e 0 / cage encrypt of an empty file', `${startup.node.toFixed(2)} s / ${startup.cage.toFixed(2)} s`, 'median of 5');
 		rm(empty, out('empty.age'));
+	}
+
+	// A resume after kill -9 checks every committed chunk of the partial output: against a redo.
+	if (!skip.has('check')) {
+		const encrypted = out('check.age');
+		for (const [kind, input, keyArgs] of [['encrypt', plain, ['-r', recipient]], ['decrypt', out('cage.age'), ['-i', key]]]) {
+			const target = kind === 'encrypt' ? encrypted : out('check.plain');
+			const figures = await prefixCheck(kind, input, target, keyArgs);
+			const cpu = Number.isNaN(figures.cpuRatio) ? 'n/a' : figures.cpuRatio.toFixed(2);
+			record(`${kind}: check of the whole prefix / redo time`, figures.ratio.toFixed(2), `median of ${resumeRounds}; ${figures.check.toFixed(2)} s / ${figures.redo.toFixed(2)} s; goal <= 0.30`);
+			record(`${kind}: check / redo without start-up, user CPU`, `${figures.net.toFixed(2)}, ${cpu}`);
+			record(`${kind}: checked resumes finished, checkpoints removed`, String(figures.ok));
+			rm(target);
+		}
 	}
 
 	// Resume from 50 %, at the bench size and at BENCH_BIG (where start-up weighs less).

@@ -18,6 +18,7 @@ import type {JobKind, JobOutcome} from '../chunker/events.js';
 import {chunkAt, chunkCount, roundUp, type Chunk} from '../chunker/plan.js';
 import type {ChunkContext, ChunkProcessor, ChunkResult} from '../chunker/processor.js';
 import {permanentErrorCodes} from '../chunker/runner.js';
+import {faultPoint} from '../io/fault.js';
 import {FileInput, FileOutput, newPartialError, OutputExistsError, partialReplacedError, syncDirectory} from '../io/files.js';
 import {chunksToVerify, runChunkedJob, SourceChangedError} from '../jobs/chunked-job.js';
 import type {ControlProxy} from '../jobs/control-proxy.js';
@@ -322,6 +323,7 @@ async function runAgeJob(spec: RunSpec): Promise<AgeJobResult> {
 			if (!(await mayReplaceOutput(plan, Boolean(options.force)))) throw outputAppearedError(plan, store?.path);
 			await fs.rename(plan.partial, plan.output);
 			await syncDirectory(path.dirname(plan.output));
+			faultPoint('after-final-rename');
 			await store?.remove();
 		} else {
 			// Only this job's own partial output (and checkpoint) may be removed: not one that another
