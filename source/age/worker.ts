@@ -4,7 +4,6 @@
  * payload key arrives per task; nothing is written anywhere but the output file.
  */
 import {createHash} from 'node:crypto';
-import {createXXHash128, type IHasher} from 'hash-wasm';
 import fs from 'node:fs';
 import v8 from 'node:v8';
 import vm from 'node:vm';
@@ -12,6 +11,7 @@ import {parentPort} from 'node:worker_threads';
 import {AbortedError, SharedControl} from '../chunker/control.js';
 import {chunkDigest, digestKey} from './chunk-digest.js';
 import {blockRange, blockSize, decryptRange, encryptedBlockSize, encryptRange, tagSize} from './stream.js';
+import {loadXxh3, type Xxh3Sum} from './xxh3.js';
 import type {TaskResult, WorkerReply, WorkerSetup, WorkerTask} from './pool.js';
 
 /** Plaintext blocks per read: 1 MiB, so memory per worker stays small whatever the chunk size. */
@@ -33,10 +33,10 @@ const plainBuffer = Buffer.allocUnsafe(blocksPerRead * blockSize);
 const cipherBuffer = Buffer.allocUnsafe(blocksPerRead * encryptedBlockSize);
 // What a resume reads back from the partial output; only workers that verify allocate it.
 let compareBuffer: Buffer | undefined;
-// xxh128 (WebAssembly) of the bytes a chunk wrote, keyed afterwards (chunk-digest.ts); compiled
-// once per thread, before the first task needs it.
-const hasherReady = createXXHash128();
-let hasher: IHasher | undefined;
+// XXH3 of the bytes a chunk wrote, keyed afterwards (chunk-digest.ts); loaded once per thread,
+// before the first task needs it.
+const hasherReady = loadXxh3();
+let newSum: (() => Xxh3Sum) | undefined;
 
 function fdFor(file: string, write: boolean): number {
 	const cache = write ? writeFds : readFds;
@@ -85,7 +85,7 @@ function run(task: WorkerTask): TaskResult {
 	if (task.op === 'digest-encrypt' || task.op === 'digest-decrypt') return {mac: '', digest: digestOutput(task, key)};
 	const mac = createHash('sha256');
 	// What this chunk wrote, as written: a resume after a crash checks the partial output against it.
-	const written = hasher!.init();
+	const written = newSum!();
 	const inFd = fdFor(task.input, false);
 	const verify = task.op === 'verify-encrypt' || task.op === 'verify-decrypt';
 	const outFd = fdFor(task.output, !verify);
@@ -140,7 +140,7 @@ function run(task: WorkerTask): TaskResult {
 		}
 	}
 
-	return {mac: mac.digest('hex'), digest: chunkDigest(digestKey(key), task.plainStart, written.digest('binary')), ...(verify ? {matches} : {})};
+	return {mac: mac.digest('hex'), digest: chunkDigest(digestKey(key), task.plainStart, written.digest()), ...(verify ? {matches} : {})};
 }
 
 /**
@@ -152,7 +152,7 @@ function digestOutput(task: WorkerTask, key: Buffer): string {
 	const fd = fdFor(task.output, false);
 	const {cipherStart, cipherEnd} = blockRange(task.plainStart, task.plainEnd, task.plainTotal);
 	const [start, end] = task.op === 'digest-encrypt' ? [task.outOffset + cipherStart, task.outOffset + cipherEnd] : [task.outOffset + task.plainStart, task.outOffset + task.plainEnd];
-	const sum = hasher!.init();
+	const sum = newSum!();
 	const buffer = cipherBuffer;
 	for (let position = start; position < end; position += buffer.length) {
 		const length = Math.min(buffer.length, end - position);
@@ -167,7 +167,7 @@ function digestOutput(task: WorkerTask, key: Buffer): string {
 		parentPort!.postMessage({id: task.id, type: 'progress', bytes: position + length - start} satisfies WorkerReply);
 	}
 
-	return chunkDigest(digestKey(key), task.plainStart, sum.digest('binary'));
+	return chunkDigest(digestKey(key), task.plainStart, sum.digest());
 }
 
 /** Close the files earlier tasks opened (a new job, or the pool closing). */
@@ -182,7 +182,7 @@ let queue: Promise<void> = Promise.resolve();
 
 parentPort!.on('message', (message: WorkerTask | WorkerSetup) => {
 	queue = queue.then(async () => {
-		hasher ??= await hasherReady;
+		newSum ??= (await hasherReady).create;
 		handle(message);
 	});
 });

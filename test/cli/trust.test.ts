@@ -217,9 +217,10 @@ describe('one writer per job', () => {
 		writeRandomFile(plain, 16 * mib);
 		const output = `${plain}.age`;
 		await killedJob(['encrypt', plain, '-r', recipient, '-o', output], 3);
-		const runs = [startCage(['resume', output, ...json], {env}), startCage(['resume', output, ...json], {env})];
+		// Slowed, so the one that runs is still running when the other starts, however loaded the machine.
+		const runs = [startCage(['resume', output, '--rate', '4MiB', ...json], {env}), startCage(['resume', output, '--rate', '4MiB', ...json], {env})];
 		const codes = await Promise.all(runs.map(async run => run.exited));
-		expect([...codes].sort()).toEqual([0, 1]);
+		expect([...codes].sort(), runs.map(run => run.stderr().split('\n').filter(line => !line.startsWith('{')).join(' ')).join(' | ')).toEqual([0, 1]);
 		const refused = runs[codes.indexOf(1)]!;
 		expect(refused.stderr()).toMatch(/cannot resume .*twice\.age\.checkpoint\.json: (cage process \d+ is running this job now|another cage process is starting this job)/);
 		// Refused before any work: it never started the job.
