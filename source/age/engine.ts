@@ -12,9 +12,9 @@ import {createHash} from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import {changeTimeMoved, CheckpointError, checkpointVersion, CheckpointStore, fingerprint, hasValidSeal, type Checkpoint, type SourceFingerprint} from '../chunker/checkpoint.js';
-import {SharedControl} from '../chunker/control.js';
+import {AbortedError, SharedControl} from '../chunker/control.js';
 import type {JobEmitter} from '../chunker/emitter.js';
-import type {JobKind, JobOutcome} from '../chunker/events.js';
+import type {JobControl, JobKind, JobOutcome} from '../chunker/events.js';
 import {chunkAt, chunkCount, roundUp, type Chunk} from '../chunker/plan.js';
 import type {ChunkContext, ChunkProcessor, ChunkResult} from '../chunker/processor.js';
 import {permanentErrorCodes} from '../chunker/runner.js';
@@ -243,18 +243,32 @@ async function runAgeJob(spec: RunSpec): Promise<AgeJobResult> {
 		if (store) held = await claim(claimPath(store.path), writer => runningError(writer, plan.output));
 		const processor = new AgeChunkProcessor(pool, plan);
 		let base = resumeFrom?.checkpoint ?? spec.base!;
-		if (resumeFrom) {
-			const opened = await openPartialForResume(plan, processor, resumeFrom.checkpoint, resumeFrom.file, {batchItem: Boolean(item), force: Boolean(options.force), emitter, itemIndex: item?.index});
+		const prepareResume = async (): Promise<typeof base> => {
+			const opened = await openPartialForResume(plan, processor, resumeFrom!.checkpoint, resumeFrom!.file, {batchItem: Boolean(item), force: Boolean(options.force), emitter, itemIndex: item?.index});
 			if (opened === 'finished') {
 				finishedEarlier = true;
 				result = {outcome: 'completed', bytesDone: plan.size};
-			} else {
-				output = opened.output;
-				const source = await fingerprint(plan.input);
-				const checkpoint = await repairResume(plan, processor, resumeFrom.checkpoint, resumeFrom.file, {stopped: opened.stopped, emitter, itemIndex: item?.index, batchItem: Boolean(item)});
-				await verifyResume(plan, processor, checkpoint, resumeFrom.file, resumeVerifyMode(plan, checkpoint, options, source, opened.ctimeMs), Boolean(item));
-				// Verified: the source as it is now (a chmod's change time) is what later resumes compare with.
-				base = {...checkpoint, source};
+				return base;
+			}
+
+			output = opened.output;
+			const source = await fingerprint(plan.input);
+			const checkpoint = await repairResume(plan, processor, resumeFrom!.checkpoint, resumeFrom!.file, {stopped: opened.stopped, emitter, itemIndex: item?.index, batchItem: Boolean(item)});
+			await verifyResume(plan, processor, checkpoint, resumeFrom!.file, resumeVerifyMode(plan, checkpoint, options, source, opened.ctimeMs), Boolean(item));
+			// Verified: the source as it is now (a chmod's change time) is what later resumes compare with.
+			return {...checkpoint, source};
+		};
+
+		if (resumeFrom) {
+			// q, Ctrl-C or SIGTERM while the resume checks what it continues: its workers stop at their
+			// next read, and the checkpoint it started from stays as it was (still true: what the
+			// check redid is byte for byte what was there before).
+			const checking = stopOnlyControl(control);
+			options.control.attach(checking);
+			try {
+				base = await prepareResume();
+			} finally {
+				options.control.detach(checking);
 			}
 		} else {
 			// Created, not reused: a second process that starts on the same output in the same moment
@@ -300,7 +314,9 @@ async function runAgeJob(spec: RunSpec): Promise<AgeJobResult> {
 			});
 		}
 	} catch (error) {
-		result = {outcome: 'failed', bytesDone: resumeFrom?.checkpoint.bytesDone ?? 0, error: error as Error, ...(resumeFrom ? {checkpoint: resumeFrom.file} : {})};
+		// Stopped while a resume checked what it continues: interrupted, its checkpoint as it was.
+		const stopped = error instanceof AbortedError && resumeFrom !== undefined;
+		result = {outcome: stopped ? 'interrupted' : 'failed', bytesDone: resumeFrom?.checkpoint.bytesDone ?? 0, error: error as Error, ...(resumeFrom ? {checkpoint: resumeFrom.file} : {})};
 	} finally {
 		if (pool !== options.pool) await pool.close();
 	}
@@ -373,6 +389,31 @@ async function runAgeJob(spec: RunSpec): Promise<AgeJobResult> {
 		...(result.checkpoint ? {checkpoint: result.checkpoint, resumeCommand} : {}),
 	});
 	return {outcome: result.outcome, bytesDone: result.bytesDone, output: plan.output, ...(result.checkpoint ? {checkpoint: result.checkpoint} : {}), ...(error ? {error} : {})};
+}
+
+/**
+ * The JobControl of a resume's checks: an abort stops `control` (the workers) at once; a pause is
+ * held and handed to the runner when it attaches (the checks themselves run on); skip and retry
+ * mean nothing yet.
+ */
+function stopOnlyControl(control: SharedControl): JobControl {
+	let paused = false;
+	return {
+		get paused() {
+			return paused;
+		},
+		pause() {
+			paused = true;
+		},
+		resume() {
+			paused = false;
+		},
+		skip() {},
+		retry() {},
+		abort() {
+			control.abort();
+		},
+	};
 }
 
 /** The refusal when another cage process holds the job's claim (`writer` undefined: it is starting). */

@@ -119,7 +119,11 @@ export class WorkerPool {
 					});
 					slot.worker.postMessage({type: 'close'});
 				});
-				await slot.worker.terminate();
+				// Bounded too: a terminate() of a thread that was stopped as it started may never settle,
+				// and the process would then end with the job unfinished (exit 13, nothing written).
+				let timer: NodeJS.Timeout | undefined;
+				await Promise.race([slot.worker.terminate(), new Promise(resolve => (timer = setTimeout(resolve, 2000)))]);
+				clearTimeout(timer);
 			}),
 		);
 	}

@@ -1,13 +1,19 @@
 /**
  * Fault points for crash tests: `CAGE_FAULT=NAME` makes the process kill itself with SIGKILL at
  * the point named NAME, the way a power cut or `kill -9` would stop it there, at an instant no
- * outside signal can hit reliably. Unset (always, outside tests), a fault point does nothing.
+ * outside signal can hit reliably; `slow-check` slows a resume's check of its partial output
+ * (25 ms a MiB) so that a test can stop it in the middle. Unset (always, outside tests), nothing.
  */
 
 /** The points a test can name. */
-export type FaultPoint = 'after-final-rename';
+export type FaultPoint = 'after-final-rename' | 'slow-check';
+
+/** Whether the environment names this fault. */
+export function faultActive(name: FaultPoint): boolean {
+	return process.env.CAGE_FAULT === name;
+}
 
 /** Die here, at once and uncleanly, when the environment names this point. */
 export function faultPoint(name: FaultPoint): void {
-	if (process.env.CAGE_FAULT === name) process.kill(process.pid, 'SIGKILL');
+	if (faultActive(name)) process.kill(process.pid, 'SIGKILL');
 }

@@ -81,6 +81,8 @@ export async function runSession<R extends SessionJobResult>(
 			checkpoint = options.batchCheckpoint;
 		}
 
+		// A resumed job has a checkpoint from its first moment: the one it continues.
+		if (event.type === 'job:start' && event.resumed) checkpointed = true;
 		if (event.type === 'job:checkpoint') {
 			checkpointed = true;
 			if (!batch) checkpoint = event.path;

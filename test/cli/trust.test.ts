@@ -135,6 +135,27 @@ describe('after kill -9 the whole committed prefix of the partial output is chec
 		expect(same(plain, output)).toBe(true);
 	});
 
+	it('stopped while it checks (SIGTERM): interrupted with the checkpoint it started from, which a later resume continues', async () => {
+		const plain = path.join(dir, 'check-stopped');
+		writeRandomFile(plain, 16 * mib);
+		execFileSync('age', ['-r', recipient, '-o', `${plain}.age`, plain]);
+		const output = `${plain}.out`;
+		await killedJob(['decrypt', `${plain}.age`, '-i', key, '-o', output], 8);
+		const before = fs.readFileSync(`${output}.checkpoint.json`, 'utf8');
+		// Slowed to 25 ms a MiB read (the slow-check fault point): long enough to be stopped in.
+		const run = startCage(['resume', output, ...json], {env: {...env, CAGE_FAULT: 'slow-check'}});
+		await waitFor(() => parseEvents(run.stderr()).some(event => event.type === 'job:start'), {what: 'the resume to start'});
+		run.child.kill('SIGTERM');
+		const code = await run.exited;
+		expect(code, run.stderr()).toBe(75);
+		expect(run.stderr()).toContain(`resume with: cage resume ${output}`);
+		expect(parseEvents(run.stderr()).find(event => event.type === 'job:done')).toMatchObject({outcome: 'interrupted', checkpoint: `${output}.checkpoint.json`});
+		expect(fs.readFileSync(`${output}.checkpoint.json`, 'utf8')).toBe(before);
+		const resumed = cage(['resume', output, ...quiet], {env});
+		expect(resumed.status).toBe(0);
+		expect(same(plain, output)).toBe(true);
+	});
+
 	it('encrypt: intact after kill -9, the check says so; the output is what age decrypts', async () => {
 		const plain = path.join(dir, 'intact');
 		writeRandomFile(plain, 12 * mib);
