@@ -19,7 +19,8 @@ import {chunkAt, chunkCount, roundUp, type Chunk} from '../chunker/plan.js';
 import type {ChunkContext, ChunkProcessor, ChunkResult} from '../chunker/processor.js';
 import {permanentErrorCodes} from '../chunker/runner.js';
 import {faultPoint} from '../io/fault.js';
-import {FileInput, FileOutput, newPartialError, OutputExistsError, partialReplacedError, syncDirectory} from '../io/files.js';
+import {identityOf, isIdentity, parseIdentity, type FileIdentity, type WrittenIdentity} from '../io/identity.js';
+import {exists, FileInput, FileOutput, newPartialError, OutputExistsError, partialReplacedError, syncDirectory} from '../io/files.js';
 import {chunksToVerify, runChunkedJob, SourceChangedError} from '../jobs/chunked-job.js';
 import type {ControlProxy} from '../jobs/control-proxy.js';
 import {claim, claimPath} from '../jobs/claim.js';
@@ -57,8 +58,12 @@ export type AgeJobOptions = {
 	item?: {index: number; count: number; replacePartial?: boolean};
 	/** Worker threads to use instead of starting (and stopping) a pool for this file: a batch's. */
 	pool?: WorkerPool;
-	/** Resume: replace a file that appeared at OUTPUT since the job started (else refused). */
+	/** Replace whatever is at OUTPUT when the job ends (--force); else only `replaces`, or nothing. */
 	force?: boolean;
+	/** The file at OUTPUT that this job may replace (a --force batch's, recorded when it was planned). */
+	replaces?: FileIdentity;
+	/** Called with the finished output's identity just before it is renamed into place (a batch records it). */
+	beforeRename?: (identity: WrittenIdentity) => Promise<void>;
 };
 
 /** How an age job ended. */
@@ -107,30 +112,15 @@ type Plan = {
 	replaces?: FileIdentity;
 };
 
-/** A file's identity (inode and device). */
-type FileIdentity = {ino: number; dev: number};
-
-/** The identity of the file at `file`, if there is one. */
-async function identityOf(file: string): Promise<FileIdentity | undefined> {
-	const stat = await fs.stat(file).catch(() => undefined);
-	return stat ? {ino: stat.ino, dev: stat.dev} : undefined;
-}
-
 /**
  * Whether OUTPUT may take the finished file's place: nothing is there, or the user said --force
  * now, or it is the very file the job was started with --force to replace. A file that appeared
  * at OUTPUT since is never replaced without --force.
  */
 async function mayReplaceOutput(plan: Plan, force: boolean): Promise<boolean> {
-	const there = await identityOf(plan.output);
-	return there === undefined || force || (plan.replaces !== undefined && there.ino === plan.replaces.ino && there.dev === plan.replaces.dev);
+	return force || !(await exists(plan.output)) || (await isIdentity(plan.output, plan.replaces));
 }
 
-/** The identity a checkpoint's `params.replaces` records, if valid. */
-function recordedReplaces(params: Record<string, unknown>): FileIdentity | undefined {
-	const value = params.replaces as Partial<FileIdentity> | undefined;
-	return typeof value?.ino === 'number' && typeof value.dev === 'number' ? {ino: value.ino, dev: value.dev} : undefined;
-}
 
 /** One chunk = one worker task; the MAC is a digest of the chunk's Poly1305 tags (see worker.ts). */
 class AgeChunkProcessor implements ChunkProcessor {
@@ -240,7 +230,8 @@ async function runAgeJob(spec: RunSpec): Promise<AgeJobResult> {
 	// Set when a resume finds the output already in place, whole: the crash came after the rename.
 	let finishedEarlier = false;
 	try {
-		if (store) held = await claim(claimPath(store.path), writer => runningError(writer, plan.output));
+		// The claim is the output's, wherever the checkpoint file was passed from (a copy elsewhere).
+		if (store) held = await claim(claimPath(outputCheckpointPath(plan.output)), writer => runningError(writer, plan.output));
 		const processor = new AgeChunkProcessor(pool, plan);
 		let base = resumeFrom?.checkpoint ?? spec.base!;
 		const prepareResume = async (): Promise<typeof base> => {
@@ -336,7 +327,12 @@ async function runAgeJob(spec: RunSpec): Promise<AgeJobResult> {
 			await output!.close();
 			output = undefined;
 			// A file that appeared at OUTPUT while the job ran is not replaced without --force.
-			if (!(await mayReplaceOutput(plan, Boolean(options.force)))) throw outputAppearedError(plan, store?.path);
+			if (!(await mayReplaceOutput(plan, Boolean(options.force)))) throw outputAppearedError(plan, store?.path, Boolean(item));
+			if (options.beforeRename) {
+				const {ctimeMs: _moves, ...written} = (await identityOf(plan.partial))!;
+				await options.beforeRename(written);
+			}
+
 			await fs.rename(plan.partial, plan.output);
 			await syncDirectory(path.dirname(plan.output));
 			faultPoint('after-final-rename');
@@ -424,8 +420,9 @@ function runningError(writer: number | undefined, output: string): Error {
 }
 
 /** A file at OUTPUT that this job did not write: kept, and the resume refused. */
-function outputAppearedError(plan: Plan, checkpointFile: string | undefined): OutputExistsError {
+function outputAppearedError(plan: Plan, checkpointFile: string | undefined, batchItem = false): OutputExistsError {
 	const what = `${plan.output} appeared after this job started, and this job did not write it: it is kept`;
+	if (batchItem) return new OutputExistsError(`${what}; move it away and resume the batch, or resume the batch with --force to replace it`);
 	if (checkpointFile === undefined) return new OutputExistsError(`${what}, and so is this job's finished output, as ${plan.partial}: move ${plan.output} away and rename ${plan.partial} to it`);
 	return new OutputExistsError(`${what}, with this job's partial output ${plan.partial} and checkpoint ${checkpointFile}; move it away and run 'cage resume ${plan.output}', or resume with --force to replace it`);
 }
@@ -487,7 +484,7 @@ async function openPartialForResume(plan: Plan, processor: AgeChunkProcessor, ch
 	}
 
 	// Never replace a file this job did not write: one that appeared at OUTPUT since it started.
-	if (!(await mayReplaceOutput(plan, context.force))) throw outputAppearedError(plan, file);
+	if (!(await mayReplaceOutput(plan, context.force))) throw outputAppearedError(plan, file, context.batchItem);
 	const needed = committedLength(plan, checkpoint.chunksDone);
 	// With digests a short partial output is repaired like a damaged one (the chunks it lacks are redone).
 	if (stat.size < needed && !checkpoint.digests) {
@@ -585,6 +582,19 @@ const verifyBatch = 4;
 function resumeVerifyMode(plan: Plan, checkpoint: Checkpoint, options: AgeJobOptions, source: SourceFingerprint, partialCtimeMs: number): 'sample' | 'full' {
 	const mode = options.resumeVerify ?? 'sample';
 	if (mode === 'full') return mode;
+	// A checkpoint of an older cage (format 1) has no digests of what was written, nor a seal: every
+	// done chunk is redone to check the partial output, whatever the checkpoint says of its stop.
+	if (!checkpoint.digests) {
+		options.emitter.send({
+			type: 'anomaly',
+			severity: 'info',
+			code: 'resume-checked',
+			message: `${plan.partial}: a checkpoint of an older cage (format ${checkpoint.version}) records no digests of what was written: re-verifying all ${checkpoint.chunksDone} done chunks, not a sample`,
+			...(options.item ? {item: options.item.index} : {}),
+		});
+		return 'full';
+	}
+
 	const done = checkpoint.chunksDone - checkpoint.skipped.length;
 	const warn = (message: string, code: 'source-changed' | 'output-changed' = 'source-changed') => {
 		options.emitter.send({type: 'anomaly', severity: 'warn', code, message, ...(options.item ? {item: options.item.index} : {})});
@@ -664,7 +674,7 @@ export async function encryptFile(input: string, output: string, target: Encrypt
 		key: payloadKey(fileKey, nonce),
 		inOffset: 0,
 		outOffset: prefix.length,
-		...(options.force ? {replaces: await identityOf(destination)} : {}),
+		...(options.force ? {replaces: await identityOf(destination)} : options.replaces ? {replaces: options.replaces} : {}),
 	};
 	let secrets: string | undefined;
 	if (options.checkpoint) secrets = (await wrapSecrets({fileKey: Buffer.from(fileKey).toString('base64'), nonce: Buffer.from(nonce).toString('base64')})).wrapped;
@@ -721,7 +731,7 @@ export async function decryptFile(input: string, output: string, key: DecryptKey
 		key: payloadKey(header.fileKey, header.nonce),
 		inOffset: payloadOffset,
 		outOffset: 0,
-		...(options.force ? {replaces: await identityOf(destination)} : {}),
+		...(options.force ? {replaces: await identityOf(destination)} : options.replaces ? {replaces: options.replaces} : {}),
 	};
 	let secrets: string | undefined;
 	if (options.checkpoint) secrets = (await wrapSecrets({fileKey: Buffer.from(header.fileKey).toString('base64'), nonce: Buffer.from(header.nonce).toString('base64')})).wrapped;
@@ -783,7 +793,7 @@ export async function resumeFile(
 		key,
 		inOffset: kind === 'encrypt' ? 0 : Number(checkpoint.params.payloadOffset),
 		outOffset: kind === 'encrypt' ? Number(checkpoint.params.headerLength) : 0,
-		...(recordedReplaces(checkpoint.params) ? {replaces: recordedReplaces(checkpoint.params)!} : {}),
+		...(parseIdentity(checkpoint.params.replaces) ? {replaces: parseIdentity(checkpoint.params.replaces)!} : {}),
 	};
 	return runAgeJob({plan, options: {...options, chunkSize: checkpoint.chunkSize, checkpoint: true}, resumeFrom: {checkpoint, file: checkpointFile}});
 }

@@ -16,7 +16,8 @@ import {decryptStream, encryptStream} from '../age/streams.js';
 import {checkReadableFile, exists, InputError, newPartialError, OutputExistsError, partialExistsError, partialReplacedError, sameFile, syncDirectory} from '../io/files.js';
 import {peekStream} from '../io/peek.js';
 import {batchCheckpointPath, checkBatchNotRunning, planBatch, runBatch, type BatchCheckpoint, type LeftOut} from '../jobs/batch-job.js';
-import {claimPath} from '../jobs/claim.js';
+import {claim, claimPath, type Claim} from '../jobs/claim.js';
+import {identityOf, isIdentity} from '../io/identity.js';
 import {readCheckpointFor} from '../jobs/locate.js';
 import {displayPath} from '../display-path.js';
 import {describeError} from '../errors.js';
@@ -92,8 +93,11 @@ function refuseRunning(output: string): void {
 	}
 }
 
-/** Refuse to clobber, to write onto the input, or to start over an interrupted job silently. */
-async function checkOutput(input: string | null, output: string, force: boolean): Promise<void> {
+/**
+ * Refuse to clobber, to write onto the input, or to start over an interrupted job silently. With
+ * --force, returns the job's claim, taken before its old files were removed (release it after the job).
+ */
+async function checkOutput(input: string | null, output: string, force: boolean): Promise<Claim | undefined> {
 	const resolved = path.resolve(output);
 	if (input !== null) {
 		const same = path.resolve(input) === resolved || (fs.existsSync(resolved) && fs.statSync(resolved).ino === fs.statSync(input).ino && fs.statSync(resolved).dev === fs.statSync(input).dev);
@@ -114,13 +118,18 @@ async function checkOutput(input: string | null, output: string, force: boolean)
 	}
 
 	if (!force && (await exists(output))) throw new OutputExistsError(`${output} already exists; pass --force to overwrite it`);
-	if (force) {
-		await fs.promises.rm(checkpoint, {force: true});
-		await fs.promises.rm(partialPath(output), {force: true});
-	}
+	if (!force) return undefined;
+	// Claimed before anything is removed: a resume of the same output that is starting this very
+	// moment (it holds the claim, not yet a checkpoint naming it) keeps its files.
+	const held = await claim(claimPath(checkpoint), writer =>
+		new OutputExistsError(writer === undefined ? `another cage process is starting a job writing ${output}; wait a moment and try again` : `cage process ${writer} is writing ${output} now; let it finish, or stop it (q, Ctrl-C or kill ${writer}) first`),
+	);
+	await fs.promises.rm(checkpoint, {force: true});
+	await fs.promises.rm(partialPath(output), {force: true});
+	return held;
 }
 
-type Plan = {input: string | null; output: string | null; size: number | null; force?: boolean};
+type Plan = {input: string | null; output: string | null; size: number | null; force?: boolean; held?: Claim};
 
 async function planIo(cli: {input: string[]; flags: {output?: string | undefined; force?: boolean | undefined}}, io: Io, kind: 'encrypt' | 'decrypt'): Promise<Plan> {
 	const raw = cli.input[0];
@@ -137,13 +146,22 @@ async function planIo(cli: {input: string[]; flags: {output?: string | undefined
 		throw new UsageError('refusing to read an age file from the terminal; give INPUT, or redirect stdin from a file or a pipe');
 	}
 
-	if (output !== null) await checkOutput(input, output, Boolean(cli.flags.force));
-	return {input, output, size, force: Boolean(cli.flags.force)};
+	const held = output === null ? undefined : await checkOutput(input, output, Boolean(cli.flags.force));
+	return {input, output, size, force: Boolean(cli.flags.force), ...(held ? {held} : {})};
 }
 
-async function runFileOrStream(
+/** Run the job the command planned; the claim a --force start took is released after it. */
+async function runFileOrStream(...args: Parameters<typeof runPlanned>): Promise<number> {
+	try {
+		return await runPlanned(...args);
+	} finally {
+		await args[1].held?.release();
+	}
+}
+
+async function runPlanned(
 	kind: 'encrypt' | 'decrypt',
-	plan: Plan & {force?: boolean},
+	plan: Plan,
 	options: JobOptions,
 	chunkSizeFlag: number | undefined,
 	io: Io,
@@ -296,6 +314,9 @@ async function planNewBatch(op: 'encrypt' | 'decrypt', cli: BatchFlags, who: Pic
 		if (force) {
 			await fs.promises.rm(outputCheckpointPath(item.output), {force: true});
 			await fs.promises.rm(partialPath(item.output), {force: true});
+			// What --force was asked to replace: that file, not one that appears there later.
+			const replaces = await identityOf(item.output);
+			if (replaces) item.replaces = replaces;
 		} else if (await exists(item.output)) {
 			throw new OutputExistsError(`${item.output} already exists; pass --force to overwrite it`);
 		} else if (await exists(outputCheckpointPath(item.output))) {
@@ -321,6 +342,8 @@ export async function runAgeBatch(context: {
 	resumed: boolean;
 	target?: EncryptTarget;
 	key?: DecryptKey;
+	/** `cage resume --force`: files that appeared at an output are replaced. */
+	force?: boolean;
 }): Promise<number> {
 	const {manifest, options, chunkSizeFlag, emitter} = context;
 	const control = new ControlProxy();
@@ -336,12 +359,29 @@ export async function runAgeBatch(context: {
 			jobs: options.jobs,
 			resumed: context.resumed,
 			resumeArgs: options.resumeArgs,
-			// Renamed into place, nothing left to resume: the file finished before a crash.
+			// Renamed into place, nothing left to resume: the file finished before a crash. Only the file
+			// the batch recorded just before the rename counts (not one from before a --force run, nor
+			// one that appeared there since).
 			async isComplete(item) {
-				return (await exists(item.output)) && !(await exists(outputCheckpointPath(item.output))) && !(await exists(partialPath(item.output)));
+				return !(await exists(outputCheckpointPath(item.output))) && !(await exists(partialPath(item.output))) && (await isIdentity(item.output, item.written));
 			},
-			async runItem(item, {index, count, emitter, control, leftRunning}) {
-				const common = {emitter, control, jobs: options.jobs, rate: options.rate, resumeArgs: options.resumeArgs, retries: options.settings.retries, resumeVerify: options.settings.resumeVerify, item: {index, count, replacePartial: leftRunning}, pool, force: Boolean(manifest.force)};
+			async runItem(item, {index, count, emitter, control, leftRunning, recordWritten}) {
+				const common = {
+					emitter,
+					control,
+					jobs: options.jobs,
+					rate: options.rate,
+					resumeArgs: options.resumeArgs,
+					retries: options.settings.retries,
+					resumeVerify: options.settings.resumeVerify,
+					item: {index, count, replacePartial: leftRunning},
+					pool,
+					// --force now (cage resume --force) replaces what is there; else only the file the
+					// batch was started with --force to replace.
+					force: Boolean(context.force),
+					...(item.replaces ? {replaces: item.replaces} : {}),
+					beforeRename: recordWritten,
+				};
 				const perFile = outputCheckpointPath(item.output);
 				if (await exists(perFile)) {
 					// A file interrupted or skipped earlier continues where it stopped.
@@ -349,8 +389,8 @@ export async function runAgeBatch(context: {
 					return resumeFile(checkpoint, perFile, common);
 				}
 
-				if (!manifest.force && (await exists(item.output))) {
-					throw new OutputExistsError(`${item.output} already exists (made outside this batch?); move it away, then resume`);
+				if (!context.force && (await exists(item.output)) && !(await isIdentity(item.output, item.replaces))) {
+					throw new OutputExistsError(`${item.output} already exists (made outside this batch?); move it away, then resume the batch, or resume it with --force to replace it`);
 				}
 
 				const size = await checkReadableFile(item.source);

@@ -124,7 +124,7 @@ async function resumeClaimed(file: string, cli: Result<typeof resumeFlags>, opti
 			who = {key: manifest.passphrase ? {passphrase: await batchPassphrase(manifest)} : {identities: await readIdentityFiles(identityFiles)}};
 		}
 
-		return runAgeBatch({manifest, checkpointPath: file, emitter: new JobEmitter(), options, chunkSizeFlag: undefined, io, resumed: true, ...who});
+		return runAgeBatch({manifest, checkpointPath: file, emitter: new JobEmitter(), options, chunkSizeFlag: undefined, io, resumed: true, force: Boolean(cli.flags.force), ...who});
 	}
 
 	const checkpoint = await readCheckpointFor(file);

@@ -1,12 +1,13 @@
 /**
  * Fault points for crash tests: `CAGE_FAULT=NAME` makes the process kill itself with SIGKILL at
  * the point named NAME, the way a power cut or `kill -9` would stop it there, at an instant no
- * outside signal can hit reliably; `slow-check` slows a resume's check of its partial output
+ * outside signal can hit reliably (`batch-item-running`: a batch's manifest has just marked its
+ * first file running, before that file's job starts); `slow-check` slows a resume's check of its partial output
  * (25 ms a MiB) so that a test can stop it in the middle. Unset (always, outside tests), nothing.
  */
 
 /** The points a test can name. */
-export type FaultPoint = 'after-final-rename' | 'slow-check';
+export type FaultPoint = 'after-final-rename' | 'slow-check' | 'batch-item-running';
 
 /** Whether the environment names this fault. */
 export function faultActive(name: FaultPoint): boolean {

@@ -12,7 +12,9 @@ import fsSync from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import {CheckpointError, readWriterRecord, refuseIfRunning, writeJsonAtomic} from '../chunker/checkpoint.js';
+import {faultPoint} from '../io/fault.js';
 import {claim, claimPath} from './claim.js';
+import type {FileIdentity, WrittenIdentity} from '../io/identity.js';
 import type {JobEmitter} from '../chunker/emitter.js';
 import {skippedByUser, type JobControl, type JobOutcome} from '../chunker/events.js';
 import {displayPath} from '../display-path.js';
@@ -25,7 +27,20 @@ import {ControlProxy} from './control-proxy.js';
 /** `running` is saved before a file starts, so a crash between its rename and the next save is recognised on resume. */
 export type BatchItemStatus = 'pending' | 'running' | 'done' | 'skipped' | 'failed';
 
-export type BatchItem = {source: string; output: string; size: number; status: BatchItemStatus; reason?: string};
+export type BatchItem = {
+	source: string;
+	output: string;
+	size: number;
+	status: BatchItemStatus;
+	reason?: string;
+	/** The file at `output` when a --force batch was planned: the one this batch may replace. */
+	replaces?: FileIdentity;
+	/**
+	 * The finished output's identity, recorded just before it is renamed into place: after a crash
+	 * before the manifest says `done`, only the file with this identity counts as finished.
+	 */
+	written?: WrittenIdentity;
+};
 
 /** The batch manifest format this build writes (its own numbering, apart from a file's checkpoint). */
 export const batchCheckpointVersion = 1;
@@ -219,7 +234,7 @@ export async function isBatchCheckpoint(file: string): Promise<boolean> {
  * (a crash), so a partial output without a checkpoint there is its own to start over; any other
  * partial output belongs to another process.
  */
-export type RunItem = (item: BatchItem, context: {index: number; count: number; emitter: JobEmitter; control: ControlProxy; leftRunning: boolean}) => Promise<{
+export type RunItem = (item: BatchItem, context: {index: number; count: number; emitter: JobEmitter; control: ControlProxy; leftRunning: boolean; recordWritten: (identity: WrittenIdentity) => Promise<void>}) => Promise<{
 	outcome: JobOutcome;
 	bytesDone: number;
 	error?: Error;
@@ -352,13 +367,20 @@ export async function runBatch(spec: {
 				break;
 			}
 
+			faultPoint('batch-item-running');
+
 			const itemControl = new ControlProxy();
 			control.current = itemControl;
 			control.skipRequested = false;
 			if (control.paused) itemControl.pause();
 			let result;
 			try {
-				result = await spec.runItem(item, {index, count: items.length, emitter, control: itemControl, leftRunning});
+				const recordWritten = async (identity: WrittenIdentity) => {
+					item.written = identity;
+					await save();
+				};
+
+				result = await spec.runItem(item, {index, count: items.length, emitter, control: itemControl, leftRunning, recordWritten});
 			} catch (error) {
 				// Errors before the file's job starts (unreadable input, existing output, …).
 				result = {outcome: 'failed' as const, bytesDone: 0, error: error as Error};

@@ -3,10 +3,10 @@
  * (O_CREAT | O_EXCL) before it does any work, and removes it when it ends. Two `cage resume` of
  * one job started in the same moment cannot both create it; the second is refused at once. A
  * lock left by a process that is gone (kill -9, a power cut; a zombie counts as gone) is taken
- * over. Within one process a claim is re-entrant: the resume command claims before it reads
+ * over (under a second lock, `CHECKPOINT.lock.takeover`, so that two processes taking over at once
+ * never remove each other's live claim). Within one process a claim is re-entrant: the resume command claims before it reads
  * anything, and the engine it calls claims the same lock again.
  */
-import {randomBytes} from 'node:crypto';
 import fs from 'node:fs/promises';
 import {readWriterRecord, runningWriter, writerStamp} from '../chunker/checkpoint.js';
 
@@ -33,28 +33,38 @@ export async function claim(lock: string, refusal: (pid: number | undefined) => 
 	}
 
 	for (let attempt = 0; attempt < 3; attempt++) {
-		try {
-			const handle = await fs.open(lock, 'wx', 0o600);
-			try {
-				await handle.writeFile(JSON.stringify({...writerStamp(), updatedAt: new Date().toISOString()}));
-				held.set(lock, {count: 1, ino: (await handle.stat()).ino});
-			} finally {
-				await handle.close();
-			}
-
-			return release(lock);
-		} catch (error) {
-			if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-		}
-
+		if (await create(lock)) return release(lock);
+		const ino = (await fs.stat(lock).catch(() => undefined))?.ino;
 		const record = readWriterRecord(lock);
 		const writer = runningWriter(record);
 		if (writer !== undefined) throw refusal(writer);
 		if (record.pid === undefined && (await youngerThan(lock, 5000))) throw refusal(undefined);
-		await takeOverStale(lock, record);
+		// Stale: removed only under a second, short-lived lock, after finding the same file there
+		// again, so that a live claim made meanwhile is never the one removed.
+		if (ino !== undefined && !(await takeOverStale(lock, ino))) throw refusal(undefined);
 	}
 
 	throw refusal(undefined);
+}
+
+/** Create `lock` exclusively with this process's record; false when it exists. */
+async function create(lock: string): Promise<boolean> {
+	let handle;
+	try {
+		handle = await fs.open(lock, 'wx', 0o600);
+	} catch (error) {
+		if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+		throw error;
+	}
+
+	try {
+		await handle.writeFile(JSON.stringify({...writerStamp(), updatedAt: new Date().toISOString()}));
+		held.set(lock, {count: 1, ino: (await handle.stat()).ino});
+	} finally {
+		await handle.close();
+	}
+
+	return true;
 }
 
 function release(lock: string): Claim {
@@ -74,30 +84,35 @@ function release(lock: string): Claim {
 	};
 }
 
+/** Whether `file` was modified less than `ms` ago (a time in the future, a clock set back, is not). */
 async function youngerThan(file: string, ms: number): Promise<boolean> {
 	const stat = await fs.stat(file).catch(() => undefined);
-	return stat !== undefined && Date.now() - stat.mtimeMs < ms;
+	const age = stat === undefined ? Number.NaN : Date.now() - stat.mtimeMs;
+	return age >= 0 && age < ms;
 }
 
 /**
- * Remove a stale lock, unless another process took it over meanwhile: the lock is moved aside
- * (one rename wins), and put back when what was moved is not the stale record seen.
+ * Remove the stale lock `lock` (the file with inode `staleIno`), holding `LOCK.takeover` (created
+ * exclusively) meanwhile: only its holder removes a lock, so while it holds it the stale file
+ * cannot be replaced by another (its inode number cannot be reused). False when another process
+ * is taking over at this moment.
  */
-async function takeOverStale(lock: string, seen: ReturnType<typeof readWriterRecord>): Promise<void> {
-	const aside = `${lock}.stale-${process.pid}-${randomBytes(4).toString('hex')}`;
+async function takeOverStale(lock: string, staleIno: number): Promise<boolean> {
+	const takeover = `${lock}.takeover`;
+	if (!(await create(takeover))) {
+		// One left by a process killed in these few milliseconds is stale too: removed, then retried.
+		const holder = readWriterRecord(takeover);
+		if (runningWriter(holder) !== undefined || (holder.pid === undefined && (await youngerThan(takeover, 5000)))) return false;
+		await fs.rm(takeover, {force: true});
+		return true;
+	}
+
 	try {
-		await fs.rename(lock, aside);
-	} catch (error) {
-		if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
-		throw error;
+		if ((await fs.stat(lock).catch(() => undefined))?.ino === staleIno) await fs.rm(lock, {force: true});
+	} finally {
+		held.delete(takeover);
+		await fs.rm(takeover, {force: true});
 	}
 
-	const moved = readWriterRecord(aside);
-	if (moved.pid !== seen.pid || moved.pidStart !== seen.pidStart) {
-		// A live claim made after we looked: give it back (if a third process claimed in between,
-		// that one holds the name and this one is dropped: only one of them ever runs).
-		await fs.link(aside, lock).catch(() => undefined);
-	}
-
-	await fs.rm(aside, {force: true});
+	return true;
 }

@@ -202,6 +202,48 @@ describe('a resume never replaces a file it did not write', () => {
 	});
 });
 
+describe('a batch never takes a file it did not write for its own', () => {
+	const tree = () => {
+		const root = path.join(dir, `tree-${Math.random().toString(36).slice(2)}`);
+		fs.mkdirSync(path.join(root, 'in'), {recursive: true});
+		for (const name of ['a', 'b', 'c']) writeRandomFile(path.join(root, 'in', name), 200_000);
+		return root;
+	};
+
+	it('a --force batch killed right after marking a file running: the old output there is redone, not taken as done', () => {
+		const root = tree();
+		const out = path.join(root, 'out');
+		fs.mkdirSync(path.join(out, 'in'), {recursive: true});
+		for (const name of ['a', 'b', 'c']) fs.writeFileSync(path.join(out, 'in', `${name}.age`), 'OLD');
+		const args = ['encrypt', '--recursive', path.join(root, 'in'), '-r', recipient, '--output-dir', out, '--force', ...quiet];
+		const crashed = spawnSync(process.execPath, [cliPath, ...args], {env: {...env, CAGE_FAULT: 'batch-item-running'}, cwd: root});
+		expect(crashed.signal).toBe('SIGKILL');
+		const resumed = cage(['resume', out, ...quiet], {env});
+		expect(resumed.stderr).toBe('');
+		expect(resumed.status).toBe(0);
+		for (const name of ['a', 'b', 'c']) expect(ageDecrypts(path.join(out, 'in', `${name}.age`), path.join(root, 'in', name))).toBe(true);
+	});
+
+	it('a file that appears at a --force batch\'s output after it started is kept; the batch resumed with --force replaces it', () => {
+		const root = tree();
+		const out = path.join(root, 'out');
+		const args = ['encrypt', '--recursive', path.join(root, 'in'), '-r', recipient, '--output-dir', out, '--force', ...quiet];
+		const crashed = spawnSync(process.execPath, [cliPath, ...args], {env: {...env, CAGE_FAULT: 'batch-item-running'}, cwd: root});
+		expect(crashed.signal).toBe('SIGKILL');
+		const appeared = path.join(out, 'in', 'c.age');
+		fs.mkdirSync(path.dirname(appeared), {recursive: true});
+		fs.writeFileSync(appeared, 'SOMEONE ELSE');
+		const refused = cage(['resume', out, ...quiet], {env});
+		expect(refused.status).toBe(1);
+		expect(refused.stderr).toContain('resume it with --force to replace it');
+		expect(fs.readFileSync(appeared, 'utf8')).toBe('SOMEONE ELSE');
+		expect(ageDecrypts(path.join(out, 'in', 'a.age'), path.join(root, 'in', 'a'))).toBe(true);
+		const forced = cage(['resume', out, '--force', ...quiet], {env});
+		expect(forced.status).toBe(0);
+		expect(ageDecrypts(appeared, path.join(root, 'in', 'c'))).toBe(true);
+	});
+});
+
 describe('a crash between the final rename and the checkpoint removal', () => {
 	it('is finished by the next resume once the output checks out; a damaged output is refused and kept', () => {
 		const plain = path.join(dir, 'renamed');
