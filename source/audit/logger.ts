@@ -20,6 +20,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type {JobEmitter} from '../chunker/emitter.js';
 import type {CageEvent} from '../chunker/events.js';
+import {makePrivateDirectorySync} from '../io/private-file.js';
 import {formatAuditLine} from './format.js';
 
 /** Where the log goes and when it rotates. */
@@ -137,7 +138,7 @@ export class AuditLogger {
 
 		if (this.#file && stat && stat.ino === this.#file.ino && stat.dev === this.#file.dev) return this.#file;
 		this.#closeFile();
-		fs.mkdirSync(path.dirname(this.path), {recursive: true, mode: 0o700});
+		makePrivateDirectorySync(path.dirname(this.path));
 		const fd = fs.openSync(this.path, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT, 0o600);
 		const opened = fs.fstatSync(fd);
 		this.#file = {fd, dev: opened.dev, ino: opened.ino, torn: endsTorn(this.path, opened)};

@@ -14,6 +14,7 @@ import {parseRecipientArgs, readIdentityFiles, readRecipientsFiles} from '../age
 import {isPassphraseFile, isPassphraseHeader, passphraseHeaderStart, plaintextSizeOfFile} from '../age/header.js';
 import {decryptStream, encryptStream} from '../age/streams.js';
 import {checkReadableFile, exists, InputError, newPartialError, OutputExistsError, partialExistsError, partialReplacedError, sameFile, syncDirectory} from '../io/files.js';
+import {makePrivateDirectory} from '../io/private-file.js';
 import {peekStream} from '../io/peek.js';
 import {batchCheckpointPath, checkBatchNotRunning, planBatch, runBatch, type BatchCheckpoint, type LeftOut} from '../jobs/batch-job.js';
 import {readCheckpointFor} from '../jobs/locate.js';
@@ -276,7 +277,7 @@ async function planNewBatch(op: 'encrypt' | 'decrypt', cli: BatchFlags, who: Pic
 	}
 
 	const checkpointPath = batchCheckpointPath(cli.input, cli.flags.outputDir);
-	if (cli.flags.outputDir) await fs.promises.mkdir(cli.flags.outputDir, {recursive: true});
+	if (cli.flags.outputDir) await makePrivateDirectory(cli.flags.outputDir);
 	const force = Boolean(cli.flags.force);
 	await checkBatchNotRunning(checkpointPath);
 	if (!force && (await exists(checkpointPath))) {
@@ -347,7 +348,7 @@ export async function runAgeBatch(context: {
 				}
 
 				const size = await checkReadableFile(item.source);
-				await fs.promises.mkdir(path.dirname(item.output), {recursive: true});
+				await makePrivateDirectory(path.dirname(item.output));
 				const chunked = ageSplit(size, chunkSizeFlag, options.settings).checkpoint;
 				const chunkSize = resolveChunkSize(size, chunkSizeFlag, options.settings.chunkSize);
 				const fileOptions = {...common, chunkSize, checkpoint: chunked};
