@@ -11,7 +11,7 @@ import {SharedControl} from '../chunker/control.js';
 import {JobEmitter} from '../chunker/emitter.js';
 import {decryptFile, encryptFile, resumeFile, type AgeJobResult, type DecryptKey, type EncryptTarget} from '../age/engine.js';
 import {parseRecipientArgs, readIdentityFiles, readRecipientsFiles} from '../age/keys.js';
-import {isPassphraseFile, isPassphraseHeader, passphraseHeaderStart, plaintextSizeOfFile} from '../age/header.js';
+import {ageMagic, checkAgeFileStart, checkAgeStart, isPassphraseFile, isPassphraseHeader, passphraseHeaderStart, plaintextSizeOfFile} from '../age/header.js';
 import {decryptStream, encryptStream} from '../age/streams.js';
 import {checkReadableFile, exists, InputError, newPartialError, OutputExistsError, partialExistsError, partialReplacedError, sameFile, syncDirectory} from '../io/files.js';
 import {makePrivateDirectory} from '../io/private-file.js';
@@ -176,6 +176,9 @@ async function runFileOrStream(
 
 	// A stream runs on the main thread: stop the cipher workers started on the chance of a file.
 	releaseWarmWorkers();
+	// An input that is no age file is one error line, before the job (and its progress lines) start.
+	if (kind === 'decrypt' && plan.input !== null) await checkAgeFileStart(plan.input);
+	else if (kind === 'decrypt' && !io.stdin.isTTY) checkAgeStart(await peekStream(io.stdin, ageMagic.length), 'stdin');
 	const input = plan.input === null ? io.stdin : fs.createReadStream(plan.input, {highWaterMark: 1024 * 1024});
 	// A file output is opened first, so that a missing directory or a permission problem is a
 	// one-line error before any work; it is synced before it takes its final name. stdout that is
