@@ -31,6 +31,22 @@ describe('reducer', () => {
 		expect(end.ending).toEqual({outcome: 'completed', durationMs: 1500});
 	});
 
+	it('a stream of known size (a file encrypted to stdout, chunks 0) counts the file\'s chunks, not those started so far', () => {
+		const script = new EventScript();
+		script.start({size: 96 * MiB, chunkSize: MiB, chunks: 0, output: null});
+		let bytes = 0;
+		for (let id = 0; id < 23; id++) bytes = script.chunk(id, MiB, 10, bytes);
+		script.send({type: 'chunk:start', chunk: 23, start: 23 * MiB, size: MiB, attempt: 1});
+		const job = selectedJob(reduceEvents(script.events))!;
+		expect(job.chunkCount).toBe(96);
+		expect(job.chunkCounts).toEqual([72, 1, 23, 0, 0]);
+		// A stream of unknown size still grows with what it starts.
+		const unknown = new EventScript();
+		unknown.start({size: null, chunkSize: MiB, chunks: 0, output: null});
+		unknown.chunk(0, MiB, 10, 0);
+		expect(selectedJob(reduceEvents(unknown.events))!.chunkCount).toBe(1);
+	});
+
 	it('computes throughput from event timestamps: current, average, peak, ETA', () => {
 		const script = new EventScript();
 		script.start({size: 100 * MiB, chunks: 100});
