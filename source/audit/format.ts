@@ -62,7 +62,7 @@ const schema: Record<CageEventType, Record<string, FieldSpec>> = {
 	'chunk:done': {chunk, start: int, size: int, durationMs: {kind: 'number'}, attempt: int, bytesDone: int, item: optionalInt},
 	'chunk:failed': {chunk, start: int, size: int, attempt: int, willRetry: {kind: 'boolean'}, error: string, code: optionalString, item: optionalInt},
 	'chunk:skipped': {chunk, start: int, size: int, reason: string, item: optionalInt},
-	'item:start': {item: int, items: int, path: string, output: {kind: 'string|null'}, size: int, chunkSize: int, chunks},
+	'item:start': {item: int, items: int, path: string, output: {kind: 'string|null'}, size: int, chunkSize: int, chunks, chunksDone: {kind: 'chunks', optional: true}, bytesDone: optionalInt},
 	'item:done': {item: int, path: string, bytes: int, durationMs: {kind: 'number'}},
 	'item:skipped': {item: int, path: string, reason: string},
 	anomaly: {severity: {kind: ['info', 'warn', 'error']}, code: {kind: anomalyCodes}, message: string, chunk: {kind: 'chunk', optional: true}, item: optionalInt},

@@ -139,6 +139,12 @@ export type ItemStartEvent = Base<'item:start'> & {
 	size: number;
 	chunkSize: number;
 	chunks: number;
+	/**
+	 * A file resumed from its own checkpoint: the chunks and bytes done before this run (absent for
+	 * a file started afresh). Views count them as done, not as this run's work.
+	 */
+	chunksDone?: number;
+	bytesDone?: number;
 };
 
 /** A file of a batch finished. */

@@ -128,7 +128,12 @@ export function plainReporter(out: Writable, {intervalMs = 1000, prefixJobs = fa
 
 			case 'item:start': {
 				const job = jobs.get(event.job);
-				if (job) job.current = {item: event.item, size: event.size};
+				if (job) {
+					job.current = {item: event.item, size: event.size};
+					// A file resumed from its own checkpoint: what it had done is not this run's work.
+					job.startBytes += event.bytesDone ?? 0;
+				}
+
 				out.write(`${prefix(event)}[${event.item + 1}/${event.items}] ${event.path} -> ${event.output ?? 'stdout'} (${formatBytes(event.size)})\n`);
 				break;
 			}

@@ -286,7 +286,10 @@ export function applyEvent(state: DashboardState, event: CageEvent): DashboardSt
 			job.source = event.path;
 			job.output = event.output;
 			job.chunkSize = event.chunkSize;
-			resetChunks(job, event.chunks, 0);
+			resetChunks(job, event.chunks, event.chunksDone ?? 0);
+			// A file resumed from its own checkpoint: what it had done is not this run's work.
+			job.startBytes += event.bytesDone ?? 0;
+			job.bytesDone = Math.max(job.bytesDone, job.itemBase + (event.bytesDone ?? 0));
 			break;
 		}
 

@@ -47,6 +47,23 @@ describe('reducer', () => {
 		expect(selectedJob(reduceEvents(unknown.events))!.chunkCount).toBe(1);
 	});
 
+	it('a batch file resumed from its own checkpoint: its done chunks show done, and its done bytes are not this run\'s', () => {
+		const script = new EventScript();
+		script.start({items: 2, chunks: 0, chunkSize: 0, size: 101 * MiB, bytesDone: MiB, resumed: true});
+		script.send({type: 'item:start', item: 1, items: 2, path: '/d/big', output: '/d/big.age', size: 100 * MiB, chunkSize: 10 * MiB, chunks: 10, chunksDone: 6, bytesDone: 60 * MiB});
+		let job = selectedJob(reduceEvents(script.events))!;
+		expect(job.chunkCounts[ChunkState.done]).toBe(6);
+		expect(job.startBytes).toBe(61 * MiB);
+		expect(job.bytesDone).toBe(61 * MiB);
+		script.wait(1000);
+		script.send({type: 'chunk:done', chunk: 9, start: 90 * MiB, size: 10 * MiB, durationMs: 1000, attempt: 1, bytesDone: 100 * MiB, item: 1});
+		script.send({type: 'item:done', item: 1, path: '/d/big', bytes: 100 * MiB, durationMs: 1000});
+		script.send({type: 'job:done', outcome: 'completed', bytesDone: 101 * MiB, durationMs: 1000, itemsDone: 2, itemsSkipped: 0});
+		job = selectedJob(reduceEvents(script.events))!;
+		expect(job.bytesDone - job.startBytes).toBe(40 * MiB);
+		expect(job.throughput.average).toBeCloseTo(40 * MiB, -3);
+	});
+
 	it('computes throughput from event timestamps: current, average, peak, ETA', () => {
 		const script = new EventScript();
 		script.start({size: 100 * MiB, chunks: 100});
