@@ -75,6 +75,21 @@ function stdinOffset(): number {
 	}
 }
 
+/**
+ * The first `length` bytes stdin will give, read without taking them: by position when it is a
+ * regular file (a read would move the offset that sizes the job), else peeked and put back; none
+ * from a terminal (the job would wait for typing).
+ */
+async function stdinStart(io: Io, length: number): Promise<Buffer> {
+	if (io.stdin.isTTY) return Buffer.alloc(0);
+	if (io.stdin === process.stdin && isRegularFile(0)) {
+		const head = Buffer.alloc(length);
+		return head.subarray(0, fs.readSync(0, head, 0, length, stdinOffset()));
+	}
+
+	return peekStream(io.stdin, length);
+}
+
 /** A directory is never overwritten, --force or not: the job would only fail at its very end. */
 function refuseDirectory(output: string): void {
 	if (fs.statSync(output, {throwIfNoEntry: false})?.isDirectory()) throw new InputError(`${output} is a directory; the output must be a file (-o FILE), or give several inputs with --output-dir DIR`);
@@ -178,7 +193,7 @@ async function runFileOrStream(
 	releaseWarmWorkers();
 	// An input that is no age file is one error line, before the job (and its progress lines) start.
 	if (kind === 'decrypt' && plan.input !== null) await checkAgeFileStart(plan.input);
-	else if (kind === 'decrypt' && !io.stdin.isTTY) checkAgeStart(await peekStream(io.stdin, ageMagic.length), 'stdin');
+	else if (kind === 'decrypt') checkAgeStart(await stdinStart(io, ageMagic.length), 'stdin');
 	const input = plan.input === null ? io.stdin : fs.createReadStream(plan.input, {highWaterMark: 1024 * 1024});
 	// A file output is opened first, so that a missing directory or a permission problem is a
 	// one-line error before any work; it is synced before it takes its final name. stdout that is
