@@ -19,7 +19,7 @@ import {
 	storedSetting,
 	type Settings,
 } from './config.js';
-import {writePrivateFile} from './io/private-file.js';
+import {makePrivateDirectory, makePrivateDirectorySync, writePrivateFile} from './io/private-file.js';
 
 function jsonSchema(): Record<string, unknown> {
 	const schema: Record<string, unknown> = {};
@@ -40,6 +40,8 @@ export class ConfigStore {
 
 	constructor(dir: string = configDir()) {
 		try {
+			// conf writes the file (defaults) on first use and makes the directory without a mode.
+			makePrivateDirectorySync(dir);
 			this.#conf = new Conf<Settings>({
 				projectName: 'cage',
 				projectSuffix: '',
@@ -96,7 +98,7 @@ export async function resetConfigFile(key?: keyof Settings, dir: string = config
 	const file = configFilePath(dir);
 	const target = await fs.realpath(file).catch(() => file);
 	const write = async (data: Record<string, unknown>) => {
-		await fs.mkdir(path.dirname(target), {recursive: true, mode: 0o700});
+		await makePrivateDirectory(path.dirname(target));
 		await writePrivateFile(target, JSON.stringify(data, undefined, '\t'), {replace: true});
 	};
 

@@ -205,7 +205,8 @@ async function runAgeJob(spec: RunSpec): Promise<AgeJobResult> {
 	const count = chunkCount(plan.size, plan.chunkSize);
 	const {item} = options;
 	if (item) {
-		emitter.send({type: 'item:start', item: item.index, items: item.count, path: plan.input, output: plan.output, size: plan.size, chunkSize: plan.chunkSize, chunks: count});
+		const resumedAt = resumeFrom ? {chunksDone: resumeFrom.checkpoint.chunksDone, bytesDone: resumeFrom.checkpoint.bytesDone} : {};
+		emitter.send({type: 'item:start', item: item.index, items: item.count, path: plan.input, output: plan.output, size: plan.size, chunkSize: plan.chunkSize, chunks: count, ...resumedAt});
 	} else emitter.send({
 		type: 'job:start',
 		kind: plan.kind,

@@ -105,6 +105,25 @@ export async function isPassphraseFile(file: string): Promise<boolean> {
 	return read !== null && isPassphraseHeader(read.head);
 }
 
+/**
+ * Refuse what cannot be an age file from its first bytes (`head`, of `name`): not the age
+ * version line, or ASCII armor. Fewer bytes than the version line (or none) pass: the decryption
+ * says what is wrong with a file that short.
+ * @throws AgeFormatError naming `name`.
+ */
+export function checkAgeStart(head: Uint8Array, name: string): void {
+	headerLength(head.subarray(0, Math.min(head.length, ageMagic.length)), name);
+}
+
+/**
+ * `checkAgeStart` for the file `file`, read from its start. A file that cannot be read passes:
+ * the decryption reports why, as for any other input.
+ */
+export async function checkAgeFileStart(file: string): Promise<void> {
+	const read = await readHead(file, ageMagic.length);
+	if (read) checkAgeStart(read.head, file);
+}
+
 /** How every header of an age file encrypted with a passphrase starts. */
 export const passphraseHeaderStart = `${ageMagic}-> scrypt `;
 

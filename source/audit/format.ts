@@ -1,6 +1,11 @@
 /**
- * The audit log's line format, version 1: one JSON object per line,
- * `{"v":1,"ts":…,"job":…,"seq":…,"type":…,…the other fields of the event}`.
+ * The audit log's line format, version 2: one JSON object per line,
+ * `{"v":2,"ts":…,"job":…,"seq":…,"type":…,…the other fields of the event}`.
+ *
+ * In version 2 every line of a job takes a seq of its own, progress samples included: a job's
+ * lines number 0, 1, 2… Version 1 (cage before 2026-12) numbered only the other events, and its
+ * `chunk:progress` lines repeated the seq of the next one; such logs still read (`version` tells
+ * the reader which rule a line follows).
  *
  * `formatAuditLine` writes it; `parseAuditLine` reads it back into the exact `CageEvent` the runner
  * emitted (same keys, same key order, `v` stripped), after checking every field its type requires.
@@ -9,7 +14,10 @@ import {anomalyCodes, eventTypes, type CageEvent, type CageEventType} from '../c
 import {maxChunks} from '../chunker/plan.js';
 
 /** The version written in every line. */
-export const auditVersion = 1;
+export const auditVersion = 2;
+
+/** The versions this cage reads. */
+export const readableAuditVersions: readonly number[] = [1, 2];
 
 /** One event as one line of the audit log, newline included. */
 export function formatAuditLine(event: CageEvent): string {
@@ -54,7 +62,7 @@ const schema: Record<CageEventType, Record<string, FieldSpec>> = {
 	'chunk:done': {chunk, start: int, size: int, durationMs: {kind: 'number'}, attempt: int, bytesDone: int, item: optionalInt},
 	'chunk:failed': {chunk, start: int, size: int, attempt: int, willRetry: {kind: 'boolean'}, error: string, code: optionalString, item: optionalInt},
 	'chunk:skipped': {chunk, start: int, size: int, reason: string, item: optionalInt},
-	'item:start': {item: int, items: int, path: string, output: {kind: 'string|null'}, size: int, chunkSize: int, chunks},
+	'item:start': {item: int, items: int, path: string, output: {kind: 'string|null'}, size: int, chunkSize: int, chunks, chunksDone: {kind: 'chunks', optional: true}, bytesDone: optionalInt},
 	'item:done': {item: int, path: string, bytes: int, durationMs: {kind: 'number'}},
 	'item:skipped': {item: int, path: string, reason: string},
 	anomaly: {severity: {kind: ['info', 'warn', 'error']}, code: {kind: anomalyCodes}, message: string, chunk: {kind: 'chunk', optional: true}, item: optionalInt},
@@ -118,7 +126,7 @@ function describeKind(kind: FieldKind): string {
 
 /** What reading one line gave: an event, or why the line was refused. */
 export type ParsedLine =
-	| {ok: true; event: CageEvent}
+	| {ok: true; event: CageEvent; /** The line's format version (one of `readableAuditVersions`). */ version: number}
 	| {ok: false; problem: 'malformed' | 'version'; reason: string; /** The line's job id when it has one (for the report). */ job?: string; ts?: number};
 
 /**
@@ -139,7 +147,10 @@ export function parseAuditLine(line: string): ParsedLine {
 	const ts = typeof record.ts === 'number' && Number.isFinite(record.ts) ? record.ts : undefined;
 	const refuse = (problem: 'malformed' | 'version', reason: string): ParsedLine => ({ok: false, problem, reason, ...(job === undefined ? {} : {job}), ...(ts === undefined ? {} : {ts})});
 	if (!('v' in record)) return refuse('malformed', 'no version field "v"');
-	if (record.v !== auditVersion) return refuse('version', `version ${JSON.stringify(record.v)} (this cage reads version ${auditVersion})`);
+	if (typeof record.v !== 'number' || !readableAuditVersions.includes(record.v)) {
+		return refuse('version', `version ${JSON.stringify(record.v)} (this cage reads versions ${readableAuditVersions.join(' and ')})`);
+	}
+
 	if (ts === undefined) return refuse('malformed', '"ts" is not a number');
 	if (job === undefined) return refuse('malformed', '"job" is not a non-empty string');
 	if (!fits(record.seq, 'int')) return refuse('malformed', '"seq" is not a whole number');
@@ -166,7 +177,7 @@ export function parseAuditLine(line: string): ParsedLine {
 	event.job = job;
 	event.ts = ts;
 	event.seq = record.seq;
-	return {ok: true, event: event as unknown as CageEvent};
+	return {ok: true, event: event as unknown as CageEvent, version: record.v};
 }
 
 /** Keys of the line's envelope, set apart from the event's own fields. */

@@ -2,8 +2,11 @@
  * The audit logger: appends a job's events to a JSON Lines file that several `cage` processes may
  * share, and rotates it by size.
  *
- * - Every durable event is written; `chunk:progress` at most once a second per job (the throughput
- *   sample), so the log grows with chunks, not bytes. Events carry no payload and no key material.
+ * - Every numbered event is written once: everything but the transient `chunk:progress` updates
+ *   the emitter sends between two samples (at most one a second per job, see `JobEmitter`), which
+ *   repeat the seq of the event before them. So the log grows with chunks, not bytes, each line of
+ *   a job has its own seq, one more than the line before, and a gap means a lost line (a failed
+ *   write). Events carry no payload and no key material.
  * - Each append is ONE `write(2)` of whole line(s) on a descriptor opened with O_APPEND: the kernel
  *   moves the offset to the end and writes under the inode lock, so concurrent writers never tear
  *   or overwrite each other's lines on a local file system.
@@ -17,6 +20,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type {JobEmitter} from '../chunker/emitter.js';
 import type {CageEvent} from '../chunker/events.js';
+import {makePrivateDirectorySync} from '../io/private-file.js';
 import {formatAuditLine} from './format.js';
 
 /** Where the log goes and when it rotates. */
@@ -27,8 +31,6 @@ export type AuditLoggerOptions = {
 	maxBytes: number;
 	/** Rotated files kept: `<path>.1` (newest) … `<path>.<keep>`; 0 drops the old log. */
 	keep: number;
-	/** Milliseconds between two logged `chunk:progress` samples of a job (default 1000). */
-	progressIntervalMs?: number;
 	/** A rotation lock older than this is taken to be left by a crashed process (default 10 s). */
 	staleLockMs?: number;
 };
@@ -49,11 +51,12 @@ export class AuditLogger {
 	readonly #options: Required<AuditLoggerOptions>;
 	#file: Opened | undefined;
 	#failure: Error | undefined;
-	readonly #lastProgress = new Map<string, number>();
+	/** Per running job: the highest seq written (or attempted). */
+	readonly #lastSeq = new Map<string, number>();
 
 	constructor(options: AuditLoggerOptions) {
 		this.path = path.resolve(options.path);
-		this.#options = {progressIntervalMs: 1000, staleLockMs: 10_000, ...options};
+		this.#options = {staleLockMs: 10_000, ...options};
 	}
 
 	/** The first write error, if any write failed. */
@@ -77,17 +80,15 @@ export class AuditLogger {
 	}
 
 	/**
-	 * Append one event (a `chunk:progress` only when the job's last logged sample is at least a
-	 * second old). Returns false when the write failed; never throws.
+	 * Append one event; a `chunk:progress` only when it is a sample (its seq is above the last one
+	 * written for its job: a transient update repeats that one). Returns false when the write
+	 * failed; never throws. A failed line keeps its seq taken, so the log shows the gap.
 	 */
 	log(event: CageEvent): boolean {
-		if (event.type === 'chunk:progress') {
-			const last = this.#lastProgress.get(event.job);
-			if (last !== undefined && event.ts - last < this.#options.progressIntervalMs) return true;
-			this.#lastProgress.set(event.job, event.ts);
-		} else if (event.type === 'job:done') {
-			this.#lastProgress.delete(event.job);
-		}
+		const last = this.#lastSeq.get(event.job);
+		if (event.type === 'chunk:progress' && last !== undefined && event.seq <= last) return true;
+		if (event.type === 'job:done') this.#lastSeq.delete(event.job);
+		else this.#lastSeq.set(event.job, Math.max(event.seq, last ?? event.seq));
 
 		return this.append(formatAuditLine(event));
 	}
@@ -137,7 +138,7 @@ export class AuditLogger {
 
 		if (this.#file && stat && stat.ino === this.#file.ino && stat.dev === this.#file.dev) return this.#file;
 		this.#closeFile();
-		fs.mkdirSync(path.dirname(this.path), {recursive: true, mode: 0o700});
+		makePrivateDirectorySync(path.dirname(this.path));
 		const fd = fs.openSync(this.path, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT, 0o600);
 		const opened = fs.fstatSync(fd);
 		this.#file = {fd, dev: opened.dev, ino: opened.ino, torn: endsTorn(this.path, opened)};

@@ -612,7 +612,7 @@ export class AuditTail {
 			return;
 		}
 
-		const {event} = parsed;
+		const {event, version} = parsed;
 		file.lastJob = event.job;
 		if (this.#options.jobs && !this.#options.jobs(event.job)) return;
 		// A chunk past its job's plan would make a watcher size the job's grid by it. Refused like
@@ -624,7 +624,8 @@ export class AuditTail {
 		}
 
 		const expected = this.#expected.get(event.job);
-		const durable = event.type !== 'chunk:progress';
+		// Every line takes a seq of its own, except a version 1 chunk:progress (see format.ts).
+		const numbered = version > 1 || event.type !== 'chunk:progress';
 		if (expected !== undefined && event.seq < expected) {
 			// A copy of a log read before (copy-and-truncate rotation) repeats every line: one report
 			// for the run, not one per line.
@@ -657,8 +658,7 @@ export class AuditTail {
 			);
 		}
 
-		// chunk:progress repeats the seq of the next durable event without taking it.
-		this.#expected.set(event.job, durable ? event.seq + 1 : event.seq);
+		this.#expected.set(event.job, numbered ? event.seq + 1 : event.seq);
 		if (event.type === 'job:start' || event.type === 'item:start') {
 			if (event.chunks > 0) this.#plans.set(event.job, event.chunks);
 			else this.#plans.delete(event.job);

@@ -4,9 +4,10 @@
  * exactly these objects.
  *
  * Every event carries `job` (the job id), `ts` (milliseconds since the epoch) and `seq` (a
- * per-job counter starting at 0, incremented by one for every durable event the job emits).
- * `chunk:progress` is a transient sample, coalesced before it reaches a log: it repeats the seq of
- * the next durable event instead of taking one, so a complete log has no seq gaps.
+ * per-job counter starting at 0, incremented by one for every event the job emits except the
+ * transient `chunk:progress` updates between two samples (see `JobEmitter`): those repeat the seq
+ * of the event before them and never reach a log, so a complete log numbers its lines 0, 1, 2…
+ * with no gaps and no repeats.
  */
 
 /** What a job does. */
@@ -139,6 +140,12 @@ export type ItemStartEvent = Base<'item:start'> & {
 	size: number;
 	chunkSize: number;
 	chunks: number;
+	/**
+	 * A file resumed from its own checkpoint: the chunks and bytes done before this run (absent for
+	 * a file started afresh). Views count them as done, not as this run's work.
+	 */
+	chunksDone?: number;
+	bytesDone?: number;
 };
 
 /** A file of a batch finished. */

@@ -11,9 +11,10 @@ import {SharedControl} from '../chunker/control.js';
 import {JobEmitter} from '../chunker/emitter.js';
 import {decryptFile, encryptFile, resumeFile, type AgeJobResult, type DecryptKey, type EncryptTarget} from '../age/engine.js';
 import {parseRecipientArgs, readIdentityFiles, readRecipientsFiles} from '../age/keys.js';
-import {isPassphraseFile, isPassphraseHeader, passphraseHeaderStart, plaintextSizeOfFile} from '../age/header.js';
+import {ageMagic, checkAgeFileStart, checkAgeStart, isPassphraseFile, isPassphraseHeader, passphraseHeaderStart, plaintextSizeOfFile} from '../age/header.js';
 import {decryptStream, encryptStream} from '../age/streams.js';
 import {checkReadableFile, exists, InputError, newPartialError, OutputExistsError, partialExistsError, partialReplacedError, sameFile, syncDirectory} from '../io/files.js';
+import {makePrivateDirectory} from '../io/private-file.js';
 import {peekStream} from '../io/peek.js';
 import {batchCheckpointPath, checkBatchNotRunning, planBatch, runBatch, type BatchCheckpoint, type LeftOut} from '../jobs/batch-job.js';
 import {claim, claimPath, type Claim} from '../jobs/claim.js';
@@ -74,6 +75,21 @@ function stdinOffset(): number {
 	} catch {
 		return 0;
 	}
+}
+
+/**
+ * The first `length` bytes stdin will give, read without taking them: by position when it is a
+ * regular file (a read would move the offset that sizes the job), else peeked and put back; none
+ * from a terminal (the job would wait for typing).
+ */
+async function stdinStart(io: Io, length: number): Promise<Buffer> {
+	if (io.stdin.isTTY) return Buffer.alloc(0);
+	if (io.stdin === process.stdin && isRegularFile(0)) {
+		const head = Buffer.alloc(length);
+		return head.subarray(0, fs.readSync(0, head, 0, length, stdinOffset()));
+	}
+
+	return peekStream(io.stdin, length);
 }
 
 /** A directory is never overwritten, --force or not: the job would only fail at its very end. */
@@ -200,6 +216,9 @@ async function runPlanned(
 
 	// A stream runs on the main thread: stop the cipher workers started on the chance of a file.
 	releaseWarmWorkers();
+	// An input that is no age file is one error line, before the job (and its progress lines) start.
+	if (kind === 'decrypt' && plan.input !== null) await checkAgeFileStart(plan.input);
+	else if (kind === 'decrypt') checkAgeStart(await stdinStart(io, ageMagic.length), 'stdin');
 	const input = plan.input === null ? io.stdin : fs.createReadStream(plan.input, {highWaterMark: 1024 * 1024});
 	// A file output is opened first, so that a missing directory or a permission problem is a
 	// one-line error before any work; it is synced before it takes its final name. stdout that is
@@ -301,7 +320,7 @@ async function planNewBatch(op: 'encrypt' | 'decrypt', cli: BatchFlags, who: Pic
 	}
 
 	const checkpointPath = batchCheckpointPath(cli.input, cli.flags.outputDir);
-	if (cli.flags.outputDir) await fs.promises.mkdir(cli.flags.outputDir, {recursive: true});
+	if (cli.flags.outputDir) await makePrivateDirectory(cli.flags.outputDir);
 	const force = Boolean(cli.flags.force);
 	await checkBatchNotRunning(checkpointPath);
 	if (!force && (await exists(checkpointPath))) {
@@ -394,7 +413,7 @@ export async function runAgeBatch(context: {
 				}
 
 				const size = await checkReadableFile(item.source);
-				await fs.promises.mkdir(path.dirname(item.output), {recursive: true});
+				await makePrivateDirectory(path.dirname(item.output));
 				const chunked = ageSplit(size, chunkSizeFlag, options.settings).checkpoint;
 				const chunkSize = resolveChunkSize(size, chunkSizeFlag, options.settings.chunkSize);
 				const fileOptions = {...common, chunkSize, checkpoint: chunked};

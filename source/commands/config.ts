@@ -1,10 +1,17 @@
 import path from 'node:path';
 import {ConfigError, configFilePath, defaultSettings, isSettingKey, settingSpecs, type Settings} from '../config.js';
 import {defineCommand, exitCodes, UsageError} from './command.js';
+import {nearestName} from './unknown-flags.js';
 
 function key(raw: string | undefined): keyof Settings {
 	if (raw === undefined) throw new UsageError('missing <key>');
-	if (!isSettingKey(raw)) throw new ConfigError(`unknown setting '${raw}'; known settings: ${Object.keys(settingSpecs).join(', ')}`);
+	if (!isSettingKey(raw)) {
+		const known = Object.keys(settingSpecs);
+		const near = nearestName(raw, known);
+		const hint = near === undefined ? 'known settings' : `did you mean '${near}'? Known settings`;
+		throw new ConfigError(`unknown setting '${raw}'; ${hint}: ${known.join(', ')}`);
+	}
+
 	return raw;
 }
 
@@ -15,14 +22,11 @@ function key(raw: string | undefined): keyof Settings {
  * a usage error (exit 2) that lists the built-in themes.
  */
 async function checkTheme(value: string): Promise<string> {
-	const {builtInThemes, isThemeName, loadTheme, ThemeError} = await import('../ui/theme.js');
+	const {checkTheme, isThemeName, ThemeError} = await import('../ui/theme.js');
 	try {
-		// No NO_COLOR here: that only changes what is drawn, not which theme is valid.
-		loadTheme(value, {});
+		checkTheme(value);
 	} catch (error) {
-		if (!(error instanceof ThemeError)) throw error;
-		// An unknown name's message lists the built-in themes already.
-		throw new UsageError(isThemeName(value) ? error.message : `${error.message}; use one of ${builtInThemes().join(', ')}, or the path of a valid theme JSON file`);
+		throw error instanceof ThemeError ? new UsageError(error.message) : error;
 	}
 
 	return isThemeName(value) ? value : path.resolve(value);

@@ -5,7 +5,7 @@
 import path from 'node:path';
 import {defaultAuditLogPath, readSettings, type Settings} from '../config.js';
 import type {Io} from './command.js';
-import {intFlag, progressFlag, sizeFlag, type ProgressMode} from './options.js';
+import {intFlag, progressFlag, sizeFlag, themeFlag, type ProgressMode} from './options.js';
 import type {SessionOptions} from '../session/session.js';
 import type {ResumeArgs} from '../shell-quote.js';
 
@@ -37,9 +37,10 @@ export function resolveJobOptions(flags: JobFlagValues, io: Io): JobOptions {
 	const jobs = intFlag('jobs', flags.jobs, {min: 1, max: 64}) ?? settings.jobs;
 	const rate = sizeFlag('rate', flags.rate) ?? 0;
 	const progress = progressFlag(flags.progress, io.stderr);
+	const theme = themeFlag(flags.theme) ?? settings.theme;
 	const auditLog = flags.audit === false ? null : path.resolve(flags.auditLog ?? (settings.auditLog || defaultAuditLogPath()));
 	const resumeArgs = {rate, jobs: flags.jobs === undefined ? undefined : jobs, auditLog: flags.audit === false ? null : flags.auditLog === undefined ? undefined : auditLog};
-	return {settings, jobs, rate, progress, auditLog, theme: flags.theme ?? settings.theme, resumeArgs};
+	return {settings, jobs, rate, progress, auditLog, theme, resumeArgs};
 }
 
 /** Session options from job options. */

@@ -3,6 +3,7 @@
  * config (flags override config).
  */
 import {parseSize, SizeError} from '../size.js';
+import {checkTheme, ThemeError} from '../ui/theme.js';
 import {UsageError} from './command.js';
 
 /** How progress is shown. */
@@ -38,6 +39,21 @@ export function progressFlag(value: string | undefined, stderr: {isTTY?: boolean
 	if (!progressModes.includes(value as ProgressMode)) throw new UsageError(`--progress must be one of ${progressModes.join(', ')} (got '${value}')`);
 	if (value === 'tui' && !stderr.isTTY) return 'plain';
 	return value as ProgressMode;
+}
+
+/**
+ * A `--theme` value, checked in every progress mode (not only when a dashboard draws): a usage
+ * error naming the theme and the built-in ones.
+ */
+export function themeFlag(value: string | undefined): string | undefined {
+	if (value === undefined) return undefined;
+	try {
+		checkTheme(value);
+	} catch (error) {
+		throw error instanceof ThemeError ? new UsageError(`--theme: ${error.message}`) : error;
+	}
+
+	return value;
 }
 
 /** Flags shared by every job command (encrypt, decrypt, resume, chunk hash). */

@@ -23,11 +23,19 @@ function distance(a: string, b: string): number {
 	return previous[b.length]!;
 }
 
+/**
+ * The known name `name` most likely misspells: one within two edits (letter case aside), else the
+ * longest one that it extends or that extends it; undefined when none is near.
+ */
+export function nearestName(name: string, known: readonly string[]): string | undefined {
+	const extended = known.filter(flag => name.startsWith(flag) || flag.startsWith(name)).sort((a, b) => b.length - a.length)[0];
+	const near = known.map(flag => ({flag, cost: distance(name.toLowerCase(), flag.toLowerCase())})).sort((a, b) => a.cost - b.cost)[0];
+	return near && near.cost <= 2 ? near.flag : extended;
+}
+
 /** ` (did you mean --x?)` for a flag that extends or nearly spells a known one, else ''. */
 function suggest(name: string, known: string[]): string {
-	const extended = known.filter(flag => name.startsWith(flag) || flag.startsWith(name)).sort((a, b) => b.length - a.length)[0];
-	const near = known.map(flag => ({flag, cost: distance(name, flag)})).sort((a, b) => a.cost - b.cost)[0];
-	const best = near && near.cost <= 2 ? near.flag : extended;
+	const best = nearestName(name, known);
 	return best ? ` (did you mean --${best}?)` : '';
 }
 

@@ -14,6 +14,7 @@ import {InputError} from '../io/files.js';
 import {plainReporter} from '../progress/reporters.js';
 import type {DashboardHandle} from '../ui/mount.js';
 import {defineCommand, exitCodes, UsageError} from './command.js';
+import {themeFlag} from './options.js';
 
 type WatchMode = 'tui' | 'plain' | 'json';
 
@@ -107,6 +108,7 @@ export const watchCommand = defineCommand({
 	async run(cli, io) {
 		const settings = readSettings();
 		const mode = watchMode(cli.flags.progress, io.stderr);
+		const theme = themeFlag(cli.flags.theme);
 		const follow = cli.flags.follow;
 		const fromStart = cli.flags.fromStart || !follow;
 		const patterns = cli.input.length > 0 ? cli.input : [path.resolve(settings.auditLog || defaultAuditLogPath())];
@@ -133,7 +135,7 @@ export const watchCommand = defineCommand({
 			case 'tui': {
 				// Loaded only when drawing: React, Ink and its layout engine cost every other command memory.
 				const {mountDashboard} = await import('../ui/mount.js');
-				dashboard = mountDashboard({stderr: io.stderr, theme: cli.flags.theme ?? settings.theme, settings, mode: 'watch'});
+				dashboard = mountDashboard({stderr: io.stderr, theme: theme ?? settings.theme, settings, mode: 'watch'});
 				const shown = dashboard;
 				sink = event => shown.push(event);
 				break;

@@ -6,6 +6,7 @@
  * an empty or half-written one under the final name.
  */
 import {randomBytes} from 'node:crypto';
+import fsSync from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import {syncDirectory} from './files.js';
@@ -70,4 +71,36 @@ export async function writePrivateFile(file: string, text: string, {replace}: {r
 	}
 
 	await syncDirectory(path.dirname(file));
+}
+
+/**
+ * The directories `mkdir -p` just made, from `first` (the outermost one it created, as
+ * `mkdir({recursive: true})` returns it) down to `dir`.
+ */
+function createdChain(first: string, dir: string): string[] {
+	const top = path.resolve(first);
+	const chain: string[] = [];
+	for (let current = path.resolve(dir); ; current = path.dirname(current)) {
+		chain.unshift(current);
+		if (current === top || path.dirname(current) === current) return chain;
+	}
+}
+
+/**
+ * Create `dir` and any missing parents with mode 0700 (owner only), whatever the umask: mkdir's
+ * mode is masked by it (a umask of 0 gave 0777 directories), so each directory this call created
+ * is chmod'ed after it is made. Directories that already existed keep their mode: they are the
+ * user's to set.
+ */
+export async function makePrivateDirectory(dir: string): Promise<void> {
+	const first = await fs.mkdir(dir, {recursive: true, mode: 0o700});
+	if (first === undefined) return;
+	for (const created of createdChain(first, dir)) await fs.chmod(created, 0o700);
+}
+
+/** `makePrivateDirectory`, synchronous (for the audit logger, which appends synchronously). */
+export function makePrivateDirectorySync(dir: string): void {
+	const first = fsSync.mkdirSync(dir, {recursive: true, mode: 0o700});
+	if (first === undefined) return;
+	for (const created of createdChain(first, dir)) fsSync.chmodSync(created, 0o700);
 }

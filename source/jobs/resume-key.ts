@@ -10,7 +10,7 @@ import {configDir} from '../config.js';
 import {CheckpointError} from '../chunker/checkpoint.js';
 import {collect, streamOf} from '../age/library-io.js';
 import {identityProblem} from '../age/keys.js';
-import {writePrivateFile} from '../io/private-file.js';
+import {makePrivateDirectory, writePrivateFile} from '../io/private-file.js';
 
 /** The resume identity file's name inside the config directory. */
 export const resumeIdentityName = 'resume-identity.txt';
@@ -77,7 +77,7 @@ async function loadOrCreateIdentity(dir: string): Promise<string> {
 	const file = resumeIdentityPath(dir);
 	const existing = await readIdentity(file);
 	if (existing !== undefined) return existing;
-	await fs.mkdir(dir, {recursive: true, mode: 0o700});
+	await makePrivateDirectory(dir);
 	const identity = await generateX25519Identity();
 	const recipient = await identityToRecipient(identity);
 	const text = `# cage resume identity: wraps the secrets of checkpoints; keep it private\n# created: ${new Date().toISOString()}\n# public key: ${recipient}\n${identity}\n`;

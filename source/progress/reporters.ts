@@ -35,7 +35,20 @@ type JobLine = {
 	itemBase: number;
 	bytesSkipped: number;
 	current: {item: number; size: number} | null;
+	/** Time spent paused (ended pauses), and when the current pause began. */
+	pausedMs: number;
+	pausedSince: number | null;
 };
+
+/**
+ * The job's average rate at `ts`: what this run did over the time it ran since its job:start, its
+ * pauses left out — the dashboard's definition (telemetry/reducer.ts), so the plain lines, the
+ * last of them and the dashboard all give one figure.
+ */
+function averageRate(job: JobLine, bytesDone: number, ts: number): number {
+	const paused = job.pausedMs + (job.pausedSince === null ? 0 : ts - job.pausedSince);
+	return ((bytesDone - job.startBytes) * 1000) / Math.max(1, ts - job.startedAt - paused);
+}
 
 /**
  * The anomalies raised for a chunk that failed for good or a file of a batch that failed: they are
@@ -62,8 +75,7 @@ export function plainReporter(out: Writable, {intervalMs = 1000, prefixJobs = fa
 		if (!job) return;
 		if (!end && event.ts - job.lastLine < intervalMs) return;
 		job.lastLine = event.ts;
-		const elapsed = Math.max(1, event.ts - job.startedAt);
-		const rate = ((bytesDone - job.startBytes) * 1000) / elapsed;
+		const rate = averageRate(job, bytesDone, event.ts);
 		const settled = bytesDone + job.bytesSkipped;
 		const skipped = job.bytesSkipped > 0 ? `, ${formatBytes(job.bytesSkipped)} skipped` : '';
 		const parts: string[] = [];
@@ -77,7 +89,7 @@ export function plainReporter(out: Writable, {intervalMs = 1000, prefixJobs = fa
 	return event => {
 		switch (event.type) {
 			case 'job:start': {
-				jobs.set(event.job, {size: event.size, startedAt: event.ts, startBytes: event.bytesDone, lastLine: event.ts, kind: event.kind, source: event.source, itemBase: event.bytesDone, bytesSkipped: 0, current: null});
+				jobs.set(event.job, {size: event.size, startedAt: event.ts, startBytes: event.bytesDone, lastLine: event.ts, kind: event.kind, source: event.source, itemBase: event.bytesDone, bytesSkipped: 0, current: null, pausedMs: 0, pausedSince: null});
 				const from = event.resumed ? (event.items === undefined ? ` (resuming at chunk ${event.chunksDone}/${event.chunks}, ${formatBytes(event.bytesDone)} done)` : ` (resuming, ${formatBytes(event.bytesDone)} done)`) : '';
 				// A stream has no plan; its size, when known, tells about how many chunks it will have.
 				const chunks = event.chunks || (event.size ? `~${Math.max(1, Math.ceil(event.size / event.chunkSize))}` : '?');
@@ -116,7 +128,12 @@ export function plainReporter(out: Writable, {intervalMs = 1000, prefixJobs = fa
 
 			case 'item:start': {
 				const job = jobs.get(event.job);
-				if (job) job.current = {item: event.item, size: event.size};
+				if (job) {
+					job.current = {item: event.item, size: event.size};
+					// A file resumed from its own checkpoint: what it had done is not this run's work.
+					job.startBytes += event.bytesDone ?? 0;
+				}
+
 				out.write(`${prefix(event)}[${event.item + 1}/${event.items}] ${event.path} -> ${event.output ?? 'stdout'} (${formatBytes(event.size)})\n`);
 				break;
 			}
@@ -135,11 +152,19 @@ export function plainReporter(out: Writable, {intervalMs = 1000, prefixJobs = fa
 			}
 
 			case 'job:paused': {
+				const job = jobs.get(event.job);
+				if (job) job.pausedSince ??= event.ts;
 				out.write(`${prefix(event)}paused at ${formatBytes(event.bytesDone)}\n`);
 				break;
 			}
 
 			case 'job:resumed': {
+				const job = jobs.get(event.job);
+				if (job?.pausedSince != null) {
+					job.pausedMs += event.ts - job.pausedSince;
+					job.pausedSince = null;
+				}
+
 				out.write(`${prefix(event)}resumed\n`);
 				break;
 			}
@@ -147,7 +172,8 @@ export function plainReporter(out: Writable, {intervalMs = 1000, prefixJobs = fa
 			case 'job:done': {
 				status(event, event.bytesDone, true);
 				const job = jobs.get(event.job);
-				const rate = job ? ((event.bytesDone - job.startBytes) * 1000) / Math.max(1, event.durationMs) : 0;
+				// The same average as the line above: the job's durationMs also counts its set-up before job:start.
+				const rate = job ? averageRate(job, event.bytesDone, event.ts) : 0;
 				const skipped = job?.bytesSkipped ? ` (${formatBytes(job.bytesSkipped)})` : '';
 				const items = event.itemsDone === undefined ? '' : `, ${event.itemsDone} file(s) done, ${event.itemsSkipped ?? 0} skipped${skipped}`;
 				// A resumed job's time and rate are this run's: say how much of the total that was.

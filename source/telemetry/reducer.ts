@@ -122,6 +122,15 @@ function resetChunks(job: JobView, count: number, done: number): void {
 	job.chunkCounts = [count - doneCount, 0, doneCount, 0, 0];
 }
 
+/**
+ * The chunks a job with no plan (a stream: `chunks` 0) will have when its size is known, as for a
+ * file encrypted to stdout: the grid and the `chunks done/total` count show the file's chunks, not
+ * just those started so far. One more than expected (the input grew) still grows the grid.
+ */
+function expectedChunks(size: number | null, chunkSize: number): number {
+	return size === null || size <= 0 || chunkSize <= 0 ? 0 : Math.ceil(size / chunkSize);
+}
+
 function setChunk(job: JobView, id: number, code: ChunkStateCode): void {
 	if (!Number.isInteger(id) || id < 0 || id >= maxChunks) return;
 	if (id >= job.chunks.length) {
@@ -237,7 +246,7 @@ export function applyEvent(state: DashboardState, event: CageEvent): DashboardSt
 			job.itemBase = event.bytesDone;
 			job.bucketBytes = event.bytesDone;
 			job.window = [event.ts, event.bytesDone];
-			resetChunks(job, event.chunks, event.chunksDone);
+			resetChunks(job, event.chunks > 0 || event.items !== undefined ? event.chunks : expectedChunks(event.size, event.chunkSize), event.chunksDone);
 			if (event.items !== undefined) job.batch = {total: event.items, done: 0, skipped: 0, current: null};
 			break;
 		}
@@ -277,7 +286,10 @@ export function applyEvent(state: DashboardState, event: CageEvent): DashboardSt
 			job.source = event.path;
 			job.output = event.output;
 			job.chunkSize = event.chunkSize;
-			resetChunks(job, event.chunks, 0);
+			resetChunks(job, event.chunks, event.chunksDone ?? 0);
+			// A file resumed from its own checkpoint: what it had done is not this run's work.
+			job.startBytes += event.bytesDone ?? 0;
+			job.bytesDone = Math.max(job.bytesDone, job.itemBase + (event.bytesDone ?? 0));
 			break;
 		}
 

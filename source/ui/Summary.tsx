@@ -20,8 +20,9 @@ function Row({label, value, theme, width}: {label: string; value: string; theme:
 export function Summary({job, theme, width, maxAnomalies = 3}: Props) {
 	const outcome = job.ending?.outcome ?? job.state;
 	const durationMs = job.ending?.durationMs ?? job.lastTs - job.startedAt;
-	const activeMs = Math.max(1, durationMs - job.pausedMs);
-	const rate = ((job.bytesDone - job.startBytes) * 1000) / activeMs;
+	// The reducer's average, which the live pane showed: one figure, not a second one from durationMs
+	// (which also counts the job's set-up before its job:start).
+	const rate = job.throughput.average;
 	const counts = job.chunkCounts;
 	const {info, warn, error} = job.anomalyCounts;
 	// The percentage is progress: the bytes done and, in a batch, those of the files skipped.

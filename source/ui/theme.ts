@@ -142,3 +142,20 @@ export function loadTheme(nameOrPath: string, env: NodeJS.ProcessEnv = process.e
 	if (env.NO_COLOR) return readThemeFile(path.join(themesDir, 'mono.json'));
 	return theme;
 }
+
+/**
+ * Check a theme named on the command line or in `config set theme` (built-in name or path): a
+ * ThemeError when it cannot be used, naming it and the built-in themes. Checked whatever the
+ * progress mode: a typo must not pass unnoticed in a script only to fail at the next dashboard.
+ */
+export function checkTheme(nameOrPath: string): void {
+	try {
+		// No NO_COLOR here: that only changes what is drawn, not which theme is valid.
+		loadTheme(nameOrPath, {});
+	} catch (error) {
+		if (!(error instanceof ThemeError)) throw error;
+		// An unknown name's message lists the built-in themes already.
+		if (isThemeName(nameOrPath)) throw error;
+		throw new ThemeError(`${error.message}; use one of ${builtInThemes().join(', ')}, or the path of a valid theme JSON file`);
+	}
+}

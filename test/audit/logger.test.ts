@@ -39,7 +39,7 @@ function runJob(emitter: JobEmitter, chunks: number, progressPerChunk = 10): voi
 }
 
 describe('AuditLogger', () => {
-	it('writes one v1 JSON line per durable event, key order v,ts,job,seq,type, that reads back to the same event', () => {
+	it('writes one v2 JSON line per numbered event, key order v,ts,job,seq,type, that reads back to the same event', () => {
 		const file = logPath();
 		let clock = 1_000_000;
 		const emitter = new JobEmitter('job-a', () => (clock += 100));
@@ -55,14 +55,18 @@ describe('AuditLogger', () => {
 		const durable = emitted.filter(event => event.type !== 'chunk:progress');
 		const logged = lines.map(line => JSON.parse(line) as Record<string, unknown>);
 		for (const record of logged) expect(Object.keys(record).slice(0, 5)).toEqual(['v', 'ts', 'job', 'seq', 'type']);
-		expect(logged.every(record => record.v === 1)).toBe(true);
+		expect(logged.every(record => record.v === 2)).toBe(true);
 		const back = lines.map(line => parseAuditLine(line));
 		expect(back.every(result => result.ok)).toBe(true);
 		const events = back.map(result => (result.ok ? result.event : undefined));
 		// Same objects, key order included (so NDJSON of a replay equals NDJSON of the live run).
 		expect(events.filter(event => event?.type !== 'chunk:progress').map(event => JSON.stringify(event))).toEqual(durable.map(event => JSON.stringify(event)));
-		// Durable seqs 0..n-1 with no gaps.
-		expect(durable.map(event => event.seq)).toEqual(durable.map((_event, index) => index));
+		// Every line of the job, progress samples included, has its own seq: 0..n-1 with no gaps.
+		expect(logged.some(record => record.type === 'chunk:progress')).toBe(true);
+		expect(logged.map(record => record.seq)).toEqual(logged.map((_record, index) => index));
+		// The samples logged are the emitter's numbered progress events, the same objects.
+		const numbered = emitted.filter((event, index) => index === 0 || event.seq > emitted[index - 1]!.seq);
+		expect(events.map(event => JSON.stringify(event))).toEqual(numbered.map(event => JSON.stringify(event)));
 		expect(lines.map(line => line + '\n')).toEqual(events.map(event => formatAuditLine(event!)));
 	});
 

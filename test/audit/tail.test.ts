@@ -5,6 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import {fileURLToPath} from 'node:url';
 import {afterAll, afterEach, describe, expect, it} from 'vitest';
 import {JobEmitter} from '../../source/chunker/emitter.js';
 import type {AnomalyEvent, CageEvent} from '../../source/chunker/events.js';
@@ -315,32 +316,56 @@ describe('AuditTail', () => {
 		]);
 	});
 
-	it('seq gaps and out-of-order lines become audit-sequence-gap anomalies; chunk:progress takes no seq', async () => {
+	it('seq gaps and out-of-order lines become audit-sequence-gap anomalies; a progress sample takes a seq of its own', async () => {
 		const file = path.join(freshDir(), 'audit.jsonl');
 		const progress = (seq: number): CageEvent => ({type: 'chunk:progress', chunk: 0, bytes: 1, bytesDone: 1, job: 'a', ts: 1, seq});
 		fs.writeFileSync(
 			file,
-			[paused('a', 0), progress(1), paused('a', 1), progress(2), progress(2), paused('a', 2), paused('a', 5), paused('a', 3), paused('b', 0), paused('a', 6)]
+			[paused('a', 0), progress(1), paused('a', 2), progress(3), progress(3), paused('a', 4), paused('a', 7), paused('a', 5), paused('b', 0), paused('a', 8)]
 				.map(event => line(event))
 				.join(''),
 		);
 		const {tail, events, anomalies} = follow([file], {fromStart: true, follow: false});
 		await tail.start();
-		expect(anomalies().map(anomaly => anomaly.code)).toEqual(['audit-sequence-gap', 'audit-sequence-gap']);
-		expect(anomalies()[0]!.message).toMatch(new RegExp(`^${file}:7: job a: seq jumps from 2 to 5 .*2 event\\(s\\) missing`));
-		expect(anomalies()[1]!.message).toMatch(new RegExp(`^${file}:8: job a: seq 3 .*out of order`));
-		// The out-of-order line is dropped; the line after the gap is kept.
+		expect(anomalies().map(anomaly => anomaly.code)).toEqual(['audit-sequence-gap', 'audit-sequence-gap', 'audit-sequence-gap']);
+		// Two lines with one seq: the second is a repeat, as for any other event.
+		expect(anomalies()[0]!.message).toMatch(new RegExp(`^${file}:5: job a: seq 3 \\(chunk:progress\\) after seq 3: out of order`));
+		expect(anomalies()[1]!.message).toMatch(new RegExp(`^${file}:7: job a: seq jumps from 4 to 7 .*2 event\\(s\\) missing`));
+		expect(anomalies()[2]!.message).toMatch(new RegExp(`^${file}:8: job a: seq 5 .*out of order`));
+		// The out-of-order lines are dropped; the line after the gap is kept.
 		expect(events.filter(event => event.type !== 'anomaly').map(event => `${event.job}${event.seq}${event.type === 'chunk:progress' ? 'p' : ''}`)).toEqual([
 			'a0',
 			'a1p',
-			'a1',
-			'a2p',
-			'a2p',
 			'a2',
-			'a5',
+			'a3p',
+			'a4',
+			'a7',
 			'b0',
-			'a6',
+			'a8',
 		]);
+	});
+
+	it('reads a version 1 log (test/fixtures/audit-v1.jsonl): its chunk:progress lines take no seq, and its gaps are still found', async () => {
+		const fixture = fileURLToPath(new URL('../fixtures/audit-v1.jsonl', import.meta.url));
+		const {tail, events, anomalies} = follow([fixture], {fromStart: true, follow: false});
+		await tail.start();
+		// Only the lost lines (seq 4 and 5 before seq 6) and the late one (seq 4 after 6) are reported.
+		expect(anomalies().map(anomaly => anomaly.code)).toEqual(['audit-sequence-gap', 'audit-sequence-gap']);
+		expect(anomalies()[0]!.message).toMatch(new RegExp(`^${fixture}:8: job 20261201T000000-0a1b2c: seq jumps from 3 to 6 .*2 event\\(s\\) missing`));
+		expect(anomalies()[1]!.message).toMatch(new RegExp(`^${fixture}:9: job 20261201T000000-0a1b2c: seq 4 .*out of order`));
+		expect(events.filter(event => event.type !== 'anomaly').map(event => `${event.seq}${event.type}`)).toEqual([
+			'0job:start',
+			'1chunk:start',
+			'2chunk:progress',
+			'2chunk:done',
+			'3chunk:progress',
+			'3chunk:progress',
+			'3chunk:done',
+			'6chunk:done',
+			'7job:done',
+		]);
+		// The events are the ones the old build emitted (no "v"), field for field.
+		expect(events[0]).toEqual({type: 'job:start', kind: 'encrypt', source: '/data/big.tar', output: '/data/big.tar.age', size: 3072, chunkSize: 1024, chunks: 3, chunksDone: 0, bytesDone: 0, jobs: 2, pid: 4242, resumed: false, job: '20261201T000000-0a1b2c', ts: 1_764_547_200_000, seq: 0});
 	});
 
 	it('a copy of a log already read (copy-and-truncate into a file the glob matches) is one report, not one per line', async () => {
@@ -365,14 +390,14 @@ describe('AuditTail', () => {
 
 	it('an unknown version is reported (audit-unknown-version) and skipped', async () => {
 		const file = path.join(freshDir(), 'audit.jsonl');
-		fs.writeFileSync(file, line(paused('a', 0)) + JSON.stringify({v: 2, ts: 1, job: 'a', seq: 1, type: 'job:paused', bytesDone: 0, extra: {}}) + '\n');
+		fs.writeFileSync(file, line(paused('a', 0)) + JSON.stringify({v: 3, ts: 1, job: 'a', seq: 1, type: 'job:paused', bytesDone: 0, extra: {}}) + '\n');
 		const {tail, anomalies, durable} = follow([file], {fromStart: true, follow: false});
 		await tail.start();
 		expect(durable()).toHaveLength(1);
 		expect(anomalies()).toHaveLength(1);
 		expect(anomalies()[0]).toMatchObject({code: 'audit-unknown-version', job: auditTailJob});
 		expect(anomalies()[0]!.message).toContain(`${file}:2: job a: unknown audit log version`);
-		expect(anomalies()[0]!.message).toContain('version 2');
+		expect(anomalies()[0]!.message).toContain('version 3 (this cage reads versions 1 and 2)');
 	});
 
 	it('no-follow reports an incomplete last line and ends', async () => {

@@ -1,5 +1,5 @@
-import {describe, expect, it} from 'vitest';
-import {AbortedError, SharedControl} from '../../source/chunker/control.js';
+import {describe, expect, it, vi} from 'vitest';
+import {AbortedError, maxBurstMs, SharedControl} from '../../source/chunker/control.js';
 
 const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms));
 
@@ -127,5 +127,82 @@ describe('SharedControl', () => {
 		const elapsed = performance.now() - started;
 		expect(elapsed).toBeGreaterThan(180);
 		expect(elapsed).toBeLessThan(2000);
+	});
+
+	describe('after the process was stopped (injected clock)', () => {
+		const MiB = 2 ** 20;
+		const rate = 100 * MiB;
+		/**
+		 * Drive a limited job on a fake clock: `workers` consumers of 1 MiB blocks, each waiting what
+		 * `reserve` says and then taking `workMs` to process its block. Returns the bytes whose
+		 * block started in each of the `seconds` after `from` (the clock's value when asked).
+		 */
+		function simulate(control: SharedControl, clock: {now: number}, {workers = 2, workMs = 1, until}: {workers?: number; workMs?: number; until: number}): Array<{at: number; bytes: number}> {
+			const free = Array.from({length: workers}, () => clock.now);
+			const started: Array<{at: number; bytes: number}> = [];
+			for (;;) {
+				const worker = free.indexOf(Math.min(...free));
+				clock.now = free[worker]!;
+				if (clock.now >= until) return started;
+				const wait = control.reserve(MiB);
+				started.push({at: clock.now + wait, bytes: MiB});
+				free[worker] = clock.now + wait + workMs;
+			}
+		}
+
+		const inWindow = (started: Array<{at: number; bytes: number}>, from: number, to: number) => started.filter(({at}) => at >= from && at < to).reduce((sum, {bytes}) => sum + bytes, 0);
+
+		it('does not pay back the lost time: a 5 s stop, then the next second stays near the rate', () => {
+			const clock = {now: 1_000_000};
+			const control = new SharedControl(undefined, {now: () => clock.now});
+			control.setRate(rate);
+			const before = simulate(control, clock, {until: 1_000_000 + 3000});
+			// Running: 100 MiB a second (one block of slack for the last block in flight).
+			expect(inWindow(before, 1_001_000, 1_002_000)).toBeGreaterThanOrEqual(99 * MiB);
+			expect(inWindow(before, 1_001_000, 1_002_000)).toBeLessThanOrEqual(101 * MiB);
+			// SIGSTOP for 5 s: nothing runs; SIGCONT.
+			const resumedAt = clock.now + 5000;
+			clock.now = resumedAt;
+			const after = simulate(control, clock, {until: resumedAt + 6000});
+			for (let second = 0; second < 6; second++) {
+				const bytes = inWindow(after, resumedAt + second * 1000, resumedAt + (second + 1) * 1000);
+				// At most the burst allowance above the rate, in the first second and every other.
+				expect(bytes, `second ${second} after SIGCONT`).toBeLessThanOrEqual(rate + (rate * maxBurstMs) / 1000 + MiB);
+				expect(bytes, `second ${second} after SIGCONT`).toBeGreaterThanOrEqual(99 * MiB);
+			}
+		});
+
+		it('a burst never exceeds one second\'s worth, however long the job ran below the rate', () => {
+			const clock = {now: 5000};
+			const control = new SharedControl(undefined, {now: () => clock.now});
+			control.setRate(rate);
+			// A slow disk: 1 MiB blocks take 50 ms each, 20 MiB/s for a minute.
+			simulate(control, clock, {workers: 1, workMs: 50, until: 65_000});
+			// The disk is fast again: what passes at once (no wait at all) is the burst.
+			let burst = 0;
+			while (control.reserve(MiB) === 0) burst += MiB;
+			expect(burst).toBeLessThanOrEqual(rate);
+			expect(burst).toBeLessThanOrEqual((rate * maxBurstMs) / 1000 + MiB);
+		});
+
+		it('a clock that went back (the wall clock set back) does not stall the limiter: the clock is monotonic', () => {
+			const control = new SharedControl();
+			control.setRate(rate);
+			const spy = vi.spyOn(Date, 'now').mockReturnValue(Date.now() - 3_600_000);
+			try {
+				expect(control.reserve(MiB)).toBeLessThan(100);
+			} finally {
+				spy.mockRestore();
+			}
+		});
+
+		it('a view built from the handle shares the schedule', () => {
+			const clock = {now: 10_000};
+			const control = new SharedControl(undefined, {now: () => clock.now});
+			const view = new SharedControl(control.handle, {now: () => clock.now});
+			control.setRate(MiB);
+			expect(control.reserve(MiB / 2)).toBeCloseTo(500, 3);
+			expect(view.reserve(MiB / 2)).toBeCloseTo(1000, 3);
+		});
 	});
 });

@@ -11,6 +11,7 @@ import type {CageEvent} from '../../source/chunker/events.js';
 import {batchCheckpointName, batchCheckpointPath, planBatch, readBatchCheckpoint, runBatch, type BatchCheckpoint} from '../../source/jobs/batch-job.js';
 import {ControlProxy} from '../../source/jobs/control-proxy.js';
 import {outputCheckpointPath, readCheckpointFor} from '../../source/jobs/locate.js';
+import {formatBytes} from '../../source/size.js';
 import {cage, makeSandbox, parseEvents, startCage, waitFor, writeRandomFile} from '../helpers/cage.js';
 
 const sandbox = makeSandbox();
@@ -452,5 +453,30 @@ describe('batch edge cases (found in review)', () => {
 		} finally {
 			spawnSync('umount', [mount]);
 		}
+	});
+});
+
+describe('a batch resume counts what this run did', () => {
+	it('a file resumed from its own checkpoint: "in this run" is the part redone, not the whole file', {timeout: 180_000}, async () => {
+		const tree = path.join(dir, 'this-run');
+		fs.mkdirSync(tree);
+		writeRandomFile(path.join(tree, 'a'), 1024 * 1024);
+		const bigSize = 80 * 1024 * 1024;
+		writeRandomFile(path.join(tree, 'big'), bigSize);
+		const out = path.join(dir, 'this-run-out');
+		const run = startCage(['encrypt', '--recursive', tree, '-r', recipient, '--output-dir', out, '--chunk-size', '4MiB', '--rate', '40MiB', '--progress', 'json', '--no-audit'], {env});
+		await waitFor(() => parseEvents(run.stderr()).some(event => event.type === 'chunk:done' && event.item === 1 && (event.bytesDone as number) >= 40 * 1024 * 1024), {what: 'half of big', timeout: 60_000});
+		run.child.kill('SIGTERM');
+		expect(await run.exited).toBe(75);
+		const checkpoint = await readCheckpointFor(outputCheckpointPath(path.join(out, 'this-run', 'big.age')));
+		expect(checkpoint.bytesDone).toBeGreaterThan(0);
+		const left = bigSize - checkpoint.bytesDone;
+
+		const resumed = cage(['resume', out, '--progress', 'plain', '--no-audit'], {env});
+		expect(resumed.status, resumed.stderr).toBe(0);
+		const end = resumed.stderr.trim().split('\n').at(-1)!;
+		expect(end).toMatch(/^completed: 81\.0 MiB \(.* in this run\) in /);
+		expect(end).toContain(`(${formatBytes(left)} in this run)`);
+		expect(ageDecrypts(path.join(out, 'this-run', 'big.age'), path.join(tree, 'big'))).toBe(true);
 	});
 });

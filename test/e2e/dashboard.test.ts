@@ -289,8 +289,9 @@ describe.runIf(hasTools)('dashboard in a real terminal (tmux)', () => {
 	it('--theme: an unknown theme is a one-line error before anything is written', async () => {
 		writeRandomFile(path.join(sandbox.dir, 'small.bin'), MiB);
 		const run = term.run(`${node} encrypt small.bin -r ${recipient} -o themed.age --progress tui --theme neon`, 100, 30);
-		expect(await exitCode(run.exitFile)).toBe(1);
-		expect(term.screen(run.session)).toContain("cage encrypt: unknown theme 'neon': use one of default, high-contrast, light, mono");
+		// A usage error (exit 2), as in every other progress mode (test/cli/figures.test.ts).
+		expect(await exitCode(run.exitFile)).toBe(2);
+		expect(term.screen(run.session)).toContain("cage encrypt: --theme: unknown theme 'neon': use one of default, high-contrast, light, mono");
 		expect(fs.readdirSync(sandbox.dir).filter(name => name.startsWith('themed.age'))).toEqual([]);
 	}, 30_000);
 

@@ -28,6 +28,21 @@ describe('plain progress lines', () => {
 		expect(out.at(-1)).toBe('completed: 800 MiB (208 MiB in this run) in 0.5s (416 MiB/s)');
 	});
 
+	it('the live rate and the end line\'s agree: both leave out pauses and the set-up before job:start', () => {
+		const out = lines([
+			{...start, chunksDone: 0, bytesDone: 0, resumed: false, ts: 1000},
+			{type: 'chunk:progress', chunk: 0, bytes: 100 * MiB, bytesDone: 100 * MiB, ts: 2000},
+			{type: 'job:paused', bytesDone: 100 * MiB, ts: 2000},
+			{type: 'job:resumed', bytesDone: 100 * MiB, ts: 3000},
+			{type: 'chunk:progress', chunk: 1, bytes: 100 * MiB, bytesDone: 200 * MiB, ts: 4000},
+			// durationMs counts the 300 ms of header and workers before job:start too.
+			{type: 'job:done', outcome: 'completed', bytesDone: 200 * MiB, durationMs: 3300, ts: 4000},
+		]);
+		// 200 MiB in the 2 s the job ran (3 s since job:start, less the 1 s paused).
+		expect(out.at(-2)).toBe('encrypt:  25.0%  200 MiB / 800 MiB  100 MiB/s');
+		expect(out.at(-1)).toBe('completed: 200 MiB in 3.3s (100 MiB/s)');
+	});
+
 	describe('a failure is said once', () => {
 		const block = 'block 40 failed authentication: the block was modified, or the file is corrupt or cut short';
 		const whole = '/d/big.age: chunk 2 (block 40, plaintext bytes from 2621440) failed authentication: the file is damaged, truncated, has trailing data or was tampered with; nothing was written to /d/big';

@@ -31,6 +31,39 @@ describe('reducer', () => {
 		expect(end.ending).toEqual({outcome: 'completed', durationMs: 1500});
 	});
 
+	it('a stream of known size (a file encrypted to stdout, chunks 0) counts the file\'s chunks, not those started so far', () => {
+		const script = new EventScript();
+		script.start({size: 96 * MiB, chunkSize: MiB, chunks: 0, output: null});
+		let bytes = 0;
+		for (let id = 0; id < 23; id++) bytes = script.chunk(id, MiB, 10, bytes);
+		script.send({type: 'chunk:start', chunk: 23, start: 23 * MiB, size: MiB, attempt: 1});
+		const job = selectedJob(reduceEvents(script.events))!;
+		expect(job.chunkCount).toBe(96);
+		expect(job.chunkCounts).toEqual([72, 1, 23, 0, 0]);
+		// A stream of unknown size still grows with what it starts.
+		const unknown = new EventScript();
+		unknown.start({size: null, chunkSize: MiB, chunks: 0, output: null});
+		unknown.chunk(0, MiB, 10, 0);
+		expect(selectedJob(reduceEvents(unknown.events))!.chunkCount).toBe(1);
+	});
+
+	it('a batch file resumed from its own checkpoint: its done chunks show done, and its done bytes are not this run\'s', () => {
+		const script = new EventScript();
+		script.start({items: 2, chunks: 0, chunkSize: 0, size: 101 * MiB, bytesDone: MiB, resumed: true});
+		script.send({type: 'item:start', item: 1, items: 2, path: '/d/big', output: '/d/big.age', size: 100 * MiB, chunkSize: 10 * MiB, chunks: 10, chunksDone: 6, bytesDone: 60 * MiB});
+		let job = selectedJob(reduceEvents(script.events))!;
+		expect(job.chunkCounts[ChunkState.done]).toBe(6);
+		expect(job.startBytes).toBe(61 * MiB);
+		expect(job.bytesDone).toBe(61 * MiB);
+		script.wait(1000);
+		script.send({type: 'chunk:done', chunk: 9, start: 90 * MiB, size: 10 * MiB, durationMs: 1000, attempt: 1, bytesDone: 100 * MiB, item: 1});
+		script.send({type: 'item:done', item: 1, path: '/d/big', bytes: 100 * MiB, durationMs: 1000});
+		script.send({type: 'job:done', outcome: 'completed', bytesDone: 101 * MiB, durationMs: 1000, itemsDone: 2, itemsSkipped: 0});
+		job = selectedJob(reduceEvents(script.events))!;
+		expect(job.bytesDone - job.startBytes).toBe(40 * MiB);
+		expect(job.throughput.average).toBeCloseTo(40 * MiB, -3);
+	});
+
 	it('computes throughput from event timestamps: current, average, peak, ETA', () => {
 		const script = new EventScript();
 		script.start({size: 100 * MiB, chunks: 100});
