@@ -18,7 +18,7 @@ import meow from 'meow';
 import {commands, findCommand} from './commands/index.js';
 import {CancelledError, exitCodes, UsageError, type Io} from './commands/command.js';
 import {checkFlags} from './commands/unknown-flags.js';
-import {describeError, isTerminalGone, isUserError, redactSecretKeys} from './errors.js';
+import {describeError, isUserError, redactSecretKeys} from './errors.js';
 import {exitProcess} from './io/exit.js';
 import {isSessionRunning} from './session/session.js';
 import './telemetry/register-detectors.js';
@@ -129,12 +129,13 @@ async function main(argv: string[], io: Io): Promise<number> {
 }
 
 // A reader of stdout that goes away (`cage decrypt x.age | head`) ends cage as SIGPIPE ends any
-// Unix tool (status 141: the output is incomplete, so not 0). While a job runs, a closed terminal
-// stops it as SIGHUP does (see session.ts). A reader of stderr that goes away only takes the
-// progress and messages with it: the job carries on, and its exit status and files say how it
-// ended; a closed terminal there stops the job as SIGHUP does, and never crashes the process.
+// Unix tool (status 141: the output is incomplete, so not 0). While a job runs, the job hears it
+// and ends first (its job:done in the audit log, then 141; a closed terminal stops it as SIGHUP
+// does). A reader of stderr that goes away only takes the progress and messages with it: the job
+// carries on, and its exit status and files say how it ended; a closed terminal there stops the
+// job as SIGHUP does (see session.ts), and never crashes the process.
 process.stdout.on('error', (error: NodeJS.ErrnoException) => {
-	if (isSessionRunning() && isTerminalGone(error)) return;
+	if (isSessionRunning()) return;
 	if (error.code === 'EPIPE') exitProcess(exitCodes.brokenPipe);
 	// Any other failure to write (a full disk behind `> file`): the output is incomplete.
 	process.stderr.write(`cage: ${describeError(Object.assign(error, {path: 'stdout'}))}\n`);

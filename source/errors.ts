@@ -78,6 +78,11 @@ function describe(error: unknown): string {
 	}
 }
 
+/** True for the error of a write to a pipe whose reader went away (node ignores SIGPIPE and reports EPIPE). */
+export function isBrokenPipe(error: unknown): boolean {
+	return (error as NodeJS.ErrnoException | undefined)?.code === 'EPIPE';
+}
+
 /**
  * True for the error of a write to a terminal that is gone: its window was closed or its
  * connection dropped, and every write to it fails with EIO (a SIGHUP may come too, or not: a

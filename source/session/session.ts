@@ -12,7 +12,7 @@ import {exitCodes} from '../commands/command.js';
 import type {ProgressMode} from '../commands/options.js';
 import type {ControlProxy} from '../jobs/control-proxy.js';
 import {jsonReporter, plainReporter} from '../progress/reporters.js';
-import {describeError, isTerminalGone} from '../errors.js';
+import {describeError, isBrokenPipe, isTerminalGone} from '../errors.js';
 import {displayPath} from '../display-path.js';
 import {exitProcess} from '../io/exit.js';
 import {resumeLine, type ResumeArgs} from '../shell-quote.js';
@@ -197,6 +197,9 @@ export async function runSession<R extends SessionJobResult>(
 	}
 
 	if (result.outcome === 'completed') return {result, exitCode: exitCodes.ok};
+	// `cage decrypt x.age | head`: the reader had what it wanted; say nothing more, as any tool that
+	// SIGPIPE ends (the audit log has the reason).
+	if (result.outcome === 'interrupted' && isBrokenPipe(result.error)) return {result, exitCode: exitCodes.brokenPipe};
 	if (result.outcome === 'interrupted' && (result.checkpoint ?? done?.checkpoint)) {
 		io.stderr.write(`cage: interrupted; checkpoint saved to ${result.checkpoint ?? done?.checkpoint ?? ''}\nresume with: ${done?.resumeCommand ?? ''}\n`);
 		return {result, exitCode: exitCodes.interrupted};

@@ -5,7 +5,7 @@
  * running. Real processes, real signals, and tmux where a terminal matters (closing the window
  * leaves a dead pty, with or without the shell's SIGHUP).
  */
-import {execFileSync, spawnSync} from 'node:child_process';
+import {execFileSync, spawn, spawnSync} from 'node:child_process';
 import {createHash} from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -195,4 +195,27 @@ describe.runIf(hasAge)('every way of stopping a job leaves the right state', () 
 		expectResumable(output);
 	}, 90_000);
 
+	it.runIf(hasBash)('SIGPIPE: cage decrypt x.age | head -c 1000 exits 141, records job:done (interrupted: the reader closed the pipe), no stack trace', async () => {
+		const encrypted = path.join(dir, 'pipe.age');
+		if (!fs.existsSync(encrypted)) execFileSync('age', ['-r', recipient, '-o', encrypted, plain]);
+		const log = path.join(dir, 'pipe.audit.jsonl');
+		const status = path.join(dir, 'pipe.status');
+		const stderr = path.join(dir, 'pipe.stderr');
+		const head = path.join(dir, 'pipe.head');
+		const pipeline = `${node} decrypt '${encrypted}' -i '${key}' --rate 8MiB --progress plain --audit-log '${log}' 2> '${stderr}' | head -c 1000 > '${head}'; echo "\${PIPESTATUS[0]}" > '${status}'`;
+		const shell = spawn('bash', ['-c', pipeline], {env, stdio: 'ignore'});
+		await new Promise(resolve => shell.on('close', resolve));
+		expect(fs.readFileSync(head).length).toBe(1000);
+		expect(Buffer.compare(fs.readFileSync(head), fs.readFileSync(plain).subarray(0, 1000))).toBe(0);
+		expect(fs.readFileSync(status, 'utf8').trim()).toBe('141');
+		const lines = readLog(log);
+		const done = lines.at(-1)!;
+		expect(done).toMatchObject({type: 'job:done', outcome: 'interrupted'});
+		expect(done.error).toMatch(/the reader of stdout closed the pipe/);
+		const messages = fs.readFileSync(stderr, 'utf8');
+		expect(messages).not.toMatch(/\n\s+at |Error:|EPIPE/);
+		const watched = cage(['watch', log, '--no-follow', '--progress', 'json'], {env});
+		const events = watched.stdout.split('\n').filter(line => line.startsWith('{')).map(line => JSON.parse(line) as AuditLine);
+		expect(events.at(-1)).toMatchObject({type: 'job:done', outcome: 'interrupted'});
+	}, 60_000);
 });
