@@ -192,7 +192,7 @@ async function runStreamJob(
 		output.off('error', onOutputError);
 	}
 
-	const reason = closedPipe ? `the reader of ${options.output ?? 'stdout'} closed the pipe after ${telemetry.bytes} bytes; the output is incomplete` : error?.message;
+	const reason = closedPipe ? `the reader of ${options.output ?? 'stdout'} closed the pipe; the output is incomplete` : error?.message;
 	emitter.send({
 		type: 'job:done',
 		outcome,
