@@ -50,6 +50,16 @@ describe.runIf(hasAge)('every way of stopping a job leaves the right state', () 
 
 	afterAll(() => {
 		for (const socket of sockets) spawnSync('tmux', ['-S', socket, 'kill-server'], {stdio: 'ignore'});
+		// A wrapper that ignores SIGHUP outlives its tmux server, and so would a cage that failed to
+		// stop: end every process started here (their command lines name the sandbox).
+		for (const pid of fs.readdirSync('/proc').filter(name => /^\d+$/.test(name) && Number(name) !== process.pid)) {
+			try {
+				if (fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(dir)) process.kill(Number(pid), 'SIGKILL');
+			} catch {
+				// Gone meanwhile.
+			}
+		}
+
 		sandbox.cleanup();
 	});
 
@@ -142,6 +152,18 @@ describe.runIf(hasAge)('every way of stopping a job leaves the right state', () 
 		expect(screen).not.toContain('cage encrypt running');
 		expectResumable(output);
 	}, 90_000);
+
+	it.runIf(hasTmux)('cage watch in a terminal that is closed (its shell ignoring SIGHUP) while a job runs ends with 0, neither crashing nor drawing on for nobody', async () => {
+		const {log, args} = fresh('watched');
+		const job = startCage([...args, '--progress', 'none'], {env});
+		await checkpointed(log);
+		const watch = terminal('watch-closed', `trap '' HUP\n${node} watch '${log}'\necho "EXIT=$?" > 'EXIT_FILE'`);
+		await waitFor(() => watch.tmux('capture-pane', '-p', '-t', 'main').includes('● running'), {timeout: 30_000, what: 'the job running on the watch dashboard'});
+		watch.tmux('kill-window', '-t', 'main');
+		expect(await exitStatus(watch.exitFile)).toBe(0);
+		job.child.kill('SIGTERM');
+		expect(await job.exited).toBe(75);
+	}, 60_000);
 
 	it.runIf(hasTmux && hasBash)('the terminal closed under an interactive shell (kill-window: SIGHUP from bash plus a dead pty): exit 75, final checkpoint, job:done', async () => {
 		const {output, log, args} = fresh('hangup');
