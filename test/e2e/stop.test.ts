@@ -135,10 +135,10 @@ describe.runIf(hasAge)('every way of stopping a job leaves the right state', () 
 	const node = `'${process.execPath}' '${cliPath}'`;
 	const quote = (args: string[]) => args.map(arg => `'${arg}'`).join(' ');
 
-	it.runIf(hasTmux)('the terminal closed (tmux kill-window, its shell ignoring SIGHUP: a dead pty alone): exit 75, final checkpoint, job:done; watch shows it interrupted', async () => {
+	it.runIf(hasTmux).each(['tui', 'plain'])('the terminal closed (tmux kill-window, its shell ignoring SIGHUP: a dead pty alone), --progress %s: exit 75, final checkpoint, job:done; watch shows it interrupted', async progress => {
 		const {output, log, args} = fresh('dead-pty');
 		// The wrapper survives the hang-up to record cage's status; cage only sees its terminal go.
-		const term = terminal('dead-pty', `trap '' HUP\n${node} ${quote(args)} --progress tui\necho "EXIT=$?" > 'EXIT_FILE'`);
+		const term = terminal('dead-pty', `trap '' HUP\n${node} ${quote(args)} --progress ${progress}\necho "EXIT=$?" > 'EXIT_FILE'`);
 		await checkpointed(log);
 		term.tmux('kill-window', '-t', 'main');
 		expect(await exitStatus(term.exitFile)).toBe(75);
