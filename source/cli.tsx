@@ -19,6 +19,8 @@ import {commands, findCommand} from './commands/index.js';
 import {CancelledError, exitCodes, UsageError, type Io} from './commands/command.js';
 import {checkFlags} from './commands/unknown-flags.js';
 import {describeError, isUserError, redactSecretKeys} from './errors.js';
+import {exitProcess} from './io/exit.js';
+import {isSessionRunning} from './session/session.js';
 import './telemetry/register-detectors.js';
 import './audit/register.js';
 
@@ -127,18 +129,26 @@ async function main(argv: string[], io: Io): Promise<number> {
 }
 
 // A reader of stdout that goes away (`cage decrypt x.age | head`) ends cage as SIGPIPE ends any
-// Unix tool (status 141: the output is incomplete, so not 0). A reader of stderr that goes away
-// only takes the progress and messages with it: the job carries on, and its exit status and files
-// say how it ended.
+// Unix tool (status 141: the output is incomplete, so not 0). While a job runs, the job hears it
+// and ends first (its job:done in the audit log, then 141; a closed terminal stops it as SIGHUP
+// does). A reader of stderr that goes away only takes the progress and messages with it: the job
+// carries on, and its exit status and files say how it ended; a closed terminal there stops the
+// job as SIGHUP does (see session.ts), and never crashes the process.
 process.stdout.on('error', (error: NodeJS.ErrnoException) => {
-	if (error.code === 'EPIPE') process.exit(exitCodes.brokenPipe);
+	if (isSessionRunning()) return;
+	if (error.code === 'EPIPE') exitProcess(exitCodes.brokenPipe);
 	// Any other failure to write (a full disk behind `> file`): the output is incomplete.
 	process.stderr.write(`cage: ${describeError(Object.assign(error, {path: 'stdout'}))}\n`);
-	process.exit(exitCodes.failed);
+	exitProcess(exitCodes.failed);
 });
-process.stderr.on('error', (error: NodeJS.ErrnoException) => {
-	if (error.code !== 'EPIPE') throw error;
-	process.stderr.write = () => true;
+process.stderr.on('error', () => {
+	// Written nowhere, but done: a caller that waits for its write's callback (Ink, unmounting)
+	// must not wait for ever.
+	process.stderr.write = (...args: unknown[]) => {
+		const callback = args.find(argument => typeof argument === 'function') as (() => void) | undefined;
+		if (callback) process.nextTick(callback);
+		return true;
+	};
 });
 
 const io: Io = {stdin: process.stdin, stdout: process.stdout, stderr: process.stderr};
@@ -149,4 +159,4 @@ await new Promise<void>(resolve => {
 	if (process.stdout.writableLength === 0 || process.stdout.destroyed) resolve();
 	else process.stdout.once('drain', () => resolve());
 });
-process.exit(code);
+exitProcess(code);

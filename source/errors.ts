@@ -78,6 +78,21 @@ function describe(error: unknown): string {
 	}
 }
 
+/** True for the error of a write to a pipe whose reader went away (node ignores SIGPIPE and reports EPIPE). */
+export function isBrokenPipe(error: unknown): boolean {
+	return (error as NodeJS.ErrnoException | undefined)?.code === 'EPIPE';
+}
+
+/**
+ * True for the error of a write to a terminal that is gone: its window was closed or its
+ * connection dropped, and every write to it fails with EIO (a SIGHUP may come too, or not: a
+ * wrapper that ignores SIGHUP, as nohup does, keeps it from the job).
+ */
+export function isTerminalGone(error: unknown): boolean {
+	const code = (error as NodeJS.ErrnoException | undefined)?.code;
+	return code === 'EIO' || code === 'ENXIO';
+}
+
 /** A job-level failure with a message for the user (exit 1). */
 export class JobError extends Error {
 	override name = 'JobError';

@@ -8,6 +8,7 @@ import {AbortedError, SharedControl} from '../chunker/control.js';
 import type {JobEmitter} from '../chunker/emitter.js';
 import type {JobOutcome} from '../chunker/events.js';
 import type {ControlProxy} from '../jobs/control-proxy.js';
+import {isBrokenPipe, isTerminalGone} from '../errors.js';
 import {AgeFormatError, StreamAuthError} from './errors.js';
 import {createHeader, readHeaderFromStream} from './header.js';
 import {blockSize, decryptRange, encryptedBlockSize, encryptRange, payloadKey, tagSize} from './stream.js';
@@ -163,7 +164,9 @@ async function runStreamJob(
 	// A write that fails after write() took the data (a full disk, a closed pipe) is reported as an
 	// 'error' event: it fails the job at once, rather than going unheard or crashing the process.
 	let outputError: Error | undefined;
-	const onOutputError = (error_: Error) => {
+	const onOutputError = (error_: NodeJS.ErrnoException) => {
+		// A write through a descriptor names no file: say which output it was.
+		error_.path ??= options.output ?? 'stdout';
 		outputError ??= error_;
 		control.abort();
 		abort.abort();
@@ -172,26 +175,33 @@ async function runStreamJob(
 	output.on('error', onOutputError);
 	let outcome: JobOutcome = 'completed';
 	let error: Error | undefined;
+	// The reader of the output went away (`cage decrypt x.age | head`): it stopped the job, as
+	// SIGPIPE stops any tool; nothing failed.
+	let closedPipe = false;
 	try {
 		await body({control, signal: abort.signal, telemetry});
 		if (outputError) throw outputError;
 		telemetry.finish();
 	} catch (error_) {
 		error = outputError ?? (error_ as Error);
-		outcome = control.aborted && !outputError ? 'interrupted' : 'failed';
+		closedPipe = isBrokenPipe(outputError);
+		// Plaintext to a terminal that was closed: stopped with it, as by its SIGHUP.
+		outcome = closedPipe || isTerminalGone(outputError) || (control.aborted && !outputError) ? 'interrupted' : 'failed';
 	} finally {
 		options.control.detach(target);
 		output.off('error', onOutputError);
 	}
 
+	const reason = closedPipe ? `the reader of ${options.output ?? 'stdout'} closed the pipe; the output is incomplete` : error?.message;
 	emitter.send({
 		type: 'job:done',
 		outcome,
 		bytesDone: telemetry.bytes,
 		durationMs: Date.now() - startedAt,
-		...(error && outcome === 'failed' ? {error: error.message} : {}),
+		...(reason && (outcome === 'failed' || closedPipe) ? {error: reason} : {}),
 	});
-	return {outcome, bytesDone: telemetry.bytes, ...(error ? {error: outcome === 'interrupted' ? new Error('interrupted; a stream cannot be resumed, run the command again') : error} : {})};
+	const said = closedPipe || outcome === 'failed' ? error : new Error('interrupted; a stream cannot be resumed, run the command again');
+	return {outcome, bytesDone: telemetry.bytes, ...(error ? {error: said} : {})};
 }
 
 /**

@@ -10,6 +10,7 @@ import type {EventSink} from '../chunker/events.js';
 import {defaultAuditLogPath, readSettings} from '../config.js';
 import {auditTailJob} from '../audit/format.js';
 import {compilePattern} from '../audit/glob.js';
+import {isTerminalGone} from '../errors.js';
 import {InputError} from '../io/files.js';
 import {plainReporter} from '../progress/reporters.js';
 import type {DashboardHandle} from '../ui/mount.js';
@@ -29,9 +30,9 @@ function watchMode(value: string | undefined, stderr: {isTTY?: boolean}): WatchM
 	return value as WatchMode;
 }
 
-/** Resolves on the first SIGINT, SIGTERM or SIGHUP; `off` removes the handlers. */
+/** Resolves on the first SIGINT, SIGTERM, SIGHUP or SIGQUIT; `off` removes the handlers. */
 function onStopSignal(): {stopped: Promise<void>; off(): void} {
-	const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+	const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'];
 	let stop: () => void = () => undefined;
 	const stopped = new Promise<void>(resolve => {
 		stop = resolve;
@@ -159,6 +160,10 @@ export const watchCommand = defineCommand({
 		// A reader that goes away (`cage watch --progress json | head`) ends the watch, quietly.
 		const closedOutput = new Promise<void>(resolve => {
 			io.stdout.once('error', () => resolve());
+			// Its terminal closed (under a wrapper that kept the SIGHUP from it): nobody is watching.
+			io.stderr.on('error', error => {
+				if (isTerminalGone(error)) resolve();
+			});
 		});
 		// Ctrl-C, SIGTERM, q or a closed stdout stop the watch at any point, the first replay of a
 		// long log included.

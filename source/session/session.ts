@@ -12,8 +12,9 @@ import {exitCodes} from '../commands/command.js';
 import type {ProgressMode} from '../commands/options.js';
 import type {ControlProxy} from '../jobs/control-proxy.js';
 import {jsonReporter, plainReporter} from '../progress/reporters.js';
-import {describeError} from '../errors.js';
+import {describeError, isBrokenPipe, isTerminalGone} from '../errors.js';
 import {displayPath} from '../display-path.js';
+import {exitProcess} from '../io/exit.js';
 import {resumeLine, type ResumeArgs} from '../shell-quote.js';
 
 export type SessionOptions = {
@@ -47,14 +48,25 @@ export type SessionExtension = {
 
 const extensions: SessionExtension[] = [];
 
+let running = 0;
+
+/** True while a session runs a job: the job and the session then handle stdout's and stderr's errors. */
+export function isSessionRunning(): boolean {
+	return running > 0;
+}
+
 /** Register a session extension (the dashboard, the audit logger and the detectors register here). */
 export function registerSessionExtension(extension: SessionExtension): void {
 	extensions.push(extension);
 }
 
+/** The signals a session turns into a clean stop (Ctrl-\\ sends SIGQUIT; closing a terminal, SIGHUP). */
+const stopSignals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'];
+
 /**
- * Run `job` with its events routed to the chosen sinks and SIGINT/SIGTERM/SIGHUP turned into a
- * clean abort (checkpoint saved). Returns the job's result and the exit code.
+ * Run `job` with its events routed to the chosen sinks, and SIGINT, SIGTERM, SIGHUP, SIGQUIT or a
+ * terminal that went away turned into a clean abort (checkpoint saved). Returns the job's result
+ * and the exit code.
  */
 export async function runSession<R extends SessionJobResult>(
 	options: SessionOptions,
@@ -69,23 +81,34 @@ export async function runSession<R extends SessionJobResult>(
 	if (options.progress === 'json') detach.push(emitter.pipe(jsonReporter(io.stderr)));
 	let done: JobDoneEvent | undefined;
 	// The last checkpoint written for the job itself (not for a file of a batch): what a second
-	// Ctrl-C leaves to resume from.
+	// Ctrl-C leaves to resume from, and the bytes it holds.
 	let checkpoint: string | undefined;
 	let checkpointed = false;
+	let kept = 0;
+	let startedAt: number | undefined;
 	let batch = false;
 	detach.push(emitter.pipe(event => {
 		if (event.type === 'job:done') done = event;
-		if (event.type === 'job:start' && event.items !== undefined) {
-			batch = true;
-			checkpointed = options.batchCheckpoint !== undefined;
-			checkpoint = options.batchCheckpoint;
+		if (event.type === 'job:start') {
+			startedAt ??= event.ts;
+			kept = event.bytesDone;
+			if (event.items !== undefined) {
+				batch = true;
+				checkpointed = options.batchCheckpoint !== undefined;
+				checkpoint = options.batchCheckpoint;
+			}
 		}
 
 		// A resumed job has a checkpoint from its first moment: the one it continues.
 		if (event.type === 'job:start' && event.resumed) checkpointed = true;
+		// A batch's manifest keeps the files done; a file's checkpoint, its committed chunks.
+		if (event.type === 'item:done') kept += event.bytes;
 		if (event.type === 'job:checkpoint') {
 			checkpointed = true;
-			if (!batch) checkpoint = event.path;
+			if (!batch) {
+				checkpoint = event.path;
+				kept = event.bytesDone;
+			}
 		}
 	}));
 
@@ -96,26 +119,55 @@ export async function runSession<R extends SessionJobResult>(
 	}
 
 	let signals = 0;
-	const onSignal = (signal: NodeJS.Signals) => {
+	let hungUp = false;
+	const stop = (signal: NodeJS.Signals, why: string = signal) => {
+		// The terminal going away can be heard twice (its EIO, then the shell's SIGHUP): that is one
+		// hang-up, not a second request to leave at once.
+		if (signal === 'SIGHUP') {
+			if (hungUp) return;
+			hungUp = true;
+		}
+
 		signals++;
 		if (signals === 1) {
 			const saving = checkpointed ? ' and saving the checkpoint' : '; this job keeps no checkpoint';
-			if (options.progress !== 'tui') io.stderr.write(`${signal}: stopping at the next block${saving} (again to exit at once)\n`);
+			if (options.progress !== 'tui') io.stderr.write(`${why}: stopping at the next block${saving} (again to exit at once)\n`);
 			control.abort(signal);
 			return;
 		}
 
 		// The checkpoint on disk is always whole (atomic writes), so leaving now loses at most the
-		// chunks finished since it was last written: a job with one can still be resumed.
-		if (checkpoint) {
-			io.stderr.write(`\n${signal}: stopped at once; the last checkpoint, ${displayPath(checkpoint)}, is kept\nresume with: ${resumeLine(checkpoint, options.resumeArgs)}\n`);
-			process.exit(exitCodes.interrupted);
+		// chunks finished since it was last written: a job with one can still be resumed. The audit
+		// log is told first (its appends are synchronous), so that no reader of it (`cage watch`)
+		// takes the job for one still running.
+		if (!done) {
+			emitter.send({
+				type: 'job:done',
+				outcome: 'interrupted',
+				bytesDone: checkpoint ? kept : 0,
+				durationMs: startedAt === undefined ? 0 : Date.now() - startedAt,
+				error: `stopped at once by a second ${signal}`,
+				...(checkpoint ? {checkpoint, resumeCommand: resumeLine(checkpoint, options.resumeArgs)} : {}),
+			});
 		}
 
-		process.exit(exitCodes.cancelled);
+		if (checkpoint) {
+			io.stderr.write(`\n${signal}: stopped at once; the last checkpoint, ${displayPath(checkpoint)}, is kept\nresume with: ${resumeLine(checkpoint, options.resumeArgs)}\n`);
+			exitProcess(exitCodes.interrupted);
+		}
+
+		exitProcess(exitCodes.cancelled);
 	};
 
-	const handled: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+	const onSignal = (signal: NodeJS.Signals) => stop(signal);
+	// A closed terminal: writes to it fail (the CLI silences them), and the job stops as for SIGHUP.
+	const onOutputError = (error: unknown) => {
+		if (isTerminalGone(error)) stop('SIGHUP', 'the terminal went away');
+	};
+
+	const terminals = [io.stderr, io.stdout].filter(stream => stream.isTTY);
+	for (const stream of terminals) stream.on('error', onOutputError);
+	const handled = stopSignals;
 	// conf's atomic writer (via when-exit) listens to every signal and re-raises it at the process,
 	// which would reach onSignal twice and force an exit without a checkpoint. Nothing writes the
 	// config during a job, so its listeners are set aside for the session and put back after.
@@ -126,22 +178,30 @@ export async function runSession<R extends SessionJobResult>(
 	}
 
 	let result: R;
+	running++;
 	try {
 		result = await job();
 	} finally {
-		for (const signal of handled) {
-			process.off(signal, onSignal);
-			for (const listener of foreign.get(signal) ?? []) process.on(signal, listener as NodeJS.SignalsListener);
-		}
-
+		// The signals stay handled until the dashboard has closed: a SIGHUP that comes while it draws
+		// its summary (the shell of a closed terminal sends one) must not kill the process now.
 		for (const finish of finishers.reverse()) {
 			await finish().catch((error: unknown) => io.stderr.write(`cage: ${describeError(error)}\n`));
 		}
 
 		for (const off of detach) off();
+		running--;
+		for (const signal of handled) {
+			process.off(signal, onSignal);
+			for (const listener of foreign.get(signal) ?? []) process.on(signal, listener as NodeJS.SignalsListener);
+		}
+
+		for (const stream of terminals) stream.off('error', onOutputError);
 	}
 
 	if (result.outcome === 'completed') return {result, exitCode: exitCodes.ok};
+	// `cage decrypt x.age | head`: the reader had what it wanted; say nothing more, as any tool that
+	// SIGPIPE ends (the audit log has the reason).
+	if (result.outcome === 'interrupted' && isBrokenPipe(result.error)) return {result, exitCode: exitCodes.brokenPipe};
 	if (result.outcome === 'interrupted' && (result.checkpoint ?? done?.checkpoint)) {
 		// Stopped by something other than the user (a full disk): say what, before how to go on.
 		if (result.error && result.error.name !== 'AbortedError') io.stderr.write(`cage ${options.command}: ${describeError(result.error)}\n`);

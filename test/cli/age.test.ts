@@ -833,7 +833,8 @@ describe('streams and write errors', () => {
 	it('a stream to a full stdout, or to a -o in a missing directory, is a one-line error', () => {
 		const full = spawnSync('sh', ['-c', `'${cliPath}' encrypt -r ${recipient} --progress none --no-audit < '${plain}' > /dev/full`], {env, encoding: 'utf8'});
 		expect(full.status).toBe(1);
-		expect(full.stderr).toContain('cage: stdout: no space left on device');
+		// The job hears the failed write: it ends failed (its audit log says so too), naming stdout.
+		expect(full.stderr).toContain('cage encrypt: stdout: no space left on device');
 		expect(full.stderr).not.toMatch(/\n\s+at /);
 		const missing = cage(['encrypt', '-r', recipient, '-o', path.join(dir, 'no-such-dir', 'x.age'), ...quiet], {env, input: 'hi'});
 		expect(missing.status).toBe(1);
