@@ -5,7 +5,7 @@
  */
 
 /** The points a test can name. */
-export type FaultPoint = 'after-final-rename';
+export type FaultPoint = 'after-final-rename' | 'backup-prune-journaled' | 'backup-prune-deleted';
 
 /** Die here, at once and uncleanly, when the environment names this point. */
 export function faultPoint(name: FaultPoint): void {
