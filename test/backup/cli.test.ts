@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import {createHash} from 'node:crypto';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
-import {cage, makeSandbox, startCage, writeRandomFile} from '../helpers/cage.js';
+import {cage, makeSandbox, parseEvents, startCage, waitFor, writeRandomFile} from '../helpers/cage.js';
 
 const sandbox = makeSandbox('cage-backup-');
 const env = {...sandbox.env, XDG_DATA_HOME: path.join(sandbox.dir, 'data')};
@@ -176,6 +176,33 @@ describe('cage backup', () => {
 			expect(Object.keys((JSON.parse(fs.readFileSync(path.join(other, '.cage_backups.chunks.json'), 'utf8')) as {generations: Record<string, object>}).generations[file]!)).toEqual(['4']);
 		});
 	}
+
+	it('kill -9 mid-create: prune keeps the interrupted generation, backup resume finishes it, age -d decrypts it', async () => {
+		const other = path.join(sandbox.dir, 'resume');
+		const file = path.join(sandbox.dir, 'big.bin');
+		writeRandomFile(file, 8 * 1024 * 1024);
+		expect(create(other, [file]).status).toBe(0);
+		fs.appendFileSync(file, 'a day later');
+		const run = startCage(['backup', 'create', file, '-r', recipient, '--to', other, '--chunk-size', '1MiB', '--rate', '4MiB', '--progress', 'json', '--keep-last', '1'], {env});
+		await waitFor(() => parseEvents(run.stderr()).some(event => event.type === 'job:checkpoint' && (event.chunksDone as number) >= 2), {what: '2 chunks checkpointed', timeout: 60_000});
+		run.child.kill('SIGKILL');
+		await run.exited;
+		expect(list(other).map(g => [g.generation, g.status])).toEqual([[1, 'complete'], [2, 'partial']]);
+		// Keep-last 1 counts complete generations only, and never touches one being written.
+		const pruned = cage(['backup', 'prune', '--keep-last', '1', '--to', other], {env});
+		expect(pruned.stdout).toBe('nothing to remove\n');
+		const resumed = cage(['backup', 'resume', file, '--to', other, '--progress', 'none', '--keep-last', '1'], {env});
+		expect(resumed.stderr).toBe('');
+		expect(resumed.status).toBe(0);
+		expect(resumed.stdout).toContain('generation 2 written');
+		expect(resumed.stdout).toContain('removed');
+		const generations = list(other);
+		expect(generations.map(g => [g.generation, g.status])).toEqual([[2, 'complete']]);
+		const decrypted = spawnSync('age', ['-d', '-i', key, path.join(other, generations[0]!.file)], {maxBuffer: 64 * 1024 * 1024});
+		expect(decrypted.stdout.equals(fs.readFileSync(file))).toBe(true);
+		expect(cage(['backup', 'verify', file, '--to', other], {env}).status).toBe(0);
+		expect(generationFiles(other)).toEqual([generations[0]!.file]);
+	});
 
 	it('two creates of different files into one directory at once both land', async () => {
 		const other = path.join(sandbox.dir, 'together');
