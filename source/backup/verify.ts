@@ -4,14 +4,14 @@
  * into a sink that discards the plaintext. The findings are recorded: damaged chunks and status
  * in the registry, each chunk's last result in the manifest.
  */
-import fs from 'node:fs';
 import path from 'node:path';
-import {Writable} from 'node:stream';
-import {JobEmitter} from '../chunker/emitter.js';
-import {ControlProxy} from '../jobs/control-proxy.js';
-import {decryptStream} from '../age/streams.js';
 import type {DecryptKey} from '../age/engine.js';
-import {blockSize} from '../age/stream.js';
+import {readHeader} from '../age/header.js';
+import {WorkerPool} from '../age/pool.js';
+import {payloadKey, plaintextSizeOf} from '../age/stream.js';
+import {SharedControl} from '../chunker/control.js';
+import {planChunks} from '../chunker/plan.js';
+import {FileInput} from '../io/files.js';
 import {checkAgainstManifest, getManifest, readManifests, writeManifests, type GenerationManifest} from './manifest.js';
 import {readRegistry, withRegistryLock, writeRegistry, type Generation} from './registry.js';
 
@@ -19,7 +19,7 @@ export type VerifyFinding = {
 	source: string;
 	generation: number;
 	file: string;
-	result: 'ok' | 'damaged' | 'missing' | 'no-manifest' | 'skipped';
+	result: 'ok' | 'damaged' | 'missing' | 'no-manifest' | 'no-key' | 'skipped';
 	/** Damaged chunks: id and byte range of the age file. */
 	chunks: Array<{id: number; start: number; end: number}>;
 	/** One line on what is wrong, when something is. */
@@ -27,29 +27,39 @@ export type VerifyFinding = {
 	bytes: number;
 };
 
-/** A sink for plaintext that must never be kept. */
-function discard(): Writable {
-	return new Writable({
-		write(_chunk, _encoding, callback) {
-			callback();
-		},
-	});
-}
+/**
+ * Authenticate every block of `file` with `key`, chunk by chunk on the age worker threads (the
+ * engine's `verify-decrypt` task with nothing to compare against: each block is decrypted and its
+ * tag checked, the plaintext thrown away). Returns the chunks that fail, by the manifest's plan.
+ */
+async function authenticate(file: string, key: DecryptKey, manifest: GenerationManifest, jobs: number): Promise<Array<{chunk: number; error: Error}>> {
+	const input = await FileInput.open(file);
+	let header;
+	try {
+		header = await readHeader(async (buffer, offset, length, position) => input.read(buffer, offset, length, position), key.passphrase === undefined ? {identities: key.identities} : {passphrase: key.passphrase}, file);
+	} finally {
+		await input.close();
+	}
 
-/** Authenticate every block of `file` with `key`; the damaged chunk (by the manifest's plan), or undefined when all pass. */
-async function authenticate(file: string, key: DecryptKey, manifest: GenerationManifest): Promise<{chunk?: number; error?: Error}> {
-	const result = await decryptStream(fs.createReadStream(file, {highWaterMark: 1024 * 1024}), discard(), key, {
-		emitter: new JobEmitter(),
-		control: new ControlProxy(),
-		chunkSize: manifest.chunkSize,
-		size: manifest.size,
-		source: file,
-		output: path.join(path.dirname(file), '(nowhere)'),
-	});
-	if (result.outcome === 'completed') return {};
-	const error = result.error ?? new Error('decryption did not complete');
-	const counter = (error as {counter?: number}).counter;
-	return counter === undefined ? {error} : {chunk: Math.floor((counter * blockSize) / manifest.chunkSize), error};
+	const size = plaintextSizeOf(input.size - header.payloadOffset, file);
+	const payload = payloadKey(header.fileKey, header.nonce);
+	const chunks = planChunks(size, manifest.chunkSize);
+	const pool = new WorkerPool(Math.min(jobs, chunks.length), new SharedControl());
+	try {
+		const results = await Promise.all(
+			chunks.map(async chunk =>
+				pool
+					.run({op: 'verify-decrypt', input: file, output: '/dev/null', key: payload, plainStart: chunk.start, plainEnd: chunk.end, plainTotal: size, inOffset: header.payloadOffset, outOffset: 0})
+					.then(
+						() => undefined,
+						(error: unknown) => ({chunk: chunk.id, error: error as Error}),
+					),
+			),
+		);
+		return results.filter(result => result !== undefined);
+	} finally {
+		await pool.close();
+	}
 }
 
 /** Verify one generation and return what was found (nothing is recorded yet). */
@@ -65,15 +75,19 @@ export async function verifyGeneration(dir: string, source: string, generation: 
 	if (check.sizeDiffers !== undefined) problems.push(`the file is ${check.sizeDiffers} bytes, the manifest says ${manifest.fileSize}`);
 	if (check.headerDamaged) problems.push(`its header (bytes [0, ${manifest.header.end})) differs from the manifest`);
 	if (options.key && !check.headerDamaged) {
-		const auth = await authenticate(file, options.key, manifest);
-		if (auth.error) {
-			if ((auth.error as {code?: string}).code === 'ENOMATCH') return {...base, result: 'damaged', chunks, bytes: check.bytes, detail: `the key given opens no recipient of ${file}`};
-			if (auth.chunk !== undefined && !chunks.some(chunk => chunk.id === auth.chunk)) {
-				const found = manifest.chunks[auth.chunk];
-				if (found) chunks.push({id: found.id, start: found.start, end: found.end});
-			}
+		let failed;
+		try {
+			failed = await authenticate(file, options.key, manifest, options.jobs);
+		} catch (error) {
+			// The key opens no recipient of this generation: nothing is known about its blocks.
+			if ((error as {code?: string}).code === 'ENOMATCH') return {...base, result: 'no-key', chunks, bytes: check.bytes, detail: (error as Error).message};
+			throw error;
+		}
 
-			problems.push(`authentication failed: ${auth.error.message}`);
+		for (const {chunk, error} of failed) {
+			const found = manifest.chunks[chunk];
+			if (found && !chunks.some(each => each.id === chunk)) chunks.push({id: found.id, start: found.start, end: found.end});
+			problems.push(`chunk ${chunk}: ${error.message}`);
 		}
 	}
 

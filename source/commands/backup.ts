@@ -319,7 +319,7 @@ function describeFinding(finding: VerifyFinding): string {
 		}
 
 		default: {
-			return `${head}: ${finding.result === 'skipped' ? 'skipped' : 'not verifiable'}: ${finding.detail ?? ''}`;
+			return `${head}: ${finding.result === 'skipped' ? 'skipped' : finding.result === 'no-key' ? 'not authenticated' : 'not verifiable'}: ${finding.detail ?? ''}`;
 		}
 	}
 }
@@ -371,8 +371,8 @@ ${toHelp}`,
 		}
 
 		await recordFindings(dir, findings);
-		const bad = findings.filter(finding => ['damaged', 'missing', 'no-manifest'].includes(finding.result)).length;
-		io.stdout.write(`${findings.length} generation(s) checked${key ? ' and authenticated' : ''}: ${bad === 0 ? 'all intact' : `${bad} damaged or missing`}\n`);
+		const bad = findings.filter(finding => ['damaged', 'missing', 'no-manifest', 'no-key'].includes(finding.result)).length;
+		io.stdout.write(`${findings.length} generation(s) checked${key ? ' and authenticated' : ''}: ${bad === 0 ? 'all intact' : `${bad} damaged, missing or not verifiable`}\n`);
 		return bad === 0 ? exitCodes.ok : exitCodes.failed;
 	},
 });

@@ -110,7 +110,8 @@ describe('cage backup', () => {
 		const keyed = cage(['backup', 'verify', source, '--generation', '2', '-i', key, '--to', dir], {env});
 		expect(keyed.status).toBe(1);
 		expect(keyed.stderr).toContain(`generation 2: DAMAGED: chunk 5 (bytes [${chunk5.start}, ${chunk5.end})`);
-		expect(keyed.stderr).toContain('authentication failed');
+		expect(keyed.stderr).toContain('; chunk 5: block 80 failed authentication');
+		expect(keyed.stderr.trim().split('\n')).toHaveLength(1);
 		const shown = cage(['backup', 'chunks', source, '--generation', '2', '--to', dir], {env}).stdout;
 		expect(shown).toMatch(/^chunk 5 \[\d+, \d+\) [\da-f]{64} damaged$/m);
 		expect(shown).toMatch(/^chunk 4 \[\d+, \d+\) [\da-f]{64} ok$/m);
@@ -119,6 +120,14 @@ describe('cage backup', () => {
 		expect(restore.status).toBe(1);
 		expect(restore.stderr).toContain('not restoring');
 		expect(fs.existsSync(path.join(sandbox.dir, 'never'))).toBe(false);
+
+		// A key that opens no generation: said, exit 1, and nothing is marked for it.
+		const otherKey = path.join(sandbox.dir, 'other-key.txt');
+		spawnSync('age-keygen', ['-o', otherKey]);
+		const wrong = cage(['backup', 'verify', source, '--generation', '3', '-i', otherKey, '--to', dir], {env});
+		expect(wrong.status).toBe(1);
+		expect(wrong.stderr).toMatch(/generation 3: not authenticated: .*the identity given cannot open it/);
+		expect(list(dir).find(g => g.generation === 3)!.status).toBe('complete');
 
 		// Put back: verify finds it intact again.
 		const fix = fs.openSync(file, 'r+');
