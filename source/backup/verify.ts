@@ -68,26 +68,27 @@ export async function verifyGeneration(dir: string, source: string, generation: 
 	const base = {source, generation: generation.generation, file, chunks: [], bytes: 0};
 	if (generation.status === 'partial' || generation.status === 'pruning') return {...base, result: 'skipped', detail: generation.status === 'partial' ? 'still being written (or interrupted): resume it first' : 'being pruned'};
 	if (!manifest) return {...base, result: 'no-manifest', detail: `no manifest in ${dir}; it cannot be checked chunk by chunk`};
+	// With a key, the blocks are authenticated on the worker threads while the main thread re-hashes.
+	const authenticating = options.key ? authenticate(file, options.key, manifest, options.jobs).catch((error: unknown) => error as Error) : undefined;
 	const check = await checkAgainstManifest(file, manifest, options.jobs);
+	const auth = await authenticating;
 	if (check.missing) return {...base, result: 'missing', detail: `${file} is gone`};
 	const chunks = check.damaged.map(({id, start, end}) => ({id, start, end}));
 	const problems: string[] = [];
 	if (check.sizeDiffers !== undefined) problems.push(`the file is ${check.sizeDiffers} bytes, the manifest says ${manifest.fileSize}`);
 	if (check.headerDamaged) problems.push(`its header (bytes [0, ${manifest.header.end})) differs from the manifest`);
-	if (options.key && !check.headerDamaged) {
-		let failed;
-		try {
-			failed = await authenticate(file, options.key, manifest, options.jobs);
-		} catch (error) {
+	// A damaged header can open with no key (or not parse): the manifest's finding says it all.
+	if (auth !== undefined && !check.headerDamaged) {
+		if (auth instanceof Error) {
 			// The key opens no recipient of this generation: nothing is known about its blocks.
-			if ((error as {code?: string}).code === 'ENOMATCH') return {...base, result: 'no-key', chunks, bytes: check.bytes, detail: (error as Error).message};
-			throw error;
-		}
-
-		for (const {chunk, error} of failed) {
-			const found = manifest.chunks[chunk];
-			if (found && !chunks.some(each => each.id === chunk)) chunks.push({id: found.id, start: found.start, end: found.end});
-			problems.push(`chunk ${chunk}: ${error.message}`);
+			if ((auth as {code?: string}).code === 'ENOMATCH') return {...base, result: 'no-key', chunks, bytes: check.bytes, detail: auth.message};
+			problems.push(auth.message);
+		} else {
+			for (const {chunk, error} of auth) {
+				const found = manifest.chunks[chunk];
+				if (found && !chunks.some(each => each.id === chunk)) chunks.push({id: found.id, start: found.start, end: found.end});
+				problems.push(`chunk ${chunk}: ${error.message}`);
+			}
 		}
 	}
 
