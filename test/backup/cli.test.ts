@@ -241,6 +241,29 @@ describe('cage backup', () => {
 		expect(fs.readFileSync(registry, 'utf8')).toBe('{"version": 1, "tool": "cage"');
 	});
 
+	it('goes to $XDG_DATA_HOME/cage/backups by default, else config backupDir, with config backupKeepLast', () => {
+		const file = path.join(sandbox.dir, 'configured.bin');
+		writeRandomFile(file, 200_000);
+		const home = cage(['backup', 'create', file, '-r', recipient, '--progress', 'none'], {env});
+		expect(home.status).toBe(0);
+		expect(home.stdout).toContain(path.join(sandbox.dir, 'data', 'cage', 'backups', 'configured.bin.'));
+		const configured = path.join(sandbox.dir, 'configured');
+		expect(cage(['config', 'set', 'backupDir', configured], {env}).status).toBe(0);
+		expect(cage(['config', 'set', 'backupKeepLast', '1'], {env}).status).toBe(0);
+		try {
+			for (let day = 0; day < 2; day++) {
+				writeRandomFile(file, 200_000 + day);
+				const run = cage(['backup', 'create', file, '-r', recipient, '--progress', 'none'], {env});
+				expect(run.status).toBe(0);
+				expect(run.stdout).toContain(path.join(configured, 'configured.bin.'));
+			}
+
+			expect(list(configured).map(g => g.generation)).toEqual([2]);
+		} finally {
+			cage(['config', 'reset'], {env});
+		}
+	});
+
 	it('says which file or generation is unknown', () => {
 		const unknown = cage(['backup', 'restore', path.join(sandbox.dir, 'nope'), '-i', key, '--to', dir], {env});
 		expect(unknown.status).toBe(1);
