@@ -100,8 +100,14 @@ export async function partialState(dir: string, generation: Generation): Promise
 		return stat && Date.now() - stat.mtimeMs < 60_000 ? 'running' : 'dead';
 	}
 
-	return (await has(output)) ? 'finished' : 'dead';
+	if (await has(output)) return 'finished';
+	// Nothing on disk yet: a create registers its generation a moment before its job claims the
+	// output, so a young entry is a job starting, not a dead one.
+	return Date.now() - Date.parse(generation.createdAt) < startGraceMs ? 'running' : 'dead';
 }
+
+/** How long a registered generation with nothing on disk yet counts as starting. */
+const startGraceMs = 5 * 60 * 1000;
 
 /** The registry's partial generations, each with its state. */
 export async function partialGenerations(dir: string, registry: Registry, only?: string): Promise<Array<{source: string; generation: Generation; state: PartialState}>> {
