@@ -5,7 +5,8 @@
 //                                          the dashboard (scripts/bench-ui.mjs) and audit log
 //                                          (scripts/bench-audit.mjs) benches
 //   BENCH_SIZE=256MiB BENCH_BIG=1GiB       smaller files
-//   BENCH_SKIP=big,big-resume,check,tui,audit  skip sections (check: the resume's check of a whole
+//   BENCH_SKIP=big,big-resume,check,tui,audit,backup  skip sections (backup: backup create and
+//                                          verify against sha256sum and age -d; check: the resume's check of a whole
 //                                          committed prefix against a full run; big-resume: the resume ratio at BENCH_BIG, on
 //                                          tmpfs like the 1 GiB runs: it needs 2.2x BENCH_BIG free there)
 //   BENCH_RUNS=5 BENCH_WARMUP=1            measured runs per tool, and uncounted ones before them
@@ -252,6 +253,33 @@ try {
 	const same = spawnSync('cmp', [plain, out('cage.plain')]).status === 0 && spawnSync('cmp', [plain, out('age.plain')]).status === 0;
 	record('round trip identical (cage->age -d, cage -d)', String(same && spawnSync('age', ['-d', '-i', key, '-o', out('x.plain'), out('cage.age')]).status === 0));
 	rm(out('age.plain'), out('cage.plain'), out('x.plain'), out('age.age'));
+
+	// Backups: a verify without a key re-hashes every ciphertext chunk (SHA-256) against the manifest,
+	// compared with sha256sum over the same file; with -i it also authenticates every block on the
+	// workers, compared with age -d to /dev/null. Alternated, medians of BENCH_RUNS.
+	if (!skip.has('backup')) {
+		const backups = out('backups');
+		const created = await measure(...cage('backup', 'create', plain, '-r', recipient, '--to', backups, '--progress', 'none', '--no-audit'));
+		record('backup create: time, peak RSS', `${created.seconds.toFixed(2)} s, ${formatMiB(created.peak)}`, 'the encryption plus one read of the generation for its manifest');
+		const generation = path.join(backups, fs.readdirSync(backups).find(name => name.endsWith('.age')));
+		const runs = {sha: [], verify: [], age: [], keyed: []};
+		for (let index = 0; index < warmups + repeats; index++) {
+			const round = {
+				sha: await measure('sha256sum', [generation]),
+				verify: await measure(...cage('backup', 'verify', plain, '--to', backups)),
+				age: await measure('age', ['-d', '-i', key, '-o', '/dev/null', generation]),
+				keyed: await measure(...cage('backup', 'verify', plain, '-i', key, '--to', backups)),
+			};
+			if (index >= warmups) for (const [name, run] of Object.entries(round)) runs[name].push(run);
+		}
+
+		const m = name => median(runs[name].map(run => run.seconds));
+		console.log(`  runs (s): sha256sum ${runs.sha.map(run => run.seconds.toFixed(2)).join(' ')} · verify ${runs.verify.map(run => run.seconds.toFixed(2)).join(' ')} · age -d ${runs.age.map(run => run.seconds.toFixed(2)).join(' ')} · verify -i ${runs.keyed.map(run => run.seconds.toFixed(2)).join(' ')}`);
+		record('backup verify (no key) / sha256sum time', (m('verify') / m('sha')).toFixed(2), `median of ${repeats}; ${m('verify').toFixed(2)} s / ${m('sha').toFixed(2)} s; goal <= 1.0`);
+		record('backup verify -i / age -d -o /dev/null time', (m('keyed') / m('age')).toFixed(2), `median of ${repeats}; ${m('keyed').toFixed(2)} s / ${m('age').toFixed(2)} s; goal <= 0.5`);
+		record('backup verify: peak RSS without / with -i', `${formatMiB(Math.max(...runs.verify.map(run => run.peak)))} / ${formatMiB(Math.max(...runs.keyed.map(run => run.peak)))}`);
+		fs.rmSync(backups, {recursive: true, force: true});
+	}
 
 	// Start-up, which a resume pays in full however little is left: bare node, and cage on an empty file.
 	{

@@ -34,6 +34,12 @@ export type Settings = {
 	retries: number;
 	/** How much of the completed work a resume re-reads to prove the source unchanged: `sample` or `full`. */
 	resumeVerify: 'sample' | 'full';
+	/** Backup directory; empty means $XDG_DATA_HOME/cage/backups. */
+	backupDir: string;
+	/** Backup retention: complete generations kept per file (0 = no count limit). */
+	backupKeepLast: number;
+	/** Backup retention: days a generation is kept beyond the last N (0 = no age limit). */
+	backupKeepDays: number;
 };
 
 /** `path`: text that names a file; `cage config set` stores it absolute (`storedSetting`). */
@@ -55,6 +61,9 @@ export const settingSpecs: Record<keyof Settings, KeySpec> = {
 	collapseFactor: {kind: 'number', min: 0, max: 1, describe: 'throughput-collapse anomaly: rate below this fraction of the average'},
 	retries: {kind: 'int', min: 0, max: 100, describe: 'extra attempts for a failed chunk'},
 	resumeVerify: {kind: 'enum', values: ['sample', 'full'], describe: 'resume re-verifies a sample of done chunks, or all of them'},
+	backupDir: {kind: 'path', describe: 'backup directory, stored absolute (empty = $XDG_DATA_HOME/cage/backups)'},
+	backupKeepLast: {kind: 'int', min: 0, max: 1_000_000, describe: 'backups: complete generations kept per file (0 = no count limit)'},
+	backupKeepDays: {kind: 'int', min: 0, max: 1_000_000, describe: 'backups: days older generations are kept (0 = no age limit; with keep-last, only beyond the last N)'},
 };
 
 /** Defaults, also the values `cage config reset` restores. */
@@ -71,6 +80,9 @@ export const defaultSettings: Settings = {
 	collapseFactor: 0.2,
 	retries: 2,
 	resumeVerify: 'sample',
+	backupDir: '',
+	backupKeepLast: 3,
+	backupKeepDays: 0,
 };
 
 /** Thrown for an unknown key or an invalid value; the message says which and why. */
@@ -153,6 +165,11 @@ export function configDir(): string {
 export function defaultAuditLogPath(): string {
 	const state = process.env.XDG_STATE_HOME ?? path.join(os.homedir(), '.local', 'state');
 	return path.join(state, 'cage', 'audit.jsonl');
+}
+
+/** Where backups go by default: $XDG_DATA_HOME/cage/backups. */
+export function defaultBackupDir(): string {
+	return path.join(process.env.XDG_DATA_HOME ?? path.join(os.homedir(), '.local', 'share'), 'cage', 'backups');
 }
 
 /** Resolve the config directory's config file path without creating anything. */

@@ -6,6 +6,7 @@
 /** Error names whose messages are written for users. */
 const userErrorNames = new Set([
 	'InputError',
+	'BackupError',
 	'CheckpointError',
 	'ConfigError',
 	'SizeError',

@@ -23,3 +23,21 @@ export {encryptFile, decryptFile, resumeFile, type AgeJobOptions, type AgeJobRes
 export {encryptStream, decryptStream, type StreamJobOptions, type StreamJobResult} from './age/streams.js';
 export {jsonReporter, plainReporter} from './progress/reporters.js';
 export {parseSize, formatBytes, formatRate} from './size.js';
+export {
+	readRegistry,
+	writeRegistry,
+	updateRegistry,
+	withRegistryLock,
+	parseRegistry,
+	registryVersion,
+	BackupError,
+	type Registry,
+	type SourceEntry,
+	type Generation,
+	type GenerationStatus,
+} from './backup/registry.js';
+export {readManifests, buildManifest, checkAgainstManifest, cipherPlan, manifestVersion, type Manifests, type GenerationManifest, type ManifestChunk, type ManifestCheck} from './backup/manifest.js';
+export {expiredGenerations, type RetentionPolicy} from './backup/retention.js';
+export {startGeneration, finishGeneration} from './backup/generations.js';
+export {prune, type PruneReport} from './backup/prune.js';
+export {verifyGeneration, recordFindings, type VerifyFinding} from './backup/verify.js';

@@ -1,6 +1,7 @@
 /** The command registry: every subcommand of `cage`, in the order `cage --help` lists them. */
 import type {Command} from './command.js';
 import {decryptCommand, encryptCommand} from './age-jobs.js';
+import {backupCommands} from './backup.js';
 import {chunkHashCommand} from './chunk-hash.js';
 import {chunkInspectCommand} from './chunk-inspect.js';
 import {chunkPlanCommand} from './chunk-plan.js';
@@ -20,6 +21,7 @@ export const commands: Command[] = [
 	chunkPlanCommand,
 	chunkHashCommand,
 	chunkInspectCommand,
+	...backupCommands,
 	configCommand,
 	demoCommand,
 ] as Command[];

@@ -7,7 +7,7 @@
  */
 
 /** The points a test can name. */
-export type FaultPoint = 'after-final-rename' | 'slow-check' | 'batch-item-running';
+export type FaultPoint = 'after-final-rename' | 'slow-check' | 'batch-item-running' | 'backup-prune-journaled' | 'backup-prune-deleted';
 
 /** Whether the environment names this fault. */
 export function faultActive(name: FaultPoint): boolean {

@@ -1,0 +1,123 @@
+/**
+ * The life of a generation in the registry: started (`partial`, before any byte is encrypted, so
+ * every generation file has an entry), finished (its manifest recorded, `complete`), or found
+ * dead (an interrupted job that nothing can resume).
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import {fingerprint, readWriterRecord, runningWriter, type SourceFingerprint} from '../chunker/checkpoint.js';
+import {claimPath} from '../jobs/claim.js';
+import {outputCheckpointPath, partialPath} from '../jobs/locate.js';
+import {buildManifest, readManifests, setManifest, writeManifests} from './manifest.js';
+import {generationFileName, readRegistry, sourceEntry, withRegistryLock, writeRegistry, type Generation, type Registry} from './registry.js';
+
+/** Same file, same contents as far as a fingerprint tells (size, mtime, inode, change time). */
+export function sameFingerprint(a: SourceFingerprint, b: SourceFingerprint): boolean {
+	return a.size === b.size && a.mtimeMs === b.mtimeMs && a.ino === b.ino && a.dev === b.dev && (a.ctimeMs === undefined || b.ctimeMs === undefined || a.ctimeMs === b.ctimeMs);
+}
+
+export type StartResult = {kind: 'unchanged'; newest: Generation} | {kind: 'started'; generation: Generation; path: string};
+
+/**
+ * Register a new generation of `source` as `partial`, or report the source unchanged since its
+ * newest complete generation (unless `force`).
+ */
+export async function startGeneration(
+	dir: string,
+	source: string,
+	who: {recipients: string[]; passphrase: boolean},
+	chunkSize: number,
+	{force = false} = {},
+): Promise<StartResult> {
+	return withRegistryLock(dir, async () => {
+		const registry = await readRegistry(dir);
+		const entry = sourceEntry(registry, source);
+		const now = await fingerprint(source);
+		const newest = [...entry.generations].filter(g => g.status === 'complete').sort((a, b) => b.generation - a.generation)[0];
+		if (!force && newest && sameFingerprint(newest.source, now)) return {kind: 'unchanged', newest};
+		const number = entry.nextGeneration++;
+		const generation: Generation = {
+			generation: number,
+			file: generationFileName(source, number),
+			createdAt: new Date().toISOString(),
+			status: 'partial',
+			source: now,
+			size: now.size,
+			chunkSize,
+			recipients: who.recipients,
+			passphrase: who.passphrase,
+		};
+		entry.generations.push(generation);
+		await writeRegistry(dir, registry);
+		return {kind: 'started', generation, path: path.join(dir, generation.file)};
+	});
+}
+
+/** Record the manifest of a generation whose file is complete, and mark it `complete`. */
+export async function finishGeneration(dir: string, source: string, number: number, jobs: number): Promise<Generation> {
+	const file = await withRegistryLock(dir, async () => {
+		const registry = await readRegistry(dir);
+		const generation = registry.sources[source]?.generations.find(g => g.generation === number);
+		if (!generation) throw new Error(`generation ${number} of ${source} is no longer in the registry of ${dir}`);
+		return path.join(dir, generation.file);
+	});
+	// The extra read happens outside the lock: other processes' creates are not held up by it.
+	const probe = await readRegistry(dir);
+	const generation = probe.sources[source]!.generations.find(g => g.generation === number)!;
+	const manifest = await buildManifest(file, generation.size, generation.chunkSize, jobs);
+	return withRegistryLock(dir, async () => {
+		const registry = await readRegistry(dir);
+		const manifests = await readManifests(dir);
+		const found = registry.sources[source]?.generations.find(g => g.generation === number);
+		if (!found) throw new Error(`generation ${number} of ${source} is no longer in the registry of ${dir}`);
+		setManifest(manifests, source, number, manifest);
+		// Manifest first: a crash between the two writes leaves a partial generation with a manifest, never a complete one without.
+		await writeManifests(dir, manifests);
+		found.status = 'complete';
+		found.fileSize = manifest.fileSize;
+		await writeRegistry(dir, registry);
+		return found;
+	});
+}
+
+/** What is on disk for a partial generation. */
+export type PartialState = 'running' | 'resumable' | 'finished' | 'dead';
+
+/** Whether a `partial` generation is being written now, can be resumed, was finished (by `cage resume`) or is dead. */
+export async function partialState(dir: string, generation: Generation): Promise<PartialState> {
+	const output = path.join(dir, generation.file);
+	const checkpoint = outputCheckpointPath(output);
+	for (const record of [claimPath(checkpoint), checkpoint]) {
+		if (runningWriter(readWriterRecord(record)) !== undefined) return 'running';
+	}
+
+	const has = async (file: string) => fs.stat(file).then(() => true, () => false);
+	if (await has(checkpoint)) return 'resumable';
+	if (await has(partialPath(output))) {
+		// A partial output with no checkpoint: a job killed before its first checkpoint, or one
+		// that has just started (its claim names it, seen above). Young ones are left alone.
+		const stat = await fs.stat(partialPath(output)).catch(() => undefined);
+		return stat && Date.now() - stat.mtimeMs < 60_000 ? 'running' : 'dead';
+	}
+
+	if (await has(output)) return 'finished';
+	// Nothing on disk yet: a create registers its generation a moment before its job claims the
+	// output, so a young entry is a job starting, not a dead one.
+	return Date.now() - Date.parse(generation.createdAt) < startGraceMs ? 'running' : 'dead';
+}
+
+/** How long a registered generation with nothing on disk yet counts as starting. */
+const startGraceMs = 5 * 60 * 1000;
+
+/** The registry's partial generations, each with its state. */
+export async function partialGenerations(dir: string, registry: Registry, only?: string): Promise<Array<{source: string; generation: Generation; state: PartialState}>> {
+	const found = [];
+	for (const [source, entry] of Object.entries(registry.sources)) {
+		if (only !== undefined && source !== only) continue;
+		for (const generation of entry.generations) {
+			if (generation.status === 'partial') found.push({source, generation, state: await partialState(dir, generation)});
+		}
+	}
+
+	return found;
+}
