@@ -10,7 +10,7 @@
  */
 
 /** What a job does. */
-export type JobKind = 'encrypt' | 'decrypt' | 'hash';
+export type JobKind = 'encrypt' | 'decrypt' | 'hash' | 'sweep';
 
 /** How a job ended. */
 export type JobOutcome = 'completed' | 'interrupted' | 'failed';
@@ -35,6 +35,18 @@ export const anomalyCodes = [
 	'audit-unknown-version',
 	'skip-unavailable',
 	'item-failed',
+	// cage sweep: what a JSON / JSON Lines input holds (source/sweep/statistics.ts).
+	'json-deep-nesting',
+	'json-huge-token',
+	'json-invalid-utf8',
+	'json-lone-surrogate',
+	'json-bom',
+	'json-control-character',
+	'json-mixed-line-endings',
+	'json-duplicate-key',
+	'json-nan-infinity',
+	'json-trailing-comma',
+	'json-syntax-error',
 ] as const;
 
 /** A stable anomaly code. */

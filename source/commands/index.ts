@@ -8,6 +8,7 @@ import {configCommand} from './config.js';
 import {demoCommand} from './demo.js';
 import {keygenCommand} from './keygen.js';
 import {resumeCommand} from './resume.js';
+import {sweepCommand} from './sweep.js';
 import {watchCommand} from './watch.js';
 
 /** All commands. */
@@ -20,6 +21,7 @@ export const commands: Command[] = [
 	chunkPlanCommand,
 	chunkHashCommand,
 	chunkInspectCommand,
+	sweepCommand,
 	configCommand,
 	demoCommand,
 ] as Command[];

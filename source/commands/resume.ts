@@ -10,6 +10,7 @@ import {locateCheckpoint, partialPath, readCheckpointFor} from '../jobs/locate.j
 import {displayPath} from '../display-path.js';
 import {runSession} from '../session/session.js';
 import {printHashResult} from './chunk-hash.js';
+import {resumeSweep} from './sweep.js';
 import {defineCommand, UsageError} from './command.js';
 import {resolveJobOptions, sessionOptions} from './job-options.js';
 import {jobFlags, jobFlagsHelp} from './options.js';
@@ -100,6 +101,11 @@ ${jobFlagsHelp}
 		}
 
 		const checkpoint = await readCheckpointFor(file);
+		if (checkpoint.kind === 'sweep') {
+			releaseWarmWorkers();
+			return resumeSweep(checkpoint, file, options, io, Boolean(cli.flags.json));
+		}
+
 		if (checkpoint.kind !== 'hash') {
 			return resumeAgeJob({checkpoint, checkpointPath: file, options, io, recipients: cli.flags.recipient, recipientsFiles: cli.flags.recipientsFile});
 		}

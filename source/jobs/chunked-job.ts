@@ -40,6 +40,8 @@ export type ChunkedJobSpec = {
 	checkpointIntervalMs?: number;
 	/** The command that resumes this job, printed on interruption. */
 	resumeCommand: string;
+	/** Kind-specific params as of `chunksDone` committed chunks, merged over the base's in each checkpoint (a sweep's scan state). */
+	checkpointParams?: (chunksDone: number) => Record<string, unknown>;
 };
 
 export type ChunkedJobResult = {
@@ -79,6 +81,7 @@ export async function runChunkedJob(spec: ChunkedJobSpec): Promise<ChunkedJobRes
 		skipped: [...skipped],
 		macs: [...macs],
 		...(info.length > 0 || spec.kind === 'hash' ? {info: [...info]} : {}),
+		...(spec.checkpointParams ? {params: {...base.params, ...spec.checkpointParams(chunksDone)}} : {}),
 	});
 
 	const saveCheckpoint = async (stopped = false): Promise<void> => {

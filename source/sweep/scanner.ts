@@ -123,7 +123,24 @@ export function formatPath(path: PathSegment[]): string {
 }
 
 /** Per-line counts of a JSON Lines scan. */
-export type LineCounts = {lines: number; records: number; blank: number; bad: number; crlf: number; lf: number};
+export type LineCounts = {
+	lines: number;
+	records: number;
+	blank: number;
+	bad: number;
+	crlf: number;
+	lf: number;
+	/** Offset and line of the first \r\n and of the first bare \n ending (-1: none), for mixed line endings. */
+	firstCrlf: number;
+	firstCrlfLine: number;
+	firstLf: number;
+	firstLfLine: number;
+};
+
+/** Counts of no lines. */
+export function noLines(): LineCounts {
+	return {lines: 0, records: 0, blank: 0, bad: 0, crlf: 0, lf: 0, firstCrlf: -1, firstCrlfLine: 0, firstLf: -1, firstLfLine: 0};
+}
 
 /** The serializable scanner state: numbers and the container stack; never key names or contents. */
 export type ScannerState = {
@@ -211,7 +228,7 @@ export class JsonScanner {
 	lastCr = -2;
 	/** jsonl: the current line has a value (so a newline ends a record). */
 	lineHadValue = false;
-	readonly counts: LineCounts = {lines: 0, records: 0, blank: 0, bad: 0, crlf: 0, lf: 0};
+	readonly counts: LineCounts = noLines();
 	/** json: the first error; jsonl: the first error of the first bad line. */
 	error: SweepError | null = null;
 	/** jsonl: the first `listedLineErrors` bad lines. */
@@ -947,11 +964,18 @@ export class JsonScanner {
 
 		this.counts.lines++;
 		if (!atEnd) {
-			if (crlf) this.counts.crlf++;
-			else this.counts.lf++;
-			if (this.counts.crlf > 0 && this.counts.lf > 0 && !this.stats.anomalies.has('json-mixed-line-endings')) {
-				this.stats.anomaly('json-mixed-line-endings', at, this.line, 'lines end with both \\n and \\r\\n');
+			const counts = this.counts;
+			if (crlf) {
+				if (counts.crlf++ === 0) {
+					counts.firstCrlf = at;
+					counts.firstCrlfLine = this.line;
+				}
+			} else if (counts.lf++ === 0) {
+				counts.firstLf = at;
+				counts.firstLfLine = this.line;
 			}
+
+			if (counts.crlf > 0 && counts.lf > 0 && !this.stats.anomalies.has('json-mixed-line-endings')) mixedLineEndings(this.stats, counts);
 		}
 
 		this.line++;
@@ -1052,6 +1076,18 @@ export class JsonScanner {
 		scanner.stats = SweepStatistics.fromState(state.stats);
 		return scanner;
 	}
+}
+
+/** Record the mixed-line-endings anomaly where the second kind of ending first appears. */
+export function mixedLineEndings(stats: SweepStatistics, counts: LineCounts): void {
+	const crlfLater = counts.firstCrlf > counts.firstLf;
+	stats.anomalies.delete('json-mixed-line-endings');
+	stats.anomaly(
+		'json-mixed-line-endings',
+		crlfLater ? counts.firstCrlf : counts.firstLf,
+		crlfLater ? counts.firstCrlfLine : counts.firstLfLine,
+		`lines end with both \\n (first on line ${counts.firstLfLine}) and \\r\\n (first on line ${counts.firstCrlfLine})`,
+	);
 }
 
 /** An error as a checkpoint keeps it: keys become unknown ('?'). */

@@ -4,6 +4,7 @@
  * a capped structural fingerprint and the anomalies seen. Statistics of consecutive parts merge
  * in order into the statistics of the whole.
  */
+import type {AnomalyCode} from '../chunker/events.js';
 import {FrequencySketch, type SketchState} from './sketch.js';
 
 /** Value types, as the scanner numbers them. */
@@ -24,7 +25,7 @@ export const sweepAnomalyCodes = [
 	'json-nan-infinity',
 	'json-trailing-comma',
 	'json-syntax-error',
-] as const;
+] as const satisfies readonly AnomalyCode[];
 
 export type SweepAnomalyCode = (typeof sweepAnomalyCodes)[number];
 

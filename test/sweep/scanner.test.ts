@@ -208,12 +208,12 @@ describe('JSON Lines', () => {
 	const lines = (text: string) => sweep(encoder.encode(text), 'jsonl');
 	test('good, bad and blank lines; a final newline; \\r\\n', () => {
 		const scanner = lines('{"a":1}\r\n\n[1,2]\n{"b":\n  \n"x"\n{"c":3} 4\n');
-		expect(scanner.counts).toEqual({lines: 7, records: 3, blank: 2, bad: 2, crlf: 1, lf: 6});
+		expect(scanner.counts).toEqual({lines: 7, records: 3, blank: 2, bad: 2, crlf: 1, lf: 6, firstCrlf: 8, firstCrlfLine: 1, firstLf: 9, firstLfLine: 2});
 		expect(scanner.lineErrors.map(error => [error.line, error.found])).toEqual([
 			[4, 'the end of the line'],
 			[7, "'4'"],
 		]);
-		expect(scanner.stats.anomalies.get('json-mixed-line-endings')?.count).toBe(1);
+		expect(scanner.stats.anomalies.get('json-mixed-line-endings')).toMatchObject({count: 1, offset: 9, line: 2});
 	});
 
 	test('no final newline, an empty file', () => {
