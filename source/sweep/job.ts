@@ -13,6 +13,7 @@ import type {ControlProxy} from '../jobs/control-proxy.js';
 import {resumeLine, shellQuote, type ResumeArgs} from '../shell-quote.js';
 import {SweepProcessor, type SweepOutcome, type SweepState} from './processor.js';
 import type {SweepFormat} from './scanner.js';
+import {SweepWorkers} from './workers.js';
 
 export type SweepJobOptions = {
 	file: string;
@@ -75,7 +76,10 @@ export async function runSweepJob(options: SweepJobOptions): Promise<SweepJobRes
 	const format = (resumeFrom?.params.format as SweepFormat | undefined) ?? options.format;
 	const maxDepth = (resumeFrom?.params.maxDepth as number | undefined) ?? options.maxDepth;
 	const jobs = format === 'json' ? 1 : options.jobs;
-	const processor = new SweepProcessor(input, size, {format, maxDepth}, emitter, resumeState);
+	const chunks = chunkCount(size, chunkSize);
+	// Threads pay off with chunks to share between them; one chunk or one job stays on this thread.
+	const workers = format === 'jsonl' && jobs > 1 && chunks - (resumeFrom?.chunksDone ?? 0) > 1 ? new SweepWorkers(Math.min(jobs, chunks)) : undefined;
+	const processor = new SweepProcessor(input, size, {format, maxDepth}, emitter, resumeState, workers);
 	const resumeCommand = store ? resumeLine(store.path, options.resumeArgs ?? {rate: options.rate}) : '';
 	try {
 		emitter.send({
@@ -138,6 +142,7 @@ export async function runSweepJob(options: SweepJobOptions): Promise<SweepJobRes
 		emitter.send({type: 'job:done', outcome: 'failed', bytesDone: resumeFrom?.bytesDone ?? 0, durationMs: Date.now() - startedAt, error: (error as Error).message});
 		throw error;
 	} finally {
+		await workers?.close();
 		await input.close();
 	}
 }

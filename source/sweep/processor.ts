@@ -10,6 +10,7 @@ import type {Chunk} from '../chunker/plan.js';
 import type {ChunkContext, ChunkInput, ChunkProcessor, ChunkResult} from '../chunker/processor.js';
 import {JsonScanner, listedLineErrors, mixedLineEndings, noLines, redactError, type LineCounts, type ScannerState, type SweepError, type SweepFormat} from './scanner.js';
 import {sweepAnomalySeverity, SweepStatistics, type StatisticsState} from './statistics.js';
+import type {SweepWorkers} from './workers.js';
 
 /** Bytes read per call: bounded, whatever the chunk size. */
 export const sweepBlockSize = 2 ** 20;
@@ -120,8 +121,12 @@ export class SweepProcessor implements ChunkProcessor {
 	#committed: number;
 	#emptyFinished = false;
 
-	constructor(input: ChunkInput, size: number, options: SweepOptions, emitter?: JobEmitter, resumeFrom?: SweepState) {
+	readonly #workers: SweepWorkers | undefined;
+
+	/** `workers`: sweep JSON Lines chunks on these threads (they read `input.path` themselves). */
+	constructor(input: ChunkInput, size: number, options: SweepOptions, emitter?: JobEmitter, resumeFrom?: SweepState, workers?: SweepWorkers) {
 		this.#input = input;
+		this.#workers = workers;
 		this.#size = size;
 		this.options = options;
 		this.#emitter = emitter;
@@ -140,7 +145,10 @@ export class SweepProcessor implements ChunkProcessor {
 
 	async process(chunk: Chunk, ctx: ChunkContext): Promise<ChunkResult> {
 		if (this.options.format === 'jsonl') {
-			const part = await sweepLines(async (buffer, length, position) => this.#input.read(buffer, 0, length, position), chunk, this.#size, this.options, ctx);
+			const part =
+				this.#workers && this.#input.path
+					? await this.#workers.run({path: this.#input.path, chunk, size: this.#size, options: this.options, control: ctx.control.handle}, bytes => ctx.progress(bytes))
+					: await sweepLines(async (buffer, length, position) => this.#input.read(buffer, 0, length, position), chunk, this.#size, this.options, ctx);
 			this.#parts.set(chunk.id, part);
 			return {mac: 'none'};
 		}

@@ -46,8 +46,9 @@ export function reportData(outcome: SweepOutcome, file: string) {
 		numberLengths: histogram(stats.numberLengths, lengthLabel),
 		largestToken: stats.largest,
 		fingerprint: {
-			paths: [...stats.fingerprint.values()].map(entry => ({path: entry.path ?? null, type: typeNames[entry.type]!, count: entry.count})),
-			valuesNotListed: stats.fingerprintDropped,
+			paths: [...stats.fingerprint.values()].map(entry => ({path: entry.path ?? null, type: typeNames[entry.type]!})),
+			/** More (path, type) pairs exist than the first ones listed. */
+			truncated: stats.fingerprintFull,
 		},
 		anomalies: [...stats.anomalies.values()].map(record => ({...record})),
 	};
@@ -81,8 +82,8 @@ export function formatReport(outcome: SweepOutcome, file: string): string {
 	out.push(`numbers      lengths in bytes ${lengths(data.numberLengths)}`);
 	if (data.largestToken) out.push(`largest      a ${data.largestToken.type} of ${data.largestToken.bytes} bytes at byte ${data.largestToken.offset}`);
 	const paths = data.fingerprint.paths;
-	out.push(`structure    ${paths.length} key paths${data.fingerprint.valuesNotListed > 0 ? ` (first ${paths.length}; ${data.fingerprint.valuesNotListed} values elsewhere)` : ''}`);
-	for (const entry of paths.slice(0, 40)) out.push(`  ${entry.path ?? '(path not seen since the resume)'}  ${entry.type} ×${entry.count}`);
+	out.push(`structure    ${data.fingerprint.truncated ? `the first ${paths.length} (key path, type) pairs, in file order; more exist` : `${paths.length} (key path, type) pairs`}`);
+	for (const entry of paths.slice(0, 40)) out.push(`  ${entry.path ?? '(path not seen since the resume)'}  ${entry.type}`);
 	if (paths.length > 40) out.push(`  … ${paths.length - 40} more (--json lists them all)`);
 	for (const record of data.anomalies) out.push(`anomaly      ${record.code} ×${record.count}, first at byte ${record.offset} (line ${record.line}): ${record.message}`);
 	return `${out.join('\n')}\n`;

@@ -763,16 +763,15 @@ export class JsonScanner {
 		const id = ((hash & 0x7ffffff) << 3) | fingerprintType;
 		const entry = stats.fingerprint.get(id);
 		if (entry) {
-			entry.count++;
 			if (entry.path === undefined) {
 				const path = this.#fingerprintPath();
 				if (path !== undefined) entry.path = path;
 			}
 		} else if (stats.fingerprint.size < fingerprintCap) {
 			const path = this.#fingerprintPath();
-			stats.fingerprint.set(id, path === undefined ? {id, type: fingerprintType, count: 1} : {id, type: fingerprintType, count: 1, path});
+			stats.fingerprint.set(id, path === undefined ? {id, type: fingerprintType} : {id, type: fingerprintType, path});
 		} else {
-			stats.fingerprintDropped++;
+			stats.fingerprintFull = true;
 		}
 	}
 

@@ -9,7 +9,7 @@
 export type SketchEntry = {hash: number; count: number; name?: string};
 
 /** The serializable form: hashes and counts only, no key names. */
-export type SketchState = {capacity: number; entries: Array<[hash: number, count: number]>; decrements: number};
+export type SketchState = {capacity: number; entries: Array<[hash: number, count: number, name?: string]>; decrements: number};
 
 /** Names a key when it enters the summary. */
 export interface KeyNamer {
@@ -85,13 +85,18 @@ export class FrequencySketch {
 		return this.decrements === 0;
 	}
 
-	toState(): SketchState {
-		return {capacity: this.capacity, entries: [...this.#entries.values()].map(entry => [entry.hash, entry.count]), decrements: this.decrements};
+	/** `withNames` only between threads of one process: a checkpoint holds no key names. */
+	toState(withNames = false): SketchState {
+		return {
+			capacity: this.capacity,
+			entries: [...this.#entries.values()].map(entry => (withNames && entry.name !== undefined ? [entry.hash, entry.count, entry.name] : [entry.hash, entry.count])),
+			decrements: this.decrements,
+		};
 	}
 
 	static fromState(state: SketchState): FrequencySketch {
 		const sketch = new FrequencySketch(state.capacity);
-		for (const [hash, count] of state.entries) sketch.#entries.set(hash, {hash, count});
+		for (const [hash, count, name] of state.entries) sketch.#entries.set(hash, name === undefined ? {hash, count} : {hash, count, name});
 		sketch.decrements = state.decrements;
 		return sketch;
 	}

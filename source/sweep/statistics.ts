@@ -54,7 +54,12 @@ export const fingerprintCap = 256;
 export type AnomalyRecord = {code: SweepAnomalyCode; count: number; offset: number; line: number; message: string};
 
 /** One (key path, type) pair of the structural fingerprint; the path is known only in this process. */
-export type FingerprintEntry = {id: number; type: number; count: number; path?: string};
+/**
+ * One (key path, type) pair of the structural fingerprint; the path is known only in this process.
+ * No counts: the first pairs of each part merge into exactly the first pairs of the whole, counts
+ * of pairs a part could not keep would not.
+ */
+export type FingerprintEntry = {id: number; type: number; path?: string};
 
 export type LargestToken = {bytes: number; offset: number; type: ValueType} | null;
 
@@ -68,8 +73,10 @@ export type StatisticsState = {
 	stringLengths: number[];
 	numberLengths: number[];
 	largest: LargestToken;
-	fingerprint: Array<[id: number, type: number, count: number]>;
-	fingerprintDropped: number;
+	/** With `path` only in a transfer between threads of one process (toState(true)). */
+	fingerprint: Array<[id: number, type: number, path?: string]>;
+	/** More distinct pairs were seen than the fingerprint keeps. */
+	fingerprintFull: boolean;
 	anomalies: AnomalyRecord[];
 	sketch: SketchState;
 };
@@ -92,7 +99,7 @@ export class SweepStatistics {
 	readonly numberLengths = new Float64Array(lengthBuckets);
 	largest: LargestToken = null;
 	readonly fingerprint = new Map<number, FingerprintEntry>();
-	fingerprintDropped = 0;
+	fingerprintFull = false;
 	readonly anomalies = new Map<SweepAnomalyCode, AnomalyRecord>();
 	sketch = new FrequencySketch();
 
@@ -125,16 +132,15 @@ export class SweepStatistics {
 		for (const entry of next.fingerprint.values()) {
 			const mine = this.fingerprint.get(entry.id);
 			if (mine) {
-				mine.count += entry.count;
 				if (mine.path === undefined && entry.path !== undefined) mine.path = entry.path;
 			} else if (this.fingerprint.size < fingerprintCap) {
 				this.fingerprint.set(entry.id, {...entry});
 			} else {
-				this.fingerprintDropped += entry.count;
+				this.fingerprintFull = true;
 			}
 		}
 
-		this.fingerprintDropped += next.fingerprintDropped;
+		this.fingerprintFull ||= next.fingerprintFull;
 		for (const record of next.anomalies.values()) {
 			const mine = this.anomalies.get(record.code);
 			if (mine) mine.count += record.count;
@@ -144,7 +150,8 @@ export class SweepStatistics {
 		this.sketch.merge(next.sketch);
 	}
 
-	toState(): StatisticsState {
+	/** `withNames`: keep key names and paths too, for a worker thread's result (never for a checkpoint). */
+	toState(withNames = false): StatisticsState {
 		return {
 			types: [...this.types],
 			keys: this.keys,
@@ -154,11 +161,11 @@ export class SweepStatistics {
 			stringLengths: [...this.stringLengths],
 			numberLengths: [...this.numberLengths],
 			largest: this.largest,
-			fingerprint: [...this.fingerprint.values()].map(entry => [entry.id, entry.type, entry.count]),
-			fingerprintDropped: this.fingerprintDropped,
+			fingerprint: [...this.fingerprint.values()].map(entry => (withNames && entry.path !== undefined ? [entry.id, entry.type, entry.path] : [entry.id, entry.type])),
+			fingerprintFull: this.fingerprintFull,
 			// Messages name bytes and positions, never contents.
 			anomalies: [...this.anomalies.values()].map(record => ({...record})),
-			sketch: this.sketch.toState(),
+			sketch: this.sketch.toState(withNames),
 		};
 	}
 
@@ -172,8 +179,8 @@ export class SweepStatistics {
 		stats.stringLengths.set(state.stringLengths);
 		stats.numberLengths.set(state.numberLengths);
 		stats.largest = state.largest;
-		for (const [id, type, count] of state.fingerprint) stats.fingerprint.set(id, {id, type, count});
-		stats.fingerprintDropped = state.fingerprintDropped;
+		for (const [id, type, path] of state.fingerprint) stats.fingerprint.set(id, path === undefined ? {id, type} : {id, type, path});
+		stats.fingerprintFull = state.fingerprintFull;
 		for (const record of state.anomalies) stats.anomalies.set(record.code, {...record});
 		stats.sketch = FrequencySketch.fromState(state.sketch);
 		return stats;
