@@ -3,9 +3,9 @@
 //
 //   npm run bench                          1 GiB file against age, a 4 GiB file for memory, then
 //                                          the dashboard (scripts/bench-ui.mjs) and audit log
-//                                          (scripts/bench-audit.mjs) benches
+//                                          (scripts/bench-audit.mjs) and cage sweep (scripts/bench-sweep.mjs) benches
 //   BENCH_SIZE=256MiB BENCH_BIG=1GiB       smaller files
-//   BENCH_SKIP=big,big-resume,tui,audit  skip sections (big-resume: the resume ratio at BENCH_BIG, on
+//   BENCH_SKIP=big,big-resume,tui,audit,sweep  skip sections (big-resume: the resume ratio at BENCH_BIG, on
 //                                          tmpfs like the 1 GiB runs: it needs 2.2x BENCH_BIG free there)
 //   BENCH_RUNS=5 BENCH_WARMUP=1            measured runs per tool, and uncounted ones before them
 //   BENCH_RESUME_RUNS=3                    full runs and kill+resume cycles per resume figure
@@ -275,7 +275,7 @@ try {
 	}
 
 	// The dashboard and the audit log have their own benches; their JSON is recorded here.
-	for (const [section, script] of [['tui', 'bench-ui.mjs'], ['audit', 'bench-audit.mjs']]) {
+	for (const [section, script] of [['tui', 'bench-ui.mjs'], ['audit', 'bench-audit.mjs'], ['sweep', 'bench-sweep.mjs']]) {
 		if (skip.has(section)) continue;
 		const child = spawnSync(process.execPath, [path.join(root, 'scripts', script)], {env: {...process.env, BENCH_SIZE: process.env.BENCH_SIZE ?? '1GiB', BENCH_DIR: path.dirname(dir)}, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 16 * 1024 * 1024});
 		if (child.status !== 0) {
