@@ -85,8 +85,9 @@ async function measure(command, args) {
 	const status = await new Promise(resolve => child.on('close', resolve));
 	if (poll) clearInterval(poll);
 	const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-	const peak = gnuTime ? Number(stderr.trim().split('\n').at(-1)) * 1024 : polled;
-	return {seconds, peak, status};
+	const lines = stderr.trim().split('\n');
+	const peak = gnuTime ? Number(lines.at(-1)) * 1024 : polled;
+	return {seconds, peak, status, stderr: (gnuTime ? lines.slice(0, -1) : lines).join('\n')};
 }
 
 const figures = {};
@@ -110,7 +111,7 @@ try {
 		for (let run = 0; run < runs; run++) {
 			for (const [tool, command] of Object.entries(tools)) {
 				const result = await measure(...command(file));
-				if (result.status !== 0) throw new Error(`${tool} ${file} exited ${result.status}`);
+				if (result.status !== 0) throw new Error(`${tool} ${file} exited ${result.status}: ${result.stderr.slice(-1000)}`);
 				samples[tool].push(result);
 			}
 		}

@@ -153,6 +153,13 @@ export class SweepProcessor implements ChunkProcessor {
 			return {mac: 'none'};
 		}
 
+		if (ctx.attempt > 1) {
+			// A failed attempt fed part of this chunk to the scanner: go back to where the chunk starts.
+			const committed = this.#states.get(chunk.id);
+			const before = this.#pending.get(chunk.id - 1) ?? (committed?.format === 'json' ? committed.scanner : undefined);
+			if (before) this.#scanner = JsonScanner.fromState(before);
+		}
+
 		const scanner = this.#scanner!;
 		const buffer = new Uint8Array(Math.min(sweepBlockSize, Math.max(1, chunk.size)));
 		let done = 0;

@@ -90,6 +90,40 @@ describe('SweepProcessor', () => {
 		);
 	});
 
+	test('a JSON chunk that failed half-way and is retried is not counted twice', async () => {
+		const bytes = encoder.encode(JSON.stringify({records: Array.from({length: 200}, (_, id) => ({id, name: `n${id}`}))}));
+		const chunks = planChunks(bytes.length, 1000);
+		const whole = await sweepInChunks(bytes, 'json', 1000);
+		// The read of chunk 2 returns 100 bytes (a short read), then fails: the scanner has seen part of the chunk.
+		let failOnce = true;
+		const input = memoryInput(bytes);
+		const flaky: ChunkInput = {
+			...input,
+			async read(buffer, offset, length, position) {
+				if (failOnce && position === 2000) return input.read(buffer, offset, 100, position);
+				if (failOnce && position === 2100) {
+					failOnce = false;
+					throw new Error('EIO');
+				}
+
+				return input.read(buffer, offset, length, position);
+			},
+		};
+		const processor = new SweepProcessor(flaky, bytes.length, {format: 'json', maxDepth: 8});
+		for (const chunk of chunks) {
+			try {
+				await processor.process(chunk, ctx);
+			} catch {
+				await processor.process(chunk, {...ctx, attempt: 2});
+			}
+
+			processor.commit(chunk, {mac: 'none'});
+		}
+
+		expect(failOnce).toBe(false);
+		expect(nameless(reportData(processor.outcome(), 'mem'))).toEqual(nameless(whole));
+	});
+
 	test('line numbers of bad lines count the lines of earlier chunks', async () => {
 		const bytes = encoder.encode('1\n2\n{bad\n\n3\n[}\n');
 		const report = await sweepInChunks(bytes, 'jsonl', 3);
