@@ -5,6 +5,7 @@
 //
 //   dist/bin/cli.js      the CLI and everything an encryption or decryption needs
 //   dist/bin/worker.js   the cipher worker thread (pool.ts finds it beside itself)
+//   dist/bin/sweep-worker.js  cage sweep's JSON Lines worker thread (sweep/workers.ts finds it likewise)
 //   dist/bin/chunk-*.js  what only some commands load, on demand: the dashboard (Ink, React,
 //                        the layout engine), `cage watch` (chokidar), `cage config` (conf)
 //
@@ -53,7 +54,7 @@ fs.rmSync(outdir, {recursive: true, force: true});
 const common = nodeBundleOptions(root);
 await build({
 	...common,
-	entryPoints: {cli: path.join(dist, 'cli.js'), warm: path.join(dist, 'warm.js'), worker: path.join(dist, 'age/worker.js')},
+	entryPoints: {cli: path.join(dist, 'cli.js'), warm: path.join(dist, 'warm.js'), worker: path.join(dist, 'age/worker.js'), 'sweep-worker': path.join(dist, 'sweep/sweep-worker.js')},
 	outdir,
 	splitting: true,
 	plugins: [textWidth, styledChars, ...common.plugins],

@@ -193,7 +193,7 @@ export function parseCheckpoint(text: string, file: string): Checkpoint {
 	}
 
 	if (!readableVersions.includes(data.version as number)) fail(`unsupported version ${String(data.version)}`);
-	if (!['encrypt', 'decrypt', 'hash'].includes(data.kind as string)) fail(`unknown kind ${String(data.kind)}`);
+	if (!['encrypt', 'decrypt', 'hash', 'sweep'].includes(data.kind as string)) fail(`unknown kind ${String(data.kind)}`);
 	for (const key of ['size', 'chunkSize', 'totalChunks', 'chunksDone', 'bytesDone'] as const) {
 		const value = data[key];
 		if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) fail(`${key} is not a non-negative integer`);

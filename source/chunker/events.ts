@@ -11,7 +11,7 @@
  */
 
 /** What a job does. */
-export type JobKind = 'encrypt' | 'decrypt' | 'hash';
+export type JobKind = 'encrypt' | 'decrypt' | 'hash' | 'sweep';
 
 /** How a job ended. */
 export type JobOutcome = 'completed' | 'interrupted' | 'failed';
@@ -37,6 +37,18 @@ export const anomalyCodes = [
 	'skip-unavailable',
 	'item-failed',
 	'resume-checked',
+	// cage sweep: what a JSON / JSON Lines input holds (source/sweep/statistics.ts).
+	'json-deep-nesting',
+	'json-huge-token',
+	'json-invalid-utf8',
+	'json-lone-surrogate',
+	'json-bom',
+	'json-control-character',
+	'json-mixed-line-endings',
+	'json-duplicate-key',
+	'json-nan-infinity',
+	'json-trailing-comma',
+	'json-syntax-error',
 ] as const;
 
 /** A stable anomaly code. */

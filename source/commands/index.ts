@@ -9,6 +9,7 @@ import {configCommand} from './config.js';
 import {demoCommand} from './demo.js';
 import {keygenCommand} from './keygen.js';
 import {resumeCommand} from './resume.js';
+import {sweepCommand} from './sweep.js';
 import {watchCommand} from './watch.js';
 
 /** All commands. */
@@ -22,6 +23,7 @@ export const commands: Command[] = [
 	chunkHashCommand,
 	chunkInspectCommand,
 	...backupCommands,
+	sweepCommand,
 	configCommand,
 	demoCommand,
 ] as Command[];

@@ -11,6 +11,7 @@ import {locateCheckpoint, partialPath, readCheckpointFor} from '../jobs/locate.j
 import {displayPath} from '../display-path.js';
 import {runSession} from '../session/session.js';
 import {printHashResult} from './chunk-hash.js';
+import {resumeSweep} from './sweep.js';
 import {defineCommand, UsageError, type Io} from './command.js';
 import {resolveJobOptions, sessionOptions, type JobOptions} from './job-options.js';
 import {jobFlags, jobFlagsHelp} from './options.js';
@@ -128,6 +129,11 @@ async function resumeClaimed(file: string, cli: Result<typeof resumeFlags>, opti
 	}
 
 	const checkpoint = await readCheckpointFor(file);
+	if (checkpoint.kind === 'sweep') {
+		releaseWarmWorkers();
+		return resumeSweep(checkpoint, file, options, io, Boolean(cli.flags.json));
+	}
+
 	if (checkpoint.kind !== 'hash') {
 		return resumeAgeJob({checkpoint, checkpointPath: file, options, io, recipients: cli.flags.recipient, recipientsFiles: cli.flags.recipientsFile, force: Boolean(cli.flags.force)});
 	}

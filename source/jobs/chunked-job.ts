@@ -49,6 +49,8 @@ export type ChunkedJobSpec = {
 	checkpointIntervalMs?: number;
 	/** The command that resumes this job, printed on interruption. */
 	resumeCommand: string;
+	/** Kind-specific params as of `chunksDone` committed chunks, merged over the base's in each checkpoint (a sweep's scan state). */
+	checkpointParams?: (chunksDone: number) => Record<string, unknown>;
 };
 
 export type ChunkedJobResult = {
@@ -91,7 +93,8 @@ export async function runChunkedJob(spec: ChunkedJobSpec): Promise<ChunkedJobRes
 		skipped: [...skipped],
 		macs: [...macs],
 		...(info.length > 0 || spec.kind === 'hash' ? {info: [...info]} : {}),
-		...(keepDigests && digests.length === macs.length && (digests.length > 0 || spec.kind !== 'hash') ? {digests: [...digests]} : {}),
+		...(keepDigests && (spec.kind === 'encrypt' || spec.kind === 'decrypt') && digests.length === macs.length ? {digests: [...digests]} : {}),
+		...(spec.checkpointParams ? {params: {...base.params, ...spec.checkpointParams(chunksDone)}} : {}),
 	});
 
 	const saveCheckpoint = async (stopped = false): Promise<void> => {

@@ -26,6 +26,7 @@ export async function locateCheckpoint(argument: string): Promise<string> {
 		: [
 				`${argument}.checkpoint.json`,
 				...hashAlgorithms.map(algorithm => `${argument}.${algorithm}.checkpoint.json`),
+				`${argument}.sweep.checkpoint.json`,
 				...(argument.endsWith('.partial') ? [`${argument.slice(0, -'.partial'.length)}.checkpoint.json`] : []),
 				path.join(argument, batchCheckpointName),
 				// `cage chunk hash --checkpoint NAME.json` may name its checkpoint anything.

@@ -95,7 +95,7 @@ export function plainReporter(out: Writable, {intervalMs = 1000, prefixJobs = fa
 				const chunks = event.chunks || (event.size ? `~${Math.max(1, Math.ceil(event.size / event.chunkSize))}` : '?');
 				const units = event.items === undefined ? `${chunks} chunk(s) of ${formatBytes(event.chunkSize)}` : `${event.items} file(s)`;
 				out.write(
-					`${prefix(event)}${event.kind} ${event.source ?? 'stdin'} -> ${event.output ?? (event.kind === 'hash' ? '(digest)' : 'stdout')}: ${
+					`${prefix(event)}${event.kind} ${event.source ?? 'stdin'} -> ${event.output ?? (event.kind === 'hash' ? '(digest)' : event.kind === 'sweep' ? '(report)' : 'stdout')}: ${
 						event.size === null ? 'size unknown' : formatBytes(event.size)
 					}, ${units}, ${event.jobs} job(s)${from}\n`,
 				);

@@ -34,7 +34,7 @@ export function Header({job, theme, width, elapsedMs, position, stopping = false
 	const left = `cage ${job.kind ?? 'job'}${job.resumed ? ' (resumed)' : ''}`;
 	const right = `elapsed ${formatDuration(elapsedMs)}${position ? `  ${position}` : ''}`;
 	const from = job.source ?? 'stdin';
-	const to = job.output ?? (job.kind === 'hash' ? '(digest)' : 'stdout');
+	const to = job.output ?? (job.kind === 'hash' ? '(digest)' : job.kind === 'sweep' ? '(report)' : 'stdout');
 	const pathWidth = Math.max(8, Math.floor((width - 4) / 2));
 	const batch = job.batch;
 	return (

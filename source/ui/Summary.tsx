@@ -48,7 +48,7 @@ export function Summary({job, theme, width, maxAnomalies = 3}: Props) {
 			) : (
 				<Row
 					label="files"
-					value={job.kind === null ? 'not in the part of the log read (the job started before this watch)' : `${job.source ?? 'stdin'} -> ${job.output ?? (job.kind === 'hash' ? '(digest)' : 'stdout')}`}
+					value={job.kind === null ? 'not in the part of the log read (the job started before this watch)' : `${job.source ?? 'stdin'} -> ${job.output ?? (job.kind === 'hash' ? '(digest)' : job.kind === 'sweep' ? '(report)' : 'stdout')}`}
 					theme={theme}
 					width={width}
 				/>

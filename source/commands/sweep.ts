@@ -1,0 +1,140 @@
+import path from 'node:path';
+import {CheckpointStore, type Checkpoint} from '../chunker/checkpoint.js';
+import {displayPath} from '../display-path.js';
+import {JobEmitter} from '../chunker/emitter.js';
+import {checkReadableFile} from '../io/files.js';
+import {ControlProxy} from '../jobs/control-proxy.js';
+import {runSession} from '../session/session.js';
+import {shellQuote} from '../shell-quote.js';
+import {sweepCheckpointPath, runSweepJob, type SweepJobResult} from '../sweep/job.js';
+import {detectFormat, sweepStream} from '../sweep/detect.js';
+import {formatReport, isValid, reportData} from '../sweep/report.js';
+import type {SweepOutcome} from '../sweep/processor.js';
+import type {Io} from './command.js';
+import {defineCommand, exitCodes, UsageError} from './command.js';
+import {resolveChunkSize} from './chunk-plan.js';
+import {resolveJobOptions, sessionOptions, type JobOptions} from './job-options.js';
+import {intFlag, jobFlags, jobFlagsHelp, sizeFlag} from './options.js';
+
+/** Print a sweep's report and map it to the exit code: 0 valid, 1 invalid. */
+export function printSweepResult(outcome: SweepOutcome, file: string, json: boolean, io: Io): number {
+	io.stdout.write(json ? `${JSON.stringify(reportData(outcome, file))}\n` : formatReport(outcome, file));
+	return isValid(outcome) ? exitCodes.ok : exitCodes.failed;
+}
+
+/** Print the report of a finished sweep job, or pass on the session's exit code. */
+export function finishSweep(result: SweepJobResult | undefined, exitCode: number, file: string, json: boolean, io: Io): number {
+	if (exitCode !== exitCodes.ok || !result) return exitCode;
+	return printSweepResult(result.sweep, file, json, io);
+}
+
+/** `cage resume` of a sweep checkpoint. */
+export async function resumeSweep(checkpoint: Checkpoint, checkpointPath: string, options: JobOptions, io: Io, json: boolean): Promise<number> {
+	const file = checkpoint.source.path;
+	const emitter = new JobEmitter();
+	const control = new ControlProxy();
+	const {result, exitCode} = await runSession(sessionOptions(options, io, 'resume', file), emitter, control, async () =>
+		runSweepJob({
+			file,
+			format: checkpoint.params.format as 'json' | 'jsonl',
+			maxDepth: checkpoint.params.maxDepth as number,
+			chunkSize: checkpoint.chunkSize,
+			jobs: options.jobs,
+			checkpoint: new CheckpointStore(checkpointPath).path,
+			emitter,
+			control,
+			rate: options.rate,
+			resumeArgs: options.resumeArgs,
+			retries: options.settings.retries,
+			resumeFrom: checkpoint,
+		}),
+	);
+	return finishSweep(result, exitCode, displayPath(file), json, io);
+}
+
+/** `cage sweep`: validate JSON / JSON Lines and report what it holds, in bounded memory. */
+export const sweepCommand = defineCommand({
+	name: 'sweep',
+	summary: 'validate JSON or JSON Lines (RFC 8259) and report what it holds, resumably, in bounded memory',
+	help: `<file | -> [--format json|jsonl|auto] [--json] [-j N] [--max-depth N]
+
+	Options
+	  --format F           json (one document), jsonl (one document a line), auto (default: by the
+	                       name's extension .json / .jsonl / .ndjson, else by the first lines)
+	  --max-depth N        nesting deeper than N is reported as anomaly json-deep-nesting (default 512)
+	  --json               print the report as one JSON object
+	  --chunk-size SIZE    chunk size (default: config, 16 MiB growing with the file)
+	  --checkpoint PATH    where the checkpoint goes (default: <file>.sweep.checkpoint.json; files
+	                       under the chunking threshold have none)
+	  --force              start over even when a checkpoint for this file exists
+${jobFlagsHelp}
+
+	JSON Lines chunks are swept in parallel (-j); one JSON document is swept chunk after chunk.
+	The report lists the first error (byte, line, column, JSON path, expected and found), for JSON
+	Lines every bad line counted and the first 20 listed, values by type, depths, the most frequent
+	keys (a bounded sketch: approximate past 1024 distinct keys), lengths, the largest token, key
+	paths with types (the first 256) and anomalies. Key names from the file appear in the report;
+	the checkpoint holds none (hashes and counts only).
+	'-' reads stdin, in one pass (not resumable).
+
+	Exit codes: 0 valid, 1 invalid (or failed), 2 usage error, 75 interrupted (checkpoint saved;
+	continue with 'cage resume <checkpoint>').`,
+	flags: {
+		format: {type: 'string', default: 'auto'},
+		maxDepth: {type: 'number'},
+		json: {type: 'boolean'},
+		chunkSize: {type: 'string'},
+		checkpoint: {type: 'string'},
+		force: {type: 'boolean', shortFlag: 'f'},
+		...jobFlags,
+	},
+	async run(cli, io) {
+		const [file, ...extra] = cli.input;
+		if (!file) throw new UsageError('missing <file> (or - for stdin)');
+		if (extra.length > 0) throw new UsageError(`unexpected argument '${extra[0]!}'`);
+		const formatFlag = cli.flags.format;
+		if (!['json', 'jsonl', 'auto'].includes(formatFlag)) throw new UsageError(`--format must be json, jsonl or auto (got '${formatFlag}')`);
+		const maxDepth = intFlag('max-depth', cli.flags.maxDepth, {min: 1, max: 1 << 20}) ?? 512;
+		const json = Boolean(cli.flags.json);
+		const chunkSizeFlag = sizeFlag('chunk-size', cli.flags.chunkSize);
+		const options = resolveJobOptions(cli.flags, io);
+		if (file === '-') {
+			const outcome = await sweepStream(io.stdin, {format: formatFlag as 'json' | 'jsonl' | 'auto', maxDepth});
+			return printSweepResult(outcome, 'stdin', json, io);
+		}
+
+		const size = await checkReadableFile(file);
+		const format = formatFlag === 'auto' ? await detectFormat(file) : (formatFlag as 'json' | 'jsonl');
+		const chunkSize = Math.max(1, resolveChunkSize(size, chunkSizeFlag, options.settings.chunkSize));
+		const checkpointPath = size < options.settings.chunkThreshold && chunkSizeFlag === undefined ? null : path.resolve(cli.flags.checkpoint ?? sweepCheckpointPath(file));
+		if (checkpointPath) {
+			const store = new CheckpointStore(checkpointPath);
+			if (await store.exists()) {
+				if (!cli.flags.force) {
+					throw new UsageError(`a checkpoint for this sweep exists (${checkpointPath}); continue it with 'cage resume ${shellQuote(checkpointPath)}' or start over with --force`);
+				}
+
+				await store.remove();
+			}
+		}
+
+		const emitter = new JobEmitter();
+		const control = new ControlProxy();
+		const {result, exitCode} = await runSession(sessionOptions(options, io, 'sweep', path.resolve(file)), emitter, control, async () =>
+			runSweepJob({
+				file,
+				format,
+				maxDepth,
+				chunkSize,
+				jobs: options.jobs,
+				checkpoint: checkpointPath,
+				emitter,
+				control,
+				rate: options.rate,
+				resumeArgs: options.resumeArgs,
+				retries: options.settings.retries,
+			}),
+		);
+		return finishSweep(result, exitCode, file, json, io);
+	},
+});

@@ -1,0 +1,278 @@
+/**
+ * The sweep as a chunk processor. JSON Lines: each chunk owns the lines that start in it (its
+ * first partial line belongs to the chunk before, its last line is read to its end past the chunk),
+ * is scanned on its own, concurrently with others, and the chunk results are composed in chunk
+ * order. One JSON document: one scanner carried from chunk to chunk, in order. Either way the
+ * committed prefix's state is small and serializable, which is what the checkpoint keeps.
+ */
+import type {JobEmitter} from '../chunker/emitter.js';
+import type {Chunk} from '../chunker/plan.js';
+import type {ChunkContext, ChunkInput, ChunkProcessor, ChunkResult} from '../chunker/processor.js';
+import {JsonScanner, listedLineErrors, mixedLineEndings, noLines, redactError, type LineCounts, type ScannerState, type SweepError, type SweepFormat} from './scanner.js';
+import {sweepAnomalySeverity, SweepStatistics, type StatisticsState} from './statistics.js';
+import type {SweepWorkers} from './workers.js';
+
+/** Bytes read per call: bounded, whatever the chunk size. */
+export const sweepBlockSize = 2 ** 20;
+
+/** What a sweep found, so far or in the end. */
+export type SweepOutcome = {
+	format: SweepFormat;
+	/** Bytes swept. */
+	bytes: number;
+	/** json: the first error; jsonl: the first bad line's. */
+	error: SweepError | null;
+	/** jsonl only. */
+	counts: LineCounts | null;
+	lineErrors: SweepError[];
+	stats: SweepStatistics;
+};
+
+/** The committed prefix's state, as a checkpoint stores it (no key names, no contents). */
+export type SweepState =
+	| {format: 'json'; chunks: number; scanner: ScannerState}
+	| {format: 'jsonl'; chunks: number; counts: LineCounts; lineErrors: SweepError[]; error: SweepError | null; stats: StatisticsState};
+
+export type SweepOptions = {format: SweepFormat; maxDepth: number; hugeToken?: number};
+
+type LinesPart = {counts: LineCounts; lineErrors: SweepError[]; error: SweepError | null; stats: SweepStatistics};
+
+/**
+ * Scan the lines that start in `chunk` of a JSON Lines input of `size` bytes. Pure but for the
+ * reads, so it can run wherever the bytes can be read.
+ */
+export async function sweepLines(
+	read: (buffer: Uint8Array, length: number, position: number) => Promise<number>,
+	chunk: Chunk,
+	size: number,
+	options: SweepOptions,
+	ctx: Pick<ChunkContext, 'gate' | 'progress'>,
+): Promise<LinesPart> {
+	const buffer = new Uint8Array(Math.min(sweepBlockSize, Math.max(1, size)));
+	let position = chunk.start;
+	if (position > 0) {
+		// Skip the end of the line the previous chunk owns: lines start after a newline.
+		let found = -1;
+		for (let at = position - 1; found < 0 && at < size; ) {
+			await ctx.gate(0);
+			const read_ = await readSome(read, buffer, Math.min(buffer.length, size - at), at);
+			const index = buffer.subarray(0, read_).indexOf(0x0a);
+			if (index >= 0) found = at + index;
+			at += read_;
+		}
+
+		position = found < 0 ? size : found + 1;
+	}
+
+	const scanner = new JsonScanner({format: 'jsonl', maxDepth: options.maxDepth, offset: position, ...(options.hugeToken ? {hugeToken: options.hugeToken} : {})});
+	if (position >= chunk.end) {
+		// The chunk holds only the middle of a line that started before it.
+		ctx.progress(chunk.size);
+		return {counts: scanner.counts, lineErrors: [], error: null, stats: scanner.stats};
+	}
+
+	let lastByte = -1;
+	while (position < chunk.end) {
+		const length = Math.min(buffer.length, chunk.end - position);
+		await ctx.gate(length);
+		const got = await readSome(read, buffer, length, position);
+		scanner.scan(buffer, 0, got);
+		lastByte = buffer[got - 1]!;
+		position += got;
+		ctx.progress(position - chunk.start);
+	}
+
+	// The last line runs on past the chunk to its newline (or the end of the input).
+	while (lastByte !== 0x0a && position < size) {
+		const got = await readSome(read, buffer, Math.min(buffer.length, size - position), position);
+		const used = scanner.scanToNewline(buffer, 0, got);
+		lastByte = buffer[used - 1]!;
+		position += used;
+	}
+
+	if (position >= size) scanner.finish();
+	return {counts: scanner.counts, lineErrors: scanner.lineErrors, error: scanner.error, stats: scanner.stats};
+}
+
+async function readSome(read: (buffer: Uint8Array, length: number, position: number) => Promise<number>, buffer: Uint8Array, length: number, position: number): Promise<number> {
+	const got = await read(buffer, length, position);
+	if (got === 0) throw Object.assign(new Error(`unexpected end of file at byte ${position} (the file shrank while being swept)`), {code: 'ESHRANK'});
+	return got;
+}
+
+/** Sweeps chunks and composes their results in order. */
+export class SweepProcessor implements ChunkProcessor {
+	readonly skippable = false;
+	readonly sequential: boolean;
+	readonly options: SweepOptions;
+	readonly #input: ChunkInput;
+	readonly #size: number;
+	readonly #emitter: JobEmitter | undefined;
+	readonly #emitted = new Set<string>();
+	/** json: the one scanner; its state after the last processed chunk. */
+	#scanner: JsonScanner | undefined;
+	/** jsonl: chunk results not yet committed, and the composition of the committed ones. */
+	readonly #parts = new Map<number, LinesPart>();
+	#lines: LinesPart = {counts: noLines(), lineErrors: [], error: null, stats: new SweepStatistics()};
+	/** The checkpoint state by committed chunk count (the last few). */
+	readonly #states = new Map<number, SweepState>();
+	/** json: scanner states of processed chunks, until they commit. */
+	readonly #pending = new Map<number, ScannerState>();
+	#committed: number;
+	#emptyFinished = false;
+
+	readonly #workers: SweepWorkers | undefined;
+
+	/** `workers`: sweep JSON Lines chunks on these threads (they read `input.path` themselves). */
+	constructor(input: ChunkInput, size: number, options: SweepOptions, emitter?: JobEmitter, resumeFrom?: SweepState, workers?: SweepWorkers) {
+		this.#input = input;
+		this.#workers = workers;
+		this.#size = size;
+		this.options = options;
+		this.#emitter = emitter;
+		this.sequential = options.format === 'json';
+		this.#committed = resumeFrom?.chunks ?? 0;
+		if (resumeFrom?.format === 'json') this.#scanner = JsonScanner.fromState(resumeFrom.scanner);
+		else if (options.format === 'json') this.#scanner = new JsonScanner({format: 'json', maxDepth: options.maxDepth, ...(options.hugeToken ? {hugeToken: options.hugeToken} : {})});
+		if (resumeFrom?.format === 'jsonl') {
+			this.#lines = {counts: {...resumeFrom.counts}, lineErrors: [...resumeFrom.lineErrors], error: resumeFrom.error, stats: SweepStatistics.fromState(resumeFrom.stats)};
+		}
+
+		// What was reported before the resume is not reported again.
+		for (const code of this.#stats().anomalies.keys()) this.#emitted.add(code);
+		this.#states.set(this.#committed, this.#state());
+	}
+
+	async process(chunk: Chunk, ctx: ChunkContext): Promise<ChunkResult> {
+		if (this.options.format === 'jsonl') {
+			const part =
+				this.#workers && this.#input.path
+					? await this.#workers.run({path: this.#input.path, chunk, size: this.#size, options: this.options, control: ctx.control.handle}, bytes => ctx.progress(bytes))
+					: await sweepLines(async (buffer, length, position) => this.#input.read(buffer, 0, length, position), chunk, this.#size, this.options, ctx);
+			this.#parts.set(chunk.id, part);
+			return {mac: 'none'};
+		}
+
+		if (ctx.attempt > 1) {
+			// A failed attempt fed part of this chunk to the scanner: go back to where the chunk starts.
+			const committed = this.#states.get(chunk.id);
+			const before = this.#pending.get(chunk.id - 1) ?? (committed?.format === 'json' ? committed.scanner : undefined);
+			if (before) this.#scanner = JsonScanner.fromState(before);
+		}
+
+		const scanner = this.#scanner!;
+		const buffer = new Uint8Array(Math.min(sweepBlockSize, Math.max(1, chunk.size)));
+		let done = 0;
+		// After the first error there is nothing more to validate: the rest goes by unread.
+		while (done < chunk.size && !scanner.failed) {
+			const length = Math.min(buffer.length, chunk.size - done);
+			await ctx.gate(length);
+			const got = await readSome(async (block, size, position) => this.#input.read(block, 0, size, position), buffer, length, chunk.start + done);
+			scanner.scan(buffer, 0, got);
+			done += got;
+			ctx.progress(done);
+		}
+
+		ctx.progress(chunk.size);
+		if (chunk.end >= this.#size) scanner.finish();
+		this.#pending.set(chunk.id, scanner.toState());
+		return {mac: 'none'};
+	}
+
+	commit(chunk: Chunk, _result: ChunkResult | null): void {
+		if (this.options.format === 'jsonl') {
+			const part = this.#parts.get(chunk.id);
+			this.#parts.delete(chunk.id);
+			if (part) this.#compose(part);
+		}
+
+		this.#committed = chunk.id + 1;
+		const state = this.#state(this.#pending.get(chunk.id));
+		this.#pending.delete(chunk.id);
+		this.#states.set(this.#committed, state);
+		for (const count of this.#states.keys()) if (count < this.#committed - 2) this.#states.delete(count);
+		this.#report(chunk.id);
+	}
+
+	/** The checkpoint params for `chunksDone` committed chunks. */
+	checkpointParams(chunksDone: number): Record<string, unknown> {
+		const state = this.#states.get(chunksDone);
+		return state ? {state} : {};
+	}
+
+	/** What the committed chunks found. */
+	outcome(): SweepOutcome {
+		if (this.#scanner) {
+			const scanner = this.#scanner;
+			// An empty file has no chunk to finish the scan in (and is not a JSON document).
+			if (this.#size === 0 && !this.#emptyFinished) {
+				this.#emptyFinished = true;
+				scanner.finish();
+			}
+
+			return {format: 'json', bytes: this.#size, error: scanner.error, counts: null, lineErrors: [], stats: scanner.stats};
+		}
+
+		return {format: 'jsonl', bytes: this.#size, ...this.#lines};
+	}
+
+	#stats(): SweepStatistics {
+		return this.#scanner?.stats ?? this.#lines.stats;
+	}
+
+	#compose(part: LinesPart): void {
+		const lines = this.#lines;
+		const before = lines.counts.lines;
+		const shift = (error: SweepError): SweepError => ({...error, line: error.line + before});
+		if (!lines.error && part.error) lines.error = shift(part.error);
+		for (const error of part.lineErrors) if (lines.lineErrors.length < listedLineErrors) lines.lineErrors.push(shift(error));
+		const counts = lines.counts;
+		const next = part.counts;
+		if (counts.firstCrlf < 0 && next.firstCrlf >= 0) {
+			counts.firstCrlf = next.firstCrlf;
+			counts.firstCrlfLine = next.firstCrlfLine + before;
+		}
+
+		if (counts.firstLf < 0 && next.firstLf >= 0) {
+			counts.firstLf = next.firstLf;
+			counts.firstLfLine = next.firstLfLine + before;
+		}
+
+		for (const key of ['lines', 'records', 'blank', 'bad', 'crlf', 'lf'] as const) counts[key] += next[key];
+		// Anomalies keep their first occurrence's line, in the whole file's numbering.
+		for (const record of part.stats.anomalies.values()) record.line += before;
+		lines.stats.merge(part.stats);
+		// Where endings first mix is known only with the whole prefix in hand.
+		if (counts.crlf > 0 && counts.lf > 0) mixedLineEndings(lines.stats, counts);
+		else lines.stats.anomalies.delete('json-mixed-line-endings');
+	}
+
+	#state(scanner?: ScannerState): SweepState {
+		if (this.options.format === 'json') return {format: 'json', chunks: this.#committed, scanner: scanner ?? this.#scanner!.toState()};
+		const lines = this.#lines;
+		return {
+			format: 'jsonl',
+			chunks: this.#committed,
+			counts: {...lines.counts},
+			lineErrors: lines.lineErrors.map(error => redactError(error)),
+			error: lines.error && redactError(lines.error),
+			stats: lines.stats.toState(),
+		};
+	}
+
+	/** Each anomaly code goes out once, as an `anomaly` event, when the chunk that first has it commits. */
+	#report(chunk: number): void {
+		if (!this.#emitter) return;
+		for (const record of this.#stats().anomalies.values()) {
+			if (this.#emitted.has(record.code)) continue;
+			this.#emitted.add(record.code);
+			this.#emitter.send({
+				type: 'anomaly',
+				severity: sweepAnomalySeverity[record.code],
+				code: record.code,
+				message: `${record.message} (byte ${record.offset}, line ${record.line})`,
+				chunk,
+			});
+		}
+	}
+}

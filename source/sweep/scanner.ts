@@ -1,0 +1,1100 @@
+/**
+ * An RFC 8259 validator as a byte-level state machine: feed it any slices of the input in order
+ * (`scan`), then `finish`. Its whole state is a few numbers plus a stack of one byte per open
+ * container, so it can stop at any byte, be serialized into a checkpoint (`toState`) and go on
+ * (`fromState`). It allocates nothing per byte; statistics go to a SweepStatistics.
+ *
+ * Decisions the RFC leaves open: a UTF-8 byte order mark at the start is accepted (anomaly
+ * json-bom); an escaped lone surrogate (`"\ud800"`) is accepted, as the RFC's grammar and
+ * JSON.parse do, with anomaly json-lone-surrogate; duplicate keys are accepted (json-duplicate-key,
+ * compared as written, so `"a"` and `"\u0061"` differ); numbers of any size and precision are valid.
+ * Nesting deeper than `maxDepth` is valid with anomaly json-deep-nesting; deeper than
+ * `hardDepthLimit` is an error (memory stays bounded).
+ *
+ * In `jsonl` mode every line is one document: blank lines are skipped, `\r\n` is accepted, a bad
+ * line is recorded and the scanner resumes at the next line.
+ */
+import {fingerprintCap, SweepStatistics, type StatisticsState, type SweepAnomalyCode} from './statistics.js';
+
+/** The format a scanner reads. */
+export type SweepFormat = 'json' | 'jsonl';
+
+/** A path segment: an object key (null when unknown, after a resume) or an array index. */
+export type PathSegment = {key: string | null} | {index: number};
+
+/** Where and why a document is invalid. */
+export type SweepError = {
+	/** Byte offset of the offending byte (or of the end of input). */
+	offset: number;
+	/** 1-based line, and 1-based column in bytes. */
+	line: number;
+	column: number;
+	path: PathSegment[];
+	expected: string;
+	found: string;
+	/** The anomaly code the error also counts as. */
+	code: SweepAnomalyCode;
+};
+
+/** Nesting beyond this is an error: the stack is one byte per level, so this bounds memory. */
+export const hardDepthLimit = 1 << 20;
+/** Levels whose keys and indices are kept for error paths and the fingerprint. */
+const pathLevels = 64;
+/** Bytes of a key kept for paths and the key report. */
+const keyCap = 64;
+/** Levels whose objects are checked for duplicate keys, and keys checked per object. */
+const duplicateLevels = 32;
+const duplicateKeysPerObject = 1024;
+/** Levels whose path hashes are kept (fingerprint); deeper values are not fingerprinted. */
+const hashLevels = 1024;
+
+// Grammar states.
+const G_VALUE = 0; // a value (top level, after ':' or after ',' in an array)
+const G_ARR_FIRST = 1; // a value or ']'
+const G_OBJ_FIRST = 2; // a key or '}'
+const G_KEY = 3; // a key (after ',' in an object)
+const G_COLON = 4;
+const G_AFTER = 5; // after a value: ',' or a closer, or the end (top level)
+// Lexical states.
+const L_NONE = 0;
+const L_STR = 1;
+const L_ESC = 2;
+const L_HEX = 3;
+const L_UTF8 = 4;
+const L_NUM = 5;
+const L_LIT = 6;
+const L_SKIP = 7; // jsonl: rest of a bad line
+const L_FAILED = 8; // json: stopped at the first error
+const L_HIGH = 9; // just after an escaped high surrogate: a '\' may start its low half
+const L_HIGH_ESC = 10; // '\' after a high surrogate: 'u' continues the pair
+const L_BOM = 11;
+// Number states.
+const N_MINUS = 0;
+const N_ZERO = 1;
+const N_INT = 2;
+const N_DOT = 3;
+const N_FRAC = 4;
+const N_E = 5;
+const N_ESIGN = 6;
+const N_EXP = 7;
+// Containers and value types (statistics' order).
+const T_OBJ = 0;
+const T_ARR = 1;
+const T_STR = 2;
+const T_NUM = 3;
+const T_TRUE = 4;
+const T_FALSE = 5;
+const T_NULL = 6;
+
+const literals = [new TextEncoder().encode('true'), new TextEncoder().encode('false'), new TextEncoder().encode('null')];
+const literalTypes = [T_TRUE, T_FALSE, T_NULL];
+const fnvOffset = 0x811c9dc5;
+const rootHash = 0x2545f491;
+const arrayHash = 0x5bd1e995;
+const decoder = new TextDecoder();
+
+/** Combine a parent path hash with a key hash (or the array marker). */
+function mix(parent: number, child: number): number {
+	let h = Math.imul(parent ^ child, 0x9e3779b1);
+	h ^= h >>> 15;
+	return Math.imul(h, 0x85ebca77) & 0x3fffffff;
+}
+
+/** Say what a byte is, for "found …". */
+export function describeByte(byte: number): string {
+	if (byte === 0x0a) return 'a newline';
+	if (byte === 0x0d) return 'a carriage return';
+	if (byte === 0x09) return 'a tab';
+	if (byte >= 0x21 && byte < 0x7f) return `'${String.fromCharCode(byte)}'`;
+	if (byte === 0x20) return 'a space';
+	return `byte 0x${byte.toString(16).padStart(2, '0').toUpperCase()}`;
+}
+
+/** A path as `$.users[41].email`. */
+export function formatPath(path: PathSegment[]): string {
+	let text = '$';
+	for (const segment of path) {
+		if ('index' in segment) text += `[${segment.index}]`;
+		else if (segment.key === null) text += '.?';
+		else text += /^[A-Za-z_$][\w$]*$/.test(segment.key) ? `.${segment.key}` : `[${JSON.stringify(segment.key)}]`;
+	}
+
+	return text;
+}
+
+/** Per-line counts of a JSON Lines scan. */
+export type LineCounts = {
+	lines: number;
+	records: number;
+	blank: number;
+	bad: number;
+	crlf: number;
+	lf: number;
+	/** Offset and line of the first \r\n and of the first bare \n ending (-1: none), for mixed line endings. */
+	firstCrlf: number;
+	firstCrlfLine: number;
+	firstLf: number;
+	firstLfLine: number;
+};
+
+/** Counts of no lines. */
+export function noLines(): LineCounts {
+	return {lines: 0, records: 0, blank: 0, bad: 0, crlf: 0, lf: 0, firstCrlf: -1, firstCrlfLine: 0, firstLf: -1, firstLfLine: 0};
+}
+
+/** The serializable scanner state: numbers and the container stack; never key names or contents. */
+export type ScannerState = {
+	format: SweepFormat;
+	maxDepth: number;
+	hugeToken: number;
+	offset: number;
+	line: number;
+	lineStart: number;
+	g: number;
+	lex: number;
+	depth: number;
+	stack: string;
+	indices: number[];
+	hasKey: number[];
+	keyHashes: number[];
+	pathHashes: number[];
+	duplicates: number[][];
+	tokenStart: number;
+	isKey: boolean;
+	keyHash: number;
+	keyLength: number;
+	numState: number;
+	litIndex: number;
+	litPos: number;
+	hex: number;
+	hexCount: number;
+	hexAfterHigh: boolean;
+	lineBad: boolean;
+	utf8Need: number;
+	utf8Low: number;
+	utf8High: number;
+	utf8Lead: number;
+	lastCr: number;
+	lineHadValue: boolean;
+	counts: LineCounts;
+	error: SweepError | null;
+	lineErrors: SweepError[];
+	stats: StatisticsState;
+};
+
+/** Bad lines listed in full; the rest are only counted. */
+export const listedLineErrors = 20;
+
+/** The validator. Fields are public so the state can be saved; use the methods. */
+export class JsonScanner {
+	readonly format: SweepFormat;
+	readonly maxDepth: number;
+	readonly hugeToken: number;
+	stats = new SweepStatistics();
+	/** Absolute offset of the next byte. */
+	offset = 0;
+	line = 1;
+	lineStart = 0;
+	g = G_VALUE;
+	lex = L_NONE;
+	depth = 0;
+	stack = new Uint8Array(256);
+	readonly indices = new Float64Array(pathLevels);
+	readonly hasKey = new Uint8Array(pathLevels);
+	/** Key bytes of each path level; length -1 when unknown (a key read before a resume). */
+	readonly keys = new Uint8Array(pathLevels * keyCap);
+	readonly keyLengths = new Int32Array(pathLevels);
+	readonly keyHashes = new Int32Array(hashLevels);
+	readonly pathHashes = new Int32Array(hashLevels);
+	readonly duplicates: Array<Set<number>> = Array.from({length: duplicateLevels}, () => new Set<number>());
+	tokenStart = 0;
+	isKey = false;
+	keyHash = fnvOffset;
+	keyLength = 0;
+	readonly keyScratch = new Uint8Array(keyCap);
+	numState = 0;
+	litIndex = 0;
+	litPos = 0;
+	hex = 0;
+	hexCount = 0;
+	/** The \u escape being read follows an escaped high surrogate. */
+	hexAfterHigh = false;
+	/** The key being read started before a resume: its bytes are not known. */
+	keyUnknown = false;
+	utf8Need = 0;
+	utf8Low = 0;
+	utf8High = 0;
+	utf8Lead = 0;
+	lastCr = -2;
+	/** jsonl: the current line has a value (so a newline ends a record). */
+	lineHadValue = false;
+	readonly counts: LineCounts = noLines();
+	/** json: the first error; jsonl: the first error of the first bad line. */
+	error: SweepError | null = null;
+	/** jsonl: the first `listedLineErrors` bad lines. */
+	readonly lineErrors: SweepError[] = [];
+
+	constructor(options: {format: SweepFormat; maxDepth?: number; hugeToken?: number; offset?: number}) {
+		this.format = options.format;
+		this.maxDepth = options.maxDepth ?? 512;
+		this.hugeToken = options.hugeToken ?? 16 * 2 ** 20;
+		this.offset = options.offset ?? 0;
+		this.lineStart = this.offset;
+	}
+
+	/** True once a JSON document is known invalid (a JSONL scan always goes on). */
+	get failed(): boolean {
+		return this.lex === L_FAILED;
+	}
+
+	/** Read `buffer[start, end)`, the next bytes of the input. */
+	scan(buffer: Uint8Array, start = 0, end = buffer.length): void {
+		const base = this.offset - start;
+		let i = start;
+		const stats = this.stats;
+		while (i < end) {
+			switch (this.lex) {
+				case L_NONE: {
+					// Structural bytes and whitespace.
+					const b = buffer[i]!;
+					if (b === 0x20 || b === 0x09) {
+						i++;
+						continue;
+					}
+
+					if (b === 0x0a) {
+						if (this.format === 'jsonl') {
+							this.#endLine(base + i, this.lastCr === base + i - 1);
+							i++;
+							continue;
+						}
+
+						this.line++;
+						this.lineStart = base + i + 1;
+						i++;
+						continue;
+					}
+
+					if (b === 0x0d) {
+						this.lastCr = base + i;
+						i++;
+						continue;
+					}
+
+					const g = this.g;
+					if (g === G_AFTER) {
+						if (b === 0x2c && this.depth > 0) {
+							const top = this.stack[this.depth - 1]!;
+							if (top === T_OBJ) {
+								this.g = G_KEY;
+								if (this.depth <= pathLevels) this.hasKey[this.depth - 1] = 0;
+							} else {
+								this.g = G_VALUE;
+								if (this.depth <= pathLevels) this.indices[this.depth - 1]!++;
+							}
+
+							i++;
+							continue;
+						}
+
+						if ((b === 0x7d || b === 0x5d) && this.depth > 0 && this.stack[this.depth - 1] === (b === 0x7d ? T_OBJ : T_ARR)) {
+							this.#close();
+							i++;
+							continue;
+						}
+
+						this.#fail(base + i, this.#expected(), describeByte(b), 'json-syntax-error');
+						continue;
+					}
+
+					if (g === G_COLON) {
+						if (b === 0x3a) {
+							this.g = G_VALUE;
+							i++;
+							continue;
+						}
+
+						this.#fail(base + i, "':'", describeByte(b), 'json-syntax-error');
+						continue;
+					}
+
+					if (g === G_OBJ_FIRST || g === G_KEY) {
+						if (b === 0x22) {
+							this.lex = L_STR;
+							this.isKey = true;
+							this.keyUnknown = false;
+							this.keyHash = fnvOffset;
+							this.keyLength = 0;
+							this.tokenStart = base + i;
+							i++;
+							continue;
+						}
+
+						if (b === 0x7d) {
+							if (g === G_OBJ_FIRST) {
+								this.#close();
+								i++;
+								continue;
+							}
+
+							this.#fail(base + i, 'a key (a string) after \',\'', "'}' (a trailing comma)", 'json-trailing-comma');
+						} else {
+							this.#fail(base + i, g === G_OBJ_FIRST ? "a key (a string) or '}'" : 'a key (a string)', describeByte(b), 'json-syntax-error');
+						}
+
+						continue;
+					}
+
+					// G_VALUE or G_ARR_FIRST: a value starts here.
+					if (b === 0x22) {
+						this.#value(T_STR);
+						this.lex = L_STR;
+						this.isKey = false;
+						this.tokenStart = base + i;
+						i++;
+						continue;
+					}
+
+					if ((b >= 0x30 && b <= 0x39) || b === 0x2d) {
+						this.#value(T_NUM);
+						this.lex = L_NUM;
+						this.numState = b === 0x2d ? N_MINUS : b === 0x30 ? N_ZERO : N_INT;
+						this.tokenStart = base + i;
+						i++;
+						continue;
+					}
+
+					if (b === 0x7b || b === 0x5b) {
+						this.#value(b === 0x7b ? T_OBJ : T_ARR);
+						if (!this.#open(b === 0x7b ? T_OBJ : T_ARR, base + i)) continue;
+						i++;
+						continue;
+					}
+
+					if (b === 0x74 || b === 0x66 || b === 0x6e) {
+						const index = b === 0x74 ? 0 : b === 0x66 ? 1 : 2;
+						this.#value(literalTypes[index]!);
+						this.lex = L_LIT;
+						this.litIndex = index;
+						this.litPos = 1;
+						i++;
+						continue;
+					}
+
+					if (b === 0x5d && g === G_ARR_FIRST) {
+						this.#close();
+						i++;
+						continue;
+					}
+
+					if (base + i === 0 && b === 0xef) {
+						this.lex = L_BOM;
+						this.litPos = 1;
+						i++;
+						continue;
+					}
+
+					if (b === 0x5d && g === G_VALUE && this.depth > 0 && this.stack[this.depth - 1] === T_ARR) {
+						this.#fail(base + i, "a value after ','", "']' (a trailing comma)", 'json-trailing-comma');
+					} else if (b === 0x4e || b === 0x49) {
+						this.#fail(base + i, 'a value', b === 0x4e ? "'N' (NaN is not JSON)" : "'I' (Infinity is not JSON)", 'json-nan-infinity');
+					} else {
+						this.#fail(base + i, g === G_ARR_FIRST ? "a value or ']'" : 'a value', describeByte(b), 'json-syntax-error');
+					}
+
+					continue;
+				}
+
+				case L_STR: {
+					// The hot loop: plain ASCII runs.
+					let b = 0;
+					if (this.isKey) {
+						let hash = this.keyHash;
+						let length = this.keyLength;
+						const scratch = this.keyScratch;
+						while (i < end) {
+							b = buffer[i]!;
+							if (b === 0x22 || b === 0x5c || b < 0x20 || b >= 0x80) break;
+							hash = Math.imul(hash ^ b, 0x01000193);
+							if (length < keyCap) scratch[length] = b;
+							length++;
+							i++;
+						}
+
+						this.keyHash = hash;
+						this.keyLength = length;
+					} else {
+						while (i < end) {
+							b = buffer[i]!;
+							if (b === 0x22 || b === 0x5c || b < 0x20 || b >= 0x80) break;
+							i++;
+						}
+					}
+
+					if (i === end) continue;
+					if (b === 0x22) {
+						this.lex = L_NONE;
+						this.#stringEnd(base + i + 1);
+						i++;
+						continue;
+					}
+
+					if (this.isKey) this.#keyByte(b);
+					if (b === 0x5c) {
+						this.lex = L_ESC;
+						i++;
+						continue;
+					}
+
+					if (b < 0x20) {
+						this.#fail(base + i, "a character of a string (control characters must be escaped)", describeByte(b), 'json-control-character');
+						continue;
+					}
+
+					// A UTF-8 lead byte.
+					if (b >= 0xc2 && b <= 0xdf) this.#utf8(1, 0x80, 0xbf, b);
+					else if (b === 0xe0) this.#utf8(2, 0xa0, 0xbf, b);
+					else if (b === 0xed) this.#utf8(2, 0x80, 0x9f, b);
+					else if (b >= 0xe1 && b <= 0xef) this.#utf8(2, 0x80, 0xbf, b);
+					else if (b === 0xf0) this.#utf8(3, 0x90, 0xbf, b);
+					else if (b >= 0xf1 && b <= 0xf3) this.#utf8(3, 0x80, 0xbf, b);
+					else if (b === 0xf4) this.#utf8(3, 0x80, 0x8f, b);
+					else {
+						const why = b < 0xc0 ? 'a continuation byte without a lead byte' : b < 0xc2 ? 'an overlong encoding' : 'a code point beyond U+10FFFF';
+						this.#fail(base + i, 'valid UTF-8', `${describeByte(b)} (${why})`, 'json-invalid-utf8');
+						continue;
+					}
+
+					i++;
+					continue;
+				}
+
+				case L_UTF8: {
+					const b = buffer[i]!;
+					if (b < this.utf8Low || b > this.utf8High) {
+						let why = 'a truncated UTF-8 sequence';
+						if (b >= 0x80 && b <= 0xbf) {
+							if (this.utf8Lead === 0xe0 || this.utf8Lead === 0xf0) why = 'an overlong encoding';
+							else if (this.utf8Lead === 0xed) why = 'a UTF-16 surrogate encoded in UTF-8';
+							else if (this.utf8Lead === 0xf4) why = 'a code point beyond U+10FFFF';
+						}
+
+						this.#fail(base + i, 'valid UTF-8', `${describeByte(b)} (${why})`, 'json-invalid-utf8');
+						continue;
+					}
+
+					if (this.isKey) this.#keyByte(b);
+					this.utf8Low = 0x80;
+					this.utf8High = 0xbf;
+					if (--this.utf8Need === 0) this.lex = L_STR;
+					i++;
+					continue;
+				}
+
+				case L_ESC:
+				case L_HIGH_ESC: {
+					const b = buffer[i]!;
+					if (this.isKey) this.#keyByte(b);
+					const high = this.lex === L_HIGH_ESC;
+					if (b === 0x75) {
+						this.lex = L_HEX;
+						this.hex = 0;
+						this.hexCount = 0;
+						this.hexAfterHigh = high;
+						i++;
+						continue;
+					}
+
+					if (high) this.#loneSurrogate(base + i);
+					if (b === 0x22 || b === 0x5c || b === 0x2f || b === 0x62 || b === 0x66 || b === 0x6e || b === 0x72 || b === 0x74) {
+						this.lex = L_STR;
+						i++;
+						continue;
+					}
+
+					this.#fail(base + i, 'an escape (one of \\" \\\\ \\/ \\b \\f \\n \\r \\t \\u)', `\\ then ${describeByte(b)}`, 'json-syntax-error');
+					continue;
+				}
+
+				case L_HEX: {
+					const b = buffer[i]!;
+					if (this.isKey) this.#keyByte(b);
+					let digit = -1;
+					if (b >= 0x30 && b <= 0x39) digit = b - 0x30;
+					else if (b >= 0x61 && b <= 0x66) digit = b - 0x57;
+					else if (b >= 0x41 && b <= 0x46) digit = b - 0x37;
+					if (digit < 0) {
+						this.#fail(base + i, 'a hex digit of a \\u escape', describeByte(b), 'json-syntax-error');
+						continue;
+					}
+
+					this.hex = this.hex * 16 + digit;
+					i++;
+					if (++this.hexCount < 4) continue;
+					const unit = this.hex;
+					const afterHigh = this.hexAfterHigh;
+					this.hexAfterHigh = false;
+					if (afterHigh && unit >= 0xdc00 && unit <= 0xdfff) {
+						this.lex = L_STR;
+						continue;
+					}
+
+					if (afterHigh) this.#loneSurrogate(base + i - 6);
+					if (unit >= 0xd800 && unit <= 0xdbff) {
+						this.lex = L_HIGH;
+					} else {
+						if (unit >= 0xdc00 && unit <= 0xdfff) this.#loneSurrogate(base + i - 6);
+						this.lex = L_STR;
+					}
+
+					continue;
+				}
+
+				case L_HIGH: {
+					const b = buffer[i]!;
+					if (b === 0x5c) {
+						if (this.isKey) this.#keyByte(b);
+						this.lex = L_HIGH_ESC;
+						i++;
+						continue;
+					}
+
+					this.#loneSurrogate(base + i);
+					this.lex = L_STR;
+					continue;
+				}
+
+				case L_NUM: {
+					const b = buffer[i]!;
+					const digit = b >= 0x30 && b <= 0x39;
+					const state = this.numState;
+					if (digit) {
+						if (state === N_ZERO) {
+							this.#fail(base + i, "'.', 'e' or the end of the number (no leading zeros)", describeByte(b), 'json-syntax-error');
+								continue;
+						}
+
+						if (state === N_MINUS) this.numState = b === 0x30 ? N_ZERO : N_INT;
+						else if (state === N_DOT) this.numState = N_FRAC;
+						else if (state === N_E || state === N_ESIGN) this.numState = N_EXP;
+						i++;
+						// Digit runs.
+						while (i < end && buffer[i]! >= 0x30 && buffer[i]! <= 0x39 && this.numState !== N_ZERO) i++;
+						continue;
+					}
+
+					if (b === 0x2e && (state === N_ZERO || state === N_INT)) {
+						this.numState = N_DOT;
+						i++;
+						continue;
+					}
+
+					if ((b === 0x65 || b === 0x45) && (state === N_ZERO || state === N_INT || state === N_FRAC)) {
+						this.numState = N_E;
+						i++;
+						continue;
+					}
+
+					if ((b === 0x2b || b === 0x2d) && state === N_E) {
+						this.numState = N_ESIGN;
+						i++;
+						continue;
+					}
+
+					// Anything else ends the number; it is reread as structure.
+					if (!this.#numberEnd(base + i, b)) {
+						continue;
+					}
+
+					continue;
+				}
+
+				case L_LIT: {
+					const b = buffer[i]!;
+					const literal = literals[this.litIndex]!;
+					if (b !== literal[this.litPos]) {
+						this.#fail(base + i, `'${String.fromCharCode(literal[this.litPos]!)}' (of ${decoder.decode(literal)})`, describeByte(b), 'json-syntax-error');
+						continue;
+					}
+
+					i++;
+					if (++this.litPos === literal.length) {
+						this.lex = L_NONE;
+						this.#valueEnd();
+					}
+
+					continue;
+				}
+
+				case L_SKIP: {
+					const newline = indexOfNewline(buffer, i, end);
+					if (newline < 0) {
+						i = end;
+						continue;
+					}
+
+					i = newline;
+					this.lex = L_NONE;
+					this.g = G_VALUE;
+					this.depth = 0;
+					// The newline itself ends the bad line (L_NONE, with lineHadValue set).
+					continue;
+				}
+
+				case L_BOM: {
+					const b = buffer[i]!;
+					const want = this.litPos === 1 ? 0xbb : 0xbf;
+					if (b !== want) {
+						this.#fail(base + i, 'a value', `${describeByte(0xef)} (not UTF-8 JSON)`, 'json-invalid-utf8');
+						continue;
+					}
+
+					i++;
+					if (++this.litPos === 3) {
+						this.lex = L_NONE;
+						stats.anomaly('json-bom', 0, 1, 'the input starts with a UTF-8 byte order mark (accepted and ignored)');
+					}
+
+					continue;
+				}
+
+				default:
+					// L_FAILED: nothing more to learn.
+					this.offset = base + end;
+					return;
+			}
+		}
+
+		this.offset = base + end;
+	}
+
+	/** The input ended: settle the last token and line. */
+	finish(): void {
+		const at = this.offset;
+		if (this.lex === L_FAILED) return;
+		if (this.lex === L_NUM) this.#numberEnd(at, -1);
+		if (this.lex === L_FAILED) return;
+		if (this.lex === L_HIGH) {
+			this.#loneSurrogate(at);
+			this.lex = L_STR;
+		}
+
+		if (this.format === 'jsonl') {
+			if (this.lex === L_SKIP) {
+				this.lex = L_NONE;
+				this.g = G_VALUE;
+				this.depth = 0;
+				this.#endLine(at, false, true);
+			} else if (this.lex === L_NONE && this.g === G_VALUE && this.depth === 0 && !this.lineHadValue) {
+				// A final newline (or an empty file): no line left.
+				if (at > this.lineStart) this.#endLine(at, false, true);
+			} else this.#endLine(at, false, true);
+			return;
+		}
+
+		if (this.lex !== L_NONE) {
+			this.#fail(at, this.#inTokenExpected(), 'the end of the input', this.lex === L_UTF8 ? 'json-invalid-utf8' : 'json-syntax-error');
+			return;
+		}
+
+		if (this.g !== G_AFTER || this.depth > 0) this.#fail(at, this.#expected(), 'the end of the input', 'json-syntax-error');
+	}
+
+	/** Read the rest of a line (JSONL chunk edges): scan up to and including the next newline; returns the bytes read. */
+	scanToNewline(buffer: Uint8Array, start = 0, end = buffer.length): number {
+		const newline = indexOfNewline(buffer, start, end);
+		const stop = newline < 0 ? end : newline + 1;
+		this.scan(buffer, start, stop);
+		return stop - start;
+	}
+
+	#inTokenExpected(): string {
+		if (this.lex === L_LIT) return `the rest of ${decoder.decode(literals[this.litIndex])}`;
+		if (this.lex === L_UTF8) return 'the rest of a UTF-8 sequence';
+		return "the rest of the string (a closing '\"')";
+	}
+
+	#expected(): string {
+		const g = this.g;
+		const end = this.format === 'jsonl' ? 'the end of the line' : 'the end of the input';
+		if (g === G_AFTER) {
+			if (this.depth === 0) return end;
+			return this.stack[this.depth - 1] === T_OBJ ? "',' or '}'" : "',' or ']'";
+		}
+
+		if (g === G_COLON) return "':'";
+		if (g === G_OBJ_FIRST) return "a key (a string) or '}'";
+		if (g === G_KEY) return 'a key (a string)';
+		if (g === G_ARR_FIRST) return "a value or ']'";
+		return 'a value';
+	}
+
+	#keyByte(b: number): void {
+		this.keyHash = Math.imul(this.keyHash ^ b, 0x01000193);
+		if (this.keyLength < keyCap) this.keyScratch[this.keyLength] = b;
+		this.keyLength++;
+	}
+
+	#utf8(need: number, low: number, high: number, lead: number): void {
+		this.lex = L_UTF8;
+		this.utf8Need = need;
+		this.utf8Low = low;
+		this.utf8High = high;
+		this.utf8Lead = lead;
+	}
+
+	#loneSurrogate(offset: number): void {
+		this.stats.anomaly('json-lone-surrogate', offset, this.line, 'an escaped UTF-16 surrogate without its other half (valid JSON, but not a Unicode string)');
+	}
+
+	/** A value of `type` starts at the current depth. */
+	#value(type: number): void {
+		const stats = this.stats;
+		stats.types[type]!++;
+		const depth = this.depth;
+		stats.depths[depth < 63 ? depth : 63]!++;
+		if (this.format === 'jsonl' && depth === 0) this.lineHadValue = true;
+		if (depth >= hashLevels) return;
+		// The value's path hash: its container's, then the key or the array marker.
+		let hash = rootHash;
+		if (depth > 0) hash = mix(this.pathHashes[depth - 1]!, this.stack[depth - 1] === T_OBJ ? this.keyHashes[depth - 1]! : arrayHash);
+		this.pathHashes[depth] = hash;
+		const fingerprintType = type === T_FALSE ? T_TRUE : type;
+		const id = ((hash & 0x7ffffff) << 3) | fingerprintType;
+		const entry = stats.fingerprint.get(id);
+		if (entry) {
+			if (entry.path === undefined) {
+				const path = this.#fingerprintPath();
+				if (path !== undefined) entry.path = path;
+			}
+		} else if (stats.fingerprint.size < fingerprintCap) {
+			const path = this.#fingerprintPath();
+			stats.fingerprint.set(id, path === undefined ? {id, type: fingerprintType} : {id, type: fingerprintType, path});
+		} else {
+			stats.fingerprintFull = true;
+		}
+	}
+
+	/** `$.users[].email` for the value about to start, or undefined when a key is unknown. */
+	#fingerprintPath(): string | undefined {
+		let text = '$';
+		const depth = Math.min(this.depth, pathLevels);
+		for (let level = 0; level < depth; level++) {
+			if (this.stack[level] === T_ARR) text += '[]';
+			else {
+				const key = this.#keyAt(level);
+				if (key === null) return undefined;
+				text += formatPath([{key}]).slice(1);
+			}
+		}
+
+		return this.depth > pathLevels ? `${text}…` : text;
+	}
+
+	#keyAt(level: number): string | null {
+		const length = this.keyLengths[level]!;
+		if (length < 0) return null;
+		const text = decoder.decode(this.keys.subarray(level * keyCap, level * keyCap + Math.min(length, keyCap)));
+		return length > keyCap ? `${text}…` : text;
+	}
+
+	#open(type: number, offset: number): boolean {
+		const depth = this.depth;
+		if (depth >= hardDepthLimit) {
+			this.#fail(offset, `at most ${hardDepthLimit} levels of nesting (cage's limit)`, describeByte(type === T_OBJ ? 0x7b : 0x5b), 'json-deep-nesting');
+			return false;
+		}
+
+		if (depth === this.stack.length) {
+			const grown = new Uint8Array(Math.min(hardDepthLimit, this.stack.length * 2));
+			grown.set(this.stack);
+			this.stack = grown;
+		}
+
+		this.stack[depth] = type;
+		this.depth = depth + 1;
+		if (this.depth > this.stats.maxDepth) {
+			this.stats.maxDepth = this.depth;
+			if (this.depth === this.maxDepth + 1) {
+				this.stats.anomaly('json-deep-nesting', offset, this.line, `nesting deeper than ${this.maxDepth} levels (--max-depth)`);
+			}
+		}
+
+		if (depth < pathLevels) {
+			this.indices[depth] = 0;
+			this.hasKey[depth] = 0;
+			this.keyLengths[depth] = 0;
+		}
+
+		if (type === T_OBJ && depth < duplicateLevels) this.duplicates[depth]!.clear();
+		this.g = type === T_OBJ ? G_OBJ_FIRST : G_ARR_FIRST;
+		return true;
+	}
+
+	#close(): void {
+		this.depth--;
+		this.#valueEnd();
+	}
+
+	/** A value ended: what comes next depends on where it was. */
+	#valueEnd(): void {
+		this.g = G_AFTER;
+	}
+
+	#stringEnd(end: number): void {
+		const bytes = end - this.tokenStart;
+		if (bytes > this.hugeToken) this.stats.anomaly('json-huge-token', this.tokenStart, this.line, `a ${this.isKey ? 'key' : 'string'} of ${bytes} bytes (more than ${this.hugeToken})`);
+		if (!this.isKey) {
+			this.stats.token(T_STR, bytes, this.tokenStart);
+			this.#valueEnd();
+			return;
+		}
+
+		const stats = this.stats;
+		stats.keys++;
+		const level = this.depth - 1;
+		// 30 bits: small integers, which Maps and Sets keep without allocating.
+		const hash = this.keyHash & 0x3fffffff;
+		const length = this.keyLength;
+		if (level < duplicateLevels) {
+			const seen = this.duplicates[level]!;
+			if (seen.has(hash)) {
+				stats.duplicateKeys++;
+				stats.anomaly('json-duplicate-key', this.tokenStart, this.line, 'an object repeats a key (the first such object)');
+			} else if (seen.size < duplicateKeysPerObject) seen.add(hash);
+		}
+
+		if (level < pathLevels) {
+			const keys = this.keys;
+			const scratch = this.keyScratch;
+			const at = level * keyCap;
+			const n = length < keyCap ? length : keyCap;
+			for (let k = 0; k < n; k++) keys[at + k] = scratch[k]!;
+			this.keyLengths[level] = this.keyUnknown ? -1 : length;
+			this.hasKey[level] = 1;
+		}
+
+		if (level < hashLevels) this.keyHashes[level] = hash;
+		stats.sketch.add(hash, this);
+		this.g = G_COLON;
+	}
+
+	/** The number ends before `b` (-1: the input ended); false when it was incomplete. */
+	#numberEnd(at: number, b: number): boolean {
+		
+		const state = this.numState;
+		if (state === N_ZERO || state === N_INT || state === N_FRAC || state === N_EXP) {
+			this.lex = L_NONE;
+			this.stats.token(T_NUM, at - this.tokenStart, this.tokenStart);
+			this.#valueEnd();
+			return true;
+		}
+
+		if (state === N_MINUS && b === 0x49) {
+			this.#fail(at, 'a digit', "'I' (-Infinity is not JSON)", 'json-nan-infinity');
+			return false;
+		}
+
+		this.#fail(at, state === N_E ? 'a digit or a sign of the exponent' : 'a digit', b < 0 ? 'the end of the input' : describeByte(b), 'json-syntax-error');
+		return false;
+	}
+
+	/** The name of the key just read (the sketch asks when the key enters it). */
+	keyName(): string | undefined {
+		if (this.keyUnknown) return undefined;
+		const length = this.keyLength;
+		const text = decoder.decode(this.keyScratch.subarray(0, Math.min(length, keyCap)));
+		return length > keyCap ? `${text}…` : text;
+	}
+
+	/** The path to where the scanner is now. */
+	path(): PathSegment[] {
+		const path: PathSegment[] = [];
+		const depth = Math.min(this.depth, pathLevels);
+		for (let level = 0; level < depth; level++) {
+			if (this.stack[level] === T_ARR) path.push({index: this.indices[level]!});
+			else if (this.hasKey[level]) path.push({key: this.#keyAt(level)});
+		}
+
+		return path;
+	}
+
+	#fail(offset: number, expected: string, found: string, code: SweepAnomalyCode): void {
+		const error: SweepError = {offset, line: this.line, column: offset - this.lineStart + 1, path: this.path(), expected, found, code};
+		this.stats.anomaly(code, offset, this.line, `expected ${expected}, found ${found}`);
+		if (this.format === 'json') {
+			this.error ??= error;
+			this.lex = L_FAILED;
+			return;
+		}
+
+		// jsonl: the line is bad; skip to its end.
+		this.error ??= error;
+		if (this.lineErrors.length < listedLineErrors) this.lineErrors.push(error);
+		this.counts.bad++;
+		this.lineHadValue = false;
+		this.lineBad = true;
+		this.lex = L_SKIP;
+	}
+
+	/** jsonl: whether the current line already counted as bad. */
+	lineBad = false;
+
+	/** jsonl: a line ends at `at` (a newline there, or the end of the input). */
+	#endLine(at: number, crlf: boolean, atEnd = false): void {
+		if (!this.lineBad) {
+			if (this.lex !== L_NONE || this.depth > 0 || (this.lineHadValue && this.g !== G_AFTER)) {
+				const error: SweepError = {
+					offset: at,
+					line: this.line,
+					column: at - this.lineStart + 1,
+					path: this.path(),
+					expected: this.lex === L_NONE ? this.#expected() : this.#inTokenExpected(),
+					found: atEnd ? 'the end of the input' : 'the end of the line',
+					code: this.lex === L_UTF8 ? 'json-invalid-utf8' : 'json-syntax-error',
+				};
+				this.stats.anomaly(error.code, at, this.line, `expected ${error.expected}, found ${error.found}`);
+				this.error ??= error;
+				if (this.lineErrors.length < listedLineErrors) this.lineErrors.push(error);
+				this.counts.bad++;
+			} else if (this.lineHadValue) this.counts.records++;
+			else this.counts.blank++;
+		}
+
+		this.counts.lines++;
+		if (!atEnd) {
+			const counts = this.counts;
+			if (crlf) {
+				if (counts.crlf++ === 0) {
+					counts.firstCrlf = at;
+					counts.firstCrlfLine = this.line;
+				}
+			} else if (counts.lf++ === 0) {
+				counts.firstLf = at;
+				counts.firstLfLine = this.line;
+			}
+
+			if (counts.crlf > 0 && counts.lf > 0 && !this.stats.anomalies.has('json-mixed-line-endings')) mixedLineEndings(this.stats, counts);
+		}
+
+		this.line++;
+		this.lineStart = at + 1;
+		this.lex = L_NONE;
+		this.g = G_VALUE;
+		this.depth = 0;
+		this.lineHadValue = false;
+		this.lineBad = false;
+	}
+
+	/** The state, for a checkpoint: no key names or string contents. */
+	toState(): ScannerState {
+		const depth = this.depth;
+		return {
+			format: this.format,
+			maxDepth: this.maxDepth,
+			hugeToken: this.hugeToken,
+			offset: this.offset,
+			line: this.line,
+			lineStart: this.lineStart,
+			g: this.g,
+			lex: this.lex,
+			depth,
+			stack: Buffer.from(this.stack.subarray(0, depth)).toString('base64'),
+			indices: [...this.indices.subarray(0, Math.min(depth, pathLevels))],
+			hasKey: [...this.hasKey.subarray(0, Math.min(depth, pathLevels))],
+			keyHashes: [...this.keyHashes.subarray(0, Math.min(depth, hashLevels))],
+			pathHashes: [...this.pathHashes.subarray(0, Math.min(depth + 1, hashLevels))],
+			duplicates: this.duplicates.slice(0, Math.min(depth, duplicateLevels)).map(set => [...set]),
+			tokenStart: this.tokenStart,
+			isKey: this.isKey,
+			keyHash: this.keyHash,
+			keyLength: this.keyLength,
+			numState: this.numState,
+			litIndex: this.litIndex,
+			litPos: this.litPos,
+			hex: this.hex,
+			hexCount: this.hexCount,
+			hexAfterHigh: this.hexAfterHigh,
+			lineBad: this.lineBad,
+			utf8Need: this.utf8Need,
+			utf8Low: this.utf8Low,
+			utf8High: this.utf8High,
+			utf8Lead: this.utf8Lead,
+			lastCr: this.lastCr,
+			lineHadValue: this.lineHadValue,
+			counts: {...this.counts},
+			error: this.error && redactError(this.error),
+			lineErrors: this.lineErrors.map(error => redactError(error)),
+			stats: this.stats.toState(),
+		};
+	}
+
+	/** A scanner that continues from `state` (keys read before it are unknown: '?' in paths). */
+	static fromState(state: ScannerState): JsonScanner {
+		const scanner = new JsonScanner({format: state.format, maxDepth: state.maxDepth, hugeToken: state.hugeToken, offset: state.offset});
+		Object.assign(scanner, {
+			line: state.line,
+			lineStart: state.lineStart,
+			g: state.g,
+			lex: state.lex,
+			depth: state.depth,
+			tokenStart: state.tokenStart,
+			isKey: state.isKey,
+			keyHash: state.keyHash,
+			keyLength: state.keyLength,
+			numState: state.numState,
+			litIndex: state.litIndex,
+			litPos: state.litPos,
+			hex: state.hex,
+			hexCount: state.hexCount,
+			hexAfterHigh: state.hexAfterHigh,
+			lineBad: state.lineBad,
+			utf8Need: state.utf8Need,
+			utf8Low: state.utf8Low,
+			utf8High: state.utf8High,
+			utf8Lead: state.utf8Lead,
+			lastCr: state.lastCr,
+			lineHadValue: state.lineHadValue,
+			error: state.error,
+		});
+		const stack = Buffer.from(state.stack, 'base64');
+		scanner.stack = new Uint8Array(Math.max(256, 2 ** Math.ceil(Math.log2(Math.max(1, stack.length + 1)))));
+		scanner.stack.set(stack);
+		scanner.indices.set(state.indices);
+		scanner.hasKey.set(state.hasKey);
+		scanner.keyLengths.fill(-1, 0, Math.min(state.depth, pathLevels));
+		scanner.keyHashes.set(state.keyHashes);
+		scanner.pathHashes.set(state.pathHashes);
+		state.duplicates.forEach((hashes, level) => {
+			for (const hash of hashes) scanner.duplicates[level]!.add(hash);
+		});
+		// A key being read when the checkpoint was taken: its first bytes are not in the state.
+		scanner.keyUnknown = state.isKey && state.lex !== L_NONE;
+		Object.assign(scanner.counts, state.counts);
+		scanner.lineErrors.push(...state.lineErrors);
+		scanner.stats = SweepStatistics.fromState(state.stats);
+		return scanner;
+	}
+}
+
+/** Record the mixed-line-endings anomaly where the second kind of ending first appears. */
+export function mixedLineEndings(stats: SweepStatistics, counts: LineCounts): void {
+	const crlfLater = counts.firstCrlf > counts.firstLf;
+	stats.anomalies.delete('json-mixed-line-endings');
+	stats.anomaly(
+		'json-mixed-line-endings',
+		crlfLater ? counts.firstCrlf : counts.firstLf,
+		crlfLater ? counts.firstCrlfLine : counts.firstLfLine,
+		`lines end with both \\n (first on line ${counts.firstLfLine}) and \\r\\n (first on line ${counts.firstCrlfLine})`,
+	);
+}
+
+/** An error as a checkpoint keeps it: keys become unknown ('?'). */
+export function redactError(error: SweepError): SweepError {
+	return {...error, path: error.path.map(segment => ('index' in segment ? segment : {key: null}))};
+}
+
+function indexOfNewline(buffer: Uint8Array, start: number, end: number): number {
+	const found = buffer.indexOf(0x0a, start);
+	return found < 0 || found >= end ? -1 : found;
+}

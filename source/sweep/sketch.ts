@@ -1,0 +1,103 @@
+/**
+ * Key frequencies in bounded memory: a Misra-Gries summary keyed by a hash of the key's bytes.
+ * With at most `capacity` distinct keys every count is exact; beyond that a count is low by at
+ * most (keys seen) / (capacity + 1), and any key more frequent than that is in the summary.
+ * Summaries merge (Agarwal et al., "Mergeable summaries"), which is how chunks combine.
+ */
+
+/** One counted key; `name` is known only while this process saw the key (never checkpointed). */
+export type SketchEntry = {hash: number; count: number; name?: string};
+
+/** The serializable form: hashes and counts only, no key names. */
+export type SketchState = {capacity: number; entries: Array<[hash: number, count: number, name?: string]>; decrements: number};
+
+/** Names a key when it enters the summary. */
+export interface KeyNamer {
+	keyName(): string | undefined;
+}
+
+/** A bounded frequency summary of key hashes (small non-negative integers). */
+export class FrequencySketch {
+	readonly capacity: number;
+	readonly #entries = new Map<number, SketchEntry>();
+	/** The most any count is under its true value. */
+	decrements = 0;
+
+	constructor(capacity = 1024) {
+		this.capacity = capacity;
+	}
+
+	/** Count one occurrence; `namer` is asked only when the key enters the summary. */
+	add(hash: number, namer: KeyNamer): void {
+		const entry = this.#entries.get(hash);
+		if (entry) {
+			entry.count++;
+			if (entry.name === undefined) {
+				const known = namer.keyName();
+				if (known !== undefined) entry.name = known;
+			}
+
+			return;
+		}
+
+		if (this.#entries.size < this.capacity) {
+			const known = namer.keyName();
+			this.#entries.set(hash, known === undefined ? {hash, count: 1} : {hash, count: 1, name: known});
+			return;
+		}
+
+		// Full: the new key and one occurrence of every counted key cancel out.
+		this.decrements++;
+		for (const [key, counted] of this.#entries) if (--counted.count === 0) this.#entries.delete(key);
+	}
+
+	/** Fold another summary (of the bytes after this one's) into this one. */
+	merge(other: FrequencySketch): void {
+		for (const entry of other.#entries.values()) {
+			const mine = this.#entries.get(entry.hash);
+			if (mine) {
+				mine.count += entry.count;
+				if (mine.name === undefined && entry.name !== undefined) mine.name = entry.name;
+			} else {
+				this.#entries.set(entry.hash, {...entry});
+			}
+		}
+
+		this.decrements += other.decrements;
+		if (this.#entries.size <= this.capacity) return;
+		// Subtract the (capacity+1)-th largest count from all and keep the positive ones.
+		const counts = [...this.#entries.values()].map(entry => entry.count).sort((a, b) => b - a);
+		const cut = counts[this.capacity]!;
+		this.decrements += cut;
+		for (const [key, entry] of this.#entries) {
+			entry.count -= cut;
+			if (entry.count <= 0) this.#entries.delete(key);
+		}
+	}
+
+	/** The `k` most frequent keys, highest count first (ties: lower hash first, so the order is stable). */
+	top(k: number): SketchEntry[] {
+		return [...this.#entries.values()].sort((a, b) => b.count - a.count || a.hash - b.hash).slice(0, k);
+	}
+
+	/** True when every count is exact (no key was ever dropped). */
+	get exact(): boolean {
+		return this.decrements === 0;
+	}
+
+	/** `withNames` only between threads of one process: a checkpoint holds no key names. */
+	toState(withNames = false): SketchState {
+		return {
+			capacity: this.capacity,
+			entries: [...this.#entries.values()].map(entry => (withNames && entry.name !== undefined ? [entry.hash, entry.count, entry.name] : [entry.hash, entry.count])),
+			decrements: this.decrements,
+		};
+	}
+
+	static fromState(state: SketchState): FrequencySketch {
+		const sketch = new FrequencySketch(state.capacity);
+		for (const [hash, count, name] of state.entries) sketch.#entries.set(hash, name === undefined ? {hash, count} : {hash, count, name});
+		sketch.decrements = state.decrements;
+		return sketch;
+	}
+}

@@ -1,0 +1,188 @@
+/**
+ * What a sweep learns about a document besides its validity, in memory that depends on neither
+ * the file's size nor how many distinct keys it has: counts, histograms, a key-frequency sketch,
+ * a capped structural fingerprint and the anomalies seen. Statistics of consecutive parts merge
+ * in order into the statistics of the whole.
+ */
+import type {AnomalyCode} from '../chunker/events.js';
+import {FrequencySketch, type SketchState} from './sketch.js';
+
+/** Value types, as the scanner numbers them. */
+export const valueTypes = ['object', 'array', 'string', 'number', 'true', 'false', 'null'] as const;
+
+export type ValueType = (typeof valueTypes)[number];
+
+/** Stable codes of what a sweep reports as anomalies (also the `anomaly` events' codes). */
+export const sweepAnomalyCodes = [
+	'json-deep-nesting',
+	'json-huge-token',
+	'json-invalid-utf8',
+	'json-lone-surrogate',
+	'json-bom',
+	'json-control-character',
+	'json-mixed-line-endings',
+	'json-duplicate-key',
+	'json-nan-infinity',
+	'json-trailing-comma',
+	'json-syntax-error',
+] as const satisfies readonly AnomalyCode[];
+
+export type SweepAnomalyCode = (typeof sweepAnomalyCodes)[number];
+
+/** Whether an anomaly makes the input invalid. */
+export const sweepAnomalySeverity: Record<SweepAnomalyCode, 'info' | 'warn' | 'error'> = {
+	'json-deep-nesting': 'warn',
+	'json-huge-token': 'info',
+	'json-invalid-utf8': 'error',
+	'json-lone-surrogate': 'warn',
+	'json-bom': 'info',
+	'json-control-character': 'error',
+	'json-mixed-line-endings': 'info',
+	'json-duplicate-key': 'warn',
+	'json-nan-infinity': 'error',
+	'json-trailing-comma': 'error',
+	'json-syntax-error': 'error',
+};
+
+/** Depth histogram buckets: depths 0..62 and one for 63 and deeper. */
+export const depthBuckets = 64;
+/** Length histograms: bucket b counts lengths in [2^(b-1), 2^b) (bucket 0: length 0). */
+export const lengthBuckets = 40;
+/** Structural fingerprint cap: the first this many distinct (path, type) pairs in file order. */
+export const fingerprintCap = 256;
+
+export type AnomalyRecord = {code: SweepAnomalyCode; count: number; offset: number; line: number; message: string};
+
+/** One (key path, type) pair of the structural fingerprint; the path is known only in this process. */
+/**
+ * One (key path, type) pair of the structural fingerprint; the path is known only in this process.
+ * No counts: the first pairs of each part merge into exactly the first pairs of the whole, counts
+ * of pairs a part could not keep would not.
+ */
+export type FingerprintEntry = {id: number; type: number; path?: string};
+
+export type LargestToken = {bytes: number; offset: number; type: ValueType} | null;
+
+/** The serializable form (no key names, no string contents). */
+export type StatisticsState = {
+	types: number[];
+	keys: number;
+	duplicateKeys: number;
+	depths: number[];
+	maxDepth: number;
+	stringLengths: number[];
+	numberLengths: number[];
+	largest: LargestToken;
+	/** With `path` only in a transfer between threads of one process (toState(true)). */
+	fingerprint: Array<[id: number, type: number, path?: string]>;
+	/** More distinct pairs were seen than the fingerprint keeps. */
+	fingerprintFull: boolean;
+	anomalies: AnomalyRecord[];
+	sketch: SketchState;
+};
+
+/** log2 bucket of a length. */
+export function lengthBucket(length: number): number {
+	if (length === 0) return 0;
+	const bucket = 32 - Math.clz32(length);
+	return bucket < lengthBuckets ? bucket : lengthBuckets - 1;
+}
+
+/** Counters a scanner updates as it reads. Fields are public for the scanner's hot loop. */
+export class SweepStatistics {
+	readonly types = new Float64Array(valueTypes.length);
+	keys = 0;
+	duplicateKeys = 0;
+	readonly depths = new Float64Array(depthBuckets);
+	maxDepth = 0;
+	readonly stringLengths = new Float64Array(lengthBuckets);
+	readonly numberLengths = new Float64Array(lengthBuckets);
+	largest: LargestToken = null;
+	readonly fingerprint = new Map<number, FingerprintEntry>();
+	fingerprintFull = false;
+	readonly anomalies = new Map<SweepAnomalyCode, AnomalyRecord>();
+	sketch = new FrequencySketch();
+
+	/** Count an anomaly; the first occurrence keeps its place and message. */
+	anomaly(code: SweepAnomalyCode, offset: number, line: number, message: string): void {
+		const known = this.anomalies.get(code);
+		if (known) known.count++;
+		else this.anomalies.set(code, {code, count: 1, offset, line, message});
+	}
+
+	/** A string or number token ended: lengths and the largest token. */
+	token(type: 2 | 3, bytes: number, offset: number): void {
+		(type === 2 ? this.stringLengths : this.numberLengths)[lengthBucket(bytes)]!++;
+		if (!this.largest || bytes > this.largest.bytes) this.largest = {bytes, offset, type: valueTypes[type]!};
+	}
+
+	/** Fold the statistics of the bytes that follow into these. */
+	merge(next: SweepStatistics): void {
+		for (let i = 0; i < this.types.length; i++) this.types[i]! += next.types[i]!;
+		for (let i = 0; i < depthBuckets; i++) this.depths[i]! += next.depths[i]!;
+		for (let i = 0; i < lengthBuckets; i++) {
+			this.stringLengths[i]! += next.stringLengths[i]!;
+			this.numberLengths[i]! += next.numberLengths[i]!;
+		}
+
+		this.keys += next.keys;
+		this.duplicateKeys += next.duplicateKeys;
+		this.maxDepth = Math.max(this.maxDepth, next.maxDepth);
+		if (next.largest && (!this.largest || next.largest.bytes > this.largest.bytes)) this.largest = {...next.largest};
+		for (const entry of next.fingerprint.values()) {
+			const mine = this.fingerprint.get(entry.id);
+			if (mine) {
+				if (mine.path === undefined && entry.path !== undefined) mine.path = entry.path;
+			} else if (this.fingerprint.size < fingerprintCap) {
+				this.fingerprint.set(entry.id, {...entry});
+			} else {
+				this.fingerprintFull = true;
+			}
+		}
+
+		this.fingerprintFull ||= next.fingerprintFull;
+		for (const record of next.anomalies.values()) {
+			const mine = this.anomalies.get(record.code);
+			if (mine) mine.count += record.count;
+			else this.anomalies.set(record.code, {...record});
+		}
+
+		this.sketch.merge(next.sketch);
+	}
+
+	/** `withNames`: keep key names and paths too, for a worker thread's result (never for a checkpoint). */
+	toState(withNames = false): StatisticsState {
+		return {
+			types: [...this.types],
+			keys: this.keys,
+			duplicateKeys: this.duplicateKeys,
+			depths: [...this.depths],
+			maxDepth: this.maxDepth,
+			stringLengths: [...this.stringLengths],
+			numberLengths: [...this.numberLengths],
+			largest: this.largest,
+			fingerprint: [...this.fingerprint.values()].map(entry => (withNames && entry.path !== undefined ? [entry.id, entry.type, entry.path] : [entry.id, entry.type])),
+			fingerprintFull: this.fingerprintFull,
+			// Messages name bytes and positions, never contents.
+			anomalies: [...this.anomalies.values()].map(record => ({...record})),
+			sketch: this.sketch.toState(withNames),
+		};
+	}
+
+	static fromState(state: StatisticsState): SweepStatistics {
+		const stats = new SweepStatistics();
+		stats.types.set(state.types);
+		stats.keys = state.keys;
+		stats.duplicateKeys = state.duplicateKeys;
+		stats.depths.set(state.depths);
+		stats.maxDepth = state.maxDepth;
+		stats.stringLengths.set(state.stringLengths);
+		stats.numberLengths.set(state.numberLengths);
+		stats.largest = state.largest;
+		for (const [id, type, path] of state.fingerprint) stats.fingerprint.set(id, path === undefined ? {id, type} : {id, type, path});
+		stats.fingerprintFull = state.fingerprintFull;
+		for (const record of state.anomalies) stats.anomalies.set(record.code, {...record});
+		stats.sketch = FrequencySketch.fromState(state.sketch);
+		return stats;
+	}
+}

@@ -1,0 +1,49 @@
+/**
+ * A worker thread that sweeps JSON Lines chunks (sweepLines), so that chunks use every core. It
+ * reads the file itself, obeys pause, abort and the rate limit through the shared control, and
+ * posts back the chunk's counts, bad lines and statistics (with key names: they stay in this
+ * process).
+ */
+import fs from 'node:fs';
+import {parentPort} from 'node:worker_threads';
+import {SharedControl} from '../chunker/control.js';
+import {sweepLines} from './processor.js';
+import type {SweepTask, SweepWorkerReply} from './workers.js';
+
+const port = parentPort!;
+port.on('message', (task: SweepTask | {type: 'close'}) => {
+	if (task.type === 'close') {
+		port.close();
+		return;
+	}
+
+	void run(task);
+});
+
+async function run(task: SweepTask): Promise<void> {
+	const control = new SharedControl(task.control);
+	const post = (reply: SweepWorkerReply) => port.postMessage(reply);
+	let fd: number | undefined;
+	let lastProgress = 0;
+	try {
+		fd = fs.openSync(task.path, 'r');
+		const handle = fd;
+		const part = await sweepLines(async (buffer, length, position) => fs.readSync(handle, buffer, 0, length, position), task.chunk, task.size, task.options, {
+			async gate(bytes) {
+				control.gateSync(bytes);
+			},
+			progress(bytes) {
+				const now = Date.now();
+				if (now - lastProgress >= 100) {
+					lastProgress = now;
+					post({type: 'progress', id: task.id, bytes});
+				}
+			},
+		});
+		post({type: 'done', id: task.id, counts: part.counts, lineErrors: part.lineErrors, error: part.error, stats: part.stats.toState(true)});
+	} catch (error) {
+		post({type: 'error', id: task.id, message: (error as Error).message, name: (error as Error).name, code: (error as NodeJS.ErrnoException).code});
+	} finally {
+		if (fd !== undefined) fs.closeSync(fd);
+	}
+}

@@ -1,0 +1,99 @@
+/**
+ * The worker threads of a JSON Lines sweep: one task is one chunk (sweep-worker.ts). Started only
+ * when a job has several chunks and several jobs; stopped when the job ends.
+ */
+import fs from 'node:fs';
+import {fileURLToPath} from 'node:url';
+import {Worker} from 'node:worker_threads';
+import {AbortedError, type SharedControlHandle} from '../chunker/control.js';
+import type {Chunk} from '../chunker/plan.js';
+import type {LineCounts, SweepError} from './scanner.js';
+import {SweepStatistics, type StatisticsState} from './statistics.js';
+import type {SweepOptions} from './processor.js';
+
+/** One chunk to sweep. */
+export type SweepTask = {type: 'sweep'; id: number; path: string; chunk: Chunk; size: number; options: SweepOptions; control: SharedControlHandle};
+
+/** What a worker posts back. */
+export type SweepWorkerReply =
+	| {type: 'progress'; id: number; bytes: number}
+	| {type: 'done'; id: number; counts: LineCounts; lineErrors: SweepError[]; error: SweepError | null; stats: StatisticsState}
+	| {type: 'error'; id: number; message: string; name: string; code?: string | undefined};
+
+export type SweptPart = {counts: LineCounts; lineErrors: SweepError[]; error: SweepError | null; stats: SweepStatistics};
+
+/** The worker script: beside this module in the binary's bundle, else the build's. */
+function workerUrl(): URL {
+	const local = new URL('sweep-worker.js', import.meta.url);
+	if (fs.existsSync(fileURLToPath(local))) return local;
+	return new URL('../../dist/sweep/sweep-worker.js', import.meta.url);
+}
+
+type Pending = {resolve: (part: SweptPart) => void; reject: (error: Error) => void; progress: (bytes: number) => void};
+
+/** A fixed set of sweep workers. */
+export class SweepWorkers {
+	readonly #idle: Worker[] = [];
+	readonly #all: Worker[] = [];
+	readonly #queue: Array<{task: SweepTask; pending: Pending}> = [];
+	readonly #pending = new Map<number, Pending>();
+	#next = 0;
+
+	constructor(count: number) {
+		for (let i = 0; i < count; i++) {
+			const worker = new Worker(workerUrl());
+			worker.on('message', (reply: SweepWorkerReply) => this.#reply(worker, reply));
+			worker.on('error', error => {
+				for (const pending of this.#pending.values()) pending.reject(error);
+				this.#pending.clear();
+			});
+			worker.unref();
+			this.#all.push(worker);
+			this.#idle.push(worker);
+		}
+	}
+
+	/** Sweep one chunk on a free worker. */
+	async run(task: Omit<SweepTask, 'type' | 'id'>, progress: (bytes: number) => void): Promise<SweptPart> {
+		return new Promise((resolve, reject) => {
+			const full: SweepTask = {type: 'sweep', id: this.#next++, ...task};
+			this.#queue.push({task: full, pending: {resolve, reject, progress}});
+			this.#dispatch();
+		});
+	}
+
+	async close(): Promise<void> {
+		await Promise.all(this.#all.map(async worker => worker.terminate()));
+	}
+
+	#dispatch(): void {
+		while (this.#idle.length > 0 && this.#queue.length > 0) {
+			const worker = this.#idle.pop()!;
+			const {task, pending} = this.#queue.shift()!;
+			this.#pending.set(task.id, pending);
+			worker.ref();
+			worker.postMessage(task);
+		}
+	}
+
+	#reply(worker: Worker, reply: SweepWorkerReply): void {
+		const pending = this.#pending.get(reply.id);
+		if (!pending) return;
+		if (reply.type === 'progress') {
+			pending.progress(reply.bytes);
+			return;
+		}
+
+		this.#pending.delete(reply.id);
+		worker.unref();
+		this.#idle.push(worker);
+		if (reply.type === 'done') {
+			pending.resolve({counts: reply.counts, lineErrors: reply.lineErrors, error: reply.error, stats: SweepStatistics.fromState(reply.stats)});
+		} else {
+			const error = reply.name === 'AbortedError' ? new AbortedError(reply.message) : Object.assign(new Error(reply.message), reply.code ? {code: reply.code} : {});
+			pending.reject(error);
+		}
+
+		this.#dispatch();
+	}
+}

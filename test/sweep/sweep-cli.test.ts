@@ -1,0 +1,154 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import {afterAll, describe, expect, it} from 'vitest';
+import {cage, makeSandbox, parseEvents, startCage, waitFor} from '../helpers/cage.js';
+import {prng} from '../helpers/prng.js';
+
+const sandbox = makeSandbox('cage-sweep-');
+const {env, dir} = sandbox;
+afterAll(() => sandbox.cleanup());
+
+/** Deterministic JSON Lines: records of varied shape, `bad` of them broken, some \r\n endings. */
+function jsonLines(count: number, seed: number, bad: number[] = []): string {
+	const random = prng(seed);
+	const lines: string[] = [];
+	for (let i = 0; i < count; i++) {
+		const record: Record<string, unknown> = {id: i, name: `user ${i} ${'x'.repeat(Math.floor(random() * 40))}`, score: random() * 1000, tags: ['a', 'é', '漢字'].slice(0, i % 4)};
+		record[`key${Math.floor(random() * 50)}`] = random() < 0.5 ? null : {deep: [[i, true]]};
+		let line = JSON.stringify(record);
+		if (bad.includes(i)) line = line.slice(0, -2);
+		if (i % 97 === 0) line += '\r';
+		lines.push(line);
+		if (i % 500 === 0) lines.push('');
+	}
+
+	return `${lines.join('\n')}\n`;
+}
+
+const sweep = (args: string[]) => cage(['sweep', ...args, '--progress', 'none', '--no-audit'], {env});
+const report = (args: string[]) => {
+	const run = sweep([...args, '--json']);
+	return {status: run.status, stderr: run.stderr, data: JSON.parse(run.stdout) as Record<string, unknown> & {lines?: Record<string, number>; badLines?: Array<Record<string, unknown>>}};
+};
+
+describe('cage sweep', () => {
+	const jsonl = path.join(dir, 'export.jsonl');
+	fs.writeFileSync(jsonl, jsonLines(30_000, 1, [5, 12_345, 29_998]));
+	const document = path.join(dir, 'one.json');
+	fs.writeFileSync(document, `{"users": [${jsonLines(20_000, 2).trim().split('\n').filter(Boolean).map(line => line.replace(/\r$/, '')).join(',\n')}]}`);
+
+	it('JSON Lines: the same report from one job and from three, whatever the chunk size', () => {
+		const one = report([jsonl, '-j', '1', '--chunk-size', '256KiB']);
+		expect(fs.statSync(jsonl).size).toBeGreaterThan(4 * 256 * 1024);
+		expect(one.status).toBe(1);
+		expect(one.data.lines).toMatchObject({bad: 3, crlf: 310});
+		// JSON.parse line by line is the oracle.
+		const badLines = fs
+			.readFileSync(jsonl, 'utf8')
+			.split('\n')
+			.flatMap((line, index) => {
+				if (line.trim() === '') return [];
+				try {
+					JSON.parse(line);
+					return [];
+				} catch {
+					return [index + 1];
+				}
+			});
+		expect(badLines).toHaveLength(3);
+		expect(one.data.badLines!.map(line => line.line)).toEqual(badLines);
+		for (const args of [['-j', '3', '--chunk-size', '256KiB'], ['-j', '2', '--chunk-size', '100000']]) {
+			const other = report([jsonl, ...args]);
+			expect(other.status).toBe(1);
+			expect(other.data).toEqual(one.data);
+		}
+	});
+
+	it('one JSON document, swept in chunks, reports as one chunk does; exit 0 for valid', () => {
+		const small = report([document, '--chunk-size', '64KiB']);
+		const whole = report([document, '--chunk-size', '64MiB']);
+		expect(small.status).toBe(0);
+		expect(small.data.valid).toBe(true);
+		expect(small.data).toEqual(whole.data);
+		expect(small.data.depth).toMatchObject({max: 6});
+	});
+
+	it('the first error of a JSON document: line, column, path, expected, found', () => {
+		const file = path.join(dir, 'broken.json');
+		fs.writeFileSync(file, '{"users": [\n  {"email": "a"},\n  {"email": "b" "c"}\n]}');
+		const run = sweep([file]);
+		expect(run.status).toBe(1);
+		expect(run.stdout).toContain(`invalid JSON: byte 46, line 3, column 17, at $.users[1].email: expected ',' or '}', found '"'`);
+	});
+
+	it('usage errors exit 2; stdin is swept; an empty file is invalid JSON and empty JSON Lines', () => {
+		expect(sweep([document, '--format', 'yaml']).status).toBe(2);
+		expect(sweep([]).status).toBe(2);
+		const piped = cage(['sweep', '-', '--json'], {env, input: '{"a":1}\n{"b":2}\n'});
+		expect(piped.status).toBe(0);
+		expect(JSON.parse(piped.stdout)).toMatchObject({format: 'jsonl', lines: {records: 2}});
+		const empty = path.join(dir, 'empty');
+		fs.writeFileSync(empty, '');
+		expect(sweep([empty, '--format', 'json']).status).toBe(1);
+		expect(sweep([empty, '--format', 'jsonl']).status).toBe(0);
+	});
+
+	it('anomalies go out as events (and so to the dashboard and audit log)', () => {
+		const file = path.join(dir, 'odd.json');
+		fs.writeFileSync(file, '{"a": 1, "a": "\\ud800", "b": [[[[1]]]]}');
+		const run = cage(['sweep', file, '--max-depth', '3', '--progress', 'json', '--no-audit'], {env});
+		expect(run.status).toBe(0);
+		const codes = parseEvents(run.stderr).flatMap(event => (event.type === 'anomaly' ? [event.code] : []));
+		expect(codes.sort()).toEqual(['json-deep-nesting', 'json-duplicate-key', 'json-lone-surrogate']);
+	});
+
+	it('after kill -9, cage resume gives the report of an uninterrupted run; the checkpoint holds no key names', async () => {
+		const file = path.join(dir, 'slow.jsonl');
+		fs.writeFileSync(file, jsonLines(40_000, 3, [7, 39_000]));
+		const expected = report([file, '--chunk-size', '256KiB']).data;
+		const run = startCage(['sweep', file, '--chunk-size', '256KiB', '--rate', '1MiB', '-j', '2', '--progress', 'json', '--no-audit'], {env});
+		await waitFor(() => parseEvents(run.stderr()).some(event => event.type === 'job:checkpoint' && (event.chunksDone as number) >= 3), {what: 'a checkpoint', timeout: 60_000});
+		run.child.kill('SIGKILL');
+		await run.exited;
+		const checkpoint = `${file}.sweep.checkpoint.json`;
+		const text = fs.readFileSync(checkpoint, 'utf8');
+		expect(JSON.parse(text)).toMatchObject({kind: 'sweep', params: {format: 'jsonl', state: {format: 'jsonl'}}});
+		expect(text).not.toMatch(/"(name|score|tags|key\d+|deep)"/);
+		expect(text).not.toContain('user ');
+		const resumed = cage(['resume', file, '--json', '--progress', 'json', '--no-audit'], {env});
+		expect(resumed.status).toBe(1);
+		expect(parseEvents(resumed.stderr).find(event => event.type === 'job:start')).toMatchObject({resumed: true});
+		const data = JSON.parse(resumed.stdout) as typeof expected;
+		// Key names counted before the resume are known again once seen after it; paths of bad lines
+		// found before it lose their key names (the checkpoint keeps none).
+		const withoutNames = (value: typeof expected) => JSON.parse(JSON.stringify(value).replace(/"path":"[^"]*"/g, '"path":"-"').replace(/"key":"[^"]*"/g, '"key":"-"')) as unknown;
+		expect(withoutNames({...data, file: null})).toEqual(withoutNames({...expected, file: null}));
+		expect(fs.existsSync(checkpoint)).toBe(false);
+	});
+
+	it('a JSON document resumes from its scan state, and a changed source is refused', async () => {
+		const file = path.join(dir, 'slow.json');
+		fs.copyFileSync(document, file);
+		const expected = report([file, '--chunk-size', '128KiB']).data;
+		const stop = async () => {
+			const run = startCage(['sweep', file, '--chunk-size', '128KiB', '--rate', '512KiB', '--progress', 'json', '--no-audit'], {env});
+			await waitFor(() => parseEvents(run.stderr()).some(event => event.type === 'job:checkpoint' && (event.chunksDone as number) >= 2), {what: 'a checkpoint', timeout: 60_000});
+			run.child.kill('SIGTERM');
+			return run.exited;
+		};
+
+		expect(await stop()).toBe(75);
+		const resumed = cage(['resume', file, '--json', '--progress', 'none', '--no-audit'], {env});
+		expect(resumed.status).toBe(0);
+		const data = JSON.parse(resumed.stdout) as typeof expected;
+		expect(data.valid).toBe(true);
+		expect(data.values).toEqual(expected.values);
+		expect(data.depth).toEqual(expected.depth);
+		expect(data.stringLengths).toEqual(expected.stringLengths);
+		expect(await stop()).toBe(75);
+		fs.appendFileSync(file, ' ');
+		const refused = cage(['resume', file, '--progress', 'none', '--no-audit'], {env});
+		expect(refused.status).toBe(1);
+		expect(refused.stderr).toContain('changed since the checkpoint');
+	});
+});
