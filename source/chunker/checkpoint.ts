@@ -236,8 +236,10 @@ function checkProgress(checkpoint: Checkpoint, fail: (what: string) => never): v
 	if (age && skipped.size > 0) fail('skipped is not empty, but an encrypt or decrypt job never skips a chunk (every chunk is needed for a valid output)');
 	if (!Array.isArray(checkpoint.macs) || checkpoint.macs.length !== chunksDone) fail(`macs holds ${Array.isArray(checkpoint.macs) ? checkpoint.macs.length : 'no'} MACs for ${chunksDone} chunks done`);
 	for (const [id, mac] of checkpoint.macs.entries()) {
-		// An age chunk's MAC is a SHA-256 (worker.ts); a hash job's is its algorithm's digest.
-		const valid = typeof mac === 'string' && (skipped.has(id) ? mac === '' : age ? /^[\da-f]{64}$/.test(mac) : /^[\da-f]+$/.test(mac));
+		// An age chunk's MAC is a SHA-256 (worker.ts); a hash job's is its algorithm's digest; a
+		// sweep's is not a digest (it keeps its scan state instead), but never empty.
+		const form = age ? /^[\da-f]{64}$/ : kind === 'hash' ? /^[\da-f]+$/ : /^.+$/;
+		const valid = typeof mac === 'string' && (skipped.has(id) ? mac === '' : form.test(mac));
 		if (!valid) fail(`macs[${id}] is not the MAC of a ${skipped.has(id) ? 'skipped' : 'done'} chunk`);
 	}
 
