@@ -362,10 +362,13 @@ describe('batch edge cases (found in review)', () => {
 		const tree = flatTree('crash', 100_000, ['a', 'b']);
 		const items = await planBatch('encrypt', [path.join(tree, 'a'), path.join(tree, 'b')], {recursive: false});
 		const checkpointPath = batchCheckpointPath([tree], undefined);
-		// The state a kill between `rename(a.age.partial, a.age)` and the manifest save leaves behind.
+		// The state a kill between `rename(a.age.partial, a.age)` and the manifest save leaves behind:
+		// the batch recorded the file's identity just before the rename.
 		expect(cage(['encrypt', path.join(tree, 'a'), '-r', recipient, '-o', path.join(tree, 'a.age'), ...quiet], {env}).status).toBe(0);
 		const now = new Date().toISOString();
 		items[0]!.status = 'running';
+		const {ino, dev, size, mtimeMs} = fs.statSync(path.join(tree, 'a.age'));
+		items[0]!.written = {ino, dev, size, mtimeMs};
 		fs.writeFileSync(checkpointPath, JSON.stringify({version: 1, tool: 'cage', kind: 'batch', op: 'encrypt', job: 'crash', createdAt: now, updatedAt: now, items, recipients: [recipient], passphrase: false}));
 		const before = fs.statSync(path.join(tree, 'a.age')).mtimeMs;
 		// chunk inspect counts the item left running as interrupted, not as nothing.
@@ -427,8 +430,8 @@ describe('batch edge cases (found in review)', () => {
 				control: new ControlProxy(),
 				jobs: 1,
 				resumed: false,
-				async runItem(item, {index, count, emitter, control}) {
-					const done = await encryptFile(item.source, item.output, {recipients: [recipient]}, {emitter, control, jobs: 1, chunkSize: 1024 * 1024, checkpoint: false, item: {index, count}});
+				async runItem(item, {index, count, emitter, control, recordWritten}) {
+					const done = await encryptFile(item.source, item.output, {recipients: [recipient]}, {emitter, control, jobs: 1, chunkSize: 1024 * 1024, checkpoint: false, item: {index, count}, beforeRename: recordWritten});
 					// The disk fills up right after the first file: the next manifest save fails.
 					const fd = fs.openSync(ballast, 'w');
 					try {
