@@ -65,6 +65,11 @@ export async function createHeader(target: HeaderTarget): Promise<{header: Uint8
 	return {header, fileKey: captured, nonce};
 }
 
+/** The first `bytes` bytes of `file` (fewer when it is shorter; none when it cannot be read). */
+export async function readStart(file: string, bytes: number): Promise<Buffer> {
+	return (await readHead(file, bytes))?.head ?? Buffer.alloc(0);
+}
+
 /** The first `bytes` bytes of `file` and its size, or null when it cannot be read. */
 async function readHead(file: string, bytes: number): Promise<{head: Buffer; size: number} | null> {
 	try {
@@ -96,15 +101,6 @@ export async function plaintextSizeOfFile(file: string): Promise<number | null> 
 	}
 }
 
-/**
- * True when `file` is an age file encrypted with a passphrase (its header has an scrypt stanza),
- * false for any other file, or one that cannot be read: the decryption then says why.
- */
-export async function isPassphraseFile(file: string): Promise<boolean> {
-	const read = await readHead(file, passphraseHeaderStart.length);
-	return read !== null && isPassphraseHeader(read.head);
-}
-
 /** How every header of an age file encrypted with a passphrase starts. */
 export const passphraseHeaderStart = `${ageMagic}-> scrypt `;
 
@@ -122,7 +118,7 @@ export function isPassphraseHeader(head: Uint8Array): boolean {
 export function headerLength(bytes: Uint8Array, name: string): number | undefined {
 	const head = Buffer.from(bytes.buffer, bytes.byteOffset, Math.min(bytes.length, ageMagic.length)).toString('latin1');
 	if (!ageMagic.startsWith(head)) {
-		if (head.startsWith('-----BEGIN')) throw new AgeFormatError(`${name} is an ASCII-armored (PEM) age file; cage reads binary age files: convert it with  grep -v -- ----- ${name} | base64 -d > ${name}.bin  and decrypt that`);
+		if (head.startsWith('-----BEGIN')) throw new AgeFormatError(`${name} is an ASCII-armored (PEM) age file, which is read as a stream, not in chunks: decrypt it with 'cage decrypt' (or through dearmor() and decryptStream)`);
 		throw new AgeFormatError(`${name} is not an age file (it does not start with "age-encryption.org/v1")`);
 	}
 

@@ -4,6 +4,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import {finished} from 'node:stream/promises';
 import {WorkerPool} from '../age/pool.js';
 import {releaseWarmWorkers} from '../age/warm-workers.js';
 import {readWriterRecord, refuseIfRunning, type Checkpoint} from '../chunker/checkpoint.js';
@@ -11,8 +12,9 @@ import {SharedControl} from '../chunker/control.js';
 import {JobEmitter} from '../chunker/emitter.js';
 import {decryptFile, encryptFile, resumeFile, type AgeJobResult, type DecryptKey, type EncryptTarget} from '../age/engine.js';
 import {parseRecipientArgs, readIdentityFiles, readRecipientsFiles} from '../age/keys.js';
-import {isPassphraseFile, isPassphraseHeader, passphraseHeaderStart, plaintextSizeOfFile} from '../age/header.js';
+import {isPassphraseHeader, plaintextSizeOfFile, readStart} from '../age/header.js';
 import {decryptStream, encryptStream} from '../age/streams.js';
+import {ArmorEncoder, armorSniffLength, dearmor, dearmoredStart, isArmored} from '../age/armor.js';
 import {checkReadableFile, exists, InputError, newPartialError, OutputExistsError, partialExistsError, partialReplacedError, sameFile, syncDirectory} from '../io/files.js';
 import {peekStream} from '../io/peek.js';
 import {batchCheckpointPath, checkBatchNotRunning, planBatch, runBatch, type BatchCheckpoint, type LeftOut} from '../jobs/batch-job.js';
@@ -115,14 +117,15 @@ async function checkOutput(input: string | null, output: string, force: boolean)
 	}
 }
 
-type Plan = {input: string | null; output: string | null; size: number | null};
+/** `armored`: the output is armored (encrypt -a) or the input is (decrypt): then the job is a stream. */
+type Plan = {input: string | null; output: string | null; size: number | null; armored?: boolean};
 
-async function planIo(cli: {input: string[]; flags: {output?: string | undefined; force?: boolean | undefined}}, io: Io, kind: 'encrypt' | 'decrypt'): Promise<Plan> {
+async function planIo(cli: {input: string[]; flags: {output?: string | undefined; force?: boolean | undefined}}, io: Io, kind: 'encrypt' | 'decrypt', armored = false): Promise<Plan> {
 	const raw = cli.input[0];
 	const input = raw === undefined || raw === '-' ? null : raw;
 	const size = input === null ? null : await checkReadableFile(input);
 	const output = cli.flags.output === undefined || cli.flags.output === '-' ? null : cli.flags.output;
-	if (output === null && kind === 'encrypt' && io.stdout.isTTY) {
+	if (output === null && kind === 'encrypt' && !armored && io.stdout.isTTY) {
 		throw new UsageError('refusing to write binary ciphertext to the terminal; use -o OUTPUT or redirect stdout');
 	}
 
@@ -150,7 +153,7 @@ async function runFileOrStream(
 	const emitter = new JobEmitter();
 	const control = new ControlProxy();
 	const session = sessionOptions(options, io, kind, plan.input === null ? null : path.resolve(plan.input));
-	if (plan.input !== null && plan.output !== null) {
+	if (plan.input !== null && plan.output !== null && !plan.armored) {
 		const size = plan.size ?? 0;
 		const chunked = ageSplit(size, chunkSizeFlag, options.settings).checkpoint;
 		const chunkSize = resolveChunkSize(size, chunkSizeFlag, options.settings.chunkSize);
@@ -175,7 +178,9 @@ async function runFileOrStream(
 
 	// A stream runs on the main thread: stop the cipher workers started on the chance of a file.
 	releaseWarmWorkers();
-	const input = plan.input === null ? io.stdin : fs.createReadStream(plan.input, {highWaterMark: 1024 * 1024});
+	const raw = plan.input === null ? io.stdin : fs.createReadStream(plan.input, {highWaterMark: 1024 * 1024});
+	// Armor is a stream too: decoded on the way in, or encoded on the way out (below).
+	const input = plan.armored && kind === 'decrypt' ? dearmor(raw as AsyncIterable<Uint8Array>, plan.input ?? 'stdin') : raw;
 	// A file output is opened first, so that a missing directory or a permission problem is a
 	// one-line error before any work; it is synced before it takes its final name. stdout that is
 	// a regular file (`> out.age`) is written through a file stream too: node's stdout writes to a
@@ -186,7 +191,14 @@ async function runFileOrStream(
 	const identity = fd === null ? null : fs.fstatSync(fd);
 	const stdoutIsFile = fd === null && io.stdout === process.stdout && isRegularFile(1);
 	const file = fd === null ? (stdoutIsFile ? fs.createWriteStream('', {fd: 1, autoClose: false}) : null) : fs.createWriteStream('', {fd, flush: true});
-	const output = file ?? io.stdout;
+	const destination = file ?? io.stdout;
+	const armorer = plan.armored && kind === 'encrypt' ? new ArmorEncoder() : null;
+	if (armorer) {
+		armorer.pipe(destination, {end: false});
+		destination.on('error', (error: Error) => armorer.destroy(error));
+	}
+
+	const output = armorer ?? destination;
 	// Every error of the file stream, from its first write to its close (the last write can fail
 	// after the job's own loop is over); a write through a descriptor reports no path, so name it.
 	let writeError: Error | undefined;
@@ -225,6 +237,12 @@ async function runFileOrStream(
 		);
 		exitCode = result.exitCode;
 		if (exitCode !== 0) return exitCode;
+		if (armorer) {
+			// The last line and the end line, into the destination before it is closed.
+			armorer.end();
+			await finished(armorer);
+		}
+
 		// The last writes and the sync can still fail here (a full disk): then the output is not complete.
 		await done();
 		if (partial !== null && plan.output !== null) {
@@ -377,6 +395,8 @@ export const encryptCommand = defineCommand({
 	Options
 	  -r, --recipient R         encrypt to R (age1..., age1pq1...); repeatable
 	  -R, --recipients-file F   encrypt to the recipients listed in F; repeatable
+	  -a, --armor               write the PEM-armored text age -a writes; sequential like a
+	                            stream: not resumable (an interrupted job starts over)
 ${commonHelp}
 
 	Examples
@@ -390,7 +410,7 @@ ${commonHelp}
 		...commonFlags,
 	},
 	async run(cli, io) {
-		if (cli.flags.armor) throw new UsageError('--armor (PEM output) is not supported; cage writes binary age files');
+		if (cli.flags.armor && isBatch(cli)) throw new UsageError('--armor writes one sequential stream; encrypt the files of a batch without it (or one at a time with -a)');
 		const recipientArgs = cli.flags.recipient ?? [];
 		const recipientFiles = cli.flags.recipientsFile ?? [];
 		if (cli.flags.passphrase && (recipientArgs.length > 0 || recipientFiles.length > 0)) throw new UsageError('-p cannot be combined with -r or -R');
@@ -412,7 +432,7 @@ ${commonHelp}
 			return runAgeBatch({...batch, emitter, options, chunkSizeFlag, io, resumed: false, target});
 		}
 
-		const plan = await planIo(cli, io, 'encrypt');
+		const plan = {...(await planIo(cli, io, 'encrypt', Boolean(cli.flags.armor))), armored: Boolean(cli.flags.armor)};
 		if (target.passphrase !== undefined) target = {passphrase: await readPassphrase({confirm: true})};
 		const resolved = target;
 		return runFileOrStream('encrypt', plan, options, chunkSizeFlag, io, {
@@ -429,7 +449,9 @@ export const decryptCommand = defineCommand({
 	help: `[INPUT] [-o OUTPUT] (-i IDENTITY_FILE... | -p) [options]
 
 	Every block is authenticated before its plaintext is written; a damaged or tampered file
-	fails naming the chunk, and its partial output is deleted. As with age, a file encrypted
+	fails naming the chunk, and its partial output is deleted. Armored (PEM) input, from age -a
+	or cage encrypt -a, is told by its first line, as age does, and read sequentially (not
+	resumable). As with age, a file encrypted
 	with a passphrase asks for it without -p, read from a file or from stdin (-p is needed for a
 	batch); from stdin, cage reads the first bytes before anything else, so like age it waits for
 	them. An age file is not read from the terminal: give INPUT or redirect stdin.
@@ -448,16 +470,17 @@ ${commonHelp}
 	},
 	async run(cli, io) {
 		const identityFiles = cli.flags.identity ?? [];
+		if (cli.flags.armor) throw new UsageError('-a/--armor is for encrypt: armored input is detected by itself');
 		if (cli.flags.passphrase && identityFiles.length > 0) throw new UsageError('-p cannot be combined with -i');
 		// Like age, a passphrase-encrypted file or stream asks for its passphrase without -p: a
 		// stream's first bytes are looked at (and put back) before the job starts.
+		// Armored input is told by its first bytes, as age does, and decrypted as a stream.
 		const single = cli.input.length === 1 && cli.input[0] !== '-' && !isBatch(cli) && fs.statSync(cli.input[0]!, {throwIfNoEntry: false})?.isFile();
 		const stdin = cli.input.length <= 1 && (cli.input[0] ?? '-') === '-' && !isBatch(cli) && !io.stdin.isTTY;
+		const head = single === true ? await readStart(cli.input[0]!, armorSniffLength) : stdin ? await peekStream(io.stdin, armorSniffLength) : Buffer.alloc(0);
+		const armored = isArmored(head);
 		const unsaid = !cli.flags.passphrase && identityFiles.length === 0;
-		const passphrase =
-			Boolean(cli.flags.passphrase) ||
-			(unsaid && single === true && (await isPassphraseFile(cli.input[0]!))) ||
-			(unsaid && stdin && isPassphraseHeader(await peekStream(io.stdin, passphraseHeaderStart.length)));
+		const passphrase = Boolean(cli.flags.passphrase) || (unsaid && isPassphraseHeader(armored ? dearmoredStart(head) : head));
 		if (!passphrase && identityFiles.length === 0) throw new UsageError('missing identities: give -i IDENTITY_FILE (or -p for a batch encrypted with a passphrase)');
 		const chunkSizeFlag = sizeFlag('chunk-size', cli.flags.chunkSize);
 		const options = resolveJobOptions(cli.flags, io);
@@ -470,7 +493,7 @@ ${commonHelp}
 			return runAgeBatch({...batch, emitter, options, chunkSizeFlag, io, resumed: false, key});
 		}
 
-		const plan = await planIo(cli, io, 'decrypt');
+		const plan = {...(await planIo(cli, io, 'decrypt')), armored};
 		const key: DecryptKey = passphrase ? {passphrase: await readPassphrase({confirm: false})} : {identities};
 		return runFileOrStream('decrypt', plan, options, chunkSizeFlag, io, {
 			file: async (input, output, common) => decryptFile(input, output, key, common),

@@ -124,18 +124,6 @@ describe('interop with the age CLI', () => {
 		expect(pipedNoKey.stderr).toContain('missing identities: give -i IDENTITY_FILE');
 	});
 
-	it('an armored file is refused with a conversion command that works', () => {
-		const plain = path.join(dir, 'armored');
-		writeRandomFile(plain, 100_000);
-		execFileSync('age', ['-a', '-r', recipient, '-o', `${plain}.age`, plain]);
-		const refused = cage(['decrypt', `${plain}.age`, '-i', key, '-o', `${plain}.out`, ...quiet], {env});
-		expect(refused.status).toBe(1);
-		const command = /convert it with {2}(.*) {2}and decrypt that/.exec(refused.stderr)![1]!;
-		execFileSync('sh', ['-c', command]);
-		expect(cage(['decrypt', `${plain}.age.bin`, '-i', key, '-o', `${plain}.out`, ...quiet], {env}).status).toBe(0);
-		expect(same(plain, `${plain}.out`)).toBe(true);
-	});
-
 	it('an identity file given as recipients, or a mistyped identity, is refused without printing the key', () => {
 		const plain = path.join(dir, 'secret-check');
 		fs.writeFileSync(plain, 'x');
