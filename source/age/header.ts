@@ -12,16 +12,17 @@
  *   bytes to `Decrypter.decryptHeader`, which parses them, unwraps and checks the MAC.
  */
 import fs from 'node:fs/promises';
-import {Decrypter, Encrypter, type Recipient, type Stanza} from 'age-encryption';
-import {AgeFormatError, NoIdentityMatchError} from './errors.js';
+import {Decrypter, Encrypter, type Identity, type Recipient, type Stanza} from 'age-encryption';
+import {parseSshPublicKey, sshRecipient} from './ssh-recipients.js';
+import {AgeFormatError, IdentityError, NoIdentityMatchError} from './errors.js';
 import {collect, streamOf} from './library-io.js';
 import {nonceSize, plaintextSizeOf, tagSize} from './stream.js';
 
-/** Who can open a file: recipients (`age1…`, `age1pq1…`) or a passphrase. */
+/** Who can open a file: recipients (`age1…`, `age1pq1…`, `ssh-ed25519 …`, `ssh-rsa …`) or a passphrase. */
 export type HeaderTarget = {recipients: string[]; passphrase?: undefined} | {passphrase: string; recipients?: undefined};
 
-/** What opens a file: identities (`AGE-SECRET-KEY-1…`, `AGE-SECRET-KEY-PQ-1…`) or a passphrase. */
-export type HeaderKey = {identities: string[]; passphrase?: undefined} | {passphrase: string; identities?: undefined};
+/** What opens a file: identities (`AGE-SECRET-KEY-1…`, `AGE-SECRET-KEY-PQ-1…`, or Identity objects such as SSH keys) or a passphrase. */
+export type HeaderKey = {identities: Array<string | Identity>; passphrase?: undefined} | {passphrase: string; identities?: undefined};
 
 /** The first line of every age file. */
 export const ageMagic = 'age-encryption.org/v1\n';
@@ -45,7 +46,8 @@ export async function createHeader(target: HeaderTarget): Promise<{header: Uint8
 			},
 		};
 		encrypter.addRecipient(recorder);
-		for (const recipient of new Set(target.recipients)) encrypter.addRecipient(recipient);
+		// SSH public keys are recipients of cage's own (age-encryption has none), the rest the library's.
+		for (const recipient of new Set(target.recipients)) encrypter.addRecipient(recipient.startsWith('ssh-') ? sshRecipient(parseSshPublicKey(recipient)) : recipient);
 	} else {
 		encrypter.setPassphrase(target.passphrase);
 		encrypter.setScryptWorkFactor(scryptLogN);
@@ -153,6 +155,8 @@ async function unwrap(header: Uint8Array, key: HeaderKey, name: string): Promise
 	try {
 		return await decrypter.decryptHeader(header);
 	} catch (error) {
+		// An SSH key's own refusal (a wrong passphrase) already names its file.
+		if (error instanceof IdentityError) throw error;
 		const message = (error as Error).message;
 		if (message.includes('no identity matched')) {
 			throw new NoIdentityMatchError(

@@ -11,10 +11,12 @@ import {readWriterRecord, refuseIfRunning, type Checkpoint} from '../chunker/che
 import {SharedControl} from '../chunker/control.js';
 import {JobEmitter} from '../chunker/emitter.js';
 import {decryptFile, encryptFile, resumeFile, type AgeJobResult, type DecryptKey, type EncryptTarget} from '../age/engine.js';
-import {parseRecipientArgs, readIdentityFiles, readRecipientsFiles} from '../age/keys.js';
+import {parseRecipientArgs, readIdentityFiles, readRecipientsFiles, setSecretPrompt} from '../age/keys.js';
 import {isPassphraseHeader, plaintextSizeOfFile, readStart} from '../age/header.js';
 import {decryptStream, encryptStream} from '../age/streams.js';
-import {ArmorEncoder, armorSniffLength, dearmor, dearmoredStart, isArmored} from '../age/armor.js';
+import {ArmorEncoder, ArmorReader, armorSniffLength, dearmor, dearmoredStart, isArmored} from '../age/armor.js';
+import {readHeaderStanzas} from '../age/header-stanzas.js';
+import {unlockSshIdentities} from '../age/ssh-identities.js';
 import {checkReadableFile, exists, InputError, newPartialError, OutputExistsError, partialExistsError, partialReplacedError, sameFile, syncDirectory} from '../io/files.js';
 import {peekStream} from '../io/peek.js';
 import {batchCheckpointPath, checkBatchNotRunning, planBatch, runBatch, type BatchCheckpoint, type LeftOut} from '../jobs/batch-job.js';
@@ -30,7 +32,10 @@ import type {Io} from './command.js';
 import {defineCommand, exitCodes, UsageError} from './command.js';
 import {resolveJobOptions, sessionOptions, type JobOptions} from './job-options.js';
 import {jobFlags, jobFlagsHelp, sizeFlag} from './options.js';
-import {readPassphrase} from './passphrase.js';
+import {askKeyPassphrase, readPassphrase} from './passphrase.js';
+
+// Encrypted SSH keys and identity files ask on the terminal (also for cage resume, which comes here).
+setSecretPrompt(askKeyPassphrase);
 
 
 const commonFlags = {
@@ -114,6 +119,29 @@ async function checkOutput(input: string | null, output: string, force: boolean)
 	if (force) {
 		await fs.promises.rm(checkpoint, {force: true});
 		await fs.promises.rm(partialPath(output), {force: true});
+	}
+}
+
+/** How much of an input is read ahead for its header's stanzas. */
+const headerAhead = 64 * 1024;
+
+/** The stanzas of the header at the start of `head` (dearmored when armored), or null when not all there. */
+async function stanzasAhead(head: Buffer, name: string): Promise<Array<{args: string[]}> | null> {
+	let bytes = head;
+	if (isArmored(head)) {
+		const reader = new ArmorReader(name);
+		try {
+			bytes = Buffer.concat(reader.take(head));
+		} catch {
+			return null;
+		}
+	}
+
+	try {
+		return readHeaderStanzas(bytes, name)?.stanzas ?? null;
+	} catch {
+		// Not an age header: the job says why.
+		return [];
 	}
 }
 
@@ -393,8 +421,10 @@ export const encryptCommand = defineCommand({
 	standard age file: 'age -d' decrypts it.
 
 	Options
-	  -r, --recipient R         encrypt to R (age1..., age1pq1...); repeatable
-	  -R, --recipients-file F   encrypt to the recipients listed in F; repeatable
+	  -r, --recipient R         encrypt to R (age1..., age1pq1..., or an SSH public key:
+	                            "ssh-ed25519 AAAA..." or "ssh-rsa AAAA...", as in a .pub file); repeatable
+	  -R, --recipients-file F   encrypt to the recipients listed in F, one a line (age1..., SSH
+	                            public keys, authorized_keys lines); repeatable
 	  -a, --armor               write the PEM-armored text age -a writes; sequential like a
 	                            stream: not resumable (an interrupted job starts over)
 ${commonHelp}
@@ -421,7 +451,7 @@ ${commonHelp}
 		if (cli.flags.passphrase) {
 			target = {passphrase: ''};
 		} else {
-			target = {recipients: [...parseRecipientArgs(recipientArgs), ...(await readRecipientsFiles(recipientFiles))]};
+			target = {recipients: [...parseRecipientArgs(recipientArgs), ...(await readRecipientsFiles(recipientFiles, warning => io.stderr.write(`cage encrypt: warning: ${warning}\n`)))]};
 		}
 
 		if (isBatch(cli)) {
@@ -457,7 +487,10 @@ export const decryptCommand = defineCommand({
 	them. An age file is not read from the terminal: give INPUT or redirect stdin.
 
 	Options
-	  -i, --identity FILE       decrypt with the identities in FILE (age-keygen format); repeatable
+	  -i, --identity FILE       decrypt with the identities in FILE (age-keygen format), an SSH
+	                            private key (~/.ssh/id_ed25519, id_rsa), or an identity file
+	                            encrypted with age -p; an encrypted one asks for its passphrase
+	                            on the terminal; repeatable
 ${commonHelp}
 
 	Examples
@@ -489,11 +522,16 @@ ${commonHelp}
 			const emitter = new JobEmitter();
 			const who = passphrase ? {passphrase: true} : {identityFiles: identityFiles.map(file => path.resolve(file)), passphrase: false};
 			const batch = await planNewBatch('decrypt', cli, who, emitter.job, io);
+			// Before the dashboard takes the terminal: the files' headers are not read yet, so every one.
+			if (!passphrase) await unlockSshIdentities(identities, null);
 			const key: DecryptKey = passphrase ? {passphrase: await readPassphrase({confirm: false})} : {identities};
 			return runAgeBatch({...batch, emitter, options, chunkSizeFlag, io, resumed: false, key});
 		}
 
 		const plan = {...(await planIo(cli, io, 'decrypt')), armored};
+		// An encrypted SSH key asks for its passphrase now, if the file is for it: once the job has
+		// started, its dashboard reads the keys typed.
+		if (!passphrase) await unlockSshIdentities(identities, await stanzasAhead(single === true ? await readStart(cli.input[0]!, headerAhead) : stdin ? await peekStream(io.stdin, headerAhead) : head, cli.input[0] ?? 'stdin'));
 		const key: DecryptKey = passphrase ? {passphrase: await readPassphrase({confirm: false})} : {identities};
 		return runFileOrStream('decrypt', plan, options, chunkSizeFlag, io, {
 			file: async (input, output, common) => decryptFile(input, output, key, common),

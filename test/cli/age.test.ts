@@ -131,7 +131,7 @@ describe('interop with the age CLI', () => {
 		const asRecipients = cage(['encrypt', plain, '-R', key, '-o', `${plain}.age`, ...quiet], {env});
 		expect(asRecipients.status).toBe(1);
 		expect(asRecipients.stderr).toBe(
-			`cage encrypt: -R ${key}, line 3: a secret key, not a recipient; -R takes public keys (age1…): give its public key instead (age-keygen -y ${key}), and pass ${key} with -i to decrypt\n`,
+			`cage encrypt: -R ${key}, line 3: a secret key, not a recipient; -R takes public keys (age1…, ssh-…): give its public key instead (cage keygen -y ${key}), and pass ${key} with -i to decrypt\n`,
 		);
 		const asArgument = cage(['encrypt', plain, '-r', secret, '-o', `${plain}.age`, ...quiet], {env});
 		expect(asArgument.status).toBe(1);
