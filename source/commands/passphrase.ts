@@ -71,7 +71,8 @@ export async function askKeyPassphrase(prompt: string): Promise<string> {
 	try {
 		passphrase = await ask(prompt);
 	} catch (error) {
-		if (error instanceof UsageError) throw new UsageError(`${prompt.replace(/:\s*$/, '')}: the key is protected by a passphrase, typed on a terminal, and there is none`);
+		const subject = prompt.replace(/^Enter passphrase for /, '').replace(/:\s*$/, '');
+		if (error instanceof UsageError) throw new UsageError(`${subject} is protected by a passphrase, typed on a terminal, and there is none (run it in one)`);
 		throw error;
 	}
 

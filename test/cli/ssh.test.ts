@@ -112,8 +112,9 @@ describe.runIf(available)('SSH keys with the age CLI', () => {
 		expect(screen).toContain(`-i ${locked}: wrong passphrase for the SSH key`);
 		expect(fs.existsSync(`${lockedFile}.out`)).toBe(false);
 		// Without a terminal, the prompt cannot be shown: said so.
-		const noTty = spawnSync(process.execPath, [cliPath, 'decrypt', '-i', locked, lockedFile, '-o', `${lockedFile}.out`, ...quiet], {env, stdio: ['pipe', 'pipe', 'pipe'], detached: true});
+		// (setsid: no controlling terminal, even when the tests run in one.)
+		const noTty = spawnSync('setsid', ['-w', process.execPath, cliPath, 'decrypt', '-i', locked, lockedFile, '-o', `${lockedFile}.out`, ...quiet], {env, stdio: ['pipe', 'pipe', 'pipe']});
 		expect(noTty.status).not.toBe(0);
-		expect(noTty.stderr.toString()).toContain('the key is protected by a passphrase, typed on a terminal, and there is none');
+		expect(noTty.stderr.toString()).toContain(`"${locked}" is protected by a passphrase, typed on a terminal, and there is none`);
 	}, 120_000);
 });
