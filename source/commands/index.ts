@@ -6,6 +6,7 @@ import {chunkInspectCommand} from './chunk-inspect.js';
 import {chunkPlanCommand} from './chunk-plan.js';
 import {configCommand} from './config.js';
 import {demoCommand} from './demo.js';
+import {inspectCommand} from './inspect.js';
 import {keygenCommand} from './keygen.js';
 import {resumeCommand} from './resume.js';
 import {watchCommand} from './watch.js';
@@ -17,6 +18,7 @@ export const commands: Command[] = [
 	resumeCommand,
 	watchCommand,
 	keygenCommand,
+	inspectCommand,
 	chunkPlanCommand,
 	chunkHashCommand,
 	chunkInspectCommand,
