@@ -47,6 +47,13 @@ export function isArmored(head: Uint8Array): boolean {
 	return trimStart(head.subarray(0, armorSniffLength)).toString('latin1').startsWith(armorBegin);
 }
 
+/** True when `head` is long enough to tell whether it is armored (see isArmored). */
+export function armorDecided(head: Uint8Array): boolean {
+	const trimmed = trimStart(head.subarray(0, armorSniffLength)).toString('latin1');
+	if (trimmed === '') return head.length >= armorSniffLength;
+	return trimmed.length >= armorBegin.length || !armorBegin.startsWith(trimmed);
+}
+
 /**
  * The first bytes of the age file an armored `head` holds (its first complete data line, decoded
  * leniently), to tell a passphrase-encrypted file by its header; empty when none can be read.

@@ -126,3 +126,8 @@ export async function unlockSshIdentities(identities: readonly unknown[], stanza
 		if (identity instanceof SshIdentity && identity.locked && (stanzas === null || identity.isFor(stanzas))) await identity.unlock();
 	}
 }
+
+/** True when one of `identities` is an SSH key still waiting for its passphrase. */
+export function hasLockedSshIdentity(identities: readonly unknown[]): boolean {
+	return identities.some(identity => identity instanceof SshIdentity && identity.locked);
+}

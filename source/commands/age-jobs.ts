@@ -12,13 +12,13 @@ import {SharedControl} from '../chunker/control.js';
 import {JobEmitter} from '../chunker/emitter.js';
 import {decryptFile, encryptFile, resumeFile, type AgeJobResult, type DecryptKey, type EncryptTarget} from '../age/engine.js';
 import {parseRecipientArgs, readIdentityFiles, readRecipientsFiles, setSecretPrompt} from '../age/keys.js';
-import {isPassphraseHeader, plaintextSizeOfFile, readStart} from '../age/header.js';
+import {isPassphraseHeader, passphraseHeaderStart, plaintextSizeOfFile, readStart} from '../age/header.js';
 import {decryptStream, encryptStream} from '../age/streams.js';
-import {ArmorEncoder, ArmorReader, armorSniffLength, dearmor, dearmoredStart, isArmored} from '../age/armor.js';
+import {ArmorEncoder, ArmorReader, armorDecided, armorSniffLength, dearmor, dearmoredStart, isArmored} from '../age/armor.js';
 import {readHeaderStanzas} from '../age/header-stanzas.js';
-import {unlockSshIdentities} from '../age/ssh-identities.js';
+import {hasLockedSshIdentity, unlockSshIdentities} from '../age/ssh-identities.js';
 import {checkReadableFile, exists, InputError, newPartialError, OutputExistsError, partialExistsError, partialReplacedError, sameFile, syncDirectory} from '../io/files.js';
-import {peekStream} from '../io/peek.js';
+import {peekUntil} from '../io/peek.js';
 import {batchCheckpointPath, checkBatchNotRunning, planBatch, runBatch, type BatchCheckpoint, type LeftOut} from '../jobs/batch-job.js';
 import {readCheckpointFor} from '../jobs/locate.js';
 import {displayPath} from '../display-path.js';
@@ -81,6 +81,19 @@ function stdinOffset(): number {
 	}
 }
 
+/**
+ * The start of stdin, left for the job to read: read by position when stdin is a regular file (so
+ * its offset, which tells the job its size, does not move), else peeked and put back.
+ */
+async function stdinHead(io: Io, enough: (head: Buffer) => boolean, max: number): Promise<Buffer> {
+	const size = io.stdin === process.stdin ? regularFileSize(0) : undefined;
+	if (size === undefined) return peekUntil(io.stdin, enough, max);
+	const at = stdinOffset();
+	const head = Buffer.alloc(Math.max(0, Math.min(max, size - at)));
+	const read = fs.readSync(0, head, 0, head.length, at);
+	return head.subarray(0, read);
+}
+
 /** A directory is never overwritten, --force or not: the job would only fail at its very end. */
 function refuseDirectory(output: string): void {
 	if (fs.statSync(output, {throwIfNoEntry: false})?.isDirectory()) throw new InputError(`${output} is a directory; the output must be a file (-o FILE), or give several inputs with --output-dir DIR`);
@@ -126,7 +139,7 @@ async function checkOutput(input: string | null, output: string, force: boolean)
 const headerAhead = 64 * 1024;
 
 /** The stanzas of the header at the start of `head` (dearmored when armored), or null when not all there. */
-async function stanzasAhead(head: Buffer, name: string): Promise<Array<{args: string[]}> | null> {
+function stanzasAhead(head: Buffer, name: string): Array<{args: string[]}> | null {
 	let bytes = head;
 	if (isArmored(head)) {
 		const reader = new ArmorReader(name);
@@ -510,9 +523,12 @@ ${commonHelp}
 		// Armored input is told by its first bytes, as age does, and decrypted as a stream.
 		const single = cli.input.length === 1 && cli.input[0] !== '-' && !isBatch(cli) && fs.statSync(cli.input[0]!, {throwIfNoEntry: false})?.isFile();
 		const stdin = cli.input.length <= 1 && (cli.input[0] ?? '-') === '-' && !isBatch(cli) && !io.stdin.isTTY;
-		const head = single === true ? await readStart(cli.input[0]!, armorSniffLength) : stdin ? await peekStream(io.stdin, armorSniffLength) : Buffer.alloc(0);
-		const armored = isArmored(head);
 		const unsaid = !cli.flags.passphrase && identityFiles.length === 0;
+		// From stdin, no more than tells: whether it is armored, and (without -i or -p) whether it
+		// is encrypted with a passphrase, so that a writer that pauses is not waited for.
+		const told = (bytes: Buffer) => armorDecided(bytes) && (!unsaid || (isArmored(bytes) ? dearmoredStart(bytes) : bytes).length >= passphraseHeaderStart.length);
+		const head = single === true ? await readStart(cli.input[0]!, armorSniffLength) : stdin ? await stdinHead(io, told, armorSniffLength) : Buffer.alloc(0);
+		const armored = isArmored(head);
 		const passphrase = Boolean(cli.flags.passphrase) || (unsaid && isPassphraseHeader(armored ? dearmoredStart(head) : head));
 		if (!passphrase && identityFiles.length === 0) throw new UsageError('missing identities: give -i IDENTITY_FILE (or -p for a batch encrypted with a passphrase)');
 		const chunkSizeFlag = sizeFlag('chunk-size', cli.flags.chunkSize);
@@ -531,7 +547,10 @@ ${commonHelp}
 		const plan = {...(await planIo(cli, io, 'decrypt')), armored};
 		// An encrypted SSH key asks for its passphrase now, if the file is for it: once the job has
 		// started, its dashboard reads the keys typed.
-		if (!passphrase) await unlockSshIdentities(identities, await stanzasAhead(single === true ? await readStart(cli.input[0]!, headerAhead) : stdin ? await peekStream(io.stdin, headerAhead) : head, cli.input[0] ?? 'stdin'));
+		if (!passphrase && hasLockedSshIdentity(identities)) {
+			const ahead = single === true ? await readStart(cli.input[0]!, headerAhead) : stdin ? await stdinHead(io, bytes => stanzasAhead(bytes, 'stdin') !== null, headerAhead) : head;
+			await unlockSshIdentities(identities, stanzasAhead(ahead, cli.input[0] ?? 'stdin'));
+		}
 		const key: DecryptKey = passphrase ? {passphrase: await readPassphrase({confirm: false})} : {identities};
 		return runFileOrStream('decrypt', plan, options, chunkSizeFlag, io, {
 			file: async (input, output, common) => decryptFile(input, output, key, common),
