@@ -29,6 +29,7 @@ import {unwrapSecrets, wrapSecrets} from '../jobs/resume-key.js';
 import {resumeLine, type ResumeArgs} from '../shell-quote.js';
 import {checkpointSealKey} from './chunk-digest.js';
 import {createHeader, readHeader} from './header.js';
+import type {AgeIdentity} from './keys.js';
 import {type TaskResult, type WorkerTask, WorkerPool} from './pool.js';
 import {blockRange, blockSize, ciphertextPayloadSize, nonceSize, payloadKey, plaintextSizeOf} from './stream.js';
 
@@ -81,7 +82,7 @@ export type AgeJobResult = {
 export type EncryptTarget = {recipients: string[]; passphrase?: undefined} | {recipients?: undefined; passphrase: string};
 
 /** Who decrypts the input: identities or a passphrase. */
-export type DecryptKey = {identities: string[]; passphrase?: undefined} | {identities?: undefined; passphrase: string};
+export type DecryptKey = {identities: AgeIdentity[]; passphrase?: undefined} | {identities?: undefined; passphrase: string};
 
 /** A chunk size usable by the STREAM: a positive multiple of the 64 KiB block. */
 export function ageChunkSize(chunkSize: number): number {

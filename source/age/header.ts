@@ -12,16 +12,17 @@
  *   bytes to `Decrypter.decryptHeader`, which parses them, unwraps and checks the MAC.
  */
 import fs from 'node:fs/promises';
-import {Decrypter, Encrypter, type Recipient, type Stanza} from 'age-encryption';
-import {AgeFormatError, NoIdentityMatchError} from './errors.js';
+import {Decrypter, Encrypter, type Identity, type Recipient, type Stanza} from 'age-encryption';
+import {parseSshPublicKey, sshRecipient} from './ssh-recipients.js';
+import {AgeFormatError, IdentityError, NoIdentityMatchError} from './errors.js';
 import {collect, streamOf} from './library-io.js';
 import {nonceSize, plaintextSizeOf, tagSize} from './stream.js';
 
-/** Who can open a file: recipients (`age1…`, `age1pq1…`) or a passphrase. */
+/** Who can open a file: recipients (`age1…`, `age1pq1…`, `ssh-ed25519 …`, `ssh-rsa …`) or a passphrase. */
 export type HeaderTarget = {recipients: string[]; passphrase?: undefined} | {passphrase: string; recipients?: undefined};
 
-/** What opens a file: identities (`AGE-SECRET-KEY-1…`, `AGE-SECRET-KEY-PQ-1…`) or a passphrase. */
-export type HeaderKey = {identities: string[]; passphrase?: undefined} | {passphrase: string; identities?: undefined};
+/** What opens a file: identities (`AGE-SECRET-KEY-1…`, `AGE-SECRET-KEY-PQ-1…`, or Identity objects such as SSH keys) or a passphrase. */
+export type HeaderKey = {identities: Array<string | Identity>; passphrase?: undefined} | {passphrase: string; identities?: undefined};
 
 /** The first line of every age file. */
 export const ageMagic = 'age-encryption.org/v1\n';
@@ -45,7 +46,8 @@ export async function createHeader(target: HeaderTarget): Promise<{header: Uint8
 			},
 		};
 		encrypter.addRecipient(recorder);
-		for (const recipient of new Set(target.recipients)) encrypter.addRecipient(recipient);
+		// SSH public keys are recipients of cage's own (age-encryption has none), the rest the library's.
+		for (const recipient of new Set(target.recipients)) encrypter.addRecipient(recipient.startsWith('ssh-') ? sshRecipient(parseSshPublicKey(recipient)) : recipient);
 	} else {
 		encrypter.setPassphrase(target.passphrase);
 		encrypter.setScryptWorkFactor(scryptLogN);
@@ -63,6 +65,11 @@ export async function createHeader(target: HeaderTarget): Promise<{header: Uint8
 	}
 
 	return {header, fileKey: captured, nonce};
+}
+
+/** The first `bytes` bytes of `file` (fewer when it is shorter; none when it cannot be read). */
+export async function readStart(file: string, bytes: number): Promise<Buffer> {
+	return (await readHead(file, bytes))?.head ?? Buffer.alloc(0);
 }
 
 /** The first `bytes` bytes of `file` and its size, or null when it cannot be read. */
@@ -94,15 +101,6 @@ export async function plaintextSizeOfFile(file: string): Promise<number | null> 
 	} catch {
 		return null;
 	}
-}
-
-/**
- * True when `file` is an age file encrypted with a passphrase (its header has an scrypt stanza),
- * false for any other file, or one that cannot be read: the decryption then says why.
- */
-export async function isPassphraseFile(file: string): Promise<boolean> {
-	const read = await readHead(file, passphraseHeaderStart.length);
-	return read !== null && isPassphraseHeader(read.head);
 }
 
 /**
@@ -141,7 +139,7 @@ export function isPassphraseHeader(head: Uint8Array): boolean {
 export function headerLength(bytes: Uint8Array, name: string): number | undefined {
 	const head = Buffer.from(bytes.buffer, bytes.byteOffset, Math.min(bytes.length, ageMagic.length)).toString('latin1');
 	if (!ageMagic.startsWith(head)) {
-		if (head.startsWith('-----BEGIN')) throw new AgeFormatError(`${name} is an ASCII-armored (PEM) age file; cage reads binary age files: convert it with  grep -v -- ----- ${name} | base64 -d > ${name}.bin  and decrypt that`);
+		if (head.startsWith('-----BEGIN')) throw new AgeFormatError(`${name} is an ASCII-armored (PEM) age file, which is read as a stream, not in chunks: decrypt it with 'cage decrypt' (or through dearmor() and decryptStream)`);
 		throw new AgeFormatError(`${name} is not an age file (it does not start with "age-encryption.org/v1")`);
 	}
 
@@ -176,6 +174,8 @@ async function unwrap(header: Uint8Array, key: HeaderKey, name: string): Promise
 	try {
 		return await decrypter.decryptHeader(header);
 	} catch (error) {
+		// An SSH key's own refusal (a wrong passphrase) already names its file.
+		if (error instanceof IdentityError) throw error;
 		const message = (error as Error).message;
 		if (message.includes('no identity matched')) {
 			throw new NoIdentityMatchError(

@@ -3,12 +3,57 @@
  * with `age-encryption`'s own parsers, so a bad key is named before any work starts.
  */
 import fs from 'node:fs/promises';
-import {Decrypter, Encrypter, generateX25519Identity, identityToRecipient} from 'age-encryption';
+import {Decrypter, Encrypter, armor, generateHybridIdentity, generateX25519Identity, identityToRecipient, type Identity} from 'age-encryption';
 import {holdsSecretKey, redactSecretKeys} from '../errors.js';
 import {IdentityError, RecipientError} from './errors.js';
+import {isPem, readSshKeyFile} from './openssh-key.js';
+import {SshIdentity, type AskSecret} from './ssh-identities.js';
+import {SshKeyError, parseSshPublicKey, sshPublicKeyText} from './ssh-recipients.js';
+
+/** An identity: an `AGE-SECRET-KEY-…` string, or an object (an SSH key) implementing the library's Identity. */
+export type AgeIdentity = string | Identity;
+
+let askSecret: AskSecret = async prompt => {
+	throw new IdentityError(`${prompt.replace(/:\s*$/, '')}: a passphrase is needed, and there is no way to ask for it here`);
+};
+
+/** How passphrases of SSH keys and identity files are asked for (the CLI sets its terminal prompt). */
+export function setSecretPrompt(ask: AskSecret): void {
+	askSecret = ask;
+}
+
+/**
+ * An SSH public key given as a recipient: the key after the options of an authorized_keys line
+ * (`no-pty,command="…" ssh-ed25519 AAAA… comment`), or undefined when `value` holds none.
+ */
+function sshKeyPart(value: string): string | undefined {
+	const keyType = /^(ssh-|ecdsa-|sk-)[\w@.-]+[ \t]/;
+	if (keyType.test(value)) return value;
+	// Skip the options: up to the first blank outside double quotes.
+	let quoted = false;
+	for (let at = 0; at < value.length; at++) {
+		const char = value[at]!;
+		if (char === '\\' && quoted) at++;
+		else if (char === '"') quoted = !quoted;
+		else if (!quoted && (char === ' ' || char === '\t')) {
+			const rest = value.slice(at).trimStart();
+			return keyType.test(rest) ? rest : undefined;
+		}
+	}
+
+	return undefined;
+}
+
+/** Thrown for a valid SSH key of a type age does not encrypt to (a recipients file skips it, as age does). */
+export class UnsupportedSshKeyError extends RecipientError {
+	readonly keyType: string;
+	constructor(message: string, keyType: string) {
+		super(message);
+		this.keyType = keyType;
+	}
+}
 
 function unsupportedRecipient(value: string): string | undefined {
-	if (value.startsWith('ssh-')) return 'SSH public keys are not supported by cage; use an age1… recipient';
 	if (/^age1[a-z\d]+1/.test(value) && !/^age1(pq|tag|tagpq)1/.test(value)) return 'age plugin recipients are not supported by cage';
 	return undefined;
 }
@@ -48,12 +93,24 @@ export function identityProblem(identity: string): string | undefined {
 export function checkRecipient(value: string, where: string, ifSecret = 'give its public key instead (age-keygen -y KEYFILE prints it)'): string {
 	const recipient = value.trim();
 	if (holdsSecretKey(recipient)) throw new RecipientError(`${where}: a secret key, not a recipient; ${ifSecret}`);
+	const ssh = sshKeyPart(recipient);
+	if (ssh !== undefined) {
+		try {
+			return sshPublicKeyText(parseSshPublicKey(ssh));
+		} catch (error) {
+			const reason = (error as Error).message;
+			if (error instanceof SshKeyError && error.unsupportedType !== undefined) throw new UnsupportedSshKeyError(`${where}: ${reason}`, error.unsupportedType);
+			throw new RecipientError(`${where}: not a valid SSH public key (${reason}); copy the whole line of the .pub file`);
+		}
+	}
+
+	if (recipient.startsWith('-----BEGIN')) throw new RecipientError(`${where}: a private key, not a recipient; ${ifSecret.replace('age-keygen -y', 'cage keygen -y')}`);
 	const unsupported = unsupportedRecipient(recipient);
 	if (unsupported) throw new RecipientError(`${where}: ${unsupported}`);
 	try {
 		new Encrypter().addRecipient(recipient);
 	} catch (error) {
-		throw new RecipientError(`${where}: '${recipient}' is not a valid age recipient (${keyProblem(error)}); expected age1… or age1pq1…`);
+		throw new RecipientError(`${where}: '${recipient}' is not a valid age recipient (${keyProblem(error)}); expected age1…, age1pq1…, ssh-ed25519 … or ssh-rsa …`);
 	}
 
 	return recipient;
@@ -83,49 +140,129 @@ async function keyFileLines(file: string, flag: string, what: string, Failure: n
 	return {text, lines};
 }
 
-/** Read recipients files (one recipient a line, `#` comments and blank lines ignored). */
-export async function readRecipientsFiles(files: string[]): Promise<string[]> {
+/**
+ * Read recipients files (one recipient a line, `#` comments and blank lines ignored). As age does,
+ * an SSH key of a type age does not encrypt to (ecdsa, sk-…) is skipped with a warning.
+ */
+export async function readRecipientsFiles(files: string[], warn: (message: string) => void = () => undefined): Promise<string[]> {
 	const recipients: string[] = [];
 	for (const file of files) {
 		const {lines} = await keyFileLines(file, '-R', 'recipients file', RecipientError);
+		const before = recipients.length;
 		if (lines.length === 0) throw new RecipientError(`-R ${file}: the recipients file lists no recipients`);
 		for (const {line, number} of lines) {
-			recipients.push(checkRecipient(line, `-R ${file}, line ${number}`, `-R takes public keys (age1…): give its public key instead (age-keygen -y ${file}), and pass ${file} with -i to decrypt`));
+			try {
+				recipients.push(checkRecipient(line, `-R ${file}, line ${number}`, `-R takes public keys (age1…, ssh-…): give its public key instead (cage keygen -y ${file}), and pass ${file} with -i to decrypt`));
+			} catch (error) {
+				if (!(error instanceof UnsupportedSshKeyError)) throw error;
+				warn(`-R ${file}, line ${number}: skipping an SSH key of type ${error.keyType}, which age does not encrypt to`);
+			}
 		}
+
+		if (recipients.length === before) throw new RecipientError(`-R ${file}: the recipients file lists no recipients age can encrypt to`);
 	}
 
 	return recipients;
 }
 
-/** Read identity files (age-keygen format: `AGE-SECRET-KEY-1…` lines, `#` comments). */
-export async function readIdentityFiles(files: string[]): Promise<string[]> {
+/** The identities of an identity file's text (age-keygen format); `where` names it in errors. */
+function parseIdentityLines(text: string, where: string): string[] {
 	const identities: string[] = [];
-	for (const file of files) {
-		const {text, lines} = await keyFileLines(file, '-i', 'identity file', IdentityError);
-		if (text.startsWith('age-encryption.org/v1') || text.startsWith('-----BEGIN AGE ENCRYPTED FILE')) {
-			throw new IdentityError(`-i ${file}: passphrase-protected identity files are not supported; decrypt it first with 'age -d'`);
+	for (const [index, raw] of text.split(/\r?\n/).entries()) {
+		const line = raw.trim();
+		if (line === '' || line.startsWith('#')) continue;
+		if (!line.startsWith('AGE-SECRET-KEY-')) {
+			throw new IdentityError(`${where}, line ${index + 1}: not an age identity (an identity file holds the secret-key lines age-keygen or cage keygen writes, or is an SSH private key)`);
 		}
 
-		if (text.includes('-----BEGIN OPENSSH PRIVATE KEY-----')) throw new IdentityError(`-i ${file}: SSH keys are not supported by cage; use an age identity (cage keygen)`);
-		if (lines.length === 0) throw new IdentityError(`-i ${file}: the identity file holds no identities`);
-		for (const {line, number} of lines) {
-			if (!line.startsWith('AGE-SECRET-KEY-')) {
-				throw new IdentityError(`-i ${file}, line ${number}: not an age identity (an identity file holds the secret-key lines age-keygen or cage keygen writes)`);
+		const problem = identityProblem(line);
+		if (problem !== undefined) throw new IdentityError(`${where}, line ${index + 1}: not a valid age identity (${problem}); restore the file from a good copy`);
+		identities.push(line);
+	}
+
+	if (identities.length === 0) throw new IdentityError(`${where}: the identity file holds no identities`);
+	return identities;
+}
+
+/**
+ * The identities of a passphrase-encrypted identity file (`age -p` of a key file, binary or
+ * armored), asking for its passphrase. The decrypted keys stay in memory.
+ */
+async function openEncryptedIdentityFile(file: string, bytes: Buffer): Promise<string[]> {
+	let sealed: Uint8Array = bytes;
+	try {
+		if (bytes.toString('latin1', 0, 14) === '-----BEGIN AGE') sealed = armor.decode(bytes.toString('latin1'));
+	} catch (error) {
+		throw new IdentityError(`-i ${file}: the armored identity file is malformed (${(error as Error).message})`);
+	}
+
+	const passphrase = await askSecret(`Enter passphrase for identity file "${file}": `);
+	const decrypter = new Decrypter();
+	decrypter.addPassphrase(passphrase);
+	let text: string;
+	try {
+		text = await decrypter.decrypt(sealed, 'text');
+	} catch (error) {
+		const message = (error as Error).message;
+		if (/no identity matched/.test(message)) throw new IdentityError(`-i ${file}: wrong passphrase for the identity file (or it is encrypted to recipients, not with a passphrase)`);
+		throw new IdentityError(`-i ${file}: the encrypted identity file does not decrypt (${redactSecretKeys(message)}); restore it from a good copy`);
+	}
+
+	return parseIdentityLines(text, `-i ${file} (decrypted)`);
+}
+
+/**
+ * Read identity files, as age does by their first bytes: an age file (a passphrase-encrypted
+ * identity file, which asks for its passphrase), another PEM file (an SSH private key: an
+ * encrypted one asks for its passphrase only when a file is encrypted to it), else age-keygen's
+ * format (`AGE-SECRET-KEY-1…` lines, `#` comments).
+ */
+export async function readIdentityFiles(files: string[]): Promise<AgeIdentity[]> {
+	const identities: AgeIdentity[] = [];
+	for (const file of files) {
+		const {text} = await keyFileLines(file, '-i', 'identity file', IdentityError);
+		if (text.startsWith('age-encryption') || text.startsWith('-----BEGIN AGE')) {
+			identities.push(...(await openEncryptedIdentityFile(file, await fs.readFile(file))));
+		} else if (isPem(text)) {
+			try {
+				identities.push(new SshIdentity(readSshKeyFile(text), file, async prompt => askSecret(prompt)));
+			} catch (error) {
+				if (error instanceof IdentityError) throw error;
+				throw new IdentityError(`-i ${file}: not an SSH private key cage can read (${(error as Error).message})`);
 			}
-
-			const problem = identityProblem(line);
-			if (problem !== undefined) throw new IdentityError(`-i ${file}, line ${number}: not a valid age identity (${problem}); restore the file from a good copy`);
-
-			identities.push(line);
+		} else {
+			identities.push(...parseIdentityLines(text, `-i ${file}`));
 		}
 	}
 
 	return identities;
 }
 
-/** A new X25519 identity and its recipient. */
-export async function generateIdentity(): Promise<{identity: string; recipient: string}> {
-	const identity = await generateX25519Identity();
+/**
+ * The recipients of the identities in `text` (an identity file, an SSH private key, or an
+ * encrypted identity file), as `age-keygen -y` prints them; `name` names it in errors.
+ */
+export async function recipientsOfIdentityText(bytes: Buffer, name: string): Promise<string[]> {
+	const text = bytes.toString('utf8');
+	if (text.startsWith('age-encryption') || text.startsWith('-----BEGIN AGE')) {
+		const identities = await openEncryptedIdentityFile(name, bytes);
+		return Promise.all(identities.map(async identity => identityToRecipient(identity)));
+	}
+
+	if (isPem(text)) {
+		try {
+			return [sshPublicKeyText(readSshKeyFile(text))];
+		} catch (error) {
+			throw new IdentityError(`${name}: not an SSH private key cage can read (${(error as Error).message})`);
+		}
+	}
+
+	return Promise.all(parseIdentityLines(text, name).map(async identity => identityToRecipient(identity)));
+}
+
+/** A new X25519 identity (or, with `postQuantum`, an ML-KEM-768 + X25519 hybrid one) and its recipient. */
+export async function generateIdentity({postQuantum = false} = {}): Promise<{identity: string; recipient: string}> {
+	const identity = postQuantum ? await generateHybridIdentity() : await generateX25519Identity();
 	return {identity, recipient: await identityToRecipient(identity)};
 }
 

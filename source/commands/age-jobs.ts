@@ -4,18 +4,22 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import {finished} from 'node:stream/promises';
 import {WorkerPool} from '../age/pool.js';
 import {releaseWarmWorkers} from '../age/warm-workers.js';
 import {readWriterRecord, refuseIfRunning, type Checkpoint} from '../chunker/checkpoint.js';
 import {SharedControl} from '../chunker/control.js';
 import {JobEmitter} from '../chunker/emitter.js';
 import {decryptFile, encryptFile, resumeFile, type AgeJobResult, type DecryptKey, type EncryptTarget} from '../age/engine.js';
-import {parseRecipientArgs, readIdentityFiles, readRecipientsFiles} from '../age/keys.js';
-import {ageMagic, checkAgeFileStart, checkAgeStart, isPassphraseFile, isPassphraseHeader, passphraseHeaderStart, plaintextSizeOfFile} from '../age/header.js';
+import {parseRecipientArgs, readIdentityFiles, readRecipientsFiles, setSecretPrompt} from '../age/keys.js';
+import {ageMagic, checkAgeFileStart, checkAgeStart, isPassphraseHeader, passphraseHeaderStart, plaintextSizeOfFile, readStart} from '../age/header.js';
 import {decryptStream, encryptStream} from '../age/streams.js';
+import {ArmorEncoder, ArmorReader, armorDecided, armorSniffLength, dearmor, dearmoredStart, isArmored} from '../age/armor.js';
+import {readHeaderStanzas} from '../age/header-stanzas.js';
+import {hasLockedSshIdentity, unlockSshIdentities} from '../age/ssh-identities.js';
 import {checkReadableFile, exists, InputError, newPartialError, OutputExistsError, partialExistsError, partialReplacedError, sameFile, syncDirectory} from '../io/files.js';
 import {makePrivateDirectory} from '../io/private-file.js';
-import {peekStream} from '../io/peek.js';
+import {peekUntil} from '../io/peek.js';
 import {batchCheckpointPath, checkBatchNotRunning, planBatch, runBatch, type BatchCheckpoint, type LeftOut} from '../jobs/batch-job.js';
 import {claim, claimPath, type Claim} from '../jobs/claim.js';
 import {identityOf, isIdentity} from '../io/identity.js';
@@ -31,7 +35,10 @@ import type {Io} from './command.js';
 import {defineCommand, exitCodes, UsageError} from './command.js';
 import {resolveJobOptions, sessionOptions, type JobOptions} from './job-options.js';
 import {jobFlags, jobFlagsHelp, sizeFlag} from './options.js';
-import {readPassphrase} from './passphrase.js';
+import {askKeyPassphrase, readPassphrase} from './passphrase.js';
+
+// Encrypted SSH keys and identity files ask on the terminal (also for cage resume, which comes here).
+setSecretPrompt(askKeyPassphrase);
 
 
 const commonFlags = {
@@ -78,18 +85,16 @@ function stdinOffset(): number {
 }
 
 /**
- * The first `length` bytes stdin will give, read without taking them: by position when it is a
- * regular file (a read would move the offset that sizes the job), else peeked and put back; none
- * from a terminal (the job would wait for typing).
+ * The start of stdin, left for the job to read: read by position when stdin is a regular file (so
+ * its offset, which tells the job its size, does not move), else peeked and put back.
  */
-async function stdinStart(io: Io, length: number): Promise<Buffer> {
-	if (io.stdin.isTTY) return Buffer.alloc(0);
-	if (io.stdin === process.stdin && isRegularFile(0)) {
-		const head = Buffer.alloc(length);
-		return head.subarray(0, fs.readSync(0, head, 0, length, stdinOffset()));
-	}
-
-	return peekStream(io.stdin, length);
+async function stdinHead(io: Io, enough: (head: Buffer) => boolean, max: number): Promise<Buffer> {
+	const size = io.stdin === process.stdin ? regularFileSize(0) : undefined;
+	if (size === undefined) return peekUntil(io.stdin, enough, max);
+	const at = stdinOffset();
+	const head = Buffer.alloc(Math.max(0, Math.min(max, size - at)));
+	const read = fs.readSync(0, head, 0, head.length, at);
+	return head.subarray(0, read);
 }
 
 /** A directory is never overwritten, --force or not: the job would only fail at its very end. */
@@ -145,14 +150,38 @@ async function checkOutput(input: string | null, output: string, force: boolean)
 	return held;
 }
 
-type Plan = {input: string | null; output: string | null; size: number | null; force?: boolean; held?: Claim};
+/** How much of an input is read ahead for its header's stanzas. */
+const headerAhead = 64 * 1024;
 
-async function planIo(cli: {input: string[]; flags: {output?: string | undefined; force?: boolean | undefined}}, io: Io, kind: 'encrypt' | 'decrypt'): Promise<Plan> {
+/** The stanzas of the header at the start of `head` (dearmored when armored), or null when not all there. */
+function stanzasAhead(head: Buffer, name: string): Array<{args: string[]}> | null {
+	let bytes = head;
+	if (isArmored(head)) {
+		const reader = new ArmorReader(name);
+		try {
+			bytes = Buffer.concat(reader.take(head));
+		} catch {
+			return null;
+		}
+	}
+
+	try {
+		return readHeaderStanzas(bytes, name)?.stanzas ?? null;
+	} catch {
+		// Not an age header: the job says why.
+		return [];
+	}
+}
+
+/** `armored`: the output is armored (encrypt -a) or the input is (decrypt): then the job is a stream. */
+type Plan = {input: string | null; output: string | null; size: number | null; armored?: boolean; force?: boolean; held?: Claim};
+
+async function planIo(cli: {input: string[]; flags: {output?: string | undefined; force?: boolean | undefined}}, io: Io, kind: 'encrypt' | 'decrypt', armored = false): Promise<Plan> {
 	const raw = cli.input[0];
 	const input = raw === undefined || raw === '-' ? null : raw;
 	const size = input === null ? null : await checkReadableFile(input);
 	const output = cli.flags.output === undefined || cli.flags.output === '-' ? null : cli.flags.output;
-	if (output === null && kind === 'encrypt' && io.stdout.isTTY) {
+	if (output === null && kind === 'encrypt' && !armored && io.stdout.isTTY) {
 		throw new UsageError('refusing to write binary ciphertext to the terminal; use -o OUTPUT or redirect stdout');
 	}
 
@@ -189,7 +218,7 @@ async function runPlanned(
 	const emitter = new JobEmitter();
 	const control = new ControlProxy();
 	const session = sessionOptions(options, io, kind, plan.input === null ? null : path.resolve(plan.input));
-	if (plan.input !== null && plan.output !== null) {
+	if (plan.input !== null && plan.output !== null && !plan.armored) {
 		const size = plan.size ?? 0;
 		const chunked = ageSplit(size, chunkSizeFlag, options.settings).checkpoint;
 		const chunkSize = resolveChunkSize(size, chunkSizeFlag, options.settings.chunkSize);
@@ -217,9 +246,11 @@ async function runPlanned(
 	// A stream runs on the main thread: stop the cipher workers started on the chance of a file.
 	releaseWarmWorkers();
 	// An input that is no age file is one error line, before the job (and its progress lines) start.
-	if (kind === 'decrypt' && plan.input !== null) await checkAgeFileStart(plan.input);
-	else if (kind === 'decrypt') checkAgeStart(await stdinStart(io, ageMagic.length), 'stdin');
-	const input = plan.input === null ? io.stdin : fs.createReadStream(plan.input, {highWaterMark: 1024 * 1024});
+	if (kind === 'decrypt' && !plan.armored && plan.input !== null) await checkAgeFileStart(plan.input);
+	else if (kind === 'decrypt' && !plan.armored) checkAgeStart(await stdinHead(io, head => head.length >= ageMagic.length, ageMagic.length), 'stdin');
+	const raw = plan.input === null ? io.stdin : fs.createReadStream(plan.input, {highWaterMark: 1024 * 1024});
+	// Armor is a stream too: decoded on the way in, or encoded on the way out (below).
+	const input = plan.armored && kind === 'decrypt' ? dearmor(raw as AsyncIterable<Uint8Array>, plan.input ?? 'stdin') : raw;
 	// A file output is opened first, so that a missing directory or a permission problem is a
 	// one-line error before any work; it is synced before it takes its final name. stdout that is
 	// a regular file (`> out.age`) is written through a file stream too: node's stdout writes to a
@@ -230,7 +261,14 @@ async function runPlanned(
 	const identity = fd === null ? null : fs.fstatSync(fd);
 	const stdoutIsFile = fd === null && io.stdout === process.stdout && isRegularFile(1);
 	const file = fd === null ? (stdoutIsFile ? fs.createWriteStream('', {fd: 1, autoClose: false}) : null) : fs.createWriteStream('', {fd, flush: true});
-	const output = file ?? io.stdout;
+	const destination = file ?? io.stdout;
+	const armorer = plan.armored && kind === 'encrypt' ? new ArmorEncoder() : null;
+	if (armorer) {
+		armorer.pipe(destination, {end: false});
+		destination.on('error', (error: Error) => armorer.destroy(error));
+	}
+
+	const output = armorer ?? destination;
 	// Every error of the file stream, from its first write to its close (the last write can fail
 	// after the job's own loop is over); a write through a descriptor reports no path, so name it.
 	let writeError: Error | undefined;
@@ -269,6 +307,12 @@ async function runPlanned(
 		);
 		exitCode = result.exitCode;
 		if (exitCode !== 0) return exitCode;
+		if (armorer) {
+			// The last line and the end line, into the destination before it is closed.
+			armorer.end();
+			await finished(armorer);
+		}
+
 		// The last writes and the sync can still fail here (a full disk): then the output is not complete.
 		await done();
 		if (partial !== null && plan.output !== null) {
@@ -441,8 +485,12 @@ export const encryptCommand = defineCommand({
 	standard age file: 'age -d' decrypts it.
 
 	Options
-	  -r, --recipient R         encrypt to R (age1..., age1pq1...); repeatable
-	  -R, --recipients-file F   encrypt to the recipients listed in F; repeatable
+	  -r, --recipient R         encrypt to R (age1..., age1pq1..., or an SSH public key:
+	                            "ssh-ed25519 AAAA..." or "ssh-rsa AAAA...", as in a .pub file); repeatable
+	  -R, --recipients-file F   encrypt to the recipients listed in F, one a line (age1..., SSH
+	                            public keys, authorized_keys lines); repeatable
+	  -a, --armor               write the PEM-armored text age -a writes; sequential like a
+	                            stream: not resumable (an interrupted job starts over)
 ${commonHelp}
 
 	Examples
@@ -456,7 +504,7 @@ ${commonHelp}
 		...commonFlags,
 	},
 	async run(cli, io) {
-		if (cli.flags.armor) throw new UsageError('--armor (PEM output) is not supported; cage writes binary age files');
+		if (cli.flags.armor && isBatch(cli)) throw new UsageError('--armor writes one sequential stream; encrypt the files of a batch without it (or one at a time with -a)');
 		const recipientArgs = cli.flags.recipient ?? [];
 		const recipientFiles = cli.flags.recipientsFile ?? [];
 		if (cli.flags.passphrase && (recipientArgs.length > 0 || recipientFiles.length > 0)) throw new UsageError('-p cannot be combined with -r or -R');
@@ -467,7 +515,7 @@ ${commonHelp}
 		if (cli.flags.passphrase) {
 			target = {passphrase: ''};
 		} else {
-			target = {recipients: [...parseRecipientArgs(recipientArgs), ...(await readRecipientsFiles(recipientFiles))]};
+			target = {recipients: [...parseRecipientArgs(recipientArgs), ...(await readRecipientsFiles(recipientFiles, warning => io.stderr.write(`cage encrypt: warning: ${warning}\n`)))]};
 		}
 
 		if (isBatch(cli)) {
@@ -478,7 +526,7 @@ ${commonHelp}
 			return runAgeBatch({...batch, emitter, options, chunkSizeFlag, io, resumed: false, target});
 		}
 
-		const plan = await planIo(cli, io, 'encrypt');
+		const plan = {...(await planIo(cli, io, 'encrypt', Boolean(cli.flags.armor))), armored: Boolean(cli.flags.armor)};
 		if (target.passphrase !== undefined) target = {passphrase: await readPassphrase({confirm: true})};
 		const resolved = target;
 		return runFileOrStream('encrypt', plan, options, chunkSizeFlag, io, {
@@ -495,13 +543,18 @@ export const decryptCommand = defineCommand({
 	help: `[INPUT] [-o OUTPUT] (-i IDENTITY_FILE... | -p) [options]
 
 	Every block is authenticated before its plaintext is written; a damaged or tampered file
-	fails naming the chunk, and its partial output is deleted. As with age, a file encrypted
+	fails naming the chunk, and its partial output is deleted. Armored (PEM) input, from age -a
+	or cage encrypt -a, is told by its first line, as age does, and read sequentially (not
+	resumable). As with age, a file encrypted
 	with a passphrase asks for it without -p, read from a file or from stdin (-p is needed for a
 	batch); from stdin, cage reads the first bytes before anything else, so like age it waits for
 	them. An age file is not read from the terminal: give INPUT or redirect stdin.
 
 	Options
-	  -i, --identity FILE       decrypt with the identities in FILE (age-keygen format); repeatable
+	  -i, --identity FILE       decrypt with the identities in FILE (age-keygen format), an SSH
+	                            private key (~/.ssh/id_ed25519, id_rsa), or an identity file
+	                            encrypted with age -p; an encrypted one asks for its passphrase
+	                            on the terminal; repeatable
 ${commonHelp}
 
 	Examples
@@ -514,16 +567,20 @@ ${commonHelp}
 	},
 	async run(cli, io) {
 		const identityFiles = cli.flags.identity ?? [];
+		if (cli.flags.armor) throw new UsageError('-a/--armor is for encrypt: armored input is detected by itself');
 		if (cli.flags.passphrase && identityFiles.length > 0) throw new UsageError('-p cannot be combined with -i');
 		// Like age, a passphrase-encrypted file or stream asks for its passphrase without -p: a
 		// stream's first bytes are looked at (and put back) before the job starts.
+		// Armored input is told by its first bytes, as age does, and decrypted as a stream.
 		const single = cli.input.length === 1 && cli.input[0] !== '-' && !isBatch(cli) && fs.statSync(cli.input[0]!, {throwIfNoEntry: false})?.isFile();
 		const stdin = cli.input.length <= 1 && (cli.input[0] ?? '-') === '-' && !isBatch(cli) && !io.stdin.isTTY;
 		const unsaid = !cli.flags.passphrase && identityFiles.length === 0;
-		const passphrase =
-			Boolean(cli.flags.passphrase) ||
-			(unsaid && single === true && (await isPassphraseFile(cli.input[0]!))) ||
-			(unsaid && stdin && isPassphraseHeader(await peekStream(io.stdin, passphraseHeaderStart.length)));
+		// From stdin, no more than tells: whether it is armored, and (without -i or -p) whether it
+		// is encrypted with a passphrase, so that a writer that pauses is not waited for.
+		const told = (bytes: Buffer) => armorDecided(bytes) && (!unsaid || (isArmored(bytes) ? dearmoredStart(bytes) : bytes).length >= passphraseHeaderStart.length);
+		const head = single === true ? await readStart(cli.input[0]!, armorSniffLength) : stdin ? await stdinHead(io, told, armorSniffLength) : Buffer.alloc(0);
+		const armored = isArmored(head);
+		const passphrase = Boolean(cli.flags.passphrase) || (unsaid && isPassphraseHeader(armored ? dearmoredStart(head) : head));
 		if (!passphrase && identityFiles.length === 0) throw new UsageError('missing identities: give -i IDENTITY_FILE (or -p for a batch encrypted with a passphrase)');
 		const chunkSizeFlag = sizeFlag('chunk-size', cli.flags.chunkSize);
 		const options = resolveJobOptions(cli.flags, io);
@@ -532,11 +589,19 @@ ${commonHelp}
 			const emitter = new JobEmitter();
 			const who = passphrase ? {passphrase: true} : {identityFiles: identityFiles.map(file => path.resolve(file)), passphrase: false};
 			const batch = await planNewBatch('decrypt', cli, who, emitter.job, io);
+			// Before the dashboard takes the terminal: the files' headers are not read yet, so every one.
+			if (!passphrase) await unlockSshIdentities(identities, null);
 			const key: DecryptKey = passphrase ? {passphrase: await readPassphrase({confirm: false})} : {identities};
 			return runAgeBatch({...batch, emitter, options, chunkSizeFlag, io, resumed: false, key});
 		}
 
-		const plan = await planIo(cli, io, 'decrypt');
+		const plan = {...(await planIo(cli, io, 'decrypt')), armored};
+		// An encrypted SSH key asks for its passphrase now, if the file is for it: once the job has
+		// started, its dashboard reads the keys typed.
+		if (!passphrase && hasLockedSshIdentity(identities)) {
+			const ahead = single === true ? await readStart(cli.input[0]!, headerAhead) : stdin ? await stdinHead(io, bytes => stanzasAhead(bytes, 'stdin') !== null, headerAhead) : head;
+			await unlockSshIdentities(identities, stanzasAhead(ahead, cli.input[0] ?? 'stdin'));
+		}
 		const key: DecryptKey = passphrase ? {passphrase: await readPassphrase({confirm: false})} : {identities};
 		return runFileOrStream('decrypt', plan, options, chunkSizeFlag, io, {
 			file: async (input, output, common) => decryptFile(input, output, key, common),

@@ -7,6 +7,7 @@ import {chunkInspectCommand} from './chunk-inspect.js';
 import {chunkPlanCommand} from './chunk-plan.js';
 import {configCommand} from './config.js';
 import {demoCommand} from './demo.js';
+import {inspectCommand} from './inspect.js';
 import {keygenCommand} from './keygen.js';
 import {resumeCommand} from './resume.js';
 import {sweepCommand} from './sweep.js';
@@ -19,6 +20,7 @@ export const commands: Command[] = [
 	resumeCommand,
 	watchCommand,
 	keygenCommand,
+	inspectCommand,
 	chunkPlanCommand,
 	chunkHashCommand,
 	chunkInspectCommand,

@@ -61,3 +61,21 @@ export async function readPassphrase({confirm}: {confirm: boolean}): Promise<str
 	if (confirm && (await ask('Confirm passphrase: ')) !== passphrase) throw new UsageError('the passphrases do not match');
 	return passphrase;
 }
+
+/**
+ * Ask for the passphrase of a key (an encrypted SSH key or identity file) on the terminal, as age
+ * does; never from CAGE_PASSPHRASE, which is the passphrase of files.
+ */
+export async function askKeyPassphrase(prompt: string): Promise<string> {
+	let passphrase: string;
+	try {
+		passphrase = await ask(prompt);
+	} catch (error) {
+		const subject = prompt.replace(/^Enter passphrase for /, '').replace(/:\s*$/, '');
+		if (error instanceof UsageError) throw new UsageError(`${subject} is protected by a passphrase, typed on a terminal, and there is none (run it in one)`);
+		throw error;
+	}
+
+	if (passphrase === '') throw new UsageError('empty passphrase');
+	return passphrase;
+}

@@ -39,3 +39,15 @@ export async function peekStream(stream: Readable, length: number): Promise<Buff
 		attempt();
 	});
 }
+
+/**
+ * The start of `stream`, put back like peekStream's, as soon as `enough` says it tells what the
+ * caller needs (or the stream ends, or `max` bytes are there): a writer that sends a few bytes
+ * and then waits is not waited for beyond them.
+ */
+export async function peekUntil(stream: Readable, enough: (head: Buffer) => boolean, max: number): Promise<Buffer> {
+	for (let length = 1; ; length = Math.min(max, length * 2)) {
+		const head = await peekStream(stream, length);
+		if (head.length < length || length >= max || enough(head)) return head;
+	}
+}

@@ -37,7 +37,7 @@ describe('headerLength', () => {
 	});
 
 	it('tells armored and foreign files apart', () => {
-		expect(() => headerLength(Buffer.from('-----BEGIN AGE ENCRYPTED FILE-----\n'), 'a.age')).toThrow(/a\.age is an ASCII-armored \(PEM\) age file/);
+		expect(() => headerLength(Buffer.from('-----BEGIN AGE ENCRYPTED FILE-----\n'), 'a.age')).toThrow(/a\.age is an ASCII-armored \(PEM\) age file, which is read as a stream/);
 		expect(() => headerLength(Buffer.from('PK\u0003\u0004 zip'), 'z.zip')).toThrow('z.zip is not an age file (it does not start with "age-encryption.org/v1")');
 	});
 });

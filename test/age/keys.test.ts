@@ -85,7 +85,7 @@ describe('parseRecipientArgs', () => {
 		const bad = recipient.slice(0, -1) + (recipient.endsWith('q') ? 'p' : 'q');
 		expect(() => parseRecipientArgs([recipient, bad])).toThrow(RecipientError);
 		expect(() => parseRecipientArgs([recipient, bad])).toThrow(`-r ${bad}: '${bad}' is not a valid age recipient`);
-		expect(() => parseRecipientArgs(['hello'])).toThrow(/^-r hello: 'hello' is not a valid age recipient \(.*\); expected age1… or age1pq1…$/);
+		expect(() => parseRecipientArgs(['hello'])).toThrow(/^-r hello: 'hello' is not a valid age recipient \(.*\); expected age1…, age1pq1…, ssh-ed25519 … or ssh-rsa …$/);
 	});
 
 	it('never repeats a secret key given as a recipient (any case, PQ, inside other text)', async () => {
@@ -104,10 +104,11 @@ describe('parseRecipientArgs', () => {
 		}
 	});
 
-	it('says that SSH and plugin recipients are not supported', () => {
-		expect(() => parseRecipientArgs([ssh])).toThrow(`-r ${ssh}: SSH public keys are not supported by cage; use an age1… recipient`);
+	it('says that plugin recipients are not supported, and names a malformed SSH key', () => {
 		const plugin = 'age1yubikey1qwt50d05nh5vutpdzmlg5wn80xq5negm4uj9ghv0snvdd3yysf5yw3rhl3t';
 		expect(() => parseRecipientArgs([plugin])).toThrow(`-r ${plugin}: age plugin recipients are not supported by cage`);
+		const cut = ssh.slice(0, 40);
+		expect(() => parseRecipientArgs([cut])).toThrow(`-r ${cut}: not a valid SSH public key (malformed SSH public key (truncated (a field is longer than what is left))); copy the whole line of the .pub file`);
 	});
 
 	it('checkRecipient uses the place it is given', () => {
@@ -133,16 +134,16 @@ describe('readRecipientsFiles', () => {
 		const file = write('recipients-identity.txt', formatIdentityFile(identity, recipient));
 		const message = await messageOf(readRecipientsFiles([file]), RecipientError);
 		expect(message).toBe(
-			`-R ${file}, line 3: a secret key, not a recipient; -R takes public keys (age1…): give its public key instead (age-keygen -y ${file}), and pass ${file} with -i to decrypt`,
+			`-R ${file}, line 3: a secret key, not a recipient; -R takes public keys (age1…, ssh-…): give its public key instead (cage keygen -y ${file}), and pass ${file} with -i to decrypt`,
 		);
 		expectNoSecret(message, identity);
 		const lower = write('recipients-identity-lower.txt', `${recipient}\n${identity.toLowerCase()}\n`);
 		expectNoSecret(await messageOf(readRecipientsFiles([lower]), RecipientError), identity);
 	});
 
-	it('names the file and line of an SSH key', async () => {
-		const file = write('recipients-ssh.txt', `${recipient}\n${ssh}\n`);
-		expect(await messageOf(readRecipientsFiles([file]), RecipientError)).toBe(`-R ${file}, line 2: SSH public keys are not supported by cage; use an age1… recipient`);
+	it('names the file and line of a malformed SSH key', async () => {
+		const file = write('recipients-ssh.txt', `${recipient}\n${ssh.slice(0, 30)}\n`);
+		expect(await messageOf(readRecipientsFiles([file]), RecipientError)).toMatch(new RegExp(`^-R ${file}, line 2: not a valid SSH public key`));
 	});
 
 	it('rejects an empty file or one with only comments', async () => {
@@ -192,7 +193,7 @@ describe('readIdentityFiles', () => {
 	it('names the file and line of a line that is not an identity', async () => {
 		const file = write('identity-recipient.txt', `# created: now\n${recipient}\n`);
 		const message = await messageOf(readIdentityFiles([file]), IdentityError);
-		expect(message).toBe(`-i ${file}, line 2: not an age identity (an identity file holds the secret-key lines age-keygen or cage keygen writes)`);
+		expect(message).toBe(`-i ${file}, line 2: not an age identity (an identity file holds the secret-key lines age-keygen or cage keygen writes, or is an SSH private key)`);
 		// Printed as is: nothing in it looks like a key to the redaction (it read '<secret key>…' before).
 		expect(redactSecretKeys(message)).toBe(message);
 	});
@@ -217,14 +218,14 @@ describe('readIdentityFiles', () => {
 		expectNoSecret(badMessage, badLetter);
 	});
 
-	it('rejects SSH private keys', async () => {
+	it('names an SSH private key it cannot read', async () => {
 		const file = write('id_ed25519', '-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n');
-		expect(await messageOf(readIdentityFiles([file]), IdentityError)).toBe(`-i ${file}: SSH keys are not supported by cage; use an age identity (cage keygen)`);
+		expect(await messageOf(readIdentityFiles([file]), IdentityError)).toMatch(new RegExp(`^-i ${file}: not an SSH private key cage can read \\(truncated`));
 	});
 
-	it('rejects passphrase-protected identity files', async () => {
+	it('names a passphrase-protected identity file it cannot open, without a terminal', async () => {
 		const file = write('identity.age', 'age-encryption.org/v1\n-> scrypt abc 18\nxyz\n--- mac\n');
-		expect(await messageOf(readIdentityFiles([file]), IdentityError)).toMatch(/passphrase-protected identity files are not supported/);
+		expect(await messageOf(readIdentityFiles([file]), IdentityError)).toMatch(/a passphrase is needed, and there is no way to ask for it here/);
 	});
 
 	it('rejects empty files and files with only comments', async () => {
