@@ -19,6 +19,21 @@ export type JobOutcome = 'completed' | 'interrupted' | 'failed';
 /** Severity of an anomaly. */
 export type Severity = 'info' | 'warn' | 'error';
 
+/** Codes of what `cage sweep` finds in a JSON / JSON Lines input (source/sweep/statistics.ts). */
+export const sweepAnomalyCodes = [
+	'json-deep-nesting',
+	'json-huge-token',
+	'json-invalid-utf8',
+	'json-lone-surrogate',
+	'json-bom',
+	'json-control-character',
+	'json-mixed-line-endings',
+	'json-duplicate-key',
+	'json-nan-infinity',
+	'json-trailing-comma',
+	'json-syntax-error',
+] as const;
+
 /** Stable anomaly codes; thresholds live in config. */
 export const anomalyCodes = [
 	'slow-chunk',
@@ -37,18 +52,7 @@ export const anomalyCodes = [
 	'skip-unavailable',
 	'item-failed',
 	'resume-checked',
-	// cage sweep: what a JSON / JSON Lines input holds (source/sweep/statistics.ts).
-	'json-deep-nesting',
-	'json-huge-token',
-	'json-invalid-utf8',
-	'json-lone-surrogate',
-	'json-bom',
-	'json-control-character',
-	'json-mixed-line-endings',
-	'json-duplicate-key',
-	'json-nan-infinity',
-	'json-trailing-comma',
-	'json-syntax-error',
+	...sweepAnomalyCodes,
 ] as const;
 
 /** A stable anomaly code. */

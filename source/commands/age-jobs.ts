@@ -33,7 +33,7 @@ import {resumeLine, shellQuote} from '../shell-quote.js';
 import {ageSplit, resolveChunkSize} from './chunk-plan.js';
 import type {Io} from './command.js';
 import {defineCommand, exitCodes, UsageError} from './command.js';
-import {resolveJobOptions, sessionOptions, type JobOptions} from './job-options.js';
+import {ageJobSettings, resolveJobOptions, sessionOptions, type JobOptions} from './job-options.js';
 import {jobFlags, jobFlagsHelp, sizeFlag} from './options.js';
 import {askKeyPassphrase, readPassphrase} from './passphrase.js';
 
@@ -227,18 +227,7 @@ async function runPlanned(
 		const force = Boolean(plan.force);
 		return (
 			await runSession(session, emitter, control, async () =>
-				start.file(input, output, {
-					emitter,
-					control,
-					jobs: options.jobs,
-					rate: options.rate,
-					resumeArgs: options.resumeArgs,
-					retries: options.settings.retries,
-					chunkSize,
-					checkpoint: chunked,
-					resumeVerify: options.settings.resumeVerify,
-					force,
-				}),
+				start.file(input, output, {emitter, control, ...ageJobSettings(options), chunkSize, checkpoint: chunked, force}),
 			)
 		).exitCode;
 	}
@@ -432,11 +421,7 @@ export async function runAgeBatch(context: {
 				const common = {
 					emitter,
 					control,
-					jobs: options.jobs,
-					rate: options.rate,
-					resumeArgs: options.resumeArgs,
-					retries: options.settings.retries,
-					resumeVerify: options.settings.resumeVerify,
+					...ageJobSettings(options),
 					item: {index, count, replacePartial: leftRunning},
 					pool,
 					// --force now (cage resume --force) replaces what is there; else only the file the
@@ -629,11 +614,7 @@ export async function resumeAgeJob(context: {
 		resumeFile(checkpoint, checkpointPath, {
 			emitter,
 			control,
-			jobs: options.jobs,
-			rate: options.rate,
-			resumeArgs: options.resumeArgs,
-			retries: options.settings.retries,
-			resumeVerify: options.settings.resumeVerify,
+			...ageJobSettings(options),
 			force: Boolean(context.force),
 			...(given.length > 0 ? {recipients: {recipients: given}} : {}),
 		}),

@@ -23,7 +23,7 @@ import {recordFindings, verifyGeneration, type VerifyFinding} from '../backup/ve
 import {resolveChunkSize} from './chunk-plan.js';
 import type {Io} from './command.js';
 import {defineCommand, exitCodes, UsageError} from './command.js';
-import {resolveJobOptions, sessionOptions, type JobOptions} from './job-options.js';
+import {ageJobSettings, resolveJobOptions, sessionOptions, type JobOptions} from './job-options.js';
 import {intFlag, jobFlags, jobFlagsHelp, sizeFlag} from './options.js';
 import {readPassphrase} from './passphrase.js';
 
@@ -150,7 +150,7 @@ ${jobFlagsHelp}
 
 			const {generation} = started;
 			const exitCode = await runCreateJob(options, io, source, async (emitter, control) =>
-				encryptFile(source, started.path, target, {emitter, control, jobs: options.jobs, rate: options.rate, resumeArgs: options.resumeArgs, retries: options.settings.retries, chunkSize, checkpoint: true, resumeVerify: options.settings.resumeVerify}),
+				encryptFile(source, started.path, target, {emitter, control, ...ageJobSettings(options), chunkSize, checkpoint: true}),
 			);
 			if (exitCode === exitCodes.interrupted) {
 				io.stderr.write(`cage backup create: generation ${generation.generation} of ${source} is not finished; continue it with 'cage backup resume ${shellQuote(source)} --to ${shellQuote(dir)}'\n`);
@@ -201,7 +201,7 @@ ${jobFlagsHelp}`,
 			const output = path.join(dir, found.generation.file);
 			const checkpoint = await readCheckpointFor(outputCheckpointPath(output));
 			const exitCode = await runCreateJob(options, io, source, async (emitter, control) =>
-				resumeFile(checkpoint, outputCheckpointPath(output), {emitter, control, jobs: options.jobs, rate: options.rate, resumeArgs: options.resumeArgs, retries: options.settings.retries, resumeVerify: options.settings.resumeVerify}),
+				resumeFile(checkpoint, outputCheckpointPath(output), {emitter, control, ...ageJobSettings(options)}),
 			);
 			if (exitCode !== exitCodes.ok) return exitCode;
 		}
@@ -422,7 +422,7 @@ ${jobFlagsHelp}`,
 		const input = path.join(dir, generation.file);
 		const resolved = key;
 		const {exitCode} = await runSession(sessionOptions(options, io, 'backup restore', input), emitter, control, async () =>
-			decryptFile(input, output, resolved, {emitter, control, jobs: options.jobs, rate: options.rate, resumeArgs: options.resumeArgs, retries: options.settings.retries, chunkSize: generation.chunkSize, checkpoint: true, resumeVerify: options.settings.resumeVerify}),
+			decryptFile(input, output, resolved, {emitter, control, ...ageJobSettings(options), chunkSize: generation.chunkSize, checkpoint: true}),
 		);
 		if (exitCode === exitCodes.ok) io.stdout.write(`${source} generation ${generation.generation} restored to ${output}\n`);
 		return exitCode;

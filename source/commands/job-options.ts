@@ -31,6 +31,11 @@ export type JobOptions = {
 	resumeArgs: ResumeArgs;
 };
 
+/** What every age job takes from a command's job options: workers, rate, resume line, retries, resume checks. */
+export function ageJobSettings(options: JobOptions) {
+	return {jobs: options.jobs, rate: options.rate, resumeArgs: options.resumeArgs, retries: options.settings.retries, resumeVerify: options.settings.resumeVerify};
+}
+
 /** Validate the shared job flags and merge them over config. */
 export function resolveJobOptions(flags: JobFlagValues, io: Io): JobOptions {
 	const settings = readSettings();

@@ -4,7 +4,7 @@
  * a capped structural fingerprint and the anomalies seen. Statistics of consecutive parts merge
  * in order into the statistics of the whole.
  */
-import type {AnomalyCode} from '../chunker/events.js';
+import {sweepAnomalyCodes} from '../chunker/events.js';
 import {FrequencySketch, type SketchState} from './sketch.js';
 
 /** Value types, as the scanner numbers them. */
@@ -12,20 +12,8 @@ export const valueTypes = ['object', 'array', 'string', 'number', 'true', 'false
 
 export type ValueType = (typeof valueTypes)[number];
 
-/** Stable codes of what a sweep reports as anomalies (also the `anomaly` events' codes). */
-export const sweepAnomalyCodes = [
-	'json-deep-nesting',
-	'json-huge-token',
-	'json-invalid-utf8',
-	'json-lone-surrogate',
-	'json-bom',
-	'json-control-character',
-	'json-mixed-line-endings',
-	'json-duplicate-key',
-	'json-nan-infinity',
-	'json-trailing-comma',
-	'json-syntax-error',
-] as const satisfies readonly AnomalyCode[];
+/** Stable codes of what a sweep reports as anomalies (also the `anomaly` events' codes, defined with them). */
+export {sweepAnomalyCodes};
 
 export type SweepAnomalyCode = (typeof sweepAnomalyCodes)[number];
 
