@@ -93,9 +93,9 @@ async function youngerThan(file: string, ms: number): Promise<boolean> {
 
 /**
  * Remove the stale lock `lock` (the file with inode `staleIno`), holding `LOCK.takeover` (created
- * exclusively) meanwhile: only its holder removes a lock, so while it holds it the stale file
- * cannot be replaced by another (its inode number cannot be reused). False when another process
- * is taking over at this moment.
+ * exclusively) meanwhile, and only if the file there is still that one and still stale (read
+ * again under the takeover lock: a process that took over just before may have made a live lock
+ * that reused the stale one's inode number). False when another process is taking over now.
  */
 async function takeOverStale(lock: string, staleIno: number): Promise<boolean> {
 	const takeover = `${lock}.takeover`;
@@ -108,7 +108,11 @@ async function takeOverStale(lock: string, staleIno: number): Promise<boolean> {
 	}
 
 	try {
-		if ((await fs.stat(lock).catch(() => undefined))?.ino === staleIno) await fs.rm(lock, {force: true});
+		// The same file, and still stale: a live claim made since (by a process that took over just
+		// before) may even have the stale file's inode number, but not a dead writer nor an old mtime.
+		const record = readWriterRecord(lock);
+		const stale = record.pid === undefined ? !(await youngerThan(lock, 5000)) : runningWriter(record) === undefined;
+		if (stale && (await fs.stat(lock).catch(() => undefined))?.ino === staleIno) await fs.rm(lock, {force: true});
 	} finally {
 		held.delete(takeover);
 		await fs.rm(takeover, {force: true});

@@ -39,7 +39,7 @@ try {
 
 describe('claim', () => {
 	it('a stale lock found by three processes at once is taken over by one; the others are refused, never two holders', async () => {
-		for (let round = 0; round < 6; round++) {
+		for (let round = 0; round < 20; round++) {
 			const lock = path.join(dir, `job-${round}.checkpoint.json.lock`);
 			const log = path.join(dir, `log-${round}`);
 			// A lock of a process that is gone (pid 999999999 does not exist).
