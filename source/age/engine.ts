@@ -505,10 +505,15 @@ async function checkFinishedOutput(plan: Plan, processor: AgeChunkProcessor, che
 		new CheckpointError(`cannot resume ${file}: ${plan.output} is the output this job renamed into place before it stopped, but ${what}; it is kept as it is: check it (age -d), or delete it and ${checkpoint.kind} again`);
 	if (size !== outputLength(plan)) throw refuse(`it is ${size} bytes, not ${outputLength(plan)}`);
 	if (plan.kind === 'encrypt' && (await headerDigest(plan.output, plan.outOffset)) !== checkpoint.params.headerSha256) throw refuse('its header is not the one this job wrote');
-	const chunks = Array.from({length: checkpoint.chunksDone}, (_, id) => chunkAt(plan.size, plan.chunkSize, id));
+	const chunks = committedChunks(plan, checkpoint.chunksDone);
 	const found = await Promise.all(chunks.map(async chunk => processor.digest(chunk, plan.output)));
 	const bad = chunks.find((chunk, index) => found[index] !== checkpoint.digests![chunk.id]);
 	if (bad) throw refuse(`chunk ${bad.id} (plaintext bytes ${bad.start}..${bad.end}) is not as written`);
+}
+
+/** The first `count` chunks of the plan: the ones a checkpoint says are committed. */
+function committedChunks(plan: Plan, count: number): Chunk[] {
+	return Array.from({length: count}, (_, id) => chunkAt(plan.size, plan.chunkSize, id));
 }
 
 /** SHA-256 (hex) of the first `length` bytes of `file` (an encryption's header and nonce). */
@@ -537,7 +542,7 @@ async function repairResume(plan: Plan, processor: AgeChunkProcessor, checkpoint
 	const {digests} = checkpoint;
 	if (!digests || context.stopped || checkpoint.chunksDone === 0) return checkpoint;
 	const startedAt = performance.now();
-	const chunks = Array.from({length: checkpoint.chunksDone}, (_, id) => chunkAt(plan.size, plan.chunkSize, id));
+	const chunks = committedChunks(plan, checkpoint.chunksDone);
 	const found = await Promise.all(chunks.map(async chunk => processor.digest(chunk)));
 	const damaged = chunks.filter((chunk, index) => found[index] !== digests[chunk.id]);
 	const repaired = [...digests];
