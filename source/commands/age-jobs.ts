@@ -34,7 +34,7 @@ import {ageSplit, resolveChunkSize} from './chunk-plan.js';
 import type {Io} from './command.js';
 import {defineCommand, exitCodes, UsageError} from './command.js';
 import {ageJobSettings, resolveJobOptions, sessionOptions, type JobOptions} from './job-options.js';
-import {jobFlags, jobFlagsHelp, sizeFlag} from './options.js';
+import {encryptTargetFlags, jobFlags, jobFlagsHelp, sizeFlag} from './options.js';
 import {askKeyPassphrase, readPassphrase} from './passphrase.js';
 
 // Encrypted SSH keys and identity files ask on the terminal (also for cage resume, which comes here).
@@ -490,10 +490,7 @@ ${commonHelp}
 	},
 	async run(cli, io) {
 		if (cli.flags.armor && isBatch(cli)) throw new UsageError('--armor writes one sequential stream; encrypt the files of a batch without it (or one at a time with -a)');
-		const recipientArgs = cli.flags.recipient ?? [];
-		const recipientFiles = cli.flags.recipientsFile ?? [];
-		if (cli.flags.passphrase && (recipientArgs.length > 0 || recipientFiles.length > 0)) throw new UsageError('-p cannot be combined with -r or -R');
-		if (!cli.flags.passphrase && recipientArgs.length === 0 && recipientFiles.length === 0) throw new UsageError('missing recipients: give -r RECIPIENT, -R FILE or -p');
+		const {recipientArgs, recipientFiles} = encryptTargetFlags(cli.flags);
 		const chunkSizeFlag = sizeFlag('chunk-size', cli.flags.chunkSize);
 		const options = resolveJobOptions(cli.flags, io);
 		let target: EncryptTarget;

@@ -24,7 +24,7 @@ import {resolveChunkSize} from './chunk-plan.js';
 import type {Io} from './command.js';
 import {defineCommand, exitCodes, UsageError} from './command.js';
 import {ageJobSettings, resolveJobOptions, sessionOptions, type JobOptions} from './job-options.js';
-import {intFlag, jobFlags, jobFlagsHelp, sizeFlag} from './options.js';
+import {encryptTargetFlags, intFlag, jobFlags, jobFlagsHelp, sizeFlag} from './options.js';
 import {readPassphrase} from './passphrase.js';
 
 const toFlag = {to: {type: 'string'}} as const;
@@ -120,10 +120,7 @@ ${jobFlagsHelp}
 	},
 	async run(cli, io) {
 		if (cli.input.length === 0) throw new UsageError('missing FILE: name the files to back up');
-		const recipientArgs = cli.flags.recipient ?? [];
-		const recipientFiles = cli.flags.recipientsFile ?? [];
-		if (cli.flags.passphrase && (recipientArgs.length > 0 || recipientFiles.length > 0)) throw new UsageError('-p cannot be combined with -r or -R');
-		if (!cli.flags.passphrase && recipientArgs.length === 0 && recipientFiles.length === 0) throw new UsageError('missing recipients: give -r RECIPIENT, -R FILE or -p');
+		const {recipientArgs, recipientFiles} = encryptTargetFlags(cli.flags);
 		const chunkSizeFlag = sizeFlag('chunk-size', cli.flags.chunkSize);
 		const options = resolveJobOptions(cli.flags, io);
 		const policy = retentionPolicy(cli.flags, options.settings);

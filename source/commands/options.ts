@@ -74,3 +74,15 @@ export const jobFlagsHelp = `
 	      --audit-log PATH      append events to this JSON Lines audit log (default: config 'auditLog')
 	      --no-audit            do not write the audit log
 	      --theme NAME|PATH     dashboard theme: default, light, high-contrast, mono, or a JSON file`;
+
+/**
+ * Who an encryption is for, from its flags: -r and -R, or -p (never both, never neither).
+ * @throws UsageError naming what is missing or in conflict.
+ */
+export function encryptTargetFlags(flags: {recipient?: string[] | undefined; recipientsFile?: string[] | undefined; passphrase?: boolean | undefined}): {recipientArgs: string[]; recipientFiles: string[]} {
+	const recipientArgs = flags.recipient ?? [];
+	const recipientFiles = flags.recipientsFile ?? [];
+	if (flags.passphrase && (recipientArgs.length > 0 || recipientFiles.length > 0)) throw new UsageError('-p cannot be combined with -r or -R');
+	if (!flags.passphrase && recipientArgs.length === 0 && recipientFiles.length === 0) throw new UsageError('missing recipients: give -r RECIPIENT, -R FILE or -p');
+	return {recipientArgs, recipientFiles};
+}
