@@ -64,7 +64,7 @@ type Pending = {
 	/** What the worker said at the end, kept until the task's last span is written. */
 	end?: {result: TaskResult} | {error: Error};
 };
-type Slot = {worker: Worker; task: number | undefined; ring: RingReturns};
+type Slot = {worker: Worker; task: number | undefined; ring: RingReturns | undefined};
 
 /**
  * Worker threads sharing one pause/abort/rate control. A batch keeps one pool for all its files
@@ -162,7 +162,7 @@ export class WorkerPool {
 				let timer: NodeJS.Timeout | undefined;
 				await Promise.race([slot.worker.terminate(), new Promise(resolve => (timer = setTimeout(resolve, 2000)))]);
 				clearTimeout(timer);
-				slot.ring.close();
+				slot.ring?.close();
 			}),
 		);
 		this.#closeWriteFiles();
@@ -198,9 +198,10 @@ export class WorkerPool {
 
 	#spawn(warm?: Worker): Slot {
 		const worker = warm ?? newWorker();
-		const ring = new RingReturns();
+		const ring = process.env.CAGE_SPAN_WRITER === 'workers' ? undefined : new RingReturns();
 		// Before any task (messages arrive in order): the pause/abort/rate control it obeys.
-		worker.postMessage({type: 'control', control: this.#control.handle, ring: ring.handle} satisfies WorkerSetup, [ring.handle.port]);
+		if (ring) worker.postMessage({type: 'control', control: this.#control.handle, ring: ring.handle} satisfies WorkerSetup, [ring.handle.port]);
+		else worker.postMessage({type: 'control', control: this.#control.handle} satisfies WorkerSetup);
 		const slot: Slot = {worker, task: undefined, ring};
 		worker.on('message', (reply: WorkerReply) => {
 			if (!('id' in reply)) return;
@@ -223,7 +224,7 @@ export class WorkerPool {
 		worker.on('error', error => this.#lost(slot, error));
 		worker.on('exit', code => {
 			if (!this.#closed) this.#lost(slot, new Error(`an age worker thread exited unexpectedly (code ${code})`));
-			else slot.ring.close();
+			else slot.ring?.close();
 		});
 		// Idle workers must not keep the process alive.
 		worker.unref();
@@ -251,7 +252,7 @@ export class WorkerPool {
 		const done = (error?: Error) => {
 			this.#writing = false;
 			if (error && !pending.failure) pending.failure = Object.assign(error, {path: write.file});
-			slot.ring.giveBack(write.buffer, pending.failure !== undefined);
+			slot.ring?.giveBack(write.buffer, pending.failure !== undefined);
 			pending.writes--;
 			if (pending.writes === 0 && pending.end) this.#end(slot, id, pending, pending.end);
 

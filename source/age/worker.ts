@@ -72,9 +72,8 @@ function handle(work: ChunkWork, message: WorkerTask | WorkerSetup): void {
 			progress: (bytes: number) => parentPort!.postMessage({id: message.id, type: 'progress', bytes} satisfies WorkerReply),
 			span: afterSpan,
 		};
-		if (!ring) throw new Error('age worker: a task arrived before the pool sent its span ring');
 		taskId = message.id;
-		ring.reset();
+		ring?.reset();
 		parentPort!.postMessage({id: message.id, type: 'done', ...work.run(message, control, report, ring)} satisfies WorkerReply);
 	} catch (error) {
 		const error_ = error as Error & {code?: string; counter?: number};
