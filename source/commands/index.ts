@@ -9,6 +9,7 @@ import {configCommand} from './config.js';
 import {demoCommand} from './demo.js';
 import {inspectCommand} from './inspect.js';
 import {keygenCommand} from './keygen.js';
+import {lockCommand, unlockCommand} from './lock.js';
 import {resumeCommand} from './resume.js';
 import {sweepCommand} from './sweep.js';
 import {watchCommand} from './watch.js';
@@ -17,6 +18,8 @@ import {watchCommand} from './watch.js';
 export const commands: Command[] = [
 	encryptCommand,
 	decryptCommand,
+	lockCommand,
+	unlockCommand,
 	resumeCommand,
 	watchCommand,
 	keygenCommand,

@@ -1,0 +1,119 @@
+/**
+ * The read-back of a locked file: every block of FILE.age read again and authenticated with the
+ * payload key the job held, before the original is removed. Read with O_DIRECT where the file
+ * system allows it, so what is checked is what reached the device, not the page cache; where it
+ * does not (tmpfs, some network and FUSE file systems), from the cache, and the result says which.
+ */
+import fsSync from 'node:fs';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import {decryptRange, encryptedBlockSize, plaintextSizeOf} from '../age/stream.js';
+
+/** Where the read-back read from: the device (O_DIRECT) or the page cache. */
+export type ReadBackSource = 'device' | 'cache';
+
+/** What a read-back checked. */
+export type ReadBack = {source: ReadBackSource; blocks: number; bytes: number};
+
+/** O_DIRECT wants block-aligned offsets, lengths and memory: 4 KiB covers every usual device. */
+const alignment = 4096;
+/** Bytes read at once: a whole number of alignment units. */
+const readSize = 8 * 1024 * 1024;
+
+/** A buffer of `size` bytes whose memory is aligned for O_DIRECT, found by trying (JavaScript cannot see addresses). */
+async function alignedBuffer(handle: fs.FileHandle, size: number): Promise<Buffer | undefined> {
+	const backing = Buffer.allocUnsafeSlow(size + alignment);
+	// Memory is at least 16-byte aligned: one of these offsets is 4096-aligned; a misaligned read fails with EINVAL.
+	for (let offset = 0; offset < alignment; offset += 16) {
+		const candidate = backing.subarray(offset, offset + size);
+		try {
+			await handle.read(candidate, 0, alignment, 0);
+			return candidate;
+		} catch (error) {
+			if ((error as NodeJS.ErrnoException).code !== 'EINVAL') throw error;
+		}
+	}
+
+	return undefined;
+}
+
+/** tmpfs and ramfs (statfs magic): memory is all there is; O_DIRECT there, where taken at all, still reads the cache. */
+const memoryFileSystems = new Set([0x01_02_19_94, 0x85_84_58_f6]);
+
+/** Whether a read-back of files in `directory` can read from the device (O_DIRECT), as far as its file system type tells. */
+export function deviceReadBackPossible(directory: string): boolean {
+	if (fsSync.constants.O_DIRECT === undefined) return false;
+	try {
+		return !memoryFileSystems.has(fsSync.statfsSync(directory).type);
+	} catch {
+		return false;
+	}
+}
+
+/** Open `file` for the read-back: with O_DIRECT and an aligned buffer when the file system takes them, else plainly. */
+async function openForReadBack(file: string): Promise<{handle: fs.FileHandle; buffers: Buffer[]; source: ReadBackSource}> {
+	const direct = fsSync.constants.O_DIRECT;
+	if (direct !== undefined && deviceReadBackPossible(path.dirname(file))) {
+		const handle = await fs.open(file, fsSync.constants.O_RDONLY | direct).catch(() => undefined);
+		if (handle) {
+			const first = await alignedBuffer(handle, readSize).catch(() => undefined);
+			const second = first ? await alignedBuffer(handle, readSize).catch(() => undefined) : undefined;
+			if (first && second) return {handle, buffers: [first, second], source: 'device'};
+			await handle.close();
+		}
+	}
+
+	return {handle: await fs.open(file, 'r'), buffers: [Buffer.allocUnsafeSlow(readSize), Buffer.allocUnsafeSlow(readSize)], source: 'cache'};
+}
+
+/**
+ * Read `file` (an age file whose payload starts at `payload.offset`) back and authenticate every
+ * block with `payload.key`; throws StreamAuthError naming the first block that fails, or an
+ * AgeFormatError when the file is truncated or has trailing data. `stopped` is asked between
+ * reads (an interruption ends the read-back; the caller keeps both files).
+ */
+export async function readBack(file: string, payload: {key: Buffer; offset: number}, stopped: () => boolean = () => false): Promise<ReadBack> {
+	const {handle, buffers, source} = await openForReadBack(file);
+	try {
+		const size = (await handle.stat()).size;
+		const cipherSize = size - payload.offset;
+		plaintextSizeOf(cipherSize, file);
+		let counter = 0;
+		// Ciphertext read but not yet checked: it may end inside a block.
+		let carry = Buffer.alloc(0);
+		let position = 0;
+		let turn = 0;
+		const readAt = async (at: number, buffer: Buffer) => (at >= size ? 0 : (await handle.read(buffer, 0, readSize, at)).bytesRead);
+		let pending = readAt(0, buffers[0]!);
+		const scratch = Buffer.allocUnsafeSlow(readSize + encryptedBlockSize);
+		while (position < size) {
+			if (stopped()) throw Object.assign(new Error(`the read-back of ${file} was interrupted`), {code: 'EINTR'});
+			const buffer = buffers[turn]!;
+			const bytes = await pending;
+			if (bytes === 0) throw new Error(`${file} ended early during the read-back (it was ${size} bytes)`);
+			const start = position;
+			position += bytes;
+			turn ^= 1;
+			// The next read runs while this one is authenticated.
+			pending = readAt(position, buffers[turn]!);
+			let data = buffer.subarray(0, bytes);
+			if (start < payload.offset) data = data.subarray(Math.min(bytes, payload.offset - start));
+			const joined = carry.length > 0 ? Buffer.concat([carry, data]) : data;
+			const final = position >= size;
+			// Whole blocks now; the last (short) one only at the end, where it carries the final flag.
+			const whole = final ? joined.length : joined.length - (joined.length % encryptedBlockSize);
+			const usable = !final && whole === joined.length ? whole - encryptedBlockSize : whole;
+			if (usable > 0 || final) {
+				decryptRange(payload.key, joined.subarray(0, usable), counter, final, scratch);
+				counter += Math.ceil(usable / encryptedBlockSize) || 1;
+			}
+
+			carry = Buffer.from(joined.subarray(Math.max(0, usable)));
+		}
+
+		await pending;
+		return {source, blocks: counter, bytes: cipherSize};
+	} finally {
+		await handle.close();
+	}
+}
