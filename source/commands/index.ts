@@ -9,7 +9,7 @@ import {configCommand} from './config.js';
 import {demoCommand} from './demo.js';
 import {inspectCommand} from './inspect.js';
 import {keygenCommand} from './keygen.js';
-import {lockCommand, unlockCommand} from './lock.js';
+import {lockCommand, statusCommand, unlockCommand} from './lock.js';
 import {resumeCommand} from './resume.js';
 import {sweepCommand} from './sweep.js';
 import {watchCommand} from './watch.js';
@@ -20,6 +20,7 @@ export const commands: Command[] = [
 	decryptCommand,
 	lockCommand,
 	unlockCommand,
+	statusCommand,
 	resumeCommand,
 	watchCommand,
 	keygenCommand,

@@ -19,12 +19,14 @@ import {ControlProxy} from '../jobs/control-proxy.js';
 import {inPlaceItemRunner, type InPlaceSettings} from '../inplace/in-place.js';
 import {planInPlace, type InPlaceOp} from '../inplace/plan.js';
 import {deviceReadBackPossible} from '../inplace/read-back.js';
+import {gatherStatus} from '../inplace/status.js';
+import {formatBytes} from '../size.js';
 import {runSession} from '../session/session.js';
 import {resumeLine, shellQuote} from '../shell-quote.js';
 import {ageSplit, resolveChunkSize} from './chunk-plan.js';
 import {defineCommand, exitCodes, UsageError, type Io} from './command.js';
 import {ageJobSettings, resolveJobOptions, sessionOptions, type JobOptions} from './job-options.js';
-import {encryptTargetFlags, jobFlags, jobFlagsHelp} from './options.js';
+import {encryptTargetFlags, jobFlags, jobFlagsHelp, sizeFlag} from './options.js';
 import {readPassphrase} from './passphrase.js';
 
 function report(io: Io, op: InPlaceOp, what: string, files: LeftOut[]): void {
@@ -56,7 +58,7 @@ export async function runInPlaceBatch(context: {manifest: BatchCheckpoint; check
 				...(context.key ? {key: context.key} : {}),
 				pool,
 				engine: {jobs: engine.jobs, rate: engine.rate, retries: engine.retries, resumeVerify: engine.resumeVerify, resumeArgs: engine.resumeArgs},
-				chunking: size => ({chunkSize: resolveChunkSize(size, undefined, options.settings.chunkSize), checkpoint: ageSplit(size, undefined, options.settings).checkpoint}),
+				chunking: size => ({chunkSize: resolveChunkSize(size, settings.chunkSize, options.settings.chunkSize), checkpoint: ageSplit(size, settings.chunkSize, options.settings).checkpoint}),
 				stopBatch: reason => control.abort(reason),
 				jobsForManifest: options.jobs,
 			}),
@@ -72,6 +74,7 @@ const sharedFlags = {
 	keep: {type: 'boolean'},
 	passphrase: {type: 'boolean', shortFlag: 'p'},
 	follow: {type: 'boolean'},
+	chunkSize: {type: 'string'},
 	...jobFlags,
 } as const;
 
@@ -146,6 +149,7 @@ const lockHelpText = `FILE|DIR... (-r RECIPIENT... | -R RECIPIENTS_FILE... | -p)
 	      --keep                keep the originals
 	      --no-verify           skip the read-back (FILE.age is still complete and synced)
 	      --follow              lock the file a symbolic link points to (beside it)
+	      --chunk-size SIZE     unit of progress and resume (default: config, else 16 MiB growing with the file)
 ${jobFlagsHelp}
 
 	Read-back: READ_BACK_SOURCE.`;
@@ -170,7 +174,8 @@ export const lockCommand = defineCommand({
 			? {passphrase: ''}
 			: {recipients: [...parseRecipientArgs(recipientArgs), ...(await readRecipientsFiles(recipientFiles, warning => io.stderr.write(`cage lock: warning: ${warning}\n`)))]};
 		const who = target.passphrase === undefined ? {recipients: target.recipients, passphrase: false} : {passphrase: true};
-		const inPlace: InPlaceSettings = {op: 'lock', keep: Boolean(cli.flags.keep), verify: cli.flags.verify !== false};
+		const chunkSize = sizeFlag('chunk-size', cli.flags.chunkSize);
+		const inPlace: InPlaceSettings = {op: 'lock', keep: Boolean(cli.flags.keep), verify: cli.flags.verify !== false, ...(chunkSize ? {chunkSize} : {})};
 		const planned = await planManifest('lock', cli.input, cli.flags, inPlace, who, io);
 		if (!planned) {
 			io.stderr.write('cage lock: nothing to lock\n');
@@ -201,6 +206,7 @@ export const unlockCommand = defineCommand({
 	  -p, --passphrase          use a passphrase
 	      --recursive           DIR: every .age file below it
 	      --keep                keep the .age files (no backup, no removal)
+	      --chunk-size SIZE     unit of progress and resume (default: config, else 16 MiB growing with the file)
 ${jobFlagsHelp}`,
 	flags: {
 		identity: {type: 'string', shortFlag: 'i', isMultiple: true},
@@ -213,8 +219,10 @@ ${jobFlagsHelp}`,
 		const options = resolveJobOptions(cli.flags, io);
 		const identities = identityFiles.length > 0 ? await readIdentityFiles(identityFiles) : [];
 		const backup = options.settings.backupOnUnlock === 'on' && !cli.flags.keep;
+		const chunkSize = sizeFlag('chunk-size', cli.flags.chunkSize);
 		const inPlace: InPlaceSettings = {
 			op: 'unlock',
+			...(chunkSize ? {chunkSize} : {}),
 			keep: Boolean(cli.flags.keep),
 			verify: false,
 			...(backup ? {backupDir: path.resolve(options.settings.backupDir || defaultBackupDir()), retention: {keepLast: options.settings.backupKeepLast, keepDays: options.settings.backupKeepDays}} : {}),
@@ -233,3 +241,40 @@ ${jobFlagsHelp}`,
 	},
 });
 
+
+/** `cage status`. */
+export const statusCommand = defineCommand({
+	name: 'status',
+	summary: 'which files are locked (age files) and which not, and interrupted lock/unlock jobs',
+	help: `[DIR|FILE...] [--json]
+
+	Walks each DIR (default: the current directory; symbolic links are not followed) and lists
+	every file as locked — an age file, told by its header, with the recipient types it is
+	encrypted to (X25519, mlkem768x25519, scrypt, ssh-ed25519, ssh-rsa, …) — or not locked, with
+	its size; then every lock or unlock batch found there that is interrupted (or running), with
+	the line that resumes it. Nothing is decrypted and no key is needed.
+
+	Options
+	      --json                the report as JSON ({"version":1,"files":[…],"jobs":[…],…})`,
+	flags: {json: {type: 'boolean'}},
+	async run(cli, io) {
+		const report = await gatherStatus(cli.input.length > 0 ? cli.input : ['.']);
+		if (cli.flags.json) {
+			io.stdout.write(`${JSON.stringify(report)}\n`);
+			return exitCodes.ok;
+		}
+
+		for (const file of report.files) {
+			const what = file.state === 'locked' ? `locked    ${formatBytes(file.size).padStart(10)}  ${file.armored ? 'armored' : file.recipients.join(', ') || 'damaged header'}` : `unlocked  ${formatBytes(file.size).padStart(10)}`;
+			io.stdout.write(`${what}  ${displayPath(file.path)}\n`);
+		}
+
+		io.stdout.write(`${report.locked} locked, ${report.unlocked} not locked\n`);
+		for (const job of report.jobs) {
+			const state = job.state === 'running' ? `running (cage process ${job.pid ?? '?'})` : 'interrupted';
+			io.stdout.write(`${job.op} ${state}: ${job.done} of ${job.files} file(s) done — ${job.state === 'running' ? `watch it with 'cage watch'` : job.resume}\n`);
+		}
+
+		return exitCodes.ok;
+	},
+});

@@ -30,6 +30,8 @@ export type InPlaceSettings = {
 	backupDir?: string;
 	/** Unlock: retention of the backups kept. */
 	retention?: {keepLast: number; keepDays: number};
+	/** --chunk-size, when given. */
+	chunkSize?: number;
 };
 
 /** What one file's run needs beyond the item. */

@@ -58,6 +58,7 @@ export async function planInPlace(op: InPlaceOp, inputs: string[], {recursive, f
 		let real = path.resolve(file);
 		if (stat.isSymbolicLink()) {
 			if (!follow) {
+				if (named) throw new InputError(`${file} is a symbolic link: refused (pass --follow to ${op} the file it points to, in its own directory)`);
 				plan.leftOut.push({path: file, reason: `a symbolic link: refused (pass --follow to ${op} the file it points to, in its own directory)`});
 				return;
 			}
