@@ -60,7 +60,7 @@ async function isOurs(file: string, written: WrittenIdentity | undefined): Promi
 	return Boolean(stat && written && stat.ino === written.ino && stat.dev === written.dev && stat.size === written.size);
 }
 
-/** Mode, owner (where permitted) and times of `meta` onto `file`, then synced. */
+/** Mode, owner (where permitted) and times of `meta` onto `file`. */
 async function carryMetadata(file: string, meta: {mode: number; uid?: number; gid?: number; atimeMs: number; mtimeMs: number}): Promise<void> {
 	if (meta.uid !== undefined && meta.gid !== undefined) {
 		// Only root may give a file away; a group the user is in works for anyone: kept where permitted.
@@ -68,13 +68,9 @@ async function carryMetadata(file: string, meta: {mode: number; uid?: number; gi
 	}
 
 	await fs.chmod(file, meta.mode);
+	// Not synced on their own: the data and its name are (by the engine); metadata lost to a power
+	// cut is set again by a resume, and losing it can only leave the new file's mode 0600.
 	await fs.utimes(file, meta.atimeMs / 1000, meta.mtimeMs / 1000);
-	const handle = await fs.open(file, 'r');
-	try {
-		await handle.sync();
-	} finally {
-		await handle.close();
-	}
 }
 
 /** The fingerprint of the original when the item started, kept in memory for the checks before its removal. */
@@ -161,7 +157,6 @@ export function inPlaceItemRunner(context: InPlaceContext): RunItem {
 		const original = item.original ?? {mode: stat.mode & 0o7777, uid: stat.uid, gid: stat.gid, atimeMs: stat.atimeMs, mtimeMs: stat.mtimeMs, nlink: stat.nlink};
 		// The plaintext never gets a wider mode than the .age had; owners are not carried back (age files carry none).
 		await carryMetadata(item.output, settings.op === 'lock' ? original : {mode: original.mode, atimeMs: original.atimeMs, mtimeMs: original.mtimeMs});
-		await syncDirectory(path.dirname(item.output));
 		const changes = changed(before, await fingerprint(item.source));
 		if (changes.length > 0) {
 			await fs.rm(item.output, {force: true});

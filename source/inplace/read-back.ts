@@ -50,20 +50,35 @@ export function deviceReadBackPossible(directory: string): boolean {
 	}
 }
 
-/** Open `file` for the read-back: with O_DIRECT and an aligned buffer when the file system takes them, else plainly. */
-async function openForReadBack(file: string): Promise<{handle: fs.FileHandle; buffers: Buffer[]; source: ReadBackSource}> {
+/** Where decrypted blocks go (and are dropped): reused. */
+let scratch: Buffer | undefined;
+
+/** Aligned buffers found once, reused by every read-back of the process (one runs at a time). */
+let directBuffers: Buffer[] | undefined;
+let cacheBuffers: Buffer[] | undefined;
+
+/** Open `file` for the read-back: with O_DIRECT and aligned buffers when the file system takes them, else plainly. */
+async function openForReadBack(file: string): Promise<{handle: fs.FileHandle; buffers: Buffer[]; source: ReadBackSource; size: number}> {
 	const direct = fsSync.constants.O_DIRECT;
+	const fileSize = (await fs.stat(file)).size;
+	// Reads no longer than the file needs (still whole alignment units).
+	const size = Math.max(alignment, Math.min(readSize, Math.ceil(fileSize / alignment) * alignment));
 	if (direct !== undefined && deviceReadBackPossible(path.dirname(file))) {
 		const handle = await fs.open(file, fsSync.constants.O_RDONLY | direct).catch(() => undefined);
 		if (handle) {
-			const first = await alignedBuffer(handle, readSize).catch(() => undefined);
-			const second = first ? await alignedBuffer(handle, readSize).catch(() => undefined) : undefined;
-			if (first && second) return {handle, buffers: [first, second], source: 'device'};
+			if (!directBuffers) {
+				const first = await alignedBuffer(handle, readSize).catch(() => undefined);
+				const second = first ? await alignedBuffer(handle, readSize).catch(() => undefined) : undefined;
+				if (first && second) directBuffers = [first, second];
+			}
+
+			if (directBuffers) return {handle, buffers: directBuffers, source: 'device', size};
 			await handle.close();
 		}
 	}
 
-	return {handle: await fs.open(file, 'r'), buffers: [Buffer.allocUnsafeSlow(readSize), Buffer.allocUnsafeSlow(readSize)], source: 'cache'};
+	cacheBuffers ??= [Buffer.allocUnsafeSlow(readSize), Buffer.allocUnsafeSlow(readSize)];
+	return {handle: await fs.open(file, 'r'), buffers: cacheBuffers, source: 'cache', size};
 }
 
 /**
@@ -73,7 +88,7 @@ async function openForReadBack(file: string): Promise<{handle: fs.FileHandle; bu
  * reads (an interruption ends the read-back; the caller keeps both files).
  */
 export async function readBack(file: string, payload: {key: Buffer; offset: number}, stopped: () => boolean = () => false): Promise<ReadBack> {
-	const {handle, buffers, source} = await openForReadBack(file);
+	const {handle, buffers, source, size: bufferSize} = await openForReadBack(file);
 	try {
 		const size = (await handle.stat()).size;
 		const cipherSize = size - payload.offset;
@@ -83,9 +98,9 @@ export async function readBack(file: string, payload: {key: Buffer; offset: numb
 		let carry = Buffer.alloc(0);
 		let position = 0;
 		let turn = 0;
-		const readAt = async (at: number, buffer: Buffer) => (at >= size ? 0 : (await handle.read(buffer, 0, readSize, at)).bytesRead);
+		const readAt = async (at: number, buffer: Buffer) => (at >= size ? 0 : (await handle.read(buffer, 0, bufferSize, at)).bytesRead);
 		let pending = readAt(0, buffers[0]!);
-		const scratch = Buffer.allocUnsafeSlow(readSize + encryptedBlockSize);
+		scratch ??= Buffer.allocUnsafeSlow(readSize + encryptedBlockSize);
 		while (position < size) {
 			if (stopped()) throw Object.assign(new Error(`the read-back of ${file} was interrupted`), {code: 'EINTR'});
 			const buffer = buffers[turn]!;
