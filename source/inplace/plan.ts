@@ -9,6 +9,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import {ageMagic} from '../age/header.js';
 import {InputError} from '../io/files.js';
+import {filesOpenForWriting} from './open-writers.js';
 import type {BatchItem, LeftOut} from '../jobs/batch-job.js';
 
 /** Lock (encrypt in place) or unlock (decrypt in place). */
@@ -115,5 +116,21 @@ export async function planInPlace(op: InPlaceOp, inputs: string[], {recursive, f
 	};
 
 	for (const input of inputs) await take(input, true);
+	if (op === 'lock' && plan.items.length > 0) {
+		// Written by another process right now: it would go on writing a file about to be removed.
+		const writing = await filesOpenForWriting();
+		const busy = new Set<string>();
+		for (const item of plan.items) {
+			const stat = await fs.stat(item.source);
+			if (writing.has(`${stat.dev}:${stat.ino}`)) busy.add(item.source);
+		}
+
+		const named = inputs.map(input => path.resolve(input));
+		const refusedNamed = [...busy].find(file => named.includes(file));
+		if (refusedNamed) throw new InputError(`${refusedNamed} is open for writing by another process: refused (lock it once that process is done with it)`);
+		for (const file of busy) plan.leftOut.push({path: file, reason: 'open for writing by another process: refused'});
+		plan.items = plan.items.filter(item => !busy.has(item.source));
+	}
+
 	return plan;
 }

@@ -3,7 +3,7 @@
  * signals: kill -9 at random moments never loses data, trees round-trip, backups on unlock, and
  * the bad inputs the issue names.
  */
-import {execFileSync, spawnSync} from 'node:child_process';
+import {execFileSync, spawn, spawnSync} from 'node:child_process';
 import {createHash} from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -132,6 +132,22 @@ describe('cage lock and unlock', () => {
 		expect(code).toBe(1);
 		expect(fs.statSync(file).size).toBe(6 * 1024 * 1024 + 4);
 		expect(fs.existsSync(`${file}.age`)).toBe(false);
+	});
+
+	it('a file another process has open for writing is refused, and kept', async () => {
+		const work = fresh('busy');
+		const file = path.join(work, 'log');
+		writeRandomFile(file, 4000);
+		const writer = spawn('sh', ['-c', `exec 3>>'${file}'; echo open; sleep 30`], {stdio: ['ignore', 'pipe', 'ignore']});
+		try {
+			await new Promise(resolve => writer.stdout.once('data', resolve));
+			const run = cage(['lock', file, '-r', recipient, ...quiet], {env});
+			expect(run.status).toBe(1);
+			expect(run.stderr).toContain('is open for writing by another process: refused');
+			expect(fs.readdirSync(work)).toEqual(['log']);
+		} finally {
+			writer.kill('SIGKILL');
+		}
 	});
 
 	it('an original that cannot be removed: exit 1 with the reason, both kept', () => {
