@@ -129,7 +129,7 @@ async function checkKeyOpens(manifest: BatchCheckpoint, key: DecryptKey): Promis
 	}
 }
 
-const lockHelpText = `FILE|DIR... (-r RECIPIENT... | -R RECIPIENTS_FILE... | -p) [--recursive] [--keep] [--no-verify] [--follow]
+const lockHelpText = `FILE|DIR... (-r RECIPIENT... | -R RECIPIENTS_FILE... | -p) [--recursive] [--keep] [--no-verify] [--follow] [--low-space]
 
 	Each FILE becomes FILE.age, encrypted in resumable parallel chunks. FILE is removed only after
 	FILE.age is complete, synced, renamed into place, read back and authenticated block by block
@@ -149,6 +149,13 @@ const lockHelpText = `FILE|DIR... (-r RECIPIENT... | -R RECIPIENTS_FILE... | -p)
 	      --keep                keep the originals
 	      --no-verify           skip the read-back (FILE.age is still complete and synced)
 	      --follow              lock the file a symbolic link points to (beside it)
+	      --low-space           back to front, for a file larger than the free space: each chunk
+	                            is encrypted to its final offset, synced, read back, and the source
+	                            cut to the chunk's start; one chunk of room is enough. Chosen by
+	                            itself (with a notice) when the free space is smaller than the file;
+	                            refused when not even one chunk fits. Until it ends, the file is the
+	                            source's prefix plus FILE.age.partial's tail plus the state file
+	                            FILE.age.low-space.json (its key wrapped): 'cage resume' finishes it
 	      --chunk-size SIZE     unit of progress and resume (default: config, else 16 MiB growing with the file)
 ${jobFlagsHelp}
 
@@ -165,6 +172,7 @@ export const lockCommand = defineCommand({
 		recipient: {type: 'string', shortFlag: 'r', isMultiple: true},
 		recipientsFile: {type: 'string', shortFlag: 'R', isMultiple: true},
 		verify: {type: 'boolean', default: true},
+		lowSpace: {type: 'boolean'},
 		...sharedFlags,
 	},
 	async run(cli, io) {
@@ -175,7 +183,8 @@ export const lockCommand = defineCommand({
 			: {recipients: [...parseRecipientArgs(recipientArgs), ...(await readRecipientsFiles(recipientFiles, warning => io.stderr.write(`cage lock: warning: ${warning}\n`)))]};
 		const who = target.passphrase === undefined ? {recipients: target.recipients, passphrase: false} : {passphrase: true};
 		const chunkSize = sizeFlag('chunk-size', cli.flags.chunkSize);
-		const inPlace: InPlaceSettings = {op: 'lock', keep: Boolean(cli.flags.keep), verify: cli.flags.verify !== false, ...(chunkSize ? {chunkSize} : {})};
+		if (cli.flags.lowSpace && cli.flags.keep) throw new UsageError('--low-space cuts the original as it goes: it cannot be combined with --keep');
+		const inPlace: InPlaceSettings = {op: 'lock', keep: Boolean(cli.flags.keep), verify: cli.flags.verify !== false, ...(chunkSize ? {chunkSize} : {}), ...(cli.flags.lowSpace ? {lowSpace: true} : {})};
 		const planned = await planManifest('lock', cli.input, cli.flags, inPlace, who, io);
 		if (!planned) {
 			io.stderr.write('cage lock: nothing to lock\n');

@@ -8,12 +8,15 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import {decryptFile, encryptFile, resumeFile, type AgeJobResult, type DecryptKey, type EncryptTarget} from '../age/engine.js';
+import {ageChunkSize, decryptFile, encryptFile, resumeFile, type AgeJobResult, type DecryptKey, type EncryptTarget} from '../age/engine.js';
+import {ciphertextPayloadSize} from '../age/stream.js';
+import type {JobOutcome} from '../chunker/events.js';
 import type {WorkerPool} from '../age/pool.js';
 import {fingerprint, fingerprintChanges, type SourceFingerprint} from '../chunker/checkpoint.js';
 import {exists, InputError, OutputExistsError, syncDirectory} from '../io/files.js';
 import type {WrittenIdentity} from '../io/identity.js';
-import {readCheckpointFor, outputCheckpointPath} from '../jobs/locate.js';
+import {readCheckpointFor, outputCheckpointPath, partialPath} from '../jobs/locate.js';
+import {hasRoomFor, lowSpaceLock, lowSpaceStatePath, removeLowSpaceState} from './low-space.js';
 import type {BatchItem, RunItem} from '../jobs/batch-job.js';
 import {keepAsBackup} from './backup-on-unlock.js';
 import type {InPlaceItem, InPlaceOp} from './plan.js';
@@ -32,6 +35,8 @@ export type InPlaceSettings = {
 	retention?: {keepLast: number; keepDays: number};
 	/** --chunk-size, when given. */
 	chunkSize?: number;
+	/** Lock: back to front (--low-space), whatever the free space; else chosen when the file does not fit. */
+	lowSpace?: boolean;
 };
 
 /** What one file's run needs beyond the item. */
@@ -114,12 +119,50 @@ function note(run: Parameters<RunItem>[1], severity: 'info' | 'warn', message: s
 	run.emitter.send({type: 'anomaly', severity, code: 'in-place', message, item: run.index});
 }
 
+/** A lock done back to front (low-space.ts): begun, continued, or finished after a crash. */
+async function runLowSpace(item: InPlaceItem, context: InPlaceContext, run: Parameters<RunItem>[1], sourceThere: boolean): Promise<{outcome: JobOutcome; bytesDone: number; error?: Error}> {
+	if (!sourceThere) {
+		// Removed after the rename, before the state file went: finished.
+		if (await exists(item.output)) {
+			await removeLowSpaceState(item.output);
+			return {outcome: 'completed', bytesDone: item.size};
+		}
+
+		throw new InPlaceError(`${item.source} is gone, and ${item.output} was not finished: the file's data is in ${partialPath(item.output)} (its tail) — resume cannot finish it`);
+	}
+
+	const result = await lowSpaceLock({
+		source: item.source,
+		output: item.output,
+		size: item.size,
+		chunkSize: ageChunkSize(context.chunking(item.size).chunkSize),
+		...(context.target ? {target: context.target} : {}),
+		pool: context.pool,
+		emitter: run.emitter,
+		control: run.control,
+		item: {index: run.index, count: run.count},
+		leftRunning: run.leftRunning,
+	});
+	if (result.outcome !== 'completed') {
+		const code = (result.error as NodeJS.ErrnoException | undefined)?.code;
+		if (code === 'ENOSPC' || code === 'EDQUOT') context.stopBatch('no space left on device');
+		return result;
+	}
+
+	if (item.original) await carryMetadata(item.output, item.original);
+	// The source is empty now: every byte of it is in FILE.age, each chunk read back before the cut.
+	await removeOriginal(item, ', each chunk read back and authenticated before the source was cut (the source is empty)');
+	await removeLowSpaceState(item.output);
+	return {outcome: 'completed', bytesDone: item.size};
+}
+
 /** The RunItem of a lock or unlock batch. */
 export function inPlaceItemRunner(context: InPlaceContext): RunItem {
 	return async (batchItem, run) => {
 		const item = batchItem as InPlaceItem;
 		const {settings} = context;
 		const sourceThere = await exists(item.source);
+		if (settings.op === 'lock' && (await exists(lowSpaceStatePath(item.output)))) return runLowSpace(item, context, run, sourceThere);
 		// A crash after the original was removed, before the manifest said so.
 		if (!sourceThere && (await isOurs(item.output, item.written))) return {outcome: 'completed', bytesDone: item.size};
 		if (!sourceThere) throw new InputError(`${item.source}: no such file (moved or removed since the batch started)`);
@@ -127,6 +170,20 @@ export function inPlaceItemRunner(context: InPlaceContext): RunItem {
 		if (stat.isSymbolicLink()) throw new InputError(`${item.source} is now a symbolic link; it is not followed`);
 		if (settings.op === 'lock' && stat.nlink > 1) {
 			note(run, 'warn', `${item.source} has ${stat.nlink - 1} other hard link(s): they keep the plaintext after the lock`);
+		}
+
+		if (settings.op === 'lock' && item.size > 0 && !(await exists(outputCheckpointPath(item.output))) && !(await exists(item.output))) {
+			const needed = ciphertextPayloadSize(item.size) + 64 * 1024;
+			const room = await hasRoomFor(path.dirname(item.output), needed);
+			if (settings.lowSpace || !room.fits) {
+				const chunk = ageChunkSize(context.chunking(item.size).chunkSize);
+				if (!(await hasRoomFor(path.dirname(item.output), Math.min(item.size, chunk) + 2 * 64 * 1024)).fits) {
+					throw new InPlaceError(`${item.source}: not even one chunk (${chunk} bytes) fits in the ${room.free} bytes free; free some space, or lock it with a smaller --chunk-size`);
+				}
+
+				if (!settings.lowSpace) note(run, 'info', `${item.source} needs about ${needed} bytes beside it and ${room.free} are free: locked back to front (--low-space), one chunk of room at a time`);
+				return runLowSpace(item, context, run, sourceThere);
+			}
 		}
 
 		const before = await fingerprint(item.source);

@@ -81,6 +81,11 @@ async function openForReadBack(file: string): Promise<{handle: fs.FileHandle; bu
 	return {handle: await fs.open(file, 'r'), buffers: cacheBuffers, source: 'cache', size};
 }
 
+/** A run of whole ciphertext blocks in an age file: bytes [start, end), the first block's counter, whether it ends with the final block. */
+export type BlockRange = {start: number; end: number; counter: number; final: boolean};
+
+const alignDown = (value: number) => value - (value % alignment);
+
 /**
  * Read `file` (an age file whose payload starts at `payload.offset`) back and authenticate every
  * block with `payload.key`; throws StreamAuthError naming the first block that fails, or an
@@ -88,46 +93,50 @@ async function openForReadBack(file: string): Promise<{handle: fs.FileHandle; bu
  * reads (an interruption ends the read-back; the caller keeps both files).
  */
 export async function readBack(file: string, payload: {key: Buffer; offset: number}, stopped: () => boolean = () => false): Promise<ReadBack> {
+	const size = (await fs.stat(file)).size;
+	plaintextSizeOf(size - payload.offset, file);
+	return readBackRange(file, payload.key, {start: payload.offset, end: size, counter: 0, final: true}, stopped);
+}
+
+/** The same for some blocks of the file only (a --low-space lock checks each chunk it writes). */
+export async function readBackRange(file: string, key: Buffer, range: BlockRange, stopped: () => boolean = () => false): Promise<ReadBack> {
 	const {handle, buffers, source, size: bufferSize} = await openForReadBack(file);
 	try {
 		const size = (await handle.stat()).size;
-		const cipherSize = size - payload.offset;
-		plaintextSizeOf(cipherSize, file);
-		let counter = 0;
+		if (range.end > size) throw new Error(`${file} is ${size} bytes, shorter than the ${range.end} the read-back expects`);
+		let counter = range.counter;
 		// Ciphertext read but not yet checked: it may end inside a block.
 		let carry = Buffer.alloc(0);
-		let position = 0;
+		let position = alignDown(range.start);
 		let turn = 0;
-		const readAt = async (at: number, buffer: Buffer) => (at >= size ? 0 : (await handle.read(buffer, 0, bufferSize, at)).bytesRead);
-		let pending = readAt(0, buffers[0]!);
 		scratch ??= Buffer.allocUnsafeSlow(readSize + encryptedBlockSize);
-		while (position < size) {
+		const readAt = async (at: number, buffer: Buffer) => (at >= range.end ? 0 : (await handle.read(buffer, 0, bufferSize, at)).bytesRead);
+		let pending = readAt(position, buffers[0]!);
+		while (position < range.end) {
 			if (stopped()) throw Object.assign(new Error(`the read-back of ${file} was interrupted`), {code: 'EINTR'});
 			const buffer = buffers[turn]!;
 			const bytes = await pending;
 			if (bytes === 0) throw new Error(`${file} ended early during the read-back (it was ${size} bytes)`);
-			const start = position;
+			const at = position;
 			position += bytes;
 			turn ^= 1;
 			// The next read runs while this one is authenticated.
 			pending = readAt(position, buffers[turn]!);
-			let data = buffer.subarray(0, bytes);
-			if (start < payload.offset) data = data.subarray(Math.min(bytes, payload.offset - start));
+			const data = buffer.subarray(Math.max(0, range.start - at), Math.min(bytes, range.end - at));
 			const joined = carry.length > 0 ? Buffer.concat([carry, data]) : data;
-			const final = position >= size;
-			// Whole blocks now; the last (short) one only at the end, where it carries the final flag.
-			const whole = final ? joined.length : joined.length - (joined.length % encryptedBlockSize);
-			const usable = !final && whole === joined.length ? whole - encryptedBlockSize : whole;
-			if (usable > 0 || final) {
-				decryptRange(payload.key, joined.subarray(0, usable), counter, final, scratch);
-				counter += Math.ceil(usable / encryptedBlockSize) || 1;
+			const last = position >= range.end;
+			// Whole blocks now; at the range's end, all that is left (the final block may be short).
+			const usable = last ? joined.length : joined.length - (joined.length % encryptedBlockSize);
+			if (usable > 0 || last) {
+				decryptRange(key, joined.subarray(0, usable), counter, last && range.final, scratch);
+				counter += Math.ceil(usable / encryptedBlockSize);
 			}
 
-			carry = Buffer.from(joined.subarray(Math.max(0, usable)));
+			carry = Buffer.from(joined.subarray(usable));
 		}
 
 		await pending;
-		return {source, blocks: counter, bytes: cipherSize};
+		return {source, blocks: counter - range.counter, bytes: range.end - range.start};
 	} finally {
 		await handle.close();
 	}
