@@ -138,7 +138,6 @@ export async function lowSpaceLock(spec: {
 		await opened.file.truncate(prefix.length + ciphertextPayloadSize(state.size));
 		await opened.file.sync();
 		await writeJsonAtomic(statePath, state);
-		await fs.chmod(statePath, 0o600);
 	}
 
 	const {file, partial: ours} = opened;
