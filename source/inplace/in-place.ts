@@ -142,6 +142,7 @@ async function runLowSpace(item: InPlaceItem, context: InPlaceContext, run: Para
 		control: run.control,
 		item: {index: run.index, count: run.count},
 		leftRunning: run.leftRunning,
+		rate: context.engine.rate,
 	});
 	if (result.outcome !== 'completed') {
 		const code = (result.error as NodeJS.ErrnoException | undefined)?.code;

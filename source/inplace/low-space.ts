@@ -15,6 +15,7 @@ import type {EncryptTarget} from '../age/engine.js';
 import type {WorkerPool} from '../age/pool.js';
 import {blockCount, blockRange, ciphertextPayloadSize, payloadKey} from '../age/stream.js';
 import {CheckpointError, writeJsonAtomic} from '../chunker/checkpoint.js';
+import {SharedControl} from '../chunker/control.js';
 import type {JobEmitter} from '../chunker/emitter.js';
 import {skippedByUser, type JobControl, type JobOutcome} from '../chunker/events.js';
 import {chunkAt, chunkCount} from '../chunker/plan.js';
@@ -68,16 +69,24 @@ export async function hasRoomFor(directory: string, bytes: number): Promise<{fre
 	return {free, fits: free >= bytes};
 }
 
-/** A JobControl that records stop requests, for a loop that checks between chunks. */
+/**
+ * The JobControl of a low-space lock: pause and resume reach the workers (their shared control);
+ * a skip or a stop is recorded and ends the loop before its next chunk (a chunk in flight is
+ * finished: the source is cut only after it is written and checked).
+ */
 class StopFlag implements JobControl {
-	paused = false;
+	readonly shared = new SharedControl();
 	reason: string | undefined;
+	get paused(): boolean {
+		return this.shared.paused;
+	}
+
 	pause(): void {
-		this.paused = true;
+		this.shared.pause();
 	}
 
 	resume(): void {
-		this.paused = false;
+		this.shared.resume();
 	}
 
 	skip(): void {
@@ -111,6 +120,8 @@ export async function lowSpaceLock(spec: {
 	item: {index: number; count: number};
 	/** The batch was running this file when it stopped: a partial output without state is its own. */
 	leftRunning: boolean;
+	/** Bytes per second, 0 = unlimited. */
+	rate: number;
 }): Promise<LowSpaceResult> {
 	const statePath = lowSpaceStatePath(spec.output);
 	const partial = partialPath(spec.output);
@@ -143,6 +154,9 @@ export async function lowSpaceLock(spec: {
 	const {file, partial: ours} = opened;
 	const count = chunkCount(state.size, state.chunkSize);
 	const control = new StopFlag();
+	// The batch's workers obey this file's control, not the one of the file before (which may have been skipped).
+	control.shared.setRate(spec.rate);
+	spec.pool.useControl(control.shared);
 	spec.control.attach(control);
 	const startedAt = Date.now();
 	const done = (length: number) => state.size - length;
