@@ -179,17 +179,19 @@ describe('cage lock and unlock', () => {
 		}
 	});
 
-	it.skipIf(process.getuid?.() !== 0)('a full disk: exit 75, the original kept, and the lock resumes once there is room', context => {
+	it.skipIf(process.getuid?.() !== 0)('a disk that fills during the lock: exit 75, the original kept, and the lock resumes once there is room', async context => {
 		const mount = fresh('small-disk');
 		if (spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=10m', 'tmpfs', mount]).status !== 0) context.skip();
 		try {
 			const file = path.join(mount, 'big');
 			writeRandomFile(file, 4 * 1024 * 1024);
 			const before = sha(file);
+			// Room for the whole output when the lock starts (so not --low-space); then something else fills the disk.
+			const job = startCage(['lock', file, '-r', recipient, '--chunk-size', '256K', '--rate', '2M', ...quiet], {env});
+			await waitFor(() => fs.existsSync(`${file}.age.partial`), {what: 'the partial output'});
 			const ballast = path.join(mount, 'ballast');
-			writeRandomFile(ballast, 5 * 1024 * 1024);
-			const run = cage(['lock', file, '-r', recipient, '--chunk-size', '256K', ...quiet], {env});
-			expect(run.status).toBe(75);
+			spawnSync('dd', ['if=/dev/zero', `of=${ballast}`, 'bs=64k', 'count=200']);
+			expect(await job.exited).toBe(75);
 			expect(sha(file)).toBe(before);
 			expect(fs.existsSync(`${file}.age`)).toBe(false);
 			fs.rmSync(ballast);
@@ -352,7 +354,8 @@ describe('cage lock and unlock', () => {
 		expect(report.locked).toBeGreaterThanOrEqual(40);
 		expect(report.locked + report.unlocked).toBeGreaterThanOrEqual(300);
 		expect(report.jobs).toEqual([expect.objectContaining({op: 'lock', state: 'interrupted', resume: expect.stringContaining('cage resume') as unknown})]);
-		expect(cage(['resume', manifest, ...quiet], {env}).status).toBe(0);
+		const resumed = cage(['resume', manifest, ...quiet], {env});
+		expect(resumed.status, resumed.stderr).toBe(0);
 		const after = JSON.parse(cage(['status', tree, '--json'], {env}).stdout) as {locked: number; unlocked: number; jobs: unknown[]};
 		expect(after).toMatchObject({locked: 300, unlocked: 0, jobs: []});
 		expect(cage(['config', 'set', 'backupOnUnlock', 'off'], {env}).status).toBe(0);
