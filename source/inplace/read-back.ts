@@ -122,17 +122,39 @@ export async function readBackRange(file: string, key: Buffer, range: BlockRange
 			turn ^= 1;
 			// The next read runs while this one is authenticated.
 			pending = readAt(position, buffers[turn]!);
-			const data = buffer.subarray(Math.max(0, range.start - at), Math.min(bytes, range.end - at));
-			const joined = carry.length > 0 ? Buffer.concat([carry, data]) : data;
+			let data = buffer.subarray(Math.max(0, range.start - at), Math.min(bytes, range.end - at));
 			const last = position >= range.end;
+			if (carry.length > 0) {
+				// The block the last read cut: completed from this one and checked alone, so that the
+				// rest is checked where it lies (no copy of the whole read).
+				const taken = Math.min(encryptedBlockSize - carry.length, data.length);
+				const joined = Buffer.concat([carry, data.subarray(0, taken)]);
+				data = data.subarray(taken);
+				if (joined.length < encryptedBlockSize && !last) {
+					carry = joined;
+					continue;
+				}
+
+				decryptRange(key, joined, counter, last && data.length === 0 && range.final, scratch);
+				counter += 1;
+				carry = Buffer.alloc(0);
+				if (data.length === 0) continue;
+			}
+
 			// Whole blocks now; at the range's end, all that is left (the final block may be short).
-			const usable = last ? joined.length : joined.length - (joined.length % encryptedBlockSize);
-			if (usable > 0 || last) {
-				decryptRange(key, joined.subarray(0, usable), counter, last && range.final, scratch);
+			const usable = last ? data.length : data.length - (data.length % encryptedBlockSize);
+			if (usable > 0) {
+				decryptRange(key, data.subarray(0, usable), counter, last && range.final, scratch);
 				counter += Math.ceil(usable / encryptedBlockSize);
 			}
 
-			carry = Buffer.from(joined.subarray(usable));
+			carry = Buffer.from(data.subarray(usable));
+		}
+
+		// An empty payload (an empty file) is one empty final block.
+		if (counter === range.counter && range.start === range.end && range.final) {
+			decryptRange(key, Buffer.alloc(0), counter, true, scratch);
+			counter += 1;
 		}
 
 		await pending;
