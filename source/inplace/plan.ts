@@ -118,12 +118,7 @@ export async function planInPlace(op: InPlaceOp, inputs: string[], {recursive, f
 	for (const input of inputs) await take(input, true);
 	if (op === 'lock' && plan.items.length > 0) {
 		// Written by another process right now: it would go on writing a file about to be removed.
-		const writing = await filesOpenForWriting();
-		const busy = new Set<string>();
-		for (const item of plan.items) {
-			const stat = await fs.stat(item.source);
-			if (writing.has(`${stat.dev}:${stat.ino}`)) busy.add(item.source);
-		}
+		const busy = await filesOpenForWriting(new Set(plan.items.map(item => item.source)));
 
 		const named = inputs.map(input => path.resolve(input));
 		const refusedNamed = [...busy].find(file => named.includes(file));
