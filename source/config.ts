@@ -40,6 +40,8 @@ export type Settings = {
 	backupKeepLast: number;
 	/** Backup retention: days a generation is kept beyond the last N (0 = no age limit). */
 	backupKeepDays: number;
+	/** `cage unlock` keeps the replaced FILE.age as a backup generation (`on`) or deletes it (`off`). */
+	backupOnUnlock: 'on' | 'off';
 };
 
 /** `path`: text that names a file; `cage config set` stores it absolute (`storedSetting`). */
@@ -64,6 +66,7 @@ export const settingSpecs: Record<keyof Settings, KeySpec> = {
 	backupDir: {kind: 'path', describe: 'backup directory, stored absolute (empty = $XDG_DATA_HOME/cage/backups)'},
 	backupKeepLast: {kind: 'int', min: 0, max: 1_000_000, describe: 'backups: complete generations kept per file (0 = no count limit)'},
 	backupKeepDays: {kind: 'int', min: 0, max: 1_000_000, describe: 'backups: days older generations are kept (0 = no age limit; with keep-last, only beyond the last N)'},
+	backupOnUnlock: {kind: 'enum', values: ['on', 'off'], describe: 'cage unlock keeps the replaced FILE.age as a backup generation (on) or deletes it (off)'},
 };
 
 /** Defaults, also the values `cage config reset` restores. */
@@ -83,6 +86,7 @@ export const defaultSettings: Settings = {
 	backupDir: '',
 	backupKeepLast: 3,
 	backupKeepDays: 0,
+	backupOnUnlock: 'on',
 };
 
 /** Thrown for an unknown key or an invalid value; the message says which and why. */

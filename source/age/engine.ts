@@ -20,7 +20,8 @@ import type {ChunkContext, ChunkProcessor, ChunkResult} from '../chunker/process
 import {permanentErrorCodes} from '../chunker/runner.js';
 import {faultPoint} from '../io/fault.js';
 import {identityOf, isIdentity, parseIdentity, type FileIdentity, type WrittenIdentity} from '../io/identity.js';
-import {exists, FileInput, FileOutput, newPartialError, OutputExistsError, partialReplacedError, syncDirectory} from '../io/files.js';
+import {exists, FileInput, type FileOutput, OutputExistsError} from '../io/files.js';
+import {PartialOutput} from '../io/partial-output.js';
 import {chunksToVerify, runChunkedJob, SourceChangedError} from '../jobs/chunked-job.js';
 import type {ControlProxy} from '../jobs/control-proxy.js';
 import {claim, claimPath} from '../jobs/claim.js';
@@ -76,6 +77,12 @@ export type AgeJobResult = {
 	/** The checkpoint kept for `cage resume`, when there is one. */
 	checkpoint?: string;
 	error?: Error;
+	/**
+	 * When completed: the payload key the job held and where the payload starts in its output (an
+	 * encryption's header length), so the caller can authenticate the output it reads back (lock).
+	 * In memory only.
+	 */
+	payload?: {key: Buffer; offset: number};
 };
 
 /** Who can decrypt the output: recipients (age1…, age1pq1…) or a passphrase. */
@@ -227,6 +234,8 @@ async function runAgeJob(spec: RunSpec): Promise<AgeJobResult> {
 	const pool = options.pool ?? new WorkerPool(Math.min(options.jobs, count), control, {lazy: true});
 	pool.useControl(control);
 	let output: FileOutput | undefined;
+	// The partial output as this job created or opened it: renamed or removed only while still its own.
+	let partial: PartialOutput | undefined;
 	let result: {outcome: JobOutcome; bytesDone: number; error?: Error; checkpoint?: string; sourceChanged?: string} | undefined;
 	// The job's claim on its checkpoint (one writer at a time); none for a job too small for one.
 	let held: Awaited<ReturnType<typeof claim>> | undefined;
@@ -245,7 +254,7 @@ async function runAgeJob(spec: RunSpec): Promise<AgeJobResult> {
 				return base;
 			}
 
-			output = opened.output;
+			({file: output, partial} = opened);
 			const source = await fingerprint(plan.input);
 			const checkpoint = await repairResume(plan, processor, resumeFrom!.checkpoint, resumeFrom!.file, {stopped: opened.stopped, emitter, itemIndex: item?.index, batchItem: Boolean(item)});
 			await verifyResume(plan, processor, checkpoint, resumeFrom!.file, resumeVerifyMode(plan, checkpoint, options, source, opened.ctimeMs), Boolean(item));
@@ -269,9 +278,7 @@ async function runAgeJob(spec: RunSpec): Promise<AgeJobResult> {
 			// (before either has a checkpoint naming its pid) is refused, a batch's file included. Only
 			// a batch's file that the batch itself left running (a crash before its first checkpoint)
 			// starts its partial output over.
-			output = await FileOutput.open(plan.partial, {exclusive: !item?.replacePartial}).catch((error: unknown) => {
-				throw newPartialError(error, plan.partial, plan.output);
-			});
+			({file: output, partial} = await PartialOutput.create(plan.partial, plan.output, {reuse: item?.replacePartial}));
 			await output.truncate(0);
 			if (spec.prefix) await output.write(spec.prefix, 0, spec.prefix.length, 0);
 		}
@@ -324,26 +331,23 @@ async function runAgeJob(spec: RunSpec): Promise<AgeJobResult> {
 			// another program must not add trailing data).
 			await output!.truncate(outputLength(plan));
 			await output!.sync();
-			// A job with no checkpoint yet names no pid, so a --force start could replace the partial
-			// output under it; renaming that would put the other job's unfinished file in place.
-			if (!(await output!.isAt(plan.partial))) throw partialReplacedError(plan.partial, plan.output);
 			await output!.close();
 			output = undefined;
-			// A file that appeared at OUTPUT while the job ran is not replaced without --force.
-			if (!(await mayReplaceOutput(plan, Boolean(options.force)))) throw outputAppearedError(plan, store?.path, Boolean(item));
-			if (options.beforeRename) {
-				const {ctimeMs: _moves, ...written} = (await identityOf(plan.partial))!;
-				await options.beforeRename(written);
-			}
-
-			await fs.rename(plan.partial, plan.output);
-			await syncDirectory(path.dirname(plan.output));
+			// A job with no checkpoint yet names no pid, so a --force start could replace the partial
+			// output under it; renaming that would put the other job's unfinished file in place.
+			await partial!.commit({
+				async beforeRename(written) {
+					// A file that appeared at OUTPUT while the job ran is not replaced without --force.
+					if (!(await mayReplaceOutput(plan, Boolean(options.force)))) throw outputAppearedError(plan, store?.path, Boolean(item));
+					await options.beforeRename?.(written);
+				},
+			});
 			faultPoint('after-final-rename');
 			await store?.remove();
 		} else {
 			// Only this job's own partial output (and checkpoint) may be removed: not one that another
 			// process made under the same name (its exclusive creation failed, or it was replaced).
-			const ours = output !== undefined && (await output.isAt(plan.partial));
+			const ours = (await partial?.isOurs()) ?? false;
 			await output?.close();
 			output = undefined;
 			const code = (result.error as NodeJS.ErrnoException | undefined)?.code;
@@ -354,7 +358,7 @@ async function runAgeJob(spec: RunSpec): Promise<AgeJobResult> {
 			const refused = Boolean(resumeFrom) && (result.error instanceof SourceChangedError || result.error instanceof CheckpointError || result.error instanceof OutputExistsError);
 			if (hopeless || refused || !result.checkpoint) {
 				if (!refused && ours) {
-					await fs.rm(plan.partial, {force: true});
+					await partial!.discard();
 					await store?.remove();
 				}
 
@@ -387,7 +391,8 @@ async function runAgeJob(spec: RunSpec): Promise<AgeJobResult> {
 		...(error && (result.outcome === 'failed' || noSpace) ? {error: error.message} : {}),
 		...(result.checkpoint ? {checkpoint: result.checkpoint, resumeCommand} : {}),
 	});
-	return {outcome: result.outcome, bytesDone: result.bytesDone, output: plan.output, ...(result.checkpoint ? {checkpoint: result.checkpoint} : {}), ...(error ? {error} : {})};
+	const payload = result.outcome === 'completed' ? {payload: {key: plan.key, offset: plan.kind === 'encrypt' ? plan.outOffset : plan.inOffset}} : {};
+	return {outcome: result.outcome, bytesDone: result.bytesDone, output: plan.output, ...(result.checkpoint ? {checkpoint: result.checkpoint} : {}), ...(error ? {error} : {}), ...payload};
 }
 
 /**
@@ -465,7 +470,7 @@ type OpenContext = {batchItem: boolean; force: boolean; emitter: JobEmitter; ite
  * and inode are the ones recorded). 'finished' when the job had already renamed its output into
  * place and a crash came before the checkpoint was removed: the output is checked whole.
  */
-async function openPartialForResume(plan: Plan, processor: AgeChunkProcessor, checkpoint: Checkpoint, file: string, context: OpenContext): Promise<'finished' | {output: FileOutput; ctimeMs: number; stopped: boolean}> {
+async function openPartialForResume(plan: Plan, processor: AgeChunkProcessor, checkpoint: Checkpoint, file: string, context: OpenContext): Promise<'finished' | {file: FileOutput; partial: PartialOutput; ctimeMs: number; stopped: boolean}> {
 	const stat = await fs.stat(plan.partial).catch(() => undefined);
 	if (!stat) {
 		const there = await fs.stat(plan.output).catch(() => undefined);
@@ -497,7 +502,7 @@ async function openPartialForResume(plan: Plan, processor: AgeChunkProcessor, ch
 	}
 
 	const untouched = checkpoint.partialCtimeMs === stat.ctimeMs && (checkpoint.partialIno === undefined || (checkpoint.partialIno === stat.ino && checkpoint.partialDev === stat.dev));
-	return {output: await FileOutput.open(plan.partial), ctimeMs: stat.ctimeMs, stopped: checkpoint.stopped === true && untouched};
+	return {...(await PartialOutput.open(plan.partial, plan.output)), ctimeMs: stat.ctimeMs, stopped: checkpoint.stopped === true && untouched};
 }
 
 /** Every chunk of a finished output (renamed into place before a crash) as written; throws naming the first that is not. */

@@ -52,6 +52,7 @@ export const anomalyCodes = [
 	'skip-unavailable',
 	'item-failed',
 	'resume-checked',
+	'in-place',
 	...sweepAnomalyCodes,
 ] as const;
 

@@ -17,7 +17,8 @@ import {decryptStream, encryptStream} from '../age/streams.js';
 import {ArmorEncoder, ArmorReader, armorDecided, armorSniffLength, dearmor, dearmoredStart, isArmored} from '../age/armor.js';
 import {readHeaderStanzas} from '../age/header-stanzas.js';
 import {hasLockedSshIdentity, unlockSshIdentities} from '../age/ssh-identities.js';
-import {checkReadableFile, exists, InputError, newPartialError, OutputExistsError, partialExistsError, partialReplacedError, sameFile, syncDirectory} from '../io/files.js';
+import {checkReadableFile, exists, InputError, OutputExistsError, partialExistsError} from '../io/files.js';
+import {PartialOutput} from '../io/partial-output.js';
 import {makePrivateDirectory} from '../io/private-file.js';
 import {peekUntil} from '../io/peek.js';
 import {batchCheckpointPath, checkBatchNotRunning, planBatch, runBatch, type BatchCheckpoint, type LeftOut} from '../jobs/batch-job.js';
@@ -246,8 +247,8 @@ async function runPlanned(
 	// file synchronously and ignores a short write, so a full disk went unnoticed.
 	const partial = plan.output === null ? null : partialPath(plan.output);
 	// Created, never reused: a second process starting on the same output is refused (see engine.ts).
-	const fd = partial === null ? null : openNewPartial(partial, plan.output!);
-	const identity = fd === null ? null : fs.fstatSync(fd);
+	const created = partial === null ? null : PartialOutput.createSync(partial, plan.output!);
+	const fd = created?.fd ?? null;
 	const stdoutIsFile = fd === null && io.stdout === process.stdout && isRegularFile(1);
 	const file = fd === null ? (stdoutIsFile ? fs.createWriteStream('', {fd: 1, autoClose: false}) : null) : fs.createWriteStream('', {fd, flush: true});
 	const destination = file ?? io.stdout;
@@ -304,11 +305,7 @@ async function runPlanned(
 
 		// The last writes and the sync can still fail here (a full disk): then the output is not complete.
 		await done();
-		if (partial !== null && plan.output !== null) {
-			if (!(await sameFile(identity!, partial))) throw partialReplacedError(partial, plan.output);
-			await fs.promises.rename(partial, plan.output);
-			await syncDirectory(path.dirname(path.resolve(plan.output)));
-		}
+		await created?.partial.commit();
 
 		return exitCode;
 	} catch (error) {
@@ -321,15 +318,7 @@ async function runPlanned(
 		}
 
 		// Gone after the rename; else this job's own unfinished file, never one that replaced it.
-		if (partial !== null && identity !== null && (await sameFile(identity, partial))) fs.rmSync(partial, {force: true});
-	}
-}
-
-function openNewPartial(partial: string, output: string): number {
-	try {
-		return fs.openSync(partial, 'wx', 0o600);
-	} catch (error) {
-		throw newPartialError(error, partial, output);
+		created?.partial.discardSync();
 	}
 }
 

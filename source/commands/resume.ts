@@ -16,6 +16,7 @@ import {defineCommand, UsageError, type Io} from './command.js';
 import {resolveJobOptions, sessionOptions, type JobOptions} from './job-options.js';
 import {jobFlags, jobFlagsHelp} from './options.js';
 import {resumeAgeJob, runAgeBatch} from './age-jobs.js';
+import {runInPlaceBatch} from './lock.js';
 import {checkBatchNotRunning, isBatchCheckpoint, readBatchCheckpoint, type BatchCheckpoint} from '../jobs/batch-job.js';
 import {describeError} from '../errors.js';
 import {claim, claimPath} from '../jobs/claim.js';
@@ -124,6 +125,7 @@ async function resumeClaimed(file: string, cli: Result<typeof resumeFlags>, opti
 			who = {key: manifest.passphrase ? {passphrase: await batchPassphrase(manifest)} : {identities: await readIdentityFiles(identityFiles)}};
 		}
 
+		if (manifest.inPlace) return runInPlaceBatch({manifest, checkpointPath: file, options, io, resumed: true, ...who});
 		return runAgeBatch({manifest, checkpointPath: file, emitter: new JobEmitter(), options, chunkSizeFlag: undefined, io, resumed: true, force: Boolean(cli.flags.force), ...who});
 	}
 

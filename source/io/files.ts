@@ -3,6 +3,7 @@
  * file-system checks every command makes before it starts work, and the directory fsync that makes
  * a rename durable.
  */
+import type {Stats} from 'node:fs';
 import fs from 'node:fs/promises';
 import type {ChunkInput, ChunkOutput} from '../chunker/processor.js';
 import {JobError} from '../errors.js';
@@ -77,6 +78,11 @@ export class FileOutput implements ChunkOutput {
 
 	async size(): Promise<number> {
 		return (await this.#handle.stat()).size;
+	}
+
+	/** The open file's status (its identity, whatever its name leads to now). */
+	async stat(): Promise<Stats> {
+		return this.#handle.stat();
 	}
 
 	async close(): Promise<void> {

@@ -63,6 +63,8 @@ export type BatchCheckpoint = {
 	passphrase: boolean;
 	/** Started with --force: existing outputs are replaced (also on resume). */
 	force?: boolean;
+	/** A `cage lock` / `cage unlock` batch and how it runs (source/inplace/); absent for encrypt/decrypt. */
+	inPlace?: {op: 'lock' | 'unlock'; keep: boolean; verify: boolean; backupDir?: string; retention?: {keepLast: number; keepDays: number}; chunkSize?: number};
 };
 
 /** The manifest's file name in the output directory (or the inputs' directory). */

@@ -1,0 +1,247 @@
+/**
+ * `cage lock` and `cage unlock` as one batch job: each file is encrypted (decrypted) beside itself
+ * by the chunked, resumable engine, and the original is removed only when the new file is
+ * complete, synced, renamed into place and — for a lock — read back and authenticated block by
+ * block. At every moment either the whole original or the whole, verified new file exists (both,
+ * in between). An interrupted batch is resumed with `cage resume`, like any batch: each step
+ * below is told from what is on disk, so it is redone or skipped safely after a crash.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import {ageChunkSize, decryptFile, encryptFile, resumeFile, type AgeJobResult, type DecryptKey, type EncryptTarget} from '../age/engine.js';
+import {ciphertextPayloadSize} from '../age/stream.js';
+import type {JobOutcome} from '../chunker/events.js';
+import type {WorkerPool} from '../age/pool.js';
+import {fingerprint, fingerprintChanges, type SourceFingerprint} from '../chunker/checkpoint.js';
+import {exists, InputError, OutputExistsError, syncDirectory} from '../io/files.js';
+import type {WrittenIdentity} from '../io/identity.js';
+import {readCheckpointFor, outputCheckpointPath, partialPath} from '../jobs/locate.js';
+import {hasRoomFor, lowSpaceLock, lowSpaceStatePath, removeLowSpaceState} from './low-space.js';
+import type {BatchItem, RunItem} from '../jobs/batch-job.js';
+import {keepAsBackup} from './backup-on-unlock.js';
+import type {InPlaceItem, InPlaceOp} from './plan.js';
+import {readBack} from './read-back.js';
+
+/** How a lock or unlock batch runs: recorded in its manifest, so a resume does the same. */
+export type InPlaceSettings = {
+	op: InPlaceOp;
+	/** Keep the original (no removal). */
+	keep: boolean;
+	/** Lock: read the new file back and authenticate it before the original goes. */
+	verify: boolean;
+	/** Unlock: the replaced FILE.age becomes a backup generation in this directory (else it is deleted). */
+	backupDir?: string;
+	/** Unlock: retention of the backups kept. */
+	retention?: {keepLast: number; keepDays: number};
+	/** --chunk-size, when given. */
+	chunkSize?: number;
+	/** Lock: back to front (--low-space), whatever the free space; else chosen when the file does not fit. */
+	lowSpace?: boolean;
+};
+
+/** What one file's run needs beyond the item. */
+export type InPlaceContext = {
+	settings: InPlaceSettings;
+	target?: EncryptTarget;
+	key?: DecryptKey;
+	pool: WorkerPool;
+	/** The engine's per-file settings (workers, rate, retries, resume checks). */
+	engine: {jobs: number; rate: number; retries: number; resumeVerify: 'sample' | 'full'; resumeArgs: Record<string, unknown>};
+	/** Chunk size and whether to checkpoint, for a file of `size` bytes. */
+	chunking: (size: number) => {chunkSize: number; checkpoint: boolean};
+	/** Stops the whole batch (a full disk: every later file would fail too). */
+	stopBatch: (reason: string) => void;
+	jobsForManifest: number;
+};
+
+/** A step that failed in a way the user fixes, keeping both files: exit 1 with the reason. */
+export class InPlaceError extends Error {
+	override name = 'InPlaceError';
+}
+
+/** Whether the file at `file` is the one recorded as written (its inode and size; chmod/utimes move its times). */
+async function isOurs(file: string, written: WrittenIdentity | undefined): Promise<boolean> {
+	const stat = await fs.stat(file).catch(() => undefined);
+	return Boolean(stat && written && stat.ino === written.ino && stat.dev === written.dev && stat.size === written.size);
+}
+
+/** Mode, owner (where permitted) and times of `meta` onto `file`. */
+async function carryMetadata(file: string, meta: {mode: number; uid?: number; gid?: number; atimeMs: number; mtimeMs: number}): Promise<void> {
+	if (meta.uid !== undefined && meta.gid !== undefined) {
+		// Only root may give a file away; a group the user is in works for anyone: kept where permitted.
+		await fs.chown(file, meta.uid, meta.gid).catch(async () => fs.chown(file, -1, meta.gid!).catch(() => undefined));
+	}
+
+	await fs.chmod(file, meta.mode);
+	// Not synced on their own: the data and its name are (by the engine); metadata lost to a power
+	// cut is set again by a resume, and losing it can only leave the new file's mode 0600.
+	await fs.utimes(file, meta.atimeMs / 1000, meta.mtimeMs / 1000);
+}
+
+/** The fingerprint of the original when the item started, kept in memory for the checks before its removal. */
+function changed(before: SourceFingerprint, now: SourceFingerprint): string[] {
+	const changes = fingerprintChanges(before, now);
+	if (changes.length === 0 && before.ctimeMs !== now.ctimeMs) changes.push('written to or its metadata changed (its change time moved)');
+	return changes;
+}
+
+/** Remove the original, or say why it could not be (both files kept). */
+async function removeOriginal(item: BatchItem, what: string): Promise<void> {
+	try {
+		await fs.unlink(item.source);
+	} catch (error) {
+		const code = (error as NodeJS.ErrnoException).code;
+		const why = code === 'EACCES' || code === 'EPERM' ? 'permission denied (the directory is not writable by you, or it is sticky and the file is not yours)' : (error as Error).message;
+		throw new InPlaceError(`cannot remove ${item.source}: ${why}; ${item.output} is complete${what}, and both are kept`);
+	}
+
+	await syncDirectory(path.dirname(item.source));
+}
+
+/** The engine job of one item: continued from its checkpoint, or started. */
+async function runEngine(item: InPlaceItem, context: InPlaceContext, run: Parameters<RunItem>[1]): Promise<AgeJobResult> {
+	const common = {
+		emitter: run.emitter,
+		control: run.control,
+		...context.engine,
+		item: {index: run.index, count: run.count, replacePartial: run.leftRunning},
+		pool: context.pool,
+		beforeRename: run.recordWritten,
+	};
+	const perFile = outputCheckpointPath(item.output);
+	if (await exists(perFile)) return resumeFile(await readCheckpointFor(perFile), perFile, common);
+	const {chunkSize, checkpoint} = context.chunking(item.size);
+	const options = {...common, chunkSize, checkpoint};
+	return context.settings.op === 'lock' ? encryptFile(item.source, item.output, context.target!, options) : decryptFile(item.source, item.output, context.key!, options);
+}
+
+function note(run: Parameters<RunItem>[1], severity: 'info' | 'warn', message: string): void {
+	run.emitter.send({type: 'anomaly', severity, code: 'in-place', message, item: run.index});
+}
+
+/** A lock done back to front (low-space.ts): begun, continued, or finished after a crash. */
+async function runLowSpace(item: InPlaceItem, context: InPlaceContext, run: Parameters<RunItem>[1], sourceThere: boolean): Promise<{outcome: JobOutcome; bytesDone: number; error?: Error}> {
+	if (!sourceThere) {
+		// Removed after the rename, before the state file went: finished.
+		if (await exists(item.output)) {
+			await removeLowSpaceState(item.output);
+			return {outcome: 'completed', bytesDone: item.size};
+		}
+
+		throw new InPlaceError(`${item.source} is gone, and ${item.output} was not finished: the file's data is in ${partialPath(item.output)} (its tail) — resume cannot finish it`);
+	}
+
+	const result = await lowSpaceLock({
+		source: item.source,
+		output: item.output,
+		size: item.size,
+		chunkSize: ageChunkSize(context.chunking(item.size).chunkSize),
+		...(context.target ? {target: context.target} : {}),
+		pool: context.pool,
+		emitter: run.emitter,
+		control: run.control,
+		item: {index: run.index, count: run.count},
+		leftRunning: run.leftRunning,
+		rate: context.engine.rate,
+	});
+	if (result.outcome !== 'completed') {
+		const code = (result.error as NodeJS.ErrnoException | undefined)?.code;
+		if (code === 'ENOSPC' || code === 'EDQUOT') context.stopBatch('no space left on device');
+		return result;
+	}
+
+	if (item.original) await carryMetadata(item.output, item.original);
+	// The source is empty now: every byte of it is in FILE.age, each chunk read back before the cut.
+	await removeOriginal(item, ', each chunk read back and authenticated before the source was cut (the source is empty)');
+	await removeLowSpaceState(item.output);
+	return {outcome: 'completed', bytesDone: item.size};
+}
+
+/** The RunItem of a lock or unlock batch. */
+export function inPlaceItemRunner(context: InPlaceContext): RunItem {
+	return async (batchItem, run) => {
+		const item = batchItem as InPlaceItem;
+		const {settings} = context;
+		const sourceThere = await exists(item.source);
+		if (settings.op === 'lock' && (await exists(lowSpaceStatePath(item.output)))) return runLowSpace(item, context, run, sourceThere);
+		// A crash after the original was removed, before the manifest said so.
+		if (!sourceThere && (await isOurs(item.output, item.written))) return {outcome: 'completed', bytesDone: item.size};
+		if (!sourceThere) throw new InputError(`${item.source}: no such file (moved or removed since the batch started)`);
+		const stat = await fs.lstat(item.source);
+		if (stat.isSymbolicLink()) throw new InputError(`${item.source} is now a symbolic link; it is not followed`);
+		if (settings.op === 'lock' && stat.nlink > 1) {
+			note(run, 'warn', `${item.source} has ${stat.nlink - 1} other hard link(s): they keep the plaintext after the lock`);
+		}
+
+		if (settings.op === 'lock' && item.size > 0 && !(await exists(outputCheckpointPath(item.output))) && !(await exists(item.output))) {
+			const needed = ciphertextPayloadSize(item.size) + 64 * 1024;
+			const room = await hasRoomFor(path.dirname(item.output), needed);
+			if (settings.lowSpace || !room.fits) {
+				const chunk = ageChunkSize(context.chunking(item.size).chunkSize);
+				if (!(await hasRoomFor(path.dirname(item.output), Math.min(item.size, chunk) + 2 * 64 * 1024)).fits) {
+					throw new InPlaceError(`${item.source}: not even one chunk (${chunk} bytes) fits in the ${room.free} bytes free; free some space, or lock it with a smaller --chunk-size`);
+				}
+
+				if (!settings.lowSpace) note(run, 'info', `${item.source} needs about ${needed} bytes beside it and ${room.free} are free: locked back to front (--low-space), one chunk of room at a time`);
+				return runLowSpace(item, context, run, sourceThere);
+			}
+		}
+
+		const before = await fingerprint(item.source);
+		let result: AgeJobResult | undefined;
+		const hasCheckpoint = await exists(outputCheckpointPath(item.output));
+		if (!hasCheckpoint && (await exists(item.output))) {
+			if (!(await isOurs(item.output, item.written))) throw new OutputExistsError(`${item.output} already exists (not written by this batch); move it away, then resume`);
+			if (settings.op === 'lock') {
+				// Written and renamed by this batch before a crash; the key it was written with is gone
+				// with that process, so it cannot be read back: made again (the original is still here).
+				note(run, 'info', `${item.output} was finished before the batch stopped, but not yet verified: it is written again`);
+				await fs.rm(item.output, {force: true});
+				delete item.written;
+			}
+		}
+
+		if (settings.op === 'unlock' && !hasCheckpoint && (await isOurs(item.output, item.written))) {
+			// Decrypted and renamed before a crash: only the steps after are left.
+		} else {
+			result = await runEngine(item, context, run);
+			if (result.outcome !== 'completed') {
+				const code = (result.error as NodeJS.ErrnoException | undefined)?.code;
+				if (code === 'ENOSPC' || code === 'EDQUOT') context.stopBatch('no space left on device');
+				return result;
+			}
+		}
+
+		const original = item.original ?? {mode: stat.mode & 0o7777, uid: stat.uid, gid: stat.gid, atimeMs: stat.atimeMs, mtimeMs: stat.mtimeMs, nlink: stat.nlink};
+		// The plaintext never gets a wider mode than the .age had; owners are not carried back (age files carry none).
+		await carryMetadata(item.output, settings.op === 'lock' ? original : {mode: original.mode, atimeMs: original.atimeMs, mtimeMs: original.mtimeMs});
+		const changes = changed(before, await fingerprint(item.source));
+		if (changes.length > 0) {
+			await fs.rm(item.output, {force: true});
+			throw new InPlaceError(`${item.source} changed while it was being ${settings.op}ed (${changes.join(', ')}): stopped; ${item.source} is kept and ${item.output} removed`);
+		}
+
+		let verified = '';
+		if (settings.op === 'lock' && settings.verify) {
+			if (!result?.payload) throw new InPlaceError(`${item.output}: the job did not hand back its key, so it cannot be read back; both files are kept`);
+			try {
+				const checked = await readBack(item.output, result.payload);
+				verified = `, read back ${checked.source === 'device' ? 'from the device' : 'from the page cache'} and authenticated`;
+			} catch (error) {
+				await fs.rm(item.output, {force: true});
+				throw new InPlaceError(`${item.output} failed its read-back (${(error as Error).message}): removed; ${item.source} is kept`);
+			}
+		}
+
+		if (settings.keep) return {outcome: 'completed', bytesDone: item.size};
+		const now = changed(before, await fingerprint(item.source));
+		if (now.length > 0) throw new InPlaceError(`${item.source} changed just before its removal (${now.join(', ')}): both files are kept`);
+		if (settings.op === 'unlock' && settings.backupDir) {
+			await keepAsBackup(item.source, item.output, settings.backupDir, settings.retention ?? {keepLast: 0, keepDays: 0}, context.jobsForManifest);
+		} else {
+			await removeOriginal(item, verified);
+		}
+
+		return {outcome: 'completed', bytesDone: item.size};
+	};
+}
