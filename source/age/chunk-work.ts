@@ -72,6 +72,8 @@ export class ChunkWork {
 		const inFd = this.#fdFor(task.input, false);
 		const verify = task.op === 'verify-encrypt' || task.op === 'verify-decrypt';
 		const outFd = verify ? this.#fdFor(task.output, false) : -1;
+		// authenticate: every tag checked, nothing written or compared (cage verify).
+		const discard = task.op === 'authenticate';
 		// verify-*: does the output still hold, block for block, what this chunk gives now?
 		let matches = true;
 		const totalBlocks = Math.max(1, Math.ceil(task.plainTotal / blockSize));
@@ -106,12 +108,15 @@ export class ChunkWork {
 				else if (matches) matches = this.#holds(outFd, cipher, position, task.output);
 			} else {
 				const cipher = readFully(inFd, this.#cipherBuffer, cipherLength, task.inOffset + counter * encryptedBlockSize, task.input);
-				const plain = decryptRange(key, cipher, counter, final, verify ? this.#plainBuffer : output.take(plainLength));
+				const plain = decryptRange(key, cipher, counter, final, verify || discard ? this.#plainBuffer : output.take(plainLength));
 				const position = task.outOffset + counter * blockSize;
 				hashTags(cipher);
-				written.update(plain);
-				if (!verify) output.put(task.output, plain.length, position);
-				else if (matches) matches = this.#holds(outFd, plain, position, task.output);
+				// authenticate: the tags are checked, nothing more is done with the plaintext.
+				if (!discard) {
+					written.update(plain);
+					if (!verify) output.put(task.output, plain.length, position);
+					else if (matches) matches = this.#holds(outFd, plain, position, task.output);
+				}
 			}
 
 			plainPos += plainLength;

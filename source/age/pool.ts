@@ -15,10 +15,12 @@ import {loadXxh3} from './xxh3.js';
  * `verify-*` redoes a committed chunk without writing: it reads back what `output` holds at the
  * chunk's place and says whether it is what the work gives now (resume verification).
  * `digest-*` only reads back what `output` holds there and returns its digest (chunk-digest.ts).
+ * `authenticate` decrypts the chunk's blocks, checking every tag, and throws the plaintext away
+ * (`cage verify`): `output` is not opened.
  */
 export type WorkerTask = {
 	id: number;
-	op: 'encrypt' | 'decrypt' | 'verify-encrypt' | 'verify-decrypt' | 'digest-encrypt' | 'digest-decrypt';
+	op: 'encrypt' | 'decrypt' | 'verify-encrypt' | 'verify-decrypt' | 'digest-encrypt' | 'digest-decrypt' | 'authenticate';
 	input: string;
 	/** Output file (read, not written, by `verify-*`). */
 	output: string;

@@ -18,6 +18,7 @@ export type CommandEntry = {
 export const commands: CommandEntry[] = [
 	{name: 'encrypt', summary: 'encrypt a file to age recipients or a passphrase (resumable, parallel)', load: async () => (await import('./age-jobs.js')).encryptCommand},
 	{name: 'decrypt', summary: 'decrypt an age file with identities or a passphrase (resumable, parallel)', load: async () => (await import('./age-jobs.js')).decryptCommand},
+	{name: 'verify', summary: 'authenticate every block of age files, in parallel, writing nothing', load: async () => (await import('./verify.js')).verifyCommand},
 	{name: 'resume', summary: 'continue an interrupted encrypt, decrypt, hash or sweep job', load: async () => (await import('./resume.js')).resumeCommand},
 	{name: 'watch', summary: 'follow the audit log of jobs run by other cage processes, in the same dashboard', load: async () => (await import('./watch.js')).watchCommand},
 	{name: 'keygen', summary: 'generate an age identity, or print the recipients of one (like age-keygen)', load: async () => (await import('./keygen.js')).keygenCommand},
