@@ -35,6 +35,8 @@ export type RangeFlags = {
 
 /** A size flag that may be negative (`--offset -1MiB`: a mebibyte before the end). */
 function signedSize(name: string, value: string): number {
+	// `--offset -1KiB` reaches here as '' (the parser takes -1KiB for short flags): say how to write it.
+	if (value.trim() === '') throw new UsageError(`--${name} needs a value; write a negative one with '=', as --${name}=-1KiB`);
 	const negative = value.trimStart().startsWith('-');
 	try {
 		const bytes = parseSize(negative ? value.trimStart().slice(1) : value);

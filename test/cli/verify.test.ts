@@ -64,7 +64,7 @@ describe.each(made)('a file made by %s', (maker, file) => {
 		const payload = payloadOffset(bad);
 		const at = payload + 2 * mib + 777;
 		const bytes = fs.readFileSync(bad);
-		bytes[at] ^= 0x01;
+		bytes[at]! ^= 0x01;
 		fs.writeFileSync(bad, bytes);
 		const block = Math.floor((at - payload) / (64 * 1024 + 16));
 		const result = cage(['verify', bad, '-i', key, ...chunked, ...quiet], {env});
@@ -122,7 +122,7 @@ describe('batches', () => {
 
 		const damaged = path.join(tree, 'sub', 'c.age');
 		const bytes = fs.readFileSync(damaged);
-		bytes[bytes.length - 5] ^= 0xff;
+		bytes[bytes.length - 5]! ^= 0xff;
 		fs.writeFileSync(damaged, bytes);
 		const bad = cage(['verify', '--recursive', tree, '-i', key, ...quiet], {env});
 		expect(bad.status).toBe(1);
