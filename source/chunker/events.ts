@@ -11,7 +11,7 @@
  */
 
 /** What a job does. */
-export type JobKind = 'encrypt' | 'decrypt' | 'hash' | 'sweep' | 'verify';
+export type JobKind = 'encrypt' | 'decrypt' | 'hash' | 'sweep' | 'verify' | 'prune';
 
 /** What stands for a job's output where it has none (a digest, a report, nothing written), else stdout. */
 export function outputLabel(kind: JobKind | null, output: string | null): string {
@@ -19,6 +19,7 @@ export function outputLabel(kind: JobKind | null, output: string | null): string
 	if (kind === 'hash') return '(digest)';
 	if (kind === 'sweep') return '(report)';
 	if (kind === 'verify') return '(nothing written)';
+	if (kind === 'prune') return '(generations removed)';
 	return 'stdout';
 }
 
@@ -61,6 +62,8 @@ export const anomalyCodes = [
 	'skip-unavailable',
 	'item-failed',
 	'resume-checked',
+	'backup-pruned',
+	'backup-orphan',
 	...sweepAnomalyCodes,
 ] as const;
 

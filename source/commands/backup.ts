@@ -21,6 +21,7 @@ import type {RetentionPolicy} from '../backup/retention.js';
 import {BackupError, findGeneration, findSource, readRegistry, registryPath, type Generation, type Registry} from '../backup/registry.js';
 import {recordFindings, verifyGeneration, type VerifyFinding} from '../backup/verify.js';
 import {runBackupVerify} from '../backup/verify-job.js';
+import {runPruneJob} from '../backup/prune-job.js';
 import {resolveChunkSize} from './chunk-plan.js';
 import type {Io} from './command.js';
 import {defineCommand, exitCodes, UsageError} from './command.js';
@@ -453,14 +454,27 @@ export const backupPruneCommand = defineCommand({
 	Options
 	      --dry-run             say what would be removed; remove nothing
 ${retentionHelp}
-${toHelp}`,
-	flags: {...toFlag, ...retentionFlags, dryRun: {type: 'boolean'}},
+${toHelp}
+	      --audit-log PATH      append the prune's events to this audit log (default: config 'auditLog')
+	      --no-audit            do not write the audit log`,
+	flags: {...toFlag, ...retentionFlags, dryRun: {type: 'boolean'}, auditLog: jobFlags.auditLog, audit: jobFlags.audit},
 	async run(cli, io) {
 		if (cli.input.length > 0) throw new UsageError(`unexpected argument '${cli.input[0]!}' (prune applies to every file of the directory)`);
-		const options = resolveJobOptions({}, io);
+		// A prune takes a moment: no progress, but its removals go to the audit log (a dry run removes nothing: none).
+		const options = resolveJobOptions({progress: 'none', auditLog: cli.flags.auditLog, audit: cli.flags.audit}, io);
 		const dir = await existingBackupDir(cli.flags.to, options.settings);
 		const dryRun = Boolean(cli.flags.dryRun);
-		const report = await prune(dir, retentionPolicy(cli.flags, options.settings), {dryRun});
+		const policy = retentionPolicy(cli.flags, options.settings);
+		let report: PruneReport;
+		if (dryRun) {
+			report = await prune(dir, policy, {dryRun});
+		} else {
+			const emitter = new JobEmitter();
+			const {result, exitCode} = await runSession(sessionOptions(options, io, 'backup prune', null), emitter, new ControlProxy(), async () => runPruneJob(dir, policy, emitter));
+			if (!result.report) return exitCode;
+			report = result.report;
+		}
+
 		printPrune(report, io, dryRun);
 		if (report.removed.length === 0 && report.orphans.length === 0) io.stdout.write('nothing to remove\n');
 		return exitCodes.ok;
