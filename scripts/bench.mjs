@@ -270,9 +270,9 @@ try {
 		for (let index = 0; index < warmups + repeats; index++) {
 			const round = {
 				sha: await measure('sha256sum', [generation]),
-				verify: await measure(...cage('backup', 'verify', plain, '--to', backups)),
+				verify: await measure(...cage('backup', 'verify', plain, '--to', backups, '--progress', 'none', '--no-audit')),
 				age: await measure('age', ['-d', '-i', key, '-o', '/dev/null', generation]),
-				keyed: await measure(...cage('backup', 'verify', plain, '-i', key, '--to', backups)),
+				keyed: await measure(...cage('backup', 'verify', plain, '-i', key, '--to', backups, '--progress', 'none', '--no-audit')),
 			};
 			if (index >= warmups) for (const [name, run] of Object.entries(round)) runs[name].push(run);
 		}
