@@ -6,9 +6,11 @@
 //                                          (scripts/bench-audit.mjs), cage sweep (scripts/bench-sweep.mjs) and cage lock
 //                                          (scripts/bench-lock.mjs) benches
 //   BENCH_SIZE=256MiB BENCH_BIG=1GiB       smaller files
-//   BENCH_SKIP=big,big-resume,check,speed,tui,audit,backup,sweep,lock  skip sections (speed: #18's goals,
+//   BENCH_SKIP=big,big-resume,check,speed,tui,audit,backup,sweep,lock,verify  skip sections (speed: #18's goals,
 //                                          scripts/bench-speed.mjs; lock: cage lock against
-//                                          encrypt + rm, scripts/bench-lock.mjs; sweep: cage sweep against
+//                                          encrypt + rm, scripts/bench-lock.mjs; verify: cage verify against age -d -o
+//                                          /dev/null, and a 1 MiB range of a BENCH_BIG file (scripts/bench-verify.mjs);
+//                                          sweep: cage sweep against
 //                                          jq empty; backup: backup create and
 //                                          verify against sha256sum and age -d; check: the resume's check of a whole
 //                                          committed prefix against a full run; big-resume: the resume ratio at BENCH_BIG, on
@@ -270,9 +272,9 @@ try {
 		for (let index = 0; index < warmups + repeats; index++) {
 			const round = {
 				sha: await measure('sha256sum', [generation]),
-				verify: await measure(...cage('backup', 'verify', plain, '--to', backups)),
+				verify: await measure(...cage('backup', 'verify', plain, '--to', backups, '--progress', 'none', '--no-audit')),
 				age: await measure('age', ['-d', '-i', key, '-o', '/dev/null', generation]),
-				keyed: await measure(...cage('backup', 'verify', plain, '-i', key, '--to', backups)),
+				keyed: await measure(...cage('backup', 'verify', plain, '-i', key, '--to', backups, '--progress', 'none', '--no-audit')),
 			};
 			if (index >= warmups) for (const [name, run] of Object.entries(round)) runs[name].push(run);
 		}
@@ -355,7 +357,7 @@ try {
 	}
 
 	// The dashboard and the audit log have their own benches; their JSON is recorded here.
-	for (const [section, script] of [['speed', 'bench-speed.mjs'], ['tui', 'bench-ui.mjs'], ['audit', 'bench-audit.mjs'], ['sweep', 'bench-sweep.mjs'], ['lock', 'bench-lock.mjs']]) {
+	for (const [section, script] of [['speed', 'bench-speed.mjs'], ['tui', 'bench-ui.mjs'], ['audit', 'bench-audit.mjs'], ['sweep', 'bench-sweep.mjs'], ['lock', 'bench-lock.mjs'], ['verify', 'bench-verify.mjs']]) {
 		if (skip.has(section)) continue;
 		const child = spawnSync(process.execPath, [path.join(root, 'scripts', script)], {env: {...process.env, BENCH_SIZE: process.env.BENCH_SIZE ?? '1GiB', BENCH_DIR: path.dirname(dir)}, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 16 * 1024 * 1024});
 		if (child.status !== 0) {

@@ -21,6 +21,8 @@ export {ControlProxy} from './jobs/control-proxy.js';
 export {runHashJob, type HashJobOptions, type HashJobResult} from './jobs/hash-job.js';
 export {encryptFile, decryptFile, resumeFile, type AgeJobOptions, type AgeJobResult, type EncryptTarget, type DecryptKey} from './age/engine.js';
 export {encryptStream, decryptStream, type StreamJobOptions, type StreamJobResult} from './age/streams.js';
+export {verifyFile, verifyArmoredFile, type VerifyOptions, type VerifyResult, type BadBlock} from './age/verify.js';
+export {AgeReaderAt, resolveRange} from './age/random-access.js';
 export {jsonReporter, plainReporter} from './progress/reporters.js';
 export {parseSize, formatBytes, formatRate} from './size.js';
 export {

@@ -66,12 +66,16 @@ export class ChunkWork {
 	run(task: WorkerTask, gate: ChunkGate, report: ChunkReport, output: SpanOutput = this.#direct): TaskResult {
 		const key = Buffer.from(task.key);
 		if (task.op === 'digest-encrypt' || task.op === 'digest-decrypt') return {mac: '', digest: this.#digestOutput(task, key, gate, report)};
+		if (task.op === 'sha256') return {mac: '', digest: this.#sha256Range(task, gate, report)};
 		const mac = createHash('sha256');
 		// What this chunk wrote, as written: a resume after a crash checks the partial output against it.
 		const written = this.#newSum();
 		const inFd = this.#fdFor(task.input, false);
 		const verify = task.op === 'verify-encrypt' || task.op === 'verify-decrypt';
 		const outFd = verify ? this.#fdFor(task.output, false) : -1;
+		// authenticate: every tag checked, nothing written or compared (cage verify).
+		const discard = task.op === 'authenticate';
+		const cipherSum = discard && task.sha256 ? createHash('sha256') : undefined;
 		// verify-*: does the output still hold, block for block, what this chunk gives now?
 		let matches = true;
 		const totalBlocks = Math.max(1, Math.ceil(task.plainTotal / blockSize));
@@ -106,12 +110,16 @@ export class ChunkWork {
 				else if (matches) matches = this.#holds(outFd, cipher, position, task.output);
 			} else {
 				const cipher = readFully(inFd, this.#cipherBuffer, cipherLength, task.inOffset + counter * encryptedBlockSize, task.input);
-				const plain = decryptRange(key, cipher, counter, final, verify ? this.#plainBuffer : output.take(plainLength));
+				cipherSum?.update(cipher);
+				const plain = decryptRange(key, cipher, counter, final, verify || discard ? this.#plainBuffer : output.take(plainLength));
 				const position = task.outOffset + counter * blockSize;
 				hashTags(cipher);
-				written.update(plain);
-				if (!verify) output.put(task.output, plain.length, position);
-				else if (matches) matches = this.#holds(outFd, plain, position, task.output);
+				// authenticate: the tags are checked, nothing more is done with the plaintext.
+				if (!discard) {
+					written.update(plain);
+					if (!verify) output.put(task.output, plain.length, position);
+					else if (matches) matches = this.#holds(outFd, plain, position, task.output);
+				}
 			}
 
 			plainPos += plainLength;
@@ -122,7 +130,22 @@ export class ChunkWork {
 			}
 		}
 
-		return {mac: mac.digest('hex'), digest: chunkDigest(digestKey(key), task.plainStart, written.digest()), ...(verify ? {matches} : {})};
+		return {mac: mac.digest('hex'), digest: cipherSum ? cipherSum.digest('hex') : chunkDigest(digestKey(key), task.plainStart, written.digest()), ...(verify ? {matches} : {})};
+	}
+
+	/** SHA-256 (hex) of input bytes [plainStart, plainEnd), read as they are: no key, nothing decrypted. */
+	#sha256Range(task: WorkerTask, gate: ChunkGate, report: ChunkReport): string {
+		const fd = this.#fdFor(task.input, false);
+		const sum = createHash('sha256');
+		const buffer = this.#cipherBuffer;
+		for (let position = task.plainStart; position < task.plainEnd; position += buffer.length) {
+			const length = Math.min(buffer.length, task.plainEnd - position);
+			gate.gateSync(length);
+			sum.update(readFully(fd, buffer, length, position, task.input));
+			report.progress(position + length - task.plainStart);
+		}
+
+		return sum.digest('hex');
 	}
 
 	/** Close the files earlier tasks opened (a new job, or the runner closing). */

@@ -776,7 +776,7 @@ export async function resumeFile(
 	options: Omit<AgeJobOptions, 'chunkSize' | 'checkpoint'> & {recipients?: EncryptTarget},
 ): Promise<AgeJobResult> {
 	const kind: JobKind = checkpoint.kind;
-	if (kind === 'hash' || kind === 'sweep' || checkpoint.output === null || checkpoint.partial === null) throw new CheckpointError(`${checkpointFile} is not an encrypt or decrypt checkpoint`);
+	if (kind === 'hash' || kind === 'sweep' || kind === 'verify' || kind === 'prune' || checkpoint.output === null || checkpoint.partial === null) throw new CheckpointError(`${checkpointFile} is not an encrypt or decrypt checkpoint`);
 	if (!checkpoint.secrets) throw new CheckpointError(`${checkpointFile} has no wrapped secrets; it cannot be resumed`);
 	if (kind === 'encrypt' && options.recipients && recipientsDigest(options.recipients) !== checkpoint.params.recipients) {
 		throw new CheckpointError(

@@ -15,10 +15,14 @@ import {loadXxh3} from './xxh3.js';
  * `verify-*` redoes a committed chunk without writing: it reads back what `output` holds at the
  * chunk's place and says whether it is what the work gives now (resume verification).
  * `digest-*` only reads back what `output` holds there and returns its digest (chunk-digest.ts).
+ * `authenticate` decrypts the chunk's blocks, checking every tag, and throws the plaintext away
+ * (`cage verify`): `output` is not opened; with `sha256`, its digest is the SHA-256 (hex) of the
+ * ciphertext it read (a backup manifest's chunk digest). `sha256` alone hashes input bytes
+ * [plainStart, plainEnd) as they are (file offsets; no key needed): a backup verify without a key.
  */
 export type WorkerTask = {
 	id: number;
-	op: 'encrypt' | 'decrypt' | 'verify-encrypt' | 'verify-decrypt' | 'digest-encrypt' | 'digest-decrypt';
+	op: 'encrypt' | 'decrypt' | 'verify-encrypt' | 'verify-decrypt' | 'digest-encrypt' | 'digest-decrypt' | 'authenticate' | 'sha256';
 	input: string;
 	/** Output file (read, not written, by `verify-*`). */
 	output: string;
@@ -31,6 +35,8 @@ export type WorkerTask = {
 	inOffset: number;
 	/** Where the payload (decrypt: plaintext) starts in the output file. */
 	outOffset: number;
+	/** `authenticate`: also the SHA-256 of the ciphertext read, as the result's digest. */
+	sha256?: boolean;
 };
 
 /**

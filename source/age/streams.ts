@@ -29,6 +29,8 @@ export type StreamJobOptions = {
 	/** Names for events. */
 	source?: string | null;
 	output?: string | null;
+	/** The job kind its events name: a decryption whose plaintext is thrown away is `cage verify`'s. */
+	kind?: 'verify';
 };
 
 export type StreamJobResult = {outcome: JobOutcome; bytesDone: number; error?: Error};
@@ -110,7 +112,7 @@ async function write(output: Writable, data: Uint8Array, signal: AbortSignal): P
 }
 
 async function runStreamJob(
-	kind: 'encrypt' | 'decrypt',
+	kind: 'encrypt' | 'decrypt' | 'verify',
 	output: Writable,
 	options: StreamJobOptions,
 	body: (context: {control: SharedControl; signal: AbortSignal; telemetry: StreamTelemetry}) => Promise<void>,
@@ -304,7 +306,7 @@ export async function encryptStream(input: Readable, output: Writable, target: E
 
 /** Decrypt a stream; every block is authenticated before its plaintext is written. */
 export async function decryptStream(input: Readable, output: Writable, key: DecryptKey, options: StreamJobOptions): Promise<StreamJobResult> {
-	return runStreamJob('decrypt', output, options, async ({control, signal, telemetry}) => {
+	return runStreamJob(options.kind ?? 'decrypt', output, options, async ({control, signal, telemetry}) => {
 		const iterator = untilAborted(input as AsyncIterable<Uint8Array>, signal)[Symbol.asyncIterator]();
 		const chunks: AsyncIterable<Uint8Array> = {[Symbol.asyncIterator]: () => iterator};
 		const header = await readHeaderFromStream(chunks, key.passphrase === undefined ? {identities: key.identities} : {passphrase: key.passphrase}, options.source ?? 'stdin');

@@ -84,8 +84,10 @@ export function releaseWarmWorkers(): void {
  */
 export function warmForArgv(argv: readonly string[], settingJobs: number): void {
 	const command = argv.find(arg => !arg.startsWith('-'));
-	if (command !== 'encrypt' && command !== 'decrypt' && command !== 'resume') return;
+	if (command !== 'encrypt' && command !== 'decrypt' && command !== 'resume' && command !== 'verify') return;
 	if (argv.some(arg => arg === '--help' || arg === '-h' || arg === '--version')) return;
+	// A range (decrypt --offset/--length) is decrypted on the main thread: threads would only slow its start.
+	if (argv.some(arg => /^--(offset|length)(=|$)/.test(arg))) return;
 	let jobs = settingJobs;
 	for (const [index, arg] of argv.entries()) {
 		const value = arg === '--jobs' || arg === '-j' ? argv[index + 1] : /^--jobs=(.+)$/.exec(arg)?.[1];

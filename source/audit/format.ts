@@ -44,7 +44,7 @@ const optionalString: FieldSpec = {kind: 'string', optional: true};
 /** The fields each event type carries besides type/job/ts/seq (events.ts is the reference). */
 const schema: Record<CageEventType, Record<string, FieldSpec>> = {
 	'job:start': {
-		kind: {kind: ['encrypt', 'decrypt', 'hash', 'sweep']},
+		kind: {kind: ['encrypt', 'decrypt', 'hash', 'sweep', 'verify', 'prune']},
 		source: {kind: 'string|null'},
 		output: {kind: 'string|null'},
 		size: {kind: 'int|null'},

@@ -11,7 +11,17 @@
  */
 
 /** What a job does. */
-export type JobKind = 'encrypt' | 'decrypt' | 'hash' | 'sweep';
+export type JobKind = 'encrypt' | 'decrypt' | 'hash' | 'sweep' | 'verify' | 'prune';
+
+/** What stands for a job's output where it has none (a digest, a report, nothing written), else stdout. */
+export function outputLabel(kind: JobKind | null, output: string | null): string {
+	if (output !== null) return output;
+	if (kind === 'hash') return '(digest)';
+	if (kind === 'sweep') return '(report)';
+	if (kind === 'verify') return '(nothing written)';
+	if (kind === 'prune') return '(generations removed)';
+	return 'stdout';
+}
 
 /** How a job ended. */
 export type JobOutcome = 'completed' | 'interrupted' | 'failed';
@@ -53,6 +63,8 @@ export const anomalyCodes = [
 	'item-failed',
 	'resume-checked',
 	'in-place',
+	'backup-pruned',
+	'backup-orphan',
 	...sweepAnomalyCodes,
 ] as const;
 

@@ -37,6 +37,7 @@ import {defineCommand, exitCodes, UsageError} from './command.js';
 import {ageJobSettings, resolveJobOptions, sessionOptions, type JobOptions} from './job-options.js';
 import {encryptTargetFlags, jobFlags, jobFlagsHelp, sizeFlag} from './options.js';
 import {askKeyPassphrase, readPassphrase} from './passphrase.js';
+import {decryptRangeCommand} from './decrypt-range.js';
 
 // Encrypted SSH keys and identity files ask on the terminal (also for cage resume, which comes here).
 setSecretPrompt(askKeyPassphrase);
@@ -519,7 +520,14 @@ export const decryptCommand = defineCommand({
 	batch); from stdin, cage reads the first bytes before anything else, so like age it waits for
 	them. An age file is not read from the terminal: give INPUT or redirect stdin.
 
+	Random access: --offset N [--length L] decrypts only the 64 KiB blocks that cover the range
+	(sizes as 1048576, 64KiB, 16MiB; a negative offset counts from the end; the length defaults
+	to the rest), after authenticating the file's last block, so a truncated or extended file is
+	refused whatever the range. To stdout or -o (OUTPUT.partial until done); binary files only.
+
 	Options
+	      --offset N            start the plaintext at byte N (N < 0: |N| bytes before the end)
+	      --length L            decrypt L bytes from there (default: to the end)
 	  -i, --identity FILE       decrypt with the identities in FILE (age-keygen format), an SSH
 	                            private key (~/.ssh/id_ed25519, id_rsa), or an identity file
 	                            encrypted with age -p; an encrypted one asks for its passphrase
@@ -529,14 +537,19 @@ ${commonHelp}
 	Examples
 	  $ cage decrypt backup.tar.age -i key.txt -o backup.tar
 	  $ cage decrypt -p notes.age > notes.txt
-	  $ cage decrypt --recursive /backup/photos -i key.txt --output-dir photos/`,
+	  $ cage decrypt --recursive /backup/photos -i key.txt --output-dir photos/
+	  $ cage decrypt db.dump.age -i key.txt --offset 1GiB --length 1MiB -o piece.bin
+	  $ cage decrypt log.age -i key.txt --offset=-64KiB          (the last 64 KiB)`,
 	flags: {
 		identity: {type: 'string', shortFlag: 'i', isMultiple: true},
+		offset: {type: 'string'},
+		length: {type: 'string'},
 		...commonFlags,
 	},
 	async run(cli, io) {
 		const identityFiles = cli.flags.identity ?? [];
 		if (cli.flags.armor) throw new UsageError('-a/--armor is for encrypt: armored input is detected by itself');
+		if (cli.flags.offset !== undefined || cli.flags.length !== undefined) return decryptRangeCommand(cli.input, cli.flags, io);
 		if (cli.flags.passphrase && identityFiles.length > 0) throw new UsageError('-p cannot be combined with -i');
 		// Like age, a passphrase-encrypted file or stream asks for its passphrase without -p: a
 		// stream's first bytes are looked at (and put back) before the job starts.

@@ -20,6 +20,8 @@ import {prune, type PruneReport} from '../backup/prune.js';
 import type {RetentionPolicy} from '../backup/retention.js';
 import {BackupError, findGeneration, findSource, readRegistry, registryPath, type Generation, type Registry} from '../backup/registry.js';
 import {recordFindings, verifyGeneration, type VerifyFinding} from '../backup/verify.js';
+import {runBackupVerify} from '../backup/verify-job.js';
+import {runPruneJob} from '../backup/prune-job.js';
 import {resolveChunkSize} from './chunk-plan.js';
 import type {Io} from './command.js';
 import {defineCommand, exitCodes, UsageError} from './command.js';
@@ -317,6 +319,15 @@ function describeFinding(finding: VerifyFinding): string {
 	}
 }
 
+/** `--sample PERCENT` (`10`, `2.5%`): a share of the chunks, more than 0 and at most 100 (100: all). */
+function sampleFlag(value: string | undefined): number | undefined {
+	if (value === undefined) return undefined;
+	const match = /^\s*(\d+(?:\.\d+)?)\s*%?\s*$/.exec(value);
+	const percent = match ? Number(match[1]) : Number.NaN;
+	if (!(percent > 0 && percent <= 100)) throw new UsageError(`--sample must be a percentage above 0 and at most 100, as 10 or 2.5% (got '${value}')`);
+	return percent >= 100 ? undefined : percent;
+}
+
 function selectGenerations(registry: Registry, sources: string[], generation: number | undefined): Array<{source: string; generation: Generation}> {
 	return sources.flatMap(source => {
 		const entry = registry.sources[source]!;
@@ -328,44 +339,52 @@ function selectGenerations(registry: Registry, sources: string[], generation: nu
 /** `cage backup verify`. */
 export const backupVerifyCommand = defineCommand({
 	name: 'backup verify',
-	help: `(FILE... | --all) [--generation N] [-i IDENTITY... | -p] [--to DIR]
+	help: `(FILE... | --all) [--generation N] [--sample PERCENT] [-i IDENTITY... | -p] [--to DIR]
 
 	Without a key, every ciphertext chunk (and the header) of each generation is read and hashed
-	again, several at once, and compared with the manifest: anyone can check a backup. With -i
-	(or -p), every age block is also authenticated by decrypting it; no plaintext is written
-	anywhere. Damaged chunks are named (generation, chunk, byte range) and marked in the registry;
-	a generation whose file is gone is marked missing. Exit 1 when anything is damaged or missing.
+	again on the worker threads, several at once, and compared with the manifest: anyone can check
+	a backup. With -i (or -p), the same single read of each chunk also authenticates every age
+	block; no plaintext is written anywhere. Damaged chunks are named (generation, chunk, byte
+	range), shown as failed cells and marked in the registry; a generation whose file is gone is
+	marked missing. Exit 1 when anything is damaged or missing. The run is one job (dashboard,
+	--progress, audit log), one item per generation; an interrupted one is run again.
 
 	Options
 	      --all                 every generation of every file
 	      --generation N        only generation N (with one FILE)
+	      --sample PERCENT      check PERCENT of each generation's chunks, at random (always the
+	                            last one); chunks found damaged before stay marked until checked
 	  -i, --identity FILE       also authenticate with the identities in FILE; repeatable
 	  -p, --passphrase          also authenticate with a passphrase
-	  -j, --jobs N              chunks hashed at once (default: config 'jobs')
-${toHelp}`,
-	flags: {...toFlag, all: {type: 'boolean'}, generation: {type: 'number'}, identity: {type: 'string', shortFlag: 'i', isMultiple: true}, passphrase: {type: 'boolean', shortFlag: 'p'}, jobs: {type: 'number', shortFlag: 'j'}},
+${toHelp}
+${jobFlagsHelp}`,
+	flags: {...toFlag, all: {type: 'boolean'}, generation: {type: 'number'}, sample: {type: 'string'}, identity: {type: 'string', shortFlag: 'i', isMultiple: true}, passphrase: {type: 'boolean', shortFlag: 'p'}, ...jobFlags},
 	async run(cli, io) {
 		if (cli.flags.all && cli.input.length > 0) throw new UsageError('give FILE... or --all, not both');
 		if (!cli.flags.all && cli.input.length === 0) throw new UsageError('missing FILE (or --all for every backup)');
 		const generation = generationFlag(cli.flags.generation);
 		if (generation !== undefined && cli.input.length !== 1) throw new UsageError('--generation needs exactly one FILE');
-		const options = resolveJobOptions({jobs: cli.flags.jobs}, io);
+		const sample = sampleFlag(cli.flags.sample);
+		const options = resolveJobOptions(cli.flags, io);
 		const dir = await existingBackupDir(cli.flags.to, options.settings);
 		const key = await keyFrom(cli.flags);
 		const registry = await readRegistry(dir);
 		const sources = cli.flags.all ? Object.keys(registry.sources).sort() : cli.input.map(file => findSource(registry, file, dir));
 		const manifests = await readManifests(dir);
-		const findings: VerifyFinding[] = [];
-		for (const {source, generation: chosen} of selectGenerations(registry, sources, generation)) {
-			const finding = await verifyGeneration(dir, source, chosen, getManifest(manifests, source, chosen.generation), {jobs: options.jobs, ...(key ? {key} : {})});
-			findings.push(finding);
-			(finding.result === 'ok' || finding.result === 'skipped' ? io.stdout : io.stderr).write(`${describeFinding(finding)}\n`);
-		}
-
-		await recordFindings(dir, findings);
+		const targets = selectGenerations(registry, sources, generation).map(({source, generation: chosen}) => ({source, generation: chosen, manifest: getManifest(manifests, source, chosen.generation)}));
+		const emitter = new JobEmitter();
+		const control = new ControlProxy();
+		const {result} = await runSession(sessionOptions(options, io, 'backup verify', null), emitter, control, async () =>
+			runBackupVerify({dir, targets, jobs: options.jobs, rate: options.rate, emitter, control, describe: describeFinding, ...(key ? {key} : {}), ...(sample === undefined ? {} : {sample})}),
+		);
+		// After the job, so that the dashboard has given the terminal back.
+		for (const finding of result.findings) (finding.result === 'ok' || finding.result === 'skipped' ? io.stdout : io.stderr).write(`${describeFinding(finding)}\n`);
+		const {findings} = result;
 		const bad = findings.filter(finding => ['damaged', 'missing', 'no-manifest', 'no-key'].includes(finding.result)).length;
-		io.stdout.write(`${findings.length} generation(s) checked${key ? ' and authenticated' : ''}: ${bad === 0 ? 'all intact' : `${bad} damaged, missing or not verifiable`}\n`);
-		return bad === 0 ? exitCodes.ok : exitCodes.failed;
+		const what = `${findings.length} generation(s) ${sample === undefined ? 'checked' : `sampled (${sample}% of their chunks)`}${key ? ' and authenticated' : ''}`;
+		io.stdout.write(`${what}: ${bad === 0 ? 'all intact' : `${bad} damaged, missing or not verifiable`}\n`);
+		if (result.outcome === 'interrupted') return exitCodes.failed;
+		return bad === 0 && result.outcome === 'completed' ? exitCodes.ok : exitCodes.failed;
 	},
 });
 
@@ -435,14 +454,27 @@ export const backupPruneCommand = defineCommand({
 	Options
 	      --dry-run             say what would be removed; remove nothing
 ${retentionHelp}
-${toHelp}`,
-	flags: {...toFlag, ...retentionFlags, dryRun: {type: 'boolean'}},
+${toHelp}
+	      --audit-log PATH      append the prune's events to this audit log (default: config 'auditLog')
+	      --no-audit            do not write the audit log`,
+	flags: {...toFlag, ...retentionFlags, dryRun: {type: 'boolean'}, auditLog: jobFlags.auditLog, audit: jobFlags.audit},
 	async run(cli, io) {
 		if (cli.input.length > 0) throw new UsageError(`unexpected argument '${cli.input[0]!}' (prune applies to every file of the directory)`);
-		const options = resolveJobOptions({}, io);
+		// A prune takes a moment: no progress, but its removals go to the audit log (a dry run removes nothing: none).
+		const options = resolveJobOptions({progress: 'none', auditLog: cli.flags.auditLog, audit: cli.flags.audit}, io);
 		const dir = await existingBackupDir(cli.flags.to, options.settings);
 		const dryRun = Boolean(cli.flags.dryRun);
-		const report = await prune(dir, retentionPolicy(cli.flags, options.settings), {dryRun});
+		const policy = retentionPolicy(cli.flags, options.settings);
+		let report: PruneReport;
+		if (dryRun) {
+			report = await prune(dir, policy, {dryRun});
+		} else {
+			const emitter = new JobEmitter();
+			const {result, exitCode} = await runSession(sessionOptions(options, io, 'backup prune', null), emitter, new ControlProxy(), async () => runPruneJob(dir, policy, emitter));
+			if (!result.report) return exitCode;
+			report = result.report;
+		}
+
 		printPrune(report, io, dryRun);
 		if (report.removed.length === 0 && report.orphans.length === 0) io.stdout.write('nothing to remove\n');
 		return exitCodes.ok;

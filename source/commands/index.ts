@@ -21,6 +21,7 @@ export const commands: CommandEntry[] = [
 	{name: 'lock', summary: 'encrypt files in place: FILE becomes FILE.age, the original removed once verified', load: async () => (await import('./lock.js')).lockCommand},
 	{name: 'unlock', summary: 'decrypt files in place: FILE.age becomes FILE (FILE.age kept as a backup)', load: async () => (await import('./lock.js')).unlockCommand},
 	{name: 'status', summary: 'which files are locked (age files) and which not, and interrupted lock/unlock jobs', load: async () => (await import('./lock.js')).statusCommand},
+	{name: 'verify', summary: 'authenticate every block of age files, in parallel, writing nothing', load: async () => (await import('./verify.js')).verifyCommand},
 	{name: 'resume', summary: 'continue an interrupted encrypt, decrypt, hash or sweep job', load: async () => (await import('./resume.js')).resumeCommand},
 	{name: 'watch', summary: 'follow the audit log of jobs run by other cage processes, in the same dashboard', load: async () => (await import('./watch.js')).watchCommand},
 	{name: 'keygen', summary: 'generate an age identity, or print the recipients of one (like age-keygen)', load: async () => (await import('./keygen.js')).keygenCommand},

@@ -29,6 +29,7 @@ export type BatchItemStatus = 'pending' | 'running' | 'done' | 'skipped' | 'fail
 
 export type BatchItem = {
 	source: string;
+	/** Where the file's result goes ('' in a verify batch, which writes nothing). */
 	output: string;
 	size: number;
 	status: BatchItemStatus;
@@ -50,7 +51,8 @@ export type BatchCheckpoint = {
 	version: typeof batchCheckpointVersion;
 	tool: 'cage';
 	kind: 'batch';
-	op: 'encrypt' | 'decrypt';
+	/** A verify batch writes nothing, not even this manifest: it is run with no checkpoint path. */
+	op: 'encrypt' | 'decrypt' | 'verify';
 	job: string;
 	createdAt: string;
 	updatedAt: string;
@@ -120,10 +122,11 @@ async function walk(directory: string, leftOut: LeftOut[], seen = new Set<string
 /**
  * The items of a batch: every input file, or every file under an input directory (`recursive`),
  * each with its output — in `outputDir` (mirroring the tree below a directory input) or in place:
- * encrypt `x` -> `x.age`, decrypt `x.age` -> `x`.
+ * encrypt `x` -> `x.age`, decrypt `x.age` -> `x`; verify has none (it takes the `.age` files of a
+ * directory, and any file named).
  */
 export async function planBatch(
-	op: 'encrypt' | 'decrypt',
+	op: BatchCheckpoint['op'],
 	inputs: string[],
 	{recursive, outputDir, leftOut = []}: {recursive: boolean; outputDir?: string; leftOut?: LeftOut[]},
 ): Promise<BatchItem[]> {
@@ -144,7 +147,7 @@ export async function planBatch(
 			// Decrypting names the output by dropping .age; encrypting in place must not encrypt the
 			// outputs of an earlier run. Both are reported.
 			files = files.filter(({file}) => {
-				if (op === 'decrypt' && !file.endsWith('.age')) leftOut.push({path: file, reason: 'not an .age file'});
+				if (op !== 'encrypt' && !file.endsWith('.age')) leftOut.push({path: file, reason: 'not an .age file'});
 				else if (op === 'encrypt' && !outputDir && file.endsWith('.age')) leftOut.push({path: file, reason: 'already an .age file (encrypting in place)'});
 				else return true;
 				return false;
@@ -161,14 +164,14 @@ export async function planBatch(
 			}
 
 			const named = op === 'encrypt' ? `${relative}.age` : relative.slice(0, -'.age'.length);
-			const output = outputDir ? path.resolve(outputDir, named) : op === 'encrypt' ? `${file}.age` : file.slice(0, -'.age'.length);
+			const output = op === 'verify' ? '' : outputDir ? path.resolve(outputDir, named) : op === 'encrypt' ? `${file}.age` : file.slice(0, -'.age'.length);
 			items.push({source: file, output, size, status: 'pending'});
 		}
 	}
 
 	if (items.length === 0) throw new InputError(`no files to ${op} in ${inputs.join(', ')}`);
 	const outputs = new Map<string, string>();
-	for (const item of items) {
+	for (const item of op === 'verify' ? [] : items) {
 		const other = outputs.get(item.output);
 		if (other !== undefined) {
 			const fix = outputDir ? 'rename one, or run them as two batches' : 'use --output-dir DIR, or rename one';
@@ -293,7 +296,8 @@ function withoutPath(message: string, file: string): string {
 /** Run a batch: every item not yet done, in order, as one job on `emitter`. */
 export async function runBatch(spec: {
 	manifest: BatchCheckpoint;
-	checkpointPath: string;
+	/** Where the manifest is kept; null for a batch that writes nothing (verify): run again, not resumed. */
+	checkpointPath: string | null;
 	emitter: JobEmitter;
 	control: ControlProxy;
 	jobs: number;
@@ -307,7 +311,11 @@ export async function runBatch(spec: {
 	const {manifest, emitter, checkpointPath} = spec;
 	const startedAt = Date.now();
 	const items = manifest.items;
-	const save = async () => writeJsonAtomic(checkpointPath, {...manifest, updatedAt: new Date().toISOString()});
+	const save = async () => {
+		if (checkpointPath !== null) await writeJsonAtomic(checkpointPath, {...manifest, updatedAt: new Date().toISOString()});
+	};
+
+	if (checkpointPath === null) return runItems();
 	// A second cage process is refused this batch while this run holds its claim (created
 	// exclusively: two runs started at the same moment cannot both hold it).
 	const held = await claim(batchLockPath(checkpointPath), writer =>
@@ -327,12 +335,12 @@ export async function runBatch(spec: {
 		const doneBytes = () => items.reduce((sum, item) => sum + (item.status === 'done' ? item.size : 0), 0);
 		const control = new BatchControl();
 		spec.control.attach(control);
-		const resumeCommand = resumeLine(checkpointPath, spec.resumeArgs);
+		const resumeCommand = checkpointPath === null ? '' : resumeLine(checkpointPath, spec.resumeArgs);
 		emitter.send({
 			type: 'job:start',
 			kind: manifest.op,
 			source: commonDirectory(items.map(item => item.source)),
-			output: commonDirectory(items.map(item => item.output)),
+			output: manifest.op === 'verify' ? null : commonDirectory(items.map(item => item.output)),
 			size: items.reduce((sum, item) => sum + item.size, 0),
 			chunkSize: 0,
 			chunks: 0,
@@ -420,8 +428,8 @@ export async function runBatch(spec: {
 		else outcome = 'completed';
 		// A manifest that could not be updated is still whole on disk (atomic writes): keep it, so the
 		// batch stays resumable once the cause (a full disk) is gone.
-		const keep = unfinished > 0;
-		if (!keep) await fs.rm(checkpointPath, {force: true});
+		const keep = unfinished > 0 && checkpointPath !== null;
+		if (!keep && checkpointPath !== null) await fs.rm(checkpointPath, {force: true});
 		const error =
 			(checkpointError ? new Error(`cannot update the batch checkpoint ${checkpointPath} (${describeError(checkpointError)})`) : undefined) ??
 			(failed > 0 ? new Error(`${failed} of ${items.length} file(s) failed: ${items.filter(item => item.status === 'failed').map(item => `${item.source} (${item.reason ?? ''})`).join('; ')}`) : undefined);

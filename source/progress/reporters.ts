@@ -2,7 +2,7 @@
  * Non-interactive progress: plain lines for humans and logs, NDJSON for scripts. Both are event
  * sinks, fed by the same events as the dashboard.
  */
-import {skippedByUser, type AnomalyEvent, type CageEvent, type EventSink} from '../chunker/events.js';
+import {outputLabel, skippedByUser, type AnomalyEvent, type JobKind, type CageEvent, type EventSink} from '../chunker/events.js';
 import {formatBytes, formatDuration, formatRate} from '../size.js';
 
 type Writable = {write(chunk: string): unknown};
@@ -30,7 +30,7 @@ type JobLine = {
 	startedAt: number;
 	startBytes: number;
 	lastLine: number;
-	kind: string;
+	kind: JobKind;
 	source: string | null;
 	itemBase: number;
 	bytesSkipped: number;
@@ -95,7 +95,7 @@ export function plainReporter(out: Writable, {intervalMs = 1000, prefixJobs = fa
 				const chunks = event.chunks || (event.size ? `~${Math.max(1, Math.ceil(event.size / event.chunkSize))}` : '?');
 				const units = event.items === undefined ? `${chunks} chunk(s) of ${formatBytes(event.chunkSize)}` : `${event.items} file(s)`;
 				out.write(
-					`${prefix(event)}${event.kind} ${event.source ?? 'stdin'} -> ${event.output ?? (event.kind === 'hash' ? '(digest)' : event.kind === 'sweep' ? '(report)' : 'stdout')}: ${
+					`${prefix(event)}${event.kind} ${event.source ?? 'stdin'} -> ${outputLabel(event.kind, event.output)}: ${
 						event.size === null ? 'size unknown' : formatBytes(event.size)
 					}, ${units}, ${event.jobs} job(s)${from}\n`,
 				);
@@ -134,7 +134,7 @@ export function plainReporter(out: Writable, {intervalMs = 1000, prefixJobs = fa
 					job.startBytes += event.bytesDone ?? 0;
 				}
 
-				out.write(`${prefix(event)}[${event.item + 1}/${event.items}] ${event.path} -> ${event.output ?? 'stdout'} (${formatBytes(event.size)})\n`);
+				out.write(`${prefix(event)}[${event.item + 1}/${event.items}] ${event.path} -> ${outputLabel(job?.kind ?? null, event.output)} (${formatBytes(event.size)})\n`);
 				break;
 			}
 

@@ -1,4 +1,5 @@
 import {Box, Text} from 'ink';
+import {outputLabel} from '../chunker/events.js';
 import type {JobView} from '../telemetry/state.js';
 import {formatBytes, formatDuration} from '../size.js';
 import {fit, fitPath} from './format.js';
@@ -34,7 +35,7 @@ export function Header({job, theme, width, elapsedMs, position, stopping = false
 	const left = `cage ${job.kind ?? 'job'}${job.resumed ? ' (resumed)' : ''}`;
 	const right = `elapsed ${formatDuration(elapsedMs)}${position ? `  ${position}` : ''}`;
 	const from = job.source ?? 'stdin';
-	const to = job.output ?? (job.kind === 'hash' ? '(digest)' : job.kind === 'sweep' ? '(report)' : 'stdout');
+	const to = outputLabel(job.kind, job.output);
 	const pathWidth = Math.max(8, Math.floor((width - 4) / 2));
 	const batch = job.batch;
 	return (

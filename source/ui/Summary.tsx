@@ -1,4 +1,5 @@
 import {Box, Text} from 'ink';
+import {outputLabel} from '../chunker/events.js';
 import {settledBytes} from '../telemetry/reducer.js';
 import {ChunkState, type JobView} from '../telemetry/state.js';
 import {formatBytes, formatDuration, formatRate} from '../size.js';
@@ -48,7 +49,7 @@ export function Summary({job, theme, width, maxAnomalies = 3}: Props) {
 			) : (
 				<Row
 					label="files"
-					value={job.kind === null ? 'not in the part of the log read (the job started before this watch)' : `${job.source ?? 'stdin'} -> ${job.output ?? (job.kind === 'hash' ? '(digest)' : job.kind === 'sweep' ? '(report)' : 'stdout')}`}
+					value={job.kind === null ? 'not in the part of the log read (the job started before this watch)' : `${job.source ?? 'stdin'} -> ${outputLabel(job.kind, job.output)}`}
 					theme={theme}
 					width={width}
 				/>

@@ -16,8 +16,8 @@ describe('warm workers', () => {
 		releaseWarmWorkers();
 	});
 
-	it('warms the setting’s number of workers for encrypt, decrypt and resume, at most one per core', () => {
-		for (const command of ['encrypt', 'decrypt', 'resume']) {
+	it('warms the setting’s number of workers for encrypt, decrypt, resume and verify, at most one per core', () => {
+		for (const command of ['encrypt', 'decrypt', 'resume', 'verify']) {
 			warmForArgv([command, 'file', '-r', 'age1x'], 1);
 			expect(takeAll()).toBe(1);
 			warmForArgv([command, 'file', '-r', 'age1x'], 64);
@@ -35,7 +35,8 @@ describe('warm workers', () => {
 	});
 
 	it('warms nothing for other commands, help, or a bad --jobs (the command reports it)', () => {
-		for (const argv of [['chunk', 'hash', 'f'], ['watch'], ['keygen'], ['encrypt', '--help'], ['--version'], []]) {
+		// A range (decrypt --offset/--length) runs on the main thread.
+		for (const argv of [['chunk', 'hash', 'f'], ['watch'], ['keygen'], ['encrypt', '--help'], ['--version'], [], ['decrypt', 'f.age', '--offset', '5'], ['decrypt', 'f.age', '--length=1']]) {
 			warmForArgv(argv, 2);
 			expect(takeAll()).toBe(0);
 		}

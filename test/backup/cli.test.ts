@@ -100,18 +100,19 @@ describe('cage backup', () => {
 		fs.writeSync(fd, byte, 0, 1, at);
 		fs.closeSync(fd);
 
-		const keyless = cage(['backup', 'verify', source, '--to', dir], {env});
+		const keyless = cage(['backup', 'verify', source, '--to', dir, '--progress', 'none'], {env});
 		expect(keyless.status).toBe(1);
-		expect(keyless.stderr).toBe(`${source} generation 2: DAMAGED: chunk 5 (bytes [${chunk5.start}, ${chunk5.end}) of ${file})\n`);
+		expect(keyless.stderr).toBe(`cage backup verify: 1 of 3 generation(s) damaged, missing or not verifiable\n${source} generation 2: DAMAGED: chunk 5 (bytes [${chunk5.start}, ${chunk5.end}) of ${file})\n`);
 		expect(keyless.stdout).toContain(`${source} generation 1: ok`);
 		expect(keyless.stdout).toContain(`${source} generation 3: ok`);
 		expect(list(dir).find(g => g.generation === 2)).toMatchObject({status: 'damaged', damagedChunks: [5]});
 
-		const keyed = cage(['backup', 'verify', source, '--generation', '2', '-i', key, '--to', dir], {env});
+		const keyed = cage(['backup', 'verify', source, '--generation', '2', '-i', key, '--to', dir, '--progress', 'none'], {env});
 		expect(keyed.status).toBe(1);
 		expect(keyed.stderr).toContain(`generation 2: DAMAGED: chunk 5 (bytes [${chunk5.start}, ${chunk5.end})`);
 		expect(keyed.stderr).toContain('; chunk 5: block 80 failed authentication');
-		expect(keyed.stderr.trim().split('\n')).toHaveLength(1);
+		// The job's one line, and the finding's.
+		expect(keyed.stderr.trim().split('\n')).toHaveLength(2);
 		const shown = cage(['backup', 'chunks', source, '--generation', '2', '--to', dir], {env}).stdout;
 		expect(shown).toMatch(/^chunk 5 \[\d+, \d+\) [\da-f]{64} damaged$/m);
 		expect(shown).toMatch(/^chunk 4 \[\d+, \d+\) [\da-f]{64} ok$/m);

@@ -1,0 +1,136 @@
+#!/usr/bin/env node
+// `cage verify` and random access benchmark (run after `npm run build`):
+//   - cage verify against `age -d -o /dev/null` on the same BENCH_VERIFY_SIZE (1 GiB) file made by
+//     age, on tmpfs: median wall seconds of BENCH_RUNS runs, CPU seconds (user + system) beside
+//     them, peak RSS, and the ratio cage / age (goal <= 0.5);
+//   - a 1 MiB range from the middle of a BENCH_RANGE_SIZE (4 GiB) file: `cage decrypt --offset
+//     --length` to stdout, its time beyond start-up (`cage decrypt --help`: the process, the CLI
+//     and the decrypt code loaded; goal < 50 ms), checked against the plaintext.
+//
+//   node scripts/bench-verify.mjs            BENCH_VERIFY_SIZE=256MiB BENCH_RANGE_SIZE=1GiB BENCH_RUNS=3
+//
+// Prints ONE JSON object on stdout; progress notes go to stderr. Every figure is measured now; the
+// files are deleted at the end (and on Ctrl-C).
+import {Buffer} from 'node:buffer';
+import {execFileSync, spawn} from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import {cleanUpOnSignals, hasRoom, median, parseSize, root, writeSample} from './bench-common.mjs';
+
+const cli = path.join(root, 'dist', 'cli.js');
+const size = parseSize(process.env.BENCH_VERIFY_SIZE ?? process.env.BENCH_SIZE ?? '1GiB');
+const rangeSize = parseSize(process.env.BENCH_RANGE_SIZE ?? process.env.BENCH_BIG ?? '4GiB');
+const runs = Math.max(1, Number(process.env.BENCH_RUNS ?? 3));
+const shm = '/dev/shm';
+const dir = fs.mkdtempSync(path.join(process.env.BENCH_DIR ?? (fs.existsSync(shm) ? shm : os.tmpdir()), 'cage-bench-verify-'));
+// The 4 GiB file goes to the temp directory on disk unless tmpfs has room for it and its plaintext.
+const bigDir = hasRoom(dir, 2.2 * rangeSize) ? dir : fs.mkdtempSync(path.join(os.tmpdir(), 'cage-bench-verify-big-'));
+const env = {...process.env, CAGE_CONFIG_DIR: path.join(dir, 'config'), XDG_STATE_HOME: path.join(dir, 'state'), XDG_DATA_HOME: path.join(dir, 'data'), HOME: dir, NO_COLOR: '1', CI: '1'};
+const gnuTime = fs.existsSync('/usr/bin/time');
+const note = text => process.stderr.write(`${text}\n`);
+const cleanup = () => {
+	fs.rmSync(dir, {recursive: true, force: true});
+	fs.rmSync(bigDir, {recursive: true, force: true});
+};
+cleanUpOnSignals(cleanup);
+
+/** Run a command: wall seconds, CPU seconds (user + system), peak RSS bytes (GNU time, else /proc polled), exit status. */
+async function measure(command, args, {stdout} = {}) {
+	const started = process.hrtime.bigint();
+	const child = spawn(gnuTime ? '/usr/bin/time' : command, gnuTime ? ['-f', '%e %U %S %M', command, ...args] : args, {env, stdio: ['ignore', stdout === undefined ? 'ignore' : fs.openSync(stdout, 'w'), 'pipe']});
+	let stderr = '';
+	child.stderr.on('data', data => (stderr += data));
+	let polled = 0;
+	const poll = gnuTime
+		? undefined
+		: setInterval(() => {
+				try {
+					polled = Math.max(polled, Number(/VmHWM:\s+(\d+)/.exec(fs.readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0) * 1024);
+				} catch {
+					// Exited between polls.
+				}
+			}, 10);
+	const status = await new Promise(resolve => child.on('close', resolve));
+	if (poll) clearInterval(poll);
+	const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+	if (!gnuTime) return {seconds, cpu: 0, peak: polled, status, stderr};
+	const lines = stderr.trim().split('\n');
+	const [, user, system, kib] = lines.at(-1).split(' ').map(Number);
+	return {seconds, cpu: user + system, peak: kib * 1024, status, stderr: lines.slice(0, -1).join('\n')};
+}
+
+/** Median of `runs` measured runs after one uncounted; fails loudly when a run fails. */
+async function medianOf(name, command, args, options, count = runs) {
+	await measure(command, args, options);
+	const all = [];
+	for (let run = 0; run < count; run++) {
+		const result = await measure(command, args, options);
+		if (result.status !== 0) throw new Error(`${name} failed (exit ${result.status}): ${result.stderr}`);
+		all.push(result);
+	}
+
+	return {seconds: median(all.map(each => each.seconds)), cpu: median(all.map(each => each.cpu)), peak: Math.max(...all.map(each => each.peak))};
+}
+
+const round = (value, digits = 3) => Math.round(value * 10 ** digits) / 10 ** digits;
+const figures = {};
+try {
+	const key = path.join(dir, 'key.txt');
+	execFileSync('age-keygen', ['-o', key], {stdio: 'ignore'});
+	const recipient = execFileSync('age-keygen', ['-y', key]).toString().trim();
+
+	note(`bench-verify: ${size} bytes, ${os.availableParallelism()} cores, ${runs} runs`);
+	const plain = path.join(dir, 'plain.bin');
+	const file = path.join(dir, 'verify.age');
+	writeSample(plain, size);
+	execFileSync('age', ['-r', recipient, '-o', file, plain]);
+	fs.rmSync(plain);
+	const age = await medianOf('age -d -o /dev/null', 'age', ['-d', '-i', key, '-o', '/dev/null', file]);
+	const cage = await medianOf('cage verify', process.execPath, [cli, 'verify', file, '-i', key, '--progress', 'none', '--no-audit']);
+	Object.assign(figures, {
+		'verify bytes': size,
+		'age -d -o /dev/null: s': round(age.seconds),
+		'age -d -o /dev/null: cpu s': round(age.cpu),
+		'age -d -o /dev/null: peak RSS MiB': round(age.peak / 2 ** 20, 1),
+		'cage verify: s': round(cage.seconds),
+		'cage verify: cpu s': round(cage.cpu),
+		'cage verify: peak RSS MiB': round(cage.peak / 2 ** 20, 1),
+		'cage verify / age -d (wall, goal <= 0.5)': round(cage.seconds / age.seconds),
+	});
+	fs.rmSync(file);
+
+	note(`bench-verify: a 1 MiB range of a ${rangeSize}-byte file in ${bigDir}`);
+	const bigPlain = path.join(bigDir, 'big.bin');
+	const big = path.join(bigDir, 'big.age');
+	writeSample(bigPlain, rangeSize);
+	execFileSync('age', ['-r', recipient, '-o', big, bigPlain]);
+	const offset = Math.floor(rangeSize / 2) - 12_345;
+	const length = 1024 * 1024;
+	const piece = path.join(dir, 'piece.bin');
+	// Short runs: more of them, so that the difference of two medians means something on a busy machine.
+	const short = Math.max(runs, 9);
+	// Start-up: the process, the CLI and the decrypt command's code loaded (its help printed).
+	const start = await medianOf('cage decrypt --help', process.execPath, [cli, 'decrypt', '--help'], {}, short);
+	// The range's fixed part: the header opened and the last block authenticated.
+	const opened = await medianOf('cage decrypt --length 0', process.execPath, [cli, 'decrypt', big, '-i', key, '--offset', String(offset), '--length', '0'], {stdout: piece}, short);
+	const range = await medianOf('cage decrypt --offset --length', process.execPath, [cli, 'decrypt', big, '-i', key, '--offset', String(offset), '--length', String(length)], {stdout: piece}, short);
+	const expected = Buffer.alloc(length);
+	const fd = fs.openSync(bigPlain, 'r');
+	fs.readSync(fd, expected, 0, length, offset);
+	fs.closeSync(fd);
+	Object.assign(figures, {
+		'range file bytes': rangeSize,
+		'start-up (cage decrypt --help): s': round(start.seconds),
+		'header and last block only (--length 0): s': round(opened.seconds),
+		'1 MiB range from the middle: s': round(range.seconds),
+		'1 MiB range beyond start-up: ms (goal < 50)': round((range.seconds - start.seconds) * 1000, 1),
+		'1 MiB range beyond start-up: cpu ms': round((range.cpu - start.cpu) * 1000, 1),
+		'1 MiB range: peak RSS MiB': round(range.peak / 2 ** 20, 1),
+		'1 MiB range equals the plaintext': fs.readFileSync(piece).equals(expected),
+	});
+} finally {
+	cleanup();
+}
+
+process.stdout.write(`${JSON.stringify(figures)}\n`);
