@@ -13,7 +13,8 @@ import {AgeReaderAt, resolveRange} from '../age/random-access.js';
 import {hasLockedSshIdentity, unlockSshIdentities} from '../age/ssh-identities.js';
 import {readHeaderStanzas} from '../age/header-stanzas.js';
 import {releaseWarmWorkers} from '../age/warm-workers.js';
-import {checkReadableFile, FileOutput, InputError, newPartialError, OutputExistsError, partialReplacedError, syncDirectory} from '../io/files.js';
+import {checkReadableFile, InputError, OutputExistsError} from '../io/files.js';
+import {PartialOutput} from '../io/partial-output.js';
 import {partialPath} from '../jobs/locate.js';
 import {parseSize, SizeError} from '../size.js';
 import type {Io} from './command.js';
@@ -129,13 +130,10 @@ function refuseOutput(input: string, output: string, force: boolean): void {
 	if (there && !force) throw new OutputExistsError(`${output} already exists; pass --force to overwrite it`);
 }
 
-/** Write OUTPUT.partial (created exclusively, 0600), sync it and rename it into place only if it is still ours. */
+/** Write OUTPUT.partial (io/partial-output.ts: created exclusively, 0600), sync it and put it in place only if it is still ours. */
 async function writeFile(output: string, fill: (sink: (bytes: Buffer) => Promise<void>) => Promise<void>): Promise<void> {
-	const partial = partialPath(output);
-	const out = await FileOutput.open(partial, {exclusive: true}).catch((error: unknown) => {
-		throw newPartialError(error, partial, output);
-	});
-	let renamed = false;
+	const {partial, file: out} = await PartialOutput.create(partialPath(output), output);
+	let committed = false;
 	try {
 		let position = 0;
 		await fill(async bytes => {
@@ -143,14 +141,14 @@ async function writeFile(output: string, fill: (sink: (bytes: Buffer) => Promise
 			position += bytes.length;
 		});
 		await out.sync();
-		if (!(await out.isAt(partial))) throw partialReplacedError(partial, output);
-		await fs.promises.rename(partial, output);
-		renamed = true;
-		await syncDirectory(path.dirname(output));
-	} finally {
-		const ours = !renamed && (await out.isAt(partial));
 		await out.close();
-		// Never leave plaintext of a range that failed half way.
-		if (ours) await fs.promises.rm(partial, {force: true});
+		await partial.commit();
+		committed = true;
+	} finally {
+		if (!committed) {
+			await out.close().catch(() => undefined);
+			// Never leave plaintext of a range that failed half way.
+			await partial.discard();
+		}
 	}
 }
