@@ -18,6 +18,7 @@ export function makeSandbox(prefix = 'cage-test-'): {dir: string; env: NodeJS.Pr
 		...process.env,
 		CAGE_CONFIG_DIR: path.join(dir, 'config'),
 		XDG_STATE_HOME: path.join(dir, 'state'),
+		XDG_DATA_HOME: path.join(dir, 'data'),
 		HOME: path.join(dir, 'home'),
 		NO_COLOR: '1',
 		CI: '1',
