@@ -2,7 +2,8 @@
  * The dashboard state: what the reducer builds from events and the UI reads. Nothing here knows
  * about terminals or React.
  */
-import type {AnomalyEvent, JobKind} from '../chunker/events.js';
+import type {AnomalyEvent, JobKind, JobPhase} from '../chunker/events.js';
+import type {Timeline} from './timeline.js';
 
 /** Chunk states, stored one byte per chunk. */
 export const ChunkState = {
@@ -76,6 +77,21 @@ export type JobView = {
 	chunkCount: number;
 	/** One state code per chunk; only the first `chunkCount` entries are meaningful. */
 	chunks: Uint8Array;
+	/** Per chunk: how long its last attempt took to commit, ms (0 until done). */
+	durations: Uint32Array;
+	/** Per chunk: attempts started (0 until started). */
+	attempts: Uint8Array;
+	/** Durations of the done chunks of the plan, by `durationBin` (for the median). */
+	durationBins: Uint32Array;
+	/** The rate limit (bytes/s), when the job has one. */
+	rateLimit: number | null;
+	/** What the job (or its current file) is doing, when it said; null for jobs that never do (older logs). */
+	phase: {name: JobPhase; done?: number; total?: number} | null;
+	/** Time outside the main phase (not paused), ms: the average leaves it out. */
+	sideMs: number;
+	sideSince: number | null;
+	/** The rate over the job's whole time, for the chart. */
+	timeline: Timeline;
 	/** How many chunks are in each state, indexed by code. */
 	chunkCounts: number[];
 	/** Bytes done (committed + in flight) as last reported. */

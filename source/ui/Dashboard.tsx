@@ -5,7 +5,7 @@ import {selectedJob, selectJob} from '../telemetry/reducer.js';
 import {ChunkState, type JobView} from '../telemetry/state.js';
 import {Anomalies} from './Anomalies.js';
 import {AuditTail} from './AuditTail.js';
-import {ChunkGrid} from './ChunkGrid.js';
+import {ChunkGrid, chunkMapGeometry} from './ChunkGrid.js';
 import {Header} from './Header.js';
 import {HelpOverlay} from './HelpOverlay.js';
 import {focusOrder, useDashboardKeys, type FocusPane} from './hooks/use-dashboard-keys.js';
@@ -60,6 +60,9 @@ export function Dashboard({store, theme, mode, control, onQuit, final = false, f
 	const [focus, setFocus] = useState<FocusPane>('chunks');
 	const [scroll, setScroll] = useState<Record<FocusPane, ScrollState>>(unscrolled);
 	const [help, setHelp] = useState(false);
+	// The chunk map's cursor, a cell index; read from a ref too, for keys faster than renders.
+	const [cursor, setCursor] = useState(0);
+	const cursorRef = useRef(0);
 	const [message, setMessage] = useState<string | undefined>();
 	const [stopping, setStopping] = useState(false);
 	const messageTimer = useRef<NodeJS.Timeout | undefined>(undefined);
@@ -74,6 +77,25 @@ export function Dashboard({store, theme, mode, control, onQuit, final = false, f
 		messageTimer.current.unref();
 	}, []);
 	useEffect(() => () => clearTimeout(messageTimer.current), []);
+
+	/** Move the chunk map's cursor by `cells`, or by `lines` rows of cells. */
+	const moveCursor = (cells: number, lines: number) => {
+		const shown = selectedJob(store.state);
+		if (!shown) return;
+		const layout = computeLayout(columns, rows, {batch: Boolean(shown.batch)});
+		const geometry = chunkMapGeometry(shown, layout.width, layout.grid, true);
+		const next = Math.max(0, Math.min(Math.max(0, geometry.cells - 1), Math.min(cursorRef.current, geometry.cells - 1) + cells + lines * geometry.perRow));
+		cursorRef.current = next;
+		setCursor(next);
+	};
+
+	const switchJob = (delta: number) => {
+		selectJob(store.state, delta);
+		setScroll(unscrolled);
+		cursorRef.current = 0;
+		setCursor(0);
+		store.touch();
+	};
 
 	useDashboardKeys(
 		{
@@ -112,7 +134,8 @@ export function Dashboard({store, theme, mode, control, onQuit, final = false, f
 			scroll(delta) {
 				const pane = focusRef.current;
 				const shown = selectedJob(store.state);
-				if (!shown || pane === 'chunks') return;
+				if (pane === 'chunks') return moveCursor(0, delta);
+				if (!shown) return;
 				// No further than the last screenful of the list.
 				const visible = computeLayout(columns, rows, {batch: Boolean(shown.batch)}).bottom - 2;
 				const length = pane === 'anomalies' ? shown.anomalies.length : shown.audit.length;
@@ -122,10 +145,10 @@ export function Dashboard({store, theme, mode, control, onQuit, final = false, f
 				const total = listTotal(shown, pane);
 				setScroll(current => ({...current, [pane]: {offset: Math.max(0, Math.min(limit, anchored(current[pane], total) + step)), at: total}}));
 			},
-			switchJob(delta) {
-				selectJob(store.state, delta);
-				setScroll(unscrolled);
-				store.touch();
+			switchJob,
+			horizontal(delta) {
+				if (focusRef.current === 'chunks') moveCursor(delta, 0);
+				else if (mode === 'watch') switchJob(delta);
 			},
 			toggleHelp() {
 				setHelp(shown => !shown);
@@ -169,13 +192,13 @@ export function Dashboard({store, theme, mode, control, onQuit, final = false, f
 	return (
 		<Box flexDirection="column" width={layout.width} height={layout.height}>
 			<Header job={job} theme={theme} width={layout.width} elapsedMs={elapsedMs} stopping={stopping} {...(position ? {position} : {})} />
-			<Throughput job={job} theme={theme} width={layout.width} height={layout.throughput} />
+			<Throughput job={job} theme={theme} width={layout.width} height={layout.throughput} frame={frame} />
 			{/* Help takes the grid's rows too: at 80x24 the bottom panes alone are too short for it. */}
 			{help ? (
 				<HelpOverlay theme={theme} width={layout.width} height={layout.grid + layout.bottom} mode={mode} />
 			) : (
 				<>
-					<ChunkGrid job={job} theme={theme} width={layout.width} height={layout.grid} focused={focus === 'chunks'} frame={frame} />
+					<ChunkGrid job={job} theme={theme} width={layout.width} height={layout.grid} focused={focus === 'chunks'} frame={frame} cursor={cursor} />
 					<Box flexDirection="row" width={layout.width} height={layout.bottom}>
 						<Anomalies job={job} theme={theme} width={layout.anomaliesWidth} height={layout.bottom} focused={focus === 'anomalies'} scroll={anchored(scroll.anomalies, listTotal(job, 'anomalies'))} />
 						<AuditTail job={job} theme={theme} width={layout.width - layout.anomaliesWidth} height={layout.bottom} focused={focus === 'audit'} scroll={anchored(scroll.audit, listTotal(job, 'audit'))} />

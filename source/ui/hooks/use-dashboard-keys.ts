@@ -12,6 +12,8 @@ export type KeyActions = {
 	cycleFocus(delta: number): void;
 	scroll(delta: number): void;
 	switchJob(delta: number): void;
+	/** ←/→: the chunk map's cursor when it has focus, else (watching) the previous / next job. */
+	horizontal(delta: number): void;
 	toggleHelp(): void;
 	readOnly(): void;
 };
@@ -46,9 +48,11 @@ export function useDashboardKeys(actions: KeyActions, {mode, control}: {mode: 'l
 			if (key.pageUp) return actions.scroll(-10);
 			if (key.pageDown) return actions.scroll(10);
 			if (input === '?') return actions.toggleHelp();
+			if (key.leftArrow) return actions.horizontal(-1);
+			if (key.rightArrow) return actions.horizontal(1);
 			if (mode === 'watch') {
-				if (key.leftArrow || input === 'k') return actions.switchJob(-1);
-				if (key.rightArrow || input === 'j') return actions.switchJob(1);
+				if (input === 'k') return actions.switchJob(-1);
+				if (input === 'j') return actions.switchJob(1);
 			}
 
 			if (input === 'p' || input === ' ' || input === 's' || input === 'r') {
