@@ -14,7 +14,7 @@ import path from 'node:path';
 import {changeTimeMoved, CheckpointError, checkpointVersion, CheckpointStore, fingerprint, hasValidSeal, type Checkpoint, type SourceFingerprint} from '../chunker/checkpoint.js';
 import {AbortedError, SharedControl} from '../chunker/control.js';
 import type {JobEmitter} from '../chunker/emitter.js';
-import type {JobControl, JobKind, JobOutcome} from '../chunker/events.js';
+import type {JobControl, JobKind, JobOutcome, JobPhase} from '../chunker/events.js';
 import {chunkAt, chunkCount, roundUp, type Chunk} from '../chunker/plan.js';
 import type {ChunkContext, ChunkProcessor, ChunkResult} from '../chunker/processor.js';
 import {permanentErrorCodes} from '../chunker/runner.js';
@@ -221,7 +221,10 @@ async function runAgeJob(spec: RunSpec): Promise<AgeJobResult> {
 		jobs: options.jobs,
 		pid: process.pid,
 		resumed: Boolean(resumeFrom),
+		...(options.rate ? {rate: options.rate} : {}),
 	});
+	const phase = (name: JobPhase, progress: {done: number; total: number} | object = {}) => emitter.send({type: 'job:phase', phase: name, ...progress, ...(item ? {item: item.index} : {})});
+	phase('opening');
 
 	const pool = options.pool ?? new WorkerPool(Math.min(options.jobs, count), control);
 	pool.useControl(control);
@@ -246,8 +249,9 @@ async function runAgeJob(spec: RunSpec): Promise<AgeJobResult> {
 
 			output = opened.output;
 			const source = await fingerprint(plan.input);
+			phase('verifying');
 			const checkpoint = await repairResume(plan, processor, resumeFrom!.checkpoint, resumeFrom!.file, {stopped: opened.stopped, emitter, itemIndex: item?.index, batchItem: Boolean(item)});
-			await verifyResume(plan, processor, checkpoint, resumeFrom!.file, resumeVerifyMode(plan, checkpoint, options, source, opened.ctimeMs), Boolean(item));
+			await verifyResume(plan, processor, checkpoint, resumeFrom!.file, resumeVerifyMode(plan, checkpoint, options, source, opened.ctimeMs), Boolean(item), (done, total) => phase('verifying', {done, total}));
 			// Verified: the source as it is now (a chmod's change time) is what later resumes compare with.
 			return {...checkpoint, source};
 		};
@@ -277,6 +281,7 @@ async function runAgeJob(spec: RunSpec): Promise<AgeJobResult> {
 
 		const out = output;
 		if (out) {
+			phase('processing');
 			result = await runChunkedJob({
 				kind: plan.kind,
 				emitter,
@@ -321,6 +326,7 @@ async function runAgeJob(spec: RunSpec): Promise<AgeJobResult> {
 		} else if (result.outcome === 'completed') {
 			// Exactly the bytes of the output: nothing after them (a longer partial output left by
 			// another program must not add trailing data).
+			phase('syncing');
 			await output!.truncate(outputLength(plan));
 			await output!.sync();
 			// A job with no checkpoint yet names no pid, so a --force start could replace the partial
@@ -335,6 +341,7 @@ async function runAgeJob(spec: RunSpec): Promise<AgeJobResult> {
 				await options.beforeRename(written);
 			}
 
+			phase('renaming');
 			await fs.rename(plan.partial, plan.output);
 			await syncDirectory(path.dirname(plan.output));
 			faultPoint('after-final-rename');
@@ -628,7 +635,15 @@ function resumeVerifyMode(plan: Plan, checkpoint: Checkpoint, options: AgeJobOpt
  * writing: the MAC must be the checkpoint's (else the source changed) and the partial output must
  * hold exactly what the work gives (else it was damaged since).
  */
-async function verifyResume(plan: Plan, processor: AgeChunkProcessor, checkpoint: Checkpoint, file: string, mode: 'sample' | 'full', batchItem: boolean): Promise<void> {
+async function verifyResume(
+	plan: Plan,
+	processor: AgeChunkProcessor,
+	checkpoint: Checkpoint,
+	file: string,
+	mode: 'sample' | 'full',
+	batchItem: boolean,
+	onProgress: (done: number, total: number) => void,
+): Promise<void> {
 	if (plan.kind === 'encrypt') {
 		if ((await headerDigest(plan.partial, plan.outOffset)) !== checkpoint.params.headerSha256) {
 			throw new CheckpointError(`cannot resume ${file}: the header of ${plan.partial} is not the one this job wrote; ${startOver(plan, batchItem)}`);
@@ -638,7 +653,9 @@ async function verifyResume(plan: Plan, processor: AgeChunkProcessor, checkpoint
 	// A few chunks at a time, so that every worker has work (a sample is one batch); checked in
 	// chunk order, so the first changed chunk is the one named.
 	const ids = chunksToVerify(checkpoint.chunksDone, checkpoint.skipped, mode);
+	onProgress(0, ids.length);
 	for (let from = 0; from < ids.length; from += verifyBatch) {
+		if (from > 0) onProgress(from, ids.length);
 		const chunks = ids.slice(from, from + verifyBatch).map(id => chunkAt(plan.size, plan.chunkSize, id));
 		const results = await Promise.all(chunks.map(async chunk => processor.verify(chunk).catch((error: Error) => error)));
 		for (const [index, chunk] of chunks.entries()) {

@@ -97,4 +97,15 @@ describe('Throughput pane', () => {
 		for (const line of frame.split('\n')) expect(line.length).toBeLessThanOrEqual(80);
 		expect(frame.split('\n')).toHaveLength(12);
 	});
+
+	it('says the phase of a job outside its main work, with the check\'s own progress, and no ETA', () => {
+		const script = new EventScript();
+		script.start({size: 100 * MiB, chunks: 100, chunksDone: 50, bytesDone: 50 * MiB, resumed: true});
+		script.send({type: 'job:phase', phase: 'verifying', done: 3, total: 8});
+		const job = selectedJob(reduceEvents(script.events))!;
+		const frame = render(<Throughput job={job} theme={mono} width={100} height={8} />).lastFrame()!;
+		expect(frame).toContain('verifying the resume sample 3/8 (37.5%)');
+		expect(frame).toContain('ETA after this');
+		expect(frame).not.toContain('now ');
+	});
 });
