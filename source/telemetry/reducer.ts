@@ -11,7 +11,7 @@ import {maxChunks} from '../chunker/plan.js';
 import {describeEvent} from './describe.js';
 import {durationBin, durationBinCount} from './durations.js';
 import {addToTimeline, createTimeline, markTimeline, TimelineMark} from './timeline.js';
-import {ChunkState, defaultLimits, type ChunkStateCode, type DashboardLimits, type DashboardState, type JobView} from './state.js';
+import {ChunkState, defaultLimits, type BatchFile, type ChunkStateCode, type DashboardLimits, type DashboardState, type JobView} from './state.js';
 
 /** A fresh, empty dashboard state. */
 export function createDashboardState(limits: Partial<DashboardLimits> = {}): DashboardState {
@@ -216,6 +216,32 @@ function updateRates(job: JobView): void {
 	job.etaMs = rate > 0 ? (Math.max(0, job.size - settledBytes(job)) * 1000) / rate : null;
 }
 
+function newBatch(total: number, bytes: number | null): NonNullable<JobView['batch']> {
+	return {total, done: 0, skipped: 0, failed: 0, current: null, files: [], bytes, startedBytes: 0};
+}
+
+/**
+ * Set the state of a file of the batch, listing it when first seen. The list keeps `cap` files:
+ * past it the oldest finished one goes (the counts keep every file).
+ */
+function setFile(batch: NonNullable<JobView['batch']>, index: number, state: BatchFile['state'], cap: number, seen: {path: string; size: number}): void {
+	// Files start in order: the one named is almost always the last listed.
+	let file: BatchFile | undefined;
+	for (let at = batch.files.length - 1; at >= 0 && at >= batch.files.length - 4; at--) if (batch.files[at]!.index === index) file = batch.files[at];
+	file ??= batch.files.find(entry => entry.index === index);
+	if (!file) {
+		file = {index, path: seen.path, size: seen.size, state};
+		batch.files.push(file);
+		batch.startedBytes += seen.size;
+		if (batch.files.length > cap) {
+			const victim = batch.files.findIndex(entry => entry.state !== 'running');
+			batch.files.splice(Math.max(0, victim), 1);
+		}
+	}
+
+	file.state = state;
+}
+
 /** A chunk committed: its duration and attempts for the chunk map, its duration for the median. */
 function recordDuration(job: JobView, id: number, ms: number, attempt: number): void {
 	if (!Number.isInteger(id) || id < 0 || id >= job.durations.length) return;
@@ -303,7 +329,7 @@ export function applyEvent(state: DashboardState, event: CageEvent): DashboardSt
 			job.window = [event.ts, event.bytesDone];
 			job.rateLimit = event.rate ?? null;
 			resetChunks(job, event.chunks > 0 || event.items !== undefined ? event.chunks : expectedChunks(event.size, event.chunkSize), event.chunksDone);
-			if (event.items !== undefined) job.batch = {total: event.items, done: 0, skipped: 0, current: null};
+			if (event.items !== undefined) job.batch = newBatch(event.items, event.size);
 			break;
 		}
 
@@ -339,9 +365,10 @@ export function applyEvent(state: DashboardState, event: CageEvent): DashboardSt
 		}
 
 		case 'item:start': {
-			job.batch ??= {total: event.items, done: 0, skipped: 0, current: null};
+			job.batch ??= newBatch(event.items, null);
 			job.batch.total = event.items;
 			job.batch.current = {index: event.item, path: event.path, size: event.size};
+			setFile(job.batch, event.item, 'running', limits.batchFiles, {path: event.path, size: event.size});
 			job.source = event.path;
 			job.output = event.output;
 			job.chunkSize = event.chunkSize;
@@ -353,8 +380,9 @@ export function applyEvent(state: DashboardState, event: CageEvent): DashboardSt
 		}
 
 		case 'item:done': {
-			job.batch ??= {total: 0, done: 0, skipped: 0, current: null};
+			job.batch ??= newBatch(0, null);
 			job.batch.done++;
+			setFile(job.batch, event.item, 'done', limits.batchFiles, {path: event.path, size: event.bytes});
 			job.itemBase += event.bytes;
 			job.bytesDone = Math.max(job.bytesDone, job.itemBase);
 			if (job.batch.current?.index === event.item) job.batch.current = null;
@@ -362,8 +390,11 @@ export function applyEvent(state: DashboardState, event: CageEvent): DashboardSt
 		}
 
 		case 'item:skipped': {
-			job.batch ??= {total: 0, done: 0, skipped: 0, current: null};
+			job.batch ??= newBatch(0, null);
 			job.batch.skipped++;
+			const failed = event.reason.startsWith('failed');
+			if (failed) job.batch.failed++;
+			setFile(job.batch, event.item, event.reason === skippedByUser ? 'skipped' : failed ? 'failed' : 'interrupted', limits.batchFiles, {path: event.path, size: 0});
 			if (job.batch.current?.index !== event.item) break;
 			if (event.reason === skippedByUser) settleSkipped(job, job.batch.current.size);
 			job.batch.current = null;

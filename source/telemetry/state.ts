@@ -43,13 +43,28 @@ export type Throughput = {
 	history: number[];
 };
 
+/** What became of a file of a batch. */
+export type BatchFileState = 'running' | 'done' | 'skipped' | 'failed' | 'interrupted';
+
+/** A file of a batch that has started (the ones not started yet are only counted). */
+export type BatchFile = {index: number; path: string; size: number; state: BatchFileState};
+
 /** The files of a batch job. */
 export type BatchView = {
 	total: number;
 	done: number;
+	/** Files not done, whatever the reason (the user's skip, a failure, an interruption). */
 	skipped: number;
+	/** Of the skipped: the ones that failed. */
+	failed: number;
 	/** The file being processed, when there is one. */
 	current: {index: number; path: string; size: number} | null;
+	/** The files started so far, in the order they started (capped: the oldest finished go first). */
+	files: BatchFile[];
+	/** Bytes of all the files of the batch (the job's size), when known. */
+	bytes: number | null;
+	/** Bytes of the files started so far, the capped ones included. */
+	startedBytes: number;
 };
 
 /** One line of the audit tail. */
@@ -148,8 +163,10 @@ export type DashboardLimits = {
 	auditLines: number;
 	history: number;
 	jobs: number;
+	/** Files of a batch listed (the counts cover them all). */
+	batchFiles: number;
 	/** Sliding throughput window, ms. */
 	windowMs: number;
 };
 
-export const defaultLimits: DashboardLimits = {anomalies: 200, auditLines: 200, history: 120, jobs: 32, windowMs: 3000};
+export const defaultLimits: DashboardLimits = {anomalies: 200, auditLines: 200, history: 120, jobs: 32, batchFiles: 500, windowMs: 3000};

@@ -5,6 +5,7 @@ import {selectedJob, selectJob} from '../telemetry/reducer.js';
 import {ChunkState, type JobView} from '../telemetry/state.js';
 import {Anomalies} from './Anomalies.js';
 import {AuditTail} from './AuditTail.js';
+import {BatchFiles} from './BatchFiles.js';
 import {ChunkGrid, chunkMapGeometry} from './ChunkGrid.js';
 import {Header} from './Header.js';
 import {HelpOverlay} from './HelpOverlay.js';
@@ -70,9 +71,13 @@ export function Dashboard({store, theme, mode, control, onQuit, final = false, f
 	const focusRef = useRef<FocusPane>('chunks');
 	const stoppingRef = useRef(false);
 
-	const say = useCallback((text: string) => {
+	// A message that lasts until something happens (a skip, until the file is left) rather than 3 s.
+	const messageUntil = useRef<(() => boolean) | undefined>(undefined);
+	const say = useCallback((text: string, until?: () => boolean) => {
 		setMessage(text);
+		messageUntil.current = until;
 		if (messageTimer.current) clearTimeout(messageTimer.current);
+		if (until) return;
 		messageTimer.current = setTimeout(() => setMessage(undefined), 3000);
 		messageTimer.current.unref();
 	}, []);
@@ -83,7 +88,7 @@ export function Dashboard({store, theme, mode, control, onQuit, final = false, f
 		const shown = selectedJob(store.state);
 		if (!shown) return;
 		const layout = computeLayout(columns, rows, {batch: Boolean(shown.batch)});
-		const geometry = chunkMapGeometry(shown, layout.width, layout.grid, true);
+		const geometry = chunkMapGeometry(shown, layout.gridWidth, layout.grid, true);
 		const next = Math.max(0, Math.min(Math.max(0, geometry.cells - 1), Math.min(cursorRef.current, geometry.cells - 1) + cells + lines * geometry.perRow));
 		cursorRef.current = next;
 		setCursor(next);
@@ -108,7 +113,9 @@ export function Dashboard({store, theme, mode, control, onQuit, final = false, f
 				// Every chunk of a file is needed for a valid output: only a batch can skip (a file).
 				if (!selectedJob(store.state)?.batch) return say('only a batch can skip (its current file)');
 				control?.skip();
-				say('skip requested');
+				const file = selectedJob(store.state)?.batch?.current?.index;
+				// Said until the file is left (skipped, or done before the skip took).
+				say('skip requested', () => selectedJob(store.state)?.batch?.current?.index !== file);
 			},
 			retry() {
 				const shown = selectedJob(store.state);
@@ -162,6 +169,7 @@ export function Dashboard({store, theme, mode, control, onQuit, final = false, f
 
 	const {state} = store;
 	const job = selectedJob(state);
+	const shownMessage = messageUntil.current?.() ? undefined : message;
 	if (final) {
 		const jobs = state.order.map(id => state.jobs.get(id)!).filter(Boolean);
 		const shown = jobs.slice(-3);
@@ -182,7 +190,7 @@ export function Dashboard({store, theme, mode, control, onQuit, final = false, f
 		return (
 			<Box flexDirection="column" width={layout.width}>
 				<Text color={theme.pane.muted}>{mode === 'watch' ? 'waiting for events in the log…' : 'starting…'}</Text>
-				<StatusBar theme={theme} width={layout.width} mode={mode} paused={false} message={message} />
+				<StatusBar theme={theme} width={layout.width} mode={mode} paused={false} message={shownMessage} />
 			</Box>
 		);
 	}
@@ -198,14 +206,17 @@ export function Dashboard({store, theme, mode, control, onQuit, final = false, f
 				<HelpOverlay theme={theme} width={layout.width} height={layout.grid + layout.bottom} mode={mode} />
 			) : (
 				<>
-					<ChunkGrid job={job} theme={theme} width={layout.width} height={layout.grid} focused={focus === 'chunks'} frame={frame} cursor={cursor} />
+					<Box flexDirection="row" width={layout.width} height={layout.grid}>
+						{job.batch ? <BatchFiles job={job} theme={theme} width={layout.filesWidth} height={layout.grid} /> : null}
+						<ChunkGrid job={job} theme={theme} width={layout.gridWidth} height={layout.grid} focused={focus === 'chunks'} frame={frame} cursor={cursor} />
+					</Box>
 					<Box flexDirection="row" width={layout.width} height={layout.bottom}>
 						<Anomalies job={job} theme={theme} width={layout.anomaliesWidth} height={layout.bottom} focused={focus === 'anomalies'} scroll={anchored(scroll.anomalies, listTotal(job, 'anomalies'))} />
 						<AuditTail job={job} theme={theme} width={layout.width - layout.anomaliesWidth} height={layout.bottom} focused={focus === 'audit'} scroll={anchored(scroll.audit, listTotal(job, 'audit'))} />
 					</Box>
 				</>
 			)}
-			<StatusBar theme={theme} width={layout.width} mode={mode} paused={job.state === 'paused'} skip={Boolean(job.batch)} message={message} />
+			<StatusBar theme={theme} width={layout.width} mode={mode} paused={job.state === 'paused'} skip={Boolean(job.batch)} message={shownMessage} />
 		</Box>
 	);
 }

@@ -70,7 +70,11 @@ export function Throughput({job, theme, width, height, frame = 0}: Props) {
 	const counts = job.chunkCounts;
 	const skipped = job.bytesSkipped > 0 ? `, ${formatBytes(job.bytesSkipped)} skipped` : '';
 	const bytes = job.size === null ? `${formatBytes(job.bytesDone)}${job.kind === null ? '' : ' (size unknown)'}` : `${formatBytes(job.bytesDone)} / ${formatBytes(job.size)}${skipped}`;
-	const chunks = `chunks ${counts[ChunkState.done]}/${job.chunkCount} done, ${counts[ChunkState.running]} running, ${counts[ChunkState.failed]} failed, ${counts[ChunkState.skipped]} skipped`;
+	// A batch's totals are its files'; the chunks (of the current file) are in the chunk map's title.
+	const {batch} = job;
+	const chunks = batch
+		? `files ${batch.done}/${batch.total} done, ${batch.current ? 1 : 0} running, ${batch.failed} failed, ${batch.skipped - batch.failed} skipped`
+		: `chunks ${counts[ChunkState.done]}/${job.chunkCount} done, ${counts[ChunkState.running]} running, ${counts[ChunkState.failed]} failed, ${counts[ChunkState.skipped]} skipped`;
 	const chart = useMemo(
 		() => (chartRows >= 2 ? renderChart(job.timeline, inner, chartRows, job.rateLimit) : null),
 		// eslint-disable-next-line react-hooks/exhaustive-deps -- the timeline is updated in place; frame/version say when

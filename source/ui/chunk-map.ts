@@ -45,9 +45,10 @@ export function mapGeometry(count: number, columns: number, rows: number): MapGe
 		return {perCell, cells: Math.ceil(count / perCell), perRow: columns, cellWidth: 1, cellHeight: 1};
 	}
 
+	// No bigger than 8 x 3: past that a cell is a slab, not a map.
 	let best = {width: 1, height: 1};
-	for (let height = 1; height <= rows; height++) {
-		for (let width = height; width <= Math.min(columns, 4 * height); width++) {
+	for (let height = 1; height <= Math.min(rows, 3); height++) {
+		for (let width = height; width <= Math.min(columns, 4 * height, 8); width++) {
 			if (Math.floor(columns / width) * Math.floor(rows / height) < count) break;
 			if (width * height > best.width * best.height) best = {width, height};
 		}
