@@ -15,7 +15,6 @@ function batch(): {store: DashboardStore; script: EventScript} {
 	const script = new EventScript();
 	const total = 260;
 	script.start({items: total, chunks: 0, chunkSize: 0, size: total * 4 * MiB, source: '/data', output: '/out'});
-	let base = 0;
 	for (let item = 0; item < 5; item++) {
 		const path = `/data/file-${item}.bin`;
 		script.send({type: 'item:start', item, items: total, path, output: `/out/file-${item}.bin.age`, size: 4 * MiB, chunkSize: MiB, chunks: 4});
@@ -31,10 +30,7 @@ function batch(): {store: DashboardStore; script: EventScript} {
 
 		let bytes = 0;
 		for (let chunk = 0; chunk < (item === 4 ? 2 : 4); chunk++) bytes = script.chunk(chunk, MiB, 100, bytes);
-		if (item < 4) {
-			script.send({type: 'item:done', item, path, bytes: 4 * MiB, durationMs: 400});
-			base += 4 * MiB;
-		}
+		if (item < 4) script.send({type: 'item:done', item, path, bytes: 4 * MiB, durationMs: 400});
 	}
 
 	for (const event of script.events) store.push(event);
