@@ -57,6 +57,7 @@ const schema: Record<CageEventType, Record<string, FieldSpec>> = {
 		pid: int,
 		resumed: {kind: 'boolean'},
 		rate: optionalInt,
+		host: optionalString,
 	},
 	'chunk:start': {chunk, start: int, size: int, attempt: int, item: optionalInt},
 	'chunk:progress': {chunk, bytes: int, bytesDone: int, item: optionalInt},

@@ -94,6 +94,8 @@ export type JobStartEvent = Base<'job:start'> & {
 	resumed: boolean;
 	/** The rate limit in bytes per second (`--rate`), when there is one. */
 	rate?: number;
+	/** The host name of the process (the audit logger records it), so a watcher can tell whether the pid is its own host's. */
+	host?: string;
 };
 
 /** A chunk started processing (attempt starts at 1). */

@@ -28,8 +28,8 @@ export function computeLayout(columns: number, rows: number, {batch = false} = {
 	const height = Math.max(minRows, rows) - 1;
 	const header = batch ? 3 : 2;
 	const status = 1;
-	// The chart grows with the terminal: 3 rows at 24, 9 at 40, 13 at 50 (see Throughput).
-	const throughput = Math.max(7, Math.min(24, Math.round((height - header - status) * 0.4)));
+	// The chart grows with the terminal: 2 rows at 24, 8 at 40, 11 at 50 (see Throughput).
+	const throughput = Math.max(7, Math.min(24, Math.round((height - header - status) * 0.35)));
 	const rest = height - header - throughput - status;
 	const grid = Math.max(4, Math.min(rest - 5, Math.round(rest * 0.45)));
 	const bottom = rest - grid;

@@ -57,8 +57,8 @@ describe('Dashboard', () => {
 		// 70 MiB to go at 10 MiB/s.
 		expect(frame).toContain('ETA 7.0s');
 		expect(frame).toContain('Chunks 30/100');
-		// 100 chunks in a 96x3 map: two columns a chunk, so they fill its rows.
-		expect(frame).toContain('█'.repeat(60) + '▒▒' + '··');
+		// 30 chunks done, one running, the rest pending; 100 chunks in 96 x 4: cells of 2 and a gap.
+		expect(frame).toContain(`${'██ '.repeat(30)}▒▒ ··`);
 		expect(frame).toContain('Anomalies 1 · 1 warn');
 		expect(frame).toContain('WARN slow-chunk: chunk 12 took 2.0s');
 		expect(frame).toContain('Audit tail');
@@ -225,16 +225,16 @@ describe('Dashboard', () => {
 		await settle();
 		stdin.write('?');
 		await settle();
-		expect(lastFrame()).toContain('Help (? to close)');
+		expect(lastFrame()).toContain('Help (? or esc to close)');
 		expect(lastFrame()).toContain('quit: save the checkpoint');
 		expect(lastFrame()).not.toContain('Audit tail');
-		for (const line of ['p, space', 's ', 'r ', 'q, Ctrl-C', 'tab', '↑/↓, PgUp/PgDn', '? ']) {
+		for (const line of ['p, space', 's ', 'r ', 'q, Ctrl-C', 'tab', '↑/↓, PgUp/PgDn', '←/→', '/ ', 'esc', 'Ctrl-Z', '? ']) {
 			expect(lastFrame()!.split('\n').some(row => row.startsWith(`│ ${line}`))).toBe(true);
 		}
 
 		stdin.write('?');
 		await settle();
-		expect(lastFrame()).not.toContain('Help (? to close)');
+		expect(lastFrame()).not.toContain('Help (? or esc to close)');
 		expect(lastFrame()).toContain('Audit tail');
 	});
 

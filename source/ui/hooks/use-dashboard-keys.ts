@@ -16,6 +16,20 @@ export type KeyActions = {
 	horizontal(delta: number): void;
 	toggleHelp(): void;
 	readOnly(): void;
+	/** enter: open the selected job (the jobs table), or end typing a filter. */
+	enter(): void;
+	/** esc: close the help, clear the filter, or go back to the jobs table. */
+	escape(): void;
+	/** `/`: start typing a filter. */
+	startFilter(): void;
+	/** True while a filter is being typed: keys are its text. */
+	typing(): boolean;
+	/** A character typed into the filter (`null`: backspace). */
+	filterKey(text: string | null): void;
+	/** `o` / `O`: sort the jobs table by the next column / reverse it. */
+	sort(reverse: boolean): void;
+	/** Ctrl-Z: suspend (or say why not). */
+	suspend(): void;
 };
 
 /**
@@ -33,10 +47,21 @@ export function useDashboardKeys(actions: KeyActions, {mode, control}: {mode: 'l
 				return;
 			}
 
-			if ((key.ctrl && input === 'c') || input === 'q') {
-				actions.quit();
+			if (key.ctrl && input === 'c') return actions.quit();
+			if (actions.typing()) {
+				if (key.escape) return actions.escape();
+				if (key.return) return actions.enter();
+				if (key.backspace || key.delete) return actions.filterKey(null);
+				if (input && !key.ctrl && !key.meta && !key.tab && !key.upArrow && !key.downArrow && !key.leftArrow && !key.rightArrow) actions.filterKey(input);
 				return;
 			}
+
+			if (key.ctrl && input === 'z') return actions.suspend();
+			if (input === 'q') return actions.quit();
+			if (key.escape) return actions.escape();
+			if (key.return) return actions.enter();
+			if (input === '/') return actions.startFilter();
+			if (input === 'o' || input === 'O') return actions.sort(input === 'O');
 
 			if (key.tab) {
 				actions.cycleFocus(key.shift ? -1 : 1);
