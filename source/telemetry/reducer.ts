@@ -394,7 +394,7 @@ export function applyEvent(state: DashboardState, event: CageEvent): DashboardSt
 			job.batch.skipped++;
 			const failed = event.reason.startsWith('failed');
 			if (failed) job.batch.failed++;
-			setFile(job.batch, event.item, event.reason === skippedByUser ? 'skipped' : failed ? 'failed' : 'interrupted', limits.batchFiles, {path: event.path, size: 0});
+			setFile(job.batch, event.item, failed ? 'failed' : event.reason === 'interrupted' ? 'interrupted' : 'skipped', limits.batchFiles, {path: event.path, size: 0});
 			if (job.batch.current?.index !== event.item) break;
 			if (event.reason === skippedByUser) settleSkipped(job, job.batch.current.size);
 			job.batch.current = null;
