@@ -41,9 +41,10 @@ export function useDashboardKeys(actions: KeyActions, {mode, control}: {mode: 'l
 	useInput(
 		function onKey(input, key) {
 			// Keys typed in one burst ("p" then Enter, or a paste) arrive as one string: take each
-			// plain character as a key of its own (Enter and other characters mean nothing here).
+			// plain character as a key of its own (Enter among them is Enter: it ends a filter being typed).
 			if (input.length > 1 && !key.ctrl && !key.meta && !input.startsWith('\u001B')) {
-				for (const character of input) onKey(character, {...key, return: false});
+				// Enter typed in the burst ends a filter being typed ("sql" then Enter arrives as "sql\r").
+				for (const character of input) onKey(character === '\r' ? '' : character, {...key, return: character === '\r'});
 				return;
 			}
 
@@ -52,7 +53,9 @@ export function useDashboardKeys(actions: KeyActions, {mode, control}: {mode: 'l
 				if (key.escape) return actions.escape();
 				if (key.return) return actions.enter();
 				if (key.backspace || key.delete) return actions.filterKey(null);
-				if (input && !key.ctrl && !key.meta && !key.tab && !key.upArrow && !key.downArrow && !key.leftArrow && !key.rightArrow) actions.filterKey(input);
+				// Printable characters only: a control character in a title would break the frame.
+				const text = [...input].filter(character => character >= ' ' && character !== '\u007F').join('');
+				if (text && !key.ctrl && !key.meta && !key.tab && !key.upArrow && !key.downArrow && !key.leftArrow && !key.rightArrow) actions.filterKey(text);
 				return;
 			}
 
