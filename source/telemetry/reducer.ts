@@ -15,7 +15,7 @@ import {ChunkState, defaultLimits, type BatchFile, type ChunkStateCode, type Das
 
 /** A fresh, empty dashboard state. */
 export function createDashboardState(limits: Partial<DashboardLimits> = {}): DashboardState {
-	return {order: [], jobs: new Map(), selected: null, version: 0, limits: {...defaultLimits, ...limits}};
+	return {order: [], jobs: new Map(), selected: null, version: 0, limits: {...defaultLimits, ...limits}, evicted: new Set()};
 }
 
 /** Apply a list of events to a fresh state (a replay). */
@@ -287,8 +287,14 @@ function evictJobs(state: DashboardState): void {
 		if (victim === undefined) return;
 		state.order.splice(state.order.indexOf(victim), 1);
 		state.jobs.delete(victim);
+		// Bounded: a watch of a log of millions of jobs forgets the oldest evictions.
+		if (state.evicted.size >= maxEvicted) state.evicted.clear();
+		state.evicted.add(victim);
 	}
 }
+
+/** The most evicted job ids remembered (see `DashboardState.evicted`). */
+const maxEvicted = 100_000;
 
 /**
  * Apply one event to the state (in place) and return the state. Unknown jobs are created on first
@@ -297,6 +303,13 @@ function evictJobs(state: DashboardState): void {
 export function applyEvent(state: DashboardState, event: CageEvent): DashboardState {
 	const {limits} = state;
 	let job = state.jobs.get(event.job);
+	// A job evicted for newer ones stays out until it starts again: taking it back for its next line
+	// would evict another, and so on for every line when more jobs than the cap write at once.
+	if (!job && state.evicted.has(event.job)) {
+		if (event.type !== 'job:start') return state;
+		state.evicted.delete(event.job);
+	}
+
 	if (!job || event.type === 'job:start') {
 		const fresh = newJob(event.job, event.ts);
 		if (!job) state.order.push(event.job);

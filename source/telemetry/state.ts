@@ -155,6 +155,8 @@ export type DashboardState = {
 	/** Incremented on every change; the UI re-renders when it moves. */
 	version: number;
 	limits: DashboardLimits;
+	/** Jobs evicted for newer ones (past `limits.jobs`): their later events are ignored until they start again. */
+	evicted: Set<string>;
 };
 
 /** Caps that keep memory flat however long a job or a watched log runs. */
