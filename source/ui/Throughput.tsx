@@ -61,7 +61,8 @@ export function Throughput({job, theme, width, height, frame = 0}: Props) {
 		job.size === null ? (job.kind === null ? '--' : 'stream') : job.state === 'paused' ? 'paused' : side ? 'after this' : job.etaMs === null ? '--' : formatDuration(job.etaMs);
 	// The average is a rate over more than a second too, so the peak is never below it (a rate limit
 	// catching up after a pause can lift the average past every whole-second window).
-	const figures = `avg ${formatRate(throughput.average)}  ·  peak ${formatRate(Math.max(throughput.peak, throughput.average))}  ·  ETA ${eta}`;
+	// The ETA before the averages: on a narrow pane the line is cut from its end.
+	const figures = `ETA ${eta}  ·  avg ${formatRate(throughput.average)}  ·  peak ${formatRate(Math.max(throughput.peak, throughput.average))}`;
 	const limit = job.rateLimit ? ` (limit ${formatRate(job.rateLimit)})` : '';
 	const rates = side ? `${side}  ·  ${figures}` : `now ${formatRate(throughput.current)}${limit}  ·  ${figures}`;
 	const settled = settledBytes(job);
