@@ -109,7 +109,7 @@ export function ChunkGrid({job, theme, width, height, focused = false, frame, cu
 		[job.chunks, job.version, frame, geometry],
 	);
 	const lines = useMemo(() => linesOf(codes, geometry, rows, shownCursor), [codes, geometry, rows, shownCursor]);
-	const title = `${job.batch?.current ? `File ${job.batch.current.index + 1} chunks` : 'Chunks'} ${job.chunkCounts[ChunkState.done]}/${job.chunkCount}${geometry.perCell > 1 ? ` · 1 cell = ${geometry.perCell} chunks` : ''}${median ? ` · median ${formatDuration(median)}` : ''}`;
+	const title = `Chunks ${job.chunkCounts[ChunkState.done]}/${job.chunkCount}${job.batch?.current ? ` of file ${job.batch.current.index + 1}` : ''}${geometry.perCell > 1 ? ` · 1 cell = ${geometry.perCell} chunks` : ''}${median ? ` · median ${formatDuration(median)}` : ''}`;
 	const padding = Math.max(0, rows - lines.length - (job.chunkCount === 0 ? 1 : 0));
 	return (
 		<Pane title={title} width={width} height={height} theme={theme} focused={focused}>

@@ -104,7 +104,7 @@ describe.runIf(fs.existsSync(tmuxPath))('every view in tmux', () => {
 		session.send('Enter');
 		const batch = await expectWhole(session, /Files 5\/40 · 1 skip/, columns, rows);
 		expect(batch).toMatch(/▶ .*IMG_4206\.jpg/);
-		expect(batch).toContain('File 7 chunks 2/4');
+		expect(batch).toContain('Chunks 2/4 of file 7');
 		session.send('q');
 		await session.waitForScreen(/\$ $|^$/m);
 	});

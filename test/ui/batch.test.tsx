@@ -48,7 +48,7 @@ describe('batch view', () => {
 		expect(frame).toMatch(/× \/data\/file-3\.bin/);
 		expect(frame).toMatch(/▶ \/data\/file-4\.bin +4\.00 MiB/);
 		expect(frame).toContain('255 pending · 1020 MiB');
-		expect(frame).toContain('File 5 chunks 2/4');
+		expect(frame).toContain('Chunks 2/4 of file 5');
 		expect(frame).toContain('files 2/260 done, 1 running, 1 failed, 1 skipped');
 		// The ETA is the batch's: about 1 GiB to go at 8 MiB/s, not the current file's.
 		const eta = /ETA (\S+)/.exec(frame)![1]!;
