@@ -4,9 +4,13 @@
 //      seq-check) into the telemetry reducer (dist/telemetry; without it: parse+validate only),
 //      in a child process: seconds and peak RSS;
 //   2. follow-mode latency from append to event (median of 50 appends);
-//   3. logging overhead: `cage encrypt` of BENCH_SIZE (default 1GiB) with and without --no-audit.
+//   3. logging overhead: `cage encrypt` of BENCH_SIZE (default 1GiB) with and without --no-audit;
+//   4. `cage watch --from-start` of a log of BENCH_OVERVIEW_JOBS (default 1 000) jobs and
+//      BENCH_LINES lines in a real terminal (tmux): seconds until its jobs table lists every job,
+//      and the process's peak RSS then (VmHWM).
 //
 //   node scripts/bench-audit.mjs                BENCH_SIZE=256MiB BENCH_LINES=200000 BENCH_RUNS=3
+//   node scripts/bench-audit.mjs --overview     only 4.
 //
 // Prints ONE JSON object on stdout; progress notes go to stderr. Every figure is measured now.
 import {execFileSync, spawn} from 'node:child_process';
@@ -78,6 +82,73 @@ function generateLog(file, lines) {
 	return written;
 }
 
+/** A log of `jobs` jobs, interleaved as jobs that run at the same time write: `lines` lines in all. */
+function generateJobsLog(file, jobs, lines) {
+	const fd = fs.openSync(file, 'w');
+	const perJob = Math.floor(lines / jobs);
+	const chunkSize = 16 * 1024 ** 2;
+	const chunks = Math.max(1, Math.ceil((perJob - 2) / 3));
+	let ts = Date.now() - 3_600_000;
+	const state = Array.from({length: jobs}, (_, index) => ({job: `20261202T000000-${index.toString(16).padStart(6, '0')}`, seq: 0, chunk: 0}));
+	// In a log every line has its own seq, a progress sample's too.
+	const line = (job, event) => formatAuditLine({...event, job: job.job, ts: (ts += 1), seq: job.seq++});
+	let written = 0;
+	let batch = [];
+	const put = text => {
+		batch.push(text);
+		written++;
+		if (batch.length >= 10_000) {
+			fs.writeSync(fd, batch.join(''));
+			batch = [];
+		}
+	};
+
+	for (const job of state) put(line(job, {type: 'job:start', kind: 'encrypt', source: `/data/${job.job}.bin`, output: `/data/${job.job}.bin.age`, size: chunks * chunkSize, chunkSize, chunks, chunksDone: 0, bytesDone: 0, jobs: 4, pid: 4242, resumed: false}));
+	// Round robin, a chunk of each job at a time; every tenth job never ends (killed), the rest do.
+	for (let chunk = 0; chunk < chunks; chunk++) {
+		for (const job of state) {
+			const start = chunk * chunkSize;
+			put(line(job, {type: 'chunk:start', chunk, start, size: chunkSize, attempt: 1}));
+			put(line(job, {type: 'chunk:progress', chunk, bytes: chunkSize / 2, bytesDone: start + chunkSize / 2}));
+			put(line(job, {type: 'chunk:done', chunk, start, size: chunkSize, durationMs: 40, attempt: 1, bytesDone: start + chunkSize}));
+		}
+	}
+
+	for (const [index, job] of state.entries()) if (index % 10 !== 9) put(line(job, {type: 'job:done', outcome: 'completed', bytesDone: chunks * chunkSize, durationMs: 60_000}));
+	fs.writeSync(fd, batch.join(''));
+	fs.closeSync(fd);
+	return written;
+}
+
+/**
+ * Seconds until `cage watch --from-start` in tmux lists all `jobs` in their final states (the whole
+ * log read: nine in ten done, the rest silent), and its peak RSS (MiB) then.
+ */
+async function overviewOpen(file, jobs) {
+	const socket = path.join(dir, 'tmux.sock');
+	const tmux = (...args) => execFileSync('tmux', ['-S', socket, ...args], {env, encoding: 'utf8'});
+	const variables = ['CAGE_CONFIG_DIR', 'XDG_STATE_HOME', 'HOME'].map(name => `${name}=${env[name]}`).join(' ');
+	const started = performance.now();
+	tmux('new-session', '-d', '-x', '120', '-y', '40', '-s', 'overview', `exec env -u CI ${variables} NO_COLOR=1 TERM=xterm-256color ${process.execPath} ${cli} watch ${file} --from-start`);
+	const pid = Number(tmux('display-message', '-p', '-t', 'overview', '#{pane_pid}').trim());
+	try {
+		const ended = jobs - Math.floor(jobs / 10);
+		const wanted = `Jobs ${jobs} · ${jobs - ended} silent · ${ended} done`;
+		for (;;) {
+			if (tmux('capture-pane', '-p', '-t', 'overview').includes(wanted)) break;
+			if (performance.now() - started > 120_000) throw new Error(`the jobs table did not list ${jobs} jobs within 120 s`);
+			await new Promise(resolve => setTimeout(resolve, 20));
+		}
+
+		const seconds = (performance.now() - started) / 1000;
+		const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+		const peakKiB = Number(/VmHWM:\s+(\d+)/.exec(status)[1]);
+		return {seconds, peakRssMiB: peakKiB / 1024, screen: tmux('capture-pane', '-p', '-t', 'overview')};
+	} finally {
+		tmux('kill-server');
+	}
+}
+
 /** Replay in a child process, so its peak RSS is the replay's own. */
 async function replay(file) {
 	const script = `
@@ -135,6 +206,22 @@ function encryptSeconds(input, recipient, audit) {
 	const started = performance.now();
 	execFileSync(cli, args, {env, stdio: ['ignore', 'ignore', 'inherit']});
 	return (performance.now() - started) / 1000;
+}
+
+if (process.argv.includes('--overview')) {
+	try {
+		const jobs = Number(process.env.BENCH_OVERVIEW_JOBS ?? 1000);
+		const log = path.join(dir, 'overview.jsonl');
+		note(`generating a log of ${jobs} jobs, ${lineCount} lines`);
+		const lines = generateJobsLog(log, jobs, lineCount);
+		note('opening the jobs table of cage watch --from-start in tmux');
+		const opened = await overviewOpen(log, jobs);
+		process.stdout.write(`${JSON.stringify({overviewJobs: jobs, overviewLines: lines, overviewLogBytes: fs.statSync(log).size, overviewSeconds: round(opened.seconds), overviewPeakRssMiB: round(opened.peakRssMiB, 1), cpus: os.availableParallelism()})}\n`);
+	} finally {
+		fs.rmSync(dir, {recursive: true, force: true});
+	}
+
+	process.exit(0);
 }
 
 try {

@@ -14,7 +14,7 @@ import path from 'node:path';
 import {changeTimeMoved, CheckpointError, checkpointVersion, CheckpointStore, fingerprint, hasValidSeal, type Checkpoint, type SourceFingerprint} from '../chunker/checkpoint.js';
 import {AbortedError, SharedControl} from '../chunker/control.js';
 import type {JobEmitter} from '../chunker/emitter.js';
-import type {JobControl, JobKind, JobOutcome} from '../chunker/events.js';
+import type {JobControl, JobKind, JobOutcome, JobPhase} from '../chunker/events.js';
 import {chunkAt, chunkCount, roundUp, type Chunk} from '../chunker/plan.js';
 import type {ChunkContext, ChunkProcessor, ChunkResult} from '../chunker/processor.js';
 import {permanentErrorCodes} from '../chunker/runner.js';
@@ -228,7 +228,10 @@ async function runAgeJob(spec: RunSpec): Promise<AgeJobResult> {
 		jobs: options.jobs,
 		pid: process.pid,
 		resumed: Boolean(resumeFrom),
+		...(options.rate ? {rate: options.rate} : {}),
 	});
+	const phase = (name: JobPhase, progress: {done: number; total: number} | object = {}) => emitter.send({type: 'job:phase', phase: name, ...progress, ...(item ? {item: item.index} : {})});
+	phase('opening');
 
 	// Lazy: a small file's tasks run on this thread (pool.ts), and it needs no threads at all.
 	const pool = options.pool ?? new WorkerPool(Math.min(options.jobs, count), control, {lazy: true});
@@ -256,8 +259,9 @@ async function runAgeJob(spec: RunSpec): Promise<AgeJobResult> {
 
 			({file: output, partial} = opened);
 			const source = await fingerprint(plan.input);
+			phase('verifying');
 			const checkpoint = await repairResume(plan, processor, resumeFrom!.checkpoint, resumeFrom!.file, {stopped: opened.stopped, emitter, itemIndex: item?.index, batchItem: Boolean(item)});
-			await verifyResume(plan, processor, checkpoint, resumeFrom!.file, resumeVerifyMode(plan, checkpoint, options, source, opened.ctimeMs), Boolean(item));
+			await verifyResume(plan, processor, checkpoint, resumeFrom!.file, resumeVerifyMode(plan, checkpoint, options, source, opened.ctimeMs), Boolean(item), (done, total) => phase('verifying', {done, total}));
 			// Verified: the source as it is now (a chmod's change time) is what later resumes compare with.
 			return {...checkpoint, source};
 		};
@@ -285,6 +289,7 @@ async function runAgeJob(spec: RunSpec): Promise<AgeJobResult> {
 
 		const out = output;
 		if (out) {
+			phase('processing');
 			result = await runChunkedJob({
 				kind: plan.kind,
 				emitter,
@@ -329,12 +334,14 @@ async function runAgeJob(spec: RunSpec): Promise<AgeJobResult> {
 		} else if (result.outcome === 'completed') {
 			// Exactly the bytes of the output: nothing after them (a longer partial output left by
 			// another program must not add trailing data).
+			phase('syncing');
 			await output!.truncate(outputLength(plan));
 			await output!.sync();
 			await output!.close();
 			output = undefined;
 			// A job with no checkpoint yet names no pid, so a --force start could replace the partial
 			// output under it; renaming that would put the other job's unfinished file in place.
+			phase('renaming');
 			await partial!.commit({
 				async beforeRename(written) {
 					// A file that appeared at OUTPUT while the job ran is not replaced without --force.
@@ -634,7 +641,15 @@ function resumeVerifyMode(plan: Plan, checkpoint: Checkpoint, options: AgeJobOpt
  * writing: the MAC must be the checkpoint's (else the source changed) and the partial output must
  * hold exactly what the work gives (else it was damaged since).
  */
-async function verifyResume(plan: Plan, processor: AgeChunkProcessor, checkpoint: Checkpoint, file: string, mode: 'sample' | 'full', batchItem: boolean): Promise<void> {
+async function verifyResume(
+	plan: Plan,
+	processor: AgeChunkProcessor,
+	checkpoint: Checkpoint,
+	file: string,
+	mode: 'sample' | 'full',
+	batchItem: boolean,
+	onProgress: (done: number, total: number) => void,
+): Promise<void> {
 	if (plan.kind === 'encrypt') {
 		if ((await headerDigest(plan.partial, plan.outOffset)) !== checkpoint.params.headerSha256) {
 			throw new CheckpointError(`cannot resume ${file}: the header of ${plan.partial} is not the one this job wrote; ${startOver(plan, batchItem)}`);
@@ -644,7 +659,9 @@ async function verifyResume(plan: Plan, processor: AgeChunkProcessor, checkpoint
 	// A few chunks at a time, so that every worker has work (a sample is one batch); checked in
 	// chunk order, so the first changed chunk is the one named.
 	const ids = chunksToVerify(checkpoint.chunksDone, checkpoint.skipped, mode);
+	onProgress(0, ids.length);
 	for (let from = 0; from < ids.length; from += verifyBatch) {
+		if (from > 0) onProgress(from, ids.length);
 		const chunks = ids.slice(from, from + verifyBatch).map(id => chunkAt(plan.size, plan.chunkSize, id));
 		const results = await Promise.all(chunks.map(async chunk => processor.verify(chunk).catch((error: Error) => error)));
 		for (const [index, chunk] of chunks.entries()) {

@@ -10,7 +10,7 @@
  * `formatAuditLine` writes it; `parseAuditLine` reads it back into the exact `CageEvent` the runner
  * emitted (same keys, same key order, `v` stripped), after checking every field its type requires.
  */
-import {anomalyCodes, eventTypes, type CageEvent, type CageEventType} from '../chunker/events.js';
+import {anomalyCodes, eventTypes, jobPhases, type CageEvent, type CageEventType} from '../chunker/events.js';
 import {maxChunks} from '../chunker/plan.js';
 
 /** The version written in every line. */
@@ -56,6 +56,8 @@ const schema: Record<CageEventType, Record<string, FieldSpec>> = {
 		jobs: int,
 		pid: int,
 		resumed: {kind: 'boolean'},
+		rate: optionalInt,
+		host: optionalString,
 	},
 	'chunk:start': {chunk, start: int, size: int, attempt: int, item: optionalInt},
 	'chunk:progress': {chunk, bytes: int, bytesDone: int, item: optionalInt},
@@ -69,6 +71,7 @@ const schema: Record<CageEventType, Record<string, FieldSpec>> = {
 	'job:paused': {bytesDone: int},
 	'job:resumed': {bytesDone: int},
 	'job:checkpoint': {path: string, chunksDone: chunks, bytesDone: int},
+	'job:phase': {phase: {kind: jobPhases}, done: optionalInt, total: optionalInt, item: optionalInt},
 	'job:done': {
 		outcome: {kind: ['completed', 'interrupted', 'failed']},
 		bytesDone: int,

@@ -1,9 +1,12 @@
 import {EventEmitter} from 'node:events';
 import {randomBytes} from 'node:crypto';
+import os from 'node:os';
 import type {CageEvent, CageEventType, EventInput, EventOf, EventSink} from './events.js';
 
 /** Milliseconds between two numbered `chunk:progress` samples of a job: the audit log's throughput sample rate. */
 export const defaultSampleIntervalMs = 1000;
+
+const host = os.hostname();
 
 type Listeners = {[K in CageEventType]: [EventOf<K>]} & {event: [CageEvent]};
 
@@ -44,7 +47,8 @@ export class JobEmitter extends EventEmitter<Listeners> {
 	send<E extends CageEvent>(input: EventInput<E>): E {
 		const ts = this.#now();
 		const seq = input.type === 'chunk:progress' && !this.#isSample(ts) ? this.#seq - 1 : this.#seq++;
-		const event = {...input, job: this.job, ts, seq} as unknown as E;
+		// A job's start names its host: with the pid, a watcher on the same host can tell a job whose process is gone.
+		const event = (input.type === 'job:start' && input.host === undefined ? {...input, host, job: this.job, ts, seq} : {...input, job: this.job, ts, seq}) as unknown as E;
 		const emit = this.emit as (name: string, value: CageEvent) => boolean;
 		emit.call(this, event.type, event);
 		emit.call(this, 'event', event);

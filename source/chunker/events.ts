@@ -105,6 +105,10 @@ export type JobStartEvent = Base<'job:start'> & {
 	pid: number;
 	/** True when this run continues a checkpoint. */
 	resumed: boolean;
+	/** The rate limit in bytes per second (`--rate`), when there is one. */
+	rate?: number;
+	/** The host name of the process (the audit logger records it), so a watcher can tell whether the pid is its own host's. */
+	host?: string;
 };
 
 /** A chunk started processing (attempt starts at 1). */
@@ -208,6 +212,26 @@ export type AnomalyEvent = Base<'anomaly'> & {
 	item?: number;
 };
 
+/**
+ * What a job does besides its main work, and when the main work starts: `opening` the input
+ * (an age header, recipients), `verifying` what a resume continues (`done` of `total` chunks
+ * checked), `processing` (the main phase: encrypting, decrypting, hashing), `syncing` the output
+ * to disk, `renaming` it into place. Rate and ETA count only the main phase.
+ */
+export const jobPhases = ['opening', 'verifying', 'processing', 'syncing', 'renaming'] as const;
+
+/** A phase of a job (see `jobPhases`). */
+export type JobPhase = (typeof jobPhases)[number];
+
+/** The job (or the current file of a batch) entered a phase, or reports progress within one. */
+export type JobPhaseEvent = Base<'job:phase'> & {
+	phase: JobPhase;
+	/** Progress within the phase (verifying: chunks checked), with `total`. */
+	done?: number;
+	total?: number;
+	item?: number;
+};
+
 /** The job was paused. */
 export type JobPausedEvent = Base<'job:paused'> & {bytesDone: number};
 
@@ -252,6 +276,7 @@ export type CageEvent =
 	| JobPausedEvent
 	| JobResumedEvent
 	| JobCheckpointEvent
+	| JobPhaseEvent
 	| JobDoneEvent;
 
 /** The event type names. */
@@ -272,6 +297,7 @@ export const eventTypes: readonly CageEventType[] = [
 	'job:paused',
 	'job:resumed',
 	'job:checkpoint',
+	'job:phase',
 	'job:done',
 ];
 

@@ -74,7 +74,10 @@ export const watchCommand = defineCommand({
 	                         and the jobs running now from their start)
 	      --no-follow        replay the log(s) and exit: a report (implies --from-start)
 	      --job ID           only this job (an id as shown in the log, or its beginning)
-	      --progress MODE    tui (the dashboard, default on a terminal): ←/→ or j/k switch jobs, q quits;
+	      --progress MODE    tui (the dashboard, default on a terminal): a table of every job (state,
+	                         progress, rate, pid, last line; silent and dead jobs say so); enter opens
+	                         one in the full dashboard, esc comes back, / filters, o sorts, ? lists
+	                         every key, q quits (with --job: that job's dashboard);
 	                         plain: lines on stdout, like 'cage encrypt --progress plain';
 	                         json: the validated events as NDJSON on stdout, one per line, for scripts
 	      --theme NAME|PATH  dashboard theme: default, light, high-contrast, mono, or a JSON file
@@ -135,7 +138,8 @@ export const watchCommand = defineCommand({
 			case 'tui': {
 				// Loaded only when drawing: React, Ink and its layout engine cost every other command memory.
 				const {mountDashboard} = await import('../ui/mount.js');
-				dashboard = mountDashboard({stderr: io.stderr, theme: theme ?? settings.theme, settings, mode: 'watch'});
+				// One job (--job) opens on its view; else on the jobs table of all of them.
+				dashboard = mountDashboard({stderr: io.stderr, theme: theme ?? settings.theme, settings, mode: 'watch', overview: jobPrefix === undefined});
 				const shown = dashboard;
 				sink = event => shown.push(event);
 				break;

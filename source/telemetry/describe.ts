@@ -1,8 +1,14 @@
 /**
  * One short line of text per event, for the audit tail. Plain text; the UI adds colour.
  */
-import type {CageEvent} from '../chunker/events.js';
+import type {CageEvent, JobKind, JobPhase} from '../chunker/events.js';
 import {formatBytes, formatDuration} from '../size.js';
+
+/** A phase in words; the main phase says what the job does (`encrypting`). */
+export function phaseLabel(phase: JobPhase, kind: JobKind | null): string {
+	if (phase !== 'processing') return phase === 'opening' ? 'opening the input' : phase === 'verifying' ? 'verifying the resume sample' : phase;
+	return kind === null ? 'processing' : `${kind}ing`;
+}
 
 /** Describe an event in one line (no job id, no time: the pane shows those). */
 export function describeEvent(event: CageEvent): string {
@@ -60,6 +66,10 @@ export function describeEvent(event: CageEvent): string {
 
 		case 'job:checkpoint': {
 			return `checkpoint: ${event.chunksDone} chunks, ${formatBytes(event.bytesDone)}`;
+		}
+
+		case 'job:phase': {
+			return `${phaseLabel(event.phase, null)}${event.total === undefined ? '' : ` ${event.done ?? 0}/${event.total}`}${event.item === undefined ? '' : ` (file ${event.item + 1})`}`;
 		}
 
 		case 'job:done': {

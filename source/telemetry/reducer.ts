@@ -6,14 +6,16 @@
  * state in place rather than copying it: a job may have 65 536 chunks and thousands of events a
  * second, so each event costs O(1) (amortized) and bumps `version`, which is what a UI watches.
  */
-import {skippedByUser, type AnomalyEvent, type CageEvent} from '../chunker/events.js';
+import {skippedByUser, type AnomalyEvent, type CageEvent, type JobPhase} from '../chunker/events.js';
 import {maxChunks} from '../chunker/plan.js';
 import {describeEvent} from './describe.js';
-import {ChunkState, defaultLimits, type ChunkStateCode, type DashboardLimits, type DashboardState, type JobView} from './state.js';
+import {durationBin, durationBinCount} from './durations.js';
+import {addToTimeline, createTimeline, markTimeline, TimelineMark} from './timeline.js';
+import {ChunkState, defaultLimits, type BatchFile, type ChunkStateCode, type DashboardLimits, type DashboardState, type JobView} from './state.js';
 
 /** A fresh, empty dashboard state. */
 export function createDashboardState(limits: Partial<DashboardLimits> = {}): DashboardState {
-	return {order: [], jobs: new Map(), selected: null, version: 0, limits: {...defaultLimits, ...limits}};
+	return {order: [], jobs: new Map(), selected: null, version: 0, limits: {...defaultLimits, ...limits}, evicted: new Set()};
 }
 
 /** Apply a list of events to a fresh state (a replay). */
@@ -76,6 +78,14 @@ function newJob(id: string, ts: number): JobView {
 		chunkSize: 0,
 		chunkCount: 0,
 		chunks: new Uint8Array(64),
+		durations: new Uint32Array(64),
+		attempts: new Uint8Array(64),
+		durationBins: new Uint32Array(durationBinCount),
+		rateLimit: null,
+		phase: null,
+		sideMs: 0,
+		sideSince: null,
+		timeline: createTimeline(ts),
 		chunkCounts: [0, 0, 0, 0, 0],
 		bytesDone: 0,
 		startBytes: 0,
@@ -117,6 +127,9 @@ function resetChunks(job: JobView, count: number, done: number): void {
 	count = Math.min(count, maxChunks);
 	job.chunkCount = count;
 	job.chunks = new Uint8Array(Math.max(64, count));
+	job.durations = new Uint32Array(job.chunks.length);
+	job.attempts = new Uint8Array(job.chunks.length);
+	job.durationBins.fill(0);
 	if (done > 0) job.chunks.fill(ChunkState.done, 0, Math.min(done, count));
 	const doneCount = Math.min(done, count);
 	job.chunkCounts = [count - doneCount, 0, doneCount, 0, 0];
@@ -140,6 +153,12 @@ function setChunk(job: JobView, id: number, code: ChunkStateCode): void {
 		const grown = new Uint8Array(length);
 		grown.set(job.chunks);
 		job.chunks = grown;
+		const durations = new Uint32Array(length);
+		durations.set(job.durations);
+		job.durations = durations;
+		const attempts = new Uint8Array(length);
+		attempts.set(job.attempts);
+		job.attempts = attempts;
 	}
 
 	if (id >= job.chunkCount) {
@@ -156,8 +175,10 @@ function setChunk(job: JobView, id: number, code: ChunkStateCode): void {
 
 /** Feed one throughput sample (bytes done at ts). */
 function sample(job: JobView, ts: number, bytes: number, windowMs: number, historyCap: number): void {
+	const added = bytes - job.bytesDone;
 	job.bytesDone = bytes;
 	if (job.state !== 'running') return;
+	addToTimeline(job.timeline, ts, added, job.sideSince === null ? 0 : TimelineMark.side);
 	const {window, throughput} = job;
 	window.push(ts, bytes);
 	// Keep one sample at or before the window start so the window spans windowMs once warm.
@@ -181,17 +202,77 @@ function sample(job: JobView, ts: number, bytes: number, windowMs: number, histo
 
 function updateRates(job: JobView): void {
 	const pausedNow = job.pausedSince === null ? 0 : job.lastTs - job.pausedSince;
-	const activeMs = job.lastTs - job.startedAt - job.pausedMs - pausedNow;
+	const sideNow = job.sideSince === null || job.pausedSince !== null ? 0 : job.lastTs - job.sideSince;
+	const activeMs = job.lastTs - job.startedAt - job.pausedMs - pausedNow - job.sideMs - sideNow;
 	const {throughput} = job;
 	throughput.average = activeMs > 0 ? Math.max(0, ((job.bytesDone - job.startBytes) * 1000) / activeMs) : 0;
-	if (job.state !== 'running') throughput.current = 0;
-	if (job.ending !== null || job.size === null) {
+	if (job.state !== 'running' || job.sideSince !== null) throughput.current = 0;
+	if (job.ending !== null || job.size === null || job.sideSince !== null) {
 		job.etaMs = job.ending?.outcome === 'completed' ? 0 : null;
 		return;
 	}
 
 	const rate = throughput.current > 0 ? throughput.current : throughput.average;
 	job.etaMs = rate > 0 ? (Math.max(0, job.size - settledBytes(job)) * 1000) / rate : null;
+}
+
+function newBatch(total: number, bytes: number | null): NonNullable<JobView['batch']> {
+	return {total, done: 0, skipped: 0, failed: 0, current: null, files: [], bytes, startedBytes: 0};
+}
+
+/**
+ * Set the state of a file of the batch, listing it when first seen. The list keeps `cap` files:
+ * past it the oldest finished one goes (the counts keep every file).
+ */
+function setFile(batch: NonNullable<JobView['batch']>, index: number, state: BatchFile['state'], cap: number, seen: {path: string; size: number}): void {
+	// Files start in order: the one named is almost always the last listed.
+	let file: BatchFile | undefined;
+	for (let at = batch.files.length - 1; at >= 0 && at >= batch.files.length - 4; at--) if (batch.files[at]!.index === index) file = batch.files[at];
+	file ??= batch.files.find(entry => entry.index === index);
+	if (!file) {
+		file = {index, path: seen.path, size: seen.size, state};
+		batch.files.push(file);
+		batch.startedBytes += seen.size;
+		if (batch.files.length > cap) {
+			const victim = batch.files.findIndex(entry => entry.state !== 'running');
+			batch.files.splice(Math.max(0, victim), 1);
+		}
+	}
+
+	file.state = state;
+}
+
+/** A chunk committed: its duration and attempts for the chunk map, its duration for the median. */
+function recordDuration(job: JobView, id: number, ms: number, attempt: number): void {
+	if (!Number.isInteger(id) || id < 0 || id >= job.durations.length) return;
+	if (job.durations[id]! > 0) job.durationBins[durationBin(job.durations[id]!)]!--;
+	job.durations[id] = Math.max(1, Math.min(0xff_ff_ff_ff, Math.round(ms)));
+	job.attempts[id] = Math.min(255, Math.max(job.attempts[id]!, attempt));
+	job.durationBins[durationBin(job.durations[id]!)]!++;
+}
+
+/**
+ * Enter a phase (or report progress within one). Time outside the main phase is left out of the
+ * average and the ETA; entering the main phase starts the rate window afresh, so a resume's check
+ * (which reads without committing) is no throughput.
+ */
+function enterPhase(job: JobView, ts: number, name: JobPhase, done?: number, total?: number): void {
+	const side = name !== 'processing';
+	const wasSide = job.sideSince !== null;
+	if (job.phase?.name !== name && job.pausedSince === null) {
+		if (wasSide && !side) {
+			job.sideMs += ts - job.sideSince!;
+			job.sideSince = null;
+			job.window = [ts, job.bytesDone];
+			job.bucketStart = ts;
+			job.bucketBytes = job.bytesDone;
+		} else if (!wasSide && side) {
+			job.sideSince = ts;
+		}
+	}
+
+	job.phase = {name, ...(done === undefined ? {} : {done}), ...(total === undefined ? {} : {total})};
+	if (side) addToTimeline(job.timeline, ts, 0, TimelineMark.side);
 }
 
 function addAnomaly(job: JobView, event: AnomalyEvent, cap: number): void {
@@ -206,8 +287,14 @@ function evictJobs(state: DashboardState): void {
 		if (victim === undefined) return;
 		state.order.splice(state.order.indexOf(victim), 1);
 		state.jobs.delete(victim);
+		// Bounded: a watch of a log of millions of jobs forgets the oldest evictions.
+		if (state.evicted.size >= maxEvicted) state.evicted.clear();
+		state.evicted.add(victim);
 	}
 }
+
+/** The most evicted job ids remembered (see `DashboardState.evicted`). */
+const maxEvicted = 100_000;
 
 /**
  * Apply one event to the state (in place) and return the state. Unknown jobs are created on first
@@ -216,6 +303,13 @@ function evictJobs(state: DashboardState): void {
 export function applyEvent(state: DashboardState, event: CageEvent): DashboardState {
 	const {limits} = state;
 	let job = state.jobs.get(event.job);
+	// A job evicted for newer ones stays out until it starts again: taking it back for its next line
+	// would evict another, and so on for every line when more jobs than the cap write at once.
+	if (!job && state.evicted.has(event.job)) {
+		if (event.type !== 'job:start') return state;
+		state.evicted.delete(event.job);
+	}
+
 	if (!job || event.type === 'job:start') {
 		const fresh = newJob(event.job, event.ts);
 		if (!job) state.order.push(event.job);
@@ -246,13 +340,15 @@ export function applyEvent(state: DashboardState, event: CageEvent): DashboardSt
 			job.itemBase = event.bytesDone;
 			job.bucketBytes = event.bytesDone;
 			job.window = [event.ts, event.bytesDone];
+			job.rateLimit = event.rate ?? null;
 			resetChunks(job, event.chunks > 0 || event.items !== undefined ? event.chunks : expectedChunks(event.size, event.chunkSize), event.chunksDone);
-			if (event.items !== undefined) job.batch = {total: event.items, done: 0, skipped: 0, current: null};
+			if (event.items !== undefined) job.batch = newBatch(event.items, event.size);
 			break;
 		}
 
 		case 'chunk:start': {
 			setChunk(job, event.chunk, ChunkState.running);
+			if (event.chunk < job.attempts.length) job.attempts[event.chunk] = Math.min(255, event.attempt);
 			break;
 		}
 
@@ -264,6 +360,7 @@ export function applyEvent(state: DashboardState, event: CageEvent): DashboardSt
 
 		case 'chunk:done': {
 			setChunk(job, event.chunk, ChunkState.done);
+			recordDuration(job, event.chunk, event.durationMs, event.attempt);
 			// bytesDone here counts committed bytes only; never move the gauge backwards.
 			sample(job, event.ts, Math.max(jobBytes(job, event), job.bytesDone), limits.windowMs, limits.history);
 			break;
@@ -271,6 +368,7 @@ export function applyEvent(state: DashboardState, event: CageEvent): DashboardSt
 
 		case 'chunk:failed': {
 			setChunk(job, event.chunk, ChunkState.failed);
+			if (event.chunk < job.attempts.length) job.attempts[event.chunk] = Math.min(255, Math.max(job.attempts[event.chunk]!, event.attempt));
 			break;
 		}
 
@@ -280,9 +378,10 @@ export function applyEvent(state: DashboardState, event: CageEvent): DashboardSt
 		}
 
 		case 'item:start': {
-			job.batch ??= {total: event.items, done: 0, skipped: 0, current: null};
+			job.batch ??= newBatch(event.items, null);
 			job.batch.total = event.items;
 			job.batch.current = {index: event.item, path: event.path, size: event.size};
+			setFile(job.batch, event.item, 'running', limits.batchFiles, {path: event.path, size: event.size});
 			job.source = event.path;
 			job.output = event.output;
 			job.chunkSize = event.chunkSize;
@@ -294,8 +393,9 @@ export function applyEvent(state: DashboardState, event: CageEvent): DashboardSt
 		}
 
 		case 'item:done': {
-			job.batch ??= {total: 0, done: 0, skipped: 0, current: null};
+			job.batch ??= newBatch(0, null);
 			job.batch.done++;
+			setFile(job.batch, event.item, 'done', limits.batchFiles, {path: event.path, size: event.bytes});
 			job.itemBase += event.bytes;
 			job.bytesDone = Math.max(job.bytesDone, job.itemBase);
 			if (job.batch.current?.index === event.item) job.batch.current = null;
@@ -303,8 +403,11 @@ export function applyEvent(state: DashboardState, event: CageEvent): DashboardSt
 		}
 
 		case 'item:skipped': {
-			job.batch ??= {total: 0, done: 0, skipped: 0, current: null};
+			job.batch ??= newBatch(0, null);
 			job.batch.skipped++;
+			const failed = event.reason.startsWith('failed');
+			if (failed) job.batch.failed++;
+			setFile(job.batch, event.item, failed ? 'failed' : event.reason === 'interrupted' ? 'interrupted' : 'skipped', limits.batchFiles, {path: event.path, size: 0});
 			if (job.batch.current?.index !== event.item) break;
 			if (event.reason === skippedByUser) settleSkipped(job, job.batch.current.size);
 			job.batch.current = null;
@@ -313,6 +416,7 @@ export function applyEvent(state: DashboardState, event: CageEvent): DashboardSt
 
 		case 'anomaly': {
 			addAnomaly(job, event, limits.anomalies);
+			if (event.code === 'stall') addToTimeline(job.timeline, event.ts, 0, TimelineMark.stall);
 			break;
 		}
 
@@ -322,6 +426,10 @@ export function applyEvent(state: DashboardState, event: CageEvent): DashboardSt
 			if (job.state === 'running') {
 				job.state = 'paused';
 				job.pausedSince = event.ts;
+				// Time outside the main phase stops counting while paused (the pause counts instead).
+				if (job.sideSince !== null) job.sideMs += event.ts - job.sideSince;
+				job.sideSince = null;
+				addToTimeline(job.timeline, event.ts, 0, TimelineMark.paused);
 			}
 
 			break;
@@ -329,9 +437,14 @@ export function applyEvent(state: DashboardState, event: CageEvent): DashboardSt
 
 		case 'job:resumed': {
 			if (!job.batch) job.bytesDone = event.bytesDone;
-			if (job.pausedSince !== null) job.pausedMs += event.ts - job.pausedSince;
+			if (job.pausedSince !== null) {
+				job.pausedMs += event.ts - job.pausedSince;
+				markTimeline(job.timeline, job.pausedSince, event.ts, TimelineMark.paused);
+			}
+
 			job.pausedSince = null;
 			job.state = 'running';
+			if (job.phase !== null && job.phase.name !== 'processing') job.sideSince = event.ts;
 			// Start the window and the one-second buckets afresh: the pause was no throughput.
 			job.window = [event.ts, job.bytesDone];
 			const seconds = Math.floor((event.ts - job.bucketStart) / 1000);
@@ -347,9 +460,17 @@ export function applyEvent(state: DashboardState, event: CageEvent): DashboardSt
 			break;
 		}
 
+		case 'job:phase': {
+			enterPhase(job, event.ts, event.phase, event.done, event.total);
+			break;
+		}
+
 		case 'job:done': {
 			if (job.pausedSince !== null) job.pausedMs += event.ts - job.pausedSince;
 			job.pausedSince = null;
+			if (job.sideSince !== null) job.sideMs += event.ts - job.sideSince;
+			job.sideSince = null;
+			job.phase = null;
 			job.bytesDone = event.bytesDone;
 			job.state = event.outcome === 'completed' ? 'done' : event.outcome;
 			job.ending = {

@@ -2,7 +2,8 @@
  * The dashboard state: what the reducer builds from events and the UI reads. Nothing here knows
  * about terminals or React.
  */
-import type {AnomalyEvent, JobKind} from '../chunker/events.js';
+import type {AnomalyEvent, JobKind, JobPhase} from '../chunker/events.js';
+import type {Timeline} from './timeline.js';
 
 /** Chunk states, stored one byte per chunk. */
 export const ChunkState = {
@@ -42,13 +43,28 @@ export type Throughput = {
 	history: number[];
 };
 
+/** What became of a file of a batch. */
+export type BatchFileState = 'running' | 'done' | 'skipped' | 'failed' | 'interrupted';
+
+/** A file of a batch that has started (the ones not started yet are only counted). */
+export type BatchFile = {index: number; path: string; size: number; state: BatchFileState};
+
 /** The files of a batch job. */
 export type BatchView = {
 	total: number;
 	done: number;
+	/** Files not done, whatever the reason (the user's skip, a failure, an interruption). */
 	skipped: number;
+	/** Of the skipped: the ones that failed. */
+	failed: number;
 	/** The file being processed, when there is one. */
 	current: {index: number; path: string; size: number} | null;
+	/** The files started so far, in the order they started (capped: the oldest finished go first). */
+	files: BatchFile[];
+	/** Bytes of all the files of the batch (the job's size), when known. */
+	bytes: number | null;
+	/** Bytes of the files started so far, the capped ones included. */
+	startedBytes: number;
 };
 
 /** One line of the audit tail. */
@@ -76,6 +92,21 @@ export type JobView = {
 	chunkCount: number;
 	/** One state code per chunk; only the first `chunkCount` entries are meaningful. */
 	chunks: Uint8Array;
+	/** Per chunk: how long its last attempt took to commit, ms (0 until done). */
+	durations: Uint32Array;
+	/** Per chunk: attempts started (0 until started). */
+	attempts: Uint8Array;
+	/** Durations of the done chunks of the plan, by `durationBin` (for the median). */
+	durationBins: Uint32Array;
+	/** The rate limit (bytes/s), when the job has one. */
+	rateLimit: number | null;
+	/** What the job (or its current file) is doing, when it said; null for jobs that never do (older logs). */
+	phase: {name: JobPhase; done?: number; total?: number} | null;
+	/** Time outside the main phase (not paused), ms: the average leaves it out. */
+	sideMs: number;
+	sideSince: number | null;
+	/** The rate over the job's whole time, for the chart. */
+	timeline: Timeline;
 	/** How many chunks are in each state, indexed by code. */
 	chunkCounts: number[];
 	/** Bytes done (committed + in flight) as last reported. */
@@ -124,6 +155,8 @@ export type DashboardState = {
 	/** Incremented on every change; the UI re-renders when it moves. */
 	version: number;
 	limits: DashboardLimits;
+	/** Jobs evicted for newer ones (past `limits.jobs`): their later events are ignored until they start again. */
+	evicted: Set<string>;
 };
 
 /** Caps that keep memory flat however long a job or a watched log runs. */
@@ -132,8 +165,10 @@ export type DashboardLimits = {
 	auditLines: number;
 	history: number;
 	jobs: number;
+	/** Files of a batch listed (the counts cover them all). */
+	batchFiles: number;
 	/** Sliding throughput window, ms. */
 	windowMs: number;
 };
 
-export const defaultLimits: DashboardLimits = {anomalies: 200, auditLines: 200, history: 120, jobs: 32, windowMs: 3000};
+export const defaultLimits: DashboardLimits = {anomalies: 200, auditLines: 200, history: 120, jobs: 32, batchFiles: 500, windowMs: 3000};

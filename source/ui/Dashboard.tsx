@@ -1,13 +1,18 @@
-import {Box, Text} from 'ink';
+import process from 'node:process';
+import {Box, Text, useStdin, useStdout} from 'ink';
 import {useCallback, useEffect, useRef, useState} from 'react';
+import {defaultSilentMs} from '../telemetry/overview.js';
 import type {JobControl} from '../chunker/events.js';
 import {selectedJob, selectJob} from '../telemetry/reducer.js';
 import {ChunkState, type JobView} from '../telemetry/state.js';
 import {Anomalies} from './Anomalies.js';
 import {AuditTail} from './AuditTail.js';
-import {ChunkGrid} from './ChunkGrid.js';
+import {BatchFiles} from './BatchFiles.js';
+import {ChunkGrid, chunkMapGeometry} from './ChunkGrid.js';
 import {Header} from './Header.js';
-import {HelpOverlay} from './HelpOverlay.js';
+import {HelpOverlay, type HelpView} from './HelpOverlay.js';
+import {useRefState} from './hooks/use-ref-state.js';
+import {jobRows, jobSortKeys, JobsTable, type JobSortKey} from './JobsTable.js';
 import {focusOrder, useDashboardKeys, type FocusPane} from './hooks/use-dashboard-keys.js';
 import {useFrame} from './hooks/use-frame.js';
 import {useTerminalSize, type TerminalSize} from './hooks/use-terminal-size.js';
@@ -32,8 +37,13 @@ export type DashboardProps = {
 	fps?: number;
 	/** Fixed size (tests); else the terminal's, following resizes. */
 	size?: TerminalSize;
-	/** Clock for the elapsed time of live jobs (tests). */
+	/** Clock for the elapsed time of live jobs and the silence of watched ones (tests). */
 	now?: () => number;
+	/** A watched job with no line for this long, not paused and not ended, is silent (or dead). */
+	silentMs?: number;
+	/** Whether a pid runs on this host, and this host's name (tests). */
+	alive?: (pid: number) => boolean;
+	host?: string;
 };
 
 /**
@@ -54,12 +64,29 @@ function anchored(scroll: ScrollState, total: number): number {
 }
 
 /** The live dashboard: header, throughput, chunk grid, anomalies, audit tail, status bar. */
-export function Dashboard({store, theme, mode, control, onQuit, final = false, fps = 10, size, now = Date.now}: DashboardProps) {
+export function Dashboard({store, theme, mode, control, onQuit, final = false, fps = 10, size, now = Date.now, silentMs = defaultSilentMs, alive, host}: DashboardProps) {
 	const frame = useFrame(store, fps);
 	const {columns, rows} = useTerminalSize(size);
+	const {setRawMode, isRawModeSupported} = useStdin();
+	const {stdout} = useStdout();
+	// `cage watch` opens on the jobs table; enter shows a job in full, esc comes back.
+	const [view, setView, viewRef] = useRefState<'overview' | 'job'>(store.overview ? 'overview' : 'job');
+	const [row, setRow, rowRef] = useRefState(0);
+	const [sort, setSort, sortRef] = useRefState<{key: JobSortKey; reverse: boolean}>({key: 'last', reverse: false});
+	// One filter per view: the jobs table's, and the job view's (its audit tail and anomalies).
+	const [filters, setFilters, filtersRef] = useRefState<{overview: string; job: string}>({overview: '', job: ''});
+	const [typing, setTyping, typingRef] = useRefState(false);
+	const helpRef = useRef(false);
 	const [focus, setFocus] = useState<FocusPane>('chunks');
 	const [scroll, setScroll] = useState<Record<FocusPane, ScrollState>>(unscrolled);
-	const [help, setHelp] = useState(false);
+	const [help, setHelpState] = useState(false);
+	const setHelp = (shown: boolean) => {
+		helpRef.current = shown;
+		setHelpState(shown);
+	};
+	// The chunk map's cursor, a cell index; read from a ref too, for keys faster than renders.
+	const [cursor, setCursor] = useState(0);
+	const cursorRef = useRef(0);
 	const [message, setMessage] = useState<string | undefined>();
 	const [stopping, setStopping] = useState(false);
 	const messageTimer = useRef<NodeJS.Timeout | undefined>(undefined);
@@ -67,13 +94,42 @@ export function Dashboard({store, theme, mode, control, onQuit, final = false, f
 	const focusRef = useRef<FocusPane>('chunks');
 	const stoppingRef = useRef(false);
 
-	const say = useCallback((text: string) => {
+	// A message that lasts until something happens (a skip, until the file is left) rather than 3 s.
+	const messageUntil = useRef<(() => boolean) | undefined>(undefined);
+	const say = useCallback((text: string, until?: () => boolean) => {
 		setMessage(text);
+		messageUntil.current = until;
 		if (messageTimer.current) clearTimeout(messageTimer.current);
+		if (until) return;
 		messageTimer.current = setTimeout(() => setMessage(undefined), 3000);
 		messageTimer.current.unref();
 	}, []);
 	useEffect(() => () => clearTimeout(messageTimer.current), []);
+
+	/** Move the chunk map's cursor by `cells`, or by `lines` rows of cells. */
+	const moveCursor = (cells: number, lines: number) => {
+		const shown = selectedJob(store.state);
+		if (!shown) return;
+		const layout = computeLayout(columns, rows, {batch: Boolean(shown.batch)});
+		const geometry = chunkMapGeometry(shown, layout.gridWidth, layout.grid, true);
+		const next = Math.max(0, Math.min(Math.max(0, geometry.cells - 1), Math.min(cursorRef.current, geometry.cells - 1) + cells + lines * geometry.perRow));
+		cursorRef.current = next;
+		setCursor(next);
+	};
+
+	const overviewRows = () =>
+		store.overview ? jobRows(store.overview, {now: now(), silentMs, filter: filtersRef.current.overview, sort: sortRef.current.key, reverse: sortRef.current.reverse, ...(alive ? {alive} : {}), ...(host ? {host} : {})}) : [];
+	const resetJobView = () => {
+		setScroll(unscrolled);
+		cursorRef.current = 0;
+		setCursor(0);
+	};
+
+	const switchJob = (delta: number) => {
+		selectJob(store.state, delta);
+		resetJobView();
+		store.touch();
+	};
 
 	useDashboardKeys(
 		{
@@ -86,7 +142,9 @@ export function Dashboard({store, theme, mode, control, onQuit, final = false, f
 				// Every chunk of a file is needed for a valid output: only a batch can skip (a file).
 				if (!selectedJob(store.state)?.batch) return say('only a batch can skip (its current file)');
 				control?.skip();
-				say('skip requested');
+				const file = selectedJob(store.state)?.batch?.current?.index;
+				// Said until the file is left (skipped, or done before the skip took).
+				say('skip requested', () => selectedJob(store.state)?.batch?.current?.index !== file);
 			},
 			retry() {
 				const shown = selectedJob(store.state);
@@ -105,14 +163,22 @@ export function Dashboard({store, theme, mode, control, onQuit, final = false, f
 				onQuit?.();
 			},
 			cycleFocus(delta) {
+				if (viewRef.current === 'overview') return;
 				const next = focusOrder[(focusOrder.indexOf(focusRef.current) + delta + focusOrder.length) % focusOrder.length]!;
 				focusRef.current = next;
 				setFocus(next);
 			},
 			scroll(delta) {
+				if (viewRef.current === 'overview') {
+					const next = Math.max(0, Math.min(overviewRows().length - 1, rowRef.current + delta));
+					setRow(next);
+					return;
+				}
+
 				const pane = focusRef.current;
 				const shown = selectedJob(store.state);
-				if (!shown || pane === 'chunks') return;
+				if (pane === 'chunks') return moveCursor(0, delta);
+				if (!shown) return;
 				// No further than the last screenful of the list.
 				const visible = computeLayout(columns, rows, {batch: Boolean(shown.batch)}).bottom - 2;
 				const length = pane === 'anomalies' ? shown.anomalies.length : shown.audit.length;
@@ -122,16 +188,76 @@ export function Dashboard({store, theme, mode, control, onQuit, final = false, f
 				const total = listTotal(shown, pane);
 				setScroll(current => ({...current, [pane]: {offset: Math.max(0, Math.min(limit, anchored(current[pane], total) + step)), at: total}}));
 			},
-			switchJob(delta) {
-				selectJob(store.state, delta);
-				setScroll(unscrolled);
-				store.touch();
+			switchJob,
+			horizontal(delta) {
+				if (viewRef.current === 'overview') return;
+				if (focusRef.current === 'chunks') moveCursor(delta, 0);
+				else if (mode === 'watch') switchJob(delta);
 			},
 			toggleHelp() {
-				setHelp(shown => !shown);
+				setHelp(!helpRef.current);
 			},
 			readOnly() {
 				say('read-only (watching a log)');
+			},
+			enter() {
+				if (typingRef.current) return setTyping(false);
+				if (viewRef.current !== 'overview' || !store.overview) return;
+				const picked = overviewRows()[rowRef.current];
+				if (!picked) return;
+				if (!store.state.jobs.has(picked.job.id)) {
+					return say(`job ${picked.job.id} is no longer held in full (the latest ${store.state.limits.jobs} are): cage watch --from-start --job ${picked.job.id}`);
+				}
+
+				store.state.selected = picked.job.id;
+				resetJobView();
+				setView('job');
+				store.touch();
+			},
+			escape() {
+				const which = viewRef.current;
+				if (typingRef.current) {
+					setTyping(false);
+					setFilters({...filtersRef.current, [which]: ''});
+				} else if (helpRef.current) {
+					setHelp(false);
+				} else if (filtersRef.current[which]) {
+					setFilters({...filtersRef.current, [which]: ''});
+				} else if (which === 'job' && store.overview) {
+					setView('overview');
+				}
+
+				store.touch();
+			},
+			startFilter() {
+				setHelp(false);
+				setTyping(true);
+				store.touch();
+			},
+			typing: () => typingRef.current,
+			filterKey(text) {
+				const which = viewRef.current;
+				const current = filtersRef.current[which];
+				setFilters({...filtersRef.current, [which]: text === null ? current.slice(0, -1) : current + text});
+				if (which === 'overview') setRow(0);
+				store.touch();
+			},
+			sort(reverse) {
+				if (viewRef.current !== 'overview') return;
+				const current = sortRef.current;
+				setSort(reverse ? {...current, reverse: !current.reverse} : {key: jobSortKeys[(jobSortKeys.indexOf(current.key) + 1) % jobSortKeys.length]!, reverse: false});
+			},
+			suspend() {
+				// Stopped by the shell's job control; `fg` continues it (SIGCONT) and the frame is drawn anew.
+				if (process.platform === 'win32' || !isRawModeSupported) return say('Ctrl-Z: cannot suspend here (no job control); q quits');
+				process.once('SIGCONT', () => {
+					setRawMode(true);
+					stdout.write('\u001B[2J\u001B[H');
+					say('continued');
+					store.touch();
+				});
+				setRawMode(false);
+				process.kill(process.pid, 'SIGTSTP');
 			},
 		},
 		{mode, control},
@@ -139,6 +265,7 @@ export function Dashboard({store, theme, mode, control, onQuit, final = false, f
 
 	const {state} = store;
 	const job = selectedJob(state);
+	const shownMessage = messageUntil.current?.() ? undefined : message;
 	if (final) {
 		const jobs = state.order.map(id => state.jobs.get(id)!).filter(Boolean);
 		const shown = jobs.slice(-3);
@@ -154,12 +281,32 @@ export function Dashboard({store, theme, mode, control, onQuit, final = false, f
 		);
 	}
 
+	const helpView: HelpView = mode === 'live' ? 'live' : view === 'overview' ? 'overview' : 'watch';
+	const filterText = filters[view];
+	const filterLine = typing ? `/${filterText}▏ (enter keeps it, esc clears it)` : filterText ? `filter '${filterText}' (esc clears it)` : undefined;
+	if (view === 'overview' && store.overview) {
+		const width = Math.max(60, columns);
+		const height = Math.max(16, rows) - 1;
+		const tableRows = overviewRows();
+		const selectedRow = Math.min(row, Math.max(0, tableRows.length - 1));
+		return (
+			<Box flexDirection="column" width={width} height={height}>
+				{help ? (
+					<HelpOverlay theme={theme} width={width} height={height - 1} view="overview" />
+				) : (
+					<JobsTable overview={store.overview} theme={theme} width={width} height={height - 1} rows={tableRows} selected={selectedRow} sort={sort.key} reverse={sort.reverse} filter={filterText} editing={typing} now={now()} frame={frame} />
+				)}
+				<StatusBar theme={theme} width={width} view="overview" paused={false} message={filterLine ?? shownMessage} />
+			</Box>
+		);
+	}
+
 	const layout = computeLayout(columns, rows, {batch: Boolean(job?.batch)});
 	if (!job) {
 		return (
 			<Box flexDirection="column" width={layout.width}>
 				<Text color={theme.pane.muted}>{mode === 'watch' ? 'waiting for events in the log…' : 'starting…'}</Text>
-				<StatusBar theme={theme} width={layout.width} mode={mode} paused={false} message={message} />
+				<StatusBar theme={theme} width={layout.width} view={helpView} paused={false} message={shownMessage} />
 			</Box>
 		);
 	}
@@ -169,20 +316,23 @@ export function Dashboard({store, theme, mode, control, onQuit, final = false, f
 	return (
 		<Box flexDirection="column" width={layout.width} height={layout.height}>
 			<Header job={job} theme={theme} width={layout.width} elapsedMs={elapsedMs} stopping={stopping} {...(position ? {position} : {})} />
-			<Throughput job={job} theme={theme} width={layout.width} height={layout.throughput} />
+			<Throughput job={job} theme={theme} width={layout.width} height={layout.throughput} frame={frame} />
 			{/* Help takes the grid's rows too: at 80x24 the bottom panes alone are too short for it. */}
 			{help ? (
-				<HelpOverlay theme={theme} width={layout.width} height={layout.grid + layout.bottom} mode={mode} />
+				<HelpOverlay theme={theme} width={layout.width} height={layout.grid + layout.bottom} view={helpView} />
 			) : (
 				<>
-					<ChunkGrid job={job} theme={theme} width={layout.width} height={layout.grid} focused={focus === 'chunks'} frame={frame} />
+					<Box flexDirection="row" width={layout.width} height={layout.grid}>
+						{job.batch ? <BatchFiles job={job} theme={theme} width={layout.filesWidth} height={layout.grid} /> : null}
+						<ChunkGrid job={job} theme={theme} width={layout.gridWidth} height={layout.grid} focused={focus === 'chunks'} frame={frame} cursor={cursor} />
+					</Box>
 					<Box flexDirection="row" width={layout.width} height={layout.bottom}>
-						<Anomalies job={job} theme={theme} width={layout.anomaliesWidth} height={layout.bottom} focused={focus === 'anomalies'} scroll={anchored(scroll.anomalies, listTotal(job, 'anomalies'))} />
-						<AuditTail job={job} theme={theme} width={layout.width - layout.anomaliesWidth} height={layout.bottom} focused={focus === 'audit'} scroll={anchored(scroll.audit, listTotal(job, 'audit'))} />
+						<Anomalies job={job} theme={theme} width={layout.anomaliesWidth} height={layout.bottom} focused={focus === 'anomalies'} scroll={anchored(scroll.anomalies, listTotal(job, 'anomalies'))} filter={filters.job} />
+						<AuditTail job={job} theme={theme} width={layout.width - layout.anomaliesWidth} height={layout.bottom} focused={focus === 'audit'} scroll={anchored(scroll.audit, listTotal(job, 'audit'))} filter={filters.job} />
 					</Box>
 				</>
 			)}
-			<StatusBar theme={theme} width={layout.width} mode={mode} paused={job.state === 'paused'} skip={Boolean(job.batch)} message={message} />
+			<StatusBar theme={theme} width={layout.width} view={helpView} paused={job.state === 'paused'} skip={Boolean(job.batch)} message={filterLine ?? shownMessage} />
 		</Box>
 	);
 }

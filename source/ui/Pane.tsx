@@ -43,4 +43,6 @@ export type ScrollPaneProps = {
 	focused?: boolean;
 	/** Lines scrolled away from the newest. */
 	scroll?: number;
+	/** Show only the lines that contain this (any case). */
+	filter?: string;
 };

@@ -1,11 +1,12 @@
 import {Box, Text} from 'ink';
 import {fit} from './format.js';
+import type {KeyView} from './keys.js';
 import type {Theme} from './theme.js';
 
 type Props = {
 	theme: Theme;
 	width: number;
-	mode: 'live' | 'watch';
+	view: KeyView;
 	paused: boolean;
 	/** Whether `s` can skip something (a batch's current file); single files cannot be skipped. */
 	skip?: boolean;
@@ -14,11 +15,13 @@ type Props = {
 };
 
 /** The keys, and a message line when there is one. */
-export function StatusBar({theme, width, mode, paused, skip = false, message}: Props) {
+export function StatusBar({theme, width, view, paused, skip = false, message}: Props) {
 	const keys =
-		mode === 'live'
-			? `${paused ? 'p resume' : 'p pause'}${skip ? ' · s skip' : ''} · r retry · q quit · tab focus · ↑↓ scroll · ? help`
-			: '←/→ j/k job · q quit · tab focus · ↑↓ scroll · ? help';
+		view === 'live'
+			? `${paused ? 'p resume' : 'p pause'}${skip ? ' · s skip' : ''} · r retry · q quit · tab focus · ↑↓ scroll · / filter · ? help`
+			: view === 'watch'
+				? 'esc jobs · j/k job · q quit · tab focus · ↑↓ scroll · / filter · ? help'
+				: '↑↓ select · enter open · / filter · o sort · q quit · ? help';
 	return (
 		<Box width={width} justifyContent="space-between" flexShrink={0}>
 			<Text color={theme.pane.muted} wrap="truncate">

@@ -13,6 +13,10 @@ export type Layout = {
 	status: number;
 	/** Width of the anomalies pane; the audit tail takes the rest of the row. */
 	anomaliesWidth: number;
+	/** Width of a batch's file list, beside the chunk map (0 when not a batch). */
+	filesWidth: number;
+	/** Width of the chunk map. */
+	gridWidth: number;
 };
 
 export const minColumns = 60;
@@ -23,11 +27,13 @@ export function computeLayout(columns: number, rows: number, {batch = false} = {
 	const width = Math.max(minColumns, columns);
 	const height = Math.max(minRows, rows) - 1;
 	const header = batch ? 3 : 2;
-	const throughput = 6;
 	const status = 1;
+	// The chart grows with the terminal: 2 rows at 24, 8 at 40, 11 at 50 (see Throughput).
+	const throughput = Math.max(7, Math.min(24, Math.round((height - header - status) * 0.35)));
 	const rest = height - header - throughput - status;
-	const grid = Math.max(4, Math.min(rest - 5, Math.round(rest * 0.4)));
+	const grid = Math.max(4, Math.min(rest - 5, Math.round(rest * 0.45)));
 	const bottom = rest - grid;
 	const anomaliesWidth = Math.floor(width / 2);
-	return {width, height, header, throughput, grid, bottom, status, anomaliesWidth};
+	const filesWidth = batch ? Math.max(28, Math.floor(width * 0.36)) : 0;
+	return {width, height, header, throughput, grid, bottom, status, anomaliesWidth, filesWidth, gridWidth: width - filesWidth};
 }

@@ -25,6 +25,8 @@ export type DashboardOptions = {
 	/** Live job: keys act on it. Absent in watch mode: p/s/r say read-only; q just quits. */
 	control?: JobControl;
 	mode: 'live' | 'watch';
+	/** Watch mode: open on the jobs table of every job seen (default), rather than one job's view. */
+	overview?: boolean;
 };
 
 export type DashboardHandle = {
@@ -42,7 +44,7 @@ export const maxFps = 10;
 /** Mount the dashboard on `options.stderr`. Throws ThemeError before drawing anything. */
 export function mountDashboard(options: DashboardOptions): DashboardHandle {
 	const theme = typeof options.theme === 'string' ? loadTheme(options.theme) : options.theme;
-	const store = new DashboardStore();
+	const store = new DashboardStore({overview: options.mode === 'watch' && options.overview !== false});
 	const keys = openKeyInput();
 	let quit: () => void = () => undefined;
 	const quitRequested = new Promise<void>(resolve => {

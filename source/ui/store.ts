@@ -4,11 +4,18 @@
  */
 import type {CageEvent} from '../chunker/events.js';
 import {applyEvent, createDashboardState} from '../telemetry/reducer.js';
+import {applyToOverview, createOverview, type Overview} from '../telemetry/overview.js';
 import type {DashboardState} from '../telemetry/state.js';
 
 export class DashboardStore {
 	readonly state: DashboardState = createDashboardState();
+	/** Every job seen, for `cage watch`'s jobs table; null when not kept (a live job). */
+	readonly overview: Overview | null;
 	readonly #listeners = new Set<() => void>();
+
+	constructor({overview = false}: {overview?: boolean} = {}) {
+		this.overview = overview ? createOverview() : null;
+	}
 
 	/**
 	 * Reduce one event. Renders happen at the dashboard's frame rate, except for a pause or a
@@ -16,6 +23,7 @@ export class DashboardStore {
 	 */
 	push(event: CageEvent): void {
 		applyEvent(this.state, event);
+		if (this.overview) applyToOverview(this.overview, event);
 		if (event.type === 'job:paused' || event.type === 'job:resumed') this.#renderNow();
 	}
 

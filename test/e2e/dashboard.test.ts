@@ -116,7 +116,7 @@ describe.runIf(hasTools)('dashboard in a real terminal (tmux)', () => {
 		expect(first).toContain('cage encrypt');
 		expect(first).toContain('● running');
 		expect(first).toMatch(/big\.bin -> .*out\.age/);
-		expect(first).toMatch(/now [\d.]+ MiB\/s {2}· {2}avg [\d.]+ MiB\/s/);
+		expect(first).toMatch(/now [\d.]+ MiB\/s(?: \(limit [^)]+\))? {2}· {2}ETA \S+ {2}· {2}avg [\d.]+ MiB\/s/);
 		expect(first).toContain('128 MiB');
 		expect(first).toMatch(/Chunks \d+\/128/);
 		expect(first).toContain('Anomalies');
@@ -221,10 +221,10 @@ describe.runIf(hasTools)('dashboard in a real terminal (tmux)', () => {
 		expect(first).toMatch(/Chunks [^\n]*\*/);
 
 		term.keys(run.session, '?');
-		const help = await waitFor(() => (screen().includes('Help (? to close)') ? screen() : undefined), {timeout: 10_000, what: 'the help overlay'});
+		const help = await waitFor(() => (screen().includes('Help (? or esc to close)') ? screen() : undefined), {timeout: 10_000, what: 'the help overlay'});
 		for (const line of ['pause / resume', 'skip the current file (batches)', 'retry failed chunks or files', 'quit: save the checkpoint', 'move focus']) expect(help).toContain(line);
 		term.keys(run.session, '?');
-		await waitFor(() => !screen().includes('Help (? to close)') && screen().includes('Throughput'), {timeout: 10_000, what: 'the help closed'});
+		await waitFor(() => !screen().includes('Help (? or esc to close)') && screen().includes('Throughput'), {timeout: 10_000, what: 'the help closed'});
 
 		term.keys(run.session, 'Tab');
 		await waitFor(() => /Anomalies[^\n]*\*/.test(screen()) && !/Chunks [^\n]*\*/.test(screen()), {timeout: 10_000, what: 'focus on the anomalies pane'});

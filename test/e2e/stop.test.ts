@@ -158,7 +158,8 @@ describe.runIf(hasAge)('every way of stopping a job leaves the right state', () 
 		const job = startCage([...args, '--progress', 'none'], {env});
 		await checkpointed(log);
 		const watch = terminal('watch-closed', `trap '' HUP\n${node} watch '${log}'\necho "EXIT=$?" > 'EXIT_FILE'`);
-		await waitFor(() => watch.tmux('capture-pane', '-p', '-t', 'main').includes('● running'), {timeout: 30_000, what: 'the job running on the watch dashboard'});
+		// The watch opens on its jobs table: the job listed running.
+		await waitFor(() => watch.tmux('capture-pane', '-p', '-t', 'main').includes('Jobs 1 · 1 running'), {timeout: 30_000, what: 'the job running on the watch dashboard'});
 		watch.tmux('kill-window', '-t', 'main');
 		expect(await exitStatus(watch.exitFile)).toBe(0);
 		job.child.kill('SIGTERM');

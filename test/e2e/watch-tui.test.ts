@@ -33,9 +33,12 @@ describe.runIf(fs.existsSync(tmux))('cage watch dashboard in tmux', () => {
 		const variables = ['CAGE_CONFIG_DIR', 'XDG_STATE_HOME', 'HOME'].map(name => `${name}=${env[name]!}`);
 		const command = `env -u CI ${variables.join(' ')} NO_COLOR=1 TERM=xterm-256color ${process.execPath} ${cliPath} watch; echo $? > ${exitFile}; sleep 60`;
 		execFileSync(tmux, ['-L', socket, 'new-session', '-d', '-s', 'watch', '-x', '120', '-y', '45', command]);
-		await waitFor(() => capture().includes('waiting for events in the log'), {timeout: 30_000, what: 'the dashboard to start'});
+		await waitFor(() => capture().includes('no jobs in the log yet'), {timeout: 30_000, what: 'the jobs table to start'});
 
 		const job = startCage(['encrypt', plain, '-r', recipient, '-o', `${plain}.age`, '--rate', '20MiB', '--chunk-size', '4MiB', '--progress', 'plain'], {env});
+		// The jobs table lists it; enter opens it in the full dashboard.
+		await waitFor(() => (capture().includes('Jobs 1 · 1 running') ? true : undefined), {timeout: 30_000, interval: 100, what: 'the job in the jobs table'});
+		execFileSync(tmux, ['-L', socket, 'send-keys', '-t', 'watch', 'Enter']);
 		// Live: the dashboard shows the job running, with the other process's paths.
 		const running = await waitFor(() => {
 			const screen = capture();

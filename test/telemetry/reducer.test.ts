@@ -164,7 +164,8 @@ describe('reducer', () => {
 		script.send({type: 'item:start', item: 2, items: 3, path: '/data/c', output: '/data/c.age', size: 3 * MiB, chunkSize: MiB, chunks: 3});
 		script.chunk(0, MiB, 100, bytes);
 		const job = selectedJob(reduceEvents(script.events))!;
-		expect(job.batch).toEqual({total: 3, done: 1, skipped: 1, current: {index: 2, path: '/data/c', size: 3 * MiB}});
+		expect(job.batch).toMatchObject({total: 3, done: 1, skipped: 1, failed: 0, current: {index: 2, path: '/data/c', size: 3 * MiB}});
+		expect(job.batch!.files.map(file => file.state)).toEqual(['done', 'skipped', 'running']);
 		expect(job.source).toBe('/data/c');
 		expect(job.chunkCount).toBe(3);
 		expect(job.chunkCounts).toEqual([2, 0, 1, 0, 0]);

@@ -3,6 +3,7 @@ import {afterEach, describe, expect, it} from 'vitest';
 import {cleanup} from 'ink-testing-library';
 import {Dashboard} from '../../source/ui/Dashboard.js';
 import {Throughput} from '../../source/ui/Throughput.js';
+import {computeLayout} from '../../source/ui/layout.js';
 import {DashboardStore} from '../../source/ui/store.js';
 import {batchWithSkip, EventScript} from '../telemetry/synthetic.js';
 import {MiB, mono, recordingControl, runningJob, settle, until} from './fixtures.js';
@@ -56,7 +57,8 @@ describe('Dashboard', () => {
 		// 70 MiB to go at 10 MiB/s.
 		expect(frame).toContain('ETA 7.0s');
 		expect(frame).toContain('Chunks 30/100');
-		expect(frame).toContain('█'.repeat(30) + '▒' + '·');
+		// 30 chunks done, one running, the rest pending; 100 chunks in 96 x 4: cells of 2 and a gap.
+		expect(frame).toContain(`${'██ '.repeat(30)}▒▒ ··`);
 		expect(frame).toContain('Anomalies 1 · 1 warn');
 		expect(frame).toContain('WARN slow-chunk: chunk 12 took 2.0s');
 		expect(frame).toContain('Audit tail');
@@ -179,7 +181,7 @@ describe('Dashboard', () => {
 		expect(lastFrame()).toContain('ETA paused');
 	});
 
-	it('watch mode: p/s/r are read-only, ←/→ and j/k switch the job shown, q quits', async () => {
+	it('watch mode: p/s/r are read-only, j/k (and ←/→ outside the chunk map) switch the job shown, q quits', async () => {
 		const store = new DashboardStore();
 		runningJob(store, new EventScript('job-a'));
 		const other = new EventScript('job-b', start + 100);
@@ -193,6 +195,12 @@ describe('Dashboard', () => {
 		stdin.write('p');
 		await settle();
 		expect(lastFrame()).toContain('read-only (watching a log)');
+		// The chunk map has focus: → moves its cursor, not the job.
+		stdin.write('\u001B[C');
+		await until(() => lastFrame()!.includes('▸ chunk 1 ·'));
+		expect(lastFrame()).toContain('cage encrypt');
+		stdin.write('\t');
+		await settle();
 		stdin.write('\u001B[C');
 		await until(() => lastFrame()!.includes('cage decrypt'));
 		expect(lastFrame()).toContain('job 2/2');
@@ -217,16 +225,16 @@ describe('Dashboard', () => {
 		await settle();
 		stdin.write('?');
 		await settle();
-		expect(lastFrame()).toContain('Help (? to close)');
+		expect(lastFrame()).toContain('Help (? or esc to close)');
 		expect(lastFrame()).toContain('quit: save the checkpoint');
 		expect(lastFrame()).not.toContain('Audit tail');
-		for (const line of ['p, space', 's ', 'r ', 'q, Ctrl-C', 'tab', '↑/↓, PgUp/PgDn', '? ']) {
+		for (const line of ['p, space', 's ', 'r ', 'q, Ctrl-C', 'tab', '↑/↓, PgUp/PgDn', '←/→', '/ ', 'esc', 'Ctrl-Z', '? ']) {
 			expect(lastFrame()!.split('\n').some(row => row.startsWith(`│ ${line}`))).toBe(true);
 		}
 
 		stdin.write('?');
 		await settle();
-		expect(lastFrame()).not.toContain('Help (? to close)');
+		expect(lastFrame()).not.toContain('Help (? or esc to close)');
 		expect(lastFrame()).toContain('Audit tail');
 	});
 
@@ -235,7 +243,7 @@ describe('Dashboard', () => {
 		for (let index = 0; index < 40; index++) store.push(script.send({type: 'anomaly', severity: 'info', code: 'chunk-retried', message: `note ${index}`}));
 		const {stdin, lastFrame} = render(<Dashboard store={store} theme={mono} mode="live" control={recordingControl()} size={{columns: 100, rows: 30}} />);
 		await settle();
-		expect(lastFrame()).toContain('Chunks 30/100 *');
+		expect(lastFrame()).toMatch(/Chunks 30\/100 .*\*/);
 		expect(lastFrame()).toContain('note 39');
 		stdin.write('\t');
 		await settle();
@@ -256,7 +264,7 @@ describe('Dashboard', () => {
 		for (let index = 0; index < 100; index++) stdin.write('\u001B[B');
 		await settle();
 		const bottom = /\+(\d+) newer/.exec(lastFrame()!)![1];
-		expect(Number(bottom)).toBe(41 - 10);
+		expect(Number(bottom)).toBe(41 - (computeLayout(100, 30).bottom - 2));
 		stdin.write('\u001B[A');
 		await settle();
 		expect(lastFrame()).toContain(`+${Number(bottom) - 1} newer`);

@@ -34,8 +34,9 @@ describe('mountDashboard', () => {
 		// Ink draws nothing before unmount under CI (is-in-ci); elsewhere the panes come first.
 		if (!process.env.CI) {
 			const deadline = Date.now() + 3000;
-			while (!terminal.text().includes('Chunks 4/4') && Date.now() < deadline) await settle(20);
-			expect(terminal.text()).toContain('Chunks 4/4');
+			// Watching opens on the jobs table.
+			while (!terminal.text().includes('Jobs 1 · 1 done') && Date.now() < deadline) await settle(20);
+			expect(terminal.text()).toContain('Jobs 1 · 1 done');
 		}
 
 		await dashboard.close();

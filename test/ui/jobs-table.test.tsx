@@ -1,0 +1,88 @@
+import {cleanup, render} from 'ink-testing-library';
+import {afterEach, describe, expect, it} from 'vitest';
+import {Dashboard} from '../../source/ui/Dashboard.js';
+import {DashboardStore} from '../../source/ui/store.js';
+import {EventScript} from '../telemetry/synthetic.js';
+import {MiB, mono, settle, until} from './fixtures.js';
+
+afterEach(() => {
+	cleanup();
+});
+
+const start = 1_700_000_000_000;
+const here = 'this-host';
+
+/** Six jobs in one log: running, paused, done, failed, silent (another host), dead (this host, pid gone). */
+function watchedLog(): DashboardStore {
+	const store = new DashboardStore({overview: true});
+	const jobs: Array<[string, number, (script: EventScript) => void]> = [
+		['job-running', 0, () => undefined],
+		['job-paused', 0, script => script.send({type: 'job:paused', bytesDone: 2 * MiB})],
+		['job-done', 0, script => script.send({type: 'job:done', outcome: 'completed', bytesDone: 10 * MiB, durationMs: 1000})],
+		['job-failed', 0, script => script.send({type: 'job:done', outcome: 'failed', bytesDone: 2 * MiB, durationMs: 1000, error: 'EIO'})],
+		['job-silent', -600_000, () => undefined],
+		['job-dead', -600_000, () => undefined],
+	];
+	for (const [id, offset, end] of jobs) {
+		const script = new EventScript(id, start + offset);
+		script.start({size: 10 * MiB, chunks: 10, source: `/data/${id}.bin`, pid: id === 'job-dead' ? 999_999 : 4242, host: id === 'job-silent' ? 'elsewhere' : here});
+		let bytes = 0;
+		for (let chunk = 0; chunk < 2; chunk++) bytes = script.chunk(chunk, MiB, 100, bytes);
+		end(script);
+		for (const event of script.events) store.push(event);
+	}
+
+	return store;
+}
+
+const props = {theme: mono, mode: 'watch' as const, size: {columns: 120, rows: 30}, now: () => start + 1000, alive: (pid: number) => pid !== 999_999, host: here};
+
+describe('cage watch: the jobs table', () => {
+	it('lists every job with its state (silent and dead included), kind, source, progress, rate, pid and last line', () => {
+		const store = watchedLog();
+		const {lastFrame} = render(<Dashboard store={store} {...props} />);
+		const frame = lastFrame()!;
+		expect(frame).toContain('Jobs 6 · 1 running · 1 paused · 1 silent · 1 dead · 1 failed · 1 done');
+		const line = (id: string) => frame.split('\n').find(row => row.includes(`/data/${id}.bin`))!;
+		expect(line('job-running')).toMatch(/running +encrypt +\/data\/job-running\.bin +20\.0% +\d+\.\d MiB\/s +4242 +\S+ chunk 1 done in 0\.1s/);
+		expect(line('job-paused')).toMatch(/^│ +paused/);
+		expect(line('job-done')).toMatch(/done .* 100\.0%/);
+		expect(line('job-failed')).toMatch(/failed .*EIO/);
+		// Silent past the threshold: dead when its pid is gone on this host; only silent on another.
+		expect(line('job-silent')).toMatch(/silent .* 4242 /);
+		expect(line('job-dead')).toMatch(/dead .* 999999 /);
+		for (const row of frame.split('\n')) expect(row.length).toBeLessThanOrEqual(120);
+	});
+
+	it('/ filters, o sorts, enter opens a job in the full dashboard and esc comes back', async () => {
+		const store = watchedLog();
+		const {stdin, lastFrame} = render(<Dashboard store={store} {...props} />);
+		await settle();
+		stdin.write('/');
+		await settle();
+		stdin.write('dead');
+		await until(() => lastFrame()!.includes("Jobs 1 of 6 matching 'dead"));
+		stdin.write('\r');
+		await settle();
+		expect(lastFrame()).toContain("filter 'dead' (esc clears it)");
+		stdin.write('\r');
+		await until(() => lastFrame()!.includes('Throughput'));
+		expect(lastFrame()).toContain('/data/job-dead.bin');
+		expect(lastFrame()).toContain('esc jobs');
+		stdin.write('\u001B');
+		await until(() => lastFrame()!.includes("Jobs 1 of 6 matching 'dead'"));
+		stdin.write('\u001B');
+		await until(() => lastFrame()!.includes('Jobs 6 ·'));
+		// Sorted by state: the ones that need a look first.
+		stdin.write('o');
+		stdin.write('o');
+		await settle();
+		stdin.write('o');
+		await until(() => lastFrame()!.includes('state▼'));
+		const order = lastFrame()!.split('\n').filter(row => row.includes('/data/job-')).map(row => /\/data\/(job-\w+)/.exec(row)![1]);
+		expect(order).toEqual(['job-dead', 'job-failed', 'job-silent', 'job-paused', 'job-running', 'job-done']);
+		stdin.write('?');
+		await until(() => lastFrame()!.includes('Help'));
+		for (const key of ['enter', '/', 'esc', 'o', 'O', 'q, Ctrl-C', '?']) expect(lastFrame()).toMatch(new RegExp(`│ ${key.replace('?', '\\?')} +`));
+	});
+});
