@@ -182,6 +182,17 @@ export type ScannerState = {
 	stats: StatisticsState;
 };
 
+/** A scanner's whole state between threads of one process (never a checkpoint: it has key names). */
+export type ScannerTransfer = {
+	state: ScannerState;
+	keys: Uint8Array;
+	keyLengths: Int32Array;
+	keyScratch: Uint8Array;
+	keyUnknown: boolean;
+	error: SweepError | null;
+	stats: StatisticsState;
+};
+
 /** Bad lines listed in full; the rest are only counted. */
 export const listedLineErrors = 20;
 
@@ -984,6 +995,74 @@ export class JsonScanner {
 		this.depth = 0;
 		this.lineHadValue = false;
 		this.lineBad = false;
+	}
+
+	/**
+	 * A scanner guessed to start just after a ',' between elements of a top-level array, at
+	 * `offset` (the speculative start of a chunk of one document; see document.ts). Its lines count
+	 * from 1 and its element indices from 0; `rebase` moves them to the real ones once the real
+	 * state there is known and `atSpeculativeStart`.
+	 */
+	static speculative(options: {format: SweepFormat; maxDepth?: number; hugeToken?: number; offset: number}): JsonScanner {
+		const scanner = new JsonScanner(options);
+		scanner.stack[0] = T_ARR;
+		scanner.depth = 1;
+		scanner.g = G_VALUE;
+		scanner.pathHashes[0] = rootHash;
+		return scanner;
+	}
+
+	/** Whether this scanner is where `speculative` guesses: after a ',' in the top-level array (so a speculative scan from here is exact). */
+	get atSpeculativeStart(): boolean {
+		return this.lex === L_NONE && this.g === G_VALUE && this.depth === 1 && this.stack[0] === T_ARR && this.pathHashes[0] === rootHash;
+	}
+
+	/**
+	 * Move a speculative scan's relative positions to the real ones: its lines follow `line`, its
+	 * first line starts at `lineStart`, its top-level indices follow `index`.
+	 */
+	rebase(line: number, lineStart: number, index: number): void {
+		const lineDelta = line - 1;
+		const shift = (error: SweepError): SweepError => {
+			const path = error.path.length > 0 && 'index' in error.path[0]! ? [{index: error.path[0].index + index}, ...error.path.slice(1)] : error.path;
+			const column = error.line === 1 ? error.offset - lineStart + 1 : error.column;
+			return {...error, line: error.line + lineDelta, column, path};
+		};
+
+		if (this.error) this.error = shift(this.error);
+		for (const record of this.stats.anomalies.values()) record.line += lineDelta;
+		if (this.line === 1) this.lineStart = lineStart;
+		this.line += lineDelta;
+		if (this.depth >= 1) this.indices[0]! += index;
+	}
+
+	/** The top-level array's index now (0 when not in it). */
+	get topIndex(): number {
+		return this.depth >= 1 ? this.indices[0]! : 0;
+	}
+
+	/** The whole state for another thread of this process: with key names, unredacted errors, statistics with names. */
+	toTransfer(): ScannerTransfer {
+		return {
+			state: this.toState(),
+			keys: this.keys.slice(),
+			keyLengths: this.keyLengths.slice(),
+			keyScratch: this.keyScratch.slice(),
+			keyUnknown: this.keyUnknown,
+			error: this.error,
+			stats: this.stats.toState(true),
+		};
+	}
+
+	static fromTransfer(transfer: ScannerTransfer): JsonScanner {
+		const scanner = JsonScanner.fromState(transfer.state);
+		scanner.keys.set(transfer.keys);
+		scanner.keyLengths.set(transfer.keyLengths);
+		scanner.keyScratch.set(transfer.keyScratch);
+		scanner.keyUnknown = transfer.keyUnknown;
+		scanner.error = transfer.error;
+		scanner.stats = SweepStatistics.fromState(transfer.stats);
+		return scanner;
 	}
 
 	/** The state, for a checkpoint: no key names or string contents. */
