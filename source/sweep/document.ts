@@ -167,18 +167,30 @@ export class DocumentComposer {
 		this.scanner = scanner;
 	}
 
-	/** Add the next chunk's unit. */
-	async add(unit: DocumentUnit): Promise<void> {
-		if (unit.kind === 'none') return;
+	/**
+	 * Add the unit of the next chunk, which ends at `chunkEnd`. Afterwards the scan has read at
+	 * least to there (or failed): bytes no unit covers (after units of none, when speculation was
+	 * given up) are scanned here, in order.
+	 */
+	async add(unit: DocumentUnit, chunkEnd: number): Promise<void> {
+		await this.#addUnit(unit);
 		const current = this.scanner;
+		if (!current.failed && current.offset < chunkEnd) await scanRange(this.#read, current, chunkEnd, this.#size);
+	}
+
+	async #addUnit(unit: DocumentUnit): Promise<void> {
+		if (unit.kind === 'none') return;
 		if (!unit.speculative) {
 			this.scanner = JsonScanner.fromTransfer(unit.scanned);
 			return;
 		}
 
 		// After the first error there is nothing to add; a unit that starts before the prefix's end was read by it (after a resume).
+		let current = this.scanner;
 		if (current.failed || unit.start < current.offset) return;
-		if (unit.start > current.offset) throw new Error(`sweep: a unit starts at byte ${unit.start}, after the scan's end at ${current.offset}`);
+		if (current.offset < unit.start) await scanRange(this.#read, current, unit.start, this.#size);
+		current = this.scanner;
+		if (current.failed) return;
 		if (!current.atSpeculativeStart) {
 			this.rescans++;
 			await scanRange(this.#read, current, unit.end, this.#size);

@@ -39,7 +39,7 @@ async function parallel(bytes: Uint8Array, chunkSize: number, order: number[]) {
 	}
 
 	const composer = new DocumentComposer(read, bytes.length, maxDepth, new JsonScanner({format: 'json', maxDepth}));
-	for (const chunk of chunks) await composer.add(units.get(chunk.id)!);
+	for (const chunk of chunks) await composer.add(units.get(chunk.id)!, chunk.end);
 	return composer;
 }
 

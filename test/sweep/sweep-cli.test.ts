@@ -73,6 +73,24 @@ describe('cage sweep', () => {
 		expect(small.data.depth).toMatchObject({max: 6});
 	});
 
+	it('one JSON document on two jobs (speculative units on worker threads) reports as one job does', () => {
+		const records = jsonLines(8000, 3).trim().split('\n').filter(Boolean).map(line => line.replace(/\r$/, ''));
+		const array = path.join(dir, 'array.json');
+		fs.writeFileSync(array, `[\n${records.join(',\n')}\n]\n`);
+		const broken = path.join(dir, 'array-broken.json');
+		const at = records.length - 100;
+		fs.writeFileSync(broken, `[${[...records.slice(0, at), records[at]!.replace('"name"', '"name" ').replace(':', '')].join(',')}, ${records.slice(at + 1).join(',')}]`);
+		for (const file of [array, broken, document]) {
+			const one = report([file, '-j', '1', '--chunk-size', '64KiB']);
+			const two = report([file, '-j', '2', '--chunk-size', '64KiB']);
+			expect(two.stderr).toBe('');
+			expect(two.data).toEqual(one.data);
+			expect(one.status).toBe(file === broken ? 1 : 0);
+		}
+
+		expect(report([broken, '-j', '2', '--chunk-size', '64KiB']).data.error).toMatchObject({path: `$[${at}].id`, expected: "':'"});
+	});
+
 	it('the first error of a JSON document: line, column, path, expected, found', () => {
 		const file = path.join(dir, 'broken.json');
 		fs.writeFileSync(file, '{"users": [\n  {"email": "a"},\n  {"email": "b" "c"}\n]}');
