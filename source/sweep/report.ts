@@ -50,7 +50,8 @@ export function reportData(outcome: SweepOutcome, file: string) {
 			/** More (path, type) pairs exist than the first ones listed. */
 			truncated: stats.fingerprintFull,
 		},
-		anomalies: [...stats.anomalies.values()].map(record => ({...record})),
+		// In file order: the same whichever way the bytes came (a stream, chunks composed).
+		anomalies: [...stats.anomalies.values()].map(record => ({...record})).sort((a, b) => a.offset - b.offset || a.code.localeCompare(b.code)),
 	};
 }
 

@@ -1,3 +1,4 @@
+import {execFileSync} from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import {afterAll, describe, expect, it} from 'vitest';
@@ -168,5 +169,46 @@ describe('cage sweep', () => {
 		const refused = cage(['resume', file, '--progress', 'none', '--no-audit'], {env});
 		expect(refused.status).toBe(1);
 		expect(refused.stderr).toContain('changed since the checkpoint');
+	});
+
+	it('an age file: its plaintext swept while decrypted (-i, or a passphrase), nothing written; a wrong key or a damaged file fails', () => {
+		const ageDir = path.join(dir, 'age');
+		fs.mkdirSync(ageDir);
+		const key = path.join(ageDir, 'key.txt');
+		execFileSync('/usr/bin/age-keygen', ['-o', key], {stdio: 'ignore'});
+		const recipient = execFileSync('/usr/bin/age-keygen', ['-y', key]).toString().trim();
+		const plain = path.join(ageDir, 'export.jsonl');
+		fs.writeFileSync(plain, jsonLines(3000, 4, [1234]));
+		const sealed = path.join(ageDir, 'export.jsonl.age');
+		execFileSync('/usr/bin/age', ['-r', recipient, '-o', sealed, plain]);
+		const direct = report([plain]);
+		fs.rmSync(plain);
+		const before = fs.readdirSync(dir, {recursive: true}).sort();
+		const swept = report([sealed, '-i', key]);
+		expect(swept.status).toBe(1);
+		expect({...swept.data, file: 'x'}).toEqual({...direct.data, file: 'x'});
+		expect(swept.data.badLines!.map(line => line.line)).toEqual(direct.data.badLines!.map(line => line.line));
+		// No plaintext, checkpoint or temporary file appeared anywhere in the sandbox.
+		expect(fs.readdirSync(dir, {recursive: true}).sort()).toEqual(before);
+		// Without a key it says what to give; with another key it fails.
+		expect(sweep([sealed]).stderr).toContain('give -i IDENTITY_FILE (or -p)');
+		const other = path.join(ageDir, 'other.txt');
+		execFileSync('/usr/bin/age-keygen', ['-o', other], {stdio: 'ignore'});
+		const wrong = sweep([sealed, '-i', other]);
+		expect(wrong.status).toBe(1);
+		expect(wrong.stdout).toBe('');
+		// A passphrase-encrypted document (cage encrypt -p), asked without -p; and damaged.
+		const documentAge = path.join(ageDir, 'doc.json.age');
+		const withPassphrase = {...env, CAGE_PASSPHRASE: 'correct horse'};
+		expect(cage(['encrypt', '-p', document, '-o', documentAge, '--progress', 'none', '--no-audit'], {env: withPassphrase}).status).toBe(0);
+		const fromAge = cage(['sweep', documentAge, '--json', '--progress', 'none', '--no-audit'], {env: withPassphrase});
+		expect(fromAge.status).toBe(0);
+		expect({...JSON.parse(fromAge.stdout), file: 'x'}).toEqual({...report([document]).data, file: 'x'});
+		const bytes = fs.readFileSync(documentAge);
+		bytes[bytes.length - 100]! ^= 1;
+		fs.writeFileSync(documentAge, bytes);
+		const damaged = cage(['sweep', documentAge, '--progress', 'none', '--no-audit'], {env: withPassphrase});
+		expect(damaged.status).toBe(1);
+		expect(damaged.stderr).toContain('failed authentication');
 	});
 });
