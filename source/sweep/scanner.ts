@@ -14,6 +14,7 @@
  * In `jsonl` mode every line is one document: blank lines are skipped, `\r\n` is accepted, a bad
  * line is recorded and the scanner resumes at the next line.
  */
+import {DuplicateKeys} from './duplicate-keys.js';
 import {fingerprintCap, SweepStatistics, type StatisticsState, type SweepAnomalyCode} from './statistics.js';
 
 /** The format a scanner reads. */
@@ -217,7 +218,7 @@ export class JsonScanner {
 	readonly keyLengths = new Int32Array(pathLevels);
 	readonly keyHashes = new Int32Array(hashLevels);
 	readonly pathHashes = new Int32Array(hashLevels);
-	readonly duplicates: Array<Set<number>> = Array.from({length: duplicateLevels}, () => new Set<number>());
+	readonly duplicates = new DuplicateKeys(duplicateLevels, duplicateKeysPerObject);
 	tokenStart = 0;
 	isKey = false;
 	keyHash = fnvOffset;
@@ -772,17 +773,24 @@ export class JsonScanner {
 		this.pathHashes[depth] = hash;
 		const fingerprintType = type === T_FALSE ? T_TRUE : type;
 		const id = ((hash & 0x7ffffff) << 3) | fingerprintType;
+		const settled = stats.fingerprintSettled;
+		const slot = id & (settled.length - 1);
+		if (settled[slot] === id + 1) return;
 		const entry = stats.fingerprint.get(id);
 		if (entry) {
 			if (entry.path === undefined) {
 				const path = this.#fingerprintPath();
 				if (path !== undefined) entry.path = path;
 			}
+
+			if (entry.path !== undefined) settled[slot] = id + 1;
 		} else if (stats.fingerprint.size < fingerprintCap) {
 			const path = this.#fingerprintPath();
 			stats.fingerprint.set(id, path === undefined ? {id, type: fingerprintType} : {id, type: fingerprintType, path});
+			if (path !== undefined) settled[slot] = id + 1;
 		} else {
 			stats.fingerprintFull = true;
+			settled[slot] = id + 1;
 		}
 	}
 
@@ -837,7 +845,7 @@ export class JsonScanner {
 			this.keyLengths[depth] = 0;
 		}
 
-		if (type === T_OBJ && depth < duplicateLevels) this.duplicates[depth]!.clear();
+		if (type === T_OBJ && depth < duplicateLevels) this.duplicates.clear(depth);
 		this.g = type === T_OBJ ? G_OBJ_FIRST : G_ARR_FIRST;
 		return true;
 	}
@@ -868,11 +876,10 @@ export class JsonScanner {
 		const hash = this.keyHash & 0x3fffffff;
 		const length = this.keyLength;
 		if (level < duplicateLevels) {
-			const seen = this.duplicates[level]!;
-			if (seen.has(hash)) {
+			if (this.duplicates.seenOrAdd(level, hash)) {
 				stats.duplicateKeys++;
 				stats.anomaly('json-duplicate-key', this.tokenStart, this.line, 'an object repeats a key (the first such object)');
-			} else if (seen.size < duplicateKeysPerObject) seen.add(hash);
+			}
 		}
 
 		if (level < pathLevels) {
@@ -1083,7 +1090,7 @@ export class JsonScanner {
 			hasKey: [...this.hasKey.subarray(0, Math.min(depth, pathLevels))],
 			keyHashes: [...this.keyHashes.subarray(0, Math.min(depth, hashLevels))],
 			pathHashes: [...this.pathHashes.subarray(0, Math.min(depth + 1, hashLevels))],
-			duplicates: this.duplicates.slice(0, Math.min(depth, duplicateLevels)).map(set => [...set]),
+			duplicates: Array.from({length: Math.min(depth, duplicateLevels)}, (_, level) => this.duplicates.keys(level)),
 			tokenStart: this.tokenStart,
 			isKey: this.isKey,
 			keyHash: this.keyHash,
@@ -1145,7 +1152,8 @@ export class JsonScanner {
 		scanner.keyHashes.set(state.keyHashes);
 		scanner.pathHashes.set(state.pathHashes);
 		state.duplicates.forEach((hashes, level) => {
-			for (const hash of hashes) scanner.duplicates[level]!.add(hash);
+			scanner.duplicates.clear(level);
+			for (const hash of hashes) scanner.duplicates.seenOrAdd(level, hash);
 		});
 		// A key being read when the checkpoint was taken: its first bytes are not in the state.
 		scanner.keyUnknown = state.isKey && state.lex !== L_NONE;
