@@ -4,14 +4,16 @@
  * string, inside one, inside one just after a backslash); the hypothesis that stays lexically
  * possible gives the first ',' at the shallowest depth, guessed to sit between elements of the
  * top-level array. The chunk's unit — from its sync point to the next chunk's — is scanned by a
- * full scanner started in that guessed state (JsonScanner.speculative). Units are composed in
+ * full scanner started in that guessed state (speculation.ts). Units are composed in
  * order: where the real state at a sync point is the guessed one, the unit's result is exact and
  * is shifted (lines, columns, indices) and merged; where it is not (a document that is not an
  * array of records, a bad guess), the unit is scanned again from the real state. Either way the
  * result is the one-thread scan's.
  */
 import type {Chunk} from '../chunker/plan.js';
-import {JsonScanner, type ScannerState, type ScannerTransfer} from './scanner.js';
+import {JsonScanner} from './scanner.js';
+import type {ScannerState, ScannerTransfer} from './scanner-state.js';
+import {atSpeculativeStart, rebase, speculativeScanner, topIndex} from './speculation.js';
 import type {SweepOptions} from './processor.js';
 
 export type ReadAt = (buffer: Uint8Array, length: number, position: number) => Promise<number>;
@@ -128,7 +130,7 @@ export async function scanDocumentUnit(read: ReadAt, task: DocumentTask, gate?: 
 	if (task.from === 'speculate') {
 		const sync = await syncPointOf(read, chunk.id, chunkSize, size, window);
 		if (sync < 0) return {kind: 'none'};
-		scanner = JsonScanner.speculative({...scannerOptions, offset: sync});
+		scanner = speculativeScanner({...scannerOptions, offset: sync});
 	} else scanner = task.from === 'start' ? new JsonScanner(scannerOptions) : JsonScanner.fromState(task.from);
 	const start = scanner.offset;
 	// The unit ends at the next chunk's sync point (chunks without one are read through).
@@ -191,7 +193,7 @@ export class DocumentComposer {
 		if (current.offset < unit.start) await scanRange(this.#read, current, unit.start, this.#size);
 		current = this.scanner;
 		if (current.failed) return;
-		if (!current.atSpeculativeStart) {
+		if (!atSpeculativeStart(current)) {
 			this.rescans++;
 			await scanRange(this.#read, current, unit.end, this.#size);
 			return;
@@ -199,7 +201,7 @@ export class DocumentComposer {
 
 		this.speculationsHeld++;
 		const next = JsonScanner.fromTransfer(unit.scanned);
-		next.rebase(current.line, current.lineStart, current.topIndex);
+		rebase(next, current.line, current.lineStart, topIndex(current));
 		// The guess cannot know how deep the prefix went: nesting past --max-depth is reported once per document.
 		const maxDepth = this.#maxDepth;
 		const nesting = next.stats.anomalies.get('json-deep-nesting');

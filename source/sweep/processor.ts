@@ -10,7 +10,10 @@
 import type {JobEmitter} from '../chunker/emitter.js';
 import type {Chunk} from '../chunker/plan.js';
 import type {ChunkContext, ChunkInput, ChunkProcessor, ChunkResult} from '../chunker/processor.js';
-import {JsonScanner, listedLineErrors, mixedLineEndings, noLines, redactError, type LineCounts, type ScannerState, type SweepError, type SweepFormat} from './scanner.js';
+import {listedLineErrors, mixedLineEndings, noLines, type LineCounts} from './json-lines.js';
+import {redactError, type SweepError} from './scan-errors.js';
+import {JsonScanner, type SweepFormat} from './scanner.js';
+import type {ScannerState} from './scanner-state.js';
 import {sweepAnomalySeverity, SweepStatistics, type StatisticsState} from './statistics.js';
 import {DocumentComposer, scanDocumentUnit, type DocumentUnit} from './document.js';
 import type {SweepWorkers} from './workers.js';

@@ -2,7 +2,7 @@
  * What `cage sweep` prints: a short text report, or one JSON object (`--json`). Key names and
  * key paths come from the file: the report shows them, the checkpoint never holds them.
  */
-import {formatPath, type SweepError} from './scanner.js';
+import {formatPath, type SweepError} from './scan-errors.js';
 import type {SweepOutcome} from './processor.js';
 import {depthBuckets, lengthBuckets, valueTypes} from './statistics.js';
 
