@@ -80,7 +80,10 @@ export const sweepCommand = defineCommand({
 	                       CAGE_PASSPHRASE); a passphrase-encrypted age file asks without -p
 ${jobFlagsHelp}
 
-	JSON Lines chunks are swept in parallel (-j); one JSON document is swept chunk after chunk.
+	JSON Lines chunks are swept in parallel (-j). One JSON document is swept in parallel too: each
+	chunk from a guessed start (between elements of the top-level array), checked against the
+	real state when the chunks are joined in order and scanned again where the guess was wrong,
+	so the report is the one-job report; arrays of records gain, other shapes go in order.
 	The report lists the first error (byte, line, column, JSON path, expected and found), for JSON
 	Lines every bad line counted and the first 20 listed, values by type, depths, the most frequent
 	keys (a bounded sketch: approximate past 1024 distinct keys), lengths, the largest token, key
