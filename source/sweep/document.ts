@@ -174,13 +174,13 @@ export class DocumentComposer {
 	 * least to there (or failed): bytes no unit covers (after units of none, when speculation was
 	 * given up) are scanned here, in order.
 	 */
-	async add(unit: DocumentUnit, chunkEnd: number): Promise<void> {
-		await this.#addUnit(unit);
+	async add(unit: DocumentUnit, chunkEnd: number, gate?: (bytes: number) => Promise<void>): Promise<void> {
+		await this.#addUnit(unit, gate);
 		const current = this.scanner;
-		if (!current.failed && current.offset < chunkEnd) await scanRange(this.#read, current, chunkEnd, this.#size);
+		if (!current.failed && current.offset < chunkEnd) await scanRange(this.#read, current, chunkEnd, this.#size, gate);
 	}
 
-	async #addUnit(unit: DocumentUnit): Promise<void> {
+	async #addUnit(unit: DocumentUnit, gate?: (bytes: number) => Promise<void>): Promise<void> {
 		if (unit.kind === 'none') return;
 		if (!unit.speculative) {
 			this.scanner = JsonScanner.fromTransfer(unit.scanned);
@@ -190,12 +190,12 @@ export class DocumentComposer {
 		// After the first error there is nothing to add; a unit that starts before the prefix's end was read by it (after a resume).
 		let current = this.scanner;
 		if (current.failed || unit.start < current.offset) return;
-		if (current.offset < unit.start) await scanRange(this.#read, current, unit.start, this.#size);
+		if (current.offset < unit.start) await scanRange(this.#read, current, unit.start, this.#size, gate);
 		current = this.scanner;
 		if (current.failed) return;
 		if (!atSpeculativeStart(current)) {
 			this.rescans++;
-			await scanRange(this.#read, current, unit.end, this.#size);
+			await scanRange(this.#read, current, unit.end, this.#size, gate);
 			return;
 		}
 

@@ -7,6 +7,7 @@
  * order (document.ts). Either way the committed prefix's state is small and serializable, which is
  * what the checkpoint keeps.
  */
+import {AbortedError, type SharedControl} from '../chunker/control.js';
 import type {JobEmitter} from '../chunker/emitter.js';
 import type {Chunk} from '../chunker/plan.js';
 import type {ChunkContext, ChunkInput, ChunkProcessor, ChunkResult} from '../chunker/processor.js';
@@ -139,6 +140,7 @@ export class SweepProcessor implements ChunkProcessor {
 	readonly #firstChunk: number;
 	readonly #resumeScanner: ScannerState | undefined;
 	readonly #units = new Map<number, DocumentUnit>();
+	#control: SharedControl | undefined;
 
 	/** `workers`: sweep JSON Lines chunks on these threads (they read `input.path` themselves). */
 	constructor(input: ChunkInput, size: number, options: SweepOptions, emitter?: JobEmitter, resumeFrom?: SweepState, workers?: SweepWorkers) {
@@ -177,6 +179,7 @@ export class SweepProcessor implements ChunkProcessor {
 		}
 
 		if (this.#composer) {
+			this.#control = ctx.control;
 			this.#units.set(chunk.id, await this.#documentUnit(chunk, ctx));
 			return {mac: 'none'};
 		}
@@ -212,7 +215,7 @@ export class SweepProcessor implements ChunkProcessor {
 		if (this.#composer) {
 			const unit = this.#units.get(chunk.id);
 			this.#units.delete(chunk.id);
-			await this.#composer.add(unit ?? {kind: 'none'}, chunk.end);
+			await this.#composer.add(unit ?? {kind: 'none'}, chunk.end, async bytes => this.#commitGate(bytes));
 			this.#scanner = this.#composer.scanner;
 			this.#pending.set(chunk.id, this.#scanner.toState());
 		}
@@ -265,6 +268,21 @@ export class SweepProcessor implements ChunkProcessor {
 		const task = {chunk, chunkSize: this.#chunkSize(chunk), size: this.#size, options: this.options, from: first ? (this.#resumeScanner ?? ('start' as const)) : ('speculate' as const)};
 		if (this.#workers && this.#input.path) return this.#workers.runDocument({...task, path: this.#input.path, control: ctx.control.handle}, bytes => ctx.progress(bytes));
 		return scanDocumentUnit(async (buffer, length, position) => this.#input.read(buffer, 0, length, position), task, ctx.gate, bytes => ctx.progress(bytes));
+	}
+
+	/**
+	 * What the composer reads in a commit (rescans, chunks after speculation was given up) keeps to
+	 * the rate and waits while paused; once the job is aborted it stops waiting, so the commit ends
+	 * consistently and the job stops after it.
+	 */
+	async #commitGate(bytes: number): Promise<void> {
+		const control = this.#control;
+		if (!control || control.aborted) return;
+		try {
+			await control.gate(bytes);
+		} catch (error) {
+			if (!(error instanceof AbortedError)) throw error;
+		}
 	}
 
 	/** The job's chunk size, from a chunk (every chunk but the last has it). */
