@@ -5,7 +5,8 @@
 //                                          the dashboard (scripts/bench-ui.mjs) and audit log
 //                                          (scripts/bench-audit.mjs) and cage sweep (scripts/bench-sweep.mjs) benches
 //   BENCH_SIZE=256MiB BENCH_BIG=1GiB       smaller files
-//   BENCH_SKIP=big,big-resume,check,tui,audit,backup,sweep  skip sections (sweep: cage sweep against
+//   BENCH_SKIP=big,big-resume,check,speed,tui,audit,backup,sweep  skip sections (speed: #18's goals,
+//                                          scripts/bench-speed.mjs; sweep: cage sweep against
 //                                          jq empty; backup: backup create and
 //                                          verify against sha256sum and age -d; check: the resume's check of a whole
 //                                          committed prefix against a full run; big-resume: the resume ratio at BENCH_BIG, on
@@ -352,7 +353,7 @@ try {
 	}
 
 	// The dashboard and the audit log have their own benches; their JSON is recorded here.
-	for (const [section, script] of [['tui', 'bench-ui.mjs'], ['audit', 'bench-audit.mjs'], ['sweep', 'bench-sweep.mjs']]) {
+	for (const [section, script] of [['speed', 'bench-speed.mjs'], ['tui', 'bench-ui.mjs'], ['audit', 'bench-audit.mjs'], ['sweep', 'bench-sweep.mjs']]) {
 		if (skip.has(section)) continue;
 		const child = spawnSync(process.execPath, [path.join(root, 'scripts', script)], {env: {...process.env, BENCH_SIZE: process.env.BENCH_SIZE ?? '1GiB', BENCH_DIR: path.dirname(dir)}, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 16 * 1024 * 1024});
 		if (child.status !== 0) {

@@ -91,12 +91,13 @@ async function main(argv: string[], io: Io): Promise<number> {
 		return exitCodes.usage;
 	}
 
-	const {command, rest} = found;
+	const {rest} = found;
+	const command = await found.command.load();
 	const flags = {...command.flags, help: {type: 'boolean', shortFlag: 'h'}} as const;
 	const cli = meow(`\n\tUsage\n\t  $ cage ${command.name} ${command.help.trimStart()}`, {
 		importMeta: import.meta,
 		argv: rest,
-		description: command.summary,
+		description: found.command.summary,
 		autoHelp: false,
 		autoVersion: false,
 		// checkFlags below refuses unknown flags, including misspellings meow's check lets through.

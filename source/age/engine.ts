@@ -223,7 +223,8 @@ async function runAgeJob(spec: RunSpec): Promise<AgeJobResult> {
 		resumed: Boolean(resumeFrom),
 	});
 
-	const pool = options.pool ?? new WorkerPool(Math.min(options.jobs, count), control);
+	// Lazy: a small file's tasks run on this thread (pool.ts), and it needs no threads at all.
+	const pool = options.pool ?? new WorkerPool(Math.min(options.jobs, count), control, {lazy: true});
 	pool.useControl(control);
 	let output: FileOutput | undefined;
 	let result: {outcome: JobOutcome; bytesDone: number; error?: Error; checkpoint?: string; sourceChanged?: string} | undefined;

@@ -12,6 +12,12 @@ import {Worker} from 'node:worker_threads';
 
 const warm: Worker[] = [];
 
+/**
+ * Files of at most this many bytes are encrypted and decrypted on the main thread (pool.ts): a
+ * worker takes 30–60 ms to boot, and 4 MiB takes about 3 ms to encrypt.
+ */
+export const inlineLimit = 4 * 1024 * 1024;
+
 /** The compiled worker script; under the test runner (TypeScript sources) the built one in dist/. */
 function workerUrl(): URL {
 	const local = new URL('worker.js', import.meta.url);
@@ -86,6 +92,33 @@ export function warmForArgv(argv: readonly string[], settingJobs: number): void 
 		if (value !== undefined && /^\d+$/.test(value)) jobs = Number(value);
 	}
 
+	if (command !== 'resume' && onlySmallFiles(argv.slice(argv.indexOf(command) + 1))) return;
 	// More would only contend for the cores while the main thread starts; the pool adds the rest.
 	warmWorkers(Math.min(jobs, warmLimit()));
+}
+
+/**
+ * Whether the arguments name only files that the pool will run on the main thread. A guess from
+ * argv alone (flags are not parsed yet): every argument that is an existing path must be a
+ * regular file of at most `inlineLimit` bytes, and one must be (a `-r` value or an output that
+ * does not exist yet is no path). A wrong guess costs time only: the pool starts its threads.
+ */
+function onlySmallFiles(args: readonly string[]): boolean {
+	let files = 0;
+	for (const arg of args) {
+		if (arg === '-') return false;
+		if (arg.startsWith('-')) continue;
+		let stats: fs.Stats | undefined;
+		try {
+			stats = fs.statSync(arg, {throwIfNoEntry: false});
+		} catch {
+			continue;
+		}
+
+		if (!stats) continue;
+		if (!stats.isFile() || stats.size > inlineLimit) return false;
+		files++;
+	}
+
+	return files > 0;
 }

@@ -5,7 +5,6 @@
  * written with one is checked with the other.
  */
 import {createRequire} from 'node:module';
-import {createXXHash3} from 'hash-wasm';
 
 /** A running XXH3-64 sum. */
 export type Xxh3Sum = {update(bytes: Uint8Array): void; digest(): Uint8Array};
@@ -36,6 +35,9 @@ function native(): (() => Xxh3Sum) | undefined {
 }
 
 async function wasm(): Promise<() => Xxh3Sum> {
+	// Loaded only when needed: the module carries its WebAssembly inline (260 KB that every cipher
+	// worker would otherwise compile at start).
+	const {createXXHash3} = await import('hash-wasm');
 	const hasher = await createXXHash3(0, 0);
 	return () => {
 		hasher.init();

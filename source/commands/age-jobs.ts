@@ -464,7 +464,6 @@ export async function runAgeBatch(context: {
 /** `cage encrypt`. */
 export const encryptCommand = defineCommand({
 	name: 'encrypt',
-	summary: 'encrypt a file to age recipients or a passphrase (resumable, parallel)',
 	help: `[INPUT] [-o OUTPUT] (-r RECIPIENT... | -R RECIPIENTS_FILE... | -p) [options]
 
 	INPUT absent or '-' reads stdin. Files are encrypted in parallel chunks and can be resumed
@@ -544,7 +543,6 @@ ${commonHelp}
 /** `cage decrypt`. */
 export const decryptCommand = defineCommand({
 	name: 'decrypt',
-	summary: 'decrypt an age file with identities or a passphrase (resumable, parallel)',
 	help: `[INPUT] [-o OUTPUT] (-i IDENTITY_FILE... | -p) [options]
 
 	Every block is authenticated before its plaintext is written; a damaged or tampered file

@@ -84,7 +84,6 @@ async function finishAndRetain(dir: string, source: string, number: number, opti
 /** `cage backup create`. */
 export const backupCreateCommand = defineCommand({
 	name: 'backup create',
-	summary: 'back up files: each a new numbered, encrypted generation (resumable)',
 	help: `FILE... (-r RECIPIENT... | -R RECIPIENTS_FILE... | -p) [--to DIR] [--keep-last N] [--keep-days D] [--force]
 
 	Each FILE becomes a new generation in the backup directory: an ordinary age file written by
@@ -169,7 +168,6 @@ ${jobFlagsHelp}
 /** `cage backup resume`. */
 export const backupResumeCommand = defineCommand({
 	name: 'backup resume',
-	summary: 'continue an interrupted backup create',
 	help: `FILE [--to DIR] [--keep-last N] [--keep-days D]
 
 	Continues the newest interrupted generation of FILE from its checkpoint (as 'cage resume' does
@@ -216,7 +214,6 @@ function formatGeneration(generation: Generation): string {
 /** `cage backup list`. */
 export const backupListCommand = defineCommand({
 	name: 'backup list',
-	summary: 'list backed-up files and their generations',
 	help: `[FILE] [--to DIR] [--json]
 
 	Each source file, then its generations: number, created, status (complete, partial, damaged,
@@ -255,7 +252,6 @@ function generationFlag(value: number | undefined): number | undefined {
 /** `cage backup chunks`. */
 export const backupChunksCommand = defineCommand({
 	name: 'backup chunks',
-	summary: 'show the chunk manifest of a backup generation',
 	help: `FILE [--generation N] [--to DIR] [--json]
 
 	The chunk plan of a generation (default: the newest complete one) and, per chunk, the byte
@@ -332,7 +328,6 @@ function selectGenerations(registry: Registry, sources: string[], generation: nu
 /** `cage backup verify`. */
 export const backupVerifyCommand = defineCommand({
 	name: 'backup verify',
-	summary: 'check backup generations against their manifests (with -i: authenticate every block)',
 	help: `(FILE... | --all) [--generation N] [-i IDENTITY... | -p] [--to DIR]
 
 	Without a key, every ciphertext chunk (and the header) of each generation is read and hashed
@@ -377,7 +372,6 @@ ${toHelp}`,
 /** `cage backup restore`. */
 export const backupRestoreCommand = defineCommand({
 	name: 'backup restore',
-	summary: 'restore a backup generation (verified first, resumable)',
 	help: `FILE (-i IDENTITY... | -p) [--generation N] [-o OUT] [--to DIR]
 
 	Checks the generation (default: the newest complete one) against its manifest, then decrypts
@@ -429,7 +423,6 @@ ${jobFlagsHelp}`,
 /** `cage backup prune`. */
 export const backupPruneCommand = defineCommand({
 	name: 'backup prune',
-	summary: 'apply retention to a backup directory (journaled: safe to interrupt)',
 	help: `[--dry-run] [--keep-last N] [--keep-days D] [--to DIR]
 
 	Removes the generations retention lets go, decided newest-first by generation number: the

@@ -35,7 +35,6 @@ export function printHashResult(result: HashJobResult, file: string, json: boole
 /** `cage chunk hash`: per-chunk and whole-file digests, resumable. */
 export const chunkHashCommand = defineCommand({
 	name: 'chunk hash',
-	summary: 'digest a file chunk by chunk (resumable); the last line matches sha256sum',
 	help: `<file> [--algo sha256|blake2b512] [--chunk-size SIZE] [--json] [--checkpoint PATH] [--force]
 
 	Options

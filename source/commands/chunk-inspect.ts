@@ -7,7 +7,6 @@ import {defineCommand, exitCodes, UsageError} from './command.js';
 /** `cage chunk inspect`: what a checkpoint says, and whether its source still matches. */
 export const chunkInspectCommand = defineCommand({
 	name: 'chunk inspect',
-	summary: 'show a checkpoint: job, progress, and whether the source still matches',
 	help: `<checkpoint | output> [--json]
 
 	Options

@@ -28,7 +28,6 @@ export function ageSplit(size: number, flag: number | undefined, settings: {chun
 /** `cage chunk plan`: how a file would be split, without reading it. */
 export const chunkPlanCommand = defineCommand({
 	name: 'chunk plan',
-	summary: 'show how a file is split into chunks',
 	help: `<file> [--chunk-size SIZE] [--json] [--boundaries jsonl|json]
 
 	Options

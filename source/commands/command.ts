@@ -34,8 +34,6 @@ export type Io = {
 /** One subcommand. `name` may contain a space (`chunk plan`). */
 export type Command<F extends AnyFlags = AnyFlags> = {
 	name: string;
-	/** One line for the command list. */
-	summary: string;
 	/** The help text after the usage line: arguments, options, examples. */
 	help: string;
 	flags: F;

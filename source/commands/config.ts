@@ -35,7 +35,6 @@ async function checkTheme(value: string): Promise<string> {
 /** `cage config get|set|list|path|reset`. */
 export const configCommand = defineCommand({
 	name: 'config',
-	summary: 'show or change settings (get, set, list, path, reset)',
 	help: `<get KEY | set KEY VALUE | list | path | reset [KEY]> [--json]
 
 	Settings

@@ -44,7 +44,6 @@ function say(io: Io, line: string): void {
 /** `cage demo`: the main job on generated data with a throwaway key, dashboard included. */
 export const demoCommand = defineCommand({
 	name: 'demo',
-	summary: 'encrypt and decrypt generated data with a throwaway key, on the dashboard',
 	help: `[--size SIZE] [--duration SECONDS] [--keep] [options]
 
 	Generates a sample file (default 1 GiB) and a throwaway key in a temp directory, encrypts it

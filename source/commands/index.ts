@@ -1,40 +1,47 @@
-/** The command registry: every subcommand of `cage`, in the order `cage --help` lists them. */
+/**
+ * The command registry: every subcommand of `cage`, in the order `cage --help` lists them, with
+ * the one line the list shows. A command's module (its help, flags and code) is loaded only when
+ * that command runs: `cage --help` or `cage keygen` need not compile the engine, the SSH key code
+ * or the sweep scanner (start-up is most of a short command's time).
+ */
 import type {Command} from './command.js';
-import {decryptCommand, encryptCommand} from './age-jobs.js';
-import {backupCommands} from './backup.js';
-import {chunkHashCommand} from './chunk-hash.js';
-import {chunkInspectCommand} from './chunk-inspect.js';
-import {chunkPlanCommand} from './chunk-plan.js';
-import {configCommand} from './config.js';
-import {demoCommand} from './demo.js';
-import {inspectCommand} from './inspect.js';
-import {keygenCommand} from './keygen.js';
-import {resumeCommand} from './resume.js';
-import {sweepCommand} from './sweep.js';
-import {watchCommand} from './watch.js';
+
+/** A command as the registry knows it before it is loaded. `name` may contain a space (`chunk plan`). */
+export type CommandEntry = {
+	name: string;
+	/** One line for the command list (and meow's description). */
+	summary: string;
+	load(): Promise<Command>;
+};
 
 /** All commands. */
-export const commands: Command[] = [
-	encryptCommand,
-	decryptCommand,
-	resumeCommand,
-	watchCommand,
-	keygenCommand,
-	inspectCommand,
-	chunkPlanCommand,
-	chunkHashCommand,
-	chunkInspectCommand,
-	...backupCommands,
-	sweepCommand,
-	configCommand,
-	demoCommand,
-] as Command[];
+export const commands: CommandEntry[] = [
+	{name: 'encrypt', summary: 'encrypt a file to age recipients or a passphrase (resumable, parallel)', load: async () => (await import('./age-jobs.js')).encryptCommand},
+	{name: 'decrypt', summary: 'decrypt an age file with identities or a passphrase (resumable, parallel)', load: async () => (await import('./age-jobs.js')).decryptCommand},
+	{name: 'resume', summary: 'continue an interrupted encrypt, decrypt, hash or sweep job', load: async () => (await import('./resume.js')).resumeCommand},
+	{name: 'watch', summary: 'follow the audit log of jobs run by other cage processes, in the same dashboard', load: async () => (await import('./watch.js')).watchCommand},
+	{name: 'keygen', summary: 'generate an age identity, or print the recipients of one (like age-keygen)', load: async () => (await import('./keygen.js')).keygenCommand},
+	{name: 'inspect', summary: 'show what an age file says about itself, without a key (like age-inspect)', load: async () => (await import('./inspect.js')).inspectCommand},
+	{name: 'chunk plan', summary: 'show how a file is split into chunks', load: async () => (await import('./chunk-plan.js')).chunkPlanCommand},
+	{name: 'chunk hash', summary: 'digest a file chunk by chunk (resumable); the last line matches sha256sum', load: async () => (await import('./chunk-hash.js')).chunkHashCommand},
+	{name: 'chunk inspect', summary: 'show a checkpoint: job, progress, and whether the source still matches', load: async () => (await import('./chunk-inspect.js')).chunkInspectCommand},
+	{name: 'backup create', summary: 'back up files: each a new numbered, encrypted generation (resumable)', load: async () => (await import('./backup.js')).backupCreateCommand},
+	{name: 'backup resume', summary: 'continue an interrupted backup create', load: async () => (await import('./backup.js')).backupResumeCommand},
+	{name: 'backup list', summary: 'list backed-up files and their generations', load: async () => (await import('./backup.js')).backupListCommand},
+	{name: 'backup chunks', summary: 'show the chunk manifest of a backup generation', load: async () => (await import('./backup.js')).backupChunksCommand},
+	{name: 'backup verify', summary: 'check backup generations against their manifests (with -i: authenticate every block)', load: async () => (await import('./backup.js')).backupVerifyCommand},
+	{name: 'backup restore', summary: 'restore a backup generation (verified first, resumable)', load: async () => (await import('./backup.js')).backupRestoreCommand},
+	{name: 'backup prune', summary: 'apply retention to a backup directory (journaled: safe to interrupt)', load: async () => (await import('./backup.js')).backupPruneCommand},
+	{name: 'sweep', summary: 'validate JSON or JSON Lines (RFC 8259) and report what it holds, resumably, in bounded memory', load: async () => (await import('./sweep.js')).sweepCommand},
+	{name: 'config', summary: 'show or change settings (get, set, list, path, reset)', load: async () => (await import('./config.js')).configCommand},
+	{name: 'demo', summary: 'encrypt and decrypt generated data with a throwaway key, on the dashboard', load: async () => (await import('./demo.js')).demoCommand},
+];
 
 /**
  * Find the command named by the leading non-flag words of argv (`chunk plan file` → `chunk plan`)
  * and return the remaining arguments for meow.
  */
-export function findCommand(argv: string[]): {command: Command; rest: string[]} | undefined {
+export function findCommand(argv: string[]): {command: CommandEntry; rest: string[]} | undefined {
 	const first = argv.findIndex(arg => !arg.startsWith('-'));
 	if (first === -1 || argv.slice(0, first).some(arg => arg !== '--help' && arg !== '-h')) return undefined;
 	const leadingFlags = argv.slice(0, first);

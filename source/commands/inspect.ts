@@ -31,7 +31,6 @@ function describeFacts(name: string, facts: AgeFileFacts, identity: string | und
 
 export const inspectCommand = defineCommand({
 	name: 'inspect',
-	summary: 'show what an age file says about itself, without a key (like age-inspect)',
 	help: `[FILE] [--json] [-i IDENTITY_FILE...]
 
 	Prints what age 1.3's age-inspect prints: the format version, whether the file is armored,

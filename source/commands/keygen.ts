@@ -36,7 +36,6 @@ async function printRecipients(file: string | undefined, io: Parameters<Paramete
 /** `cage keygen`: a new X25519 (or post-quantum hybrid) identity, like age-keygen; `-y` prints recipients. */
 export const keygenCommand = defineCommand({
 	name: 'keygen',
-	summary: 'generate an age identity, or print the recipients of one (like age-keygen)',
 	help: `[-o FILE] [--pq] [--force]
 	  cage keygen -y [FILE]
 

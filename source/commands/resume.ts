@@ -63,7 +63,6 @@ const resumeFlags = {
 
 export const resumeCommand = defineCommand({
 	name: 'resume',
-	summary: 'continue an interrupted encrypt, decrypt, hash or sweep job',
 	help: `<OUTPUT | CHECKPOINT> [options]
 
 	Arguments

@@ -61,7 +61,6 @@ export async function resumeSweep(checkpoint: Checkpoint, checkpointPath: string
 /** `cage sweep`: validate JSON / JSON Lines and report what it holds, in bounded memory. */
 export const sweepCommand = defineCommand({
 	name: 'sweep',
-	summary: 'validate JSON or JSON Lines (RFC 8259) and report what it holds, resumably, in bounded memory',
 	help: `<file | -> [--format json|jsonl|auto] [--json] [-j N] [--max-depth N]
 	<file.age> (-i IDENTITY_FILE... | -p) [--format …] [--json] [--max-depth N]
 

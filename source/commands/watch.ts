@@ -62,7 +62,6 @@ function checkPresent(patterns: string[], literal: boolean): void {
 /** `cage watch`. */
 export const watchCommand = defineCommand({
 	name: 'watch',
-	summary: 'follow the audit log of jobs run by other cage processes, in the same dashboard',
 	help: `[LOG | GLOB ...] [options]
 
 	Arguments

@@ -20,10 +20,53 @@ function encryptTask(name: string, size: number): Omit<WorkerTask, 'id'> {
 	return {op: 'encrypt', input, output, key: randomBytes(32), plainStart: 0, plainEnd: size, plainTotal: size, inOffset: 0, outOffset: 0};
 }
 
+describe('small files on the calling thread', () => {
+	it('gives what a thread gives, and starts no thread', async () => {
+		const task = encryptTask('here', 300_000);
+		const threaded = new WorkerPool(1, new SharedControl(), {inline: 0});
+		const here = new WorkerPool(2, new SharedControl(), {lazy: true});
+		try {
+			const byThread = await threaded.run(task);
+			const fromThread = fs.readFileSync(task.output);
+			fs.writeFileSync(task.output, '');
+			const progress: number[] = [];
+			const byHere = await here.run(task, bytes => progress.push(bytes));
+			expect(here.threads).toBe(0);
+			expect(byHere).toEqual(byThread);
+			expect(fs.readFileSync(task.output).equals(fromThread)).toBe(true);
+			expect(progress.at(-1)).toBe(300_000);
+			// The read-back of a resume gives the same digest as the thread's too.
+			expect((await here.run({...task, op: 'digest-encrypt'})).digest).toBe(byThread.digest);
+		} finally {
+			await Promise.all([threaded.close(), here.close()]);
+		}
+	});
+
+	it('waits while paused without blocking the event loop, and stops on an abort', async () => {
+		const control = new SharedControl();
+		const pool = new WorkerPool(1, control, {lazy: true});
+		try {
+			control.pause();
+			let settled = false;
+			const running = pool.run(encryptTask('paused', 100_000)).finally(() => (settled = true));
+			// Timers still fire while the task waits: the event loop is free to hear the resume key.
+			await new Promise(resolve => setTimeout(resolve, 300));
+			expect(settled).toBe(false);
+			control.resume();
+			expect((await running).mac).toMatch(/^[\da-f]{64}$/);
+			control.abort();
+			await expect(pool.run(encryptTask('aborted', 100_000))).rejects.toBeInstanceOf(AbortedError);
+			expect(pool.threads).toBe(0);
+		} finally {
+			await pool.close();
+		}
+	});
+});
+
 describe('a worker pool shared by several jobs', () => {
 	it('obeys each job’s control in turn, on the same threads', async () => {
 		const first = new SharedControl();
-		const pool = new WorkerPool(2, first);
+		const pool = new WorkerPool(2, first, {inline: 0});
 		try {
 			const one = encryptTask('one', 200_000);
 			expect((await pool.run(one)).mac).toMatch(/^[\da-f]{64}$/);
@@ -45,7 +88,7 @@ describe('a worker pool shared by several jobs', () => {
 
 	it('refuses a new control while a task runs', async () => {
 		const control = new SharedControl();
-		const pool = new WorkerPool(1, control);
+		const pool = new WorkerPool(1, control, {inline: 0});
 		try {
 			const running = pool.run(encryptTask('busy', 4_000_000));
 			expect(() => pool.useControl(new SharedControl())).toThrow(/while tasks run/);
@@ -58,7 +101,7 @@ describe('a worker pool shared by several jobs', () => {
 
 	it.runIf(fs.existsSync('/proc/self/fd'))('closes the last job’s files when the next job’s control arrives', async () => {
 		const openFiles = () => fs.readdirSync('/proc/self/fd').length;
-		const pool = new WorkerPool(2, new SharedControl());
+		const pool = new WorkerPool(2, new SharedControl(), {inline: 0});
 		try {
 			await pool.run(encryptTask('warm-up', 1000));
 			pool.useControl(new SharedControl());
@@ -77,7 +120,7 @@ describe('a worker pool shared by several jobs', () => {
 	});
 
 	it('a lazy pool starts threads only as queued tasks need them', async () => {
-		const pool = new WorkerPool(4, new SharedControl(), {lazy: true});
+		const pool = new WorkerPool(4, new SharedControl(), {lazy: true, inline: 0});
 		try {
 			expect(pool.threads).toBe(0);
 			await pool.run(encryptTask('lazy-one', 1000));

@@ -678,6 +678,34 @@ describe('bad input', () => {
 	});
 });
 
+describe('a full disk under the worker threads', () => {
+	it.skipIf(process.getuid?.() !== 0)('a write of the pool\'s writer fails: exit 75, the chunks written before are kept, and the resume finishes', context => {
+		const mount = path.join(dir, 'small-disk-threads');
+		fs.mkdirSync(mount);
+		// Larger than the files encrypted on the main thread (pool.ts), so both workers run and the
+		// pool's one writer meets the full disk.
+		if (spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', mount]).status !== 0) context.skip('cannot mount a tmpfs here');
+		try {
+			const plain = path.join(dir, 'threads-victim');
+			writeRandomFile(plain, 6 * 1024 * 1024);
+			const output = path.join(mount, 'full.age');
+			const run = cage(['encrypt', plain, '-r', recipient, '-o', output, '--chunk-size', '1MiB', '--jobs', '2', ...quiet], {env});
+			expect(run.status).toBe(75);
+			expect(run.stderr).toMatch(/full\.age\.partial: no space left on device while writing chunk \d+/);
+			const kept = JSON.parse(fs.readFileSync(`${output}.checkpoint.json`, 'utf8')) as {chunksDone: number};
+			expect(kept.chunksDone).toBeGreaterThanOrEqual(1);
+			expect(kept.chunksDone).toBeLessThan(6);
+			spawnSync('mount', ['-o', 'remount,size=16m', mount]);
+			const resumed = cage(['resume', output, '--progress', 'json', '--no-audit'], {env});
+			expect(resumed.status).toBe(0);
+			expect(ageDecrypt(output, path.join(dir, 'threads-victim.out')).status).toBe(0);
+			expect(same(plain, path.join(dir, 'threads-victim.out'))).toBe(true);
+		} finally {
+			spawnSync('umount', [mount]);
+		}
+	});
+});
+
 describe('streams and write errors', () => {
 	const plain = path.join(dir, 'stream-victim');
 	beforeAll(() => writeRandomFile(plain, 3 * 1024 * 1024 + 1));

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import {afterAll, describe, expect, it} from 'vitest';
+import {commands as registry} from '../../source/commands/index.js';
 import {cage, makeSandbox, writeRandomFile} from '../helpers/cage.js';
 
 const sandbox = makeSandbox();
@@ -14,6 +15,14 @@ describe('cage shell', () => {
 		const run = cage(['--help'], {env});
 		expect(run.status).toBe(0);
 		for (const command of commands) expect(run.stdout).toContain(command);
+	});
+
+	it('every command of the registry loads, under its own name, and the list shows its line', async () => {
+		const list = cage(['--help'], {env}).stdout;
+		for (const entry of registry) {
+			expect((await entry.load()).name).toBe(entry.name);
+			expect(list).toContain(`${entry.name.padEnd(15)} ${entry.summary}`);
+		}
 	});
 
 	it('prints the version from package.json', () => {
