@@ -1,8 +1,11 @@
 #!/usr/bin/env node
 // `cage sweep` benchmark (run after `npm run build`): generated JSON Lines and one JSON document
 // (a top-level array of the same records) of BENCH_SWEEP_SIZE each, swept with -j 1 and -j 2,
-// against `jq empty` on the same files in the same run. Median seconds of BENCH_RUNS runs, MB/s
-// (10^6 bytes), the highest peak RSS (GNU time %M, else /proc/<pid>/status VmHWM polled).
+// against `jq empty` and stream-json's token parser (scripts/bench-stream-json.mjs) on the same
+// files in the same run. Per tool: MB/s (10^6 bytes) at the median wall time of BENCH_RUNS runs
+// and the range, MB/s of CPU time (user + system) at the median, the highest peak RSS (GNU time
+// %M, else /proc/<pid>/status VmHWM polled). jq 1.6 holds a whole document in memory (about 12
+// times its size): it is not run on a document larger than BENCH_JQ_MAX (default 512MiB).
 //
 //   node scripts/bench-sweep.mjs            BENCH_SWEEP_SIZE=512MiB BENCH_RUNS=3 BENCH_DIR=/dev/shm
 //
@@ -21,6 +24,7 @@ if (!fs.existsSync(path.join(root, 'dist', 'sweep', 'scanner.js'))) {
 }
 
 const size = parseSize(process.env.BENCH_SWEEP_SIZE ?? '512MiB');
+const jqMax = parseSize(process.env.BENCH_JQ_MAX ?? '512MiB');
 const runs = Math.max(1, Number(process.env.BENCH_RUNS ?? 3));
 const shm = '/dev/shm';
 const dir = fs.mkdtempSync(path.join(process.env.BENCH_DIR ?? (fs.existsSync(shm) ? shm : os.tmpdir()), 'cage-bench-sweep-'));
@@ -69,7 +73,7 @@ function writeFiles(jsonl, json) {
 /** Run a command; {seconds, peak bytes, status}. */
 async function measure(command, args) {
 	const started = process.hrtime.bigint();
-	const child = spawn(gnuTime ? '/usr/bin/time' : command, gnuTime ? ['-f', '%M', command, ...args] : args, {env, stdio: ['ignore', 'ignore', 'pipe']});
+	const child = spawn(gnuTime ? '/usr/bin/time' : command, gnuTime ? ['-f', '%M %U %S', command, ...args] : args, {env, stdio: ['ignore', 'ignore', 'pipe']});
 	let stderr = '';
 	child.stderr.on('data', data => (stderr += data));
 	let polled = 0;
@@ -86,8 +90,9 @@ async function measure(command, args) {
 	if (poll) clearInterval(poll);
 	const seconds = Number(process.hrtime.bigint() - started) / 1e9;
 	const lines = stderr.trim().split('\n');
-	const peak = gnuTime ? Number(lines.at(-1)) * 1024 : polled;
-	return {seconds, peak, status, stderr: (gnuTime ? lines.slice(0, -1) : lines).join('\n')};
+	const [rss, user, system] = gnuTime ? lines.at(-1).split(' ').map(Number) : [0, Number.NaN, Number.NaN];
+	const peak = gnuTime ? rss * 1024 : polled;
+	return {seconds, cpu: user + system, peak, status, stderr: (gnuTime ? lines.slice(0, -1) : lines).join('\n')};
 }
 
 const figures = {};
@@ -100,6 +105,7 @@ try {
 		'cage sweep -j 1': file => [process.execPath, [cli, 'sweep', file, '-j', '1', '--progress', 'none', '--no-audit']],
 		'cage sweep -j 2': file => [process.execPath, [cli, 'sweep', file, '-j', '2', '--progress', 'none', '--no-audit']],
 		...(jq ? {'jq empty': file => [jq, ['empty', file]]} : {}),
+		'stream-json': file => [process.execPath, [path.join(root, 'scripts', 'bench-stream-json.mjs'), file]],
 	};
 	figures.cpus = os.cpus().length;
 	figures.loadAverageAtStart = Math.round(os.loadavg()[0] * 100) / 100;
@@ -108,8 +114,10 @@ try {
 		figures[`${label} bytes`] = bytes;
 		const samples = Object.fromEntries(Object.keys(tools).map(tool => [tool, []]));
 		// Alternate the tools, so a slow moment of a shared machine does not land on one of them.
+		const skip = tool => tool === 'jq empty' && label === 'json' && bytes > jqMax;
 		for (let run = 0; run < runs; run++) {
 			for (const [tool, command] of Object.entries(tools)) {
+				if (skip(tool)) continue;
 				const result = await measure(...command(file));
 				if (result.status !== 0) throw new Error(`${tool} ${file} exited ${result.status}: ${result.stderr.slice(-1000)}`);
 				samples[tool].push(result);
@@ -117,11 +125,21 @@ try {
 		}
 
 		for (const [tool, list] of Object.entries(samples)) {
+			if (list.length === 0) {
+				figures[`${label}: ${tool}`] = `not run (a ${Math.round(bytes / 2 ** 20)} MiB document; BENCH_JQ_MAX)`;
+				continue;
+			}
+
 			const seconds = median(list.map(result => result.seconds));
+			const cpu = median(list.map(result => result.cpu));
 			const peak = Math.max(...list.map(result => result.peak));
-			figures[`${label}: ${tool} MB/s`] = Math.round(bytes / 1e6 / seconds);
+			const rate = value => Math.round(bytes / 1e6 / value);
+			const range = `${rate(Math.max(...list.map(result => result.seconds)))}–${rate(Math.min(...list.map(result => result.seconds)))}`;
+			figures[`${label}: ${tool} MB/s`] = rate(seconds);
+			figures[`${label}: ${tool} MB/s range`] = range;
+			figures[`${label}: ${tool} MB/s of CPU time`] = Number.isNaN(cpu) ? null : rate(cpu);
 			figures[`${label}: ${tool} peak RSS MiB`] = Math.round(peak / 2 ** 20);
-			note(`  ${label.padEnd(5)} ${tool.padEnd(16)} ${(bytes / 1e6 / seconds).toFixed(0).padStart(5)} MB/s  (runs ${list.map(result => result.seconds.toFixed(2)).join(' ')} s)  peak RSS ${(peak / 2 ** 20).toFixed(0)} MiB`);
+			note(`  ${label.padEnd(5)} ${tool.padEnd(16)} ${String(rate(seconds)).padStart(5)} MB/s (${range}; CPU ${Number.isNaN(cpu) ? '?' : rate(cpu)} MB/s)  (runs ${list.map(result => `${result.seconds.toFixed(2)}s/${result.cpu.toFixed(2)}cpu`).join(' ')})  peak RSS ${(peak / 2 ** 20).toFixed(0)} MiB`);
 		}
 	}
 } finally {

@@ -37,7 +37,7 @@ import {defineCommand, exitCodes, UsageError} from './command.js';
 import {ageJobSettings, resolveJobOptions, sessionOptions, type JobOptions} from './job-options.js';
 import {encryptTargetFlags, jobFlags, jobFlagsHelp, sizeFlag} from './options.js';
 import {askKeyPassphrase, readPassphrase} from './passphrase.js';
-import {decryptRangeCommand} from './decrypt-range.js';
+import {boundariesFlag} from './chunk-plan-boundaries.js';
 
 // Encrypted SSH keys and identity files ask on the terminal (also for cage resume, which comes here).
 setSecretPrompt(askKeyPassphrase);
@@ -465,6 +465,13 @@ export const encryptCommand = defineCommand({
 	                            public keys, authorized_keys lines); repeatable
 	  -a, --armor               write the PEM-armored text age -a writes; sequential like a
 	                            stream: not resumable (an interrupted job starts over)
+	  --split SIZE --boundaries jsonl|json
+	                            write OUTPUT.000.age, OUTPUT.001.age, … (-o OUTPUT is the prefix),
+	                            each decryptable on its own, whose plaintexts are whole records
+	                            of about SIZE: JSON Lines cut after a newline (cat of the decrypted
+	                            parts is the file), a top-level JSON array between elements (each
+	                            part an array), else between top-level values; and
+	                            OUTPUT.manifest.json listing them. Sequential, not resumable
 ${commonHelp}
 
 	Examples
@@ -475,9 +482,18 @@ ${commonHelp}
 	flags: {
 		recipient: {type: 'string', shortFlag: 'r', isMultiple: true},
 		recipientsFile: {type: 'string', shortFlag: 'R', isMultiple: true},
+		split: {type: 'string'},
+		boundaries: {type: 'string'},
 		...commonFlags,
 	},
 	async run(cli, io) {
+		const split = sizeFlag('split', cli.flags.split);
+		const boundaries = boundariesFlag(cli.flags.boundaries);
+		if ((split === undefined) !== (boundaries === undefined)) throw new UsageError('--split and --boundaries go together');
+		if (split !== undefined && (cli.input.length !== 1 || cli.input[0] === '-' || !cli.flags.output || cli.flags.armor || isBatch(cli))) {
+			throw new UsageError('--split needs one input file and -o PREFIX (no stdin, --armor or batch)');
+		}
+
 		if (cli.flags.armor && isBatch(cli)) throw new UsageError('--armor writes one sequential stream; encrypt the files of a batch without it (or one at a time with -a)');
 		const {recipientArgs, recipientFiles} = encryptTargetFlags(cli.flags);
 		const chunkSizeFlag = sizeFlag('chunk-size', cli.flags.chunkSize);
@@ -487,6 +503,13 @@ ${commonHelp}
 			target = {passphrase: ''};
 		} else {
 			target = {recipients: [...parseRecipientArgs(recipientArgs), ...(await readRecipientsFiles(recipientFiles, warning => io.stderr.write(`cage encrypt: warning: ${warning}\n`)))]};
+		}
+
+		if (split !== undefined) {
+			if (target.passphrase !== undefined) target = {passphrase: await readPassphrase({confirm: true})};
+			// Loaded only here: most encryptions never split.
+			const {encryptSplit} = await import('./encrypt-split.js');
+			return encryptSplit({file: cli.input[0]!, prefix: cli.flags.output!, splitSize: split, boundaries: boundaries!, target, force: Boolean(cli.flags.force), io});
 		}
 
 		if (isBatch(cli)) {
@@ -549,7 +572,7 @@ ${commonHelp}
 	async run(cli, io) {
 		const identityFiles = cli.flags.identity ?? [];
 		if (cli.flags.armor) throw new UsageError('-a/--armor is for encrypt: armored input is detected by itself');
-		if (cli.flags.offset !== undefined || cli.flags.length !== undefined) return decryptRangeCommand(cli.input, cli.flags, io);
+		if (cli.flags.offset !== undefined || cli.flags.length !== undefined) return (await import('./decrypt-range.js')).decryptRangeCommand(cli.input, cli.flags, io);
 		if (cli.flags.passphrase && identityFiles.length > 0) throw new UsageError('-p cannot be combined with -i');
 		// Like age, a passphrase-encrypted file or stream asks for its passphrase without -p: a
 		// stream's first bytes are looked at (and put back) before the job starts.

@@ -6,6 +6,7 @@ import {checkReadableFile} from '../io/files.js';
 import {formatBytes} from '../size.js';
 import {defineCommand, exitCodes, UsageError} from './command.js';
 import {sizeFlag} from './options.js';
+import {boundariesFlag, printBoundaryPlan} from './chunk-plan-boundaries.js';
 
 /** Effective chunk size: the flag, else config, else the size-based default. */
 export function resolveChunkSize(size: number, flag: number | undefined, configured: number): number {
@@ -27,16 +28,19 @@ export function ageSplit(size: number, flag: number | undefined, settings: {chun
 /** `cage chunk plan`: how a file would be split, without reading it. */
 export const chunkPlanCommand = defineCommand({
 	name: 'chunk plan',
-	help: `<file> [--chunk-size SIZE] [--json]
+	help: `<file> [--chunk-size SIZE] [--json] [--boundaries jsonl|json]
 
 	Options
 	  --chunk-size SIZE  chunk size: 1048576, 64KiB, 16MiB, 1GiB, 16M, 1G (default: config, else grows with the file)
 	  --json             print {"file","size","chunkSize","chunks":[{"id","start","end","size"}]} on stdout
+	  --boundaries B     move each cut to the next record boundary and list the parts (reads the
+	                     file): jsonl after a newline; json between elements of the top-level array
+	                     or between top-level values; says when a record is larger than a chunk
 
 	Ranges are half-open: a chunk covers bytes start <= b < end. This is the split of
 	'cage chunk hash'; encrypt and decrypt use whole 64 KiB blocks, and a file under the
 	chunkThreshold setting as one chunk: the 'age jobs' line (JSON: "age") shows theirs.`,
-	flags: {chunkSize: {type: 'string'}, json: {type: 'boolean'}},
+	flags: {chunkSize: {type: 'string'}, json: {type: 'boolean'}, boundaries: {type: 'string'}},
 	async run(cli, io) {
 		const [file, ...extra] = cli.input;
 		if (!file) throw new UsageError('missing <file>');
@@ -45,6 +49,8 @@ export const chunkPlanCommand = defineCommand({
 		const size = await checkReadableFile(file);
 		const settings = readSettings();
 		const chunkSize = resolveChunkSize(size, chunkSizeFlag, settings.chunkSize);
+		const boundaries = boundariesFlag(cli.flags.boundaries);
+		if (boundaries) return printBoundaryPlan(file, boundaries, chunkSize, Boolean(cli.flags.json), io);
 		const count = chunkCount(size, chunkSize);
 		const age = ageSplit(size, chunkSizeFlag, settings);
 		if (cli.flags.json) {

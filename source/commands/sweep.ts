@@ -8,6 +8,12 @@ import {runSession} from '../session/session.js';
 import {shellQuote} from '../shell-quote.js';
 import {sweepCheckpointPath, runSweepJob, type SweepJobResult} from '../sweep/job.js';
 import {detectFormat, sweepStream} from '../sweep/detect.js';
+import {formatOfAgeName, looksLikeAge, sweepAgeFile} from '../sweep/age-input.js';
+import {readIdentityFiles} from '../age/keys.js';
+import {hasLockedSshIdentity, unlockSshIdentities} from '../age/ssh-identities.js';
+import {isPassphraseHeader, readStart} from '../age/header.js';
+import type {DecryptKey} from '../age/engine.js';
+import {readPassphrase} from './passphrase.js';
 import {formatReport, isValid, reportData} from '../sweep/report.js';
 import type {SweepOutcome} from '../sweep/processor.js';
 import type {Io} from './command.js';
@@ -56,6 +62,7 @@ export async function resumeSweep(checkpoint: Checkpoint, checkpointPath: string
 export const sweepCommand = defineCommand({
 	name: 'sweep',
 	help: `<file | -> [--format json|jsonl|auto] [--json] [-j N] [--max-depth N]
+	<file.age> (-i IDENTITY_FILE... | -p) [--format …] [--json] [--max-depth N]
 
 	Options
 	  --format F           json (one document), jsonl (one document a line), auto (default: by the
@@ -66,15 +73,24 @@ export const sweepCommand = defineCommand({
 	  --checkpoint PATH    where the checkpoint goes (default: <file>.sweep.checkpoint.json; files
 	                       under the chunking threshold have none)
 	  --force              start over even when a checkpoint for this file exists
+	  -i, --identity FILE  the file is an age file: sweep its plaintext while decrypting it with
+	                       these identities (as cage decrypt -i); repeatable
+	  -p, --passphrase     the file is an age file encrypted with a passphrase (asked, or
+	                       CAGE_PASSPHRASE); a passphrase-encrypted age file asks without -p
 ${jobFlagsHelp}
 
-	JSON Lines chunks are swept in parallel (-j); one JSON document is swept chunk after chunk.
+	JSON Lines chunks are swept in parallel (-j). One JSON document is swept in parallel too: each
+	chunk from a guessed start (between elements of the top-level array), checked against the
+	real state when the chunks are joined in order and scanned again where the guess was wrong,
+	so the report is the one-job report; arrays of records gain, other shapes go in order.
 	The report lists the first error (byte, line, column, JSON path, expected and found), for JSON
 	Lines every bad line counted and the first 20 listed, values by type, depths, the most frequent
 	keys (a bounded sketch: approximate past 1024 distinct keys), lengths, the largest token, key
 	paths with types (the first 256) and anomalies. Key names from the file appear in the report;
 	the checkpoint holds none (hashes and counts only).
-	'-' reads stdin, in one pass (not resumable).
+	'-' reads stdin, in one pass (not resumable). An age file is decrypted and swept in one pass,
+	every block authenticated before it is scanned, and nothing is written anywhere (not
+	resumable; --format auto goes by the name without .age, else by the first lines).
 
 	Exit codes: 0 valid, 1 invalid (or failed), 2 usage error, 75 interrupted (checkpoint saved;
 	continue with 'cage resume <checkpoint>').`,
@@ -85,6 +101,8 @@ ${jobFlagsHelp}
 		chunkSize: {type: 'string'},
 		checkpoint: {type: 'string'},
 		force: {type: 'boolean', shortFlag: 'f'},
+		identity: {type: 'string', shortFlag: 'i', isMultiple: true},
+		passphrase: {type: 'boolean', shortFlag: 'p'},
 		...jobFlags,
 	},
 	async run(cli, io) {
@@ -103,6 +121,26 @@ ${jobFlagsHelp}
 		}
 
 		const size = await checkReadableFile(file);
+		const identityFiles = cli.flags.identity ?? [];
+		if (cli.flags.passphrase && identityFiles.length > 0) throw new UsageError('-p cannot be combined with -i');
+		const age = await looksLikeAge(file);
+		if (identityFiles.length > 0 || cli.flags.passphrase || age) {
+			if (!age) throw new UsageError(`${file} is not an age file (-i and -p are for sweeping the plaintext of one)`);
+			const passphrase = Boolean(cli.flags.passphrase) || (identityFiles.length === 0 && isPassphraseHeader(await readStart(file, 64)));
+			if (!passphrase && identityFiles.length === 0) throw new UsageError(`${file} is an age file: give -i IDENTITY_FILE (or -p) to sweep its plaintext`);
+			const identities = identityFiles.length > 0 ? await readIdentityFiles(identityFiles) : [];
+			if (hasLockedSshIdentity(identities)) await unlockSshIdentities(identities, null);
+			const key: DecryptKey = passphrase ? {passphrase: await readPassphrase({confirm: false})} : {identities};
+			const format = formatFlag === 'auto' ? formatOfAgeName(file) : (formatFlag as 'json' | 'jsonl');
+			const emitter = new JobEmitter();
+			const control = new ControlProxy();
+			const {result, exitCode} = await runSession(sessionOptions(options, io, 'sweep', path.resolve(file)), emitter, control, async () =>
+				sweepAgeFile(file, key, {format, maxDepth, emitter, control, rate: options.rate, chunkSize: Math.max(1, resolveChunkSize(size, chunkSizeFlag, options.settings.chunkSize))}),
+			);
+			if (exitCode !== exitCodes.ok || !result?.sweep) return exitCode === exitCodes.ok ? exitCodes.failed : exitCode;
+			return printSweepResult(result.sweep, file, json, io);
+		}
+
 		const format = formatFlag === 'auto' ? await detectFormat(file) : (formatFlag as 'json' | 'jsonl');
 		const chunkSize = Math.max(1, resolveChunkSize(size, chunkSizeFlag, options.settings.chunkSize));
 		const checkpointPath = size < options.settings.chunkThreshold && chunkSizeFlag === undefined ? null : path.resolve(cli.flags.checkpoint ?? sweepCheckpointPath(file));

@@ -75,11 +75,12 @@ export async function runSweepJob(options: SweepJobOptions): Promise<SweepJobRes
 	const chunkSize = resumeFrom?.chunkSize ?? options.chunkSize;
 	const format = (resumeFrom?.params.format as SweepFormat | undefined) ?? options.format;
 	const maxDepth = (resumeFrom?.params.maxDepth as number | undefined) ?? options.maxDepth;
-	const jobs = format === 'json' ? 1 : options.jobs;
+	const jobs = options.jobs;
 	const chunks = chunkCount(size, chunkSize);
 	// Threads pay off with chunks to share between them; one chunk or one job stays on this thread.
-	const workers = format === 'jsonl' && jobs > 1 && chunks - (resumeFrom?.chunksDone ?? 0) > 1 ? new SweepWorkers(Math.min(jobs, chunks)) : undefined;
-	const processor = new SweepProcessor(input, size, {format, maxDepth}, emitter, resumeState, workers);
+	const parallel = jobs > 1 && chunks - (resumeFrom?.chunksDone ?? 0) > 1;
+	const workers = parallel ? new SweepWorkers(Math.min(jobs, chunks)) : undefined;
+	const processor = new SweepProcessor(input, size, {format, maxDepth, ...(format === 'json' && parallel ? {parallelDocument: true} : {})}, emitter, resumeState, workers);
 	const resumeCommand = store ? resumeLine(store.path, options.resumeArgs ?? {rate: options.rate}) : '';
 	try {
 		emitter.send({

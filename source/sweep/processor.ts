@@ -2,14 +2,21 @@
  * The sweep as a chunk processor. JSON Lines: each chunk owns the lines that start in it (its
  * first partial line belongs to the chunk before, its last line is read to its end past the chunk),
  * is scanned on its own, concurrently with others, and the chunk results are composed in chunk
- * order. One JSON document: one scanner carried from chunk to chunk, in order. Either way the
- * committed prefix's state is small and serializable, which is what the checkpoint keeps.
+ * order. One JSON document: with one job, one scanner carried from chunk to chunk, in order; with
+ * several, each chunk's unit is scanned speculatively on its own and the units are composed in
+ * order (document.ts). Either way the committed prefix's state is small and serializable, which is
+ * what the checkpoint keeps.
  */
+import {AbortedError, type SharedControl} from '../chunker/control.js';
 import type {JobEmitter} from '../chunker/emitter.js';
 import type {Chunk} from '../chunker/plan.js';
 import type {ChunkContext, ChunkInput, ChunkProcessor, ChunkResult} from '../chunker/processor.js';
-import {JsonScanner, listedLineErrors, mixedLineEndings, noLines, redactError, type LineCounts, type ScannerState, type SweepError, type SweepFormat} from './scanner.js';
+import {listedLineErrors, mixedLineEndings, noLines, type LineCounts} from './json-lines.js';
+import {redactError, type SweepError} from './scan-errors.js';
+import {JsonScanner, type SweepFormat} from './scanner.js';
+import type {ScannerState} from './scanner-state.js';
 import {sweepAnomalySeverity, SweepStatistics, type StatisticsState} from './statistics.js';
+import {DocumentComposer, scanDocumentUnit, type DocumentUnit} from './document.js';
 import type {SweepWorkers} from './workers.js';
 
 /** Bytes read per call: bounded, whatever the chunk size. */
@@ -33,7 +40,13 @@ export type SweepState =
 	| {format: 'json'; chunks: number; scanner: ScannerState}
 	| {format: 'jsonl'; chunks: number; counts: LineCounts; lineErrors: SweepError[]; error: SweepError | null; stats: StatisticsState};
 
-export type SweepOptions = {format: SweepFormat; maxDepth: number; hugeToken?: number};
+export type SweepOptions = {
+	format: SweepFormat;
+	maxDepth: number;
+	hugeToken?: number;
+	/** json: scan chunks concurrently in speculative units (several jobs), not one after another. */
+	parallelDocument?: boolean;
+};
 
 type LinesPart = {counts: LineCounts; lineErrors: SweepError[]; error: SweepError | null; stats: SweepStatistics};
 
@@ -122,6 +135,12 @@ export class SweepProcessor implements ChunkProcessor {
 	#emptyFinished = false;
 
 	readonly #workers: SweepWorkers | undefined;
+	/** json in parallel: the composition of the committed units, the first chunk this run processes, units not yet committed. */
+	readonly #composer: DocumentComposer | undefined;
+	readonly #firstChunk: number;
+	readonly #resumeScanner: ScannerState | undefined;
+	readonly #units = new Map<number, DocumentUnit>();
+	#control: SharedControl | undefined;
 
 	/** `workers`: sweep JSON Lines chunks on these threads (they read `input.path` themselves). */
 	constructor(input: ChunkInput, size: number, options: SweepOptions, emitter?: JobEmitter, resumeFrom?: SweepState, workers?: SweepWorkers) {
@@ -130,10 +149,16 @@ export class SweepProcessor implements ChunkProcessor {
 		this.#size = size;
 		this.options = options;
 		this.#emitter = emitter;
-		this.sequential = options.format === 'json';
+		this.sequential = options.format === 'json' && !options.parallelDocument;
 		this.#committed = resumeFrom?.chunks ?? 0;
+		this.#firstChunk = this.#committed;
+		this.#resumeScanner = resumeFrom?.format === 'json' ? resumeFrom.scanner : undefined;
 		if (resumeFrom?.format === 'json') this.#scanner = JsonScanner.fromState(resumeFrom.scanner);
 		else if (options.format === 'json') this.#scanner = new JsonScanner({format: 'json', maxDepth: options.maxDepth, ...(options.hugeToken ? {hugeToken: options.hugeToken} : {})});
+		if (this.#scanner && options.parallelDocument) {
+			this.#composer = new DocumentComposer(async (buffer, length, position) => this.#input.read(buffer, 0, length, position), size, options.maxDepth, this.#scanner);
+		}
+
 		if (resumeFrom?.format === 'jsonl') {
 			this.#lines = {counts: {...resumeFrom.counts}, lineErrors: [...resumeFrom.lineErrors], error: resumeFrom.error, stats: SweepStatistics.fromState(resumeFrom.stats)};
 		}
@@ -153,6 +178,12 @@ export class SweepProcessor implements ChunkProcessor {
 			return {mac: 'none'};
 		}
 
+		if (this.#composer) {
+			this.#control = ctx.control;
+			this.#units.set(chunk.id, await this.#documentUnit(chunk, ctx));
+			return {mac: 'none'};
+		}
+
 		if (ctx.attempt > 1) {
 			// A failed attempt fed part of this chunk to the scanner: go back to where the chunk starts.
 			const committed = this.#states.get(chunk.id);
@@ -162,7 +193,8 @@ export class SweepProcessor implements ChunkProcessor {
 
 		const scanner = this.#scanner!;
 		const buffer = new Uint8Array(Math.min(sweepBlockSize, Math.max(1, chunk.size)));
-		let done = 0;
+		// A state saved by a parallel run can be past the chunk's start (units end inside the next chunk).
+		let done = Math.min(chunk.size, Math.max(0, scanner.offset - chunk.start));
 		// After the first error there is nothing more to validate: the rest goes by unread.
 		while (done < chunk.size && !scanner.failed) {
 			const length = Math.min(buffer.length, chunk.size - done);
@@ -179,7 +211,15 @@ export class SweepProcessor implements ChunkProcessor {
 		return {mac: 'none'};
 	}
 
-	commit(chunk: Chunk, _result: ChunkResult | null): void {
+	async commit(chunk: Chunk, _result: ChunkResult | null): Promise<void> {
+		if (this.#composer) {
+			const unit = this.#units.get(chunk.id);
+			this.#units.delete(chunk.id);
+			await this.#composer.add(unit ?? {kind: 'none'}, chunk.end, async bytes => this.#commitGate(bytes));
+			this.#scanner = this.#composer.scanner;
+			this.#pending.set(chunk.id, this.#scanner.toState());
+		}
+
 		if (this.options.format === 'jsonl') {
 			const part = this.#parts.get(chunk.id);
 			this.#parts.delete(chunk.id);
@@ -214,6 +254,40 @@ export class SweepProcessor implements ChunkProcessor {
 		}
 
 		return {format: 'jsonl', bytes: this.#size, ...this.#lines};
+	}
+
+	/**
+	 * json in parallel: the unit of `chunk` — exact from the known state for the first chunk of the
+	 * run, else speculative; none once speculation has mostly failed (the composer then scans the
+	 * chunk in order).
+	 */
+	async #documentUnit(chunk: Chunk, ctx: ChunkContext): Promise<DocumentUnit> {
+		const composer = this.#composer!;
+		const first = chunk.id === this.#firstChunk;
+		if (!first && composer.rescans >= 2 && composer.rescans > composer.speculationsHeld) return {kind: 'none'};
+		const task = {chunk, chunkSize: this.#chunkSize(chunk), size: this.#size, options: this.options, from: first ? (this.#resumeScanner ?? ('start' as const)) : ('speculate' as const)};
+		if (this.#workers && this.#input.path) return this.#workers.runDocument({...task, path: this.#input.path, control: ctx.control.handle}, bytes => ctx.progress(bytes));
+		return scanDocumentUnit(async (buffer, length, position) => this.#input.read(buffer, 0, length, position), task, ctx.gate, bytes => ctx.progress(bytes));
+	}
+
+	/**
+	 * What the composer reads in a commit (rescans, chunks after speculation was given up) keeps to
+	 * the rate and waits while paused; once the job is aborted it stops waiting, so the commit ends
+	 * consistently and the job stops after it.
+	 */
+	async #commitGate(bytes: number): Promise<void> {
+		const control = this.#control;
+		if (!control || control.aborted) return;
+		try {
+			await control.gate(bytes);
+		} catch (error) {
+			if (!(error instanceof AbortedError)) throw error;
+		}
+	}
+
+	/** The job's chunk size, from a chunk (every chunk but the last has it). */
+	#chunkSize(chunk: Chunk): number {
+		return chunk.id > 0 ? chunk.start / chunk.id : Math.max(1, chunk.size);
 	}
 
 	#stats(): SweepStatistics {

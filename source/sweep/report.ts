@@ -2,7 +2,7 @@
  * What `cage sweep` prints: a short text report, or one JSON object (`--json`). Key names and
  * key paths come from the file: the report shows them, the checkpoint never holds them.
  */
-import {formatPath, type SweepError} from './scanner.js';
+import {formatPath, type SweepError} from './scan-errors.js';
 import type {SweepOutcome} from './processor.js';
 import {depthBuckets, lengthBuckets, valueTypes} from './statistics.js';
 
@@ -50,7 +50,8 @@ export function reportData(outcome: SweepOutcome, file: string) {
 			/** More (path, type) pairs exist than the first ones listed. */
 			truncated: stats.fingerprintFull,
 		},
-		anomalies: [...stats.anomalies.values()].map(record => ({...record})),
+		// In file order: the same whichever way the bytes came (a stream, chunks composed).
+		anomalies: [...stats.anomalies.values()].map(record => ({...record})).sort((a, b) => a.offset - b.offset || a.code.localeCompare(b.code)),
 	};
 }
 

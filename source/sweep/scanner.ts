@@ -14,176 +14,17 @@
  * In `jsonl` mode every line is one document: blank lines are skipped, `\r\n` is accepted, a bad
  * line is recorded and the scanner resumes at the next line.
  */
-import {fingerprintCap, SweepStatistics, type StatisticsState, type SweepAnomalyCode} from './statistics.js';
+import {DuplicateKeys} from './duplicate-keys.js';
+import {indexOfNewline, listedLineErrors, mixedLineEndings, noLines, type LineCounts} from './json-lines.js';
+import {describeByte, formatPath, type PathSegment, type SweepError} from './scan-errors.js';
+import * as codes from './scanner-codes.js';
+import {restoreScanner, restoreTransfer, saveScanner, transferOf, type ScannerState, type ScannerTransfer} from './scanner-state.js';
+import {fingerprintCap, SweepStatistics, type SweepAnomalyCode} from './statistics.js';
 
-/** The format a scanner reads. */
-export type SweepFormat = 'json' | 'jsonl';
-
-/** A path segment: an object key (null when unknown, after a resume) or an array index. */
-export type PathSegment = {key: string | null} | {index: number};
-
-/** Where and why a document is invalid. */
-export type SweepError = {
-	/** Byte offset of the offending byte (or of the end of input). */
-	offset: number;
-	/** 1-based line, and 1-based column in bytes. */
-	line: number;
-	column: number;
-	path: PathSegment[];
-	expected: string;
-	found: string;
-	/** The anomaly code the error also counts as. */
-	code: SweepAnomalyCode;
-};
-
-/** Nesting beyond this is an error: the stack is one byte per level, so this bounds memory. */
-export const hardDepthLimit = 1 << 20;
-/** Levels whose keys and indices are kept for error paths and the fingerprint. */
-const pathLevels = 64;
-/** Bytes of a key kept for paths and the key report. */
-const keyCap = 64;
-/** Levels whose objects are checked for duplicate keys, and keys checked per object. */
-const duplicateLevels = 32;
-const duplicateKeysPerObject = 1024;
-/** Levels whose path hashes are kept (fingerprint); deeper values are not fingerprinted. */
-const hashLevels = 1024;
-
-// Grammar states.
-const G_VALUE = 0; // a value (top level, after ':' or after ',' in an array)
-const G_ARR_FIRST = 1; // a value or ']'
-const G_OBJ_FIRST = 2; // a key or '}'
-const G_KEY = 3; // a key (after ',' in an object)
-const G_COLON = 4;
-const G_AFTER = 5; // after a value: ',' or a closer, or the end (top level)
-// Lexical states.
-const L_NONE = 0;
-const L_STR = 1;
-const L_ESC = 2;
-const L_HEX = 3;
-const L_UTF8 = 4;
-const L_NUM = 5;
-const L_LIT = 6;
-const L_SKIP = 7; // jsonl: rest of a bad line
-const L_FAILED = 8; // json: stopped at the first error
-const L_HIGH = 9; // just after an escaped high surrogate: a '\' may start its low half
-const L_HIGH_ESC = 10; // '\' after a high surrogate: 'u' continues the pair
-const L_BOM = 11;
-// Number states.
-const N_MINUS = 0;
-const N_ZERO = 1;
-const N_INT = 2;
-const N_DOT = 3;
-const N_FRAC = 4;
-const N_E = 5;
-const N_ESIGN = 6;
-const N_EXP = 7;
-// Containers and value types (statistics' order).
-const T_OBJ = 0;
-const T_ARR = 1;
-const T_STR = 2;
-const T_NUM = 3;
-const T_TRUE = 4;
-const T_FALSE = 5;
-const T_NULL = 6;
-
-const literals = [new TextEncoder().encode('true'), new TextEncoder().encode('false'), new TextEncoder().encode('null')];
-const literalTypes = [T_TRUE, T_FALSE, T_NULL];
-const fnvOffset = 0x811c9dc5;
-const rootHash = 0x2545f491;
-const arrayHash = 0x5bd1e995;
-const decoder = new TextDecoder();
-
-/** Combine a parent path hash with a key hash (or the array marker). */
-function mix(parent: number, child: number): number {
-	let h = Math.imul(parent ^ child, 0x9e3779b1);
-	h ^= h >>> 15;
-	return Math.imul(h, 0x85ebca77) & 0x3fffffff;
-}
-
-/** Say what a byte is, for "found …". */
-export function describeByte(byte: number): string {
-	if (byte === 0x0a) return 'a newline';
-	if (byte === 0x0d) return 'a carriage return';
-	if (byte === 0x09) return 'a tab';
-	if (byte >= 0x21 && byte < 0x7f) return `'${String.fromCharCode(byte)}'`;
-	if (byte === 0x20) return 'a space';
-	return `byte 0x${byte.toString(16).padStart(2, '0').toUpperCase()}`;
-}
-
-/** A path as `$.users[41].email`. */
-export function formatPath(path: PathSegment[]): string {
-	let text = '$';
-	for (const segment of path) {
-		if ('index' in segment) text += `[${segment.index}]`;
-		else if (segment.key === null) text += '.?';
-		else text += /^[A-Za-z_$][\w$]*$/.test(segment.key) ? `.${segment.key}` : `[${JSON.stringify(segment.key)}]`;
-	}
-
-	return text;
-}
-
-/** Per-line counts of a JSON Lines scan. */
-export type LineCounts = {
-	lines: number;
-	records: number;
-	blank: number;
-	bad: number;
-	crlf: number;
-	lf: number;
-	/** Offset and line of the first \r\n and of the first bare \n ending (-1: none), for mixed line endings. */
-	firstCrlf: number;
-	firstCrlfLine: number;
-	firstLf: number;
-	firstLfLine: number;
-};
-
-/** Counts of no lines. */
-export function noLines(): LineCounts {
-	return {lines: 0, records: 0, blank: 0, bad: 0, crlf: 0, lf: 0, firstCrlf: -1, firstCrlfLine: 0, firstLf: -1, firstLfLine: 0};
-}
-
-/** The serializable scanner state: numbers and the container stack; never key names or contents. */
-export type ScannerState = {
-	format: SweepFormat;
-	maxDepth: number;
-	hugeToken: number;
-	offset: number;
-	line: number;
-	lineStart: number;
-	g: number;
-	lex: number;
-	depth: number;
-	stack: string;
-	indices: number[];
-	hasKey: number[];
-	keyHashes: number[];
-	pathHashes: number[];
-	duplicates: number[][];
-	tokenStart: number;
-	isKey: boolean;
-	keyHash: number;
-	keyLength: number;
-	numState: number;
-	litIndex: number;
-	litPos: number;
-	hex: number;
-	hexCount: number;
-	hexAfterHigh: boolean;
-	lineBad: boolean;
-	utf8Need: number;
-	utf8Low: number;
-	utf8High: number;
-	utf8Lead: number;
-	lastCr: number;
-	lineHadValue: boolean;
-	counts: LineCounts;
-	error: SweepError | null;
-	lineErrors: SweepError[];
-	stats: StatisticsState;
-};
-
-/** Bad lines listed in full; the rest are only counted. */
-export const listedLineErrors = 20;
+export type {SweepFormat} from './scanner-codes.js';
+type SweepFormat = codes.SweepFormat;
+// Local constants, so the hot loop reads them as such.
+const {pathLevels, keyCap, duplicateLevels, duplicateKeysPerObject, hashLevels, G_VALUE, G_ARR_FIRST, G_OBJ_FIRST, G_KEY, G_COLON, G_AFTER, L_NONE, L_STR, L_ESC, L_HEX, L_UTF8, L_NUM, L_LIT, L_SKIP, L_FAILED, L_HIGH, L_HIGH_ESC, L_BOM, N_MINUS, N_ZERO, N_INT, N_DOT, N_FRAC, N_E, N_ESIGN, N_EXP, T_OBJ, T_ARR, T_STR, T_NUM, T_TRUE, T_FALSE, literals, literalTypes, stringStop, fnvOffset, rootHash, arrayHash, decoder, mix, hardDepthLimit} = codes;
 
 /** The validator. Fields are public so the state can be saved; use the methods. */
 export class JsonScanner {
@@ -206,7 +47,7 @@ export class JsonScanner {
 	readonly keyLengths = new Int32Array(pathLevels);
 	readonly keyHashes = new Int32Array(hashLevels);
 	readonly pathHashes = new Int32Array(hashLevels);
-	readonly duplicates: Array<Set<number>> = Array.from({length: duplicateLevels}, () => new Set<number>());
+	readonly duplicates = new DuplicateKeys(duplicateLevels, duplicateKeysPerObject);
 	tokenStart = 0;
 	isKey = false;
 	keyHash = fnvOffset;
@@ -414,7 +255,7 @@ export class JsonScanner {
 						const scratch = this.keyScratch;
 						while (i < end) {
 							b = buffer[i]!;
-							if (b === 0x22 || b === 0x5c || b < 0x20 || b >= 0x80) break;
+							if (stringStop[b] !== 0) break;
 							hash = Math.imul(hash ^ b, 0x01000193);
 							if (length < keyCap) scratch[length] = b;
 							length++;
@@ -426,7 +267,7 @@ export class JsonScanner {
 					} else {
 						while (i < end) {
 							b = buffer[i]!;
-							if (b === 0x22 || b === 0x5c || b < 0x20 || b >= 0x80) break;
+							if (stringStop[b] !== 0) break;
 							i++;
 						}
 					}
@@ -761,17 +602,24 @@ export class JsonScanner {
 		this.pathHashes[depth] = hash;
 		const fingerprintType = type === T_FALSE ? T_TRUE : type;
 		const id = ((hash & 0x7ffffff) << 3) | fingerprintType;
+		const settled = stats.fingerprintSettled;
+		const slot = id & (settled.length - 1);
+		if (settled[slot] === id + 1) return;
 		const entry = stats.fingerprint.get(id);
 		if (entry) {
 			if (entry.path === undefined) {
 				const path = this.#fingerprintPath();
 				if (path !== undefined) entry.path = path;
 			}
+
+			if (entry.path !== undefined) settled[slot] = id + 1;
 		} else if (stats.fingerprint.size < fingerprintCap) {
 			const path = this.#fingerprintPath();
 			stats.fingerprint.set(id, path === undefined ? {id, type: fingerprintType} : {id, type: fingerprintType, path});
+			if (path !== undefined) settled[slot] = id + 1;
 		} else {
 			stats.fingerprintFull = true;
+			settled[slot] = id + 1;
 		}
 	}
 
@@ -826,7 +674,7 @@ export class JsonScanner {
 			this.keyLengths[depth] = 0;
 		}
 
-		if (type === T_OBJ && depth < duplicateLevels) this.duplicates[depth]!.clear();
+		if (type === T_OBJ && depth < duplicateLevels) this.duplicates.clear(depth);
 		this.g = type === T_OBJ ? G_OBJ_FIRST : G_ARR_FIRST;
 		return true;
 	}
@@ -857,11 +705,10 @@ export class JsonScanner {
 		const hash = this.keyHash & 0x3fffffff;
 		const length = this.keyLength;
 		if (level < duplicateLevels) {
-			const seen = this.duplicates[level]!;
-			if (seen.has(hash)) {
+			if (this.duplicates.seenOrAdd(level, hash)) {
 				stats.duplicateKeys++;
 				stats.anomaly('json-duplicate-key', this.tokenStart, this.line, 'an object repeats a key (the first such object)');
-			} else if (seen.size < duplicateKeysPerObject) seen.add(hash);
+			}
 		}
 
 		if (level < pathLevels) {
@@ -988,113 +835,21 @@ export class JsonScanner {
 
 	/** The state, for a checkpoint: no key names or string contents. */
 	toState(): ScannerState {
-		const depth = this.depth;
-		return {
-			format: this.format,
-			maxDepth: this.maxDepth,
-			hugeToken: this.hugeToken,
-			offset: this.offset,
-			line: this.line,
-			lineStart: this.lineStart,
-			g: this.g,
-			lex: this.lex,
-			depth,
-			stack: Buffer.from(this.stack.subarray(0, depth)).toString('base64'),
-			indices: [...this.indices.subarray(0, Math.min(depth, pathLevels))],
-			hasKey: [...this.hasKey.subarray(0, Math.min(depth, pathLevels))],
-			keyHashes: [...this.keyHashes.subarray(0, Math.min(depth, hashLevels))],
-			pathHashes: [...this.pathHashes.subarray(0, Math.min(depth + 1, hashLevels))],
-			duplicates: this.duplicates.slice(0, Math.min(depth, duplicateLevels)).map(set => [...set]),
-			tokenStart: this.tokenStart,
-			isKey: this.isKey,
-			keyHash: this.keyHash,
-			keyLength: this.keyLength,
-			numState: this.numState,
-			litIndex: this.litIndex,
-			litPos: this.litPos,
-			hex: this.hex,
-			hexCount: this.hexCount,
-			hexAfterHigh: this.hexAfterHigh,
-			lineBad: this.lineBad,
-			utf8Need: this.utf8Need,
-			utf8Low: this.utf8Low,
-			utf8High: this.utf8High,
-			utf8Lead: this.utf8Lead,
-			lastCr: this.lastCr,
-			lineHadValue: this.lineHadValue,
-			counts: {...this.counts},
-			error: this.error && redactError(this.error),
-			lineErrors: this.lineErrors.map(error => redactError(error)),
-			stats: this.stats.toState(),
-		};
+		return saveScanner(this);
 	}
 
 	/** A scanner that continues from `state` (keys read before it are unknown: '?' in paths). */
 	static fromState(state: ScannerState): JsonScanner {
-		const scanner = new JsonScanner({format: state.format, maxDepth: state.maxDepth, hugeToken: state.hugeToken, offset: state.offset});
-		Object.assign(scanner, {
-			line: state.line,
-			lineStart: state.lineStart,
-			g: state.g,
-			lex: state.lex,
-			depth: state.depth,
-			tokenStart: state.tokenStart,
-			isKey: state.isKey,
-			keyHash: state.keyHash,
-			keyLength: state.keyLength,
-			numState: state.numState,
-			litIndex: state.litIndex,
-			litPos: state.litPos,
-			hex: state.hex,
-			hexCount: state.hexCount,
-			hexAfterHigh: state.hexAfterHigh,
-			lineBad: state.lineBad,
-			utf8Need: state.utf8Need,
-			utf8Low: state.utf8Low,
-			utf8High: state.utf8High,
-			utf8Lead: state.utf8Lead,
-			lastCr: state.lastCr,
-			lineHadValue: state.lineHadValue,
-			error: state.error,
-		});
-		const stack = Buffer.from(state.stack, 'base64');
-		scanner.stack = new Uint8Array(Math.max(256, 2 ** Math.ceil(Math.log2(Math.max(1, stack.length + 1)))));
-		scanner.stack.set(stack);
-		scanner.indices.set(state.indices);
-		scanner.hasKey.set(state.hasKey);
-		scanner.keyLengths.fill(-1, 0, Math.min(state.depth, pathLevels));
-		scanner.keyHashes.set(state.keyHashes);
-		scanner.pathHashes.set(state.pathHashes);
-		state.duplicates.forEach((hashes, level) => {
-			for (const hash of hashes) scanner.duplicates[level]!.add(hash);
-		});
-		// A key being read when the checkpoint was taken: its first bytes are not in the state.
-		scanner.keyUnknown = state.isKey && state.lex !== L_NONE;
-		Object.assign(scanner.counts, state.counts);
-		scanner.lineErrors.push(...state.lineErrors);
-		scanner.stats = SweepStatistics.fromState(state.stats);
-		return scanner;
+		return restoreScanner(new JsonScanner({format: state.format, maxDepth: state.maxDepth, hugeToken: state.hugeToken, offset: state.offset}), state);
 	}
-}
 
-/** Record the mixed-line-endings anomaly where the second kind of ending first appears. */
-export function mixedLineEndings(stats: SweepStatistics, counts: LineCounts): void {
-	const crlfLater = counts.firstCrlf > counts.firstLf;
-	stats.anomalies.delete('json-mixed-line-endings');
-	stats.anomaly(
-		'json-mixed-line-endings',
-		crlfLater ? counts.firstCrlf : counts.firstLf,
-		crlfLater ? counts.firstCrlfLine : counts.firstLfLine,
-		`lines end with both \\n (first on line ${counts.firstLfLine}) and \\r\\n (first on line ${counts.firstCrlfLine})`,
-	);
-}
+	/** The whole state for another thread of this process: with key names, unredacted errors, statistics with names. */
+	toTransfer(): ScannerTransfer {
+		return transferOf(this);
+	}
 
-/** An error as a checkpoint keeps it: keys become unknown ('?'). */
-export function redactError(error: SweepError): SweepError {
-	return {...error, path: error.path.map(segment => ('index' in segment ? segment : {key: null}))};
-}
-
-function indexOfNewline(buffer: Uint8Array, start: number, end: number): number {
-	const found = buffer.indexOf(0x0a, start);
-	return found < 0 || found >= end ? -1 : found;
+	static fromTransfer(transfer: ScannerTransfer): JsonScanner {
+		const {state} = transfer;
+		return restoreTransfer(new JsonScanner({format: state.format, maxDepth: state.maxDepth, hugeToken: state.hugeToken, offset: state.offset}), transfer);
+	}
 }

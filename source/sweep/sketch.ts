@@ -16,10 +16,16 @@ export interface KeyNamer {
 	keyName(): string | undefined;
 }
 
+/** Slots of the cache in front of the summary (a power of two). */
+const cacheSlots = 2048;
+
 /** A bounded frequency summary of key hashes (small non-negative integers). */
 export class FrequencySketch {
 	readonly capacity: number;
 	readonly #entries = new Map<number, SketchEntry>();
+	/** A direct-mapped cache in front of the map (hash + 1 by slot, and the entry): most keys repeat. */
+	readonly #cacheKeys = new Int32Array(cacheSlots);
+	readonly #cacheEntries = new Array<SketchEntry | undefined>(cacheSlots);
 	/** The most any count is under its true value. */
 	decrements = 0;
 
@@ -29,7 +35,16 @@ export class FrequencySketch {
 
 	/** Count one occurrence; `namer` is asked only when the key enters the summary. */
 	add(hash: number, namer: KeyNamer): void {
-		const entry = this.#entries.get(hash);
+		const slot = hash & (cacheSlots - 1);
+		let entry = this.#cacheKeys[slot] === hash + 1 ? this.#cacheEntries[slot] : undefined;
+		if (!entry) {
+			entry = this.#entries.get(hash);
+			if (entry) {
+				this.#cacheKeys[slot] = hash + 1;
+				this.#cacheEntries[slot] = entry;
+			}
+		}
+
 		if (entry) {
 			entry.count++;
 			if (entry.name === undefined) {
@@ -48,11 +63,17 @@ export class FrequencySketch {
 
 		// Full: the new key and one occurrence of every counted key cancel out.
 		this.decrements++;
-		for (const [key, counted] of this.#entries) if (--counted.count === 0) this.#entries.delete(key);
+		for (const [key, counted] of this.#entries) {
+			if (--counted.count === 0) {
+				this.#entries.delete(key);
+				if (this.#cacheKeys[key & (cacheSlots - 1)] === key + 1) this.#cacheKeys[key & (cacheSlots - 1)] = 0;
+			}
+		}
 	}
 
 	/** Fold another summary (of the bytes after this one's) into this one. */
 	merge(other: FrequencySketch): void {
+		this.#cacheKeys.fill(0);
 		for (const entry of other.#entries.values()) {
 			const mine = this.#entries.get(entry.hash);
 			if (mine) {

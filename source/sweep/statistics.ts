@@ -87,6 +87,11 @@ export class SweepStatistics {
 	readonly numberLengths = new Float64Array(lengthBuckets);
 	largest: LargestToken = null;
 	readonly fingerprint = new Map<number, FingerprintEntry>();
+	/**
+	 * Fingerprint ids (+ 1, by id mod its length) with nothing left to learn: present with a path,
+	 * or absent while the fingerprint is full (it never shrinks). The scanner skips the map for them.
+	 */
+	readonly fingerprintSettled = new Int32Array(4096);
 	fingerprintFull = false;
 	readonly anomalies = new Map<SweepAnomalyCode, AnomalyRecord>();
 	sketch = new FrequencySketch();

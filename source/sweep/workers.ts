@@ -7,17 +7,22 @@ import {fileURLToPath} from 'node:url';
 import {Worker} from 'node:worker_threads';
 import {AbortedError, type SharedControlHandle} from '../chunker/control.js';
 import type {Chunk} from '../chunker/plan.js';
-import type {LineCounts, SweepError} from './scanner.js';
+import type {LineCounts} from './json-lines.js';
+import type {SweepError} from './scan-errors.js';
 import {SweepStatistics, type StatisticsState} from './statistics.js';
 import type {SweepOptions} from './processor.js';
+import type {DocumentTask, DocumentUnit} from './document.js';
 
-/** One chunk to sweep. */
-export type SweepTask = {type: 'sweep'; id: number; path: string; chunk: Chunk; size: number; options: SweepOptions; control: SharedControlHandle};
+/** One chunk to sweep: JSON Lines, or one unit of a JSON document (document.ts). */
+export type SweepTask =
+	| {type: 'sweep'; id: number; path: string; chunk: Chunk; size: number; options: SweepOptions; control: SharedControlHandle}
+	| ({type: 'document'; id: number; path: string; control: SharedControlHandle} & DocumentTask);
 
 /** What a worker posts back. */
 export type SweepWorkerReply =
 	| {type: 'progress'; id: number; bytes: number}
 	| {type: 'done'; id: number; counts: LineCounts; lineErrors: SweepError[]; error: SweepError | null; stats: StatisticsState}
+	| {type: 'unit'; id: number; unit: DocumentUnit}
 	| {type: 'error'; id: number; message: string; name: string; code?: string | undefined};
 
 export type SweptPart = {counts: LineCounts; lineErrors: SweepError[]; error: SweepError | null; stats: SweepStatistics};
@@ -29,7 +34,7 @@ function workerUrl(): URL {
 	return new URL('../../dist/sweep/sweep-worker.js', import.meta.url);
 }
 
-type Pending = {resolve: (part: SweptPart) => void; reject: (error: Error) => void; progress: (bytes: number) => void};
+type Pending = {resolve: (part: SweptPart | DocumentUnit) => void; reject: (error: Error) => void; progress: (bytes: number) => void};
 
 /** A fixed set of sweep workers. */
 export class SweepWorkers {
@@ -53,10 +58,18 @@ export class SweepWorkers {
 		}
 	}
 
-	/** Sweep one chunk on a free worker. */
-	async run(task: Omit<SweepTask, 'type' | 'id'>, progress: (bytes: number) => void): Promise<SweptPart> {
+	/** Sweep one chunk of JSON Lines on a free worker. */
+	async run(task: Omit<Extract<SweepTask, {type: 'sweep'}>, 'type' | 'id'>, progress: (bytes: number) => void): Promise<SweptPart> {
+		return this.#run({type: 'sweep', id: this.#next++, ...task}, progress) as Promise<SweptPart>;
+	}
+
+	/** Scan one unit of a JSON document on a free worker. */
+	async runDocument(task: Omit<Extract<SweepTask, {type: 'document'}>, 'type' | 'id'>, progress: (bytes: number) => void): Promise<DocumentUnit> {
+		return this.#run({type: 'document', id: this.#next++, ...task}, progress) as Promise<DocumentUnit>;
+	}
+
+	async #run(full: SweepTask, progress: (bytes: number) => void): Promise<SweptPart | DocumentUnit> {
 		return new Promise((resolve, reject) => {
-			const full: SweepTask = {type: 'sweep', id: this.#next++, ...task};
 			this.#queue.push({task: full, pending: {resolve, reject, progress}});
 			this.#dispatch();
 		});
@@ -87,7 +100,8 @@ export class SweepWorkers {
 		this.#pending.delete(reply.id);
 		worker.unref();
 		this.#idle.push(worker);
-		if (reply.type === 'done') {
+		if (reply.type === 'unit') pending.resolve(reply.unit);
+		else if (reply.type === 'done') {
 			pending.resolve({counts: reply.counts, lineErrors: reply.lineErrors, error: reply.error, stats: SweepStatistics.fromState(reply.stats)});
 		} else {
 			const error = reply.name === 'AbortedError' ? new AbortedError(reply.message) : Object.assign(new Error(reply.message), reply.code ? {code: reply.code} : {});

