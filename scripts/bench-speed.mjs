@@ -125,7 +125,7 @@ try {
 		const one = await cipherFloor(size, 1);
 		const two = await cipherFloor(size, 2);
 		record(`${label(size)}: cipher floor, user CPU per GiB (1 thread / 2 threads)`, `${(one.user / gib).toFixed(2)} s / ${(two.user / gib).toFixed(2)} s`, `wall ${(one.wall / gib).toFixed(2)} s / ${(two.wall / gib).toFixed(2)} s per GiB`);
-		const lists = {ageEnc: [], cageEnc: [], ownEnc: [], ageDec: [], cageDec: []};
+		const lists = {ageEnc: [], cageEnc: [], ageDec: [], cageDec: []};
 		// An uncounted first round (the host's first write of fresh pages is slow for whoever meets it).
 		for (let index = 0; index <= runs; index++) {
 			const round = {};
@@ -133,10 +133,6 @@ try {
 			round.ageEnc = await timed('age', ['-r', recipient, '-o', out('age.age'), plain]);
 			rm(out('cage.age'));
 			round.cageEnc = await timed(cli, ['encrypt', plain, '-r', recipient, '-o', out('cage.age'), '--progress', 'none', '--no-audit']);
-			// The design it replaced, for comparison: each worker writes its own spans (pool.ts).
-			rm(out('own.age'));
-			round.ownEnc = await timed(cli, ['encrypt', plain, '-r', recipient, '-o', out('own.age'), '--progress', 'none', '--no-audit'], {extraEnv: {CAGE_SPAN_WRITER: 'workers'}});
-			rm(out('own.age'));
 			rm(out('age.plain'));
 			round.ageDec = await timed('age', ['-d', '-i', key, '-o', out('age.plain'), out('cage.age')]);
 			rm(out('age.plain'), out('cage.plain'));
@@ -156,9 +152,6 @@ try {
 			record(`${name}: peak RSS cage / age`, `${cage.rss.toFixed(0)} / ${age.rss.toFixed(0)} MiB`, 'goal <= 48 MiB');
 		}
 
-		const own = summary(lists.ownEnc);
-		const single = summary(lists.cageEnc);
-		record(`${label(size)} encrypt, each worker writing its own spans: wall, CPU`, `${own.wall.toFixed(2)} s, ${(own.user + own.sys).toFixed(2)} s`, `the pool's one writer: ${single.wall.toFixed(2)} s, ${(single.user + single.sys).toFixed(2)} s`);
 		rm(plain, out('age.age'), out('cage.age'));
 	}
 

@@ -22,15 +22,6 @@ export type ChunkGate = {gateSync(bytes: number): void};
 /** Where a task reports: bytes done so far within the task, and each span's plaintext bytes. */
 export type ChunkReport = {progress(bytes: number): void; span?(bytes: number): void};
 
-/**
- * Where a task's output spans go. `take` gives the buffer the next span is made in (at least
- * `length` bytes); `put` writes what that buffer holds at `position` of `file`. A runner writes
- * itself (`pwrite`); a worker thread hands the span to the pool's one writer (pool.ts says why).
- */
-export type SpanOutput = {
-	take(length: number): Buffer;
-	put(file: string, length: number, position: number): void;
-};
 
 /**
  * Runs chunk tasks one after another with one set of buffers and the files it has open; one per
@@ -42,16 +33,6 @@ export class ChunkWork {
 	readonly #writeFds = new Map<string, number>();
 	readonly #plainBuffer = Buffer.allocUnsafe(blocksPerRead * blockSize);
 	readonly #cipherBuffer = Buffer.allocUnsafe(blocksPerRead * encryptedBlockSize);
-	// Spans this runner writes itself: made in one buffer, written with pwrite.
-	#outBuffer: Buffer | undefined;
-	readonly #direct: SpanOutput = {
-		take: length => {
-			this.#outBuffer ??= Buffer.allocUnsafe(blocksPerRead * encryptedBlockSize);
-			if (length > this.#outBuffer.length) throw new RangeError('chunk work: a span larger than its buffer');
-			return this.#outBuffer;
-		},
-		put: (file, length, position) => writeFully(this.#fdFor(file, true), this.#outBuffer!.subarray(0, length), position),
-	};
 	// What a resume reads back from the partial output; only runners that verify allocate it.
 	#compareBuffer: Buffer | undefined;
 	// The crash tests' way to catch a resume in the middle of its check (io/fault.ts).
@@ -62,8 +43,8 @@ export class ChunkWork {
 		this.#newSum = newSum;
 	}
 
-	/** Run one task to its end; its spans go to `output` (by default, written here). */
-	run(task: WorkerTask, gate: ChunkGate, report: ChunkReport, output: SpanOutput = this.#direct): TaskResult {
+	/** Run one task to its end. */
+	run(task: WorkerTask, gate: ChunkGate, report: ChunkReport): TaskResult {
 		const key = Buffer.from(task.key);
 		if (task.op === 'digest-encrypt' || task.op === 'digest-decrypt') return {mac: '', digest: this.#digestOutput(task, key, gate, report)};
 		if (task.op === 'sha256') return {mac: '', digest: this.#sha256Range(task, gate, report)};
@@ -72,9 +53,9 @@ export class ChunkWork {
 		const written = this.#newSum();
 		const inFd = this.#fdFor(task.input, false);
 		const verify = task.op === 'verify-encrypt' || task.op === 'verify-decrypt';
-		const outFd = verify ? this.#fdFor(task.output, false) : -1;
 		// authenticate: every tag checked, nothing written or compared (cage verify).
 		const discard = task.op === 'authenticate';
+		const outFd = discard ? -1 : this.#fdFor(task.output, !verify);
 		const cipherSum = discard && task.sha256 ? createHash('sha256') : undefined;
 		// verify-*: does the output still hold, block for block, what this chunk gives now?
 		let matches = true;
@@ -99,25 +80,24 @@ export class ChunkWork {
 				}
 			};
 
-			// Everything is read from a span before `put`, which may hand its buffer away.
 			if (task.op === 'encrypt' || task.op === 'verify-encrypt') {
 				const plain = readFully(inFd, this.#plainBuffer, plainLength, task.inOffset + counter * blockSize, task.input);
-				const cipher = encryptRange(key, plain, counter, final, verify ? this.#cipherBuffer : output.take(cipherLength));
+				const cipher = encryptRange(key, plain, counter, final, this.#cipherBuffer);
 				const position = task.outOffset + counter * encryptedBlockSize;
 				hashTags(cipher);
 				written.update(cipher);
-				if (!verify) output.put(task.output, cipher.length, position);
+				if (!verify) writeFully(outFd, cipher, position);
 				else if (matches) matches = this.#holds(outFd, cipher, position, task.output);
 			} else {
 				const cipher = readFully(inFd, this.#cipherBuffer, cipherLength, task.inOffset + counter * encryptedBlockSize, task.input);
 				cipherSum?.update(cipher);
-				const plain = decryptRange(key, cipher, counter, final, verify || discard ? this.#plainBuffer : output.take(plainLength));
+				const plain = decryptRange(key, cipher, counter, final, this.#plainBuffer);
 				const position = task.outOffset + counter * blockSize;
 				hashTags(cipher);
 				// authenticate: the tags are checked, nothing more is done with the plaintext.
 				if (!discard) {
 					written.update(plain);
-					if (!verify) output.put(task.output, plain.length, position);
+					if (!verify) writeFully(outFd, plain, position);
 					else if (matches) matches = this.#holds(outFd, plain, position, task.output);
 				}
 			}

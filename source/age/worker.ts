@@ -7,7 +7,6 @@ import vm from 'node:vm';
 import {parentPort} from 'node:worker_threads';
 import {AbortedError, SharedControl} from '../chunker/control.js';
 import {ChunkWork} from './chunk-work.js';
-import {RingOutput} from './span-ring.js';
 import {loadXxh3} from './xxh3.js';
 import type {WorkerReply, WorkerSetup, WorkerTask} from './pool.js';
 
@@ -32,10 +31,6 @@ function afterSpan(bytes: number): void {
 // Loaded once per thread, before the first task needs it.
 const hasherReady = loadXxh3();
 let work: ChunkWork | undefined;
-// Where this thread's output spans go: the pool's writer (span-ring.ts); the id of the task that
-// made them goes with each.
-let ring: RingOutput | undefined;
-let taskId = -1;
 
 // Messages are handled one after another, in order (the first task waits for the hasher).
 let queue: Promise<void> = Promise.resolve();
@@ -52,11 +47,6 @@ function handle(work: ChunkWork, message: WorkerTask | WorkerSetup): void {
 		// A new control is a new job (a batch's next file): its files are not the last one's.
 		work.closeFiles();
 		control = new SharedControl(message.control);
-		if (message.ring) {
-			const current = () => control;
-			ring = new RingOutput(message.ring, write => parentPort!.postMessage({id: taskId, type: 'write', ...write} satisfies WorkerReply, [write.buffer]), () => current()?.aborted ?? false);
-		}
-
 		return;
 	}
 
@@ -72,9 +62,7 @@ function handle(work: ChunkWork, message: WorkerTask | WorkerSetup): void {
 			progress: (bytes: number) => parentPort!.postMessage({id: message.id, type: 'progress', bytes} satisfies WorkerReply),
 			span: afterSpan,
 		};
-		taskId = message.id;
-		ring?.reset();
-		parentPort!.postMessage({id: message.id, type: 'done', ...work.run(message, control, report, ring)} satisfies WorkerReply);
+		parentPort!.postMessage({id: message.id, type: 'done', ...work.run(message, control, report)} satisfies WorkerReply);
 	} catch (error) {
 		const error_ = error as Error & {code?: string; counter?: number};
 		parentPort!.postMessage({

@@ -679,11 +679,10 @@ describe('bad input', () => {
 });
 
 describe('a full disk under the worker threads', () => {
-	it.skipIf(process.getuid?.() !== 0)('a write of the pool\'s writer fails: exit 75, the chunks written before are kept, and the resume finishes', context => {
+	it.skipIf(process.getuid?.() !== 0)('a write on a worker thread fails: exit 75, the chunks written before are kept, and the resume finishes', context => {
 		const mount = path.join(dir, 'small-disk-threads');
 		fs.mkdirSync(mount);
-		// Larger than the files encrypted on the main thread (pool.ts), so both workers run and the
-		// pool's one writer meets the full disk.
+		// Larger than the files encrypted on the main thread (pool.ts), so the workers write and meet the full disk.
 		if (spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', mount]).status !== 0) context.skip('cannot mount a tmpfs here');
 		try {
 			const plain = path.join(dir, 'threads-victim');
