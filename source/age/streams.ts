@@ -86,8 +86,8 @@ class StreamTelemetry {
 	}
 }
 
-async function write(output: Writable, data: Uint8Array, signal: AbortSignal): Promise<void> {
-	if (output.write(data)) return;
+async function write(output: Writable, data: Uint8Array, signal: AbortSignal, onWritten?: () => void): Promise<void> {
+	if (output.write(data, onWritten && (() => onWritten()))) return;
 	await new Promise<void>((resolve, reject) => {
 		const cleanup = () => {
 			output.off('drain', onDrain);
@@ -266,11 +266,46 @@ class Staging {
 		this.length += data.length;
 	}
 
-	take(bytes: number): Buffer {
-		const out = Buffer.from(this.buffer.subarray(0, bytes));
+	/** The first `bytes` bytes, in place: valid until the next `drop` or `push`. */
+	view(bytes: number): Buffer {
+		return this.buffer.subarray(0, bytes);
+	}
+
+	/** Forget the first `bytes` bytes. */
+	drop(bytes: number): void {
 		this.buffer.copy(this.buffer, 0, bytes, this.length);
 		this.length -= bytes;
-		return out;
+	}
+}
+
+/**
+ * Two output buffers used in turn: a batch is encrypted (or decrypted) into one while the other's
+ * write is still in flight, and a buffer is taken again only once its write has completed. A
+ * fresh buffer per batch had the main thread's garbage collector run for over a second per GiB.
+ */
+class OutputBuffers {
+	readonly #buffers: Buffer[];
+	readonly #inFlight: Array<Promise<void> | undefined> = [undefined, undefined];
+	#next = 0;
+
+	constructor(size: number) {
+		this.#buffers = [Buffer.allocUnsafe(size), Buffer.allocUnsafe(size)];
+	}
+
+	/** The next buffer, once its last write has completed; `index` goes back to `write`. */
+	async take(): Promise<{buffer: Buffer; index: number}> {
+		const index = this.#next;
+		this.#next ^= 1;
+		await this.#inFlight[index];
+		return {buffer: this.#buffers[index]!, index};
+	}
+
+	/** Write `data` (made in buffer `index`, or in a larger one of its own) to `output`, with backpressure. */
+	async write(output: Writable, data: Uint8Array, index: number, signal: AbortSignal): Promise<void> {
+		let written!: () => void;
+		// Settled by the write's callback, error or not: an error reaches the job through the stream.
+		this.#inFlight[index] = new Promise<void>(resolve => (written = resolve));
+		await write(output, data, signal, () => written());
 	}
 }
 
@@ -281,6 +316,7 @@ export async function encryptStream(input: Readable, output: Writable, target: E
 		const key = payloadKey(fileKey, nonce);
 		await write(output, Buffer.concat([header, nonce]), signal);
 		const staging = new Staging(2 * batchBlocks * blockSize);
+		const outputs = new OutputBuffers(2 * batchBlocks * encryptedBlockSize);
 		let counter = 0;
 		const flush = async (final: boolean) => {
 			// Keep at least one byte back until the end: the last block must carry the final flag.
@@ -288,8 +324,10 @@ export async function encryptStream(input: Readable, output: Writable, target: E
 			if (blocks <= 0) return;
 			const bytes = final ? staging.length : blocks * blockSize;
 			await control.gate(bytes, signal);
-			const plain = staging.take(bytes);
-			await write(output, encryptRange(key, plain, counter, final), signal);
+			const {buffer, index} = await outputs.take();
+			const cipher = encryptRange(key, staging.view(bytes), counter, final, buffer);
+			staging.drop(bytes);
+			await outputs.write(output, cipher, index, signal);
 			counter += blocks;
 			telemetry.advance(bytes);
 		};
@@ -312,6 +350,7 @@ export async function decryptStream(input: Readable, output: Writable, key: Decr
 		const header = await readHeaderFromStream(chunks, key.passphrase === undefined ? {identities: key.identities} : {passphrase: key.passphrase}, options.source ?? 'stdin');
 		const payload = payloadKey(header.fileKey, header.nonce);
 		const staging = new Staging(2 * batchBlocks * encryptedBlockSize, header.rest);
+		const outputs = new OutputBuffers(2 * batchBlocks * blockSize);
 		let counter = 0;
 		let written = 0;
 		// What went to stdout cannot be taken back: say it is incomplete. (A file output is removed.)
@@ -332,14 +371,16 @@ export async function decryptStream(input: Readable, output: Writable, key: Decr
 			const bytes = final ? staging.length : blocks * encryptedBlockSize;
 			await control.gate(bytes - blocks * tagSize, signal);
 			let plain: Buffer;
+			const {buffer, index} = await outputs.take();
 			try {
-				plain = decryptRange(payload, staging.take(bytes), counter, final);
+				plain = decryptRange(payload, staging.view(bytes), counter, final, buffer);
+				staging.drop(bytes);
 			} catch (error) {
 				if (!(error instanceof StreamAuthError)) throw error;
 				throw new StreamAuthError(`${options.source ?? 'stdin'}: ${error.message}${incomplete()}`, error.counter);
 			}
 
-			await write(output, plain, signal);
+			await outputs.write(output, plain, index, signal);
 			written += plain.length;
 			counter += blocks;
 			telemetry.advance(plain.length);

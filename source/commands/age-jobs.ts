@@ -239,7 +239,7 @@ async function runPlanned(
 	// An input that is no age file is one error line, before the job (and its progress lines) start.
 	if (kind === 'decrypt' && !plan.armored && plan.input !== null) await checkAgeFileStart(plan.input);
 	else if (kind === 'decrypt' && !plan.armored) checkAgeStart(await stdinHead(io, head => head.length >= ageMagic.length, ageMagic.length), 'stdin');
-	const raw = plan.input === null ? io.stdin : fs.createReadStream(plan.input, {highWaterMark: 1024 * 1024});
+	const raw = plan.input === null ? stdinStream(io, kind) : fs.createReadStream(plan.input, {highWaterMark: 1024 * 1024});
 	// Armor is a stream too: decoded on the way in, or encoded on the way out (below).
 	const input = plan.armored && kind === 'decrypt' ? dearmor(raw as AsyncIterable<Uint8Array>, plan.input ?? 'stdin') : raw;
 	// A file output is opened first, so that a missing directory or a permission problem is a
@@ -324,6 +324,17 @@ async function runPlanned(
 }
 
 type BatchFlags = {input: string[]; flags: {output?: string | undefined; outputDir?: string | undefined; recursive?: boolean | undefined; force?: boolean | undefined}};
+
+/**
+ * The stream of stdin. An encryption from a regular file (`< file`, not yet read from) reads it in
+ * 1 MiB reads rather than node's 64 KiB ones: each read is a trip to the thread pool, and small
+ * ones left the main thread idle for over a second per GiB. (A pipe is non-blocking and read by
+ * node's own stream; a decryption has peeked at stdin already, and goes on with the same stream.)
+ */
+function stdinStream(io: Io, kind: string): NodeJS.ReadableStream {
+	if (kind !== 'encrypt' || io.stdin !== process.stdin || regularFileSize(0) === undefined) return io.stdin;
+	return fs.createReadStream('', {fd: 0, highWaterMark: 1024 * 1024, autoClose: false});
+}
 
 /** True when the command line asks for a batch: several inputs, a directory or --output-dir. */
 function isBatch(cli: BatchFlags): boolean {
