@@ -58,3 +58,24 @@ export function hasRoom(directory, bytes) {
 		return true;
 	}
 }
+
+/**
+ * Follow a child's peak RSS from /proc/<pid>/status (VmHWM), for machines without GNU time:
+ * `stop()` ends the polling and returns the peak in bytes (0 where /proc is not there).
+ */
+export function pollPeakRss(child, everyMs = 20) {
+	let peak = 0;
+	const timer = setInterval(() => {
+		try {
+			peak = Math.max(peak, Number(/VmHWM:\s+(\d+)/.exec(fs.readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0) * 1024);
+		} catch {
+			// Exited between polls.
+		}
+	}, everyMs);
+	return {
+		stop() {
+			clearInterval(timer);
+			return peak;
+		},
+	};
+}

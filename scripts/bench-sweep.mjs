@@ -15,7 +15,7 @@ import {spawn} from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import {median, parseSize, root} from './bench-common.mjs';
+import {median, parseSize, root, pollPeakRss} from './bench-common.mjs';
 
 const cli = path.join(root, 'dist', 'cli.js');
 if (!fs.existsSync(path.join(root, 'dist', 'sweep', 'scanner.js'))) {
@@ -76,18 +76,9 @@ async function measure(command, args) {
 	const child = spawn(gnuTime ? '/usr/bin/time' : command, gnuTime ? ['-f', '%M %U %S', command, ...args] : args, {env, stdio: ['ignore', 'ignore', 'pipe']});
 	let stderr = '';
 	child.stderr.on('data', data => (stderr += data));
-	let polled = 0;
-	const poll = gnuTime
-		? undefined
-		: setInterval(() => {
-				try {
-					polled = Math.max(polled, Number(/VmHWM:\s+(\d+)/.exec(fs.readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0) * 1024);
-				} catch {
-					// Exited between polls.
-				}
-			}, 20);
+	const poll = gnuTime ? undefined : pollPeakRss(child, 20);
 	const status = await new Promise(resolve => child.on('close', resolve));
-	if (poll) clearInterval(poll);
+	const polled = poll?.stop() ?? 0;
 	const seconds = Number(process.hrtime.bigint() - started) / 1e9;
 	const lines = stderr.trim().split('\n');
 	const [rss, user, system] = gnuTime ? lines.at(-1).split(' ').map(Number) : [0, Number.NaN, Number.NaN];

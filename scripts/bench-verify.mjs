@@ -16,7 +16,7 @@ import {execFileSync, spawn} from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import {cleanUpOnSignals, hasRoom, median, parseSize, root, writeSample} from './bench-common.mjs';
+import {cleanUpOnSignals, hasRoom, median, parseSize, root, writeSample, pollPeakRss} from './bench-common.mjs';
 
 const cli = path.join(root, 'dist', 'cli.js');
 const size = parseSize(process.env.BENCH_VERIFY_SIZE ?? process.env.BENCH_SIZE ?? '1GiB');
@@ -41,18 +41,9 @@ async function measure(command, args, {stdout} = {}) {
 	const child = spawn(gnuTime ? '/usr/bin/time' : command, gnuTime ? ['-f', '%e %U %S %M', command, ...args] : args, {env, stdio: ['ignore', stdout === undefined ? 'ignore' : fs.openSync(stdout, 'w'), 'pipe']});
 	let stderr = '';
 	child.stderr.on('data', data => (stderr += data));
-	let polled = 0;
-	const poll = gnuTime
-		? undefined
-		: setInterval(() => {
-				try {
-					polled = Math.max(polled, Number(/VmHWM:\s+(\d+)/.exec(fs.readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0) * 1024);
-				} catch {
-					// Exited between polls.
-				}
-			}, 10);
+	const poll = gnuTime ? undefined : pollPeakRss(child, 10);
 	const status = await new Promise(resolve => child.on('close', resolve));
-	if (poll) clearInterval(poll);
+	const polled = poll?.stop() ?? 0;
 	const seconds = Number(process.hrtime.bigint() - started) / 1e9;
 	if (!gnuTime) return {seconds, cpu: 0, peak: polled, status, stderr};
 	const lines = stderr.trim().split('\n');

@@ -737,19 +737,22 @@ export async function encryptFile(input: string, output: string, target: Encrypt
 }
 
 /** Decrypt an age file with identities or a passphrase, in resumable chunks. */
-export async function decryptFile(input: string, output: string, key: DecryptKey, options: AgeJobOptions): Promise<AgeJobResult> {
-	const source = path.resolve(input);
-	const destination = path.resolve(output);
+/** The file key, payload nonce and payload offset of the age file at `source`, opened with `key`, and the file's size; `name` names it in errors. */
+export async function readFileHeader(source: string, key: DecryptKey, name: string): Promise<Awaited<ReturnType<typeof readHeader>> & {fileSize: number}> {
 	const file = await FileInput.open(source);
-	let header;
 	try {
-		header = await readHeader(async (buffer, offset, length, position) => file.read(buffer, offset, length, position), key.passphrase === undefined ? {identities: key.identities} : {passphrase: key.passphrase}, input);
+		return {fileSize: file.size, ...(await readHeader(async (buffer, offset, length, position) => file.read(buffer, offset, length, position), key.passphrase === undefined ? {identities: key.identities} : {passphrase: key.passphrase}, name))};
 	} finally {
 		await file.close();
 	}
+}
 
+export async function decryptFile(input: string, output: string, key: DecryptKey, options: AgeJobOptions): Promise<AgeJobResult> {
+	const source = path.resolve(input);
+	const destination = path.resolve(output);
+	const header = await readFileHeader(source, key, input);
 	const payloadOffset = header.payloadOffset;
-	const size = plaintextSizeOf(file.size - payloadOffset, input);
+	const size = plaintextSizeOf(header.fileSize - payloadOffset, input);
 	const chunkSize = options.checkpoint ? ageChunkSize(options.chunkSize) : ageChunkSize(size);
 	const plan: Plan = {
 		kind: 'decrypt',

@@ -14,13 +14,11 @@ import type {JobEmitter} from '../chunker/emitter.js';
 import type {JobOutcome} from '../chunker/events.js';
 import {chunkCount, type Chunk} from '../chunker/plan.js';
 import type {ChunkContext, ChunkProcessor, ChunkResult} from '../chunker/processor.js';
-import {FileInput} from '../io/files.js';
 import {runChunkedJob} from '../jobs/chunked-job.js';
 import type {ControlProxy} from '../jobs/control-proxy.js';
 import {dearmor} from './armor.js';
-import {ageChunkSize, type DecryptKey} from './engine.js';
+import {ageChunkSize, readFileHeader, type DecryptKey} from './engine.js';
 import {StreamAuthError} from './errors.js';
-import {readHeader} from './header.js';
 import {WorkerPool} from './pool.js';
 import {decryptStream} from './streams.js';
 import {blockSize, encryptedBlockSize, payloadKey, plaintextSizeOf} from './stream.js';
@@ -101,16 +99,9 @@ function reason(error: Error): string {
  */
 export async function verifyFile(input: string, key: DecryptKey, options: VerifyOptions): Promise<VerifyResult> {
 	const source = path.resolve(input);
-	const file = await FileInput.open(source);
-	let header;
-	try {
-		header = await readHeader(async (buffer, offset, length, position) => file.read(buffer, offset, length, position), key.passphrase === undefined ? {identities: key.identities} : {passphrase: key.passphrase}, input);
-	} finally {
-		await file.close();
-	}
-
+	const header = await readFileHeader(source, key, input);
 	const {payloadOffset} = header;
-	const size = plaintextSizeOf(file.size - payloadOffset, input);
+	const size = plaintextSizeOf(header.fileSize - payloadOffset, input);
 	const chunkSize = ageChunkSize(options.chunkSize);
 	const chunks = chunkCount(size, chunkSize);
 	const {emitter, item} = options;
