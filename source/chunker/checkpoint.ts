@@ -94,6 +94,21 @@ export type Checkpoint = {
 	seal?: string;
 };
 
+/**
+ * Remove the temp files that interrupted atomic writes of `file` (writeJsonAtomic) left beside it:
+ * those of processes that are gone. A kill -9 between creating one and renaming it leaves it.
+ */
+export async function removeStaleTemporaries(file: string): Promise<void> {
+	const prefix = `.${path.basename(file)}.tmp-`;
+	const names = await fs.readdir(path.dirname(file)).catch(() => [] as string[]);
+	for (const name of names) {
+		if (!name.startsWith(prefix)) continue;
+		const pid = Number(/^(\d+)-/.exec(name.slice(prefix.length))?.[1]);
+		if (pid === process.pid || (Number.isSafeInteger(pid) && pid > 0 && processAlive(pid))) continue;
+		await fs.rm(path.join(path.dirname(file), name), {force: true}).catch(() => undefined);
+	}
+}
+
 /** Thrown when a checkpoint cannot be read or used; the message says which file and what to do. */
 export class CheckpointError extends Error {
 	override name = 'CheckpointError';
@@ -121,14 +136,7 @@ export class CheckpointStore {
 	 * between creating and renaming one): those of processes that are gone.
 	 */
 	async removeStaleTemporaries(): Promise<void> {
-		const prefix = `.${path.basename(this.path)}.tmp-`;
-		const names = await fs.readdir(path.dirname(this.path)).catch(() => [] as string[]);
-		for (const name of names) {
-			if (!name.startsWith(prefix)) continue;
-			const pid = Number(/^(\d+)-/.exec(name.slice(prefix.length))?.[1]);
-			if (pid === process.pid || (Number.isSafeInteger(pid) && pid > 0 && processAlive(pid))) continue;
-			await fs.rm(path.join(path.dirname(this.path), name), {force: true}).catch(() => undefined);
-		}
+		await removeStaleTemporaries(this.path);
 	}
 
 	/** Read and validate. */

@@ -11,7 +11,7 @@
 import fsSync from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import {CheckpointError, readWriterRecord, refuseIfRunning, writeJsonAtomic} from '../chunker/checkpoint.js';
+import {CheckpointError, readWriterRecord, refuseIfRunning, removeStaleTemporaries, writeJsonAtomic} from '../chunker/checkpoint.js';
 import {faultPoint} from '../io/fault.js';
 import {claim, claimPath} from './claim.js';
 import type {FileIdentity, WrittenIdentity} from '../io/identity.js';
@@ -326,6 +326,8 @@ export async function runBatch(spec: {
 		),
 	);
 	try {
+		// A run killed while it saved the manifest left its temp file: removed once the claim is held.
+		await removeStaleTemporaries(checkpointPath);
 		return await runItems();
 	} finally {
 		await held.release();
