@@ -328,9 +328,17 @@ async function runAgeJob(spec: RunSpec): Promise<AgeJobResult> {
 	}
 
 	result ??= {outcome: 'failed', bytesDone: 0, error: new Error('the job did not run')};
+	// The claim goes before the checkpoint it guards: a kill between the two leaves a checkpoint of
+	// a finished job, which the next resume recognises, never a lock beside the output for good.
+	const removeCheckpoint = async () => {
+		await held?.release();
+		held = undefined;
+		await store?.remove();
+	};
+
 	try {
 		if (result.outcome === 'completed' && finishedEarlier) {
-			await store?.remove();
+			await removeCheckpoint();
 		} else if (result.outcome === 'completed') {
 			// Exactly the bytes of the output: nothing after them (a longer partial output left by
 			// another program must not add trailing data).
@@ -350,7 +358,7 @@ async function runAgeJob(spec: RunSpec): Promise<AgeJobResult> {
 				},
 			});
 			faultPoint('after-final-rename');
-			await store?.remove();
+			await removeCheckpoint();
 		} else {
 			// Only this job's own partial output (and checkpoint) may be removed: not one that another
 			// process made under the same name (its exclusive creation failed, or it was replaced).
@@ -366,7 +374,7 @@ async function runAgeJob(spec: RunSpec): Promise<AgeJobResult> {
 			if (hopeless || refused || !result.checkpoint) {
 				if (!refused && ours) {
 					await partial!.discard();
-					await store?.remove();
+					await removeCheckpoint();
 				}
 
 				delete result.checkpoint;

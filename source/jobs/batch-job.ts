@@ -315,6 +315,8 @@ export async function runBatch(spec: {
 		if (checkpointPath !== null) await writeJsonAtomic(checkpointPath, {...manifest, updatedAt: new Date().toISOString()});
 	};
 
+	// Set when the batch ends with nothing left to resume: its manifest is removed.
+	let finished = false;
 	if (checkpointPath === null) return runItems();
 	// A second cage process is refused this batch while this run holds its claim (created
 	// exclusively: two runs started at the same moment cannot both hold it).
@@ -325,13 +327,19 @@ export async function runBatch(spec: {
 				: `cage process ${writer} is running the batch of ${checkpointPath} now; let it finish, or stop it (q, Ctrl-C or kill ${writer}) first`,
 		),
 	);
+	let result: BatchResult;
 	try {
 		// A run killed while it saved the manifest left its temp file: removed once the claim is held.
 		await removeStaleTemporaries(checkpointPath);
-		return await runItems();
+		result = await runItems();
 	} finally {
 		await held.release();
 	}
+
+	// The claim goes first, then the finished batch's manifest: a kill between the two leaves a
+	// manifest that a resume finishes at once, never a lock that nothing would remove.
+	if (finished) await fs.rm(checkpointPath, {force: true});
+	return result;
 
 	async function runItems(): Promise<BatchResult> {
 		const doneBytes = () => items.reduce((sum, item) => sum + (item.status === 'done' ? item.size : 0), 0);
@@ -431,7 +439,7 @@ export async function runBatch(spec: {
 		// A manifest that could not be updated is still whole on disk (atomic writes): keep it, so the
 		// batch stays resumable once the cause (a full disk) is gone.
 		const keep = unfinished > 0 && checkpointPath !== null;
-		if (!keep && checkpointPath !== null) await fs.rm(checkpointPath, {force: true});
+		finished = !keep;
 		const error =
 			(checkpointError ? new Error(`cannot update the batch checkpoint ${checkpointPath} (${describeError(checkpointError)})`) : undefined) ??
 			(failed > 0 ? new Error(`${failed} of ${items.length} file(s) failed: ${items.filter(item => item.status === 'failed').map(item => `${item.source} (${item.reason ?? ''})`).join('; ')}`) : undefined);

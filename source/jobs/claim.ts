@@ -7,8 +7,10 @@
  * never remove each other's live claim). Within one process a claim is re-entrant: the resume command claims before it reads
  * anything, and the engine it calls claims the same lock again.
  */
+import {randomBytes} from 'node:crypto';
 import fs from 'node:fs/promises';
-import {readWriterRecord, runningWriter, writerStamp} from '../chunker/checkpoint.js';
+import path from 'node:path';
+import {readWriterRecord, removeStaleTemporaries, runningWriter, writerStamp} from '../chunker/checkpoint.js';
 
 /** A held claim; `release()` removes the lock once every holder in this process has released it. */
 export type Claim = {readonly path: string; release(): Promise<void>};
@@ -32,6 +34,8 @@ export async function claim(lock: string, refusal: (pid: number | undefined) => 
 		return release(lock);
 	}
 
+	// The temp files of processes killed while they claimed it (see create).
+	await removeStaleTemporaries(lock);
 	for (let attempt = 0; attempt < 3; attempt++) {
 		if (await create(lock)) return release(lock);
 		const ino = (await fs.stat(lock).catch(() => undefined))?.ino;
@@ -47,8 +51,34 @@ export async function claim(lock: string, refusal: (pid: number | undefined) => 
 	throw refusal(undefined);
 }
 
-/** Create `lock` exclusively with this process's record; false when it exists. */
+/**
+ * Create `lock` exclusively with this process's record; false when it exists. The record is
+ * written to a temp file first and linked into place (link fails when the name exists), so a lock
+ * is never seen without its pid: a process killed between creating the lock and filling it had
+ * left an empty one, which the next resume had to treat as a start in progress for 5 s. Where the
+ * file system has no hard links, the lock is created exclusively and then filled.
+ */
 async function create(lock: string): Promise<boolean> {
+	const record = JSON.stringify({...writerStamp(), updatedAt: new Date().toISOString()});
+	const temporary = path.join(path.dirname(lock), `.${path.basename(lock)}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
+	try {
+		await fs.writeFile(temporary, record, {mode: 0o600, flag: 'wx'});
+		await fs.link(temporary, lock);
+	} catch (error) {
+		const code = (error as NodeJS.ErrnoException).code;
+		if (code === 'EEXIST') return false;
+		if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS') throw error;
+		return createFilled(lock, record);
+	} finally {
+		await fs.rm(temporary, {force: true});
+	}
+
+	held.set(lock, {count: 1, ino: (await fs.stat(lock)).ino});
+	return true;
+}
+
+/** The same without hard links: created exclusively, then filled. */
+async function createFilled(lock: string, record: string): Promise<boolean> {
 	let handle;
 	try {
 		handle = await fs.open(lock, 'wx', 0o600);
@@ -58,7 +88,7 @@ async function create(lock: string): Promise<boolean> {
 	}
 
 	try {
-		await handle.writeFile(JSON.stringify({...writerStamp(), updatedAt: new Date().toISOString()}));
+		await handle.writeFile(record);
 		held.set(lock, {count: 1, ino: (await handle.stat()).ino});
 	} finally {
 		await handle.close();

@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import {pathToFileURL} from 'node:url';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
+import type * as ClaimModule from '../../source/jobs/claim.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const built = path.join(root, 'dist/jobs/claim.js');
@@ -58,5 +59,24 @@ describe('claim', () => {
 			expect(fs.existsSync(lock)).toBe(false);
 			expect(fs.readdirSync(dir).filter(name => name.includes('.takeover') || name.includes('.stale-'))).toEqual([]);
 		}
+	});
+
+	it('a lock is never seen without its pid; what a process killed while claiming left beside it is removed', async () => {
+		const {claim} = (await import(pathToFileURL(built).href)) as typeof ClaimModule;
+		const lock = path.join(dir, 'filled.lock');
+		// A temp file of a dead process (killed between writing its record and linking it).
+		const leftover = path.join(dir, '.filled.lock.tmp-2147483646-0123456789ab');
+		fs.writeFileSync(leftover, '{}');
+		const held = await claim(lock, () => new Error('refused'));
+		try {
+			expect(JSON.parse(fs.readFileSync(lock, 'utf8'))).toMatchObject({pid: process.pid});
+			expect((fs.statSync(lock).mode & 0o777).toString(8)).toBe('600');
+			expect(fs.existsSync(leftover)).toBe(false);
+			expect(fs.readdirSync(dir).filter(name => name.startsWith('.filled.lock.tmp-'))).toEqual([]);
+		} finally {
+			await held.release();
+		}
+
+		expect(fs.existsSync(lock)).toBe(false);
 	});
 });
