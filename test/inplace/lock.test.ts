@@ -253,7 +253,9 @@ describe('cage lock and unlock', () => {
 			const file = path.join(mount, 'archive.tar');
 			const state = `${file}.age.low-space.json`;
 			const partial = `${file}.age.partial`;
-			const args = ['lock', file, '-r', recipient, '--chunk-size', '256K', '--no-audit'];
+			// Slowed, so that most of a run is its work, not node's start: the random kills then land in
+			// the cuts (unslowed, the 4 MiB took a few ms and a loaded CI machine's kills all fell in start-up).
+			const args = ['lock', file, '-r', recipient, '--chunk-size', '256K', '--no-audit', '--rate', '8MiB'];
 			const identities = await readIdentityFiles([key]);
 			/** The file as the user's own identity recovers it now: the source's prefix, then the output's finished tail. */
 			const recovered = async (): Promise<Buffer | undefined> => {
