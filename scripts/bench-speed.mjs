@@ -29,8 +29,8 @@ const figures = {};
 const label = bytes => (bytes >= GiB ? `${bytes / GiB} GiB` : `${bytes / 1024 ** 2} MiB`);
 
 /** Run a command under GNU time: {wall, user, sys, rss (MiB)}; `input`/`output` are files for stdin/stdout. */
-async function timed(command, args, {input, output, extraEnv} = {}) {
-	const child = spawn('/usr/bin/time', ['-f', '%e %U %S %M', command, ...args], {env: {...env, ...extraEnv}, stdio: [input ? fs.openSync(input, 'r') : 'ignore', output ? fs.openSync(output, 'w') : 'ignore', 'pipe']});
+async function timed(command, args, {input, output} = {}) {
+	const child = spawn('/usr/bin/time', ['-f', '%e %U %S %M', command, ...args], {env, stdio: [input ? fs.openSync(input, 'r') : 'ignore', output ? fs.openSync(output, 'w') : 'ignore', 'pipe']});
 	let stderr = '';
 	child.stderr.on('data', data => (stderr += data));
 	const status = await new Promise(resolve => child.on('close', resolve));
