@@ -2,7 +2,9 @@
 // `cage verify` and random access benchmark (run after `npm run build`):
 //   - cage verify against `age -d -o /dev/null` on the same BENCH_VERIFY_SIZE (1 GiB) file made by
 //     age, on tmpfs: median wall seconds of BENCH_RUNS runs, CPU seconds (user + system) beside
-//     them, peak RSS, and the ratio cage / age (goal <= 0.5);
+//     them, peak RSS, and the ratio cage / age (goal <= 0.5); beside them the floor of any node
+//     program here (scripts/cipher-floor.mjs: node's cipher over the same bytes on every core,
+//     nothing else), run in turn with the two;
 //   - a 1 MiB range from the middle of a BENCH_RANGE_SIZE (4 GiB) file: `cage decrypt --offset
 //     --length` to stdout, its time beyond start-up (`cage decrypt --help`: the process, the CLI
 //     and the decrypt code loaded; goal < 50 ms), checked against the plaintext.
@@ -51,17 +53,26 @@ async function measure(command, args, {stdout} = {}) {
 	return {seconds, cpu: user + system, peak: kib * 1024, status, stderr: lines.slice(0, -1).join('\n')};
 }
 
-/** Median of `runs` measured runs after one uncounted; fails loudly when a run fails. */
-async function medianOf(name, command, args, options, count = runs) {
-	await measure(command, args, options);
-	const all = [];
-	for (let run = 0; run < count; run++) {
-		const result = await measure(command, args, options);
-		if (result.status !== 0) throw new Error(`${name} failed (exit ${result.status}): ${result.stderr}`);
-		all.push(result);
+/**
+ * The commands run in turn, `count` rounds after one uncounted, so that a slow spell of this VM
+ * falls on all of them alike: each one's median and range of wall seconds, median CPU, peak RSS.
+ */
+async function alternating(commands, count = runs) {
+	const all = Object.fromEntries(Object.keys(commands).map(name => [name, []]));
+	for (let round = -1; round < count; round++) {
+		for (const [name, [command, args, options]] of Object.entries(commands)) {
+			const result = await measure(command, args, options);
+			if (result.status !== 0) throw new Error(`${name} failed (exit ${result.status}): ${result.stderr}`);
+			if (round >= 0) all[name].push(result);
+		}
 	}
 
-	return {seconds: median(all.map(each => each.seconds)), cpu: median(all.map(each => each.cpu)), peak: Math.max(...all.map(each => each.peak))};
+	return Object.fromEntries(
+		Object.entries(all).map(([name, results]) => {
+			const seconds = results.map(each => each.seconds);
+			return [name, {seconds: median(seconds), min: Math.min(...seconds), max: Math.max(...seconds), cpu: median(results.map(each => each.cpu)), peak: Math.max(...results.map(each => each.peak))}];
+		}),
+	);
 }
 
 const round = (value, digits = 3) => Math.round(value * 10 ** digits) / 10 ** digits;
@@ -77,8 +88,15 @@ try {
 	writeSample(plain, size);
 	execFileSync('age', ['-r', recipient, '-o', file, plain]);
 	fs.rmSync(plain);
-	const age = await medianOf('age -d -o /dev/null', 'age', ['-d', '-i', key, '-o', '/dev/null', file]);
-	const cage = await medianOf('cage verify', process.execPath, [cli, 'verify', file, '-i', key, '--progress', 'none', '--no-audit']);
+	// cage runs as its users run it: the launcher (dist/cli.js), which sets the allocator's trim threshold.
+	// The floor: node and its cipher alone over the same bytes on every core (scripts/cipher-floor.mjs),
+	// with the allocator setting cage's launcher uses.
+	const floorEnv = {MALLOC_TRIM_THRESHOLD_: '268435456'};
+	const {age, cage, floor} = await alternating({
+		age: ['age', ['-d', '-i', key, '-o', '/dev/null', file]],
+		cage: [cli, ['verify', file, '-i', key, '--progress', 'none', '--no-audit']],
+		floor: ['env', [...Object.entries(floorEnv).map(([name, value]) => `${name}=${value}`), process.execPath, path.join(root, 'scripts', 'cipher-floor.mjs'), file]],
+	});
 	Object.assign(figures, {
 		'verify bytes': size,
 		'age -d -o /dev/null: s': round(age.seconds),
@@ -87,7 +105,13 @@ try {
 		'cage verify: s': round(cage.seconds),
 		'cage verify: cpu s': round(cage.cpu),
 		'cage verify: peak RSS MiB': round(cage.peak / 2 ** 20, 1),
+		'age -d -o /dev/null: range s': `${round(age.min)}-${round(age.max)}`,
+		'cage verify: range s': `${round(cage.min)}-${round(cage.max)}`,
+		'cipher floor (node, its cipher, every core): s': round(floor.seconds),
+		'cipher floor: range s': `${round(floor.min)}-${round(floor.max)}`,
 		'cage verify / age -d (wall, goal <= 0.5)': round(cage.seconds / age.seconds),
+		'cipher floor / age -d (wall: the best a node program can do here)': round(floor.seconds / age.seconds),
+		'cage verify / cipher floor (wall)': round(cage.seconds / floor.seconds),
 	});
 	fs.rmSync(file);
 
@@ -102,10 +126,17 @@ try {
 	// Short runs: more of them, so that the difference of two medians means something on a busy machine.
 	const short = Math.max(runs, 9);
 	// Start-up: the process, the CLI and the decrypt command's code loaded (its help printed).
-	const start = await medianOf('cage decrypt --help', process.execPath, [cli, 'decrypt', '--help'], {}, short);
-	// The range's fixed part: the header opened and the last block authenticated.
-	const opened = await medianOf('cage decrypt --length 0', process.execPath, [cli, 'decrypt', big, '-i', key, '--offset', String(offset), '--length', '0'], {stdout: piece}, short);
-	const range = await medianOf('cage decrypt --offset --length', process.execPath, [cli, 'decrypt', big, '-i', key, '--offset', String(offset), '--length', String(length)], {stdout: piece}, short);
+	// Run in turn: start-up (the process, the CLI and the decrypt command's code loaded: its help
+	// printed), the range's fixed part (the header opened and the last block authenticated), the range.
+	// The range runs last in each round, so the piece left on disk is its output.
+	const {help: start, opened, range} = await alternating(
+		{
+			help: [cli, ['decrypt', '--help']],
+			opened: [cli, ['decrypt', big, '-i', key, '--offset', String(offset), '--length', '0'], {stdout: piece}],
+			range: [cli, ['decrypt', big, '-i', key, '--offset', String(offset), '--length', String(length)], {stdout: piece}],
+		},
+		short,
+	);
 	const expected = Buffer.alloc(length);
 	const fd = fs.openSync(bigPlain, 'r');
 	fs.readSync(fd, expected, 0, length, offset);

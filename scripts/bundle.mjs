@@ -51,6 +51,25 @@ const styledChars = {
 	},
 };
 
+/**
+ * meow bundles normalize-package-data and runs its set-up (spdx-correct's tables among it) when
+ * its module loads: about 9 ms of every command's start, for a function meow calls only when
+ * its result's `pkg` is read, which cage never does. In the binary that set-up runs on first use.
+ */
+const lazyNormalize = {
+	name: 'cage-lazy-normalize',
+	setup(builder) {
+		const eager = 'var normalizeExports = requireNormalize();\nconst normalizePackageData = getDefaultExportFromCjs(normalizeExports);';
+		const lazy = 'const normalizePackageData = data => getDefaultExportFromCjs(requireNormalize())(data);';
+		builder.onLoad({filter: /[/\\]meow[/\\]build[/\\]dependencies\.js$/}, async args => {
+			const source = await fs.promises.readFile(args.path, 'utf8');
+			// A new meow that changed these lines fails the build here rather than loading slowly unnoticed.
+			if (!source.includes(eager)) throw new Error(`${args.path}: meow's normalize-package-data set-up changed; update the cage-lazy-normalize plugin in scripts/bundle.mjs`);
+			return {contents: source.replace(eager, lazy), loader: 'js'};
+		});
+	},
+};
+
 fs.rmSync(outdir, {recursive: true, force: true});
 const common = nodeBundleOptions(root);
 await build({
@@ -58,7 +77,7 @@ await build({
 	entryPoints: {cli: path.join(dist, 'cli.js'), warm: path.join(dist, 'warm.js'), worker: path.join(dist, 'age/worker.js'), 'sweep-worker': path.join(dist, 'sweep/sweep-worker.js')},
 	outdir,
 	splitting: true,
-	plugins: [textWidth, styledChars, ...common.plugins],
+	plugins: [textWidth, styledChars, lazyNormalize, ...common.plugins],
 });
 
 const launcher = [

@@ -9,7 +9,7 @@ import {createHash} from 'node:crypto';
 import fs from 'node:fs';
 import {faultActive} from '../io/fault.js';
 import {chunkDigest, digestKey} from './chunk-digest.js';
-import {blockRange, blockSize, decryptRange, encryptedBlockSize, encryptRange, tagSize} from './stream.js';
+import {authenticateRange, blockRange, blockSize, decryptRange, encryptedBlockSize, encryptRange, tagSize} from './stream.js';
 import type {Xxh3Sum} from './xxh3.js';
 import type {TaskResult, WorkerTask} from './pool.js';
 
@@ -91,11 +91,12 @@ export class ChunkWork {
 			} else {
 				const cipher = readFully(inFd, this.#cipherBuffer, cipherLength, task.inOffset + counter * encryptedBlockSize, task.input);
 				cipherSum?.update(cipher);
-				const plain = decryptRange(key, cipher, counter, final, this.#plainBuffer);
-				const position = task.outOffset + counter * blockSize;
 				hashTags(cipher);
-				// authenticate: the tags are checked, nothing more is done with the plaintext.
-				if (!discard) {
+				// authenticate: the tags are checked, nothing is done with the plaintext.
+				if (discard) authenticateRange(key, cipher, counter, final);
+				else {
+					const plain = decryptRange(key, cipher, counter, final, this.#plainBuffer);
+					const position = task.outOffset + counter * blockSize;
 					written.update(plain);
 					if (!verify) writeFully(outFd, plain, position);
 					else if (matches) matches = this.#holds(outFd, plain, position, task.output);

@@ -122,6 +122,21 @@ export function decryptRange(key: Buffer, cipher: Uint8Array, counter: number, f
 	const blocks = Math.ceil(cipher.length / encryptedBlockSize) || (final ? 1 : 0);
 	const length = Math.max(0, cipher.length - blocks * tagSize);
 	const out = into && into.length >= length ? into : Buffer.allocUnsafe(length);
+	return out.subarray(0, openRange(key, cipher, counter, final, out));
+}
+
+/**
+ * Authenticate consecutive blocks as decryptRange does, keeping no plaintext (`cage verify`): the
+ * same checks and errors, without copying each block's plaintext out of the cipher's buffer.
+ * @throws StreamAuthError naming the block.
+ */
+export function authenticateRange(key: Buffer, cipher: Uint8Array, counter: number, final: boolean): void {
+	openRange(key, cipher, counter, final, undefined);
+}
+
+/** decryptRange's loop: every block opened and checked; its plaintext copied to `out` when given. Returns the bytes copied. */
+function openRange(key: Buffer, cipher: Uint8Array, counter: number, final: boolean, out: Buffer | undefined): number {
+	const blocks = Math.ceil(cipher.length / encryptedBlockSize) || (final ? 1 : 0);
 	let at = 0;
 	for (let block = 0; block < blocks; block++) {
 		const slice = cipher.subarray(block * encryptedBlockSize, Math.min(cipher.length, (block + 1) * encryptedBlockSize));
@@ -142,8 +157,8 @@ export function decryptRange(key: Buffer, cipher: Uint8Array, counter: number, f
 			throw new StreamAuthError(`block ${index} is an empty final block, which only an empty file may have`, index);
 		}
 
-		at += plain.copy(out, at);
+		at += out ? plain.copy(out, at) : plain.length;
 	}
 
-	return out.subarray(0, at);
+	return at;
 }

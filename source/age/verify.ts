@@ -111,7 +111,7 @@ export async function verifyFile(input: string, key: DecryptKey, options: Verify
 
 	const control = new SharedControl();
 	control.setRate(options.rate ?? 0);
-	const pool = options.pool ?? new WorkerPool(Math.min(options.jobs, chunks), control);
+	const pool = options.pool ?? new WorkerPool(Math.min(options.jobs, chunks), control, {lazy: true});
 	pool.useControl(control);
 	const processor = new AuthenticateProcessor(pool, {input: source, key: payloadKey(header.fileKey, header.nonce), plainTotal: size, inOffset: payloadOffset});
 	let result: VerifyResult;

@@ -9,6 +9,7 @@ import {
 	blockRange,
 	blockSize,
 	ciphertextPayloadSize,
+	authenticateRange,
 	decryptRange,
 	encryptedBlockSize,
 	encryptRange,
@@ -173,6 +174,43 @@ describe('encryptRange/decryptRange', () => {
 		// While an empty file is exactly one empty final block.
 		expect(decryptRange(key, encryptRange(key, Buffer.alloc(0), 0, true), 0, true)).toHaveLength(0);
 		expect(encryptRange(key, Buffer.alloc(0), 0, true)).toHaveLength(tagSize);
+	});
+});
+
+describe('authenticateRange (cage verify)', () => {
+	const key = Buffer.from(randomBytes(32));
+	const authErrorOf = (run: () => void) => {
+		try {
+			run();
+		} catch (error) {
+			expect(error).toBeInstanceOf(StreamAuthError);
+			return error as StreamAuthError;
+		}
+
+		throw new Error('expected a StreamAuthError');
+	};
+
+	it('passes exactly what decryptRange passes and fails with the same error where it fails', () => {
+		const plain = randomBytes(4 * blockSize + 123);
+		const cipher = encryptRange(key, plain, 0, true);
+		expect(() => authenticateRange(key, cipher, 0, true)).not.toThrow();
+		expect(() => authenticateRange(key, cipher.subarray(2 * encryptedBlockSize), 2, true)).not.toThrow();
+		expect(() => authenticateRange(key, encryptRange(key, Buffer.alloc(0), 0, true), 0, true)).not.toThrow();
+		const tampered = Buffer.from(cipher);
+		tampered[3 * encryptedBlockSize + 5]! ^= 0x04;
+		const cases: Array<[Buffer, number, boolean]> = [
+			[tampered, 0, true],
+			[cipher.subarray(0, 2 * encryptedBlockSize), 0, true],
+			[Buffer.concat([cipher, randomBytes(40)]), 0, true],
+			[cipher, 0, false],
+			[cipher, 1, true],
+		];
+		for (const [bytes, counter, final] of cases) {
+			const expected = authErrorOf(() => decryptRange(key, bytes, counter, final));
+			const got = authErrorOf(() => authenticateRange(key, bytes, counter, final));
+			expect(got.message).toBe(expected.message);
+			expect(got.counter).toBe(expected.counter);
+		}
 	});
 });
 
