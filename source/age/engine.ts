@@ -32,7 +32,7 @@ import {checkpointSealKey} from './chunk-digest.js';
 import {createHeader, readHeader} from './header.js';
 import type {AgeIdentity} from './keys.js';
 import {type TaskResult, type WorkerTask, WorkerPool} from './pool.js';
-import {blockRange, blockSize, ciphertextPayloadSize, nonceSize, payloadKey, plaintextSizeOf} from './stream.js';
+import {blockRange, blockSize, ciphertextPayloadSize, encryptedBlockSize, nonceSize, payloadKey, plaintextSizeOf} from './stream.js';
 
 /** Options every age job shares. */
 export type AgeJobOptions = {
@@ -468,9 +468,11 @@ function describeChunkError(error: Error, plan: Plan, resumable: boolean): Error
 	}
 
 	if (code !== 'EAUTH' || counter === undefined) return error;
-	const chunk = Math.floor((counter * blockSize) / plan.chunkSize);
+	// The block and its byte are what every command names alike (cage verify, a batch, a range); the
+	// chunk is this job's own unit, and said only when the job has more than one.
+	const chunk = plan.size > plan.chunkSize ? `, in chunk ${Math.floor((counter * blockSize) / plan.chunkSize)} of this job` : '';
 	const described = new Error(
-		`${plan.input}: chunk ${chunk} (block ${counter}, plaintext bytes from ${counter * blockSize}) failed authentication: the file is damaged, truncated, has trailing data or was tampered with; nothing was written to ${plan.output}`,
+		`${plan.input}: block ${counter} (byte ${plan.inOffset + counter * encryptedBlockSize} of the file, plaintext bytes from ${counter * blockSize}${chunk}) failed authentication: the file is damaged, truncated, has trailing data or was tampered with; nothing was written to ${plan.output}`,
 	) as Error & {code: string};
 	described.name = 'StreamAuthError';
 	described.code = 'EAUTH';

@@ -84,7 +84,8 @@ class AuthenticateProcessor implements ChunkProcessor {
 
 /** The one line that names the file, the chunk, the block and where it lies. */
 function badBlockError(file: string, bad: BadBlock, why: string): StreamAuthError {
-	return new StreamAuthError(`${file}: chunk ${bad.chunk}, block ${bad.block} (byte ${bad.offset} of the file, plaintext bytes from ${bad.block * blockSize}) failed authentication: ${why}`, bad.block);
+	// Named as decrypt names it: by block and byte (the chunk is only this job's unit of parallel work).
+	return new StreamAuthError(`${file}: block ${bad.block} (byte ${bad.offset} of the file, plaintext bytes from ${bad.block * blockSize}) failed authentication: ${why}`, bad.block);
 }
 
 /** Why a block failed, from the STREAM's own message ("block N failed authentication: WHY"). */
@@ -188,7 +189,7 @@ export async function verifyArmoredFile(input: string, key: DecryptKey, options:
 	if (result.outcome === 'failed' && error instanceof StreamAuthError && counter !== undefined) {
 		// The stream's header is not at hand here: the offset counts from the payload's start.
 		const bad = {chunk: Math.floor((counter * blockSize) / chunkSize), block: counter, offset: counter * encryptedBlockSize};
-		const named = new StreamAuthError(`${input}: chunk ${bad.chunk}, block ${bad.block} (byte ${bad.offset} of the decoded payload, plaintext bytes from ${counter * blockSize}) failed authentication: ${reason(error)}`, counter);
+		const named = new StreamAuthError(`${input}: block ${bad.block} (byte ${bad.offset} of the decoded payload, plaintext bytes from ${counter * blockSize}) failed authentication: ${reason(error)}`, counter);
 		return {outcome: 'failed', bytesDone: result.bytesDone, bad, error: named};
 	}
 

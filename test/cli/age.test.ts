@@ -517,12 +517,12 @@ describe('bad input', () => {
 		return encrypted;
 	};
 
-	it('a tampered block names the chunk and leaves no plaintext behind', () => {
+	it('a tampered block names the block, its byte and the chunk, and leaves no plaintext behind', () => {
 		const encrypted = tampered('tampered.age');
 		const output = path.join(dir, 'tampered.out');
 		const run = cage(['decrypt', encrypted, '-i', key, '-o', output, '--chunk-size', '1MiB', ...quiet], {env});
 		expect(run.status).toBe(1);
-		expect(run.stderr).toMatch(/chunk 2 \(block 3\d\b.*failed authentication/);
+		expect(run.stderr).toMatch(/block 3\d \(byte \d+ of the file, plaintext bytes from \d+, in chunk 2 of this job\) failed authentication/);
 		expect(leftovers(output)).toEqual([]);
 	});
 
@@ -533,7 +533,7 @@ describe('bad input', () => {
 		expect(run.status).toBe(1);
 		const lines = run.stderr.trim().split('\n');
 		expect(lines.filter(line => line.includes('failed authentication'))).toEqual([lines.at(-1)]);
-		expect(lines.at(-1)).toMatch(new RegExp(`^cage decrypt: ${encrypted}: chunk 2 \\(block 3\\d, plaintext bytes from \\d+\\) failed authentication: .*; nothing was written to ${output}$`));
+		expect(lines.at(-1)).toMatch(new RegExp(`^cage decrypt: ${encrypted}: block 3\\d \\(byte \\d+ of the file, plaintext bytes from \\d+, in chunk 2 of this job\\) failed authentication: .*; nothing was written to ${output}$`));
 		expect(lines.at(-2)).toMatch(/^failed: \S+ \S+ in \S+ \([\d.]+ MiB\/s\)$/);
 	});
 

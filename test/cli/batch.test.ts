@@ -116,9 +116,9 @@ describe('batch from the command line', () => {
 		const run = cage(['decrypt', ...['a', 'b', 'c'].map(name => path.join(tree, `${name}.age`)), '-i', key, '--output-dir', back, '--progress', 'json', '--no-audit'], {env});
 		expect(run.status).toBe(1);
 		const failure = parseEvents(run.stderr).find(event => event.type === 'anomaly' && event.code === 'item-failed')!;
-		expect(failure.message).toMatch(new RegExp(`^${victim}: chunk 0 \\(block 3, plaintext bytes from 196608\\) failed authentication`));
+		expect(failure.message).toMatch(new RegExp(`^${victim}: block 3 \\(byte \\d+ of the file, plaintext bytes from 196608\\) failed authentication`));
 		expect((failure.message as string).split(victim).length - 1).toBe(1);
-		expect(run.stderr).toContain(`cage decrypt: 1 of 3 file(s) failed: ${victim} (chunk 0 (block 3`);
+		expect(run.stderr).toContain(`cage decrypt: 1 of 3 file(s) failed: ${victim} (block 3 (byte`);
 		expect(fs.readdirSync(back).sort()).toEqual(['a', 'c', batchCheckpointName].sort());
 	});
 

@@ -59,7 +59,7 @@ describe.each(made)('a file made by %s', (maker, file) => {
 		expect(fs.readdirSync(dir).sort()).toEqual(before);
 	});
 
-	it('with a flipped byte fails, naming the chunk, the block and its byte offset', () => {
+	it('with a flipped byte fails, naming the block and its byte offset as decrypt does', () => {
 		const bad = copy(file, `${maker}-flipped.age`);
 		const payload = payloadOffset(bad);
 		const at = payload + 2 * mib + 777;
@@ -69,8 +69,13 @@ describe.each(made)('a file made by %s', (maker, file) => {
 		const block = Math.floor((at - payload) / (64 * 1024 + 16));
 		const result = cage(['verify', bad, '-i', key, ...chunked, ...quiet], {env});
 		expect(result.status).toBe(1);
-		expect(result.stderr).toContain(`${bad}: chunk ${Math.floor((block * 64 * 1024) / mib)}, block ${block} (byte ${payload + block * (64 * 1024 + 16)} of the file`);
+		const named = `block ${block} (byte ${payload + block * (64 * 1024 + 16)} of the file`;
+		expect(result.stderr).toContain(`${bad}: ${named}`);
 		expect(result.stderr).toContain('failed authentication');
+		// decrypt names the same damage the same way (the chunk is each job's own unit).
+		const decrypted = cage(['decrypt', bad, '-i', key, '-o', path.join(path.dirname(bad), `${maker}-flipped.out`), ...quiet], {env});
+		expect(decrypted.status).toBe(1);
+		expect(decrypted.stderr).toContain(named);
 	});
 
 	it('truncated (inside a block, or at a block boundary) fails', () => {
@@ -127,7 +132,7 @@ describe('batches', () => {
 		const bad = cage(['verify', '--recursive', tree, '-i', key, ...quiet], {env});
 		expect(bad.status).toBe(1);
 		expect(bad.stdout).toContain(`${path.join(tree, 'a.age')}: intact`);
-		expect(bad.stdout).toMatch(new RegExp(`${damaged.replaceAll('/', '\\/')}: FAILED: chunk \\d+, block \\d+ \\(byte \\d+ of the file`));
+		expect(bad.stdout).toMatch(new RegExp(`${damaged.replaceAll('/', '\\/')}: FAILED: block \\d+ \\(byte \\d+ of the file`));
 		expect(fs.readdirSync(tree).sort()).toEqual(['a.age', 'notes.txt', 'sub']);
 	});
 
@@ -159,7 +164,7 @@ describe('progress, audit, armor, usage', () => {
 		const events = parseEvents(result.stderr);
 		expect(events.some(event => event.type === 'anomaly' && event.code === 'auth-failed')).toBe(true);
 		expect(events.at(-1)).toMatchObject({type: 'job:done', outcome: 'failed'});
-		expect(String(events.at(-1)!.error)).toMatch(/chunk 2, block \d+/);
+		expect(String(events.at(-1)!.error)).toMatch(/: block \d+ \(byte \d+ of the file/);
 	});
 
 	it('armored files from age -a are verified; a changed payload line fails', () => {
@@ -175,7 +180,7 @@ describe('progress, audit, armor, usage', () => {
 		fs.writeFileSync(changed, lines.join('\n'));
 		const bad = cage(['verify', changed, '-i', key, ...quiet], {env});
 		expect(bad.status).toBe(1);
-		expect(bad.stderr).toMatch(/chunk \d+, block \d+ \(byte \d+ of the decoded payload/);
+		expect(bad.stderr).toMatch(/: block \d+ \(byte \d+ of the decoded payload/);
 	});
 
 	it('--help says what it does; missing keys and stdin are usage errors', () => {

@@ -45,7 +45,7 @@ describe('plain progress lines', () => {
 
 	describe('a failure is said once', () => {
 		const block = 'block 40 failed authentication: the block was modified, or the file is corrupt or cut short';
-		const whole = '/d/big.age: chunk 2 (block 40, plaintext bytes from 2621440) failed authentication: the file is damaged, truncated, has trailing data or was tampered with; nothing was written to /d/big';
+		const whole = '/d/big.age: block 40 (byte 2622149 of the file, plaintext bytes from 2621440, in chunk 2 of this job) failed authentication: the file is damaged, truncated, has trailing data or was tampered with; nothing was written to /d/big';
 		const failure = [
 			{...start, kind: 'decrypt', chunksDone: 0, bytesDone: 0, resumed: false},
 			{type: 'chunk:failed', chunk: 1, start: 16 * MiB, size: 16 * MiB, attempt: 1, willRetry: true, error: 'disk hiccup', code: 'EIO', ts: 100},
