@@ -6,7 +6,7 @@ import fs from 'node:fs/promises';
 import {Decrypter, Encrypter, armor, generateHybridIdentity, generateX25519Identity, identityToRecipient, type Identity} from 'age-encryption';
 import {holdsSecretKey, redactSecretKeys} from '../errors.js';
 import {IdentityError, RecipientError} from './errors.js';
-import {isPem, readSshKeyFile} from './openssh-key.js';
+import {isEncryptedPem, isPem, readSshKeyFile, type PublicKeyFile} from './openssh-key.js';
 import {SshIdentity, type AskSecret} from './ssh-identities.js';
 import {SshKeyError, parseSshPublicKey, sshPublicKeyText} from './ssh-recipients.js';
 
@@ -211,6 +211,13 @@ async function openEncryptedIdentityFile(file: string, bytes: Buffer): Promise<s
 	return parseIdentityLines(text, `-i ${file} (decrypted)`);
 }
 
+/** FILE.pub, which an encrypted PEM key needs for its public key (as age reads it); undefined for other keys. */
+async function publicKeyBeside(file: string, text: string): Promise<PublicKeyFile | undefined> {
+	if (!isEncryptedPem(text)) return undefined;
+	const pub = `${file}.pub`;
+	return {path: pub, text: await fs.readFile(pub, 'utf8').catch(() => undefined)};
+}
+
 /**
  * Read identity files, as age does by their first bytes: an age file (a passphrase-encrypted
  * identity file, which asks for its passphrase), another PEM file (an SSH private key: an
@@ -225,7 +232,7 @@ export async function readIdentityFiles(files: string[]): Promise<AgeIdentity[]>
 			identities.push(...(await openEncryptedIdentityFile(file, await fs.readFile(file))));
 		} else if (isPem(text)) {
 			try {
-				identities.push(new SshIdentity(readSshKeyFile(text), file, async prompt => askSecret(prompt)));
+				identities.push(new SshIdentity(readSshKeyFile(text, await publicKeyBeside(file, text)), file, async prompt => askSecret(prompt)));
 			} catch (error) {
 				if (error instanceof IdentityError) throw error;
 				throw new IdentityError(`-i ${file}: not an SSH private key cage can read (${(error as Error).message})`);
@@ -251,7 +258,7 @@ export async function recipientsOfIdentityText(bytes: Buffer, name: string): Pro
 
 	if (isPem(text)) {
 		try {
-			return [sshPublicKeyText(readSshKeyFile(text))];
+			return [sshPublicKeyText(readSshKeyFile(text, name === 'stdin' ? undefined : await publicKeyBeside(name, text)))];
 		} catch (error) {
 			throw new IdentityError(`${name}: not an SSH private key cage can read (${(error as Error).message})`);
 		}

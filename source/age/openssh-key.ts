@@ -2,12 +2,15 @@
  * OpenSSH private key files (`-----BEGIN OPENSSH PRIVATE KEY-----`, the "openssh-key-v1" format
  * of OpenSSH's PROTOCOL.key), as ssh-keygen writes them, unencrypted or with a passphrase
  * (bcrypt-pbkdf from the `bcrypt-pbkdf` package, then AES in CTR or CBC mode from node's crypto).
- * Also the older unencrypted PEM files (PKCS#1 `RSA PRIVATE KEY`, PKCS#8 `PRIVATE KEY`), read by
- * node's crypto. The public key is in the clear in an openssh-key-v1 file, so an encrypted key
- * can say which stanzas are its own before its passphrase is asked.
+ * Also the older PEM files (PKCS#1 `RSA PRIVATE KEY`, PKCS#8 `PRIVATE KEY`), read by node's
+ * crypto, encrypted ones too (`Proc-Type: 4,ENCRYPTED`, as `ssh-keygen -m PEM -N …` writes them,
+ * and PKCS#8 `ENCRYPTED PRIVATE KEY`). The public key is in the clear in an openssh-key-v1 file,
+ * so an encrypted key can say which stanzas are its own before its passphrase is asked; an
+ * encrypted PEM file hides it, so its public key comes from FILE.pub beside it, as age does.
  */
 import {createDecipheriv, createPrivateKey, type KeyObject} from 'node:crypto';
 import {pbkdf} from 'bcrypt-pbkdf';
+import {parseSshPublicKey} from './ssh-recipients.js';
 import {SshReader, jwkInteger, sshString} from './ssh-wire.js';
 
 /** A private key, decrypted: what the identities need. */
@@ -46,14 +49,24 @@ export function isPem(text: string): boolean {
 	return text.startsWith('-----BEGIN');
 }
 
+/** The `.pub` file beside a key file: its path (for messages) and its text, undefined when it cannot be read. */
+export type PublicKeyFile = {path: string; text: string | undefined};
+
+/** Whether `text` is a PEM private key encrypted in a way that hides its public key (needs FILE.pub). */
+export function isEncryptedPem(text: string): boolean {
+	const trimmed = text.trim();
+	return trimmed.startsWith('-----BEGIN ENCRYPTED PRIVATE KEY-----') || (/^-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(trimmed) && /^Proc-Type: 4,ENCRYPTED/m.test(trimmed));
+}
+
 /**
- * Read an SSH private key file's text. Throws a plain Error saying what is wrong (never quoting
- * key material).
+ * Read an SSH private key file's text; `publicKey` is the `.pub` file beside it, which an
+ * encrypted PEM key needs. Throws a plain Error saying what is wrong (never quoting key material).
  */
-export function readSshKeyFile(text: string): SshKeyFile {
+export function readSshKeyFile(text: string, publicKey?: PublicKeyFile): SshKeyFile {
 	const trimmed = text.trim();
 	if (trimmed.startsWith(opensshBegin)) return readOpenssh(trimmed);
-	if (/^-----BEGIN (RSA |ENCRYPTED |EC |DSA )?PRIVATE KEY-----/.test(trimmed)) return readPem(trimmed);
+	if (isEncryptedPem(trimmed)) return readEncryptedPem(trimmed, publicKey);
+	if (/^-----BEGIN (RSA |EC |DSA )?PRIVATE KEY-----/.test(trimmed)) return readPem(trimmed);
 	throw new Error(`not an SSH private key (its first line is ${JSON.stringify(trimmed.split('\n')[0]!.slice(0, 40))})`);
 }
 
@@ -166,11 +179,48 @@ function blobOf(key: KeyObject): {type: 'ssh-ed25519' | 'ssh-rsa'; blob: Buffer}
 	throw new Error(`keys of type ${key.asymmetricKeyType ?? 'unknown'} are not supported by age (only Ed25519 and RSA)`);
 }
 
-function readPem(text: string): SshKeyFile {
-	if (/^Proc-Type: 4,ENCRYPTED/m.test(text) || text.startsWith('-----BEGIN ENCRYPTED PRIVATE KEY-----')) {
-		throw new Error("it is an encrypted PEM key, whose public key cage cannot read before its passphrase; convert it to the OpenSSH format with 'ssh-keygen -p -f FILE'");
+/**
+ * An encrypted PEM key: its public key from FILE.pub (the file hides it until its passphrase is
+ * given), checked against the private key once that is decrypted.
+ */
+function readEncryptedPem(text: string, publicKey: PublicKeyFile | undefined): SshKeyFile {
+	const convert = "or convert the key to the OpenSSH format, which keeps its public key in the clear: 'ssh-keygen -p -f FILE'";
+	if (!publicKey) throw new Error(`it is an encrypted PEM key, whose public key is hidden until its passphrase is given; ${convert}`);
+	if (publicKey.text === undefined) {
+		throw new Error(`it is an encrypted PEM key, whose public key is hidden until its passphrase is given, and ${publicKey.path} (where it would be read from, as age does) cannot be read; put the public key there, ${convert}`);
 	}
 
+	let declared: {type: string; blob: Buffer};
+	try {
+		declared = parseSshPublicKey(publicKey.text.trim().split('\n')[0] ?? '');
+	} catch (error) {
+		throw new Error(`it is an encrypted PEM key, and ${publicKey.path} does not hold its public key (${(error as Error).message})`);
+	}
+
+	const {type, blob} = declared;
+	return {
+		type,
+		blob,
+		encrypted: true,
+		decrypt(passphrase?: string): SshPrivateKey {
+			if (passphrase === undefined || passphrase === '') throw new WrongPassphraseError('the key is protected by a passphrase');
+			let key: KeyObject;
+			try {
+				key = createPrivateKey({key: text, format: 'pem', passphrase});
+			} catch {
+				// A wrong passphrase fails the padding check, or (1 time in 256) leaves bytes that do not parse.
+				throw new WrongPassphraseError('wrong passphrase');
+			}
+
+			const actual = blobOf(key);
+			if (!actual.blob.equals(blob)) throw new Error(`${publicKey.path} is not the public key of this private key`);
+			if (actual.type === 'ssh-rsa') return {type: actual.type, blob, rsa: key};
+			return {type: actual.type, blob, seed: Buffer.from(key.export({format: 'jwk'}).d!, 'base64url')};
+		},
+	};
+}
+
+function readPem(text: string): SshKeyFile {
 	let key: KeyObject;
 	try {
 		key = createPrivateKey({key: text, format: 'pem'});

@@ -565,7 +565,8 @@ export const decryptCommand = defineCommand({
 	  -i, --identity FILE       decrypt with the identities in FILE (age-keygen format), an SSH
 	                            private key (~/.ssh/id_ed25519, id_rsa), or an identity file
 	                            encrypted with age -p; an encrypted one asks for its passphrase
-	                            on the terminal; repeatable
+	                            on the terminal (an encrypted PEM key's public key is read from
+	                            FILE.pub, as age does); repeatable
 ${commonHelp}
 
 	Examples

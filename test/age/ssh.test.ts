@@ -13,7 +13,7 @@ import {IdentityError, NoIdentityMatchError, RecipientError} from '../../source/
 import {createHeader, readHeader} from '../../source/age/header.js';
 import {readHeaderStanzas} from '../../source/age/header-stanzas.js';
 import {checkRecipient, readRecipientsFiles} from '../../source/age/keys.js';
-import {readSshKeyFile} from '../../source/age/openssh-key.js';
+import {isEncryptedPem, readSshKeyFile} from '../../source/age/openssh-key.js';
 import {SshIdentity} from '../../source/age/ssh-identities.js';
 import {parseSshPublicKey, sshRecipient} from '../../source/age/ssh-recipients.js';
 import {memoryReader} from './helpers.js';
@@ -37,13 +37,16 @@ beforeAll(() => {
 	keys.rsa = keygen('rsa', ['-t', 'rsa', '-b', '2048']);
 	keys.rsaEnc = keygen('rsa-enc', ['-t', 'rsa', '-b', '2048'], 'rsa pass');
 	keys.rsaPem = keygen('rsa-pem', ['-t', 'rsa', '-b', '2048', '-m', 'PEM']);
+	keys.rsaPemEnc = keygen('rsa-pem-enc', ['-t', 'rsa', '-b', '2048', '-m', 'PEM'], 'pem pass');
 	keys.ecdsa = keygen('ecdsa', ['-t', 'ecdsa']);
 }, 60_000);
 
 /** An identity of a key file whose prompt answers `answer` and counts the times it was asked. */
 function identityOf(key: Key, answer = ''): {identity: SshIdentity; asked: () => number} {
 	let asked = 0;
-	const identity = new SshIdentity(readSshKeyFile(fs.readFileSync(key.file, 'utf8')), key.file, async () => {
+	const text = fs.readFileSync(key.file, 'utf8');
+	const pub = `${key.file}.pub`;
+	const identity = new SshIdentity(readSshKeyFile(text, isEncryptedPem(text) ? {path: pub, text: fs.readFileSync(pub, 'utf8')} : undefined), key.file, async () => {
 		asked++;
 		return answer;
 	});
@@ -81,11 +84,11 @@ describe.runIf(hasSshKeygen)('SSH recipients', () => {
 	});
 
 	it('open with the matching private key, unencrypted and encrypted, and only then ask', async () => {
-		for (const [name, answer] of [['ed', ''], ['rsa', ''], ['edEnc', 'ed pass'], ['rsaEnc', 'rsa pass'], ['rsaPem', '']] as const) {
+		for (const [name, answer] of [['ed', ''], ['rsa', ''], ['edEnc', 'ed pass'], ['rsaEnc', 'rsa pass'], ['rsaPem', ''], ['rsaPemEnc', 'pem pass']] as const) {
 			const key = keys[name]!;
 			const mine = identityOf(key, answer);
 			// Another key of the same type, listed first: an encrypted one must not be asked.
-			const other = identityOf(keys[{ed: 'edEnc', edEnc: 'ed', rsa: 'rsaEnc', rsaEnc: 'rsa', rsaPem: 'rsaEnc'}[name]]!, 'never');
+			const other = identityOf(keys[{ed: 'edEnc', edEnc: 'ed', rsa: 'rsaEnc', rsaEnc: 'rsa', rsaPem: 'rsaEnc', rsaPemEnc: 'rsaPem'}[name]]!, 'never');
 			const recipient = checkRecipient(key.pub, 'x');
 			expect(await roundTrip([recipient], [other.identity, mine.identity]), name).toBe(true);
 			expect(mine.asked(), name).toBe(answer === '' ? 0 : 1);
@@ -115,6 +118,30 @@ describe.runIf(hasSshKeygen)('SSH recipients', () => {
 	it('refuse an ECDSA key given with -r, and a cut key, saying why', () => {
 		expect(() => checkRecipient(keys.ecdsa!.pub, '-r KEY')).toThrow(/^-r KEY: SSH keys of type ecdsa-sha2-nistp256 are not supported by age \(only ssh-ed25519 and ssh-rsa\)$/);
 		expect(() => checkRecipient(keys.rsa!.pub.slice(0, 60), '-r KEY')).toThrow(RecipientError);
+	});
+});
+
+describe.runIf(hasSshKeygen)('an encrypted PEM key (ssh-keygen -m PEM -N …)', () => {
+	const text = () => fs.readFileSync(keys.rsaPemEnc!.file, 'utf8');
+	it('takes its public key from FILE.pub, as age does, and checks it once the key is open', async () => {
+		expect(isEncryptedPem(text())).toBe(true);
+		expect(isEncryptedPem(fs.readFileSync(keys.rsaPem!.file, 'utf8'))).toBe(false);
+		const pub = `${keys.rsaPemEnc!.file}.pub`;
+		expect(() => readSshKeyFile(text())).toThrow(/encrypted PEM key, whose public key is hidden until its passphrase is given; or convert the key to the OpenSSH format/);
+		expect(() => readSshKeyFile(text(), {path: pub, text: undefined})).toThrow(`and ${pub} (where it would be read from, as age does) cannot be read`);
+		expect(() => readSshKeyFile(text(), {path: pub, text: 'not a key'})).toThrow(`${pub} does not hold its public key`);
+		// Another key's .pub: found out when the passphrase has opened the key.
+		const mismatched = readSshKeyFile(text(), {path: pub, text: keys.rsa!.pub});
+		expect(() => mismatched.decrypt('pem pass')).toThrow(`${pub} is not the public key of this private key`);
+		const key = readSshKeyFile(text(), {path: pub, text: keys.rsaPemEnc!.pub});
+		expect(key.encrypted).toBe(true);
+		expect(() => key.decrypt('wrong')).toThrow('wrong passphrase');
+		expect(key.decrypt('pem pass').type).toBe('ssh-rsa');
+	});
+
+	it('a wrong passphrase is named', async () => {
+		const wrong = roundTrip([checkRecipient(keys.rsaPemEnc!.pub, 'x')], [identityOf(keys.rsaPemEnc!, 'not it').identity]);
+		await expect(wrong).rejects.toThrow(`-i ${keys.rsaPemEnc!.file}: wrong passphrase for the SSH key`);
 	});
 });
 

@@ -49,6 +49,9 @@ const kinds: Array<[string, string[]]> = [
 	['ed25519', ['-t', 'ed25519']],
 	['rsa-2048', ['-t', 'rsa', '-b', '2048']],
 	['rsa-4096', ['-t', 'rsa', '-b', '4096']],
+	// The older PEM format (PKCS#1; with a passphrase, `Proc-Type: 4,ENCRYPTED`, whose public key
+	// both tools read from the .pub beside it).
+	['rsa-2048-pem', ['-t', 'rsa', '-b', '2048', '-m', 'PEM']],
 ];
 
 describe.runIf(available)('SSH keys with the age CLI', () => {
