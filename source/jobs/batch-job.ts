@@ -11,7 +11,7 @@
 import fsSync from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import {CheckpointError, readWriterRecord, refuseIfRunning, removeStaleTemporaries, writeJsonAtomic} from '../chunker/checkpoint.js';
+import {CheckpointError, readWriterRecord, refuseIfRunning, removeStaleTemporaries} from '../chunker/checkpoint.js';
 import {faultPoint} from '../io/fault.js';
 import {claim, claimPath} from './claim.js';
 import type {FileIdentity, WrittenIdentity} from '../io/identity.js';
@@ -20,6 +20,7 @@ import {skippedByUser, type JobControl, type JobOutcome} from '../chunker/events
 import {displayPath} from '../display-path.js';
 import {describeError} from '../errors.js';
 import {InputError} from '../io/files.js';
+import {writePrivateFile} from '../io/private-file.js';
 import {resumeLine, type ResumeArgs} from '../shell-quote.js';
 import {ControlProxy} from './control-proxy.js';
 
@@ -293,6 +294,39 @@ function withoutPath(message: string, file: string): string {
 	return message;
 }
 
+/**
+ * The manifest's text at each save. A batch saves it about twice a file, and stringifying every
+ * item each time grows with the square of the batch (0.6 ms a save at 1 000 files; 10 000 would
+ * spend minutes on it): each item's JSON is kept, and made again when the item is marked stale.
+ * Every change to an item while the batch runs marks it (runItems); a new item is made at once.
+ */
+export class ManifestText {
+	readonly #texts = new WeakMap<BatchItem, string>();
+	readonly #stale = new Set<BatchItem>();
+
+	/** `item` changed since the last save. */
+	stale(item: BatchItem): void {
+		this.#stale.add(item);
+	}
+
+	/** The manifest as JSON (one line and a newline), with `updatedAt`. */
+	of(manifest: BatchCheckpoint, updatedAt: string): string {
+		const {items, ...rest} = manifest;
+		const parts = items.map(item => {
+			let json = this.#texts.get(item);
+			if (json === undefined || this.#stale.has(item)) {
+				json = JSON.stringify(item);
+				this.#texts.set(item, json);
+			}
+
+			return json;
+		});
+		this.#stale.clear();
+		const head = JSON.stringify({...rest, updatedAt});
+		return `${head.slice(0, -1)},"items":[${parts.join(',')}]}\n`;
+	}
+}
+
 /** Run a batch: every item not yet done, in order, as one job on `emitter`. */
 export async function runBatch(spec: {
 	manifest: BatchCheckpoint;
@@ -311,8 +345,10 @@ export async function runBatch(spec: {
 	const {manifest, emitter, checkpointPath} = spec;
 	const startedAt = Date.now();
 	const items = manifest.items;
+	const text = new ManifestText();
+	// Written atomically (temp file, fsync, rename, fsync of the directory), as every checkpoint.
 	const save = async () => {
-		if (checkpointPath !== null) await writeJsonAtomic(checkpointPath, {...manifest, updatedAt: new Date().toISOString()});
+		if (checkpointPath !== null) await writePrivateFile(checkpointPath, text.of(manifest, new Date().toISOString()), {replace: true});
 	};
 
 	// Set when the batch ends with nothing left to resume: its manifest is removed.
@@ -368,22 +404,30 @@ export async function runBatch(spec: {
 			checkpointError = error as Error;
 		}
 
+		// An item's end (done, failed, skipped…) not yet on disk.
+		let unsaved = false;
+
 		for (const [index, item] of items.entries()) {
 			if (item.status === 'done') continue;
 			if (control.aborted !== undefined || checkpointError) break;
 			if (item.status === 'running' && (await spec.isComplete?.(item))) {
 				// Finished before a crash that came before the manifest was saved.
 				item.status = 'done';
+				text.stale(item);
+				unsaved = true;
 				continue;
 			}
 
 			const leftRunning = item.status === 'running';
 			item.status = 'running';
+			text.stale(item);
 			try {
 				await save();
+				unsaved = false;
 			} catch (error) {
 				checkpointError = error as Error;
 				item.status = 'pending';
+				text.stale(item);
 				break;
 			}
 
@@ -397,6 +441,7 @@ export async function runBatch(spec: {
 			try {
 				const recordWritten = async (identity: WrittenIdentity) => {
 					item.written = identity;
+					text.stale(item);
 					await save();
 				};
 
@@ -408,6 +453,8 @@ export async function runBatch(spec: {
 			}
 
 			control.current = undefined;
+			// runItem may have changed the item too (in place: a `written` found stale and dropped).
+			text.stale(item);
 			delete item.reason;
 			if (result.outcome === 'completed') item.status = 'done';
 			else if (result.outcome === 'failed') {
@@ -421,6 +468,13 @@ export async function runBatch(spec: {
 				item.status = 'pending';
 			}
 
+			// Saved with the next item's `running`, or after the loop: one write a file, not two. A crash
+			// before then leaves this item `running`, which a resume settles by its output (isComplete)
+			// or by running it again.
+			unsaved = true;
+		}
+
+		if (unsaved && !checkpointError) {
 			try {
 				await save();
 			} catch (error) {
