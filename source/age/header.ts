@@ -14,6 +14,7 @@
 import fs from 'node:fs/promises';
 import {Decrypter, Encrypter, type Identity, type Recipient, type Stanza} from 'age-encryption';
 import {parseSshPublicKey, sshRecipient} from './ssh-recipients.js';
+import {NodeX25519Recipient, x25519PublicKey} from './x25519-recipient.js';
 import {AgeFormatError, IdentityError, NoIdentityMatchError} from './errors.js';
 import {collect, streamOf} from './library-io.js';
 import {nonceSize, plaintextSizeOf, tagSize} from './stream.js';
@@ -33,6 +34,13 @@ export const maxHeaderSize = 16 * 1024 * 1024;
 /** scrypt work factor for new passphrase files (age's default). */
 const scryptLogN = 18;
 
+/** What `createHeader` adds for a recipient string: one of cage's own Recipients, or the string for the library. */
+function recipientOf(recipient: string): Recipient | string {
+	if (recipient.startsWith('ssh-')) return sshRecipient(parseSshPublicKey(recipient));
+	const x25519 = x25519PublicKey(recipient);
+	return x25519 ? new NodeX25519Recipient(x25519) : recipient;
+}
+
 /** A new header: its bytes, the file key it wraps and a fresh payload nonce. */
 export async function createHeader(target: HeaderTarget): Promise<{header: Uint8Array; fileKey: Uint8Array; nonce: Uint8Array}> {
 	const encrypter = new Encrypter();
@@ -46,8 +54,10 @@ export async function createHeader(target: HeaderTarget): Promise<{header: Uint8
 			},
 		};
 		encrypter.addRecipient(recorder);
-		// SSH public keys are recipients of cage's own (age-encryption has none), the rest the library's.
-		for (const recipient of new Set(target.recipients)) encrypter.addRecipient(recipient.startsWith('ssh-') ? sshRecipient(parseSshPublicKey(recipient)) : recipient);
+		// SSH public keys are recipients of cage's own (age-encryption has none), and so are X25519 ones
+		// (x25519-recipient.ts: node's synchronous X25519, not WebCrypto's thread-pool round trips);
+		// the rest (post-quantum hybrids) the library's.
+		for (const recipient of new Set(target.recipients)) encrypter.addRecipient(recipientOf(recipient));
 	} else {
 		encrypter.setPassphrase(target.passphrase);
 		encrypter.setScryptWorkFactor(scryptLogN);
