@@ -16,7 +16,7 @@ import process from 'node:process';
 import './ui/dashboard-extension.js';
 import meow from 'meow';
 import {commands, findCommand} from './commands/index.js';
-import {CancelledError, exitCodes, UsageError, type Io} from './commands/command.js';
+import {CancelledError, exitCodes, UsageError, type Command, type Io} from './commands/command.js';
 import {checkFlags} from './commands/unknown-flags.js';
 import {describeError, isUserError, redactSecretKeys} from './errors.js';
 import {exitProcess} from './io/exit.js';
@@ -92,18 +92,32 @@ async function main(argv: string[], io: Io): Promise<number> {
 	}
 
 	const {rest} = found;
+	const parse = (spec: Pick<Command, 'name' | 'help' | 'flags'>) => {
+		const flags = {...spec.flags, help: {type: 'boolean', shortFlag: 'h'}} as const;
+		const cli = meow(`\n\tUsage\n\t  $ cage ${spec.name} ${spec.help.trimStart()}`, {
+			importMeta: import.meta,
+			argv: rest,
+			description: found.command.summary,
+			autoHelp: false,
+			autoVersion: false,
+			// checkFlags below refuses unknown flags, including misspellings meow's check lets through.
+			allowUnknownFlags: true,
+			flags,
+		});
+		return {cli, flags};
+	};
+
+	// `cage encrypt --help` prints its help without loading the engine (when meow agrees it asked for help).
+	if (found.command.loadHelp && rest.some(arg => arg === '--help' || arg === '-h')) {
+		const {cli} = parse(await found.command.loadHelp());
+		if (cli.flags.help) {
+			io.stdout.write(`${cli.help.trimStart()}\n`);
+			return exitCodes.ok;
+		}
+	}
+
 	const command = await found.command.load();
-	const flags = {...command.flags, help: {type: 'boolean', shortFlag: 'h'}} as const;
-	const cli = meow(`\n\tUsage\n\t  $ cage ${command.name} ${command.help.trimStart()}`, {
-		importMeta: import.meta,
-		argv: rest,
-		description: found.command.summary,
-		autoHelp: false,
-		autoVersion: false,
-		// checkFlags below refuses unknown flags, including misspellings meow's check lets through.
-		allowUnknownFlags: true,
-		flags,
-	});
+	const {cli, flags} = parse(command);
 	if (cli.flags.help) {
 		io.stdout.write(`${cli.help.trimStart()}\n`);
 		return exitCodes.ok;

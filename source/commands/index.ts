@@ -12,12 +12,14 @@ export type CommandEntry = {
 	/** One line for the command list (and meow's description). */
 	summary: string;
 	load(): Promise<Command>;
+	/** Its help and flags alone, where the command's code is heavy: `--help` then loads no more. */
+	loadHelp?(): Promise<Pick<Command, 'name' | 'help' | 'flags'>>;
 };
 
 /** All commands. */
 export const commands: CommandEntry[] = [
-	{name: 'encrypt', summary: 'encrypt a file to age recipients or a passphrase (resumable, parallel)', load: async () => (await import('./age-jobs.js')).encryptCommand},
-	{name: 'decrypt', summary: 'decrypt an age file with identities or a passphrase (resumable, parallel)', load: async () => (await import('./age-jobs.js')).decryptCommand},
+	{name: 'encrypt', summary: 'encrypt a file to age recipients or a passphrase (resumable, parallel)', load: async () => (await import('./age-jobs.js')).encryptCommand, loadHelp: async () => (await import('./age-help.js')).encryptSpec},
+	{name: 'decrypt', summary: 'decrypt an age file with identities or a passphrase (resumable, parallel)', load: async () => (await import('./age-jobs.js')).decryptCommand, loadHelp: async () => (await import('./age-help.js')).decryptSpec},
 	{name: 'lock', summary: 'encrypt files in place: FILE becomes FILE.age, the original removed once verified', load: async () => (await import('./lock.js')).lockCommand},
 	{name: 'unlock', summary: 'decrypt files in place: FILE.age becomes FILE (FILE.age kept as a backup)', load: async () => (await import('./lock.js')).unlockCommand},
 	{name: 'status', summary: 'which files are locked (age files) and which not, and interrupted lock/unlock jobs', load: async () => (await import('./lock.js')).statusCommand},

@@ -25,6 +25,18 @@ describe('cage shell', () => {
 		}
 	});
 
+	it('a command whose help loads apart (encrypt, decrypt: no engine for --help) has the help and flags it runs with', async () => {
+		const apart = registry.filter(entry => entry.loadHelp);
+		expect(apart.map(entry => entry.name)).toEqual(['encrypt', 'decrypt']);
+		for (const entry of apart) {
+			const [spec, command] = [await entry.loadHelp!(), await entry.load()];
+			expect(spec.name).toBe(command.name);
+			expect(spec.help).toBe(command.help);
+			expect(spec.flags).toEqual(command.flags);
+		}
+
+	});
+
 	it('prints the version from package.json', () => {
 		const run = cage(['--version'], {env});
 		const pkg = JSON.parse(fs.readFileSync(path.resolve(import.meta.dirname, '../../package.json'), 'utf8')) as {version: string};
