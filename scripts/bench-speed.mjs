@@ -9,7 +9,9 @@
 // it, on one and on two threads), then age and cage alternately, encrypting and decrypting, with
 // wall time, user and system CPU and peak RSS from GNU time. Then start-up (node -e 0, cage
 // --version, cage encrypt of an empty file), stdin to stdout, and a batch of 1 000 small files
-// against age run once per file. The last line is the figures as JSON (bench.mjs records them).
+// against age run once per file. Beside each, in the same rounds, its floor (scripts/floors.mjs:
+// the least a node program does for that job here, with nothing of cage in it), so that a goal
+// cage misses shows what stops it. The last line is the figures as JSON (bench.mjs records them).
 import {execFileSync, spawn} from 'node:child_process';
 import {randomBytes} from 'node:crypto';
 import fs from 'node:fs';
@@ -52,6 +54,9 @@ function record(name, value, note = '') {
 }
 
 const ratio = (a, b) => Math.round((a / b) * 100) / 100;
+
+/** scripts/floors.mjs MODE ARGS under GNU time, with the allocator setting cage's launcher uses. */
+const floor = (args, stdio) => timed('env', ['MALLOC_TRIM_THRESHOLD_=268435456', process.execPath, path.join(root, 'scripts', 'floors.mjs'), ...args], stdio);
 
 /**
  * node's chacha20-poly1305 over `bytes` in 64 KiB blocks, called as cage calls it (a cipher per
@@ -110,6 +115,13 @@ try {
 		record('start-up: cage --version minus node -e 0, wall', `${((version.wall - node.wall) * 1000).toFixed(0)} ms`, 'goal <= 40 ms');
 		record('start-up: cage encrypt of an empty file minus node -e 0, wall', `${((encryptEmpty.wall - node.wall) * 1000).toFixed(0)} ms`, `goal <= 100 ms; CPU ${((encryptEmpty.user + encryptEmpty.sys) * 1000).toFixed(0)} ms, peak RSS ${encryptEmpty.rss.toFixed(0)} MiB`);
 		figures.startupCpu = encryptEmpty.user + encryptEmpty.sys;
+		// The least memory and CPU of a node process with two worker threads (floors.mjs idle).
+		const idle = [];
+		for (let index = 0; index < 5; index++) idle.push(await floor(['idle', '2']));
+		const idleSummary = summary(idle);
+		figures.floorIdleRss = idleSummary.rss;
+		figures.floorIdleUser = idleSummary.user;
+		record('floor: node with two idle worker threads, peak RSS', `${idleSummary.rss.toFixed(0)} MiB`, `user CPU ${(idleSummary.user * 1000).toFixed(0)} ms; the RSS goal is 48 MiB`);
 	}
 
 	for (const size of sizes) {
@@ -125,7 +137,7 @@ try {
 		const one = await cipherFloor(size, 1);
 		const two = await cipherFloor(size, 2);
 		record(`${label(size)}: cipher floor, user CPU per GiB (1 thread / 2 threads)`, `${(one.user / gib).toFixed(2)} s / ${(two.user / gib).toFixed(2)} s`, `wall ${(one.wall / gib).toFixed(2)} s / ${(two.wall / gib).toFixed(2)} s per GiB`);
-		const lists = {ageEnc: [], cageEnc: [], ageDec: [], cageDec: []};
+		const lists = {ageEnc: [], cageEnc: [], ageDec: [], cageDec: [], floor: [], floorXxh3: []};
 		// An uncounted first round (the host's first write of fresh pages is slow for whoever meets it).
 		for (let index = 0; index <= runs; index++) {
 			const round = {};
@@ -138,18 +150,30 @@ try {
 			rm(out('age.plain'), out('cage.plain'));
 			round.cageDec = await timed(cli, ['decrypt', out('age.age'), '-i', key, '-o', out('cage.plain'), '--progress', 'none', '--no-audit']);
 			rm(out('cage.plain'));
+			// The floors (floors.mjs): node's cipher over the file on every core, each span written with
+			// pwrite, the output fsynced; then the same with cage's XXH3 of every span written.
+			round.floor = await floor(['write', plain, out('floor.out')]);
+			rm(out('floor.out'));
+			round.floorXxh3 = await floor(['xxh3', plain, out('floor.out')]);
+			rm(out('floor.out'));
 			if (index > 0) for (const [name, run] of Object.entries(round)) lists[name].push(run);
 		}
 
+		const floorRun = summary(lists.floor);
+		const floorXxh3 = summary(lists.floorXxh3);
+		record(`${label(size)}: floor (node: cipher + pwrite on every core, fsync)`, `${floorRun.wall.toFixed(2)} s`, `range ${floorRun.range}; user ${floorRun.user.toFixed(2)} s, system ${floorRun.sys.toFixed(2)} s; peak RSS ${floorRun.rss.toFixed(0)} MiB`);
+		record(`${label(size)}: floor with cage's XXH3 of what is written`, `${floorXxh3.wall.toFixed(2)} s`, `range ${floorXxh3.range}; user ${floorXxh3.user.toFixed(2)} s, system ${floorXxh3.sys.toFixed(2)} s`);
 		for (const op of ['Enc', 'Dec']) {
 			const age = summary(lists[`age${op}`]);
 			const cage = summary(lists[`cage${op}`]);
 			const name = `${label(size)} ${op === 'Enc' ? 'encrypt' : 'decrypt'}`;
 			record(`${name}: wall cage/age`, ratio(cage.wall, age.wall), `cage ${cage.wall.toFixed(2)} s (${cage.range}), age ${age.wall.toFixed(2)} s (${age.range}); goal <= ${size >= 4 * GiB ? '0.55' : '0.75'}`);
+			record(`${name}: wall floor/age (the best a node program does here)`, ratio(floorRun.wall, age.wall), `cage / floor ${ratio(cage.wall, floorRun.wall)}; with XXH3 floor/age ${ratio(floorXxh3.wall, age.wall)}`);
 			record(`${name}: cage CPU / wall`, ratio(cage.user + cage.sys, cage.wall), `user ${cage.user.toFixed(2)} s, system ${cage.sys.toFixed(2)} s; goal >= 1.7`);
 			record(`${name}: user CPU per GiB beyond start-up / cipher floor`, ratio((cage.user - figures.startupCpu) / gib, one.user / gib), 'goal <= 1.15');
+			record(`${name}: user CPU beyond start-up / the I/O + XXH3 floor's user CPU`, ratio(cage.user - figures.startupCpu, floorXxh3.user - figures.floorIdleUser), `the floor: cipher, reads, pwrite and XXH3 on every core, ${((floorXxh3.user - figures.floorIdleUser) / gib).toFixed(2)} s per GiB beyond node's start`);
 			record(`${name}: user + system CPU, cage/age`, ratio(cage.user + cage.sys, age.user + age.sys), `age user ${age.user.toFixed(2)} s, system ${age.sys.toFixed(2)} s; goal <= 1.0`);
-			record(`${name}: peak RSS cage / age`, `${cage.rss.toFixed(0)} / ${age.rss.toFixed(0)} MiB`, 'goal <= 48 MiB');
+			record(`${name}: peak RSS cage / age`, `${cage.rss.toFixed(0)} / ${age.rss.toFixed(0)} MiB`, `goal <= 48 MiB; floors: node with two idle threads ${figures.floorIdleRss.toFixed(0)} MiB, the I/O floor ${floorRun.rss.toFixed(0)} MiB`);
 		}
 
 		rm(plain, out('age.age'), out('cage.age'));
@@ -162,17 +186,21 @@ try {
 		writeSample(plain, size);
 		const ages = [];
 		const cages = [];
+		const floors = [];
 		for (let index = 0; index <= runs; index++) {
 			const age = await timed('age', ['-r', recipient], {input: plain, output: out('age.age')});
 			const cage = await timed(cli, ['encrypt', '-r', recipient, '--progress', 'none', '--no-audit'], {input: plain, output: out('cage.age')});
+			const least = await floor(['stream'], {input: plain, output: out('floor.age')});
 			if (index > 0) {
 				ages.push(age);
 				cages.push(cage);
+				floors.push(least);
 			}
 		}
 
-		const [age, cage] = [summary(ages), summary(cages)];
+		const [age, cage, least] = [summary(ages), summary(cages), summary(floors)];
 		record(`${label(size)} stdin -> stdout encrypt: wall cage/age`, ratio(cage.wall, age.wall), `cage ${cage.wall.toFixed(2)} s, age ${age.wall.toFixed(2)} s; goal <= 1.0`);
+		record(`${label(size)} stdin -> stdout: floor/age (node, one thread, 64 KiB blocks as they come)`, ratio(least.wall, age.wall), `floor ${least.wall.toFixed(2)} s (${least.range}), user ${least.user.toFixed(2)} s, system ${least.sys.toFixed(2)} s; cage / floor ${ratio(cage.wall, least.wall)}`);
 		rm(plain, out('age.age'), out('cage.age'));
 	}
 
@@ -190,16 +218,23 @@ try {
 		const script = 'for f in "$1"/*.bin; do age -r "$2" -o "$3/$(basename "$f").age" "$f" || exit 1; done';
 		const ages = [];
 		const cages = [];
+		const floors = [];
 		for (let index = 0; index < runs; index++) {
 			fs.rmSync(out('age-tree'), {recursive: true, force: true});
 			fs.mkdirSync(out('age-tree'));
 			ages.push(await timed('sh', ['-c', script, 'sh', tree, recipient, out('age-tree')]));
 			fs.rmSync(out('cage-tree'), {recursive: true, force: true});
 			cages.push(await timed(cli, ['encrypt', '--recursive', tree, '-r', recipient, '--output-dir', out('cage-tree'), '--progress', 'none', '--no-audit']));
+			fs.rmSync(out('floor-tree'), {recursive: true, force: true});
+			floors.push(await floor(['batch', tree, out('floor-tree'), recipient]));
 		}
 
-		const [age, cage] = [summary(ages), summary(cages)];
-		record('batch of 1 000 files (4 KiB–1 MiB): wall cage/age', ratio(cage.wall, age.wall), `${(bytes / 1024 ** 2).toFixed(0)} MiB; cage ${cage.wall.toFixed(2)} s, age once per file ${age.wall.toFixed(2)} s; goal <= 0.3`);
+		// The floor's files are real age files: one is decrypted by age.
+		const sample = fs.readdirSync(tree)[500];
+		if (!execFileSync('age', ['-d', '-i', key, path.join(out('floor-tree'), `${sample}.age`)], {maxBuffer: 2 ** 24}).equals(fs.readFileSync(path.join(tree, sample)))) throw new Error('the batch floor wrote a wrong file');
+		const [age, cage, least] = [summary(ages), summary(cages), summary(floors)];
+		record('batch of 1 000 files (4 KiB–1 MiB): wall cage/age', ratio(cage.wall, age.wall), `${(bytes / 1024 ** 2).toFixed(0)} MiB; cage ${cage.wall.toFixed(2)} s (${cage.range}), age once per file ${age.wall.toFixed(2)} s (${age.range}); goal <= 0.3`);
+		record('batch: floor/age (node, one process, each file fsynced and renamed)', ratio(least.wall, age.wall), `floor ${least.wall.toFixed(2)} s (${least.range}), user ${least.user.toFixed(2)} s, system ${least.sys.toFixed(2)} s; cage ${cage.user.toFixed(2)} s user, ${cage.sys.toFixed(2)} s system; cage / floor ${ratio(cage.wall, least.wall)}`);
 	}
 
 	console.log(JSON.stringify(figures));

@@ -3,7 +3,7 @@
 //   - cage verify against `age -d -o /dev/null` on the same BENCH_VERIFY_SIZE (1 GiB) file made by
 //     age, on tmpfs: median wall seconds of BENCH_RUNS runs, CPU seconds (user + system) beside
 //     them, peak RSS, and the ratio cage / age (goal <= 0.5); beside them the floor of any node
-//     program here (scripts/cipher-floor.mjs: node's cipher over the same bytes on every core,
+//     program here (scripts/floors.mjs read: node's cipher over the same bytes on every core,
 //     nothing else), run in turn with the two;
 //   - a 1 MiB range from the middle of a BENCH_RANGE_SIZE (4 GiB) file: `cage decrypt --offset
 //     --length` to stdout, its time beyond start-up (`cage decrypt --help`: the process, the CLI
@@ -89,13 +89,13 @@ try {
 	execFileSync('age', ['-r', recipient, '-o', file, plain]);
 	fs.rmSync(plain);
 	// cage runs as its users run it: the launcher (dist/cli.js), which sets the allocator's trim threshold.
-	// The floor: node and its cipher alone over the same bytes on every core (scripts/cipher-floor.mjs),
+	// The floor: node and its cipher alone over the same bytes on every core (scripts/floors.mjs read),
 	// with the allocator setting cage's launcher uses.
 	const floorEnv = {MALLOC_TRIM_THRESHOLD_: '268435456'};
 	const {age, cage, floor} = await alternating({
 		age: ['age', ['-d', '-i', key, '-o', '/dev/null', file]],
 		cage: [cli, ['verify', file, '-i', key, '--progress', 'none', '--no-audit']],
-		floor: ['env', [...Object.entries(floorEnv).map(([name, value]) => `${name}=${value}`), process.execPath, path.join(root, 'scripts', 'cipher-floor.mjs'), file]],
+		floor: ['env', [...Object.entries(floorEnv).map(([name, value]) => `${name}=${value}`), process.execPath, path.join(root, 'scripts', 'floors.mjs'), 'read', file]],
 	});
 	Object.assign(figures, {
 		'verify bytes': size,
