@@ -192,7 +192,9 @@ async function resumeFromHalf(input, bytes, {key, recipient}) {
 	// for pages the host reclaimed and hands back on first touch, which varied 1-7 s for the same
 	// 2 GiB of writes; the user time did not.
 	const cpuRatio = gnuTime ? median(resumeUser) / median(fullUser) : Number.NaN;
-	return {full: median(full), resume: median(resumes), ratio: median(resumes) / median(full), cpuRatio, floor, ok};
+	// The same floor in user CPU: start-up's CPU + the part of the full run's CPU that was left.
+	const cpuFloor = gnuTime ? (startup.cageUser + left * (median(fullUser) - startup.cageUser)) / median(fullUser) : Number.NaN;
+	return {full: median(full), resume: median(resumes), ratio: median(resumes) / median(full), cpuRatio, floor, cpuFloor, ok};
 }
 
 /**
@@ -293,13 +295,17 @@ try {
 		fs.writeFileSync(empty, '');
 		const node = [];
 		const cageEmpty = [];
+		const cageEmptyUser = [];
 		for (let index = 0; index < 5; index++) {
 			node.push((await measure(process.execPath, ['-e', '0'])).seconds);
-			cageEmpty.push((await measure(...cage('encrypt', empty, '-r', recipient, '-o', out('empty.age'), '--progress', 'none', '--no-audit', '--force'))).seconds);
+			const run = await measure(...cage('encrypt', empty, '-r', recipient, '-o', out('empty.age'), '--progress', 'none', '--no-audit', '--force'));
+			cageEmpty.push(run.seconds);
+			cageEmptyUser.push(run.userSeconds);
 		}
 
 		startup.node = median(node);
 		startup.cage = median(cageEmpty);
+		startup.cageUser = gnuTime ? median(cageEmptyUser) : Number.NaN;
 		record('start-up: node -e 0 / cage encrypt of an empty file', `${startup.node.toFixed(2)} s / ${startup.cage.toFixed(2)} s`, 'median of 5');
 		rm(empty, out('empty.age'));
 	}
@@ -324,6 +330,7 @@ try {
 	const ratio = value => (Number.isNaN(value) ? 'n/a (needs GNU time)' : value.toFixed(2));
 	record('resume from 50%: user CPU time / full encrypt user CPU time', ratio(resume.cpuRatio), `median of ${resumeRounds}; cage's own work, without the kernel's page faults`);
 	record('resume from 50%: floor with no verification at all', resume.floor.toFixed(2), 'start-up + the rest of the work, over a full run ; see resumeFromHalf');
+	record('resume from 50%: user CPU floor with no verification at all', ratio(resume.cpuFloor), "start-up's CPU + the rest of the full run's, over the full run's; the rest of the measured ratio is the check of the committed half");
 	record('resumed outputs decrypt with age -d to the input', String(resume.ok));
 	rm(plain);
 	// On tmpfs, as the 1 GiB runs: the input, the output and a killed run's partial at once.
@@ -335,6 +342,7 @@ try {
 		record(`resume from 50%, ${formatMiB(bigSize)}: time / full encrypt time`, bigResume.ratio.toFixed(2), `median of ${resumeRounds}; full ${bigResume.full.toFixed(2)} s, resume ${bigResume.resume.toFixed(2)} s`);
 		record(`resume from 50%, ${formatMiB(bigSize)}: user CPU time / full user CPU time`, ratio(bigResume.cpuRatio), `median of ${resumeRounds}`);
 		record(`resume from 50%, ${formatMiB(bigSize)}: floor with no verification at all`, bigResume.floor.toFixed(2));
+		record(`resume from 50%, ${formatMiB(bigSize)}: user CPU floor with no verification at all`, ratio(bigResume.cpuFloor));
 		record(`resumed ${formatMiB(bigSize)} outputs decrypt with age -d to the input`, String(bigResume.ok));
 		rm(bigPlain);
 	}
