@@ -178,18 +178,6 @@ describe('encryptRange/decryptRange', () => {
 });
 
 describe('authenticateRange (cage verify)', () => {
-	const key = Buffer.from(randomBytes(32));
-	const authErrorOf = (run: () => void) => {
-		try {
-			run();
-		} catch (error) {
-			expect(error).toBeInstanceOf(StreamAuthError);
-			return error as StreamAuthError;
-		}
-
-		throw new Error('expected a StreamAuthError');
-	};
-
 	it('passes exactly what decryptRange passes and fails with the same error where it fails', () => {
 		const plain = randomBytes(4 * blockSize + 123);
 		const cipher = encryptRange(key, plain, 0, true);
