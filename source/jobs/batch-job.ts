@@ -20,9 +20,9 @@ import {skippedByUser, type JobControl, type JobOutcome} from '../chunker/events
 import {displayPath} from '../display-path.js';
 import {describeError} from '../errors.js';
 import {InputError} from '../io/files.js';
-import {writePrivateFile} from '../io/private-file.js';
 import {resumeLine, type ResumeArgs} from '../shell-quote.js';
 import {ControlProxy} from './control-proxy.js';
+import {BatchStore, readJournal, replayJournal} from './batch-journal.js';
 
 /** What happened to one file of a batch. */
 /** `running` is saved before a file starts, so a crash between its rename and the next save is recognised on resume. */
@@ -206,7 +206,9 @@ export async function readBatchCheckpoint(file: string): Promise<BatchCheckpoint
 		Array.isArray(record.items) &&
 		record.items.every(item => typeof item?.source === 'string' && typeof item.output === 'string' && typeof item.size === 'number' && statuses.includes(item.status));
 	if (!valid) throw new CheckpointError(`batch checkpoint ${file} is corrupt; delete it and start the batch again`);
-	return record as BatchCheckpoint;
+	const manifest = record as BatchCheckpoint;
+	replayJournal(manifest, await readJournal(file), file);
+	return manifest;
 }
 
 /**
@@ -294,39 +296,6 @@ function withoutPath(message: string, file: string): string {
 	return message;
 }
 
-/**
- * The manifest's text at each save. A batch saves it about twice a file, and stringifying every
- * item each time grows with the square of the batch (0.6 ms a save at 1 000 files; 10 000 would
- * spend minutes on it): each item's JSON is kept, and made again when the item is marked stale.
- * Every change to an item while the batch runs marks it (runItems); a new item is made at once.
- */
-export class ManifestText {
-	readonly #texts = new WeakMap<BatchItem, string>();
-	readonly #stale = new Set<BatchItem>();
-
-	/** `item` changed since the last save. */
-	stale(item: BatchItem): void {
-		this.#stale.add(item);
-	}
-
-	/** The manifest as JSON (one line and a newline), with `updatedAt`. */
-	of(manifest: BatchCheckpoint, updatedAt: string): string {
-		const {items, ...rest} = manifest;
-		const parts = items.map(item => {
-			let json = this.#texts.get(item);
-			if (json === undefined || this.#stale.has(item)) {
-				json = JSON.stringify(item);
-				this.#texts.set(item, json);
-			}
-
-			return json;
-		});
-		this.#stale.clear();
-		const head = JSON.stringify({...rest, updatedAt});
-		return `${head.slice(0, -1)},"items":[${parts.join(',')}]}\n`;
-	}
-}
-
 /** Run a batch: every item not yet done, in order, as one job on `emitter`. */
 export async function runBatch(spec: {
 	manifest: BatchCheckpoint;
@@ -345,10 +314,14 @@ export async function runBatch(spec: {
 	const {manifest, emitter, checkpointPath} = spec;
 	const startedAt = Date.now();
 	const items = manifest.items;
-	const text = new ManifestText();
-	// Written atomically (temp file, fsync, rename, fsync of the directory), as every checkpoint.
+	// The manifest and its journal (batch-journal.ts). `stale` are the items changed since the last save.
+	const store = checkpointPath === null ? undefined : new BatchStore(checkpointPath, manifest);
+	const stale = new Set<BatchItem>();
 	const save = async () => {
-		if (checkpointPath !== null) await writePrivateFile(checkpointPath, text.of(manifest, new Date().toISOString()), {replace: true});
+		const changed = [...stale];
+		await store?.record(changed);
+		// Only once on disk: a save that failed (a full disk) leaves them for the next one.
+		for (const item of changed) stale.delete(item);
 	};
 
 	// Set when the batch ends with nothing left to resume: its manifest is removed.
@@ -369,12 +342,13 @@ export async function runBatch(spec: {
 		await removeStaleTemporaries(checkpointPath);
 		result = await runItems();
 	} finally {
+		await store?.close();
 		await held.release();
 	}
 
 	// The claim goes first, then the finished batch's manifest: a kill between the two leaves a
 	// manifest that a resume finishes at once, never a lock that nothing would remove.
-	if (finished) await fs.rm(checkpointPath, {force: true});
+	if (finished) await BatchStore.remove(checkpointPath);
 	return result;
 
 	async function runItems(): Promise<BatchResult> {
@@ -399,7 +373,8 @@ export async function runBatch(spec: {
 		});
 		let checkpointError: Error | undefined;
 		try {
-			await save();
+			// The whole manifest first, as this run found it (a resume's: with its journal replayed).
+			await store?.compact();
 		} catch (error) {
 			checkpointError = error as Error;
 		}
@@ -413,21 +388,21 @@ export async function runBatch(spec: {
 			if (item.status === 'running' && (await spec.isComplete?.(item))) {
 				// Finished before a crash that came before the manifest was saved.
 				item.status = 'done';
-				text.stale(item);
+				stale.add(item);
 				unsaved = true;
 				continue;
 			}
 
 			const leftRunning = item.status === 'running';
 			item.status = 'running';
-			text.stale(item);
+			stale.add(item);
 			try {
 				await save();
 				unsaved = false;
 			} catch (error) {
 				checkpointError = error as Error;
 				item.status = 'pending';
-				text.stale(item);
+				stale.add(item);
 				break;
 			}
 
@@ -441,7 +416,7 @@ export async function runBatch(spec: {
 			try {
 				const recordWritten = async (identity: WrittenIdentity) => {
 					item.written = identity;
-					text.stale(item);
+					stale.add(item);
 					await save();
 				};
 
@@ -454,7 +429,7 @@ export async function runBatch(spec: {
 
 			control.current = undefined;
 			// runItem may have changed the item too (in place: a `written` found stale and dropped).
-			text.stale(item);
+			stale.add(item);
 			delete item.reason;
 			if (result.outcome === 'completed') item.status = 'done';
 			else if (result.outcome === 'failed') {
