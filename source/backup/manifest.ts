@@ -104,18 +104,30 @@ export async function hashRange(handle: fs.FileHandle, start: number, end: numbe
 	return hash.digest('hex');
 }
 
-/** Run `work` over `items`, at most `jobs` at once, results in order. */
+/**
+ * Run `work` over `items`, at most `jobs` at once, results in order. After a failure no item is
+ * started, and the first error is thrown only once the items in flight have settled: nothing of
+ * the run goes on behind the caller's back (a verify saves its checkpoint after it).
+ */
 export async function inParallel<T, R>(items: T[], jobs: number, work: (item: T) => Promise<R>): Promise<R[]> {
 	const results = new Array<R>(items.length);
 	let next = 0;
+	let failed = false;
+	let first: unknown;
 	await Promise.all(
 		Array.from({length: Math.max(1, Math.min(jobs, items.length))}, async () => {
-			while (next < items.length) {
+			while (!failed && next < items.length) {
 				const index = next++;
-				results[index] = await work(items[index]!);
+				try {
+					results[index] = await work(items[index]!);
+				} catch (error) {
+					if (!failed) first = error;
+					failed = true;
+				}
 			}
 		}),
 	);
+	if (failed) throw first;
 	return results;
 }
 

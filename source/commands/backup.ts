@@ -18,8 +18,9 @@ import {finishGeneration, partialGenerations, startGeneration} from '../backup/g
 import {getManifest, readManifests} from '../backup/manifest.js';
 import {prune, type PruneReport} from '../backup/prune.js';
 import type {RetentionPolicy} from '../backup/retention.js';
-import {BackupError, findGeneration, findSource, readRegistry, registryPath, type Generation, type Registry} from '../backup/registry.js';
+import {BackupError, findGeneration, findSource, generationFileName, readRegistry, registryPath, type Generation, type Registry} from '../backup/registry.js';
 import {recordFindings, verifyGeneration, type VerifyFinding} from '../backup/verify.js';
+import {readVerifyCheckpoint, verifyCheckpointPath, type VerifyKeyKind} from '../backup/verify-checkpoint.js';
 import {runBackupVerify} from '../backup/verify-job.js';
 import {runPruneJob} from '../backup/prune-job.js';
 import {resolveChunkSize} from './chunk-plan.js';
@@ -288,7 +289,7 @@ ${toHelp}
 	},
 });
 
-/** The key from -i / -p, when given. */
+/** The key from -i / -p, when given, and how it was given (what a resumed verify asks for again). */
 async function keyFrom(flags: {identity?: string[] | undefined; passphrase?: boolean | undefined}): Promise<DecryptKey | undefined> {
 	const identities = flags.identity ?? [];
 	if (flags.passphrase && identities.length > 0) throw new UsageError('-p cannot be combined with -i');
@@ -347,7 +348,11 @@ export const backupVerifyCommand = defineCommand({
 	block; no plaintext is written anywhere. Damaged chunks are named (generation, chunk, byte
 	range), shown as failed cells and marked in the registry; a generation whose file is gone is
 	marked missing. Exit 1 when anything is damaged or missing. The run is one job (dashboard,
-	--progress, audit log), one item per generation; an interrupted one is run again.
+	--progress, audit log), one item per generation.
+
+	Interrupted (q, Ctrl-C, kill -9): exit 75; the chunks checked so far are kept in a checkpoint in
+	the backup directory, and the same 'cage backup verify' again (or 'cage resume CHECKPOINT', as
+	printed) continues from there. A generation file changed since is checked again from its start.
 
 	Options
 	      --all                 every generation of every file
@@ -368,25 +373,69 @@ ${jobFlagsHelp}`,
 		const options = resolveJobOptions(cli.flags, io);
 		const dir = await existingBackupDir(cli.flags.to, options.settings);
 		const key = await keyFrom(cli.flags);
+		const keyKind: VerifyKeyKind = cli.flags.passphrase ? 'passphrase' : key ? 'identities' : 'none';
 		const registry = await readRegistry(dir);
 		const sources = cli.flags.all ? Object.keys(registry.sources).sort() : cli.input.map(file => findSource(registry, file, dir));
 		const manifests = await readManifests(dir);
 		const targets = selectGenerations(registry, sources, generation).map(({source, generation: chosen}) => ({source, generation: chosen, manifest: getManifest(manifests, source, chosen.generation)}));
-		const emitter = new JobEmitter();
-		const control = new ControlProxy();
-		const {result} = await runSession(sessionOptions(options, io, 'backup verify', null), emitter, control, async () =>
-			runBackupVerify({dir, targets, jobs: options.jobs, rate: options.rate, emitter, control, describe: describeFinding, ...(key ? {key} : {}), ...(sample === undefined ? {} : {sample})}),
-		);
-		// After the job, so that the dashboard has given the terminal back.
-		for (const finding of result.findings) (finding.result === 'ok' || finding.result === 'skipped' ? io.stdout : io.stderr).write(`${describeFinding(finding)}\n`);
-		const {findings} = result;
-		const bad = findings.filter(finding => ['damaged', 'missing', 'no-manifest', 'no-key'].includes(finding.result)).length;
-		const what = `${findings.length} generation(s) ${sample === undefined ? 'checked' : `sampled (${sample}% of their chunks)`}${key ? ' and authenticated' : ''}`;
-		io.stdout.write(`${what}: ${bad === 0 ? 'all intact' : `${bad} damaged, missing or not verifiable`}\n`);
-		if (result.outcome === 'interrupted') return exitCodes.failed;
-		return bad === 0 && result.outcome === 'completed' ? exitCodes.ok : exitCodes.failed;
+		const checkpointPath = verifyCheckpointPath(dir, {targets: targets.map(target => ({source: target.source, generation: target.generation.generation})), key: keyKind, sample});
+		const identityFiles = keyKind === 'identities' ? (cli.flags.identity ?? []).map(file => path.resolve(file)) : undefined;
+		return runVerify({dir, targets, keyKind, checkpointPath, ...(key ? {key} : {}), ...(identityFiles ? {identityFiles} : {}), ...(sample === undefined ? {} : {sample})}, options, io);
 	},
 });
+
+/** Run a verify job in a session, print its findings, and say how it ended (exit 75 when interrupted: resumable). */
+async function runVerify(
+	spec: Omit<Parameters<typeof runBackupVerify>[0], 'jobs' | 'rate' | 'emitter' | 'control' | 'describe' | 'resumeArgs'>,
+	options: JobOptions,
+	io: Io,
+): Promise<number> {
+	const emitter = new JobEmitter();
+	const control = new ControlProxy();
+	const {result, exitCode} = await runSession({...sessionOptions(options, io, 'backup verify', null), batchCheckpoint: spec.checkpointPath}, emitter, control, async () =>
+		runBackupVerify({...spec, jobs: options.jobs, rate: options.rate, resumeArgs: options.resumeArgs, emitter, control, describe: describeFinding}),
+	);
+	// After the job, so that the dashboard has given the terminal back.
+	for (const finding of result.findings) (finding.result === 'ok' || finding.result === 'skipped' ? io.stdout : io.stderr).write(`${describeFinding(finding)}\n`);
+	const {findings} = result;
+	const bad = findings.filter(finding => ['damaged', 'missing', 'no-manifest', 'no-key'].includes(finding.result)).length;
+	if (result.outcome === 'interrupted') {
+		io.stdout.write(`interrupted: ${findings.length} of ${spec.targets.length} generation(s) finished${bad > 0 ? `, ${bad} damaged, missing or not verifiable` : ''}\n`);
+		return exitCode;
+	}
+
+	const what = `${findings.length} generation(s) ${spec.sample === undefined ? 'checked' : `sampled (${spec.sample}% of their chunks)`}${spec.key ? ' and authenticated' : ''}`;
+	io.stdout.write(`${what}: ${bad === 0 ? 'all intact' : `${bad} damaged, missing or not verifiable`}\n`);
+	return bad === 0 && result.outcome === 'completed' ? exitCodes.ok : exitCodes.failed;
+}
+
+/**
+ * `cage resume` of an interrupted `backup verify`: the generations its checkpoint names, the key
+ * asked for again (the identity files it records, or `-i`; a passphrase typed again).
+ */
+export async function resumeBackupVerify(file: string, identity: string[] | undefined, options: JobOptions, io: Io): Promise<number> {
+	const checkpoint = await readVerifyCheckpoint(file);
+	if (!checkpoint) throw new BackupError(`no verify checkpoint at ${file}: nothing to resume (was the verify already finished?)`);
+	const {dir} = checkpoint;
+	const registry = await readRegistry(dir);
+	const manifests = await readManifests(dir);
+	const targets = checkpoint.targets.map(target => {
+		const generation = registry.sources[target.source]?.generations.find(g => g.generation === target.generation);
+		return generation
+			? {source: target.source, generation, manifest: getManifest(manifests, target.source, target.generation)}
+			: {source: target.source, generation: target.generation, file: generationFileName(target.source, target.generation), gone: true as const};
+	});
+	let key: DecryptKey | undefined;
+	const identityFiles = identity?.length ? identity.map(each => path.resolve(each)) : checkpoint.identityFiles;
+	if (checkpoint.key === 'identities') {
+		if (!identityFiles?.length) throw new UsageError(`the interrupted verify ${file} authenticated with identity files it does not name: give them with -i`);
+		key = {identities: await readIdentityFiles(identityFiles)};
+	} else if (checkpoint.key === 'passphrase') {
+		key = {passphrase: await readPassphrase({confirm: false})};
+	}
+
+	return runVerify({dir, targets, keyKind: checkpoint.key, checkpointPath: file, ...(key ? {key} : {}), ...(checkpoint.key === 'identities' && identityFiles ? {identityFiles} : {}), ...(checkpoint.sample === undefined ? {} : {sample: checkpoint.sample})}, options, io);
+}
 
 /** `cage backup restore`. */
 export const backupRestoreCommand = defineCommand({
