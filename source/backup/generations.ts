@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import {fingerprint, readWriterRecord, runningWriter, type SourceFingerprint} from '../chunker/checkpoint.js';
+import {CheckpointStore, fingerprint, fingerprintChanges, readWriterRecord, runningWriter, writerStamp, type SourceFingerprint} from '../chunker/checkpoint.js';
 import {claimPath} from '../jobs/claim.js';
 import {outputCheckpointPath, partialPath} from '../jobs/locate.js';
 import {buildManifest, readManifests, setManifest, writeManifests} from './manifest.js';
@@ -46,6 +46,7 @@ export async function startGeneration(
 			chunkSize,
 			recipients: who.recipients,
 			passphrase: who.passphrase,
+			writer: writerStamp(),
 		};
 		entry.generations.push(generation);
 		await writeRegistry(dir, registry);
@@ -75,6 +76,7 @@ export async function finishGeneration(dir: string, source: string, number: numb
 		await writeManifests(dir, manifests);
 		found.status = 'complete';
 		found.fileSize = manifest.fileSize;
+		delete found.writer;
 		await writeRegistry(dir, registry);
 		return found;
 	});
@@ -83,7 +85,11 @@ export async function finishGeneration(dir: string, source: string, number: numb
 /** What is on disk for a partial generation. */
 export type PartialState = 'running' | 'resumable' | 'finished' | 'dead';
 
-/** Whether a `partial` generation is being written now, can be resumed, was finished (by `cage resume`) or is dead. */
+/**
+ * Whether a `partial` generation is being written now, can be resumed, was finished (by `cage
+ * resume`) or is dead: its writer is gone and it cannot be resumed (killed before its first
+ * checkpoint, or its source changed since it began).
+ */
 export async function partialState(dir: string, generation: Generation): Promise<PartialState> {
 	const output = path.join(dir, generation.file);
 	const checkpoint = outputCheckpointPath(output);
@@ -91,19 +97,33 @@ export async function partialState(dir: string, generation: Generation): Promise
 		if (runningWriter(readWriterRecord(record)) !== undefined) return 'running';
 	}
 
+	// The create that registered it, between registering and claiming its output (or running still).
+	if (generation.writer && runningWriter(generation.writer) !== undefined) return 'running';
 	const has = async (file: string) => fs.stat(file).then(() => true, () => false);
-	if (await has(checkpoint)) return 'resumable';
-	if (await has(partialPath(output))) {
-		// A partial output with no checkpoint: a job killed before its first checkpoint, or one
-		// that has just started (its claim names it, seen above). Young ones are left alone.
-		const stat = await fs.stat(partialPath(output)).catch(() => undefined);
-		return stat && Date.now() - stat.mtimeMs < 60_000 ? 'running' : 'dead';
+	if (await has(checkpoint)) return (await resumableSource(checkpoint)) ? 'resumable' : 'dead';
+	if (await has(output)) return 'finished';
+	// Its writer is known and gone, and it left no checkpoint: nothing can finish it.
+	if (generation.writer) return 'dead';
+	// A registry of an older cage names no writer: a young entry may be a job starting.
+	const partial = await fs.stat(partialPath(output)).catch(() => undefined);
+	if (partial) return Date.now() - partial.mtimeMs < 60_000 ? 'running' : 'dead';
+	return Date.now() - Date.parse(generation.createdAt) < startGraceMs ? 'running' : 'dead';
+}
+
+/**
+ * Whether the checkpoint's source is still the file it was made from (so a resume can go on). A
+ * checkpoint that cannot be read is left for the resume to say what is wrong with it.
+ */
+async function resumableSource(checkpoint: string): Promise<boolean> {
+	let source: SourceFingerprint;
+	try {
+		({source} = await new CheckpointStore(checkpoint).read());
+	} catch {
+		return true;
 	}
 
-	if (await has(output)) return 'finished';
-	// Nothing on disk yet: a create registers its generation a moment before its job claims the
-	// output, so a young entry is a job starting, not a dead one.
-	return Date.now() - Date.parse(generation.createdAt) < startGraceMs ? 'running' : 'dead';
+	const now = await fingerprint(source.path).catch(() => undefined);
+	return now !== undefined && fingerprintChanges(source, now).length === 0;
 }
 
 /** How long a registered generation with nothing on disk yet counts as starting. */

@@ -37,6 +37,11 @@ export type Generation = {
 	/** Public recipients (age1…); empty for a passphrase. */
 	recipients: string[];
 	passphrase: boolean;
+	/**
+	 * The process that registered the generation and is writing it (while `partial`): when it is
+	 * gone and nothing can resume the generation, the generation is dead.
+	 */
+	writer?: {pid: number; pidStart?: string};
 	/** Chunks the last verify found damaged. */
 	damagedChunks?: number[];
 	verifiedAt?: string;

@@ -105,7 +105,9 @@ ${toHelp}
 ${retentionHelp}
 ${jobFlagsHelp}
 
-	Interrupted (q, Ctrl-C, kill -9): exit 75; continue with 'cage backup resume FILE'.
+	Interrupted (q, Ctrl-C, kill -9, a full disk): exit 75; continue with 'cage backup resume FILE',
+	or run the same 'cage backup create' again: an interrupted generation of a file unchanged since,
+	to the same recipients, is continued rather than begun again.
 
 	Examples
 	  $ cage backup create db.dump -R team.txt
@@ -136,9 +138,23 @@ ${jobFlagsHelp}
 		let worst: number = exitCodes.ok;
 		for (const [source, size] of sizes) {
 			const chunkSize = ageChunkSize(resolveChunkSize(size, chunkSizeFlag, options.settings.chunkSize));
+			const partials = await partialGenerations(dir, await readRegistry(dir), source);
 			// A generation `cage resume` finished after an interruption gets its manifest now.
-			for (const {generation} of (await partialGenerations(dir, await readRegistry(dir), source)).filter(found => found.state === 'finished')) {
+			for (const {generation} of partials.filter(found => found.state === 'finished')) {
 				await finishGeneration(dir, source, generation.generation, options.jobs);
+			}
+
+			// An interrupted generation of this very file, to the same recipients, is continued rather
+			// than begun again (a passphrase one is not: the passphrase typed now may be another).
+			const interrupted = partials
+				.filter(found => found.state === 'resumable' && !found.generation.passphrase && !cli.flags.passphrase && sameRecipients(found.generation.recipients, recipients))
+				.sort((a, b) => b.generation.generation - a.generation.generation)[0];
+			if (interrupted) {
+				io.stderr.write(`cage backup create: continuing generation ${interrupted.generation.generation} of ${source}, which was interrupted\n`);
+				const exitCode = await continueGeneration(dir, source, interrupted.generation, options, policy, io);
+				if (exitCode === exitCodes.interrupted) return exitCode;
+				if (exitCode !== exitCodes.ok) worst = exitCode;
+				continue;
 			}
 
 			const started = await startGeneration(dir, source, {recipients, passphrase: Boolean(cli.flags.passphrase)}, chunkSize, {force: Boolean(cli.flags.force)});
@@ -193,21 +209,38 @@ ${jobFlagsHelp}`,
 		const source = findSource(registry, file, dir);
 		const partials = (await partialGenerations(dir, registry, source)).sort((a, b) => b.generation.generation - a.generation.generation);
 		const found = partials.find(each => each.state !== 'dead');
-		if (!found) throw new BackupError(`${source} has no interrupted generation to resume in ${dir}${partials.length > 0 ? ' (the interrupted ones stopped before their first checkpoint: \'cage backup prune\' removes them; run \'cage backup create\' again)' : ''}`);
+		if (!found) throw new BackupError(`${source} has no interrupted generation to resume in ${dir}${partials.length > 0 ? ' (the interrupted ones cannot be resumed: they stopped before their first checkpoint, or the file changed since; run \'cage backup create\' again: it makes a new one, and removes them)' : ''}`);
 		if (found.state === 'running') throw new BackupError(`generation ${found.generation.generation} of ${source} is being written by another cage process now`);
-		if (found.state === 'resumable') {
-			const output = path.join(dir, found.generation.file);
-			const checkpoint = await readCheckpointFor(outputCheckpointPath(output));
-			const exitCode = await runCreateJob(options, io, source, async (emitter, control) =>
-				resumeFile(checkpoint, outputCheckpointPath(output), {emitter, control, ...ageJobSettings(options)}),
-			);
-			if (exitCode !== exitCodes.ok) return exitCode;
+		if (found.state === 'finished') {
+			await finishAndRetain(dir, source, found.generation.generation, options, policy, io);
+			return exitCodes.ok;
 		}
 
-		await finishAndRetain(dir, source, found.generation.generation, options, policy, io);
-		return exitCodes.ok;
+		return continueGeneration(dir, source, found.generation, options, policy, io);
 	},
 });
+
+/** Whether two lists of recipients are the same set. */
+function sameRecipients(a: readonly string[], b: readonly string[]): boolean {
+	const sorted = (list: readonly string[]) => [...new Set(list)].sort().join('\n');
+	return sorted(a) === sorted(b);
+}
+
+/** Continue an interrupted generation from its checkpoint, then record its manifest and apply retention; the exit code. */
+async function continueGeneration(dir: string, source: string, generation: Generation, options: JobOptions, policy: RetentionPolicy, io: Io): Promise<number> {
+	const output = path.join(dir, generation.file);
+	const checkpoint = await readCheckpointFor(outputCheckpointPath(output));
+	const exitCode = await runCreateJob(options, io, source, async (emitter, control) =>
+		resumeFile(checkpoint, outputCheckpointPath(output), {emitter, control, ...ageJobSettings(options)}),
+	);
+	if (exitCode === exitCodes.interrupted) {
+		io.stderr.write(`cage backup create: generation ${generation.generation} of ${source} is not finished; continue it with 'cage backup resume ${shellQuote(source)} --to ${shellQuote(dir)}'\n`);
+	}
+
+	if (exitCode !== exitCodes.ok) return exitCode;
+	await finishAndRetain(dir, source, generation.generation, options, policy, io);
+	return exitCodes.ok;
+}
 
 function formatGeneration(generation: Generation): string {
 	const damaged = generation.damagedChunks?.length ? ` (damaged chunks: ${generation.damagedChunks.join(', ')})` : '';
