@@ -9,7 +9,8 @@ import {CheckpointStore, fingerprint, fingerprintChanges, readWriterRecord, runn
 import {claimPath} from '../jobs/claim.js';
 import {outputCheckpointPath, partialPath} from '../jobs/locate.js';
 import {buildManifest, readManifests, setManifest, writeManifests} from './manifest.js';
-import {generationFileName, readRegistry, sourceEntry, withRegistryLock, writeRegistry, type Generation, type Registry} from './registry.js';
+import type {RetentionPolicy} from './retention.js';
+import {generationFileName, parseGenerationFileName, readRegistry, registryPath, sourceEntry, withRegistryLock, writeRegistry, type Generation, type Registry} from './registry.js';
 
 /** Same file, same contents as far as a fingerprint tells (size, mtime, inode, change time). */
 export function sameFingerprint(a: SourceFingerprint, b: SourceFingerprint): boolean {
@@ -27,7 +28,7 @@ export async function startGeneration(
 	source: string,
 	who: {recipients: string[]; passphrase: boolean},
 	chunkSize: number,
-	{force = false} = {},
+	{force = false, retention}: {force?: boolean; retention?: RetentionPolicy} = {},
 ): Promise<StartResult> {
 	return withRegistryLock(dir, async () => {
 		const registry = await readRegistry(dir);
@@ -47,6 +48,7 @@ export async function startGeneration(
 			recipients: who.recipients,
 			passphrase: who.passphrase,
 			writer: writerStamp(),
+			...(retention ? {retention} : {}),
 		};
 		entry.generations.push(generation);
 		await writeRegistry(dir, registry);
@@ -77,6 +79,7 @@ export async function finishGeneration(dir: string, source: string, number: numb
 		found.status = 'complete';
 		found.fileSize = manifest.fileSize;
 		delete found.writer;
+		delete found.retention;
 		await writeRegistry(dir, registry);
 		return found;
 	});
@@ -140,4 +143,24 @@ export async function partialGenerations(dir: string, registry: Registry, only?:
 	}
 
 	return found;
+}
+
+/**
+ * The partial generation whose age file `output` is, when it is one (a `cage resume` of it has
+ * just finished the file): its directory, source and generation. Else undefined.
+ */
+export async function generationOfOutput(output: string): Promise<{dir: string; source: string; generation: Generation} | undefined> {
+	const dir = path.dirname(output);
+	const parsed = parseGenerationFileName(path.basename(output));
+	if (!parsed || parsed.base !== path.basename(output)) return undefined;
+	const exists = await fs.stat(registryPath(dir)).then(() => true, () => false);
+	if (!exists) return undefined;
+	const registry = await readRegistry(dir);
+	for (const [source, entry] of Object.entries(registry.sources)) {
+		if (entry.id !== parsed.id) continue;
+		const generation = entry.generations.find(g => g.generation === parsed.generation && g.file === parsed.base && g.status === 'partial');
+		if (generation) return {dir, source, generation};
+	}
+
+	return undefined;
 }

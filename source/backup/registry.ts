@@ -42,6 +42,8 @@ export type Generation = {
 	 * gone and nothing can resume the generation, the generation is dead.
 	 */
 	writer?: {pid: number; pidStart?: string};
+	/** The retention the create that began it applies once it is finished (while `partial`): a resume applies the same. */
+	retention?: {keepLast: number; keepDays: number};
 	/** Chunks the last verify found damaged. */
 	damagedChunks?: number[];
 	verifiedAt?: string;

@@ -14,7 +14,7 @@ import {ControlProxy} from '../jobs/control-proxy.js';
 import {outputCheckpointPath, readCheckpointFor} from '../jobs/locate.js';
 import {runSession} from '../session/session.js';
 import {shellQuote} from '../shell-quote.js';
-import {finishGeneration, partialGenerations, startGeneration} from '../backup/generations.js';
+import {finishGeneration, generationOfOutput, partialGenerations, startGeneration} from '../backup/generations.js';
 import {getManifest, readManifests} from '../backup/manifest.js';
 import {prune, type PruneReport} from '../backup/prune.js';
 import type {RetentionPolicy} from '../backup/retention.js';
@@ -157,7 +157,7 @@ ${jobFlagsHelp}
 				continue;
 			}
 
-			const started = await startGeneration(dir, source, {recipients, passphrase: Boolean(cli.flags.passphrase)}, chunkSize, {force: Boolean(cli.flags.force)});
+			const started = await startGeneration(dir, source, {recipients, passphrase: Boolean(cli.flags.passphrase)}, chunkSize, {force: Boolean(cli.flags.force), retention: policy});
 			if (started.kind === 'unchanged') {
 				io.stderr.write(`cage backup create: ${source} is unchanged since generation ${started.newest.generation} (${started.newest.createdAt}); skipped (--force makes a new one)\n`);
 				continue;
@@ -168,7 +168,7 @@ ${jobFlagsHelp}
 				encryptFile(source, started.path, target, {emitter, control, ...ageJobSettings(options), chunkSize, checkpoint: true}),
 			);
 			if (exitCode === exitCodes.interrupted) {
-				io.stderr.write(`cage backup create: generation ${generation.generation} of ${source} is not finished; continue it with 'cage backup resume ${shellQuote(source)} --to ${shellQuote(dir)}'\n`);
+				io.stderr.write(`cage backup create: generation ${generation.generation} of ${source} is not finished; continue it with 'cage backup resume ${shellQuote(source)} --to ${shellQuote(dir)}' (or the 'cage resume' above), or run this create again\n`);
 				return exitCode;
 			}
 
@@ -203,7 +203,6 @@ ${jobFlagsHelp}`,
 		if (!file) throw new UsageError('missing FILE');
 		if (extra.length > 0) throw new UsageError(`unexpected argument '${extra[0]!}'`);
 		const options = resolveJobOptions(cli.flags, io);
-		const policy = retentionPolicy(cli.flags, options.settings);
 		const dir = await existingBackupDir(cli.flags.to, options.settings);
 		const registry = await readRegistry(dir);
 		const source = findSource(registry, file, dir);
@@ -211,6 +210,9 @@ ${jobFlagsHelp}`,
 		const found = partials.find(each => each.state !== 'dead');
 		if (!found) throw new BackupError(`${source} has no interrupted generation to resume in ${dir}${partials.length > 0 ? ' (the interrupted ones cannot be resumed: they stopped before their first checkpoint, or the file changed since; run \'cage backup create\' again: it makes a new one, and removes them)' : ''}`);
 		if (found.state === 'running') throw new BackupError(`generation ${found.generation.generation} of ${source} is being written by another cage process now`);
+		// The retention of the create that began it, unless given now.
+		const given = cli.flags.keepLast !== undefined || cli.flags.keepDays !== undefined;
+		const policy = !given && found.generation.retention ? found.generation.retention : retentionPolicy(cli.flags, options.settings);
 		if (found.state === 'finished') {
 			await finishAndRetain(dir, source, found.generation.generation, options, policy, io);
 			return exitCodes.ok;
@@ -226,6 +228,19 @@ function sameRecipients(a: readonly string[], b: readonly string[]): boolean {
 	return sorted(a) === sorted(b);
 }
 
+/**
+ * After `cage resume` finished an age file: when it is a backup generation, its manifest is
+ * recorded and the retention of the create that began it applied, as `backup resume` does.
+ */
+export async function finishResumedGeneration(output: string, options: JobOptions, io: Io): Promise<void> {
+	const found = await generationOfOutput(output);
+	if (!found) return;
+	const {dir, source, generation} = found;
+	const finished = await finishGeneration(dir, source, generation.generation, options.jobs);
+	io.stdout.write(`${source}: generation ${finished.generation} written to ${path.join(dir, finished.file)} (${finished.fileSize ?? 0} bytes)\n`);
+	if (generation.retention) printPrune(await prune(dir, generation.retention, {source}), io, false);
+}
+
 /** Continue an interrupted generation from its checkpoint, then record its manifest and apply retention; the exit code. */
 async function continueGeneration(dir: string, source: string, generation: Generation, options: JobOptions, policy: RetentionPolicy, io: Io): Promise<number> {
 	const output = path.join(dir, generation.file);
@@ -234,7 +249,7 @@ async function continueGeneration(dir: string, source: string, generation: Gener
 		resumeFile(checkpoint, outputCheckpointPath(output), {emitter, control, ...ageJobSettings(options)}),
 	);
 	if (exitCode === exitCodes.interrupted) {
-		io.stderr.write(`cage backup create: generation ${generation.generation} of ${source} is not finished; continue it with 'cage backup resume ${shellQuote(source)} --to ${shellQuote(dir)}'\n`);
+		io.stderr.write(`cage backup: generation ${generation.generation} of ${source} is not finished; continue it with 'cage backup resume ${shellQuote(source)} --to ${shellQuote(dir)}' (or the 'cage resume' above)\n`);
 	}
 
 	if (exitCode !== exitCodes.ok) return exitCode;

@@ -17,7 +17,7 @@ import {resolveJobOptions, sessionOptions, type JobOptions} from './job-options.
 import {jobFlags, jobFlagsHelp} from './options.js';
 import {resumeAgeJob, runAgeBatch} from './age-jobs.js';
 import {runInPlaceBatch} from './lock.js';
-import {resumeBackupVerify} from './backup.js';
+import {finishResumedGeneration, resumeBackupVerify} from './backup.js';
 import {isVerifyCheckpoint} from '../backup/verify-checkpoint.js';
 import {checkBatchNotRunning, isBatchCheckpoint, readBatchCheckpoint, type BatchCheckpoint} from '../jobs/batch-job.js';
 import {describeError} from '../errors.js';
@@ -143,7 +143,10 @@ async function resumeClaimed(file: string, cli: Result<typeof resumeFlags>, opti
 	}
 
 	if (checkpoint.kind !== 'hash') {
-		return resumeAgeJob({checkpoint, checkpointPath: file, options, io, recipients: cli.flags.recipient, recipientsFiles: cli.flags.recipientsFile, force: Boolean(cli.flags.force)});
+		const exitCode = await resumeAgeJob({checkpoint, checkpointPath: file, options, io, recipients: cli.flags.recipient, recipientsFiles: cli.flags.recipientsFile, force: Boolean(cli.flags.force)});
+		// A backup generation's age file: its manifest too, as 'cage backup resume' would.
+		if (exitCode === 0 && checkpoint.kind === 'encrypt' && checkpoint.output) await finishResumedGeneration(checkpoint.output, options, io);
+		return exitCode;
 	}
 
 	// A hash job has no cipher workers: stop the ones started on the chance of an age job.
