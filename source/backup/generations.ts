@@ -17,11 +17,13 @@ export function sameFingerprint(a: SourceFingerprint, b: SourceFingerprint): boo
 	return a.size === b.size && a.mtimeMs === b.mtimeMs && a.ino === b.ino && a.dev === b.dev && (a.ctimeMs === undefined || b.ctimeMs === undefined || a.ctimeMs === b.ctimeMs);
 }
 
-export type StartResult = {kind: 'unchanged'; newest: Generation} | {kind: 'started'; generation: Generation; path: string};
+export type StartResult = {kind: 'unchanged'; newest: Generation} | {kind: 'running'; generation: Generation} | {kind: 'started'; generation: Generation; path: string};
 
 /**
  * Register a new generation of `source` as `partial`, or report the source unchanged since its
- * newest complete generation (unless `force`).
+ * newest complete generation, or being backed up as it is now by another cage process (unless
+ * `force`). Its number is past every number the registry had and every generation file of the
+ * source on disk (a registry put back from `.prev` may not know the newest), so none is reused.
  */
 export async function startGeneration(
 	dir: string,
@@ -36,6 +38,17 @@ export async function startGeneration(
 		const now = await fingerprint(source);
 		const newest = [...entry.generations].filter(g => g.status === 'complete').sort((a, b) => b.generation - a.generation)[0];
 		if (!force && newest && sameFingerprint(newest.source, now)) return {kind: 'unchanged', newest};
+		if (!force) {
+			for (const generation of entry.generations) {
+				if (generation.status === 'partial' && sameFingerprint(generation.source, now) && (await partialState(dir, generation)) === 'running') return {kind: 'running', generation};
+			}
+		}
+
+		for (const name of await fs.readdir(dir).catch(() => [] as string[])) {
+			const parsed = parseGenerationFileName(name.replace(/\.lock$/, ''));
+			if (parsed?.id === entry.id) entry.nextGeneration = Math.max(entry.nextGeneration, parsed.generation + 1);
+		}
+
 		const number = entry.nextGeneration++;
 		const generation: Generation = {
 			generation: number,

@@ -163,6 +163,11 @@ ${jobFlagsHelp}
 				continue;
 			}
 
+			if (started.kind === 'running') {
+				io.stderr.write(`cage backup create: ${source} is being backed up as it is now by another cage process (generation ${started.generation.generation}, 'cage backup list' shows it); skipped (--force makes another one)\n`);
+				continue;
+			}
+
 			const {generation} = started;
 			const exitCode = await runCreateJob(options, io, source, async (emitter, control) =>
 				encryptFile(source, started.path, target, {emitter, control, ...ageJobSettings(options), chunkSize, checkpoint: true}),
