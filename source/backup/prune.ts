@@ -21,8 +21,8 @@ import {manifestName} from './manifest.js';
 export type PruneReport = {
 	/** Generations deleted (or, in a dry run, that would be). */
 	removed: Array<{source: string; generation: Generation; reason: 'retention' | 'journal' | 'dead'}>;
-	/** Files no registry entry names: removed when they belong to a generation the registry dropped, else left and reported. */
-	orphans: Array<{file: string; removed: boolean}>;
+	/** Files no registry entry names: removed (`dropped`) when they belong to a generation the registry dropped, else left and reported. */
+	orphans: Array<{file: string; removed: boolean; dropped: boolean}>;
 };
 
 /** Apply `policy` to every source of `dir` (or only `source`). */
@@ -55,7 +55,7 @@ export async function prune(dir: string, policy: RetentionPolicy, {dryRun = fals
 			// A generation the registry dropped (numbers are never reused): its file is left over.
 			const dropped = ids.has(parsed.id) && parsed.generation < ids.get(parsed.id)!;
 			if (only !== undefined && !dropped) continue;
-			report.orphans.push({file: path.join(dir, name), removed: dropped && !dryRun});
+			report.orphans.push({file: path.join(dir, name), removed: dropped && !dryRun, dropped});
 		}
 
 		if (dryRun) return report;

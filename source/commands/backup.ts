@@ -64,8 +64,8 @@ function printPrune(report: PruneReport, io: Io, dryRun: boolean): void {
 
 	for (const orphan of report.orphans) {
 		io.stdout.write(
-			orphan.removed || (dryRun && orphan.file)
-				? `${orphan.removed ? 'removed' : 'would remove'} ${orphan.file} (a generation the registry no longer has)\n`
+			orphan.dropped
+				? `${dryRun ? 'would remove' : 'removed'} ${orphan.file} (a generation the registry no longer has)\n`
 				: `not in the registry: ${orphan.file} — cage did not register it here; move it away or delete it\n`,
 		);
 	}
