@@ -11,7 +11,7 @@ import path from 'node:path';
 import {chunkCount, chunkAt} from '../chunker/plan.js';
 import {blockRange, ciphertextPayloadSize} from '../age/stream.js';
 import {writePrivateFile} from '../io/private-file.js';
-import {BackupError} from './registry.js';
+import {BackupError, recoveryHint} from './registry.js';
 
 export const manifestVersion = 1;
 export const manifestName = '.cage_backups.chunks.json';
@@ -45,21 +45,29 @@ export async function readManifests(dir: string): Promise<Manifests> {
 		throw error;
 	}
 
-	let data: Manifests;
+	const corrupt = async (what: string): Promise<never> => {
+		const prev = await fs.stat(`${file}.prev`).then(() => true, () => false);
+		throw new BackupError(`the chunk manifests ${file} are corrupt (${what}); they were not changed. To recover, ${recoveryHint(file, prev)}`);
+	};
+
+	let data: Manifests | undefined;
 	try {
 		data = JSON.parse(text) as Manifests;
 	} catch {
-		throw new BackupError(`the chunk manifests ${file} are corrupt (not valid JSON); restore the file from a copy, or run 'cage backup verify' on a registry-listed generation after removing it (generations without a manifest cannot be verified by chunk)`);
+		await corrupt('not valid JSON');
 	}
 
-	if (data?.tool !== 'cage' || data.kind !== 'backup-manifests' || typeof data.generations !== 'object') throw new BackupError(`${file} is not a cage chunk manifest file`);
+	if (data?.tool !== 'cage' || data.kind !== 'backup-manifests' || typeof data.generations !== 'object' || data.generations === null) return corrupt('not cage chunk manifests');
 	if (data.version > manifestVersion) throw new BackupError(`the chunk manifests ${file} were written by a newer cage (format ${data.version}); upgrade cage`);
 	return data;
 }
 
-/** Write the manifests (under the registry lock: the caller holds it). */
+/** Write the manifests (under the registry lock: the caller holds it), keeping the version they replace as `.prev`, as the registry does. */
 export async function writeManifests(dir: string, manifests: Manifests): Promise<void> {
-	await writePrivateFile(manifestPath(dir), `${JSON.stringify(manifests)}\n`, {replace: true});
+	const file = manifestPath(dir);
+	const current = await fs.readFile(file, 'utf8').catch(() => undefined);
+	if (current !== undefined) await writePrivateFile(`${file}.prev`, current, {replace: true});
+	await writePrivateFile(file, `${JSON.stringify(manifests)}\n`, {replace: true});
 }
 
 export function getManifest(manifests: Manifests, source: string, generation: number): GenerationManifest | undefined {

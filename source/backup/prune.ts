@@ -104,4 +104,4 @@ export async function prune(dir: string, policy: RetentionPolicy, {dryRun = fals
 }
 
 /** Names cage keeps in a backup directory besides generation files. */
-export const metadataNames = [registryName, `${registryName}.prev`, `${registryName}.lock`, manifestName];
+export const metadataNames = [registryName, `${registryName}.prev`, `${registryName}.lock`, manifestName, `${manifestName}.prev`];

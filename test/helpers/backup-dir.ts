@@ -10,7 +10,7 @@ import {parseRegistry, parseGenerationFileName, type Registry} from '../../sourc
 import type {Manifests} from '../../source/backup/manifest.js';
 
 /** Files cage itself keeps in a backup directory (besides generation files). */
-const metadata = /^\.cage_backups(\.json(\.prev|\.lock(\.takeover)?)?|\.chunks\.json|\.verify-[\da-f]+\.checkpoint\.json(\.lock)?)$/;
+const metadata = /^\.cage_backups(\.json(\.prev|\.lock(\.takeover)?)?|\.chunks\.json(\.prev)?|\.verify-[\da-f]+\.checkpoint\.json(\.lock)?)$/;
 /** A kill -9 inside an atomic write leaves its temp file (NAME.tmp-PID-…): junk, never data; the next prune removes it. */
 const temporary = /^\..*\.tmp-\d+-[\da-f]+$/;
 
