@@ -125,8 +125,8 @@ async function checkChunks(file: string, manifest: GenerationManifest, chunks: M
 	return outcomes as ChunkOutcome[];
 }
 
-/** The payload key, or why the key does not open this generation. */
-async function openWith(file: string, key: DecryptKey): Promise<Buffer | Error> {
+/** The payload key, or why the key does not open this generation (its message names `file`). */
+export async function openWith(file: string, key: DecryptKey): Promise<Buffer | Error> {
 	const handle = await fs.open(file, 'r');
 	try {
 		const header = await readHeader(async (buffer, offset, length, position) => (await handle.read(buffer, offset, length, position)).bytesRead, key.passphrase === undefined ? {identities: key.identities} : {passphrase: key.passphrase}, file);

@@ -19,7 +19,8 @@ import {getManifest, readManifests} from '../backup/manifest.js';
 import {prune, type PruneReport} from '../backup/prune.js';
 import type {RetentionPolicy} from '../backup/retention.js';
 import {BackupError, findGeneration, findSource, generationFileName, readRegistry, registryPath, type Generation, type Registry} from '../backup/registry.js';
-import {recordFindings, verifyGeneration, type VerifyFinding} from '../backup/verify.js';
+import {openWith, recordFindings, verifyGeneration, type VerifyFinding} from '../backup/verify.js';
+import {describeError} from '../errors.js';
 import {readVerifyCheckpoint, verifyCheckpointPath, type VerifyKeyKind} from '../backup/verify-checkpoint.js';
 import {runBackupVerify} from '../backup/verify-job.js';
 import {runPruneJob} from '../backup/prune-job.js';
@@ -523,6 +524,17 @@ ${jobFlagsHelp}`,
 		let key = await keyFrom(cli.flags);
 		if (!key && generation.passphrase) key = {passphrase: await readPassphrase({confirm: false})};
 		if (!key) throw new UsageError('missing identities: give -i IDENTITY_FILE (or -p)');
+		// Newer generations that are not complete are passed over: said, not silently.
+		const passed = registry.sources[source]!.generations.filter(g => g.generation > generation.generation).sort((a, b) => a.generation - b.generation);
+		if (passed.length > 0 && generationFlag(cli.flags.generation) === undefined) {
+			io.stderr.write(`cage backup restore: restoring generation ${generation.generation}, the newest complete one (newer: ${passed.map(g => `${g.generation} ${g.status}`).join(', ')})\n`);
+		}
+
+		// The key first (a header read): a wrong key is said before the whole file is read to verify it.
+		const generationFile = path.join(dir, generation.file);
+		// (A file that is gone is the verify's to mark missing.)
+		const opened = (await exists(generationFile)) ? await openWith(generationFile, key) : undefined;
+		if (opened instanceof Error) throw new BackupError(`not restoring generation ${generation.generation} of ${source}: ${describeError(opened)}`);
 		const finding = await verifyGeneration(dir, source, generation, getManifest(await readManifests(dir), source, generation.generation), {jobs: options.jobs});
 		if (finding.result !== 'ok') {
 			await recordFindings(dir, [finding]);
