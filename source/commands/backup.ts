@@ -9,7 +9,7 @@ import {ageChunkSize, decryptFile, encryptFile, resumeFile, type DecryptKey, typ
 import {parseRecipientArgs, readIdentityFiles, readRecipientsFiles} from '../age/keys.js';
 import {JobEmitter} from '../chunker/emitter.js';
 import {defaultBackupDir, type Settings} from '../config.js';
-import {checkReadableFile, exists, OutputExistsError} from '../io/files.js';
+import {checkReadableFile, exists, InputError, OutputExistsError} from '../io/files.js';
 import {ControlProxy} from '../jobs/control-proxy.js';
 import {outputCheckpointPath, readCheckpointFor} from '../jobs/locate.js';
 import {runSession} from '../session/session.js';
@@ -131,7 +131,11 @@ ${jobFlagsHelp}
 		const policy = retentionPolicy(cli.flags, options.settings);
 		const recipients = cli.flags.passphrase ? [] : [...parseRecipientArgs(recipientArgs), ...(await readRecipientsFiles(recipientFiles))];
 		const sizes = new Map<string, number>();
-		for (const file of cli.input) sizes.set(path.resolve(file), await checkReadableFile(file));
+		for (const file of cli.input) {
+			// checkReadableFile's hint (--recursive) is the encrypt commands'; a backup is of files.
+			if ((await fs.stat(file).catch(() => undefined))?.isDirectory()) throw new InputError(`${file} is a directory: a backup is of files, one generation each; name the files, or archive the directory (tar) and back that up`);
+			sizes.set(path.resolve(file), await checkReadableFile(file));
+		}
 		const dir = backupDir(cli.flags.to, options.settings);
 		await fs.mkdir(dir, {recursive: true, mode: 0o700});
 		for (const source of sizes.keys()) if (path.dirname(source) === dir) throw new UsageError(`${source} is inside the backup directory ${dir}; back up files from elsewhere`);
