@@ -43,3 +43,5 @@ export {expiredGenerations, type RetentionPolicy} from './backup/retention.js';
 export {startGeneration, finishGeneration} from './backup/generations.js';
 export {prune, type PruneReport} from './backup/prune.js';
 export {verifyGeneration, recordFindings, type VerifyFinding} from './backup/verify.js';
+export {runBackupVerify, type BackupVerifyTarget, type BackupVerifyResult} from './backup/verify-job.js';
+export {readVerifyCheckpoint, verifyCheckpointPath, findVerifyCheckpoints, verifyCheckpointVersion, type VerifyCheckpoint, type VerifyTargetProgress} from './backup/verify-checkpoint.js';

@@ -5,29 +5,32 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import {fingerprint, readWriterRecord, runningWriter, type SourceFingerprint} from '../chunker/checkpoint.js';
+import {CheckpointStore, fingerprint, fingerprintChanges, readWriterRecord, runningWriter, writerStamp, type SourceFingerprint} from '../chunker/checkpoint.js';
 import {claimPath} from '../jobs/claim.js';
 import {outputCheckpointPath, partialPath} from '../jobs/locate.js';
 import {buildManifest, readManifests, setManifest, writeManifests} from './manifest.js';
-import {generationFileName, readRegistry, sourceEntry, withRegistryLock, writeRegistry, type Generation, type Registry} from './registry.js';
+import type {RetentionPolicy} from './retention.js';
+import {generationFileName, parseGenerationFileName, readRegistry, registryPath, sourceEntry, withRegistryLock, writeRegistry, type Generation, type Registry} from './registry.js';
 
 /** Same file, same contents as far as a fingerprint tells (size, mtime, inode, change time). */
 export function sameFingerprint(a: SourceFingerprint, b: SourceFingerprint): boolean {
 	return a.size === b.size && a.mtimeMs === b.mtimeMs && a.ino === b.ino && a.dev === b.dev && (a.ctimeMs === undefined || b.ctimeMs === undefined || a.ctimeMs === b.ctimeMs);
 }
 
-export type StartResult = {kind: 'unchanged'; newest: Generation} | {kind: 'started'; generation: Generation; path: string};
+export type StartResult = {kind: 'unchanged'; newest: Generation} | {kind: 'running'; generation: Generation} | {kind: 'started'; generation: Generation; path: string};
 
 /**
  * Register a new generation of `source` as `partial`, or report the source unchanged since its
- * newest complete generation (unless `force`).
+ * newest complete generation, or being backed up as it is now by another cage process (unless
+ * `force`). Its number is past every number the registry had and every generation file of the
+ * source on disk (a registry put back from `.prev` may not know the newest), so none is reused.
  */
 export async function startGeneration(
 	dir: string,
 	source: string,
 	who: {recipients: string[]; passphrase: boolean},
 	chunkSize: number,
-	{force = false} = {},
+	{force = false, retention}: {force?: boolean; retention?: RetentionPolicy} = {},
 ): Promise<StartResult> {
 	return withRegistryLock(dir, async () => {
 		const registry = await readRegistry(dir);
@@ -35,6 +38,17 @@ export async function startGeneration(
 		const now = await fingerprint(source);
 		const newest = [...entry.generations].filter(g => g.status === 'complete').sort((a, b) => b.generation - a.generation)[0];
 		if (!force && newest && sameFingerprint(newest.source, now)) return {kind: 'unchanged', newest};
+		if (!force) {
+			for (const generation of entry.generations) {
+				if (generation.status === 'partial' && sameFingerprint(generation.source, now) && (await partialState(dir, generation)) === 'running') return {kind: 'running', generation};
+			}
+		}
+
+		for (const name of await fs.readdir(dir).catch(() => [] as string[])) {
+			const parsed = parseGenerationFileName(name.replace(/\.lock$/, ''));
+			if (parsed?.id === entry.id) entry.nextGeneration = Math.max(entry.nextGeneration, parsed.generation + 1);
+		}
+
 		const number = entry.nextGeneration++;
 		const generation: Generation = {
 			generation: number,
@@ -46,6 +60,8 @@ export async function startGeneration(
 			chunkSize,
 			recipients: who.recipients,
 			passphrase: who.passphrase,
+			writer: writerStamp(),
+			...(retention ? {retention} : {}),
 		};
 		entry.generations.push(generation);
 		await writeRegistry(dir, registry);
@@ -75,6 +91,8 @@ export async function finishGeneration(dir: string, source: string, number: numb
 		await writeManifests(dir, manifests);
 		found.status = 'complete';
 		found.fileSize = manifest.fileSize;
+		delete found.writer;
+		delete found.retention;
 		await writeRegistry(dir, registry);
 		return found;
 	});
@@ -83,7 +101,11 @@ export async function finishGeneration(dir: string, source: string, number: numb
 /** What is on disk for a partial generation. */
 export type PartialState = 'running' | 'resumable' | 'finished' | 'dead';
 
-/** Whether a `partial` generation is being written now, can be resumed, was finished (by `cage resume`) or is dead. */
+/**
+ * Whether a `partial` generation is being written now, can be resumed, was finished (by `cage
+ * resume`) or is dead: its writer is gone and it cannot be resumed (killed before its first
+ * checkpoint, or its source changed since it began).
+ */
 export async function partialState(dir: string, generation: Generation): Promise<PartialState> {
 	const output = path.join(dir, generation.file);
 	const checkpoint = outputCheckpointPath(output);
@@ -91,19 +113,33 @@ export async function partialState(dir: string, generation: Generation): Promise
 		if (runningWriter(readWriterRecord(record)) !== undefined) return 'running';
 	}
 
+	// The create that registered it, between registering and claiming its output (or running still).
+	if (generation.writer && runningWriter(generation.writer) !== undefined) return 'running';
 	const has = async (file: string) => fs.stat(file).then(() => true, () => false);
-	if (await has(checkpoint)) return 'resumable';
-	if (await has(partialPath(output))) {
-		// A partial output with no checkpoint: a job killed before its first checkpoint, or one
-		// that has just started (its claim names it, seen above). Young ones are left alone.
-		const stat = await fs.stat(partialPath(output)).catch(() => undefined);
-		return stat && Date.now() - stat.mtimeMs < 60_000 ? 'running' : 'dead';
+	if (await has(checkpoint)) return (await resumableSource(checkpoint)) ? 'resumable' : 'dead';
+	if (await has(output)) return 'finished';
+	// Its writer is known and gone, and it left no checkpoint: nothing can finish it.
+	if (generation.writer) return 'dead';
+	// A registry of an older cage names no writer: a young entry may be a job starting.
+	const partial = await fs.stat(partialPath(output)).catch(() => undefined);
+	if (partial) return Date.now() - partial.mtimeMs < 60_000 ? 'running' : 'dead';
+	return Date.now() - Date.parse(generation.createdAt) < startGraceMs ? 'running' : 'dead';
+}
+
+/**
+ * Whether the checkpoint's source is still the file it was made from (so a resume can go on). A
+ * checkpoint that cannot be read is left for the resume to say what is wrong with it.
+ */
+async function resumableSource(checkpoint: string): Promise<boolean> {
+	let source: SourceFingerprint;
+	try {
+		({source} = await new CheckpointStore(checkpoint).read());
+	} catch {
+		return true;
 	}
 
-	if (await has(output)) return 'finished';
-	// Nothing on disk yet: a create registers its generation a moment before its job claims the
-	// output, so a young entry is a job starting, not a dead one.
-	return Date.now() - Date.parse(generation.createdAt) < startGraceMs ? 'running' : 'dead';
+	const now = await fingerprint(source.path).catch(() => undefined);
+	return now !== undefined && fingerprintChanges(source, now).length === 0;
 }
 
 /** How long a registered generation with nothing on disk yet counts as starting. */
@@ -120,4 +156,24 @@ export async function partialGenerations(dir: string, registry: Registry, only?:
 	}
 
 	return found;
+}
+
+/**
+ * The partial generation whose age file `output` is, when it is one (a `cage resume` of it has
+ * just finished the file): its directory, source and generation. Else undefined.
+ */
+export async function generationOfOutput(output: string): Promise<{dir: string; source: string; generation: Generation} | undefined> {
+	const dir = path.dirname(output);
+	const parsed = parseGenerationFileName(path.basename(output));
+	if (!parsed || parsed.base !== path.basename(output)) return undefined;
+	const exists = await fs.stat(registryPath(dir)).then(() => true, () => false);
+	if (!exists) return undefined;
+	const registry = await readRegistry(dir);
+	for (const [source, entry] of Object.entries(registry.sources)) {
+		if (entry.id !== parsed.id) continue;
+		const generation = entry.generations.find(g => g.generation === parsed.generation && g.file === parsed.base && g.status === 'partial');
+		if (generation) return {dir, source, generation};
+	}
+
+	return undefined;
 }

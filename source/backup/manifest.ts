@@ -11,7 +11,7 @@ import path from 'node:path';
 import {chunkCount, chunkAt} from '../chunker/plan.js';
 import {blockRange, ciphertextPayloadSize} from '../age/stream.js';
 import {writePrivateFile} from '../io/private-file.js';
-import {BackupError} from './registry.js';
+import {BackupError, recoveryHint} from './registry.js';
 
 export const manifestVersion = 1;
 export const manifestName = '.cage_backups.chunks.json';
@@ -45,21 +45,29 @@ export async function readManifests(dir: string): Promise<Manifests> {
 		throw error;
 	}
 
-	let data: Manifests;
+	const corrupt = async (what: string): Promise<never> => {
+		const prev = await fs.stat(`${file}.prev`).then(() => true, () => false);
+		throw new BackupError(`the chunk manifests ${file} are corrupt (${what}); they were not changed. To recover, ${recoveryHint(file, prev)}`);
+	};
+
+	let data: Manifests | undefined;
 	try {
 		data = JSON.parse(text) as Manifests;
 	} catch {
-		throw new BackupError(`the chunk manifests ${file} are corrupt (not valid JSON); restore the file from a copy, or run 'cage backup verify' on a registry-listed generation after removing it (generations without a manifest cannot be verified by chunk)`);
+		await corrupt('not valid JSON');
 	}
 
-	if (data?.tool !== 'cage' || data.kind !== 'backup-manifests' || typeof data.generations !== 'object') throw new BackupError(`${file} is not a cage chunk manifest file`);
+	if (data?.tool !== 'cage' || data.kind !== 'backup-manifests' || typeof data.generations !== 'object' || data.generations === null) return corrupt('not cage chunk manifests');
 	if (data.version > manifestVersion) throw new BackupError(`the chunk manifests ${file} were written by a newer cage (format ${data.version}); upgrade cage`);
 	return data;
 }
 
-/** Write the manifests (under the registry lock: the caller holds it). */
+/** Write the manifests (under the registry lock: the caller holds it), keeping the version they replace as `.prev`, as the registry does. */
 export async function writeManifests(dir: string, manifests: Manifests): Promise<void> {
-	await writePrivateFile(manifestPath(dir), `${JSON.stringify(manifests)}\n`, {replace: true});
+	const file = manifestPath(dir);
+	const current = await fs.readFile(file, 'utf8').catch(() => undefined);
+	if (current !== undefined) await writePrivateFile(`${file}.prev`, current, {replace: true});
+	await writePrivateFile(file, `${JSON.stringify(manifests)}\n`, {replace: true});
 }
 
 export function getManifest(manifests: Manifests, source: string, generation: number): GenerationManifest | undefined {
@@ -104,18 +112,30 @@ export async function hashRange(handle: fs.FileHandle, start: number, end: numbe
 	return hash.digest('hex');
 }
 
-/** Run `work` over `items`, at most `jobs` at once, results in order. */
+/**
+ * Run `work` over `items`, at most `jobs` at once, results in order. After a failure no item is
+ * started, and the first error is thrown only once the items in flight have settled: nothing of
+ * the run goes on behind the caller's back (a verify saves its checkpoint after it).
+ */
 export async function inParallel<T, R>(items: T[], jobs: number, work: (item: T) => Promise<R>): Promise<R[]> {
 	const results = new Array<R>(items.length);
 	let next = 0;
+	let failed = false;
+	let first: unknown;
 	await Promise.all(
 		Array.from({length: Math.max(1, Math.min(jobs, items.length))}, async () => {
-			while (next < items.length) {
+			while (!failed && next < items.length) {
 				const index = next++;
-				results[index] = await work(items[index]!);
+				try {
+					results[index] = await work(items[index]!);
+				} catch (error) {
+					if (!failed) first = error;
+					failed = true;
+				}
 			}
 		}),
 	);
+	if (failed) throw first;
 	return results;
 }
 

@@ -7,8 +7,10 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import {faultPoint} from '../io/fault.js';
+import {removeStaleTemporaries} from '../chunker/checkpoint.js';
+import {faultPause, faultPoint} from '../io/fault.js';
 import {syncDirectory} from '../io/files.js';
+import {claimPath} from '../jobs/claim.js';
 import {outputCheckpointPath, partialPath} from '../jobs/locate.js';
 import {partialState} from './generations.js';
 import {readManifests, setManifest, writeManifests} from './manifest.js';
@@ -19,8 +21,8 @@ import {manifestName} from './manifest.js';
 export type PruneReport = {
 	/** Generations deleted (or, in a dry run, that would be). */
 	removed: Array<{source: string; generation: Generation; reason: 'retention' | 'journal' | 'dead'}>;
-	/** Files no registry entry names: removed when they belong to a generation the registry dropped, else left and reported. */
-	orphans: Array<{file: string; removed: boolean}>;
+	/** Files no registry entry names: removed (`dropped`) when they belong to a generation the registry dropped, else left and reported. */
+	orphans: Array<{file: string; removed: boolean; dropped: boolean}>;
 };
 
 /** Apply `policy` to every source of `dir` (or only `source`). */
@@ -28,6 +30,8 @@ export async function prune(dir: string, policy: RetentionPolicy, {dryRun = fals
 	return withRegistryLock(dir, async () => {
 		const registry = await readRegistry(dir);
 		const report: PruneReport = {removed: [], orphans: []};
+		// What a kill -9 inside an atomic write of the registry or manifests left (NAME.tmp-PID-…, of a dead process).
+		if (!dryRun) for (const name of metadataNames) await removeStaleTemporaries(path.join(dir, name));
 		for (const [source, entry] of Object.entries(registry.sources)) {
 			if (only !== undefined && source !== only) continue;
 			for (const generation of expiredGenerations(entry.generations, policy)) {
@@ -45,28 +49,38 @@ export async function prune(dir: string, policy: RetentionPolicy, {dryRun = fals
 		const ids = new Map(Object.values(registry.sources).map(entry => [entry.id, entry.nextGeneration]));
 		const names = await fs.readdir(dir);
 		for (const name of names) {
-			const parsed = parseGenerationFileName(name);
+			// A generation's file, partial output or checkpoint, or the claim on its checkpoint.
+			const parsed = parseGenerationFileName(name.replace(/\.lock$/, ''));
 			if (!parsed || named.has(parsed.base)) continue;
 			// A generation the registry dropped (numbers are never reused): its file is left over.
 			const dropped = ids.has(parsed.id) && parsed.generation < ids.get(parsed.id)!;
 			if (only !== undefined && !dropped) continue;
-			report.orphans.push({file: path.join(dir, name), removed: dropped && !dryRun});
+			report.orphans.push({file: path.join(dir, name), removed: dropped && !dryRun, dropped});
 		}
 
 		if (dryRun) return report;
 		if (report.removed.length > 0) {
 			// 1. The journal: every generation about to be deleted is marked, before any file goes.
 			for (const {generation} of report.removed) generation.status = 'pruning';
+			await faultPause('slow-prune', 15);
 			await writeRegistry(dir, registry);
 			faultPoint('backup-prune-journaled');
 			// 2. The files.
 			for (const {generation} of report.removed) {
 				const file = path.join(dir, generation.file);
-				for (const each of [file, partialPath(file), outputCheckpointPath(file)]) await fs.rm(each, {force: true});
+				const checkpoint = outputCheckpointPath(file);
+				// With what a killed job of it left: the claim on its checkpoint, a checkpoint's temp file.
+				for (const each of [file, partialPath(file), checkpoint, claimPath(checkpoint)]) {
+					await faultPause('slow-prune', 15);
+					await fs.rm(each, {force: true});
+				}
+
+				await removeStaleTemporaries(checkpoint);
 			}
 
 			await syncDirectory(dir);
 			faultPoint('backup-prune-deleted');
+			await faultPause('slow-prune', 15);
 			// 3. The entries and their manifests.
 			const manifests = await readManifests(dir);
 			for (const {source, generation} of report.removed) {
@@ -76,13 +90,18 @@ export async function prune(dir: string, policy: RetentionPolicy, {dryRun = fals
 			}
 
 			await writeManifests(dir, manifests);
+			await faultPause('slow-prune', 15);
 			await writeRegistry(dir, registry);
 		}
 
-		for (const orphan of report.orphans) if (orphan.removed) await fs.rm(orphan.file, {force: true});
+		for (const orphan of report.orphans) {
+			if (!orphan.removed) continue;
+			await faultPause('slow-prune', 15);
+			await fs.rm(orphan.file, {force: true});
+		}
 		return report;
 	});
 }
 
 /** Names cage keeps in a backup directory besides generation files. */
-export const metadataNames = [registryName, `${registryName}.prev`, `${registryName}.lock`, manifestName];
+export const metadataNames = [registryName, `${registryName}.prev`, `${registryName}.lock`, manifestName, `${manifestName}.prev`];

@@ -37,6 +37,13 @@ export type Generation = {
 	/** Public recipients (age1…); empty for a passphrase. */
 	recipients: string[];
 	passphrase: boolean;
+	/**
+	 * The process that registered the generation and is writing it (while `partial`): when it is
+	 * gone and nothing can resume the generation, the generation is dead.
+	 */
+	writer?: {pid: number; pidStart?: string};
+	/** The retention the create that began it applies once it is finished (while `partial`): a resume applies the same. */
+	retention?: {keepLast: number; keepDays: number};
 	/** Chunks the last verify found damaged. */
 	damagedChunks?: number[];
 	verifiedAt?: string;
@@ -83,12 +90,19 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 	return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** Validate registry text; errors name `file` and say how to recover. */
-export function parseRegistry(text: string, file: string): Registry {
+/** How to recover from a corrupt metadata file `file` of a backup directory (with its `.prev`, when there is one). */
+export function recoveryHint(file: string, prev: boolean): string {
+	const dir = path.dirname(file);
+	const keep = `set it aside ('mv ${file} ${file}.damaged')`;
+	return prev
+		? `its previous version is kept as ${file}.prev: ${keep}, put that back ('cp ${file}.prev ${file}'), then 'cage backup list --to ${dir}' and 'cage backup prune --dry-run --to ${dir}' show what it knows and what it does not`
+		: `no previous version (${file}.prev) is kept: restore it from a copy of ${dir}; its generation files are ordinary age files, which 'age -d' decrypts`;
+}
+
+/** Validate registry text; errors name `file` and say how to recover (`prev`: whether `file.prev` exists). */
+export function parseRegistry(text: string, file: string, {prev = true}: {prev?: boolean} = {}): Registry {
 	const corrupt = (what: string): never => {
-		throw new BackupError(
-			`the backup registry ${file} is corrupt (${what}); it was not changed. Its previous version is ${file}.prev: check it ('cage backup list --to ${path.dirname(file)}' after 'cp ${file}.prev ${file}'), then run 'cage backup prune' to reconcile the files`,
-		);
+		throw new BackupError(`the backup registry ${file} is corrupt (${what}); it was not changed. To recover, ${recoveryHint(file, prev)}`);
 	};
 
 	let data: unknown;
@@ -133,7 +147,13 @@ export async function readRegistry(dir: string): Promise<Registry> {
 		throw error;
 	}
 
-	return parseRegistry(text, file);
+	const prev = async () => fs.stat(`${file}.prev`).then(() => true, () => false);
+	try {
+		return parseRegistry(text, file);
+	} catch (error) {
+		if (error instanceof BackupError && !(await prev())) return parseRegistry(text, file, {prev: false});
+		throw error;
+	}
 }
 
 /** Write the registry (0600, atomically), keeping the version it replaces as `.prev`. */

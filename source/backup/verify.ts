@@ -40,6 +40,13 @@ export type VerifyOptions = {
 	only?: number[];
 	/** Where chunk events go (chunk:start, chunk:done for an intact chunk, chunk:failed for a damaged one), as item `item`. */
 	events?: {emitter: JobEmitter; item: number};
+	/**
+	 * What an interrupted run checked: the first `done` chunks to check, and which of them were
+	 * damaged (and why). Those are not read again; the finding is the one a whole run would give.
+	 */
+	resume?: {done: number; damaged: ReadonlyArray<{id: number; problem: string}>};
+	/** Told of each chunk as it is committed (in order): how many are committed, and what this one was found. */
+	onCommit?: (done: number, chunk: {id: number; problem?: string}) => void;
 };
 
 /** The chunks a sample checks: `percent` of them at random (at least one), always with the last (where a cut shows). */
@@ -59,8 +66,18 @@ type ChunkOutcome = {chunk: ManifestChunk; problem?: string};
 async function checkChunks(file: string, manifest: GenerationManifest, chunks: ManifestChunk[], pool: WorkerPool, payload: Buffer | undefined, options: VerifyOptions): Promise<ChunkOutcome[]> {
 	const {events} = options;
 	const outcomes: Array<ChunkOutcome | undefined> = [];
-	let emitted = 0;
+	// What an interrupted run found: committed already (a damaged one is shown failed again).
+	const before = new Map((options.resume?.damaged ?? []).map(chunk => [chunk.id, chunk.problem]));
+	const done = Math.min(options.resume?.done ?? 0, chunks.length);
 	let bytesDone = 0;
+	for (const [index, chunk] of chunks.slice(0, done).entries()) {
+		const problem = before.get(chunk.id);
+		outcomes[index] = {chunk, ...(problem === undefined ? {} : {problem})};
+		if (problem === undefined) bytesDone += chunk.end - chunk.start;
+		else events?.emitter.send({type: 'chunk:failed', chunk: chunk.id, start: chunk.start, size: chunk.end - chunk.start, attempt: 1, item: events.item, willRetry: false, error: `${problem} (found before the interruption)`, code: 'EDAMAGED'});
+	}
+
+	let emitted = done;
 	const startedAt = new Map<number, number>();
 	const emitReady = () => {
 		while (outcomes[emitted] !== undefined) {
@@ -77,10 +94,11 @@ async function checkChunks(file: string, manifest: GenerationManifest, chunks: M
 			}
 
 			emitted++;
+			options.onCommit?.(emitted, {id: chunk.id, ...(problem === undefined ? {} : {problem})});
 		}
 	};
 
-	const tasks = chunks.map((chunk, index) => ({chunk, index}));
+	const tasks = chunks.map((chunk, index) => ({chunk, index})).slice(done);
 	await inParallel(tasks, options.jobs, async ({chunk, index}) => {
 		startedAt.set(chunk.id, performance.now());
 		events?.emitter.send({type: 'chunk:start', chunk: chunk.id, start: chunk.start, size: chunk.end - chunk.start, attempt: 1, item: events.item});
@@ -107,8 +125,8 @@ async function checkChunks(file: string, manifest: GenerationManifest, chunks: M
 	return outcomes as ChunkOutcome[];
 }
 
-/** The payload key, or why the key does not open this generation. */
-async function openWith(file: string, key: DecryptKey): Promise<Buffer | Error> {
+/** The payload key, or why the key does not open this generation (its message names `file`). */
+export async function openWith(file: string, key: DecryptKey): Promise<Buffer | Error> {
 	const handle = await fs.open(file, 'r');
 	try {
 		const header = await readHeader(async (buffer, offset, length, position) => (await handle.read(buffer, offset, length, position)).bytesRead, key.passphrase === undefined ? {identities: key.identities} : {passphrase: key.passphrase}, file);

@@ -275,7 +275,12 @@ function checkProgress(checkpoint: Checkpoint, fail: (what: string) => never): v
  * sorted) under `key`. Checked with `hasValidSeal` once the job's key is unwrapped.
  */
 export function sealOf(checkpoint: Omit<Checkpoint, 'seal'>, key: Uint8Array): string {
-	return createHmac('sha256', key).update(canonicalJson(checkpoint)).digest('hex');
+	return sealJson(checkpoint, key);
+}
+
+/** HMAC-SHA256 (hex) under `key` of `value`'s canonical JSON (keys sorted): the seal of any checkpoint-like record. */
+export function sealJson(value: unknown, key: Uint8Array): string {
+	return createHmac('sha256', key).update(canonicalJson(value)).digest('hex');
 }
 
 /** Whether the checkpoint's seal is the one `key` gives (false when it has none). */

@@ -9,17 +9,19 @@ import {ageChunkSize, decryptFile, encryptFile, resumeFile, type DecryptKey, typ
 import {parseRecipientArgs, readIdentityFiles, readRecipientsFiles} from '../age/keys.js';
 import {JobEmitter} from '../chunker/emitter.js';
 import {defaultBackupDir, type Settings} from '../config.js';
-import {checkReadableFile, exists, OutputExistsError} from '../io/files.js';
+import {checkReadableFile, exists, InputError, OutputExistsError} from '../io/files.js';
 import {ControlProxy} from '../jobs/control-proxy.js';
 import {outputCheckpointPath, readCheckpointFor} from '../jobs/locate.js';
 import {runSession} from '../session/session.js';
 import {shellQuote} from '../shell-quote.js';
-import {finishGeneration, partialGenerations, startGeneration} from '../backup/generations.js';
+import {finishGeneration, generationOfOutput, partialGenerations, startGeneration} from '../backup/generations.js';
 import {getManifest, readManifests} from '../backup/manifest.js';
 import {prune, type PruneReport} from '../backup/prune.js';
 import type {RetentionPolicy} from '../backup/retention.js';
-import {BackupError, findGeneration, findSource, readRegistry, registryPath, type Generation, type Registry} from '../backup/registry.js';
-import {recordFindings, verifyGeneration, type VerifyFinding} from '../backup/verify.js';
+import {BackupError, findGeneration, findSource, generationFileName, readRegistry, registryPath, type Generation, type Registry} from '../backup/registry.js';
+import {openWith, recordFindings, verifyGeneration, type VerifyFinding} from '../backup/verify.js';
+import {describeError} from '../errors.js';
+import {readVerifyCheckpoint, verifyCheckpointPath, type VerifyKeyKind} from '../backup/verify-checkpoint.js';
 import {runBackupVerify} from '../backup/verify-job.js';
 import {runPruneJob} from '../backup/prune-job.js';
 import {resolveChunkSize} from './chunk-plan.js';
@@ -63,8 +65,8 @@ function printPrune(report: PruneReport, io: Io, dryRun: boolean): void {
 
 	for (const orphan of report.orphans) {
 		io.stdout.write(
-			orphan.removed || (dryRun && orphan.file)
-				? `${orphan.removed ? 'removed' : 'would remove'} ${orphan.file} (a generation the registry no longer has)\n`
+			orphan.dropped
+				? `${dryRun ? 'would remove' : 'removed'} ${orphan.file} (a generation the registry no longer has)\n`
 				: `not in the registry: ${orphan.file} — cage did not register it here; move it away or delete it\n`,
 		);
 	}
@@ -104,7 +106,9 @@ ${toHelp}
 ${retentionHelp}
 ${jobFlagsHelp}
 
-	Interrupted (q, Ctrl-C, kill -9): exit 75; continue with 'cage backup resume FILE'.
+	Interrupted (q, Ctrl-C, kill -9, a full disk): exit 75; continue with 'cage backup resume FILE',
+	or run the same 'cage backup create' again: an interrupted generation of a file unchanged since,
+	to the same recipients, is continued rather than begun again.
 
 	Examples
 	  $ cage backup create db.dump -R team.txt
@@ -127,7 +131,11 @@ ${jobFlagsHelp}
 		const policy = retentionPolicy(cli.flags, options.settings);
 		const recipients = cli.flags.passphrase ? [] : [...parseRecipientArgs(recipientArgs), ...(await readRecipientsFiles(recipientFiles))];
 		const sizes = new Map<string, number>();
-		for (const file of cli.input) sizes.set(path.resolve(file), await checkReadableFile(file));
+		for (const file of cli.input) {
+			// checkReadableFile's hint (--recursive) is the encrypt commands'; a backup is of files.
+			if ((await fs.stat(file).catch(() => undefined))?.isDirectory()) throw new InputError(`${file} is a directory: a backup is of files, one generation each; name the files, or archive the directory (tar) and back that up`);
+			sizes.set(path.resolve(file), await checkReadableFile(file));
+		}
 		const dir = backupDir(cli.flags.to, options.settings);
 		await fs.mkdir(dir, {recursive: true, mode: 0o700});
 		for (const source of sizes.keys()) if (path.dirname(source) === dir) throw new UsageError(`${source} is inside the backup directory ${dir}; back up files from elsewhere`);
@@ -135,14 +143,33 @@ ${jobFlagsHelp}
 		let worst: number = exitCodes.ok;
 		for (const [source, size] of sizes) {
 			const chunkSize = ageChunkSize(resolveChunkSize(size, chunkSizeFlag, options.settings.chunkSize));
+			const partials = await partialGenerations(dir, await readRegistry(dir), source);
 			// A generation `cage resume` finished after an interruption gets its manifest now.
-			for (const {generation} of (await partialGenerations(dir, await readRegistry(dir), source)).filter(found => found.state === 'finished')) {
+			for (const {generation} of partials.filter(found => found.state === 'finished')) {
 				await finishGeneration(dir, source, generation.generation, options.jobs);
 			}
 
-			const started = await startGeneration(dir, source, {recipients, passphrase: Boolean(cli.flags.passphrase)}, chunkSize, {force: Boolean(cli.flags.force)});
+			// An interrupted generation of this very file, to the same recipients, is continued rather
+			// than begun again (a passphrase one is not: the passphrase typed now may be another).
+			const interrupted = partials
+				.filter(found => found.state === 'resumable' && !found.generation.passphrase && !cli.flags.passphrase && sameRecipients(found.generation.recipients, recipients))
+				.sort((a, b) => b.generation.generation - a.generation.generation)[0];
+			if (interrupted) {
+				io.stderr.write(`cage backup create: continuing generation ${interrupted.generation.generation} of ${source}, which was interrupted\n`);
+				const exitCode = await continueGeneration(dir, source, interrupted.generation, options, policy, io);
+				if (exitCode === exitCodes.interrupted) return exitCode;
+				if (exitCode !== exitCodes.ok) worst = exitCode;
+				continue;
+			}
+
+			const started = await startGeneration(dir, source, {recipients, passphrase: Boolean(cli.flags.passphrase)}, chunkSize, {force: Boolean(cli.flags.force), retention: policy});
 			if (started.kind === 'unchanged') {
 				io.stderr.write(`cage backup create: ${source} is unchanged since generation ${started.newest.generation} (${started.newest.createdAt}); skipped (--force makes a new one)\n`);
+				continue;
+			}
+
+			if (started.kind === 'running') {
+				io.stderr.write(`cage backup create: ${source} is being backed up as it is now by another cage process (generation ${started.generation.generation}, 'cage backup list' shows it); skipped (--force makes another one)\n`);
 				continue;
 			}
 
@@ -151,7 +178,7 @@ ${jobFlagsHelp}
 				encryptFile(source, started.path, target, {emitter, control, ...ageJobSettings(options), chunkSize, checkpoint: true}),
 			);
 			if (exitCode === exitCodes.interrupted) {
-				io.stderr.write(`cage backup create: generation ${generation.generation} of ${source} is not finished; continue it with 'cage backup resume ${shellQuote(source)} --to ${shellQuote(dir)}'\n`);
+				io.stderr.write(`cage backup create: generation ${generation.generation} of ${source} is not finished; continue it with 'cage backup resume ${shellQuote(source)} --to ${shellQuote(dir)}' (or the 'cage resume' above), or run this create again\n`);
 				return exitCode;
 			}
 
@@ -186,27 +213,59 @@ ${jobFlagsHelp}`,
 		if (!file) throw new UsageError('missing FILE');
 		if (extra.length > 0) throw new UsageError(`unexpected argument '${extra[0]!}'`);
 		const options = resolveJobOptions(cli.flags, io);
-		const policy = retentionPolicy(cli.flags, options.settings);
 		const dir = await existingBackupDir(cli.flags.to, options.settings);
 		const registry = await readRegistry(dir);
 		const source = findSource(registry, file, dir);
 		const partials = (await partialGenerations(dir, registry, source)).sort((a, b) => b.generation.generation - a.generation.generation);
 		const found = partials.find(each => each.state !== 'dead');
-		if (!found) throw new BackupError(`${source} has no interrupted generation to resume in ${dir}${partials.length > 0 ? ' (the interrupted ones stopped before their first checkpoint: \'cage backup prune\' removes them; run \'cage backup create\' again)' : ''}`);
+		if (!found) throw new BackupError(`${source} has no interrupted generation to resume in ${dir}${partials.length > 0 ? ' (the interrupted ones cannot be resumed: they stopped before their first checkpoint, or the file changed since; run \'cage backup create\' again: it makes a new one, and removes them)' : ''}`);
 		if (found.state === 'running') throw new BackupError(`generation ${found.generation.generation} of ${source} is being written by another cage process now`);
-		if (found.state === 'resumable') {
-			const output = path.join(dir, found.generation.file);
-			const checkpoint = await readCheckpointFor(outputCheckpointPath(output));
-			const exitCode = await runCreateJob(options, io, source, async (emitter, control) =>
-				resumeFile(checkpoint, outputCheckpointPath(output), {emitter, control, ...ageJobSettings(options)}),
-			);
-			if (exitCode !== exitCodes.ok) return exitCode;
+		// The retention of the create that began it, unless given now.
+		const given = cli.flags.keepLast !== undefined || cli.flags.keepDays !== undefined;
+		const policy = !given && found.generation.retention ? found.generation.retention : retentionPolicy(cli.flags, options.settings);
+		if (found.state === 'finished') {
+			await finishAndRetain(dir, source, found.generation.generation, options, policy, io);
+			return exitCodes.ok;
 		}
 
-		await finishAndRetain(dir, source, found.generation.generation, options, policy, io);
-		return exitCodes.ok;
+		return continueGeneration(dir, source, found.generation, options, policy, io);
 	},
 });
+
+/** Whether two lists of recipients are the same set. */
+function sameRecipients(a: readonly string[], b: readonly string[]): boolean {
+	const sorted = (list: readonly string[]) => [...new Set(list)].sort().join('\n');
+	return sorted(a) === sorted(b);
+}
+
+/**
+ * After `cage resume` finished an age file: when it is a backup generation, its manifest is
+ * recorded and the retention of the create that began it applied, as `backup resume` does.
+ */
+export async function finishResumedGeneration(output: string, options: JobOptions, io: Io): Promise<void> {
+	const found = await generationOfOutput(output);
+	if (!found) return;
+	const {dir, source, generation} = found;
+	const finished = await finishGeneration(dir, source, generation.generation, options.jobs);
+	io.stdout.write(`${source}: generation ${finished.generation} written to ${path.join(dir, finished.file)} (${finished.fileSize ?? 0} bytes)\n`);
+	if (generation.retention) printPrune(await prune(dir, generation.retention, {source}), io, false);
+}
+
+/** Continue an interrupted generation from its checkpoint, then record its manifest and apply retention; the exit code. */
+async function continueGeneration(dir: string, source: string, generation: Generation, options: JobOptions, policy: RetentionPolicy, io: Io): Promise<number> {
+	const output = path.join(dir, generation.file);
+	const checkpoint = await readCheckpointFor(outputCheckpointPath(output));
+	const exitCode = await runCreateJob(options, io, source, async (emitter, control) =>
+		resumeFile(checkpoint, outputCheckpointPath(output), {emitter, control, ...ageJobSettings(options)}),
+	);
+	if (exitCode === exitCodes.interrupted) {
+		io.stderr.write(`cage backup: generation ${generation.generation} of ${source} is not finished; continue it with 'cage backup resume ${shellQuote(source)} --to ${shellQuote(dir)}' (or the 'cage resume' above)\n`);
+	}
+
+	if (exitCode !== exitCodes.ok) return exitCode;
+	await finishAndRetain(dir, source, generation.generation, options, policy, io);
+	return exitCodes.ok;
+}
 
 function formatGeneration(generation: Generation): string {
 	const damaged = generation.damagedChunks?.length ? ` (damaged chunks: ${generation.damagedChunks.join(', ')})` : '';
@@ -288,7 +347,7 @@ ${toHelp}
 	},
 });
 
-/** The key from -i / -p, when given. */
+/** The key from -i / -p, when given, and how it was given (what a resumed verify asks for again). */
 async function keyFrom(flags: {identity?: string[] | undefined; passphrase?: boolean | undefined}): Promise<DecryptKey | undefined> {
 	const identities = flags.identity ?? [];
 	if (flags.passphrase && identities.length > 0) throw new UsageError('-p cannot be combined with -i');
@@ -347,7 +406,11 @@ export const backupVerifyCommand = defineCommand({
 	block; no plaintext is written anywhere. Damaged chunks are named (generation, chunk, byte
 	range), shown as failed cells and marked in the registry; a generation whose file is gone is
 	marked missing. Exit 1 when anything is damaged or missing. The run is one job (dashboard,
-	--progress, audit log), one item per generation; an interrupted one is run again.
+	--progress, audit log), one item per generation.
+
+	Interrupted (q, Ctrl-C, kill -9): exit 75; the chunks checked so far are kept in a checkpoint in
+	the backup directory, and the same 'cage backup verify' again (or 'cage resume CHECKPOINT', as
+	printed) continues from there. A generation file changed since is checked again from its start.
 
 	Options
 	      --all                 every generation of every file
@@ -368,25 +431,69 @@ ${jobFlagsHelp}`,
 		const options = resolveJobOptions(cli.flags, io);
 		const dir = await existingBackupDir(cli.flags.to, options.settings);
 		const key = await keyFrom(cli.flags);
+		const keyKind: VerifyKeyKind = cli.flags.passphrase ? 'passphrase' : key ? 'identities' : 'none';
 		const registry = await readRegistry(dir);
 		const sources = cli.flags.all ? Object.keys(registry.sources).sort() : cli.input.map(file => findSource(registry, file, dir));
 		const manifests = await readManifests(dir);
 		const targets = selectGenerations(registry, sources, generation).map(({source, generation: chosen}) => ({source, generation: chosen, manifest: getManifest(manifests, source, chosen.generation)}));
-		const emitter = new JobEmitter();
-		const control = new ControlProxy();
-		const {result} = await runSession(sessionOptions(options, io, 'backup verify', null), emitter, control, async () =>
-			runBackupVerify({dir, targets, jobs: options.jobs, rate: options.rate, emitter, control, describe: describeFinding, ...(key ? {key} : {}), ...(sample === undefined ? {} : {sample})}),
-		);
-		// After the job, so that the dashboard has given the terminal back.
-		for (const finding of result.findings) (finding.result === 'ok' || finding.result === 'skipped' ? io.stdout : io.stderr).write(`${describeFinding(finding)}\n`);
-		const {findings} = result;
-		const bad = findings.filter(finding => ['damaged', 'missing', 'no-manifest', 'no-key'].includes(finding.result)).length;
-		const what = `${findings.length} generation(s) ${sample === undefined ? 'checked' : `sampled (${sample}% of their chunks)`}${key ? ' and authenticated' : ''}`;
-		io.stdout.write(`${what}: ${bad === 0 ? 'all intact' : `${bad} damaged, missing or not verifiable`}\n`);
-		if (result.outcome === 'interrupted') return exitCodes.failed;
-		return bad === 0 && result.outcome === 'completed' ? exitCodes.ok : exitCodes.failed;
+		const checkpointPath = verifyCheckpointPath(dir, {targets: targets.map(target => ({source: target.source, generation: target.generation.generation})), key: keyKind, sample});
+		const identityFiles = keyKind === 'identities' ? (cli.flags.identity ?? []).map(file => path.resolve(file)) : undefined;
+		return runVerify({dir, targets, keyKind, checkpointPath, ...(key ? {key} : {}), ...(identityFiles ? {identityFiles} : {}), ...(sample === undefined ? {} : {sample})}, options, io);
 	},
 });
+
+/** Run a verify job in a session, print its findings, and say how it ended (exit 75 when interrupted: resumable). */
+async function runVerify(
+	spec: Omit<Parameters<typeof runBackupVerify>[0], 'jobs' | 'rate' | 'emitter' | 'control' | 'describe' | 'resumeArgs'>,
+	options: JobOptions,
+	io: Io,
+): Promise<number> {
+	const emitter = new JobEmitter();
+	const control = new ControlProxy();
+	const {result, exitCode} = await runSession({...sessionOptions(options, io, 'backup verify', null), batchCheckpoint: spec.checkpointPath}, emitter, control, async () =>
+		runBackupVerify({...spec, jobs: options.jobs, rate: options.rate, resumeArgs: options.resumeArgs, emitter, control, describe: describeFinding}),
+	);
+	// After the job, so that the dashboard has given the terminal back.
+	for (const finding of result.findings) (finding.result === 'ok' || finding.result === 'skipped' ? io.stdout : io.stderr).write(`${describeFinding(finding)}\n`);
+	const {findings} = result;
+	const bad = findings.filter(finding => ['damaged', 'missing', 'no-manifest', 'no-key'].includes(finding.result)).length;
+	if (result.outcome === 'interrupted') {
+		io.stdout.write(`interrupted: ${findings.length} of ${spec.targets.length} generation(s) finished${bad > 0 ? `, ${bad} damaged, missing or not verifiable` : ''}\n`);
+		return exitCode;
+	}
+
+	const what = `${findings.length} generation(s) ${spec.sample === undefined ? 'checked' : `sampled (${spec.sample}% of their chunks)`}${spec.key ? ' and authenticated' : ''}`;
+	io.stdout.write(`${what}: ${bad === 0 ? 'all intact' : `${bad} damaged, missing or not verifiable`}\n`);
+	return bad === 0 && result.outcome === 'completed' ? exitCodes.ok : exitCodes.failed;
+}
+
+/**
+ * `cage resume` of an interrupted `backup verify`: the generations its checkpoint names, the key
+ * asked for again (the identity files it records, or `-i`; a passphrase typed again).
+ */
+export async function resumeBackupVerify(file: string, identity: string[] | undefined, options: JobOptions, io: Io): Promise<number> {
+	const checkpoint = await readVerifyCheckpoint(file);
+	if (!checkpoint) throw new BackupError(`no verify checkpoint at ${file}: nothing to resume (was the verify already finished?)`);
+	const {dir} = checkpoint;
+	const registry = await readRegistry(dir);
+	const manifests = await readManifests(dir);
+	const targets = checkpoint.targets.map(target => {
+		const generation = registry.sources[target.source]?.generations.find(g => g.generation === target.generation);
+		return generation
+			? {source: target.source, generation, manifest: getManifest(manifests, target.source, target.generation)}
+			: {source: target.source, generation: target.generation, file: generationFileName(target.source, target.generation), gone: true as const};
+	});
+	let key: DecryptKey | undefined;
+	const identityFiles = identity?.length ? identity.map(each => path.resolve(each)) : checkpoint.identityFiles;
+	if (checkpoint.key === 'identities') {
+		if (!identityFiles?.length) throw new UsageError(`the interrupted verify ${file} authenticated with identity files it does not name: give them with -i`);
+		key = {identities: await readIdentityFiles(identityFiles)};
+	} else if (checkpoint.key === 'passphrase') {
+		key = {passphrase: await readPassphrase({confirm: false})};
+	}
+
+	return runVerify({dir, targets, keyKind: checkpoint.key, checkpointPath: file, ...(key ? {key} : {}), ...(checkpoint.key === 'identities' && identityFiles ? {identityFiles} : {}), ...(checkpoint.sample === undefined ? {} : {sample: checkpoint.sample})}, options, io);
+}
 
 /** `cage backup restore`. */
 export const backupRestoreCommand = defineCommand({
@@ -421,6 +528,17 @@ ${jobFlagsHelp}`,
 		let key = await keyFrom(cli.flags);
 		if (!key && generation.passphrase) key = {passphrase: await readPassphrase({confirm: false})};
 		if (!key) throw new UsageError('missing identities: give -i IDENTITY_FILE (or -p)');
+		// Newer generations that are not complete are passed over: said, not silently.
+		const passed = registry.sources[source]!.generations.filter(g => g.generation > generation.generation).sort((a, b) => a.generation - b.generation);
+		if (passed.length > 0 && generationFlag(cli.flags.generation) === undefined) {
+			io.stderr.write(`cage backup restore: restoring generation ${generation.generation}, the newest complete one (newer: ${passed.map(g => `${g.generation} ${g.status}`).join(', ')})\n`);
+		}
+
+		// The key first (a header read): a wrong key is said before the whole file is read to verify it.
+		const generationFile = path.join(dir, generation.file);
+		// (A file that is gone is the verify's to mark missing.)
+		const opened = (await exists(generationFile)) ? await openWith(generationFile, key) : undefined;
+		if (opened instanceof Error) throw new BackupError(`not restoring generation ${generation.generation} of ${source}: ${describeError(opened)}`);
 		const finding = await verifyGeneration(dir, source, generation, getManifest(await readManifests(dir), source, generation.generation), {jobs: options.jobs});
 		if (finding.result !== 'ok') {
 			await recordFindings(dir, [finding]);

@@ -17,6 +17,8 @@ import {resolveJobOptions, sessionOptions, type JobOptions} from './job-options.
 import {jobFlags, jobFlagsHelp} from './options.js';
 import {resumeAgeJob, runAgeBatch} from './age-jobs.js';
 import {runInPlaceBatch} from './lock.js';
+import {finishResumedGeneration, resumeBackupVerify} from './backup.js';
+import {isVerifyCheckpoint} from '../backup/verify-checkpoint.js';
 import {checkBatchNotRunning, isBatchCheckpoint, readBatchCheckpoint, type BatchCheckpoint} from '../jobs/batch-job.js';
 import {describeError} from '../errors.js';
 import {claim, claimPath} from '../jobs/claim.js';
@@ -69,13 +71,14 @@ export const resumeCommand = defineCommand({
 	Arguments
 	  OUTPUT       the output of an interrupted encrypt/decrypt (its OUTPUT.checkpoint.json is used),
 	               or the file of an interrupted 'chunk hash'
-	  CHECKPOINT   the .checkpoint.json file itself (a batch's is DIR/.cage-batch.checkpoint.json;
-	               passing DIR finds it)
+	  CHECKPOINT   the .checkpoint.json file itself (a batch's is DIR/.cage-batch.checkpoint.json,
+	               an interrupted 'backup verify''s DIR/.cage_backups.verify-ID.checkpoint.json;
+	               passing DIR finds either)
 
 	Options
 	  -r, --recipient R         (encrypt) the recipients given at the start; refused if they differ
 	  -R, --recipients-file F   (encrypt) likewise, from a recipients file
-	  -i, --identity FILE       (decrypt batch) identity files to use instead of those recorded
+	  -i, --identity FILE       (decrypt batch, backup verify) identity files to use instead of those recorded
 	  -f, --force               replace a file that appeared at OUTPUT while the job was interrupted
 	                            (without it the resume is refused and that file is kept)
 	      --json                (hash) print the result as JSON
@@ -113,6 +116,10 @@ ${jobFlagsHelp}
 });
 
 async function resumeClaimed(file: string, cli: Result<typeof resumeFlags>, options: JobOptions, io: Io): Promise<number> {
+	if (await isVerifyCheckpoint(file)) {
+		return resumeBackupVerify(file, cli.flags.identity, options, io);
+	}
+
 	if (await isBatchCheckpoint(file)) {
 		await checkBatchNotRunning(file);
 		const manifest = await readBatchCheckpoint(file);
@@ -136,7 +143,10 @@ async function resumeClaimed(file: string, cli: Result<typeof resumeFlags>, opti
 	}
 
 	if (checkpoint.kind !== 'hash') {
-		return resumeAgeJob({checkpoint, checkpointPath: file, options, io, recipients: cli.flags.recipient, recipientsFiles: cli.flags.recipientsFile, force: Boolean(cli.flags.force)});
+		const exitCode = await resumeAgeJob({checkpoint, checkpointPath: file, options, io, recipients: cli.flags.recipient, recipientsFiles: cli.flags.recipientsFile, force: Boolean(cli.flags.force)});
+		// A backup generation's age file: its manifest too, as 'cage backup resume' would.
+		if (exitCode === 0 && checkpoint.kind === 'encrypt' && checkpoint.output) await finishResumedGeneration(checkpoint.output, options, io);
+		return exitCode;
 	}
 
 	// A hash job has no cipher workers: stop the ones started on the chance of an age job.

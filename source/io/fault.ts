@@ -3,11 +3,12 @@
  * the point named NAME, the way a power cut or `kill -9` would stop it there, at an instant no
  * outside signal can hit reliably (`batch-item-running`: a batch's manifest has just marked its
  * first file running, before that file's job starts); `slow-check` slows a resume's check of its partial output
- * (25 ms a MiB) so that a test can stop it in the middle. Unset (always, outside tests), nothing.
+ * (25 ms a MiB) so that a test can stop it in the middle; `slow-prune` pauses a prune for 15 ms
+ * before each of its steps (each write, each file removed), so that random kills land inside it. Unset (always, outside tests), nothing.
  */
 
 /** The points a test can name. */
-export type FaultPoint = 'after-final-rename' | 'slow-check' | 'batch-item-running' | 'backup-prune-journaled' | 'backup-prune-deleted';
+export type FaultPoint = 'after-final-rename' | 'slow-check' | 'batch-item-running' | 'backup-prune-journaled' | 'backup-prune-deleted' | 'slow-prune';
 
 /** Whether the environment names this fault. */
 export function faultActive(name: FaultPoint): boolean {
@@ -17,4 +18,9 @@ export function faultActive(name: FaultPoint): boolean {
 /** Die here, at once and uncleanly, when the environment names this point. */
 export function faultPoint(name: FaultPoint): void {
 	if (faultActive(name)) process.kill(process.pid, 'SIGKILL');
+}
+
+/** Pause `ms` when the environment names this point (a slowed step for kill tests); else nothing. */
+export async function faultPause(name: FaultPoint, ms: number): Promise<void> {
+	if (faultActive(name)) await new Promise(resolve => setTimeout(resolve, ms));
 }

@@ -67,7 +67,11 @@ async function create(lock: string): Promise<boolean> {
 	} catch (error) {
 		const code = (error as NodeJS.ErrnoException).code;
 		if (code === 'EEXIST') return false;
-		if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS') throw error;
+		if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS') {
+			// A write's error names no file (a full disk): the user knows the lock, not its temp file.
+			if (code !== undefined) (error as NodeJS.ErrnoException).path = lock;
+			throw error;
+		}
 		return createFilled(lock, record);
 	} finally {
 		await fs.rm(temporary, {force: true});
@@ -90,6 +94,11 @@ async function createFilled(lock: string, record: string): Promise<boolean> {
 	try {
 		await handle.writeFile(record);
 		held.set(lock, {count: 1, ino: (await handle.stat()).ino});
+	} catch (error) {
+		// Not filled (a full disk): removed, so that it is not taken for a claim being made.
+		await fs.rm(lock, {force: true});
+		if ((error as NodeJS.ErrnoException).code !== undefined) (error as NodeJS.ErrnoException).path = lock;
+		throw error;
 	} finally {
 		await handle.close();
 	}

@@ -8,6 +8,8 @@ import {exists} from '../io/files.js';
 import {hashAlgorithms} from '../hash/hasher.js';
 import {SourceChangedError} from './chunked-job.js';
 import {batchCheckpointName} from './batch-job.js';
+import {findVerifyCheckpoints} from '../backup/verify-checkpoint.js';
+import {shellQuote} from '../shell-quote.js';
 
 /** The checkpoint of an encrypt or decrypt job writing `output`. */
 export function outputCheckpointPath(output: string): string {
@@ -35,6 +37,11 @@ export async function locateCheckpoint(argument: string): Promise<string> {
 	for (const candidate of candidates) {
 		if (await exists(candidate)) return path.resolve(candidate);
 	}
+
+	// A backup directory: the checkpoint of an interrupted `backup verify` in it, when there is one.
+	const verifies = await findVerifyCheckpoints(argument);
+	if (verifies.length === 1) return path.resolve(verifies[0]!);
+	if (verifies.length > 1) throw new CheckpointError(`${argument} holds ${verifies.length} interrupted backup verifies: resume one by its checkpoint (${verifies.map(file => `cage resume ${shellQuote(file)}`).join(', or ')})`);
 
 	throw new CheckpointError(
 		`no checkpoint for ${argument} (looked for ${candidates.map(candidate => path.basename(candidate)).join(', ')}); the job may have completed, or pass the .checkpoint.json file itself`,

@@ -53,7 +53,7 @@ describe('prune', () => {
 		fs.writeFileSync(dropped, 'x');
 		fs.writeFileSync(stranger, 'y');
 		const dry = await prune(dir, {keepLast: 3, keepDays: 0}, {dryRun: true});
-		expect([...dry.orphans].sort((a, b) => a.file.localeCompare(b.file))).toEqual([{file: dropped, removed: false}, {file: stranger, removed: false}].sort((a, b) => a.file.localeCompare(b.file)));
+		expect([...dry.orphans].sort((a, b) => a.file.localeCompare(b.file))).toEqual([{file: dropped, removed: false, dropped: true}, {file: stranger, removed: false, dropped: false}].sort((a, b) => a.file.localeCompare(b.file)));
 		expect(fs.existsSync(dropped)).toBe(true);
 		const report = await prune(dir, {keepLast: 3, keepDays: 0});
 		expect(report.orphans.find(orphan => orphan.file === dropped)!.removed).toBe(true);
