@@ -349,8 +349,9 @@ export async function runBatch(spec: {
 		emitter.send({
 			type: 'job:start',
 			kind: manifest.op,
-			source: commonDirectory(items.map(item => item.source)),
-			output: manifest.op === 'verify' ? null : commonDirectory(items.map(item => item.output)),
+			// One file locked or unlocked in place: its own names (a directory named twice says nothing).
+			source: manifest.inPlace && items.length === 1 ? items[0]!.source : commonDirectory(items.map(item => item.source)),
+			output: manifest.op === 'verify' ? null : manifest.inPlace && items.length === 1 ? items[0]!.output : commonDirectory(items.map(item => item.output)),
 			size: items.reduce((sum, item) => sum + item.size, 0),
 			chunkSize: 0,
 			chunks: 0,
@@ -360,6 +361,7 @@ export async function runBatch(spec: {
 			jobs: spec.jobs,
 			pid: process.pid,
 			resumed: spec.resumed,
+			...(manifest.inPlace ? {inPlace: manifest.inPlace.op} : {}),
 		});
 		let checkpointError: Error | undefined;
 		try {
