@@ -198,7 +198,7 @@ export const lockCommand = defineCommand({
 /** `cage unlock`. */
 export const unlockCommand = defineCommand({
 	name: 'unlock',
-	help: `FILE.age|DIR... (-i IDENTITY_FILE... | -p) [--recursive] [--keep]
+	help: `FILE.age|DIR... (-i IDENTITY_FILE... | -p) [--recursive] [--keep] [--low-space]
 
 	Each FILE.age becomes FILE, decrypted in resumable parallel chunks, every block authenticated
 	before it is written. FILE gets FILE.age's mode and times (never a wider mode). FILE.age is
@@ -213,15 +213,28 @@ export const unlockCommand = defineCommand({
 	  -p, --passphrase          use a passphrase
 	      --recursive           DIR: every .age file below it
 	      --keep                keep the .age files (no backup, no removal)
+	      --low-space           back to front, for a FILE.age larger than the free space: every
+	                            block of it is authenticated first (a damaged or truncated file is
+	                            refused whole), then each chunk is decrypted to its final offset in
+	                            a sparse FILE.partial, synced, read back and proved against its
+	                            ciphertext, checkpointed, and FILE.age cut to the chunk's start;
+	                            one chunk of room is enough. FILE.age is consumed, so no backup
+	                            generation is kept. Chosen by itself (with a notice) when the free
+	                            space is smaller than FILE; refused when not even one chunk fits.
+	                            Until it ends, the file is FILE.age's prefix (your identity opens
+	                            it) plus FILE.partial's tail plus the state file FILE.low-space.json
+	                            (no key, no plaintext): 'cage resume' finishes it
 	      --chunk-size SIZE     unit of progress and resume (default: config, else 16 MiB growing with the file)
 ${jobFlagsHelp}`,
 	flags: {
 		identity: {type: 'string', shortFlag: 'i', isMultiple: true},
+		lowSpace: {type: 'boolean'},
 		...sharedFlags,
 	},
 	async run(cli, io) {
 		const identityFiles = cli.flags.identity ?? [];
 		if (cli.flags.passphrase && identityFiles.length > 0) throw new UsageError('-p cannot be combined with -i');
+		if (cli.flags.lowSpace && cli.flags.keep) throw new UsageError('--low-space cuts FILE.age as it goes: it cannot be combined with --keep');
 		if (!cli.flags.passphrase && identityFiles.length === 0) throw new UsageError('missing identities: give -i IDENTITY_FILE or -p');
 		const options = resolveJobOptions(cli.flags, io);
 		const identities = identityFiles.length > 0 ? await readIdentityFiles(identityFiles) : [];
@@ -232,6 +245,7 @@ ${jobFlagsHelp}`,
 			...(chunkSize ? {chunkSize} : {}),
 			keep: Boolean(cli.flags.keep),
 			verify: false,
+			...(cli.flags.lowSpace ? {lowSpace: true} : {}),
 			...(backup ? {backupDir: path.resolve(options.settings.backupDir || defaultBackupDir()), retention: {keepLast: options.settings.backupKeepLast, keepDays: options.settings.backupKeepDays}} : {}),
 		};
 		const who = cli.flags.passphrase ? {passphrase: true} : {identityFiles: identityFiles.map(file => path.resolve(file)), passphrase: false};

@@ -74,7 +74,7 @@ export async function hasRoomFor(directory: string, bytes: number): Promise<{fre
  * a skip or a stop is recorded and ends the loop before its next chunk (a chunk in flight is
  * finished: the source is cut only after it is written and checked).
  */
-class StopFlag implements JobControl {
+export class LowSpaceControl implements JobControl {
 	readonly shared = new SharedControl();
 	reason: string | undefined;
 	get paused(): boolean {
@@ -153,7 +153,7 @@ export async function lowSpaceLock(spec: {
 
 	const {file, partial: ours} = opened;
 	const count = chunkCount(state.size, state.chunkSize);
-	const control = new StopFlag();
+	const control = new LowSpaceControl();
 	// The batch's workers obey this file's control, not the one of the file before (which may have been skipped).
 	control.shared.setRate(spec.rate);
 	spec.pool.useControl(control.shared);

@@ -4,10 +4,11 @@
  * system allows it, so what is checked is what reached the device, not the page cache; where it
  * does not (tmpfs, some network and FUSE file systems), from the cache, and the result says which.
  */
+import {createHash} from 'node:crypto';
 import fsSync from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import {decryptRange, encryptedBlockSize, plaintextSizeOf} from '../age/stream.js';
+import {blockSize, decryptRange, encryptedBlockSize, encryptRange, plaintextSizeOf, tagSize} from '../age/stream.js';
 
 /** Where the read-back read from: the device (O_DIRECT) or the page cache. */
 export type ReadBackSource = 'device' | 'cache';
@@ -158,6 +159,50 @@ export async function readBackRange(file: string, key: Buffer, range: BlockRange
 		}
 
 		await pending;
+		return {source, blocks: counter - range.counter, bytes: range.end - range.start};
+	} finally {
+		await handle.close();
+	}
+}
+
+/** SHA-256 (hex) of the tags of whole encrypted blocks `cipher` (the last may be short): the chunk MAC the workers compute (chunk-work.ts). */
+export function hashTags(cipher: Buffer, sum = createHash('sha256')): ReturnType<typeof createHash> {
+	const blocks = Math.ceil(cipher.length / encryptedBlockSize);
+	for (let block = 0; block < blocks; block++) {
+		const end = Math.min((block + 1) * encryptedBlockSize, cipher.length);
+		sum.update(cipher.subarray(end - tagSize, end));
+	}
+
+	return sum;
+}
+
+/**
+ * The read-back of plaintext a --low-space unlock wrote: bytes [start, end) of `file` (block
+ * `counter` onward; `final`: the range ends with the stream's last block) read again from the
+ * device where the file system allows it, encrypted again under the payload key, and the SHA-256
+ * of their tags compared with `tags`, the one of the ciphertext the decrypt authenticated. Equal,
+ * the plaintext on disk is exactly what that ciphertext holds; else it throws.
+ */
+export async function readBackPlainRange(file: string, key: Buffer, range: BlockRange, tags: string): Promise<ReadBack> {
+	const {handle, buffers, source, size: bufferSize} = await openForReadBack(file);
+	try {
+		const sum = createHash('sha256');
+		const sealed = Buffer.allocUnsafe(bufferSize + Math.ceil(bufferSize / blockSize) * tagSize + tagSize);
+		let position = range.start;
+		let counter = range.counter;
+		const buffer = buffers[0]!;
+		do {
+			const {bytesRead} = position < range.end ? await handle.read(buffer, 0, bufferSize, position) : {bytesRead: 0};
+			const length = Math.min(bytesRead, range.end - position);
+			if (length <= 0 && position < range.end) throw new Error(`${file} ended early during the read-back (at byte ${position}, expected ${range.end})`);
+			const last = position + length >= range.end;
+			const cipher = encryptRange(key, buffer.subarray(0, length), counter, last && range.final, sealed);
+			hashTags(cipher, sum);
+			counter += Math.max(1, Math.ceil(length / blockSize));
+			position += length;
+		} while (position < range.end);
+
+		if (sum.digest('hex') !== tags) throw new Error(`${file}: bytes ${range.start}-${range.end} read back differ from what the ciphertext authenticated`);
 		return {source, blocks: counter - range.counter, bytes: range.end - range.start};
 	} finally {
 		await handle.close();

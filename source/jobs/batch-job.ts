@@ -66,7 +66,7 @@ export type BatchCheckpoint = {
 	/** Started with --force: existing outputs are replaced (also on resume). */
 	force?: boolean;
 	/** A `cage lock` / `cage unlock` batch and how it runs (source/inplace/); absent for encrypt/decrypt. */
-	inPlace?: {op: 'lock' | 'unlock'; keep: boolean; verify: boolean; backupDir?: string; retention?: {keepLast: number; keepDays: number}; chunkSize?: number};
+	inPlace?: {op: 'lock' | 'unlock'; keep: boolean; verify: boolean; backupDir?: string; retention?: {keepLast: number; keepDays: number}; chunkSize?: number; lowSpace?: boolean};
 };
 
 /** The manifest's file name in the output directory (or the inputs' directory). */
