@@ -28,6 +28,7 @@ import {defineCommand, exitCodes, UsageError, type Io} from './command.js';
 import {ageJobSettings, resolveJobOptions, sessionOptions, type JobOptions} from './job-options.js';
 import {encryptTargetFlags, jobFlags, jobFlagsHelp, sizeFlag} from './options.js';
 import {readPassphrase} from './passphrase.js';
+import {runRecover} from './recover.js';
 
 function report(io: Io, op: InPlaceOp, what: string, files: LeftOut[]): void {
 	if (files.length === 0) return;
@@ -199,6 +200,7 @@ export const lockCommand = defineCommand({
 export const unlockCommand = defineCommand({
 	name: 'unlock',
 	help: `FILE.age|DIR... (-i IDENTITY_FILE... | -p) [--recursive] [--keep] [--low-space]
+	       --recover FILE.age (-i IDENTITY_FILE... | -p) [-o OUT | -o -]
 
 	Each FILE.age becomes FILE, decrypted in resumable parallel chunks, every block authenticated
 	before it is written. FILE gets FILE.age's mode and times (never a wider mode). FILE.age is
@@ -225,10 +227,30 @@ export const unlockCommand = defineCommand({
 	                            it) plus FILE.partial's tail plus the state file FILE.low-space.json
 	                            (no key, no plaintext): 'cage resume' finishes it
 	      --chunk-size SIZE     unit of progress and resume (default: config, else 16 MiB growing with the file)
-${jobFlagsHelp}`,
+${jobFlagsHelp}
+
+	Recover
+	  --recover FILE.age rebuilds the whole plaintext of FILE from whatever an interrupted lock or
+	  unlock left, with your own identity (the resume identity and the checkpoints' keys are not
+	  needed), and says which bytes came from which file and how each part was proved. It only
+	  reads the job's files; 'cage resume DIR' finishes the job itself (needing one chunk of room).
+	  It writes FILE.recovered (mode 0600; -o OUT elsewhere, -o - to stdout) and refuses when OUT's
+	  disk lacks the room for the whole file. What it finds:
+	    a --low-space lock under way    FILE's prefix (your bytes, as cut, never written by cage)
+	                                    + FILE.age.partial's tail, every block authenticated,
+	                                    the final block first
+	    a --low-space unlock under way  FILE.age's prefix, every block authenticated, + FILE.partial's
+	                                    tail, each chunk encrypted again and its tags compared with
+	                                    those FILE.low-space.json recorded from the ciphertext
+	    a whole FILE.age                decrypted, every block authenticated
+	    a whole FILE                    nothing to rebuild (a plain lock or unlock never cuts it)
+	  Exit 1 with the reason when a part fails its proof (nothing is written under OUT's name;
+	  with -o - the stream stops there).`,
 	flags: {
 		identity: {type: 'string', shortFlag: 'i', isMultiple: true},
 		lowSpace: {type: 'boolean'},
+		recover: {type: 'boolean'},
+		output: {type: 'string', shortFlag: 'o'},
 		...sharedFlags,
 	},
 	async run(cli, io) {
@@ -236,6 +258,16 @@ ${jobFlagsHelp}`,
 		if (cli.flags.passphrase && identityFiles.length > 0) throw new UsageError('-p cannot be combined with -i');
 		if (cli.flags.lowSpace && cli.flags.keep) throw new UsageError('--low-space cuts FILE.age as it goes: it cannot be combined with --keep');
 		if (!cli.flags.passphrase && identityFiles.length === 0) throw new UsageError('missing identities: give -i IDENTITY_FILE or -p');
+		if (cli.flags.output !== undefined && !cli.flags.recover) throw new UsageError('-o goes with --recover (unlock writes FILE beside FILE.age)');
+		if (cli.flags.recover) {
+			if (cli.input.length !== 1) throw new UsageError('--recover takes one FILE.age (or FILE)');
+			if (cli.flags.lowSpace || cli.flags.keep || cli.flags.recursive) throw new UsageError('--recover only reads the job\'s files: it takes no --low-space, --keep or --recursive');
+			const identities = identityFiles.length > 0 ? await readIdentityFiles(identityFiles) : [];
+			if (!cli.flags.passphrase) await unlockSshIdentities(identities, null);
+			const key: DecryptKey = cli.flags.passphrase ? {passphrase: await readPassphrase({confirm: false})} : {identities};
+			return runRecover(cli.input[0]!, key, cli.flags.output, io);
+		}
+
 		const options = resolveJobOptions(cli.flags, io);
 		const identities = identityFiles.length > 0 ? await readIdentityFiles(identityFiles) : [];
 		const backup = options.settings.backupOnUnlock === 'on' && !cli.flags.keep;

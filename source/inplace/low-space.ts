@@ -32,7 +32,7 @@ export function lowSpaceStatePath(output: string): string {
 }
 
 /** The state of a --low-space lock, format version 1. */
-type LowSpaceState = {
+export type LowSpaceState = {
 	version: 1;
 	tool: 'cage';
 	kind: 'low-space-lock';
@@ -46,7 +46,8 @@ type LowSpaceState = {
 	secrets: string;
 };
 
-async function readState(file: string): Promise<LowSpaceState> {
+/** Read and check a low-space lock's state file. */
+export async function readLockState(file: string): Promise<LowSpaceState> {
 	let state: Partial<LowSpaceState>;
 	try {
 		state = JSON.parse(await fs.readFile(file, 'utf8')) as Partial<LowSpaceState>;
@@ -129,7 +130,7 @@ export async function lowSpaceLock(spec: {
 	let key: Buffer;
 	let opened: Awaited<ReturnType<typeof PartialOutput.open>> | undefined;
 	if (await exists(statePath)) {
-		state = await readState(statePath);
+		state = await readLockState(statePath);
 		const secrets = await unwrapSecrets(state.secrets, statePath);
 		key = payloadKey(Buffer.from(secrets.fileKey ?? '', 'base64'), Buffer.from(secrets.nonce ?? '', 'base64'));
 		// Renamed into place before a crash: only the source's removal is left.
