@@ -333,7 +333,8 @@ export async function runBatch(spec: {
 		await removeStaleTemporaries(checkpointPath);
 		result = await runItems();
 	} finally {
-		await held.release();
+		// Finished: the lock goes now, even while the resume command that called this holds it too.
+		await (finished ? held.finish() : held.release());
 	}
 
 	// The claim goes first, then the finished batch's manifest: a kill between the two leaves a
