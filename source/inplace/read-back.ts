@@ -18,17 +18,22 @@ export type ReadBack = {source: ReadBackSource; blocks: number; bytes: number};
 
 /** O_DIRECT wants block-aligned offsets, lengths and memory: 4 KiB covers every usual device. */
 const alignment = 4096;
+const alignDown = (value: number) => value - (value % alignment);
 /** Bytes read at once: a whole number of alignment units. */
 const readSize = 8 * 1024 * 1024;
 
-/** A buffer of `size` bytes whose memory is aligned for O_DIRECT, found by trying (JavaScript cannot see addresses). */
-async function alignedBuffer(handle: fs.FileHandle, size: number): Promise<Buffer | undefined> {
+/**
+ * A buffer of `size` bytes whose memory is aligned for O_DIRECT, found by trying (JavaScript cannot
+ * see addresses). `probeAt` must hold data: a read of a hole of a sparse file does no I/O and
+ * takes any buffer (a low-space unlock's first read-back found a misaligned one so, then failed).
+ */
+async function alignedBuffer(handle: fs.FileHandle, size: number, probeAt: number): Promise<Buffer | undefined> {
 	const backing = Buffer.allocUnsafeSlow(size + alignment);
 	// Memory is at least 16-byte aligned: one of these offsets is 4096-aligned; a misaligned read fails with EINVAL.
 	for (let offset = 0; offset < alignment; offset += 16) {
 		const candidate = backing.subarray(offset, offset + size);
 		try {
-			await handle.read(candidate, 0, alignment, 0);
+			await handle.read(candidate, 0, alignment, probeAt);
 			return candidate;
 		} catch (error) {
 			if ((error as NodeJS.ErrnoException).code !== 'EINVAL') throw error;
@@ -58,8 +63,8 @@ let scratch: Buffer | undefined;
 let directBuffers: Buffer[] | undefined;
 let cacheBuffers: Buffer[] | undefined;
 
-/** Open `file` for the read-back: with O_DIRECT and aligned buffers when the file system takes them, else plainly. */
-async function openForReadBack(file: string): Promise<{handle: fs.FileHandle; buffers: Buffer[]; source: ReadBackSource; size: number}> {
+/** Open `file` for the read-back (of data at `probeAt` on): with O_DIRECT and aligned buffers when the file system takes them, else plainly. */
+async function openForReadBack(file: string, probeAt: number): Promise<{handle: fs.FileHandle; buffers: Buffer[]; source: ReadBackSource; size: number}> {
 	const direct = fsSync.constants.O_DIRECT;
 	const fileSize = (await fs.stat(file)).size;
 	// Reads no longer than the file needs (still whole alignment units).
@@ -68,8 +73,8 @@ async function openForReadBack(file: string): Promise<{handle: fs.FileHandle; bu
 		const handle = await fs.open(file, fsSync.constants.O_RDONLY | direct).catch(() => undefined);
 		if (handle) {
 			if (!directBuffers) {
-				const first = await alignedBuffer(handle, readSize).catch(() => undefined);
-				const second = first ? await alignedBuffer(handle, readSize).catch(() => undefined) : undefined;
+				const first = await alignedBuffer(handle, readSize, alignDown(probeAt)).catch(() => undefined);
+				const second = first ? await alignedBuffer(handle, readSize, alignDown(probeAt)).catch(() => undefined) : undefined;
 				if (first && second) directBuffers = [first, second];
 			}
 
@@ -85,7 +90,6 @@ async function openForReadBack(file: string): Promise<{handle: fs.FileHandle; bu
 /** A run of whole ciphertext blocks in an age file: bytes [start, end), the first block's counter, whether it ends with the final block. */
 export type BlockRange = {start: number; end: number; counter: number; final: boolean};
 
-const alignDown = (value: number) => value - (value % alignment);
 
 /**
  * Read `file` (an age file whose payload starts at `payload.offset`) back and authenticate every
@@ -101,7 +105,7 @@ export async function readBack(file: string, payload: {key: Buffer; offset: numb
 
 /** The same for some blocks of the file only (a --low-space lock checks each chunk it writes). */
 export async function readBackRange(file: string, key: Buffer, range: BlockRange, stopped: () => boolean = () => false): Promise<ReadBack> {
-	const {handle, buffers, source, size: bufferSize} = await openForReadBack(file);
+	const {handle, buffers, source, size: bufferSize} = await openForReadBack(file, range.start);
 	try {
 		const size = (await handle.stat()).size;
 		if (range.end > size) throw new Error(`${file} is ${size} bytes, shorter than the ${range.end} the read-back expects`);
@@ -184,7 +188,7 @@ export function hashTags(cipher: Buffer, sum = createHash('sha256')): ReturnType
  * the plaintext on disk is exactly what that ciphertext holds; else it throws.
  */
 export async function readBackPlainRange(file: string, key: Buffer, range: BlockRange, tags: string): Promise<ReadBack> {
-	const {handle, buffers, source, size: bufferSize} = await openForReadBack(file);
+	const {handle, buffers, source, size: bufferSize} = await openForReadBack(file, range.start);
 	try {
 		const sum = createHash('sha256');
 		const sealed = Buffer.allocUnsafe(bufferSize + Math.ceil(bufferSize / blockSize) * tagSize + tagSize);
