@@ -165,6 +165,18 @@ export async function lowSpaceUnlock(spec: {
 		const progress = unlockProgress(current, length);
 		if ('error' in progress) throw new CheckpointError(`${spec.source} ${progress.error}; it was changed by something else — its data is in it and in ${partial}`);
 		const done = (firstDone: number) => (firstDone >= count ? 0 : current.size - chunkAt(current.size, current.chunkSize, firstDone).start);
+		// Continued after a stop or a crash: the finished tail is proved again (against the tags the
+		// state recorded) before more is cut, so the file put in place is proved whole.
+		for (let id = progress.firstDone; id < count; id++) {
+			const chunk = chunkAt(current.size, current.chunkSize, id);
+			const range = blockRange(chunk.start, chunk.end, current.size);
+			const tags = current.tags[String(id)];
+			const proved = tags === undefined ? Promise.reject(new Error('no record of it in the state file')) : readBackPlainRange(partial, key, {start: chunk.start, end: chunk.end, counter: range.firstBlock, final: range.endBlock === blockCount(current.size)}, tags);
+			await proved.catch((error: unknown) => {
+				throw new CheckpointError(`chunk ${id} of ${partial} (bytes ${chunk.start}-${chunk.end}), finished before the stop, is not what its ciphertext held (${(error as Error).message}); nothing more was cut — its data up to there is in ${spec.source}`);
+			});
+		}
+
 		spec.emitter.send({type: 'job:phase', phase: 'processing', item: spec.item.index});
 		spec.emitter.send({type: 'item:start', item: spec.item.index, items: spec.item.count, path: spec.source, output: spec.output, size: current.size, chunkSize: current.chunkSize, chunks: count, chunksDone: count - progress.firstDone, bytesDone: done(progress.firstDone)});
 		for (let id = progress.firstDone - 1; id >= 0; id--) {

@@ -166,6 +166,14 @@ export async function lowSpaceLock(spec: {
 		const boundary = length === state.size || (length < state.size && length % state.chunkSize === 0);
 		if (!boundary) throw new CheckpointError(`${spec.source} is ${length} bytes: not where this low-space lock left it (it was ${state.size} bytes, locked ${state.chunkSize} bytes at a time from the end); it was changed by something else — its data is in it and in ${partial}`);
 		spec.emitter.send({type: 'item:start', item: spec.item.index, items: spec.item.count, path: spec.source, output: spec.output, size: state.size, chunkSize: state.chunkSize, chunks: count, chunksDone: count - chunkCount(length, state.chunkSize), bytesDone: done(length)});
+		if (length < state.size) {
+			// Continued after a stop or a crash: the finished tail is authenticated again before more is cut.
+			const tail = blockRange(length, state.size, state.size);
+			await readBackRange(partial, key, {start: state.headerLength + tail.cipherStart, end: state.headerLength + tail.cipherEnd, counter: tail.firstBlock, final: true}).catch((error: unknown) => {
+				throw new CheckpointError(`${partial}'s finished tail (from byte ${length} of the file) fails authentication (${(error as Error).message}); nothing more was cut — the file's first ${length} bytes are ${spec.source}`);
+			});
+		}
+
 		for (let id = count - 1; id >= 0; id--) {
 			const chunk = chunkAt(state.size, state.chunkSize, id);
 			if (length <= chunk.start) continue;
