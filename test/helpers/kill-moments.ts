@@ -17,6 +17,12 @@ export type KillPlan = {
 	env: NodeJS.ProcessEnv;
 	/** About how long one whole run takes (ms): the kills fall in [0, 1.1 × whole). */
 	whole: number;
+	/**
+	 * When the job has begun the part under test (a --low-space job's first cut): half the kills
+	 * wait for it, then fall in [0, 0.6 × whole) after it, so that more of them land in that part
+	 * than in node's start-up.
+	 */
+	anchor?: () => boolean;
 	/** Put the original back: a new job starts. */
 	fresh(): void;
 	/** The arguments of a fresh run. */
@@ -38,12 +44,16 @@ export async function killAtMoments(plan: KillPlan): Promise<Map<string, number>
 		plan.fresh();
 		let args: string[] | undefined = plan.start;
 		for (let link = 0; link < plan.chain && moment < plan.moments && args; link++) {
-			const delay = Math.floor(random() * plan.whole * 1.1);
+			const anchored = plan.anchor !== undefined && random() < 0.5;
+			const delay = Math.floor(random() * plan.whole * (anchored ? 0.6 : 1.1));
 			const job = startCage(args, {env: plan.env});
+			let exited = false;
+			void job.exited.then(() => (exited = true));
+			while (anchored && !exited && !plan.anchor!()) await new Promise(resolve => setTimeout(resolve, 5));
 			await new Promise(resolve => setTimeout(resolve, delay));
 			job.child.kill('SIGKILL');
 			await job.exited;
-			const label = `moment ${moment} (${link === 0 ? 'start' : `resume ${link}`}, ${delay} ms)`;
+			const label = `moment ${moment} (${link === 0 ? 'start' : `resume ${link}`}, ${anchored ? `${delay} ms after the anchor` : `${delay} ms`})`;
 			const state = await plan.check(label);
 			seen.set(state, (seen.get(state) ?? 0) + 1);
 			moment++;
