@@ -144,6 +144,7 @@ async function runLowSpace(item: InPlaceItem, context: InPlaceContext, run: Para
 		item: {index: run.index, count: run.count},
 		leftRunning: run.leftRunning,
 		rate: context.engine.rate,
+		jobs: context.engine.jobs,
 	};
 	const result = op === 'lock' ? await lowSpaceLock({...common, size: item.size, ...(context.target ? {target: context.target} : {})}) : await lowSpaceUnlock({...common, key: context.key!});
 	if (result.outcome !== 'completed') {

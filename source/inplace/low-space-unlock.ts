@@ -8,13 +8,13 @@
  * is never cut. At every instant FILE.age's prefix (decryptable with the user's own identity)
  * plus FILE.partial's finished tail hold the whole file; which chunks are done is told by
  * FILE.age's length alone. The state file (FILE.low-space.json, mode 0600) holds the plan and,
- * per finished chunk, the SHA-256 of its tags (public: the tags are ciphertext), never a key or
+ * per finished chunk, a SHA-256 digest of its tags (public: the tags are ciphertext), never a key or
  * plaintext; `cage unlock --recover` uses those to prove the tail.
  */
 import fs from 'node:fs/promises';
 import {readFileHeader, type DecryptKey} from '../age/engine.js';
 import type {WorkerPool} from '../age/pool.js';
-import {blockCount, blockRange, blockSize, encryptedBlockSize, payloadKey, plaintextSizeOf} from '../age/stream.js';
+import {blockCount, blockRange, blockSize, blockSpans, encryptedBlockSize, payloadKey, plaintextSizeOf} from '../age/stream.js';
 import {CheckpointError, writeJsonAtomic} from '../chunker/checkpoint.js';
 import type {JobEmitter} from '../chunker/emitter.js';
 import {chunkAt, chunkCount} from '../chunker/plan.js';
@@ -23,7 +23,7 @@ import {PartialOutput} from '../io/partial-output.js';
 import type {ControlProxy} from '../jobs/control-proxy.js';
 import {partialPath} from '../jobs/locate.js';
 import {LowSpaceControl, lowSpaceStatePath, type LowSpaceResult} from './low-space.js';
-import {readBackPlainRange} from './read-back.js';
+import {proofOf, readBackPlainRange, type ChunkProof} from './read-back.js';
 
 /** The state of a --low-space unlock, format version 1. */
 export type LowSpaceUnlockState = {
@@ -41,8 +41,8 @@ export type LowSpaceUnlockState = {
 	/** Where the payload starts in FILE.age (header and nonce): never cut. */
 	headerLength: number;
 	chunkSize: number;
-	/** Per finished chunk (by id), the SHA-256 (hex) of its blocks' tags as the decrypt authenticated them. */
-	tags: Record<string, string>;
+	/** Per finished chunk (by id), the digest of its blocks' tags as the decrypt authenticated them, span by span. */
+	tags: Record<string, ChunkProof>;
 };
 
 /** Read and check a low-space unlock's state file. */
@@ -65,7 +65,7 @@ export async function readUnlockState(file: string): Promise<LowSpaceUnlockState
 		state.chunkSize! % blockSize === 0 &&
 		typeof state.tags === 'object' &&
 		state.tags !== null &&
-		Object.values(state.tags).every(tag => typeof tag === 'string' && /^[\da-f]{64}$/.test(tag));
+		Object.values(state.tags).every(proof => typeof proof === 'object' && proof !== null && Number.isSafeInteger(proof.parts) && proof.parts > 0 && typeof proof.tags === 'string' && /^[\da-f]{64}$/.test(proof.tags));
 	if (!valid) throw new CheckpointError(`${file} is not a low-space unlock state this cage can read`);
 	return state as LowSpaceUnlockState;
 }
@@ -108,6 +108,8 @@ export async function lowSpaceUnlock(spec: {
 	leftRunning: boolean;
 	/** Bytes per second, 0 = unlimited. */
 	rate: number;
+	/** Workers that share each chunk. */
+	jobs: number;
 }): Promise<LowSpaceResult> {
 	const statePath = lowSpaceStatePath(spec.output);
 	const partial = partialPath(spec.output);
@@ -184,12 +186,14 @@ export async function lowSpaceUnlock(spec: {
 			const chunk = chunkAt(current.size, current.chunkSize, id);
 			spec.emitter.send({type: 'chunk:start', chunk: id, start: chunk.start, size: chunk.end - chunk.start, attempt: 1, item: spec.item.index});
 			const chunkStarted = Date.now();
-			const {mac} = await spec.pool.run({op: 'decrypt', input: spec.source, output: partial, key, plainStart: chunk.start, plainEnd: chunk.end, plainTotal: current.size, inOffset: current.headerLength, outOffset: 0});
+			// One chunk at a time, on every worker: its spans are decrypted side by side.
+			const results = await Promise.all(blockSpans(chunk.start, chunk.end, spec.jobs).map(async span => spec.pool.run({op: 'decrypt', input: spec.source, output: partial, key, plainStart: span.start, plainEnd: span.end, plainTotal: current.size, inOffset: current.headerLength, outOffset: 0})));
+			const proof = proofOf(results.map(result => result.mac));
 			await file.sync();
 			// What reached the output is proved to be the plaintext of the ciphertext before that ciphertext is cut off.
 			const range = blockRange(chunk.start, chunk.end, current.size);
-			await readBackPlainRange(partial, key, {start: chunk.start, end: chunk.end, counter: range.firstBlock, final: range.endBlock === blockCount(current.size)}, mac);
-			current.tags[String(id)] = mac;
+			await readBackPlainRange(partial, key, {start: chunk.start, end: chunk.end, counter: range.firstBlock, final: range.endBlock === blockCount(current.size)}, proof);
+			current.tags[String(id)] = proof;
 			await writeJsonAtomic(statePath, current);
 			length = cipherStartOf(current, id);
 			await fs.truncate(spec.source, length);

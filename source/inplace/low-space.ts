@@ -13,7 +13,7 @@ import fs from 'node:fs/promises';
 import {createHeader} from '../age/header.js';
 import type {EncryptTarget} from '../age/engine.js';
 import type {WorkerPool} from '../age/pool.js';
-import {blockCount, blockRange, ciphertextPayloadSize, payloadKey} from '../age/stream.js';
+import {blockCount, blockRange, blockSpans, ciphertextPayloadSize, payloadKey} from '../age/stream.js';
 import {CheckpointError, writeJsonAtomic} from '../chunker/checkpoint.js';
 import {SharedControl} from '../chunker/control.js';
 import type {JobEmitter} from '../chunker/emitter.js';
@@ -123,6 +123,8 @@ export async function lowSpaceLock(spec: {
 	leftRunning: boolean;
 	/** Bytes per second, 0 = unlimited. */
 	rate: number;
+	/** Workers that share each chunk. */
+	jobs: number;
 }): Promise<LowSpaceResult> {
 	const statePath = lowSpaceStatePath(spec.output);
 	const partial = partialPath(spec.output);
@@ -180,7 +182,8 @@ export async function lowSpaceLock(spec: {
 			if (control.reason !== undefined) throw Object.assign(new Error(control.reason), {stopped: true});
 			spec.emitter.send({type: 'chunk:start', chunk: id, start: chunk.start, size: chunk.end - chunk.start, attempt: 1, item: spec.item.index});
 			const chunkStarted = Date.now();
-			await spec.pool.run({op: 'encrypt', input: spec.source, output: partial, key, plainStart: chunk.start, plainEnd: chunk.end, plainTotal: state.size, inOffset: 0, outOffset: state.headerLength});
+			// One chunk at a time, on every worker: its spans are encrypted side by side.
+			await Promise.all(blockSpans(chunk.start, chunk.end, spec.jobs).map(async span => spec.pool.run({op: 'encrypt', input: spec.source, output: partial, key, plainStart: span.start, plainEnd: span.end, plainTotal: state.size, inOffset: 0, outOffset: state.headerLength})));
 			await file.sync();
 			// What reached the output is authenticated before the only other copy is cut off.
 			const range = blockRange(chunk.start, chunk.end, state.size);

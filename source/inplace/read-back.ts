@@ -8,7 +8,7 @@ import {createHash} from 'node:crypto';
 import fsSync from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import {blockSize, decryptRange, encryptedBlockSize, encryptRange, plaintextSizeOf, tagSize} from '../age/stream.js';
+import {blockSize, blockSpans, decryptRange, encryptedBlockSize, encryptRange, plaintextSizeOf, tagSize} from '../age/stream.js';
 
 /** Where the read-back read from: the device (O_DIRECT) or the page cache. */
 export type ReadBackSource = 'device' | 'cache';
@@ -19,6 +19,7 @@ export type ReadBack = {source: ReadBackSource; blocks: number; bytes: number};
 /** O_DIRECT wants block-aligned offsets, lengths and memory: 4 KiB covers every usual device. */
 const alignment = 4096;
 const alignDown = (value: number) => value - (value % alignment);
+const alignUp = (value: number) => Math.ceil(value / alignment) * alignment;
 /** Bytes read at once: a whole number of alignment units. */
 const readSize = 8 * 1024 * 1024;
 
@@ -180,34 +181,50 @@ export function hashTags(cipher: Buffer, sum = createHash('sha256')): ReturnType
 	return sum;
 }
 
+/** The proof of one chunk a --low-space unlock wrote: the SHA-256 of the tag digests of its `parts` spans (blockSpans), in order. */
+export type ChunkProof = {parts: number; tags: string};
+
+/** Combine the spans' tag digests (the workers' chunk MACs) into a chunk's proof. */
+export function proofOf(macs: string[]): ChunkProof {
+	return {parts: macs.length, tags: createHash('sha256').update(macs.join('\n')).digest('hex')};
+}
+
 /**
  * The read-back of plaintext a --low-space unlock wrote: bytes [start, end) of `file` (block
  * `counter` onward; `final`: the range ends with the stream's last block) read again from the
- * device where the file system allows it, encrypted again under the payload key, and the SHA-256
- * of their tags compared with `tags`, the one of the ciphertext the decrypt authenticated. Equal,
- * the plaintext on disk is exactly what that ciphertext holds; else it throws.
+ * device where the file system allows it, encrypted again under the payload key, span by span as
+ * the workers decrypted it, and the digest of their tags compared with `proof`, made from the
+ * ciphertext the decrypt authenticated. Equal, the plaintext on disk is exactly what that
+ * ciphertext holds; else it throws.
  */
-export async function readBackPlainRange(file: string, key: Buffer, range: BlockRange, tags: string): Promise<ReadBack> {
+export async function readBackPlainRange(file: string, key: Buffer, range: BlockRange, proof: ChunkProof): Promise<ReadBack> {
 	const {handle, buffers, source, size: bufferSize} = await openForReadBack(file, range.start);
 	try {
-		const sum = createHash('sha256');
 		const sealed = Buffer.allocUnsafe(bufferSize + Math.ceil(bufferSize / blockSize) * tagSize + tagSize);
-		let position = range.start;
-		let counter = range.counter;
 		const buffer = buffers[0]!;
-		do {
-			const {bytesRead} = position < range.end ? await handle.read(buffer, 0, bufferSize, position) : {bytesRead: 0};
-			const length = Math.min(bytesRead, range.end - position);
-			if (length <= 0 && position < range.end) throw new Error(`${file} ended early during the read-back (at byte ${position}, expected ${range.end})`);
-			const last = position + length >= range.end;
-			const cipher = encryptRange(key, buffer.subarray(0, length), counter, last && range.final, sealed);
-			hashTags(cipher, sum);
-			counter += Math.max(1, Math.ceil(length / blockSize));
-			position += length;
-		} while (position < range.end);
+		const macs: string[] = [];
+		let blocks = 0;
+		for (const span of blockSpans(range.start, range.end, proof.parts)) {
+			const sum = createHash('sha256');
+			let position = span.start;
+			let counter = span.start / blockSize;
+			do {
+				const {bytesRead} = position < span.end ? await handle.read(buffer, 0, Math.min(bufferSize, alignUp(span.end - position)), position) : {bytesRead: 0};
+				const length = Math.min(bytesRead, span.end - position);
+				if (length <= 0 && position < span.end) throw new Error(`${file} ended early during the read-back (at byte ${position}, expected ${range.end})`);
+				const last = position + length >= span.end;
+				const cipher = encryptRange(key, buffer.subarray(0, length), counter, last && range.final && span.end === range.end, sealed);
+				hashTags(cipher, sum);
+				counter += Math.max(1, Math.ceil(length / blockSize));
+				position += length;
+			} while (position < span.end);
 
-		if (sum.digest('hex') !== tags) throw new Error(`${file}: bytes ${range.start}-${range.end} read back differ from what the ciphertext authenticated`);
-		return {source, blocks: counter - range.counter, bytes: range.end - range.start};
+			blocks += counter - span.start / blockSize;
+			macs.push(sum.digest('hex'));
+		}
+
+		if (proofOf(macs).tags !== proof.tags) throw new Error(`${file}: bytes ${range.start}-${range.end} read back differ from what the ciphertext authenticated`);
+		return {source, blocks, bytes: range.end - range.start};
 	} finally {
 		await handle.close();
 	}

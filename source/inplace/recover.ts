@@ -15,13 +15,13 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import {readFileHeader, type DecryptKey} from '../age/engine.js';
 import {AgeFormatError, StreamAuthError} from '../age/errors.js';
-import {blockRange, blockSize, ciphertextPayloadSize, decryptRange, encryptedBlockSize, encryptRange, payloadKey, plaintextSizeOf} from '../age/stream.js';
+import {blockRange, blockSize, blockSpans, ciphertextPayloadSize, decryptRange, encryptedBlockSize, encryptRange, payloadKey, plaintextSizeOf} from '../age/stream.js';
 import {chunkAt, chunkCount} from '../chunker/plan.js';
 import {exists, FileInput, InputError} from '../io/files.js';
 import {partialPath} from '../jobs/locate.js';
 import {lowSpaceStatePath, readLockState} from './low-space.js';
 import {readUnlockState, unlockProgress, type LowSpaceUnlockState} from './low-space-unlock.js';
-import {hashTags} from './read-back.js';
+import {hashTags, proofOf} from './read-back.js';
 
 /** Where the rebuilt plaintext goes, in order. */
 export type RecoverySink = {write(bytes: Buffer): Promise<void>};
@@ -106,9 +106,10 @@ async function provedPlainTail(file: string, key: Buffer, state: LowSpaceUnlockS
 			const bytes = Buffer.allocUnsafe(chunk.size);
 			const length = await input.read(bytes, 0, chunk.size, chunk.start);
 			if (length < chunk.size) throw new InputError(`${file} is shorter than the ${state.size} bytes the unlock made it`);
-			const range = blockRange(chunk.start, chunk.end, state.size);
-			const sum = hashTags(encryptRange(key, bytes, range.firstBlock, chunk.end === state.size));
-			if (sum.digest('hex') !== tags) throw new InputError(`${file}: chunk ${id} (bytes ${chunk.start}-${chunk.end}) is not what its ciphertext held (changed since it was written); the rest cannot be proved`);
+			const macs = blockSpans(chunk.start, chunk.end, tags.parts).map(span =>
+				hashTags(encryptRange(key, bytes.subarray(span.start - chunk.start, span.end - chunk.start), span.start / blockSize, span.end === state.size)).digest('hex'),
+			);
+			if (proofOf(macs).tags !== tags.tags) throw new InputError(`${file}: chunk ${id} (bytes ${chunk.start}-${chunk.end}) is not what its ciphertext held (changed since it was written); the rest cannot be proved`);
 			await sink.write(bytes);
 		}
 	} finally {
