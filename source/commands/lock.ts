@@ -154,9 +154,12 @@ const lockHelpText = `FILE|DIR... (-r RECIPIENT... | -R RECIPIENTS_FILE... | -p)
 	                            is encrypted to its final offset, synced, read back, and the source
 	                            cut to the chunk's start; one chunk of room is enough. Chosen by
 	                            itself (with a notice) when the free space is smaller than the file;
-	                            refused when not even one chunk fits. Until it ends, the file is the
-	                            source's prefix plus FILE.age.partial's tail plus the state file
-	                            FILE.age.low-space.json (its key wrapped): 'cage resume' finishes it
+	                            refused when not even one chunk fits; never with --keep. Until it
+	                            ends, neither file alone holds your data: FILE is its first bytes
+	                            as they were, FILE.age.partial the encrypted rest, and the state
+	                            file FILE.age.low-space.json (its key wrapped) says how far it got.
+	                            'cage resume DIR' finishes it; 'cage unlock --recover FILE.age'
+	                            rebuilds the plaintext from the two with your own identity
 	      --chunk-size SIZE     unit of progress and resume (default: config, else 16 MiB growing with the file)
 ${jobFlagsHelp}
 
@@ -223,9 +226,11 @@ export const unlockCommand = defineCommand({
 	                            one chunk of room is enough. FILE.age is consumed, so no backup
 	                            generation is kept. Chosen by itself (with a notice) when the free
 	                            space is smaller than FILE; refused when not even one chunk fits.
-	                            Until it ends, the file is FILE.age's prefix (your identity opens
-	                            it) plus FILE.partial's tail plus the state file FILE.low-space.json
-	                            (no key, no plaintext): 'cage resume' finishes it
+	                            Until it ends, neither file alone holds your data: FILE.age is the
+	                            header and the encrypted first part, FILE.partial the plaintext
+	                            rest, and the state file FILE.low-space.json (no key, no
+	                            plaintext) says how far it got. 'cage resume DIR' finishes it;
+	                            --recover rebuilds the plaintext from the two (below)
 	      --chunk-size SIZE     unit of progress and resume (default: config, else 16 MiB growing with the file)
 ${jobFlagsHelp}
 
@@ -233,7 +238,7 @@ ${jobFlagsHelp}
 	  --recover FILE.age rebuilds the whole plaintext of FILE from whatever an interrupted lock or
 	  unlock left, with your own identity (the resume identity and the checkpoints' keys are not
 	  needed), and says which bytes came from which file and how each part was proved. It only
-	  reads the job's files; 'cage resume DIR' finishes the job itself (needing one chunk of room).
+	  reads the job's files; 'cage resume DIR' finishes the job itself (a --low-space one in one chunk of room).
 	  It writes FILE.recovered (mode 0600; -o OUT elsewhere, -o - to stdout) and refuses when OUT's
 	  disk lacks the room for the whole file. What it finds:
 	    a --low-space lock under way    FILE's prefix (your bytes, as cut, never written by cage)
