@@ -331,7 +331,7 @@ async function runAgeJob(spec: RunSpec): Promise<AgeJobResult> {
 	// The claim goes before the checkpoint it guards: a kill between the two leaves a checkpoint of
 	// a finished job, which the next resume recognises, never a lock beside the output for good.
 	const removeCheckpoint = async () => {
-		await held?.release();
+		await held?.finish();
 		held = undefined;
 		await store?.remove();
 	};

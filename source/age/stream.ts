@@ -69,6 +69,18 @@ export function blockRange(start: number, end: number, total: number): {firstBlo
 	return {firstBlock, endBlock, cipherStart: firstBlock * encryptedBlockSize, cipherEnd};
 }
 
+/**
+ * Plaintext range [start, end) (`start` at a block boundary) as up to `parts` consecutive runs of
+ * whole blocks (the last may end with the stream's short final block): one per worker, so that
+ * one chunk is encrypted or decrypted on every core.
+ */
+export function blockSpans(start: number, end: number, parts: number): Array<{start: number; end: number}> {
+	const per = Math.max(1, Math.ceil(Math.ceil((end - start) / blockSize) / Math.max(1, Math.floor(parts)))) * blockSize;
+	const spans: Array<{start: number; end: number}> = [];
+	for (let at = start; at < end; at += per) spans.push({start: at, end: Math.min(end, at + per)});
+	return spans.length > 0 ? spans : [{start, end}];
+}
+
 const nonceScratch = Buffer.alloc(12);
 
 function sealBlock(key: Buffer, plain: Uint8Array, counter: number, final: boolean, out: Buffer, at: number): number {

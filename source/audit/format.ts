@@ -58,6 +58,7 @@ const schema: Record<CageEventType, Record<string, FieldSpec>> = {
 		resumed: {kind: 'boolean'},
 		rate: optionalInt,
 		host: optionalString,
+		inPlace: {kind: ['lock', 'unlock'], optional: true},
 	},
 	'chunk:start': {chunk, start: int, size: int, attempt: int, item: optionalInt},
 	'chunk:progress': {chunk, bytes: int, bytesDone: int, item: optionalInt},

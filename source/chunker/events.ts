@@ -105,6 +105,8 @@ export type JobStartEvent = Base<'job:start'> & {
 	pid: number;
 	/** True when this run continues a checkpoint. */
 	resumed: boolean;
+	/** A `cage lock` / `cage unlock` batch (kind is then encrypt / decrypt): what the user ran, for the lines shown. */
+	inPlace?: 'lock' | 'unlock';
 	/** The rate limit in bytes per second (`--rate`), when there is one. */
 	rate?: number;
 	/** The host name of the process (the audit logger records it), so a watcher can tell whether the pid is its own host's. */

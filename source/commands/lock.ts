@@ -28,6 +28,7 @@ import {defineCommand, exitCodes, UsageError, type Io} from './command.js';
 import {ageJobSettings, resolveJobOptions, sessionOptions, type JobOptions} from './job-options.js';
 import {encryptTargetFlags, jobFlags, jobFlagsHelp, sizeFlag} from './options.js';
 import {readPassphrase} from './passphrase.js';
+import {runRecover} from './recover.js';
 
 function report(io: Io, op: InPlaceOp, what: string, files: LeftOut[]): void {
 	if (files.length === 0) return;
@@ -153,9 +154,12 @@ const lockHelpText = `FILE|DIR... (-r RECIPIENT... | -R RECIPIENTS_FILE... | -p)
 	                            is encrypted to its final offset, synced, read back, and the source
 	                            cut to the chunk's start; one chunk of room is enough. Chosen by
 	                            itself (with a notice) when the free space is smaller than the file;
-	                            refused when not even one chunk fits. Until it ends, the file is the
-	                            source's prefix plus FILE.age.partial's tail plus the state file
-	                            FILE.age.low-space.json (its key wrapped): 'cage resume' finishes it
+	                            refused when not even one chunk fits; never with --keep. Until it
+	                            ends, neither file alone holds your data: FILE is its first bytes
+	                            as they were, FILE.age.partial the encrypted rest, and the state
+	                            file FILE.age.low-space.json (its key wrapped) says how far it got.
+	                            'cage resume DIR' finishes it; 'cage unlock --recover FILE.age'
+	                            rebuilds the plaintext from the two with your own identity
 	      --chunk-size SIZE     unit of progress and resume (default: config, else 16 MiB growing with the file)
 ${jobFlagsHelp}
 
@@ -198,7 +202,8 @@ export const lockCommand = defineCommand({
 /** `cage unlock`. */
 export const unlockCommand = defineCommand({
 	name: 'unlock',
-	help: `FILE.age|DIR... (-i IDENTITY_FILE... | -p) [--recursive] [--keep]
+	help: `FILE.age|DIR... (-i IDENTITY_FILE... | -p) [--recursive] [--keep] [--low-space]
+	       --recover FILE.age (-i IDENTITY_FILE... | -p) [-o OUT | -o -]
 
 	Each FILE.age becomes FILE, decrypted in resumable parallel chunks, every block authenticated
 	before it is written. FILE gets FILE.age's mode and times (never a wider mode). FILE.age is
@@ -213,16 +218,61 @@ export const unlockCommand = defineCommand({
 	  -p, --passphrase          use a passphrase
 	      --recursive           DIR: every .age file below it
 	      --keep                keep the .age files (no backup, no removal)
+	      --low-space           back to front, for a FILE.age larger than the free space: every
+	                            block of it is authenticated first (a damaged or truncated file is
+	                            refused whole), then each chunk is decrypted to its final offset in
+	                            a sparse FILE.partial, synced, read back and proved against its
+	                            ciphertext, checkpointed, and FILE.age cut to the chunk's start;
+	                            one chunk of room is enough. FILE.age is consumed, so no backup
+	                            generation is kept. Chosen by itself (with a notice) when the free
+	                            space is smaller than FILE; refused when not even one chunk fits.
+	                            Until it ends, neither file alone holds your data: FILE.age is the
+	                            header and the encrypted first part, FILE.partial the plaintext
+	                            rest, and the state file FILE.low-space.json (no key, no
+	                            plaintext) says how far it got. 'cage resume DIR' finishes it;
+	                            --recover rebuilds the plaintext from the two (below)
 	      --chunk-size SIZE     unit of progress and resume (default: config, else 16 MiB growing with the file)
-${jobFlagsHelp}`,
+${jobFlagsHelp}
+
+	Recover
+	  --recover FILE.age rebuilds the whole plaintext of FILE from whatever an interrupted lock or
+	  unlock left, with your own identity (the resume identity and the checkpoints' keys are not
+	  needed), and says which bytes came from which file and how each part was proved. It only
+	  reads the job's files; 'cage resume DIR' finishes the job itself (a --low-space one in one chunk of room).
+	  It writes FILE.recovered (mode 0600; -o OUT elsewhere, -o - to stdout) and refuses when OUT's
+	  disk lacks the room for the whole file. What it finds:
+	    a --low-space lock under way    FILE's prefix (your bytes, as cut, never written by cage)
+	                                    + FILE.age.partial's tail, every block authenticated,
+	                                    the final block first
+	    a --low-space unlock under way  FILE.age's prefix, every block authenticated, + FILE.partial's
+	                                    tail, each chunk encrypted again and its tags compared with
+	                                    those FILE.low-space.json recorded from the ciphertext
+	    a whole FILE.age                decrypted, every block authenticated
+	    a whole FILE                    nothing to rebuild (a plain lock or unlock never cuts it)
+	  Exit 1 with the reason when a part fails its proof (nothing is written under OUT's name;
+	  with -o - the stream stops there).`,
 	flags: {
 		identity: {type: 'string', shortFlag: 'i', isMultiple: true},
+		lowSpace: {type: 'boolean'},
+		recover: {type: 'boolean'},
+		output: {type: 'string', shortFlag: 'o'},
 		...sharedFlags,
 	},
 	async run(cli, io) {
 		const identityFiles = cli.flags.identity ?? [];
 		if (cli.flags.passphrase && identityFiles.length > 0) throw new UsageError('-p cannot be combined with -i');
+		if (cli.flags.lowSpace && cli.flags.keep) throw new UsageError('--low-space cuts FILE.age as it goes: it cannot be combined with --keep');
 		if (!cli.flags.passphrase && identityFiles.length === 0) throw new UsageError('missing identities: give -i IDENTITY_FILE or -p');
+		if (cli.flags.output !== undefined && !cli.flags.recover) throw new UsageError('-o goes with --recover (unlock writes FILE beside FILE.age)');
+		if (cli.flags.recover) {
+			if (cli.input.length !== 1) throw new UsageError('--recover takes one FILE.age (or FILE)');
+			if (cli.flags.lowSpace || cli.flags.keep || cli.flags.recursive) throw new UsageError('--recover only reads the job\'s files: it takes no --low-space, --keep or --recursive');
+			const identities = identityFiles.length > 0 ? await readIdentityFiles(identityFiles) : [];
+			if (!cli.flags.passphrase) await unlockSshIdentities(identities, null);
+			const key: DecryptKey = cli.flags.passphrase ? {passphrase: await readPassphrase({confirm: false})} : {identities};
+			return runRecover(cli.input[0]!, key, cli.flags.output, io);
+		}
+
 		const options = resolveJobOptions(cli.flags, io);
 		const identities = identityFiles.length > 0 ? await readIdentityFiles(identityFiles) : [];
 		const backup = options.settings.backupOnUnlock === 'on' && !cli.flags.keep;
@@ -232,6 +282,7 @@ ${jobFlagsHelp}`,
 			...(chunkSize ? {chunkSize} : {}),
 			keep: Boolean(cli.flags.keep),
 			verify: false,
+			...(cli.flags.lowSpace ? {lowSpace: true} : {}),
 			...(backup ? {backupDir: path.resolve(options.settings.backupDir || defaultBackupDir()), retention: {keepLast: options.settings.backupKeepLast, keepDays: options.settings.backupKeepDays}} : {}),
 		};
 		const who = cli.flags.passphrase ? {passphrase: true} : {identityFiles: identityFiles.map(file => path.resolve(file)), passphrase: false};

@@ -90,7 +90,12 @@ ${jobFlagsHelp}
 	from it (all of them when the source's change time moved, or with 'cage config set
 	resumeVerify full'). After an unclean stop (kill -9, a crash, a power cut) every completed chunk
 	of the partial output is read back and checked against the digest of what was written, and
-	any that differs is redone. The secrets are unwrapped with your resume identity.`,
+	any that differs is redone. The secrets are unwrapped with your resume identity.
+
+	An interrupted 'cage lock' or 'cage unlock' is a batch: 'cage resume DIR'. A --low-space one
+	continues back to front from where the source's length says it stopped, after proving the
+	finished tail again; to rebuild the plaintext instead, without finishing the job, run
+	'cage unlock --recover FILE.age' (it needs only your own identity).`,
 	flags: resumeFlags,
 	async run(cli, io) {
 		const [target, ...extra] = cli.input;

@@ -17,6 +17,7 @@ import {exists, InputError, OutputExistsError, syncDirectory} from '../io/files.
 import type {WrittenIdentity} from '../io/identity.js';
 import {readCheckpointFor, outputCheckpointPath, partialPath} from '../jobs/locate.js';
 import {hasRoomFor, lowSpaceLock, lowSpaceStatePath, removeLowSpaceState} from './low-space.js';
+import {lowSpaceUnlock} from './low-space-unlock.js';
 import type {BatchItem, RunItem} from '../jobs/batch-job.js';
 import {keepAsBackup} from './backup-on-unlock.js';
 import type {InPlaceItem, InPlaceOp} from './plan.js';
@@ -35,7 +36,7 @@ export type InPlaceSettings = {
 	retention?: {keepLast: number; keepDays: number};
 	/** --chunk-size, when given. */
 	chunkSize?: number;
-	/** Lock: back to front (--low-space), whatever the free space; else chosen when the file does not fit. */
+	/** Back to front (--low-space), whatever the free space; else chosen when the output does not fit beside the file. */
 	lowSpace?: boolean;
 };
 
@@ -119,8 +120,9 @@ function note(run: Parameters<RunItem>[1], severity: 'info' | 'warn', message: s
 	run.emitter.send({type: 'anomaly', severity, code: 'in-place', message, item: run.index});
 }
 
-/** A lock done back to front (low-space.ts): begun, continued, or finished after a crash. */
+/** A lock or unlock done back to front (low-space.ts, low-space-unlock.ts): begun, continued, or finished after a crash. */
 async function runLowSpace(item: InPlaceItem, context: InPlaceContext, run: Parameters<RunItem>[1], sourceThere: boolean): Promise<{outcome: JobOutcome; bytesDone: number; error?: Error}> {
+	const {op} = context.settings;
 	if (!sourceThere) {
 		// Removed after the rename, before the state file went: finished.
 		if (await exists(item.output)) {
@@ -128,33 +130,54 @@ async function runLowSpace(item: InPlaceItem, context: InPlaceContext, run: Para
 			return {outcome: 'completed', bytesDone: item.size};
 		}
 
-		throw new InPlaceError(`${item.source} is gone, and ${item.output} was not finished: the file's data is in ${partialPath(item.output)} (its tail) — resume cannot finish it`);
+		const recover = op === 'lock' ? `'cage unlock --recover ${item.output}'` : `'cage unlock --recover ${item.source}'`;
+		throw new InPlaceError(`${item.source} is gone, and ${item.output} was not finished: what is left is in ${partialPath(item.output)} (its tail) — resume cannot finish it; ${recover} says what can be rebuilt`);
 	}
 
-	const result = await lowSpaceLock({
+	const common = {
 		source: item.source,
 		output: item.output,
-		size: item.size,
 		chunkSize: ageChunkSize(context.chunking(item.size).chunkSize),
-		...(context.target ? {target: context.target} : {}),
 		pool: context.pool,
 		emitter: run.emitter,
 		control: run.control,
 		item: {index: run.index, count: run.count},
 		leftRunning: run.leftRunning,
 		rate: context.engine.rate,
-	});
+		jobs: context.engine.jobs,
+	};
+	const result = op === 'lock' ? await lowSpaceLock({...common, size: item.size, ...(context.target ? {target: context.target} : {})}) : await lowSpaceUnlock({...common, key: context.key!});
 	if (result.outcome !== 'completed') {
 		const code = (result.error as NodeJS.ErrnoException | undefined)?.code;
 		if (code === 'ENOSPC' || code === 'EDQUOT') context.stopBatch('no space left on device');
 		return result;
 	}
 
-	if (item.original) await carryMetadata(item.output, item.original);
-	// The source is empty now: every byte of it is in FILE.age, each chunk read back before the cut.
-	await removeOriginal(item, ', each chunk read back and authenticated before the source was cut (the source is empty)');
+	if (item.original) await carryMetadata(item.output, op === 'lock' ? item.original : {mode: item.original.mode, atimeMs: item.original.atimeMs, mtimeMs: item.original.mtimeMs});
+	// The source is empty now (an unlock's keeps only its header): every byte of it is in the output, each chunk read back before the cut.
+	await removeOriginal(item, op === 'lock' ? ', each chunk read back and authenticated before the source was cut (the source is empty)' : ', each chunk read back and proved against its ciphertext before that was cut (the .age holds only its header)');
 	await removeLowSpaceState(item.output);
 	return {outcome: 'completed', bytesDone: item.size};
+}
+
+/** Whether an item that has not started goes back to front: asked for, or its output does not fit beside it (a notice says so); refused when not even one chunk fits. */
+async function goesBackToFront(item: InPlaceItem, context: InPlaceContext, run: Parameters<RunItem>[1]): Promise<boolean> {
+	const {settings} = context;
+	// --keep promises the original whole: never cut, even when the disk is short (the job then stops with exit 75).
+	if (settings.keep || item.size === 0 || (await exists(outputCheckpointPath(item.output))) || (await exists(item.output))) return false;
+	// An unlock's plaintext is a little smaller than the .age: the .age's size is room enough.
+	const needed = (settings.op === 'lock' ? ciphertextPayloadSize(item.size) : item.size) + 64 * 1024;
+	const room = await hasRoomFor(path.dirname(item.output), needed);
+	if (!settings.lowSpace && room.fits) return false;
+	const chunk = ageChunkSize(context.chunking(item.size).chunkSize);
+	if (!(await hasRoomFor(path.dirname(item.output), Math.min(item.size, chunk) + 2 * 64 * 1024)).fits) {
+		throw new InPlaceError(`${item.source}: not even one chunk (${chunk} bytes) fits in the ${room.free} bytes free; free some space, or ${settings.op} it with a smaller --chunk-size`);
+	}
+
+	const backup = settings.op === 'unlock' && settings.backupDir ? '; its ciphertext is consumed as it goes, so no backup generation of it is kept' : '';
+	if (!settings.lowSpace) note(run, 'info', `${item.source} needs about ${needed} bytes beside it and ${room.free} are free: ${settings.op}ed back to front (--low-space), one chunk of room at a time${backup}`);
+	else if (backup) note(run, 'info', `${item.source}: --low-space${backup}`);
+	return true;
 }
 
 /** The RunItem of a lock or unlock batch. */
@@ -163,7 +186,7 @@ export function inPlaceItemRunner(context: InPlaceContext): RunItem {
 		const item = batchItem as InPlaceItem;
 		const {settings} = context;
 		const sourceThere = await exists(item.source);
-		if (settings.op === 'lock' && (await exists(lowSpaceStatePath(item.output)))) return runLowSpace(item, context, run, sourceThere);
+		if (await exists(lowSpaceStatePath(item.output))) return runLowSpace(item, context, run, sourceThere);
 		// A crash after the original was removed, before the manifest said so.
 		if (!sourceThere && (await isOurs(item.output, item.written))) return {outcome: 'completed', bytesDone: item.size};
 		if (!sourceThere) throw new InputError(`${item.source}: no such file (moved or removed since the batch started)`);
@@ -173,19 +196,7 @@ export function inPlaceItemRunner(context: InPlaceContext): RunItem {
 			note(run, 'warn', `${item.source} has ${stat.nlink - 1} other hard link(s): they keep the plaintext after the lock`);
 		}
 
-		if (settings.op === 'lock' && item.size > 0 && !(await exists(outputCheckpointPath(item.output))) && !(await exists(item.output))) {
-			const needed = ciphertextPayloadSize(item.size) + 64 * 1024;
-			const room = await hasRoomFor(path.dirname(item.output), needed);
-			if (settings.lowSpace || !room.fits) {
-				const chunk = ageChunkSize(context.chunking(item.size).chunkSize);
-				if (!(await hasRoomFor(path.dirname(item.output), Math.min(item.size, chunk) + 2 * 64 * 1024)).fits) {
-					throw new InPlaceError(`${item.source}: not even one chunk (${chunk} bytes) fits in the ${room.free} bytes free; free some space, or lock it with a smaller --chunk-size`);
-				}
-
-				if (!settings.lowSpace) note(run, 'info', `${item.source} needs about ${needed} bytes beside it and ${room.free} are free: locked back to front (--low-space), one chunk of room at a time`);
-				return runLowSpace(item, context, run, sourceThere);
-			}
-		}
+		if (await goesBackToFront(item, context, run)) return runLowSpace(item, context, run, sourceThere);
 
 		const before = await fingerprint(item.source);
 		let result: AgeJobResult | undefined;

@@ -13,7 +13,7 @@ import fs from 'node:fs/promises';
 import {createHeader} from '../age/header.js';
 import type {EncryptTarget} from '../age/engine.js';
 import type {WorkerPool} from '../age/pool.js';
-import {blockCount, blockRange, ciphertextPayloadSize, payloadKey} from '../age/stream.js';
+import {blockCount, blockRange, blockSpans, ciphertextPayloadSize, payloadKey} from '../age/stream.js';
 import {CheckpointError, writeJsonAtomic} from '../chunker/checkpoint.js';
 import {SharedControl} from '../chunker/control.js';
 import type {JobEmitter} from '../chunker/emitter.js';
@@ -32,7 +32,7 @@ export function lowSpaceStatePath(output: string): string {
 }
 
 /** The state of a --low-space lock, format version 1. */
-type LowSpaceState = {
+export type LowSpaceState = {
 	version: 1;
 	tool: 'cage';
 	kind: 'low-space-lock';
@@ -46,7 +46,8 @@ type LowSpaceState = {
 	secrets: string;
 };
 
-async function readState(file: string): Promise<LowSpaceState> {
+/** Read and check a low-space lock's state file. */
+export async function readLockState(file: string): Promise<LowSpaceState> {
 	let state: Partial<LowSpaceState>;
 	try {
 		state = JSON.parse(await fs.readFile(file, 'utf8')) as Partial<LowSpaceState>;
@@ -74,7 +75,7 @@ export async function hasRoomFor(directory: string, bytes: number): Promise<{fre
  * a skip or a stop is recorded and ends the loop before its next chunk (a chunk in flight is
  * finished: the source is cut only after it is written and checked).
  */
-class StopFlag implements JobControl {
+export class LowSpaceControl implements JobControl {
 	readonly shared = new SharedControl();
 	reason: string | undefined;
 	get paused(): boolean {
@@ -122,6 +123,8 @@ export async function lowSpaceLock(spec: {
 	leftRunning: boolean;
 	/** Bytes per second, 0 = unlimited. */
 	rate: number;
+	/** Workers that share each chunk. */
+	jobs: number;
 }): Promise<LowSpaceResult> {
 	const statePath = lowSpaceStatePath(spec.output);
 	const partial = partialPath(spec.output);
@@ -129,7 +132,7 @@ export async function lowSpaceLock(spec: {
 	let key: Buffer;
 	let opened: Awaited<ReturnType<typeof PartialOutput.open>> | undefined;
 	if (await exists(statePath)) {
-		state = await readState(statePath);
+		state = await readLockState(statePath);
 		const secrets = await unwrapSecrets(state.secrets, statePath);
 		key = payloadKey(Buffer.from(secrets.fileKey ?? '', 'base64'), Buffer.from(secrets.nonce ?? '', 'base64'));
 		// Renamed into place before a crash: only the source's removal is left.
@@ -153,7 +156,7 @@ export async function lowSpaceLock(spec: {
 
 	const {file, partial: ours} = opened;
 	const count = chunkCount(state.size, state.chunkSize);
-	const control = new StopFlag();
+	const control = new LowSpaceControl();
 	// The batch's workers obey this file's control, not the one of the file before (which may have been skipped).
 	control.shared.setRate(spec.rate);
 	spec.pool.useControl(control.shared);
@@ -165,13 +168,22 @@ export async function lowSpaceLock(spec: {
 		const boundary = length === state.size || (length < state.size && length % state.chunkSize === 0);
 		if (!boundary) throw new CheckpointError(`${spec.source} is ${length} bytes: not where this low-space lock left it (it was ${state.size} bytes, locked ${state.chunkSize} bytes at a time from the end); it was changed by something else — its data is in it and in ${partial}`);
 		spec.emitter.send({type: 'item:start', item: spec.item.index, items: spec.item.count, path: spec.source, output: spec.output, size: state.size, chunkSize: state.chunkSize, chunks: count, chunksDone: count - chunkCount(length, state.chunkSize), bytesDone: done(length)});
+		if (length < state.size) {
+			// Continued after a stop or a crash: the finished tail is authenticated again before more is cut.
+			const tail = blockRange(length, state.size, state.size);
+			await readBackRange(partial, key, {start: state.headerLength + tail.cipherStart, end: state.headerLength + tail.cipherEnd, counter: tail.firstBlock, final: true}).catch((error: unknown) => {
+				throw new CheckpointError(`${partial}'s finished tail (from byte ${length} of the file) fails authentication (${(error as Error).message}); nothing more was cut — the file's first ${length} bytes are ${spec.source}`);
+			});
+		}
+
 		for (let id = count - 1; id >= 0; id--) {
 			const chunk = chunkAt(state.size, state.chunkSize, id);
 			if (length <= chunk.start) continue;
 			if (control.reason !== undefined) throw Object.assign(new Error(control.reason), {stopped: true});
 			spec.emitter.send({type: 'chunk:start', chunk: id, start: chunk.start, size: chunk.end - chunk.start, attempt: 1, item: spec.item.index});
 			const chunkStarted = Date.now();
-			await spec.pool.run({op: 'encrypt', input: spec.source, output: partial, key, plainStart: chunk.start, plainEnd: chunk.end, plainTotal: state.size, inOffset: 0, outOffset: state.headerLength});
+			// One chunk at a time, on every worker: its spans are encrypted side by side.
+			await Promise.all(blockSpans(chunk.start, chunk.end, spec.jobs).map(async span => spec.pool.run({op: 'encrypt', input: spec.source, output: partial, key, plainStart: span.start, plainEnd: span.end, plainTotal: state.size, inOffset: 0, outOffset: state.headerLength})));
 			await file.sync();
 			// What reached the output is authenticated before the only other copy is cut off.
 			const range = blockRange(chunk.start, chunk.end, state.size);

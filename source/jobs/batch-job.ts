@@ -67,7 +67,7 @@ export type BatchCheckpoint = {
 	/** Started with --force: existing outputs are replaced (also on resume). */
 	force?: boolean;
 	/** A `cage lock` / `cage unlock` batch and how it runs (source/inplace/); absent for encrypt/decrypt. */
-	inPlace?: {op: 'lock' | 'unlock'; keep: boolean; verify: boolean; backupDir?: string; retention?: {keepLast: number; keepDays: number}; chunkSize?: number};
+	inPlace?: {op: 'lock' | 'unlock'; keep: boolean; verify: boolean; backupDir?: string; retention?: {keepLast: number; keepDays: number}; chunkSize?: number; lowSpace?: boolean};
 };
 
 /** The manifest's file name in the output directory (or the inputs' directory). */
@@ -343,7 +343,8 @@ export async function runBatch(spec: {
 		result = await runItems();
 	} finally {
 		await store?.close();
-		await held.release();
+		// Finished: the lock goes now, even while the resume command that called this holds it too.
+		await (finished ? held.finish() : held.release());
 	}
 
 	// The claim goes first, then the finished batch's manifest: a kill between the two leaves a
@@ -359,8 +360,9 @@ export async function runBatch(spec: {
 		emitter.send({
 			type: 'job:start',
 			kind: manifest.op,
-			source: commonDirectory(items.map(item => item.source)),
-			output: manifest.op === 'verify' ? null : commonDirectory(items.map(item => item.output)),
+			// One file locked or unlocked in place: its own names (a directory named twice says nothing).
+			source: manifest.inPlace && items.length === 1 ? items[0]!.source : commonDirectory(items.map(item => item.source)),
+			output: manifest.op === 'verify' ? null : manifest.inPlace && items.length === 1 ? items[0]!.output : commonDirectory(items.map(item => item.output)),
 			size: items.reduce((sum, item) => sum + item.size, 0),
 			chunkSize: 0,
 			chunks: 0,
@@ -370,6 +372,7 @@ export async function runBatch(spec: {
 			jobs: spec.jobs,
 			pid: process.pid,
 			resumed: spec.resumed,
+			...(manifest.inPlace ? {inPlace: manifest.inPlace.op} : {}),
 		});
 		let checkpointError: Error | undefined;
 		try {

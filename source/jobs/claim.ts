@@ -12,8 +12,14 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import {readWriterRecord, removeStaleTemporaries, runningWriter, writerStamp} from '../chunker/checkpoint.js';
 
-/** A held claim; `release()` removes the lock once every holder in this process has released it. */
-export type Claim = {readonly path: string; release(): Promise<void>};
+/**
+ * A held claim; `release()` removes the lock once every holder in this process has released it.
+ * `finish()` is the release of a job that is done, before its checkpoint goes: the lock is removed
+ * now, even while an outer holder in this process (the resume command) still holds it, whose
+ * release is then nothing; else a kill between the checkpoint's removal and that outer release
+ * left a lock beside the output for good.
+ */
+export type Claim = {readonly path: string; release(): Promise<void>; finish(): Promise<void>};
 
 const held = new Map<string, {count: number; ino: number}>();
 
@@ -108,19 +114,18 @@ async function createFilled(lock: string, record: string): Promise<boolean> {
 
 function release(lock: string): Claim {
 	let released = false;
-	return {
-		path: lock,
-		async release() {
-			if (released) return;
-			released = true;
-			const mine = held.get(lock);
-			if (!mine || --mine.count > 0) return;
-			held.delete(lock);
-			// Only our own lock: never one that another process made after ours was taken over.
-			const stat = await fs.stat(lock).catch(() => undefined);
-			if (stat?.ino === mine.ino) await fs.rm(lock, {force: true});
-		},
+	const end = async (all: boolean) => {
+		if (released) return;
+		released = true;
+		const mine = held.get(lock);
+		if (!mine || (--mine.count > 0 && !all)) return;
+		held.delete(lock);
+		// Only our own lock: never one that another process made after ours was taken over.
+		const stat = await fs.stat(lock).catch(() => undefined);
+		if (stat?.ino === mine.ino) await fs.rm(lock, {force: true});
 	};
+
+	return {path: lock, release: async () => end(false), finish: async () => end(true)};
 }
 
 /** Whether `file` was modified less than `ms` ago (a time in the future, a clock set back, is not). */

@@ -31,6 +31,8 @@ type JobLine = {
 	startBytes: number;
 	lastLine: number;
 	kind: JobKind;
+	/** What the lines call the job: its kind, or lock / unlock. */
+	label: string;
 	source: string | null;
 	itemBase: number;
 	bytesSkipped: number;
@@ -83,19 +85,22 @@ export function plainReporter(out: Writable, {intervalMs = 1000, prefixJobs = fa
 		parts.push(job.size === null ? formatBytes(bytesDone) : `${formatBytes(bytesDone)} / ${formatBytes(job.size)}${skipped}`);
 		parts.push(formatRate(rate));
 		if (!end && job.size !== null && rate > 0 && settled < job.size) parts.push(`ETA ${formatDuration(((job.size - settled) / rate) * 1000)}`);
-		out.write(`${prefix(event)}${job.kind}: ${parts.join('  ')}\n`);
+		out.write(`${prefix(event)}${job.label}: ${parts.join('  ')}\n`);
 	};
 
 	return event => {
 		switch (event.type) {
 			case 'job:start': {
-				jobs.set(event.job, {size: event.size, startedAt: event.ts, startBytes: event.bytesDone, lastLine: event.ts, kind: event.kind, source: event.source, itemBase: event.bytesDone, bytesSkipped: 0, current: null, pausedMs: 0, pausedSince: null});
+				jobs.set(event.job, {size: event.size, startedAt: event.ts, startBytes: event.bytesDone, lastLine: event.ts, kind: event.kind, label: event.inPlace ?? event.kind, source: event.source, itemBase: event.bytesDone, bytesSkipped: 0, current: null, pausedMs: 0, pausedSince: null});
 				const from = event.resumed ? (event.items === undefined ? ` (resuming at chunk ${event.chunksDone}/${event.chunks}, ${formatBytes(event.bytesDone)} done)` : ` (resuming, ${formatBytes(event.bytesDone)} done)`) : '';
 				// A stream has no plan; its size, when known, tells about how many chunks it will have.
 				const chunks = event.chunks || (event.size ? `~${Math.max(1, Math.ceil(event.size / event.chunkSize))}` : '?');
 				const units = event.items === undefined ? `${chunks} chunk(s) of ${formatBytes(event.chunkSize)}` : `${event.items} file(s)`;
+				// Lock and unlock name their job, and a batch of several files is one directory, in place.
+				const route =
+					event.inPlace && (event.items ?? 0) > 1 ? `${event.source} (in place, ${event.inPlace === 'lock' ? 'each FILE -> FILE.age' : 'each FILE.age -> FILE'})` : `${event.source ?? 'stdin'} -> ${outputLabel(event.kind, event.output)}`;
 				out.write(
-					`${prefix(event)}${event.kind} ${event.source ?? 'stdin'} -> ${outputLabel(event.kind, event.output)}: ${
+					`${prefix(event)}${event.inPlace ?? event.kind} ${route}: ${
 						event.size === null ? 'size unknown' : formatBytes(event.size)
 					}, ${units}, ${event.jobs} job(s)${from}\n`,
 				);

@@ -1,6 +1,6 @@
 /**
  * `cage lock` / `cage unlock` / `cage status` with the built binary, the real `age` CLI and real
- * signals: kill -9 at random moments never loses data, trees round-trip, backups on unlock, and
+ * signals (the kill -9 tests are in kills.test.ts): trees round-trip, backups on unlock, and
  * the bad inputs the issue names.
  */
 import {execFileSync, spawn, spawnSync} from 'node:child_process';
@@ -10,9 +10,6 @@ import path from 'node:path';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {cage, cliPath, makeSandbox, startCage, waitFor, writeRandomFile} from '../helpers/cage.js';
 import {prng} from '../helpers/prng.js';
-import {readHeader} from '../../source/age/header.js';
-import {readIdentityFiles} from '../../source/age/keys.js';
-import {decryptRange, encryptedBlockSize, payloadKey} from '../../source/age/stream.js';
 
 const sandbox = makeSandbox('cage-lock-');
 const {dir} = sandbox;
@@ -203,126 +200,6 @@ describe('cage lock and unlock', () => {
 			spawnSync('umount', [mount]);
 		}
 	});
-
-	it('kill -9 at 14 random moments of a lock, then cage resume: always a whole original or a whole verified .age, and the result decrypts with age -d', async () => {
-		const work = fresh('kills');
-		const master = path.join(dir, 'kill-master');
-		writeRandomFile(master, 12 * 1024 * 1024);
-		const want = sha(master);
-		const file = path.join(work, 'data.bin');
-		const args = ['lock', file, '-r', recipient, '--chunk-size', '512K', '--jobs', '2', ...quiet];
-		// How long a whole lock takes here: the moments are spread over it.
-		fs.copyFileSync(master, file);
-		const started = Date.now();
-		expect(cage(args, {env}).status).toBe(0);
-		const whole = Math.max(150, Date.now() - started);
-		const random = prng(1606);
-		// What the kills found: the test must catch the job in more than one state to mean anything.
-		const seen = new Set<string>();
-		for (let moment = 0; moment < 14; moment++) {
-			fs.rmSync(`${file}.age`, {force: true});
-			fs.copyFileSync(master, file);
-			const delay = Math.floor(random() * whole * 1.1);
-			const job = startCage(args, {env});
-			await new Promise(resolve => setTimeout(resolve, delay));
-			job.child.kill('SIGKILL');
-			await job.exited;
-			// The instant of the kill: a whole original, or a whole .age that age -d opens to it.
-			const original = fs.existsSync(file) && sha(file) === want;
-			const output = fs.existsSync(`${file}.age`) ? ageDecrypt(`${file}.age`) : undefined;
-			expect(original || (output !== undefined && digest(output) === want), `moment ${moment} (${delay} ms)`).toBe(true);
-			seen.add(original ? (output ? 'both' : fs.existsSync(`${file}.age.partial`) ? 'original and partial' : 'original') : 'locked');
-			const manifest = path.join(work, '.cage-batch.checkpoint.json');
-			const again = fs.existsSync(manifest) ? cage(['resume', manifest, ...quiet], {env}) : fs.existsSync(file) ? cage(args, {env}) : {status: 0, stderr: ''};
-			expect(again.status, again.stderr).toBe(0);
-			expect(fs.existsSync(file)).toBe(false);
-			expect(digest(ageDecrypt(`${file}.age`)!)).toBe(want);
-			expect(leftovers(work)).toEqual([]);
-		}
-
-		expect(seen.size, [...seen].join(', ')).toBeGreaterThanOrEqual(2);
-	}, 120_000);
-
-	it.skipIf(process.getuid?.() !== 0)('--low-space on a tmpfs a little larger than the file, chosen by itself; kill -9 at 12 random moments: source prefix + output tail always hold the file, and cage resume ends in what age -d opens', async context => {
-		const mount = fresh('low-space-disk');
-		if (spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=6m', 'tmpfs', mount]).status !== 0) context.skip();
-		try {
-			const master = path.join(dir, 'low-space-master');
-			writeRandomFile(master, 4 * 1024 * 1024);
-			const want = fs.readFileSync(master);
-			const file = path.join(mount, 'archive.tar');
-			const state = `${file}.age.low-space.json`;
-			const partial = `${file}.age.partial`;
-			// Slowed, so that most of a run is its work, not node's start: the random kills then land in
-			// the cuts (unslowed, the 4 MiB took a few ms and a loaded CI machine's kills all fell in start-up).
-			const args = ['lock', file, '-r', recipient, '--chunk-size', '256K', '--no-audit', '--rate', '8MiB'];
-			const identities = await readIdentityFiles([key]);
-			/** The file as the user's own identity recovers it now: the source's prefix, then the output's finished tail. */
-			const recovered = async (): Promise<Buffer | undefined> => {
-				if (fs.existsSync(state) && fs.existsSync(partial)) {
-					const prefix = fs.readFileSync(file);
-					const bytes = fs.readFileSync(partial);
-					const header = await readHeader(async (buffer, offset, length, position) => {
-						const slice = bytes.subarray(position, position + length);
-						Buffer.from(slice).copy(buffer as Buffer, offset);
-						return slice.length;
-					}, {identities}, partial);
-					const counter = prefix.length / (64 * 1024);
-					const cipher = bytes.subarray(header.payloadOffset + counter * encryptedBlockSize);
-					// Nothing cut yet: the whole file is the source.
-					const tail = cipher.length === 0 ? Buffer.alloc(0) : decryptRange(payloadKey(header.fileKey, header.nonce), cipher, counter, true);
-					return Buffer.concat([prefix, tail]);
-				}
-
-				if (fs.existsSync(`${file}.age`)) return ageDecrypt(`${file}.age`);
-				return fs.readFileSync(file);
-			};
-
-			fs.copyFileSync(master, file);
-			const started = Date.now();
-			const first = cage([...args, '--progress', 'plain'], {env});
-			expect(first.status, first.stderr).toBe(0);
-			expect(first.stderr).toContain('locked back to front (--low-space)');
-			expect(Buffer.compare(ageDecrypt(`${file}.age`)!, want)).toBe(0);
-			const whole = Math.max(150, Date.now() - started);
-			const random = prng(2406);
-			const seen = new Set<string>();
-			for (let moment = 0; moment < 12; moment++) {
-				fs.rmSync(`${file}.age`, {force: true});
-				fs.copyFileSync(master, file);
-				const delay = Math.floor(random() * whole * 1.1);
-				const job = startCage([...args, '--progress', 'none'], {env});
-				await new Promise(resolve => setTimeout(resolve, delay));
-				job.child.kill('SIGKILL');
-				await job.exited;
-				seen.add(fs.existsSync(state) ? 'cut' : fs.existsSync(file) ? 'whole source' : 'locked');
-				const now = await recovered();
-				expect(now && Buffer.compare(now, want) === 0, `moment ${moment} (${delay} ms): the file is recoverable`).toBe(true);
-				const manifest = path.join(mount, '.cage-batch.checkpoint.json');
-				const again = fs.existsSync(manifest) ? cage(['resume', manifest, ...quiet], {env}) : fs.existsSync(file) ? cage([...args, '--progress', 'none'], {env}) : {status: 0, stderr: ''};
-				expect(again.status, again.stderr).toBe(0);
-				expect(fs.existsSync(file)).toBe(false);
-				expect(Buffer.compare(ageDecrypt(`${file}.age`)!, want)).toBe(0);
-				expect(leftovers(mount)).toEqual([]);
-				expect(fs.existsSync(state)).toBe(false);
-			}
-
-			expect(seen.has('cut'), [...seen].join(', ')).toBe(true);
-
-			// Not even one chunk fits: refused, the file untouched.
-			fs.rmSync(`${file}.age`);
-			writeRandomFile(file, 1024 * 1024);
-			const {bavail, bsize} = fs.statfsSync(mount);
-			writeRandomFile(path.join(mount, 'ballast'), bavail * bsize - 100 * 1024);
-			const refused = cage(['lock', file, '-r', recipient, '--chunk-size', '512K', ...quiet], {env});
-			expect(refused.status).toBe(1);
-			expect(refused.stderr).toContain('not even one chunk');
-			expect(fs.statSync(file).size).toBe(1024 * 1024);
-			expect(fs.existsSync(`${file}.age.partial`)).toBe(false);
-		} finally {
-			spawnSync('umount', [mount]);
-		}
-	}, 120_000);
 
 	it('--low-space is refused with --keep', () => {
 		const work = fresh('low-space-refusals');

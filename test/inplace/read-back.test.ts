@@ -9,8 +9,8 @@ import path from 'node:path';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {readHeader} from '../../source/age/header.js';
 import {readIdentityFiles} from '../../source/age/keys.js';
-import {payloadKey} from '../../source/age/stream.js';
-import {deviceReadBackPossible, readBack, readBackRange} from '../../source/inplace/read-back.js';
+import {encryptRange, payloadKey} from '../../source/age/stream.js';
+import {deviceReadBackPossible, hashTags, proofOf, readBack, readBackPlainRange, readBackRange} from '../../source/inplace/read-back.js';
 import {cage, makeSandbox, writeRandomFile} from '../helpers/cage.js';
 
 const sandbox = makeSandbox('cage-read-back-');
@@ -79,5 +79,30 @@ describe.each(places)('readBack in %s', (_name, where) => {
 		await expect(readBackRange(file, payload.key, {start: payload.offset + 4 * block, end: payload.offset + 8 * block, counter: 5, final: false})).rejects.toThrow(/authentication/);
 		const size = fs.statSync(file).size;
 		await expect(readBackRange(file, payload.key, {start: payload.offset + 16 * block, end: size, counter: 16, final: true})).resolves.toMatchObject({blocks: 1});
+	});
+
+	it('a plaintext range (a --low-space unlock chunk) is proved span by span against the tags of its ciphertext, in a sparse file too', async () => {
+		const plain = Buffer.alloc(300_000);
+		for (let index = 0; index < plain.length; index++) plain[index] = (index * 7) % 251;
+		const cipherKey = Buffer.alloc(32, 9);
+		const spans = [
+			{start: 65_536, end: 196_608, final: false},
+			{start: 196_608, end: plain.length, final: true},
+		];
+		const proof = proofOf(spans.map(span => hashTags(encryptRange(cipherKey, plain.subarray(span.start, span.end), span.start / 65_536, span.final)).digest('hex')));
+		expect(proof.parts).toBe(2);
+		const file = path.join(where(), 'plain-range');
+		// Only the range is written: the rest is a hole, as in the unlock's sparse output.
+		const fd = fs.openSync(file, 'w');
+		fs.ftruncateSync(fd, plain.length);
+		fs.writeSync(fd, plain, 65_536, plain.length - 65_536, 65_536);
+		fs.closeSync(fd);
+		const range = {start: 65_536, end: plain.length, counter: 1, final: true};
+		await expect(readBackPlainRange(file, cipherKey, range, proof)).resolves.toMatchObject({blocks: 4});
+		await expect(readBackPlainRange(file, cipherKey, range, {...proof, parts: 1})).rejects.toThrow(/differ from what the ciphertext authenticated/);
+		const changed = fs.openSync(file, 'r+');
+		fs.writeSync(changed, Buffer.from([1]), 0, 1, plain.length - 1);
+		fs.closeSync(changed);
+		await expect(readBackPlainRange(file, cipherKey, range, proof)).rejects.toThrow(/bytes 65536-300000 read back differ/);
 	});
 });

@@ -12,6 +12,7 @@ import type * as ClaimModule from '../../source/jobs/claim.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const built = path.join(root, 'dist/jobs/claim.js');
+const source = path.join(root, 'source/jobs/claim.ts');
 let dir: string;
 
 beforeAll(() => {
@@ -78,5 +79,22 @@ describe('claim', () => {
 		}
 
 		expect(fs.existsSync(lock)).toBe(false);
+	});
+
+	it('finish() removes a re-entrant lock at once, though an outer holder still has it (a kill before that release left it for good)', async () => {
+		const {claim} = (await import(pathToFileURL(source).href)) as typeof ClaimModule;
+		const lock = path.join(dir, 'nested.lock');
+		const outer = await claim(lock, () => new Error('refused'));
+		const inner = await claim(lock, () => new Error('refused'));
+		await inner.release();
+		expect(fs.existsSync(lock)).toBe(true);
+		const again = await claim(lock, () => new Error('refused'));
+		await again.finish();
+		expect(fs.existsSync(lock)).toBe(false);
+		// Another process's lock made meanwhile is not the outer holder's to remove.
+		fs.writeFileSync(lock, JSON.stringify({pid: 1}));
+		await outer.release();
+		expect(fs.existsSync(lock)).toBe(true);
+		fs.rmSync(lock);
 	});
 });

@@ -22,6 +22,14 @@ describe('plain progress lines', () => {
 		expect(out.at(-1)).toBe('completed: 800 MiB in 2.0s (400 MiB/s)');
 	});
 
+	it('a lock or unlock batch is called so, with the file\'s own names, or its directory in place', () => {
+		const one = lines([{...start, kind: 'encrypt', inPlace: 'lock', items: 1, chunkSize: 0, chunks: 0, chunksDone: 0, bytesDone: 0, resumed: false}, {type: 'chunk:done', chunk: 0, start: 0, size: MiB, durationMs: 1, attempt: 1, bytesDone: MiB, item: 0, ts: 2000}]);
+		expect(one[0]).toBe('lock /d/big -> /d/big.age: 800 MiB, 1 file(s), 2 job(s)');
+		expect(one[1]).toMatch(/^lock: /);
+		const many = lines([{...start, kind: 'decrypt', inPlace: 'unlock', source: '/d', output: '/d', items: 3, chunkSize: 0, chunks: 0, chunksDone: 0, bytesDone: 0, resumed: false}]);
+		expect(many[0]).toBe('unlock /d (in place, each FILE.age -> FILE): 800 MiB, 3 file(s), 2 job(s)');
+	});
+
 	it('a resumed job: the total, and what this run did in its time at its rate', () => {
 		const out = lines([{...start, chunksDone: 37, bytesDone: 592 * MiB, resumed: true}, {type: 'job:done', outcome: 'completed', bytesDone: 800 * MiB, durationMs: 500, ts: 500}]);
 		expect(out[0]).toContain('(resuming at chunk 37/50, 592 MiB done)');
