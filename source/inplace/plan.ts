@@ -42,7 +42,7 @@ export async function looksLikeAge(file: string): Promise<boolean> {
 
 /** Files cage itself writes beside its outputs (partial outputs, checkpoints, locks, atomic temp files). */
 export function isCageArtifact(name: string): boolean {
-	return name.endsWith('.partial') || name.endsWith('.low-space.json') || name.endsWith('.checkpoint.json') || name.endsWith('.checkpoint.json.lock') || name === '.cage-batch.checkpoint.json' || /\.tmp-\d+(-[\da-f]+)?$/.test(name);
+	return name.endsWith('.partial') || name.endsWith('.low-space.json') || name.endsWith('.checkpoint.json') || name.endsWith('.checkpoint.json.lock') || name === '.cage-batch.checkpoint.json' || name === '.cage-batch.checkpoint.json.journal' || /\.tmp-\d+(-[\da-f]+)?$/.test(name);
 }
 
 function metaOf(stat: Stats): OriginalMeta {

@@ -78,7 +78,7 @@ describe('cage unlock --low-space', () => {
 		const attempt = () => cage(['unlock', locked, '-i', key, '--low-space', '--chunk-size', '128K', ...quiet], {env});
 		const untouched = (what: string) => {
 			expect(fs.readdirSync(work).filter(name => !name.startsWith('.cage-batch')), what).toEqual(['data.age']);
-			fs.rmSync(path.join(work, '.cage-batch.checkpoint.json'), {force: true});
+			for (const name of ['.cage-batch.checkpoint.json', '.cage-batch.checkpoint.json.journal']) fs.rmSync(path.join(work, name), {force: true});
 		};
 
 		// One byte of block 5 (of 16) changed.
@@ -183,7 +183,7 @@ describe('cage unlock --low-space', () => {
 			expect(fs.existsSync(`${file}.age.partial`)).toBe(false);
 
 			fs.rmSync(path.join(mount, 'ballast'));
-			fs.rmSync(path.join(mount, '.cage-batch.checkpoint.json'), {force: true});
+			for (const name of ['.cage-batch.checkpoint.json', '.cage-batch.checkpoint.json.journal']) fs.rmSync(path.join(mount, name), {force: true});
 			execFileSync('/usr/bin/age', ['-r', recipient, '-o', `${file}.age`, file]);
 			fs.rmSync(file);
 			const before = sha(`${file}.age`);
