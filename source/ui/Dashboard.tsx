@@ -265,7 +265,8 @@ export function Dashboard({store, theme, mode, control, onQuit, final = false, f
 
 	const {state} = store;
 	const job = selectedJob(state);
-	const shownMessage = messageUntil.current?.() ? undefined : message;
+	// A message of a key first; while the logs' history is read, that it is (the states are not final).
+	const shownMessage = (messageUntil.current?.() ? undefined : message) ?? (store.history ? 'reading the log…' : undefined);
 	if (final) {
 		const jobs = state.order.map(id => state.jobs.get(id)!).filter(Boolean);
 		const shown = jobs.slice(-3);

@@ -85,4 +85,16 @@ describe('cage watch: the jobs table', () => {
 		await until(() => lastFrame()!.includes('Help'));
 		for (const key of ['enter', '/', 'esc', 'o', 'O', 'q, Ctrl-C', '?']) expect(lastFrame()).toMatch(new RegExp(`│ ${key.replace('?', '\\?')} +`));
 	});
+
+	it('says the log is being read until its history is, then draws at once (not at the next frame, up to a second off)', async () => {
+		const store = watchedLog();
+		store.history = true;
+		// One frame every 5 s: a redraw within the wait below is the one endHistory asked for.
+		const {lastFrame} = render(<Dashboard store={store} {...props} fps={0.2} />);
+		await settle();
+		expect(lastFrame()).toContain('reading the log…');
+		store.endHistory();
+		await until(() => !lastFrame()!.includes('reading the log…'), 1000);
+		expect(lastFrame()).toContain('Jobs 6 · 1 running');
+	});
 });
