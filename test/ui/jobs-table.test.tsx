@@ -92,9 +92,13 @@ describe('cage watch: the jobs table', () => {
 		// One frame every 5 s: a redraw within the wait below is the one endHistory asked for.
 		const {lastFrame} = render(<Dashboard store={store} {...props} fps={0.2} />);
 		await settle();
+		// How far it is, and no rows yet: their states are not final.
+		expect(lastFrame()).toMatch(/reading the log: 6 jobs in \d+ lines so far…/);
 		expect(lastFrame()).toContain('reading the log…');
+		expect(lastFrame()).not.toContain('/data/job-running.bin');
 		store.endHistory();
-		await until(() => !lastFrame()!.includes('reading the log…'), 1000);
+		await until(() => !lastFrame()!.includes('reading the log'), 1000);
 		expect(lastFrame()).toContain('Jobs 6 · 1 running');
+		expect(lastFrame()).toContain('/data/job-running.bin');
 	});
 });
