@@ -2,7 +2,7 @@
 // Audit log benchmark (run after `npm run build`):
 //   1. replay a generated 1 000 000-line audit log through AuditTail (read, parse, validate,
 //      seq-check) into the telemetry reducer (dist/telemetry; without it: parse+validate only),
-//      in a child process: seconds and peak RSS;
+//      in a child process: seconds, CPU seconds (user + system) and peak RSS;
 //   2. follow-mode latency from append to event (median of 50 appends);
 //   3. logging overhead: `cage encrypt` of BENCH_SIZE (default 1GiB) with and without --no-audit;
 //   4. `cage watch --from-start` of a log of BENCH_OVERVIEW_JOBS (default 1 000) jobs and
@@ -67,7 +67,8 @@ function generateLog(file, lines) {
 		const chunkSize = 16 * 1024 ** 2;
 		const chunks = 4096;
 		let seq = 0;
-		const send = event => put({...event, job, ts: (ts += 7), seq: event.type === 'chunk:progress' ? seq : seq++});
+		// Version 2, as formatAuditLine writes: every line its own seq, a progress sample's too.
+		const send = event => put({...event, job, ts: (ts += 7), seq: seq++});
 		send({type: 'job:start', kind: 'encrypt', source: '/data/big.tar', output: '/data/big.tar.age', size: chunks * chunkSize, chunkSize, chunks, chunksDone: 0, bytesDone: 0, jobs: 4, pid: 4242, resumed: false});
 		for (let chunk = 0; chunk < chunks && written < lines; chunk++) {
 			const start = chunk * chunkSize;
@@ -180,6 +181,7 @@ async function replay(file) {
 		const state = reducer?.createDashboardState();
 		let events = 0, anomalies = 0;
 		const started = performance.now();
+		const cpu = process.cpuUsage();
 		const tail = new AuditTail([process.argv[1]], {fromStart: true, follow: false, onEvent(event) {
 			events++;
 			if (event.type === 'anomaly') anomalies++;
@@ -187,8 +189,9 @@ async function replay(file) {
 		}});
 		await tail.start();
 		const seconds = (performance.now() - started) / 1000;
+		const used = process.cpuUsage(cpu);
 		const jobs = state ? state.jobs.size : null;
-		process.stdout.write(JSON.stringify({seconds, events, anomalies, jobs, maxRssKiB: process.resourceUsage().maxRSS}));
+		process.stdout.write(JSON.stringify({seconds, cpuSeconds: (used.user + used.system) / 1e6, events, anomalies, jobs, maxRssKiB: process.resourceUsage().maxRSS}));
 	`;
 	const child = spawn(process.execPath, ['--input-type=module', '-e', script, file], {stdio: ['ignore', 'pipe', 'inherit']});
 	let out = '';
@@ -313,6 +316,7 @@ try {
 			replayEvents: replayed.events,
 			replayIntoReducer: withReducer,
 			replaySeconds: round(replayed.seconds),
+			replayCpuSeconds: round(replayed.cpuSeconds),
 			replayLinesPerSecond: Math.round(generated / replayed.seconds),
 			replayPeakRssMiB: round(replayed.maxRssKiB / 1024, 1),
 			followLatencyMsMedian: round(latency.median, 1),
