@@ -150,14 +150,22 @@ export class AuditLineReader {
 
 	/** A job id (its opening quote already read), interned. */
 	#jobId(): string | undefined {
-		const close = this.#stringEnd();
-		if (close === undefined || close === this.#at) return undefined;
+		const bytes = this.#bytes;
+		const first = this.#at;
 		let hash = 0x81_1c_9d_c5;
-		for (let index = this.#at; index < close; index++) hash = Math.imul(hash ^ this.#bytes[index]!, 0x01_00_01_93);
+		let close = first;
+		for (; close < this.#end; close++) {
+			const byte = bytes[close]!;
+			if (byte === quote) break;
+			if (byte < 0x20 || byte > 0x7e || byte === backslash) return undefined;
+			hash = Math.imul(hash ^ byte, 0x01_00_01_93);
+		}
+
+		if (close === first || close === this.#end) return undefined;
 		let job = this.#jobs.get(hash);
 		if (job === undefined || !this.#same(job, close)) {
 			if (this.#jobs.size >= maxInterned) this.#jobs.clear();
-			job = this.#bytes.toString('latin1', this.#at, close);
+			job = bytes.toString('latin1', first, close);
 			this.#jobs.set(hash, job);
 		}
 
