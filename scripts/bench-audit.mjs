@@ -2,15 +2,18 @@
 // Audit log benchmark (run after `npm run build`):
 //   1. replay a generated 1 000 000-line audit log through AuditTail (read, parse, validate,
 //      seq-check) into the telemetry reducer (dist/telemetry; without it: parse+validate only),
-//      in a child process: seconds and peak RSS;
+//      in a child process: seconds, CPU seconds (user + system) and peak RSS;
 //   2. follow-mode latency from append to event (median of 50 appends);
 //   3. logging overhead: `cage encrypt` of BENCH_SIZE (default 1GiB) with and without --no-audit;
 //   4. `cage watch --from-start` of a log of BENCH_OVERVIEW_JOBS (default 1 000) jobs and
-//      BENCH_LINES lines in a real terminal (tmux): seconds until its jobs table lists every job,
-//      and the process's peak RSS then (VmHWM).
+//      BENCH_LINES lines in a real terminal (tmux), BENCH_OVERVIEW_RUNS times (default 5, after one
+//      uncounted): seconds until its jobs table lists every job in its final state, the process's
+//      CPU time (user + system) and peak RSS (VmHWM) then; medians and ranges. The machine may be
+//      shared: the CPU time says what the watch itself cost when the wall clock waited for others.
+//      BENCH_BASELINE_CLI=path/to/other/dist/cli.js runs that build too, alternated with this one.
 //
 //   node scripts/bench-audit.mjs                BENCH_SIZE=256MiB BENCH_LINES=200000 BENCH_RUNS=3
-//   node scripts/bench-audit.mjs --overview     only 4.
+//   node scripts/bench-audit.mjs --overview     only 4. (npm run bench runs it as its 'overview' section)
 //
 // Prints ONE JSON object on stdout; progress notes go to stderr. Every figure is measured now.
 import {execFileSync, spawn} from 'node:child_process';
@@ -31,7 +34,7 @@ const lineCount = Number(process.env.BENCH_LINES ?? 1_000_000);
 const size = parseSize(process.env.BENCH_SIZE ?? '1GiB');
 const runs = Number(process.env.BENCH_RUNS ?? 3);
 const dir = fs.mkdtempSync(path.join(process.env.BENCH_DIR ?? os.tmpdir(), 'cage-bench-audit-'));
-const env = {...process.env, CAGE_CONFIG_DIR: path.join(dir, 'config'), XDG_STATE_HOME: path.join(dir, 'state'), HOME: dir, NO_COLOR: '1', CI: '1'};
+const env = {...process.env, CAGE_CONFIG_DIR: path.join(dir, 'config'), XDG_STATE_HOME: path.join(dir, 'state'), XDG_DATA_HOME: path.join(dir, 'data'), HOME: dir, NO_COLOR: '1', CI: '1'};
 const note = text => process.stderr.write(`bench-audit: ${text}\n`);
 const round = (value, digits = 3) => Number(value.toFixed(digits));
 const {formatAuditLine} = await import(path.join(dist, 'audit', 'format.js'));
@@ -64,7 +67,8 @@ function generateLog(file, lines) {
 		const chunkSize = 16 * 1024 ** 2;
 		const chunks = 4096;
 		let seq = 0;
-		const send = event => put({...event, job, ts: (ts += 7), seq: event.type === 'chunk:progress' ? seq : seq++});
+		// Version 2, as formatAuditLine writes: every line its own seq, a progress sample's too.
+		const send = event => put({...event, job, ts: (ts += 7), seq: seq++});
 		send({type: 'job:start', kind: 'encrypt', source: '/data/big.tar', output: '/data/big.tar.age', size: chunks * chunkSize, chunkSize, chunks, chunksDone: 0, bytesDone: 0, jobs: 4, pid: 4242, resumed: false});
 		for (let chunk = 0; chunk < chunks && written < lines; chunk++) {
 			const start = chunk * chunkSize;
@@ -120,16 +124,30 @@ function generateJobsLog(file, jobs, lines) {
 	return written;
 }
 
+let overviewRun = 0;
+const clockTicks = Number(execFileSync('getconf', ['CLK_TCK'], {encoding: 'utf8'}).trim()) || 100;
+
+/** CPU seconds (user + system) of a running process, from /proc/<pid>/stat. */
+function cpuSeconds(pid) {
+	const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+	// The fields after the command name (which may hold spaces) in parentheses: utime is the 12th, stime the 13th.
+	const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+	return (Number(fields[11]) + Number(fields[12])) / clockTicks;
+}
+
 /**
- * Seconds until `cage watch --from-start` in tmux lists all `jobs` in their final states (the whole
- * log read: nine in ten done, the rest silent), and its peak RSS (MiB) then.
+ * Seconds until `cage watch --from-start` (the binary `cli`, as users run it) in tmux lists all
+ * `jobs` in their final states (the whole log read: nine in ten done, the rest silent), and its CPU
+ * time and peak RSS (MiB) then.
  */
-async function overviewOpen(file, jobs) {
-	const socket = path.join(dir, 'tmux.sock');
+async function overviewOpen(cli, file, jobs) {
+	// A server of its own per run: one just killed may still be going away on its socket.
+	const socket = path.join(dir, `tmux-${overviewRun++}.sock`);
 	const tmux = (...args) => execFileSync('tmux', ['-S', socket, ...args], {env, encoding: 'utf8'});
-	const variables = ['CAGE_CONFIG_DIR', 'XDG_STATE_HOME', 'HOME'].map(name => `${name}=${env[name]}`).join(' ');
+	const variables = ['CAGE_CONFIG_DIR', 'XDG_STATE_HOME', 'XDG_DATA_HOME', 'HOME'].map(name => `${name}=${env[name]}`).join(' ');
 	const started = performance.now();
-	tmux('new-session', '-d', '-x', '120', '-y', '40', '-s', 'overview', `exec env -u CI ${variables} NO_COLOR=1 TERM=xterm-256color ${process.execPath} ${cli} watch ${file} --from-start`);
+	// PATH first: the launcher line of dist/cli.js runs the `node` it finds there.
+	tmux('new-session', '-d', '-x', '120', '-y', '40', '-s', 'overview', `exec env -u CI PATH=${path.dirname(process.execPath)}:${process.env.PATH} ${variables} NO_COLOR=1 TERM=xterm-256color ${cli} watch ${file} --from-start`);
 	const pid = Number(tmux('display-message', '-p', '-t', 'overview', '#{pane_pid}').trim());
 	try {
 		const ended = jobs - Math.floor(jobs / 10);
@@ -141,12 +159,18 @@ async function overviewOpen(file, jobs) {
 		}
 
 		const seconds = (performance.now() - started) / 1000;
+		const cpu = cpuSeconds(pid);
 		const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
 		const peakKiB = Number(/VmHWM:\s+(\d+)/.exec(status)[1]);
-		return {seconds, peakRssMiB: peakKiB / 1024, screen: tmux('capture-pane', '-p', '-t', 'overview')};
+		return {seconds, cpuSeconds: cpu, peakRssMiB: peakKiB / 1024, screen: tmux('capture-pane', '-p', '-t', 'overview')};
 	} finally {
 		tmux('kill-server');
 	}
+}
+
+/** Median and range of `values`, rounded. */
+function spread(values, digits = 3) {
+	return {median: round(median(values), digits), range: [round(Math.min(...values), digits), round(Math.max(...values), digits)]};
 }
 
 /** Replay in a child process, so its peak RSS is the replay's own. */
@@ -157,6 +181,7 @@ async function replay(file) {
 		const state = reducer?.createDashboardState();
 		let events = 0, anomalies = 0;
 		const started = performance.now();
+		const cpu = process.cpuUsage();
 		const tail = new AuditTail([process.argv[1]], {fromStart: true, follow: false, onEvent(event) {
 			events++;
 			if (event.type === 'anomaly') anomalies++;
@@ -164,8 +189,9 @@ async function replay(file) {
 		}});
 		await tail.start();
 		const seconds = (performance.now() - started) / 1000;
+		const used = process.cpuUsage(cpu);
 		const jobs = state ? state.jobs.size : null;
-		process.stdout.write(JSON.stringify({seconds, events, anomalies, jobs, maxRssKiB: process.resourceUsage().maxRSS}));
+		process.stdout.write(JSON.stringify({seconds, cpuSeconds: (used.user + used.system) / 1e6, events, anomalies, jobs, maxRssKiB: process.resourceUsage().maxRSS}));
 	`;
 	const child = spawn(process.execPath, ['--input-type=module', '-e', script, file], {stdio: ['ignore', 'pipe', 'inherit']});
 	let out = '';
@@ -211,12 +237,42 @@ function encryptSeconds(input, recipient, audit) {
 if (process.argv.includes('--overview')) {
 	try {
 		const jobs = Number(process.env.BENCH_OVERVIEW_JOBS ?? 1000);
+		const repeats = Math.max(1, Number(process.env.BENCH_OVERVIEW_RUNS ?? 5));
+		const builds = [['', cli], ...(process.env.BENCH_BASELINE_CLI ? [['baseline', path.resolve(process.env.BENCH_BASELINE_CLI)]] : [])];
 		const log = path.join(dir, 'overview.jsonl');
 		note(`generating a log of ${jobs} jobs, ${lineCount} lines`);
 		const lines = generateJobsLog(log, jobs, lineCount);
-		note('opening the jobs table of cage watch --from-start in tmux');
-		const opened = await overviewOpen(log, jobs);
-		process.stdout.write(`${JSON.stringify({overviewJobs: jobs, overviewLines: lines, overviewLogBytes: fs.statSync(log).size, overviewSeconds: round(opened.seconds), overviewPeakRssMiB: round(opened.peakRssMiB, 1), cpus: os.availableParallelism()})}\n`);
+		const runs = Object.fromEntries(builds.map(([name]) => [name, []]));
+		// One uncounted round first (the first run of a build also loads its files from disk).
+		for (let round = 0; round <= repeats; round++) {
+			for (const [name, binary] of builds) {
+				note(`${round === 0 ? 'warm-up' : `run ${round}/${repeats}`}: cage watch --from-start in tmux${name ? ` (${name} ${binary})` : ''}`);
+				const opened = await overviewOpen(binary, log, jobs);
+				if (round > 0) runs[name].push(opened);
+			}
+		}
+
+		const figures = {overviewJobs: jobs, overviewLines: lines, overviewLogBytes: fs.statSync(log).size, overviewRuns: repeats};
+		for (const [name] of builds) {
+			const list = runs[name];
+			const prefix = name ? `${name}: ` : '';
+			note(`${prefix}seconds ${list.map(run => run.seconds.toFixed(2)).join(' ')} · CPU seconds ${list.map(run => run.cpuSeconds.toFixed(2)).join(' ')} · peak RSS MiB ${list.map(run => run.peakRssMiB.toFixed(0)).join(' ')}`);
+			const seconds = spread(list.map(run => run.seconds));
+			const cpu = spread(list.map(run => run.cpuSeconds), 2);
+			const rss = spread(list.map(run => run.peakRssMiB), 1);
+			Object.assign(figures, {
+				[`${prefix}overviewSeconds`]: seconds.median,
+				[`${prefix}overviewSecondsRange`]: seconds.range,
+				[`${prefix}overviewCpuSeconds`]: cpu.median,
+				[`${prefix}overviewCpuSecondsRange`]: cpu.range,
+				[`${prefix}overviewPeakRssMiB`]: rss.median,
+				[`${prefix}overviewPeakRssMiBRange`]: rss.range,
+			});
+		}
+
+		figures.loadAverage = round(os.loadavg()[0], 2);
+		figures.cpus = os.availableParallelism();
+		process.stdout.write(`${JSON.stringify(figures)}\n`);
 	} finally {
 		fs.rmSync(dir, {recursive: true, force: true});
 	}
@@ -260,6 +316,7 @@ try {
 			replayEvents: replayed.events,
 			replayIntoReducer: withReducer,
 			replaySeconds: round(replayed.seconds),
+			replayCpuSeconds: round(replayed.cpuSeconds),
 			replayLinesPerSecond: Math.round(generated / replayed.seconds),
 			replayPeakRssMiB: round(replayed.maxRssKiB / 1024, 1),
 			followLatencyMsMedian: round(latency.median, 1),

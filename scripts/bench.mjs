@@ -6,8 +6,10 @@
 //                                          (scripts/bench-audit.mjs), cage sweep (scripts/bench-sweep.mjs) and cage lock
 //                                          (scripts/bench-lock.mjs) benches
 //   BENCH_SIZE=256MiB BENCH_BIG=1GiB       smaller files
-//   BENCH_SKIP=big,big-resume,check,speed,tui,audit,backup,sweep,lock,verify  skip sections (speed: #18's goals,
-//                                          scripts/bench-speed.mjs; lock: cage lock against
+//   BENCH_SKIP=big,big-resume,check,speed,tui,audit,overview,backup,sweep,lock,verify  skip sections (speed: #18's goals,
+//                                          scripts/bench-speed.mjs; overview: cage watch's jobs table over a
+//                                          log of 1 000 jobs and 1 000 000 lines (bench-audit.mjs --overview);
+//                                          lock: cage lock against
 //                                          encrypt + rm, scripts/bench-lock.mjs; verify: cage verify against age -d -o
 //                                          /dev/null, and a 1 MiB range of a BENCH_BIG file (scripts/bench-verify.mjs);
 //                                          sweep: cage sweep against
@@ -365,9 +367,9 @@ try {
 	}
 
 	// The dashboard and the audit log have their own benches; their JSON is recorded here.
-	for (const [section, script] of [['speed', 'bench-speed.mjs'], ['tui', 'bench-ui.mjs'], ['audit', 'bench-audit.mjs'], ['sweep', 'bench-sweep.mjs'], ['lock', 'bench-lock.mjs'], ['verify', 'bench-verify.mjs']]) {
+	for (const [section, script, ...args] of [['speed', 'bench-speed.mjs'], ['tui', 'bench-ui.mjs'], ['audit', 'bench-audit.mjs'], ['overview', 'bench-audit.mjs', '--overview'], ['sweep', 'bench-sweep.mjs'], ['lock', 'bench-lock.mjs'], ['verify', 'bench-verify.mjs']]) {
 		if (skip.has(section)) continue;
-		const child = spawnSync(process.execPath, [path.join(root, 'scripts', script)], {env: {...process.env, BENCH_SIZE: process.env.BENCH_SIZE ?? '1GiB', BENCH_DIR: path.dirname(dir)}, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 16 * 1024 * 1024});
+		const child = spawnSync(process.execPath, [path.join(root, 'scripts', script), ...args], {env: {...process.env, BENCH_SIZE: process.env.BENCH_SIZE ?? '1GiB', BENCH_DIR: path.dirname(dir)}, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 16 * 1024 * 1024});
 		if (child.status !== 0) {
 			record(`${script}`, `failed (exit ${child.status})`);
 			continue;

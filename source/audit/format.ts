@@ -30,9 +30,9 @@ export function formatAuditLine(event: CageEvent): string {
  * `maxChunks`, since a watcher sizes its chunk grid by them (one line claiming chunk 4e12 made
  * `cage watch` fail with "Invalid typed array length").
  */
-type FieldKind = 'int' | 'chunk' | 'chunks' | 'number' | 'string' | 'boolean' | 'string|null' | 'int|null' | readonly string[];
+export type FieldKind = 'int' | 'chunk' | 'chunks' | 'number' | 'string' | 'boolean' | 'string|null' | 'int|null' | readonly string[];
 
-type FieldSpec = {kind: FieldKind; optional?: boolean};
+export type FieldSpec = {kind: FieldKind; optional?: boolean};
 
 const int: FieldSpec = {kind: 'int'};
 const string: FieldSpec = {kind: 'string'};
@@ -85,7 +85,8 @@ const schema: Record<CageEventType, Record<string, FieldSpec>> = {
 	},
 };
 
-function fits(value: unknown, kind: FieldKind): boolean {
+/** Whether a field's value is of its kind. */
+export function fits(value: unknown, kind: FieldKind): boolean {
 	if (typeof kind !== 'string') return typeof value === 'string' && kind.includes(value);
 	switch (kind) {
 		case 'int': {
@@ -160,7 +161,7 @@ export function parseAuditLine(line: string): ParsedLine {
 	if (!fits(record.seq, 'int')) return refuse('malformed', '"seq" is not a whole number');
 	const type = record.type;
 	if (typeof type !== 'string' || !eventTypes.includes(type as CageEventType)) return refuse('malformed', `unknown event type ${JSON.stringify(type)}`);
-	for (const [name, spec] of fieldList(type as CageEventType)) {
+	for (const [name, spec] of auditFields(type as CageEventType)) {
 		const present = Object.hasOwn(record, name) && record[name] !== undefined;
 		if (!present) {
 			if (spec.optional) continue;
@@ -187,10 +188,14 @@ export function parseAuditLine(line: string): ParsedLine {
 /** Keys of the line's envelope, set apart from the event's own fields. */
 const envelopeKeys = new Set(['v', 'ts', 'job', 'seq', 'type']);
 
-const fieldLists = new Map<CageEventType, Array<[string, (typeof schema)[CageEventType][string]]>>();
+const fieldLists = new Map<CageEventType, ReadonlyArray<readonly [string, FieldSpec]>>();
 
-/** The fields of an event type as a list, made once per type rather than once per line. */
-function fieldList(type: CageEventType) {
+/**
+ * The fields an event type carries besides type/job/ts/seq, in the schema's order (for the
+ * frequent events, chunk:* and job:checkpoint, the order the runner emits and `formatAuditLine`
+ * writes them); a list made once per type rather than once per line.
+ */
+export function auditFields(type: CageEventType): ReadonlyArray<readonly [string, FieldSpec]> {
 	let list = fieldLists.get(type);
 	if (!list) {
 		list = Object.entries(schema[type]);

@@ -10,7 +10,8 @@
  *   new file from 0. The old descriptor stays open for `retireMs` and is drained again, so lines a
  *   slower writer appended to the renamed file are not lost; a rotated file that itself matches a
  *   pattern (`audit.jsonl*`) is recognised by its inode and continues from its offset.
- * - Every line is validated (`parseAuditLine`) and sequence-checked per job, and a chunk id must
+ * - Every line is validated (`AuditLineReader`: `parseAuditLine`'s checks, on cage's own lines
+ *   straight from the bytes) and sequence-checked per job, and a chunk id must
  *   fall within the plan its job announced (job:start, a batch's item:start). Malformed lines,
  *   unknown versions, seq gaps and out-of-order lines become `anomaly` events naming the file, the
  *   line and the job; the tail never throws on bad input, and a line `onEvent` throws on is
@@ -36,8 +37,9 @@ import type {FileHandle} from 'node:fs/promises';
 import path from 'node:path';
 import {watch, type FSWatcher} from 'chokidar';
 import type {AnomalyCode, CageEvent, EventSink} from '../chunker/events.js';
-import {auditTailJob, parseAuditLine} from './format.js';
+import {auditTailJob, type ParsedLine} from './format.js';
 import {compilePattern, type FilePattern} from './glob.js';
+import {AuditLineReader} from './line-reader.js';
 
 export {auditTailJob};
 
@@ -76,7 +78,7 @@ export type AuditTailOptions = {
 	/** Period of the safety sweep in follow mode (default 1000 ms). */
 	sweepMs?: number;
 	/**
-	 * Called after each block read (256 KiB of lines); reading waits for the promise it returns.
+	 * Called after each block read (1 MiB of lines); reading waits for the promise it returns.
 	 * A sink that writes to a slow pipe returns its drain here, so a big replay stays in bounded memory.
 	 */
 	backpressure?: () => Promise<void> | undefined;
@@ -103,7 +105,7 @@ type Tracked = {
 };
 
 const newline = 0x0a;
-const readSize = 256 * 1024;
+const noBytes = Buffer.alloc(0);
 /**
  * The longest line kept while it waits for its newline. An audit line is a few hundred bytes; the
  * longest hold a few paths (PATH_MAX is 4 KiB, JSON escaping at most 6x) and an error message,
@@ -111,6 +113,12 @@ const readSize = 256 * 1024;
  * was kept whole, and copied again on every read: 100 MB took 14 s and 360 MB of memory.
  */
 export const maxLineBytes = 1024 * 1024;
+/**
+ * The block a file is read in. Large, for a replay of a long log (a read is a trip to the thread
+ * pool: a million lines in 256 KiB blocks were 600 of them); no larger than `maxLineBytes`, so a
+ * line whole within one block is never too long.
+ */
+const readSize = maxLineBytes;
 /**
  * How far back from a file's end a tail looks for the start of running jobs. An hour of one job
  * writes about a megabyte (a line per chunk event, a throughput sample a second).
@@ -125,7 +133,7 @@ const trailingMs = 60;
  * (`lastLine` is the number of the line that ends at `end`), and returns true to stop. False when
  * the file changed under the scan or holds a line too long to be an audit line.
  */
-async function scanBackwards(handle: FileHandle, end: number, lastLine: number, visit: (event: CageEvent, offset: number, line: number) => boolean): Promise<boolean> {
+async function scanBackwards(handle: FileHandle, reader: AuditLineReader, end: number, lastLine: number, visit: (event: CageEvent, offset: number, line: number) => boolean): Promise<boolean> {
 	const floor = Math.max(0, end - joinScanBytes);
 	const block = Buffer.allocUnsafe(readSize);
 	// The newline before the one at `at`, or -1 (lastIndexOf counts a negative offset from the end).
@@ -147,7 +155,7 @@ async function scanBackwards(handle: FileHandle, end: number, lastLine: number, 
 			const index = previousNewline(data, at);
 			// The first line of the data is whole only at the start of the file.
 			if (index === -1 && position > 0) break;
-			const parsed = parseAuditLine(data.subarray(index + 1, at).toString('utf8'));
+			const parsed = reader.read(data, index + 1, at);
 			if (parsed.ok && visit(parsed.event, position + index + 1, line)) return true;
 			line--;
 			at = index;
@@ -183,6 +191,9 @@ export class AuditTail {
 	readonly #trailing = new Map<string, NodeJS.Timeout>();
 	#started = false;
 	#closed = false;
+	readonly #reader = new AuditLineReader();
+	/** The block every drain reads into: drains run one at a time (on `#chain`, or in the no-follow replay). */
+	#block: Buffer | undefined;
 
 	constructor(patterns: string[], options: AuditTailOptions) {
 		if (patterns.length === 0) throw new TypeError('AuditTail needs at least one file or pattern');
@@ -408,7 +419,7 @@ export class AuditTail {
 			tracked.offset = 0;
 			tracked.line = 0;
 			tracked.joining = undefined;
-			tracked.partial = Buffer.alloc(0);
+			tracked.partial = noBytes;
 			tracked.overlong = false;
 		}
 
@@ -437,7 +448,7 @@ export class AuditTail {
 	async #open(file: string, at: 'start' | 'end' | 0): Promise<Tracked> {
 		const handle = await fs.promises.open(file, 'r');
 		const stat = await handle.stat();
-		const tracked: Tracked = {handle, dev: stat.dev, ino: stat.ino, path: file, offset: 0, line: 0, partial: Buffer.alloc(0), overlong: false, lastJob: undefined, repeating: false};
+		const tracked: Tracked = {handle, dev: stat.dev, ino: stat.ino, path: file, offset: 0, line: 0, partial: noBytes, overlong: false, lastJob: undefined, repeating: false};
 		if (at === 'end') {
 			// Skip complete lines (counting them, for line numbers); a partial last line is read
 			// when its newline arrives.
@@ -473,7 +484,7 @@ export class AuditTail {
 		const seen = new Set<string>();
 		const waiting = new Set<string>();
 		const starts = new Map<string, {offset: number; line: number}>();
-		const whole = await scanBackwards(file.handle, file.offset, file.line, (event, offset, line) => {
+		const whole = await scanBackwards(file.handle, this.#reader, file.offset, file.line, (event, offset, line) => {
 			if (!seen.has(event.job)) {
 				seen.add(event.job);
 				// A job with recent lines in another of the files too (it spans a rotation) is not
@@ -516,7 +527,7 @@ export class AuditTail {
 					const {bytesRead} = await handle.read(tail, 0, tail.length, size - tail.length);
 					const last = tail.subarray(0, bytesRead).lastIndexOf(newline);
 					if (last === -1) continue;
-					await scanBackwards(handle, size - tail.length + last + 1, 0, event => {
+					await scanBackwards(handle, this.#reader, size - tail.length + last + 1, 0, event => {
 						if (event.ts >= horizon) recent.add(event.job);
 						return event.ts < horizon;
 					});
@@ -548,7 +559,8 @@ export class AuditTail {
 
 	/** Read from the offset to the end, handing each complete line on. */
 	async #drain(file: Tracked): Promise<void> {
-		const buffer = Buffer.allocUnsafe(readSize);
+		this.#block ??= Buffer.allocUnsafe(readSize);
+		const buffer = this.#block;
 		for (;;) {
 			// A long replay stops at the next block once the tail is closed (Ctrl-C, q).
 			if (this.#closed) return;
@@ -562,9 +574,12 @@ export class AuditTail {
 
 			if (bytesRead === 0) return;
 			file.offset += bytesRead;
+			// When the lines of this block arrived, for the silence of their jobs.
+			const now = Date.now();
+			const data = buffer.subarray(0, bytesRead);
 			let start = 0;
-			for (let index = buffer.indexOf(newline); index !== -1 && index < bytesRead; index = buffer.indexOf(newline, start)) {
-				const piece = buffer.subarray(start, index);
+			for (let index = data.indexOf(newline); index !== -1; index = data.indexOf(newline, start)) {
+				const lineStart = start;
 				file.line++;
 				start = index + 1;
 				if (file.overlong) {
@@ -573,24 +588,29 @@ export class AuditTail {
 					continue;
 				}
 
-				if (file.partial.length + piece.length > maxLineBytes) {
-					file.partial = Buffer.alloc(0);
+				if (file.partial.length === 0) {
+					this.#line(file, this.#reader.read(data, lineStart, index), now);
+					continue;
+				}
+
+				if (file.partial.length + index - lineStart > maxLineBytes) {
+					file.partial = noBytes;
 					this.#reportOverlong(file, file.line);
 					continue;
 				}
 
-				const line = file.partial.length > 0 ? Buffer.concat([file.partial, piece]) : piece;
-				file.partial = Buffer.alloc(0);
-				this.#line(file, line.toString('utf8'));
+				const line = Buffer.concat([file.partial, data.subarray(lineStart, index)]);
+				file.partial = noBytes;
+				this.#line(file, this.#reader.read(line, 0, line.length), now);
 			}
 
 			if (start < bytesRead && !file.overlong) {
 				if (file.partial.length + bytesRead - start > maxLineBytes) {
-					file.partial = Buffer.alloc(0);
+					file.partial = noBytes;
 					file.overlong = true;
 					this.#reportOverlong(file, file.line + 1);
 				} else {
-					file.partial = Buffer.concat([file.partial, buffer.subarray(start, bytesRead)]);
+					file.partial = Buffer.concat([file.partial, data.subarray(start)]);
 				}
 			}
 
@@ -599,9 +619,8 @@ export class AuditTail {
 		}
 	}
 
-	/** Validate one line, check its seq, and hand the event (or an anomaly) on. */
-	#line(file: Tracked, text: string): void {
-		const parsed = parseAuditLine(text);
+	/** Check one parsed line's seq and hand the event (or an anomaly) on; `now`: when it was read. */
+	#line(file: Tracked, parsed: ParsedLine, now: number): void {
 		if (file.joining && file.line > file.joining.untilLine) file.joining = undefined;
 		// Before the watch began, only the lines of the jobs it joins count.
 		if (file.joining && !(parsed.ok && file.joining.jobs.has(parsed.event.job))) return;
@@ -666,8 +685,15 @@ export class AuditTail {
 
 		if (event.type === 'job:done') this.#heard.delete(event.job);
 		else if (event.job !== auditTailJob) {
-			const paused = event.type === 'job:paused' || (event.type !== 'job:resumed' && (this.#heard.get(event.job)?.paused ?? false));
-			this.#heard.set(event.job, {at: Date.now(), paused, reported: false});
+			const heard = this.#heard.get(event.job);
+			const paused = event.type === 'job:paused' || (event.type !== 'job:resumed' && (heard?.paused ?? false));
+			if (heard) {
+				heard.at = now;
+				heard.paused = paused;
+				heard.reported = false;
+			} else {
+				this.#heard.set(event.job, {at: now, paused, reported: false});
+			}
 		}
 		const failure = this.#emit(event);
 		if (failure !== undefined) this.#report('audit-malformed-line', file, file.line, `cannot show this line (${event.type}): ${failure}; line skipped`, event.job, event.ts);

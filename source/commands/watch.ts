@@ -176,6 +176,7 @@ export const watchCommand = defineCommand({
 		});
 		try {
 			await Promise.race([tail.start(), stop]);
+			dashboard?.historyRead();
 			if (!follow && !stopped && jobPrefix !== undefined && !matched) {
 				throw new InputError(`no job whose id starts with '${jobPrefix}' in ${patterns.join(', ')}`);
 			}

@@ -10,6 +10,7 @@ import {AuditTail} from './AuditTail.js';
 import {BatchFiles} from './BatchFiles.js';
 import {ChunkGrid, chunkMapGeometry} from './ChunkGrid.js';
 import {Header} from './Header.js';
+import {ReadingLog} from './ReadingLog.js';
 import {HelpOverlay, type HelpView} from './HelpOverlay.js';
 import {useRefState} from './hooks/use-ref-state.js';
 import {jobRows, jobSortKeys, JobsTable, type JobSortKey} from './JobsTable.js';
@@ -265,7 +266,8 @@ export function Dashboard({store, theme, mode, control, onQuit, final = false, f
 
 	const {state} = store;
 	const job = selectedJob(state);
-	const shownMessage = messageUntil.current?.() ? undefined : message;
+	// A message of a key first; while the logs' history is read, that it is (the states are not final).
+	const shownMessage = (messageUntil.current?.() ? undefined : message) ?? (store.history ? 'reading the log…' : undefined);
 	if (final) {
 		const jobs = state.order.map(id => state.jobs.get(id)!).filter(Boolean);
 		const shown = jobs.slice(-3);
@@ -287,12 +289,14 @@ export function Dashboard({store, theme, mode, control, onQuit, final = false, f
 	if (view === 'overview' && store.overview) {
 		const width = Math.max(60, columns);
 		const height = Math.max(16, rows) - 1;
-		const tableRows = overviewRows();
+		const tableRows = store.history ? [] : overviewRows();
 		const selectedRow = Math.min(row, Math.max(0, tableRows.length - 1));
 		return (
 			<Box flexDirection="column" width={width} height={height}>
 				{help ? (
 					<HelpOverlay theme={theme} width={width} height={height - 1} view="overview" />
+				) : store.history ? (
+					<ReadingLog overview={store.overview} theme={theme} width={width} height={height - 1} />
 				) : (
 					<JobsTable overview={store.overview} theme={theme} width={width} height={height - 1} rows={tableRows} selected={selectedRow} sort={sort.key} reverse={sort.reverse} filter={filterText} editing={typing} now={now()} frame={frame} />
 				)}

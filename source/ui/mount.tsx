@@ -32,6 +32,8 @@ export type DashboardOptions = {
 export type DashboardHandle = {
 	/** Feed one event (live or tailed); cheap, batching is the dashboard's job. */
 	push(event: CageEvent): void;
+	/** Watch mode: the lines already in the logs are read (until then the views say they are being read). */
+	historyRead(): void;
 	/** Resolves when the user presses q or Ctrl-C. */
 	quitRequested: Promise<void>;
 	/** Render the final frame/summary, unmount, restore the terminal. */
@@ -44,7 +46,7 @@ export const maxFps = 10;
 /** Mount the dashboard on `options.stderr`. Throws ThemeError before drawing anything. */
 export function mountDashboard(options: DashboardOptions): DashboardHandle {
 	const theme = typeof options.theme === 'string' ? loadTheme(options.theme) : options.theme;
-	const store = new DashboardStore({overview: options.mode === 'watch' && options.overview !== false});
+	const store = new DashboardStore({overview: options.mode === 'watch' && options.overview !== false, history: options.mode === 'watch'});
 	const keys = openKeyInput();
 	let quit: () => void = () => undefined;
 	const quitRequested = new Promise<void>(resolve => {
@@ -66,6 +68,9 @@ export function mountDashboard(options: DashboardOptions): DashboardHandle {
 	return {
 		push(event) {
 			store.push(event);
+		},
+		historyRead() {
+			store.endHistory();
 		},
 		quitRequested,
 		async close() {

@@ -11,10 +11,25 @@ export class DashboardStore {
 	readonly state: DashboardState = createDashboardState();
 	/** Every job seen, for `cage watch`'s jobs table; null when not kept (a live job). */
 	readonly overview: Overview | null;
+	/**
+	 * True while `cage watch` reads the lines already in its logs (a replay, or the running jobs it
+	 * joins): the states shown are not final yet, and the views say so.
+	 */
+	history: boolean;
 	readonly #listeners = new Set<() => void>();
 
-	constructor({overview = false}: {overview?: boolean} = {}) {
+	constructor({overview = false, history = false}: {overview?: boolean; history?: boolean} = {}) {
 		this.overview = overview ? createOverview() : null;
+		this.history = history;
+	}
+
+	/**
+	 * The history is read: drawn at once. While a replay keeps the main thread busy the frames
+	 * slow down to one a second (see use-frame.ts), and the next one could be that far off.
+	 */
+	endHistory(): void {
+		this.history = false;
+		this.touch();
 	}
 
 	/**

@@ -47,22 +47,6 @@ async function expectWhole(session: TmuxSession, pattern: string | RegExp, colum
 	return screen;
 }
 
-/**
- * Press Escape until the screen shows `pattern`: sent again once after 5 s. In CI at 200x50 a lone
- * Escape was once not acted on (the screen stayed as it was for 30 s; the cause, perhaps the
- * escape-sequence timing of the terminal input parser under load, is not found); a key that is
- * never acted on still fails.
- */
-async function pressEscapeUntil(session: TmuxSession, pattern: RegExp): Promise<string> {
-	session.send('Escape');
-	try {
-		return await session.waitForScreen(pattern, {timeout: 5000});
-	} catch {
-		session.send('Escape');
-		return session.waitForScreen(pattern, {timeout: 25_000});
-	}
-}
-
 describe('paneProblems', () => {
 	it('passes whole panes side by side and finds a broken border, a wrapped line and an overflow', () => {
 		const good = ['╭─ a ─╮╭─ b ──╮', '│ x   ││ y    │', '╰─────╯╰──────╯'].join('\n');
@@ -116,9 +100,11 @@ describe.runIf(fs.existsSync(tmuxPath))('every view in tmux', () => {
 		const jobHelp = await expectWhole(session, 'Help (? or esc to close)', columns, rows);
 		expect(jobHelp).toContain('│ j/k');
 		// esc: the help, then the filter, then back to the table (its own filter still on: cleared too).
+		// Each waited for: the status bar says "filter 'stall'" with the help open too.
 		session.send('Escape');
-		await expectWhole(session, /filter 'stall'/, columns, rows);
-		await pressEscapeUntil(session, /Audit tail ─/);
+		await expectWhole(session, /Audit tail · 1 matching 'stall'/, columns, rows);
+		session.send('Escape');
+		await expectWhole(session, /Audit tail ─/, columns, rows);
 		session.send('Escape');
 		await expectWhole(session, /Jobs 1 of 4 matching 'sql'/, columns, rows);
 		session.send('Escape');
@@ -132,6 +118,14 @@ describe.runIf(fs.existsSync(tmuxPath))('every view in tmux', () => {
 		const batch = await expectWhole(session, /Files 5\/40 · 1 skip/, columns, rows);
 		expect(batch).toMatch(/▶ .*IMG_4206\.jpg/);
 		expect(batch).toContain('Chunks 2/4 of file 7');
+		// Keys that reach the dashboard in one read are each acted on: two Escapes in one send-keys
+		// (one write to the terminal) close the help and go back to the table. In CI at 200x50 two
+		// Escapes sent one after the other were once read together while a frame was drawn, and taken
+		// for one (Ink's useInput reads an input event as one key; see source/ui/key-decoder.ts).
+		session.send('?');
+		await session.waitForScreen('Help (? or esc to close)');
+		session.send(['Escape', 'Escape']);
+		await expectWhole(session, /Jobs 1 of 4 matching 'photos'/, columns, rows);
 		session.send('q');
 		await session.waitForScreen(/\$ $|^$/m);
 	});

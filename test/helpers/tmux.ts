@@ -11,8 +11,8 @@ export const tmuxPath = '/usr/bin/tmux';
 export type TmuxSession = {
 	/** The visible screen, as text. */
 	screen(): string;
-	/** Type keys (tmux key names: 'Enter', 'C-c', or literal text with `literal`). */
-	send(keys: string, options?: {literal?: boolean}): void;
+	/** Type keys (tmux key names: 'Enter', 'C-c', or literal text with `literal`); several in one send-keys, one write to the terminal. */
+	send(keys: string | string[], options?: {literal?: boolean}): void;
 	/** Wait until the screen matches. */
 	waitForScreen(pattern: RegExp | string, options?: {timeout?: number}): Promise<string>;
 	kill(): void;
@@ -27,7 +27,7 @@ export function startTmux(command: string, {width = 120, height = 40, env = proc
 	return {
 		screen,
 		send(keys, {literal = false} = {}) {
-			run('send-keys', '-t', 'main', ...(literal ? ['-l'] : []), keys);
+			run('send-keys', '-t', 'main', ...(literal ? ['-l'] : []), ...(typeof keys === 'string' ? [keys] : keys));
 		},
 		async waitForScreen(pattern, {timeout = 30_000} = {}) {
 			return waitFor(() => {

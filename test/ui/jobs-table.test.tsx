@@ -85,4 +85,51 @@ describe('cage watch: the jobs table', () => {
 		await until(() => lastFrame()!.includes('Help'));
 		for (const key of ['enter', '/', 'esc', 'o', 'O', 'q, Ctrl-C', '?']) expect(lastFrame()).toMatch(new RegExp(`│ ${key.replace('?', '\\?')} +`));
 	});
+
+	it('says the log is being read until its history is, then draws at once (not at the next frame, up to a second off)', async () => {
+		const store = watchedLog();
+		store.history = true;
+		// One frame every 5 s: a redraw within the wait below is the one endHistory asked for.
+		const {lastFrame} = render(<Dashboard store={store} {...props} fps={0.2} />);
+		await settle();
+		// How far it is, and no rows yet: their states are not final.
+		expect(lastFrame()).toMatch(/reading the log: 6 jobs in \d+ lines so far…/);
+		expect(lastFrame()).toContain('reading the log…');
+		expect(lastFrame()).not.toContain('/data/job-running.bin');
+		store.endHistory();
+		await until(() => !lastFrame()!.includes('reading the log'), 1000);
+		expect(lastFrame()).toContain('Jobs 6 · 1 running');
+		expect(lastFrame()).toContain('/data/job-running.bin');
+	});
+
+	it('keys that arrive in one read (typed while a frame was drawn) are each acted on: esc esc, esc /, esc enter', async () => {
+		const store = watchedLog();
+		const {stdin, lastFrame} = render(<Dashboard store={store} {...props} />);
+		await settle();
+		stdin.write('/');
+		stdin.write('dead');
+		stdin.write('\r');
+		await until(() => lastFrame()!.includes("filter 'dead' (esc clears it)"));
+		stdin.write('?');
+		await until(() => lastFrame()!.includes('Help'));
+		// The first esc closes the help, the second clears the filter.
+		stdin.write('\u001B\u001B');
+		await until(() => lastFrame()!.includes('Jobs 6 ·'));
+		expect(lastFrame()).not.toContain('Help');
+		expect(lastFrame()).not.toContain("filter 'dead'");
+		// esc leaves the filter being typed (and clears it); / starts a new one.
+		stdin.write('/');
+		stdin.write('sil');
+		await until(() => lastFrame()!.includes("matching 'sil"));
+		stdin.write('\u001B/');
+		await until(() => lastFrame()!.includes('/▏ (enter keeps it, esc clears it)'));
+		stdin.write('done');
+		stdin.write('\r');
+		await until(() => lastFrame()!.includes("Jobs 1 of 6 matching 'done'"));
+		// esc clears that filter; enter opens the job selected then (the first of all six).
+		stdin.write('\u001B\r');
+		await until(() => lastFrame()!.includes('Throughput'));
+		stdin.write('\u001B\u001B');
+		await until(() => lastFrame()!.includes('Jobs 6 ·'));
+	});
 });

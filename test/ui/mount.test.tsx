@@ -33,8 +33,11 @@ describe('mountDashboard', () => {
 		for (const event of script.events) dashboard.push(event);
 		// Ink draws nothing before unmount under CI (is-in-ci); elsewhere the panes come first.
 		if (!process.env.CI) {
+			// Watching opens on the jobs table, once the log's history is read (cage watch says when).
 			const deadline = Date.now() + 3000;
-			// Watching opens on the jobs table.
+			while (!terminal.text().includes('reading the log: 1 job in') && Date.now() < deadline) await settle(20);
+			expect(terminal.text()).toContain('reading the log: 1 job in');
+			dashboard.historyRead();
 			while (!terminal.text().includes('Jobs 1 · 1 done') && Date.now() < deadline) await settle(20);
 			expect(terminal.text()).toContain('Jobs 1 · 1 done');
 		}

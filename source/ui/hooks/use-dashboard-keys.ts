@@ -1,5 +1,7 @@
-import {useInput, useStdin} from 'ink';
+import {useStdin} from 'ink';
+import {useEffect} from 'react';
 import type {JobControl} from '../../chunker/events.js';
+import {decodeKeys, type DecodedKey} from '../key-decoder.js';
 
 export type FocusPane = 'chunks' | 'anomalies' | 'audit';
 export const focusOrder: readonly FocusPane[] = ['chunks', 'anomalies', 'audit'];
@@ -34,50 +36,45 @@ export type KeyActions = {
 
 /**
  * The dashboard's keys. Only active when the key stream is a terminal (raw mode), so a dashboard
- * without a tty simply takes no keys.
+ * without a tty simply takes no keys. Read from Ink's input events (what Ink's own `useInput`
+ * reads), decoded by `decodeKeys`: one event may hold several keys (see key-decoder.ts).
  */
 export function useDashboardKeys(actions: KeyActions, {mode, control}: {mode: 'live' | 'watch'; control?: JobControl | undefined}): void {
-	const {isRawModeSupported} = useStdin();
-	useInput(
-		function onKey(input, key) {
-			// Keys typed in one burst ("p" then Enter, or a paste) arrive as one string: take each
-			// plain character as a key of its own (Enter among them is Enter: it ends a filter being typed).
-			if (input.length > 1 && !key.ctrl && !key.meta && !input.startsWith('\u001B')) {
-				// Enter typed in the burst ends a filter being typed ("sql" then Enter arrives as "sql\r").
-				for (const character of input) onKey(character === '\r' ? '' : character, {...key, return: character === '\r'});
-				return;
-			}
+	const {isRawModeSupported, setRawMode, internal_eventEmitter: inputEvents} = useStdin();
+	const active = Boolean(isRawModeSupported);
+	useEffect(() => {
+		if (!active) return;
+		setRawMode(true);
+		return () => setRawMode(false);
+	}, [active, setRawMode]);
 
-			if (key.ctrl && input === 'c') return actions.quit();
+	useEffect(() => {
+		if (!active) return;
+		const onKey = ({input, name, ctrl, shift}: DecodedKey): void => {
+			if (ctrl && input === 'c') return actions.quit();
 			if (actions.typing()) {
-				if (key.escape) return actions.escape();
-				if (key.return) return actions.enter();
-				if (key.backspace || key.delete) return actions.filterKey(null);
-				// Printable characters only: a control character in a title would break the frame.
-				const text = [...input].filter(character => character >= ' ' && character !== '\u007F').join('');
-				if (text && !key.ctrl && !key.meta && !key.tab && !key.upArrow && !key.downArrow && !key.leftArrow && !key.rightArrow) actions.filterKey(text);
+				if (name === 'escape') return actions.escape();
+				if (name === 'return') return actions.enter();
+				if (name === 'backspace' || name === 'delete') return actions.filterKey(null);
+				// Printable characters only (the decoder gives no other input): a control character in a title would break the frame.
+				if (input && !ctrl && !name) actions.filterKey(input);
 				return;
 			}
 
-			if (key.ctrl && input === 'z') return actions.suspend();
+			if (ctrl && input === 'z') return actions.suspend();
 			if (input === 'q') return actions.quit();
-			if (key.escape) return actions.escape();
-			if (key.return) return actions.enter();
+			if (name === 'escape') return actions.escape();
+			if (name === 'return') return actions.enter();
 			if (input === '/') return actions.startFilter();
 			if (input === 'o' || input === 'O') return actions.sort(input === 'O');
-
-			if (key.tab) {
-				actions.cycleFocus(key.shift ? -1 : 1);
-				return;
-			}
-
-			if (key.upArrow) return actions.scroll(-1);
-			if (key.downArrow) return actions.scroll(1);
-			if (key.pageUp) return actions.scroll(-10);
-			if (key.pageDown) return actions.scroll(10);
+			if (name === 'tab') return actions.cycleFocus(shift ? -1 : 1);
+			if (name === 'up') return actions.scroll(-1);
+			if (name === 'down') return actions.scroll(1);
+			if (name === 'pageup') return actions.scroll(-10);
+			if (name === 'pagedown') return actions.scroll(10);
 			if (input === '?') return actions.toggleHelp();
-			if (key.leftArrow) return actions.horizontal(-1);
-			if (key.rightArrow) return actions.horizontal(1);
+			if (name === 'left') return actions.horizontal(-1);
+			if (name === 'right') return actions.horizontal(1);
 			if (mode === 'watch') {
 				if (input === 'k') return actions.switchJob(-1);
 				if (input === 'j') return actions.switchJob(1);
@@ -89,7 +86,15 @@ export function useDashboardKeys(actions: KeyActions, {mode, control}: {mode: 'l
 				if (input === 'r') return actions.retry();
 				actions.togglePause();
 			}
-		},
-		{isActive: Boolean(isRawModeSupported)},
-	);
+		};
+
+		const onInput = (data: string) => {
+			for (const key of decodeKeys(data)) onKey(key);
+		};
+
+		inputEvents.on('input', onInput);
+		return () => {
+			inputEvents.off('input', onInput);
+		};
+	}, [active, inputEvents, actions, mode, control]);
 }
