@@ -1,27 +1,44 @@
 /**
- * The keys each open object has had, for duplicate-key detection: one open-addressing table of
- * key hashes per nesting level, stamped with the object it belongs to, so that opening an object
- * clears its level at once and nothing is allocated per object or per key.
+ * The keys each open object has had, for duplicate-key detection, with nothing allocated per
+ * object or per key. Each nesting level keeps a list of its object's distinct keys in order; the
+ * list outlives the object as the reference for the next object at that level, since objects of
+ * one shape repeat: while an object's keys follow the reference (a list without duplicates), each
+ * key is new by a single comparison. Off the reference, a key is looked for in the list (short) or
+ * in an open-addressing table of the level (long lists), stamped with the object it belongs to so
+ * that opening an object clears it at once.
  */
 export class DuplicateKeys {
 	readonly levels: number;
 	/** Keys kept per object (later ones are not checked). */
 	readonly perObject: number;
+	/** Lists longer than this are also in the table. */
+	readonly #linear: number;
 	readonly #slots: number;
+	/** By level: the distinct keys of its object, in order (then of the object before, past count). */
+	readonly #lists: Int32Array;
+	/** By level: how many keys of the list are the open object's. */
+	readonly #counts: Int32Array;
+	/** By level: how many keys of the list are valid (the open object's, or the previous object's beyond them). */
+	readonly #lengths: Int32Array;
+	/** By level: how many keys of the list are in the table (for the open object). */
+	readonly #tabled: Int32Array;
 	readonly #hashes: Int32Array;
 	readonly #stamps: Int32Array;
 	readonly #serials: Int32Array;
-	readonly #sizes: Int32Array;
 	#next = 1;
 
-	constructor(levels: number, perObject: number) {
+	constructor(levels: number, perObject: number, linear = 16) {
 		this.levels = levels;
 		this.perObject = perObject;
+		this.#linear = linear;
 		this.#slots = 2 ** Math.ceil(Math.log2(perObject * 2));
+		this.#lists = new Int32Array(levels * perObject);
+		this.#counts = new Int32Array(levels);
+		this.#lengths = new Int32Array(levels);
+		this.#tabled = new Int32Array(levels);
 		this.#hashes = new Int32Array(levels * this.#slots);
 		this.#stamps = new Int32Array(levels * this.#slots);
 		this.#serials = new Int32Array(levels);
-		this.#sizes = new Int32Array(levels);
 		for (let level = 0; level < levels; level++) this.clear(level);
 	}
 
@@ -35,11 +52,53 @@ export class DuplicateKeys {
 		}
 
 		this.#serials[level] = this.#next++;
-		this.#sizes[level] = 0;
+		this.#counts[level] = 0;
+		this.#tabled[level] = 0;
 	}
 
 	/** Whether the object at `level` already had `hash`; if not, it is added (while under `perObject`). */
 	seenOrAdd(level: number, hash: number): boolean {
+		const count = this.#counts[level]!;
+		const at = level * this.perObject;
+		if (count < this.#lengths[level]!) {
+			// The keys so far are the reference's first ones, which has no duplicates.
+			if (this.#lists[at + count] === hash) {
+				this.#counts[level] = count + 1;
+				return false;
+			}
+
+			// Off it: a new key truncates the list to this object's (a repeated one leaves it a prefix).
+		}
+
+		return this.#offReference(level, hash, count, at);
+	}
+
+	/** seenOrAdd once the object left its reference: the list holds exactly its keys. */
+	#offReference(level: number, hash: number, count: number, at: number): boolean {
+		const lists = this.#lists;
+		if (count <= this.#linear) {
+			for (let k = at, stop = at + count; k < stop; k++) if (lists[k] === hash) return true;
+		} else {
+			this.#fillTable(level, count, at);
+			if (this.#inTable(level, hash, false)) return true;
+		}
+
+		if (count >= this.perObject) return false;
+		lists[at + count] = hash;
+		this.#counts[level] = count + 1;
+		this.#lengths[level] = count + 1;
+		if (count + 1 > this.#linear) this.#fillTable(level, count + 1, at);
+		return false;
+	}
+
+	/** Put the first `count` keys of the level's list in its table (those not there yet). */
+	#fillTable(level: number, count: number, at: number): void {
+		for (let k = this.#tabled[level]!; k < count; k++) this.#inTable(level, this.#lists[at + k]!, true);
+		this.#tabled[level] = count;
+	}
+
+	/** Whether the level's table has `hash` (for its open object); with `add`, put it there if not. */
+	#inTable(level: number, hash: number, add: boolean): boolean {
 		const mask = this.#slots - 1;
 		const base = level * this.#slots;
 		const serial = this.#serials[level]!;
@@ -48,10 +107,9 @@ export class DuplicateKeys {
 		for (let slot = hash & mask; ; slot = (slot + 1) & mask) {
 			const at = base + slot;
 			if (stamps[at] !== serial) {
-				if (this.#sizes[level]! < this.perObject) {
+				if (add) {
 					stamps[at] = serial;
 					hashes[at] = hash;
-					this.#sizes[level]!++;
 				}
 
 				return false;
@@ -63,10 +121,7 @@ export class DuplicateKeys {
 
 	/** The keys of the object at `level`, sorted (for a checkpoint). */
 	keys(level: number): number[] {
-		const keys: number[] = [];
-		const base = level * this.#slots;
-		const serial = this.#serials[level]!;
-		for (let slot = 0; slot < this.#slots; slot++) if (this.#stamps[base + slot] === serial) keys.push(this.#hashes[base + slot]!);
-		return keys.sort((a, b) => a - b);
+		const at = level * this.perObject;
+		return [...this.#lists.subarray(at, at + this.#counts[level]!)].sort((a, b) => a - b);
 	}
 }

@@ -53,12 +53,45 @@ export const T_TRUE = 4;
 export const T_FALSE = 5;
 export const T_NULL = 6;
 
+/** Not a value type (valueStart). */
+export const T_NONE = 0xff;
+
+/** The literals, in the order of their types (T_TRUE, T_FALSE, T_NULL). */
 export const literals = [new TextEncoder().encode('true'), new TextEncoder().encode('false'), new TextEncoder().encode('null')];
-export const literalTypes = [T_TRUE, T_FALSE, T_NULL];
+/** The type of the value a byte starts, or T_NONE. */
+export const valueStart = new Uint8Array(256).fill(T_NONE);
+valueStart[0x22] = T_STR;
+valueStart[0x2d] = T_NUM;
+for (let digit = 0x30; digit <= 0x39; digit++) valueStart[digit] = T_NUM;
+valueStart[0x7b] = T_OBJ;
+valueStart[0x5b] = T_ARR;
+valueStart[0x74] = T_TRUE;
+valueStart[0x66] = T_FALSE;
+valueStart[0x6e] = T_NULL;
 /** Bytes that end a run of plain string bytes: '"', '\\', control characters, non-ASCII. */
 export const stringStop = new Uint8Array(256);
 for (let byte = 0; byte < 256; byte++) stringStop[byte] = byte === 0x22 || byte === 0x5c || byte < 0x20 || byte >= 0x80 ? 1 : 0;
-export const fnvOffset = 0x811c9dc5;
+/** The byte after a '\\' that makes a one-byte escape: '"', '\\', '/', b, f, n, r, t. */
+export const simpleEscape = new Uint8Array(256);
+for (const byte of [0x22, 0x5c, 0x2f, 0x62, 0x66, 0x6e, 0x72, 0x74]) simpleEscape[byte] = 1;
+/** A hex digit's value; 0x10000 for any other byte (so four of them shifted together are >= 0x10000). */
+export const hexValue = new Int32Array(256).fill(0x10000);
+for (let digit = 0; digit < 16; digit++) hexValue[digit.toString(16).charCodeAt(0)] = hexValue[digit.toString(16).toUpperCase().charCodeAt(0)] = digit;
+/**
+ * UTF-8 lead bytes: how many continuation bytes follow (0: not a lead byte), and the range of the
+ * first one (RFC 3629's table: no overlong forms, no surrogates, nothing past U+10FFFF).
+ */
+export const utf8Need = new Uint8Array(256);
+export const utf8Low = new Uint8Array(256);
+export const utf8High = new Uint8Array(256);
+for (let byte = 0xc2; byte <= 0xf4; byte++) {
+	utf8Need[byte] = byte <= 0xdf ? 1 : byte <= 0xef ? 2 : 3;
+	utf8Low[byte] = byte === 0xe0 ? 0xa0 : byte === 0xf0 ? 0x90 : 0x80;
+	utf8High[byte] = byte === 0xed ? 0x9f : byte === 0xf4 ? 0x8f : 0xbf;
+}
+
+/** FNV-1a's offset basis, as the int32 Math.imul works in (so hash fields stay small integers, never doubles). */
+export const fnvOffset = 0x811c9dc5 | 0;
 export const rootHash = 0x2545f491;
 export const arrayHash = 0x5bd1e995;
 export const decoder = new TextDecoder();

@@ -113,7 +113,8 @@ export function restoreScanner(scanner: JsonScanner, state: ScannerState): JsonS
 		depth: state.depth,
 		tokenStart: state.tokenStart,
 		isKey: state.isKey,
-		keyHash: state.keyHash,
+		// int32 (a state saved by an older build can hold FNV's offset basis as unsigned).
+		keyHash: state.keyHash | 0,
 		keyLength: state.keyLength,
 		numState: state.numState,
 		litIndex: state.litIndex,

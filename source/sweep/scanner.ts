@@ -24,11 +24,13 @@ import {fingerprintCap, SweepStatistics, type SweepAnomalyCode} from './statisti
 export type {SweepFormat} from './scanner-codes.js';
 type SweepFormat = codes.SweepFormat;
 // Local constants, so the hot loop reads them as such.
-const {pathLevels, keyCap, duplicateLevels, duplicateKeysPerObject, hashLevels, G_VALUE, G_ARR_FIRST, G_OBJ_FIRST, G_KEY, G_COLON, G_AFTER, L_NONE, L_STR, L_ESC, L_HEX, L_UTF8, L_NUM, L_LIT, L_SKIP, L_FAILED, L_HIGH, L_HIGH_ESC, L_BOM, N_MINUS, N_ZERO, N_INT, N_DOT, N_FRAC, N_E, N_ESIGN, N_EXP, T_OBJ, T_ARR, T_STR, T_NUM, T_TRUE, T_FALSE, literals, literalTypes, stringStop, fnvOffset, rootHash, arrayHash, decoder, mix, hardDepthLimit} = codes;
+const {pathLevels, keyCap, duplicateLevels, duplicateKeysPerObject, hashLevels, G_VALUE, G_ARR_FIRST, G_OBJ_FIRST, G_KEY, G_COLON, G_AFTER, L_NONE, L_STR, L_ESC, L_HEX, L_UTF8, L_NUM, L_LIT, L_SKIP, L_FAILED, L_HIGH, L_HIGH_ESC, L_BOM, N_MINUS, N_ZERO, N_INT, N_DOT, N_FRAC, N_E, N_ESIGN, N_EXP, T_OBJ, T_ARR, T_STR, T_NUM, T_TRUE, T_FALSE, literals, valueStart, T_NONE, stringStop, simpleEscape, hexValue, utf8Need, utf8Low, utf8High, fnvOffset, rootHash, arrayHash, decoder, mix, hardDepthLimit} = codes;
 
 /** The validator. Fields are public so the state can be saved; use the methods. */
 export class JsonScanner {
 	readonly format: SweepFormat;
+	/** format === 'jsonl', for the hot paths. */
+	readonly jsonl: boolean;
 	readonly maxDepth: number;
 	readonly hugeToken: number;
 	stats = new SweepStatistics();
@@ -42,7 +44,10 @@ export class JsonScanner {
 	stack = new Uint8Array(256);
 	readonly indices = new Float64Array(pathLevels);
 	readonly hasKey = new Uint8Array(pathLevels);
-	/** Key bytes of each path level; length -1 when unknown (a key read before a resume). */
+	/**
+	 * Key bytes of each path level (the first keyCap; a key is written in place as it is read, see
+	 * #keyRun); length -1 when unknown (a key read before a resume).
+	 */
 	readonly keys = new Uint8Array(pathLevels * keyCap);
 	readonly keyLengths = new Int32Array(pathLevels);
 	readonly keyHashes = new Int32Array(hashLevels);
@@ -52,6 +57,7 @@ export class JsonScanner {
 	isKey = false;
 	keyHash = fnvOffset;
 	keyLength = 0;
+	/** The bytes of a key being read deeper than pathLevels (shallower ones go to `keys`). */
 	readonly keyScratch = new Uint8Array(keyCap);
 	numState = 0;
 	litIndex = 0;
@@ -77,8 +83,9 @@ export class JsonScanner {
 
 	constructor(options: {format: SweepFormat; maxDepth?: number; hugeToken?: number; offset?: number}) {
 		this.format = options.format;
+		this.jsonl = options.format === 'jsonl';
 		this.maxDepth = options.maxDepth ?? 512;
-		this.hugeToken = options.hugeToken ?? 16 * 2 ** 20;
+		this.hugeToken = options.hugeToken ?? 0x1000000;
 		this.offset = options.offset ?? 0;
 		this.lineStart = this.offset;
 	}
@@ -92,421 +99,536 @@ export class JsonScanner {
 	scan(buffer: Uint8Array, start = 0, end = buffer.length): void {
 		const base = this.offset - start;
 		let i = start;
-		const stats = this.stats;
+		// Each step runs until the state needs another step: structure and whole tokens go by in the
+		// fast steps; the byte-at-a-time states are for what they leave (escapes and UTF-8 cut by the
+		// end of a buffer, surrogates, errors) and give the same result as if every byte went there.
 		while (i < end) {
-			switch (this.lex) {
-				case L_NONE: {
-					// Structural bytes and whitespace.
-					const b = buffer[i]!;
-					if (b === 0x20 || b === 0x09) {
-						i++;
-						continue;
-					}
-
-					if (b === 0x0a) {
-						if (this.format === 'jsonl') {
-							this.#endLine(base + i, this.lastCr === base + i - 1);
-							i++;
-							continue;
-						}
-
-						this.line++;
-						this.lineStart = base + i + 1;
-						i++;
-						continue;
-					}
-
-					if (b === 0x0d) {
-						this.lastCr = base + i;
-						i++;
-						continue;
-					}
-
-					const g = this.g;
-					if (g === G_AFTER) {
-						if (b === 0x2c && this.depth > 0) {
-							const top = this.stack[this.depth - 1]!;
-							if (top === T_OBJ) {
-								this.g = G_KEY;
-								if (this.depth <= pathLevels) this.hasKey[this.depth - 1] = 0;
-							} else {
-								this.g = G_VALUE;
-								if (this.depth <= pathLevels) this.indices[this.depth - 1]!++;
-							}
-
-							i++;
-							continue;
-						}
-
-						if ((b === 0x7d || b === 0x5d) && this.depth > 0 && this.stack[this.depth - 1] === (b === 0x7d ? T_OBJ : T_ARR)) {
-							this.#close();
-							i++;
-							continue;
-						}
-
-						this.#fail(base + i, this.#expected(), describeByte(b), 'json-syntax-error');
-						continue;
-					}
-
-					if (g === G_COLON) {
-						if (b === 0x3a) {
-							this.g = G_VALUE;
-							i++;
-							continue;
-						}
-
-						this.#fail(base + i, "':'", describeByte(b), 'json-syntax-error');
-						continue;
-					}
-
-					if (g === G_OBJ_FIRST || g === G_KEY) {
-						if (b === 0x22) {
-							this.lex = L_STR;
-							this.isKey = true;
-							this.keyUnknown = false;
-							this.keyHash = fnvOffset;
-							this.keyLength = 0;
-							this.tokenStart = base + i;
-							i++;
-							continue;
-						}
-
-						if (b === 0x7d) {
-							if (g === G_OBJ_FIRST) {
-								this.#close();
-								i++;
-								continue;
-							}
-
-							this.#fail(base + i, 'a key (a string) after \',\'', "'}' (a trailing comma)", 'json-trailing-comma');
-						} else {
-							this.#fail(base + i, g === G_OBJ_FIRST ? "a key (a string) or '}'" : 'a key (a string)', describeByte(b), 'json-syntax-error');
-						}
-
-						continue;
-					}
-
-					// G_VALUE or G_ARR_FIRST: a value starts here.
-					if (b === 0x22) {
-						this.#value(T_STR);
-						this.lex = L_STR;
-						this.isKey = false;
-						this.tokenStart = base + i;
-						i++;
-						continue;
-					}
-
-					if ((b >= 0x30 && b <= 0x39) || b === 0x2d) {
-						this.#value(T_NUM);
-						this.lex = L_NUM;
-						this.numState = b === 0x2d ? N_MINUS : b === 0x30 ? N_ZERO : N_INT;
-						this.tokenStart = base + i;
-						i++;
-						continue;
-					}
-
-					if (b === 0x7b || b === 0x5b) {
-						this.#value(b === 0x7b ? T_OBJ : T_ARR);
-						if (!this.#open(b === 0x7b ? T_OBJ : T_ARR, base + i)) continue;
-						i++;
-						continue;
-					}
-
-					if (b === 0x74 || b === 0x66 || b === 0x6e) {
-						const index = b === 0x74 ? 0 : b === 0x66 ? 1 : 2;
-						this.#value(literalTypes[index]!);
-						this.lex = L_LIT;
-						this.litIndex = index;
-						this.litPos = 1;
-						i++;
-						continue;
-					}
-
-					if (b === 0x5d && g === G_ARR_FIRST) {
-						this.#close();
-						i++;
-						continue;
-					}
-
-					if (base + i === 0 && b === 0xef) {
-						this.lex = L_BOM;
-						this.litPos = 1;
-						i++;
-						continue;
-					}
-
-					if (b === 0x5d && g === G_VALUE && this.depth > 0 && this.stack[this.depth - 1] === T_ARR) {
-						this.#fail(base + i, "a value after ','", "']' (a trailing comma)", 'json-trailing-comma');
-					} else if (b === 0x4e || b === 0x49) {
-						this.#fail(base + i, 'a value', b === 0x4e ? "'N' (NaN is not JSON)" : "'I' (Infinity is not JSON)", 'json-nan-infinity');
-					} else {
-						this.#fail(base + i, g === G_ARR_FIRST ? "a value or ']'" : 'a value', describeByte(b), 'json-syntax-error');
-					}
-
-					continue;
-				}
-
-				case L_STR: {
-					// The hot loop: plain ASCII runs.
-					let b = 0;
-					if (this.isKey) {
-						let hash = this.keyHash;
-						let length = this.keyLength;
-						const scratch = this.keyScratch;
-						while (i < end) {
-							b = buffer[i]!;
-							if (stringStop[b] !== 0) break;
-							hash = Math.imul(hash ^ b, 0x01000193);
-							if (length < keyCap) scratch[length] = b;
-							length++;
-							i++;
-						}
-
-						this.keyHash = hash;
-						this.keyLength = length;
-					} else {
-						while (i < end) {
-							b = buffer[i]!;
-							if (stringStop[b] !== 0) break;
-							i++;
-						}
-					}
-
-					if (i === end) continue;
-					if (b === 0x22) {
-						this.lex = L_NONE;
-						this.#stringEnd(base + i + 1);
-						i++;
-						continue;
-					}
-
-					if (this.isKey) this.#keyByte(b);
-					if (b === 0x5c) {
-						this.lex = L_ESC;
-						i++;
-						continue;
-					}
-
-					if (b < 0x20) {
-						this.#fail(base + i, "a character of a string (control characters must be escaped)", describeByte(b), 'json-control-character');
-						continue;
-					}
-
-					// A UTF-8 lead byte.
-					if (b >= 0xc2 && b <= 0xdf) this.#utf8(1, 0x80, 0xbf, b);
-					else if (b === 0xe0) this.#utf8(2, 0xa0, 0xbf, b);
-					else if (b === 0xed) this.#utf8(2, 0x80, 0x9f, b);
-					else if (b >= 0xe1 && b <= 0xef) this.#utf8(2, 0x80, 0xbf, b);
-					else if (b === 0xf0) this.#utf8(3, 0x90, 0xbf, b);
-					else if (b >= 0xf1 && b <= 0xf3) this.#utf8(3, 0x80, 0xbf, b);
-					else if (b === 0xf4) this.#utf8(3, 0x80, 0x8f, b);
-					else {
-						const why = b < 0xc0 ? 'a continuation byte without a lead byte' : b < 0xc2 ? 'an overlong encoding' : 'a code point beyond U+10FFFF';
-						this.#fail(base + i, 'valid UTF-8', `${describeByte(b)} (${why})`, 'json-invalid-utf8');
-						continue;
-					}
-
-					i++;
-					continue;
-				}
-
-				case L_UTF8: {
-					const b = buffer[i]!;
-					if (b < this.utf8Low || b > this.utf8High) {
-						let why = 'a truncated UTF-8 sequence';
-						if (b >= 0x80 && b <= 0xbf) {
-							if (this.utf8Lead === 0xe0 || this.utf8Lead === 0xf0) why = 'an overlong encoding';
-							else if (this.utf8Lead === 0xed) why = 'a UTF-16 surrogate encoded in UTF-8';
-							else if (this.utf8Lead === 0xf4) why = 'a code point beyond U+10FFFF';
-						}
-
-						this.#fail(base + i, 'valid UTF-8', `${describeByte(b)} (${why})`, 'json-invalid-utf8');
-						continue;
-					}
-
-					if (this.isKey) this.#keyByte(b);
-					this.utf8Low = 0x80;
-					this.utf8High = 0xbf;
-					if (--this.utf8Need === 0) this.lex = L_STR;
-					i++;
-					continue;
-				}
-
-				case L_ESC:
-				case L_HIGH_ESC: {
-					const b = buffer[i]!;
-					if (this.isKey) this.#keyByte(b);
-					const high = this.lex === L_HIGH_ESC;
-					if (b === 0x75) {
-						this.lex = L_HEX;
-						this.hex = 0;
-						this.hexCount = 0;
-						this.hexAfterHigh = high;
-						i++;
-						continue;
-					}
-
-					if (high) this.#loneSurrogate(base + i);
-					if (b === 0x22 || b === 0x5c || b === 0x2f || b === 0x62 || b === 0x66 || b === 0x6e || b === 0x72 || b === 0x74) {
-						this.lex = L_STR;
-						i++;
-						continue;
-					}
-
-					this.#fail(base + i, 'an escape (one of \\" \\\\ \\/ \\b \\f \\n \\r \\t \\u)', `\\ then ${describeByte(b)}`, 'json-syntax-error');
-					continue;
-				}
-
-				case L_HEX: {
-					const b = buffer[i]!;
-					if (this.isKey) this.#keyByte(b);
-					let digit = -1;
-					if (b >= 0x30 && b <= 0x39) digit = b - 0x30;
-					else if (b >= 0x61 && b <= 0x66) digit = b - 0x57;
-					else if (b >= 0x41 && b <= 0x46) digit = b - 0x37;
-					if (digit < 0) {
-						this.#fail(base + i, 'a hex digit of a \\u escape', describeByte(b), 'json-syntax-error');
-						continue;
-					}
-
-					this.hex = this.hex * 16 + digit;
-					i++;
-					if (++this.hexCount < 4) continue;
-					const unit = this.hex;
-					const afterHigh = this.hexAfterHigh;
-					this.hexAfterHigh = false;
-					if (afterHigh && unit >= 0xdc00 && unit <= 0xdfff) {
-						this.lex = L_STR;
-						continue;
-					}
-
-					if (afterHigh) this.#loneSurrogate(base + i - 6);
-					if (unit >= 0xd800 && unit <= 0xdbff) {
-						this.lex = L_HIGH;
-					} else {
-						if (unit >= 0xdc00 && unit <= 0xdfff) this.#loneSurrogate(base + i - 6);
-						this.lex = L_STR;
-					}
-
-					continue;
-				}
-
-				case L_HIGH: {
-					const b = buffer[i]!;
-					if (b === 0x5c) {
-						if (this.isKey) this.#keyByte(b);
-						this.lex = L_HIGH_ESC;
-						i++;
-						continue;
-					}
-
-					this.#loneSurrogate(base + i);
-					this.lex = L_STR;
-					continue;
-				}
-
-				case L_NUM: {
-					const b = buffer[i]!;
-					const digit = b >= 0x30 && b <= 0x39;
-					const state = this.numState;
-					if (digit) {
-						if (state === N_ZERO) {
-							this.#fail(base + i, "'.', 'e' or the end of the number (no leading zeros)", describeByte(b), 'json-syntax-error');
-								continue;
-						}
-
-						if (state === N_MINUS) this.numState = b === 0x30 ? N_ZERO : N_INT;
-						else if (state === N_DOT) this.numState = N_FRAC;
-						else if (state === N_E || state === N_ESIGN) this.numState = N_EXP;
-						i++;
-						// Digit runs.
-						while (i < end && buffer[i]! >= 0x30 && buffer[i]! <= 0x39 && this.numState !== N_ZERO) i++;
-						continue;
-					}
-
-					if (b === 0x2e && (state === N_ZERO || state === N_INT)) {
-						this.numState = N_DOT;
-						i++;
-						continue;
-					}
-
-					if ((b === 0x65 || b === 0x45) && (state === N_ZERO || state === N_INT || state === N_FRAC)) {
-						this.numState = N_E;
-						i++;
-						continue;
-					}
-
-					if ((b === 0x2b || b === 0x2d) && state === N_E) {
-						this.numState = N_ESIGN;
-						i++;
-						continue;
-					}
-
-					// Anything else ends the number; it is reread as structure.
-					if (!this.#numberEnd(base + i, b)) {
-						continue;
-					}
-
-					continue;
-				}
-
-				case L_LIT: {
-					const b = buffer[i]!;
-					const literal = literals[this.litIndex]!;
-					if (b !== literal[this.litPos]) {
-						this.#fail(base + i, `'${String.fromCharCode(literal[this.litPos]!)}' (of ${decoder.decode(literal)})`, describeByte(b), 'json-syntax-error');
-						continue;
-					}
-
-					i++;
-					if (++this.litPos === literal.length) {
-						this.lex = L_NONE;
-						this.#valueEnd();
-					}
-
-					continue;
-				}
-
-				case L_SKIP: {
-					const newline = indexOfNewline(buffer, i, end);
-					if (newline < 0) {
-						i = end;
-						continue;
-					}
-
-					i = newline;
-					this.lex = L_NONE;
-					this.g = G_VALUE;
-					this.depth = 0;
-					// The newline itself ends the bad line (L_NONE, with lineHadValue set).
-					continue;
-				}
-
-				case L_BOM: {
-					const b = buffer[i]!;
-					const want = this.litPos === 1 ? 0xbb : 0xbf;
-					if (b !== want) {
-						this.#fail(base + i, 'a value', `${describeByte(0xef)} (not UTF-8 JSON)`, 'json-invalid-utf8');
-						continue;
-					}
-
-					i++;
-					if (++this.litPos === 3) {
-						this.lex = L_NONE;
-						stats.anomaly('json-bom', 0, 1, 'the input starts with a UTF-8 byte order mark (accepted and ignored)');
-					}
-
-					continue;
-				}
-
-				default:
-					// L_FAILED: nothing more to learn.
-					this.offset = base + end;
-					return;
-			}
+			const lex = this.lex;
+			if (lex === L_NONE) i = this.#structure(buffer, i, end, base);
+			else if (lex === L_STR) i = this.isKey ? this.#keyRun(buffer, i, end, base) : this.#stringRun(buffer, i, end, base);
+			else if (lex === L_NUM) i = this.#numberRun(buffer, i, end, base);
+			else if (lex === L_FAILED) break;
+			else i = this.#inToken(buffer, i, end, base);
 		}
 
 		this.offset = base + end;
+	}
+
+	/** Structural bytes and whitespace (L_NONE), and the tokens that start and end in the buffer. */
+	#structure(buffer: Uint8Array, i: number, end: number, base: number): number {
+		while (i < end) {
+			const b = buffer[i]!;
+			if (b <= 0x20) {
+				if (b === 0x20 || b === 0x09) {
+					i++;
+					continue;
+				}
+
+				if (b === 0x0a) {
+					if (this.jsonl) this.#endLine(base + i, this.lastCr === base + i - 1);
+					else {
+						this.line++;
+						this.lineStart = base + i + 1;
+					}
+
+					i++;
+					continue;
+				}
+
+				if (b === 0x0d) {
+					this.lastCr = base + i;
+					i++;
+					continue;
+				}
+			}
+
+			const g = this.g;
+			if (g === G_AFTER) {
+				const depth = this.depth;
+				if (b === 0x2c && depth > 0) {
+					if (this.stack[depth - 1] === T_OBJ) {
+						this.g = G_KEY;
+						if (depth <= pathLevels) this.hasKey[depth - 1] = 0;
+					} else {
+						this.g = G_VALUE;
+						if (depth <= pathLevels) this.indices[depth - 1]!++;
+					}
+
+					i++;
+					continue;
+				}
+
+				if ((b === 0x7d || b === 0x5d) && depth > 0 && this.stack[depth - 1] === (b === 0x7d ? T_OBJ : T_ARR)) {
+					this.#close();
+					i++;
+					continue;
+				}
+
+				this.#fail(base + i, this.#expected(), describeByte(b), 'json-syntax-error');
+				return i;
+			}
+
+			if (g === G_COLON) {
+				if (b === 0x3a) {
+					this.g = G_VALUE;
+					i++;
+					continue;
+				}
+
+				this.#fail(base + i, "':'", describeByte(b), 'json-syntax-error');
+				return i;
+			}
+
+			if (g === G_OBJ_FIRST || g === G_KEY) {
+				if (b === 0x22) {
+					this.lex = L_STR;
+					this.isKey = true;
+					this.keyUnknown = false;
+					this.keyHash = fnvOffset;
+					this.keyLength = 0;
+					this.tokenStart = base + i;
+					i = this.#keyRun(buffer, i + 1, end, base);
+					if (this.lex !== L_NONE) return i;
+					continue;
+				}
+
+				if (b === 0x7d && g === G_OBJ_FIRST) {
+					this.#close();
+					i++;
+					continue;
+				}
+
+				if (b === 0x7d) this.#fail(base + i, 'a key (a string) after \',\'', "'}' (a trailing comma)", 'json-trailing-comma');
+				else this.#fail(base + i, g === G_OBJ_FIRST ? "a key (a string) or '}'" : 'a key (a string)', describeByte(b), 'json-syntax-error');
+				return i;
+			}
+
+			// G_VALUE or G_ARR_FIRST: a value starts here (one call site of #value, so it is inlined once).
+			const type = valueStart[b]!;
+			if (type !== T_NONE) {
+				this.#value(type);
+				if (type === T_STR) {
+					this.lex = L_STR;
+					this.isKey = false;
+					this.tokenStart = base + i;
+					i = this.#stringRun(buffer, i + 1, end, base);
+					if (this.lex !== L_NONE) return i;
+					continue;
+				}
+
+				if (type === T_NUM) {
+					this.lex = L_NUM;
+					this.numState = b === 0x2d ? N_MINUS : b === 0x30 ? N_ZERO : N_INT;
+					this.tokenStart = base + i;
+					i = this.#numberRun(buffer, i + 1, end, base);
+					if (this.lex !== L_NONE) return i;
+					continue;
+				}
+
+				if (type <= T_ARR) {
+					if (!this.#open(type, base + i)) return i;
+					i++;
+					continue;
+				}
+
+				const index = type - T_TRUE;
+				const literal = literals[index]!;
+				const length = literal.length;
+				this.litIndex = index;
+				// The whole literal in the buffer: compared at once.
+				if (i + length <= end && buffer[i + 1] === literal[1] && buffer[i + 2] === literal[2] && buffer[i + 3] === literal[3] && (length === 4 || buffer[i + 4] === literal[4])) {
+					this.litPos = length;
+					this.#valueEnd();
+					i += length;
+					continue;
+				}
+
+				this.lex = L_LIT;
+				this.litPos = 1;
+				return i + 1;
+			}
+
+			if (b === 0x5d && g === G_ARR_FIRST) {
+				this.#close();
+				i++;
+				continue;
+			}
+
+			if (base + i === 0 && b === 0xef) {
+				this.lex = L_BOM;
+				this.litPos = 1;
+				return i + 1;
+			}
+
+			if (b === 0x5d && g === G_VALUE && this.depth > 0 && this.stack[this.depth - 1] === T_ARR) {
+				this.#fail(base + i, "a value after ','", "']' (a trailing comma)", 'json-trailing-comma');
+			} else if (b === 0x4e || b === 0x49) {
+				this.#fail(base + i, 'a value', b === 0x4e ? "'N' (NaN is not JSON)" : "'I' (Infinity is not JSON)", 'json-nan-infinity');
+			} else {
+				this.#fail(base + i, g === G_ARR_FIRST ? "a value or ']'" : 'a value', describeByte(b), 'json-syntax-error');
+			}
+
+			return i;
+		}
+
+		return i;
+	}
+
+	/**
+	 * A string's bytes (L_STR, not a key): runs of plain bytes, escapes and UTF-8 sequences that are
+	 * whole in the buffer, to the closing quote (then L_NONE). Returns where it stopped: the end of
+	 * the buffer, the byte after the string, or a byte for #stringStop (still L_STR).
+	 */
+	#stringRun(buffer: Uint8Array, i: number, end: number, base: number): number {
+		while (i < end) {
+			let b = buffer[i]!;
+			if (stringStop[b] === 0) {
+				i++;
+				while (i < end) {
+					b = buffer[i]!;
+					if (stringStop[b] !== 0) break;
+					i++;
+				}
+
+				if (i === end) return i;
+			}
+
+			if (b === 0x22) {
+				this.lex = L_NONE;
+				this.#stringValueEnd(base + i + 1);
+				return i + 1;
+			}
+
+			if (b === 0x5c) {
+				if (i + 1 < end) {
+					const e = buffer[i + 1]!;
+					if (simpleEscape[e] !== 0) {
+						i += 2;
+						continue;
+					}
+
+					if (e === 0x75 && i + 5 < end) {
+						const unit = (hexValue[buffer[i + 2]!]! << 12) | (hexValue[buffer[i + 3]!]! << 8) | (hexValue[buffer[i + 4]!]! << 4) | hexValue[buffer[i + 5]!]!;
+						// Not a surrogate, four hex digits (a non-digit's value has bit 16 set).
+						if (unit < 0xd800 || (unit > 0xdfff && unit < 0x10000)) {
+							this.#hexDone(unit);
+							i += 6;
+							continue;
+						}
+					}
+				}
+			} else if (b >= 0x80) {
+				const need = utf8Need[b]!;
+				if (need !== 0 && i + need < end) {
+					const c = buffer[i + 1]!;
+					if (c >= utf8Low[b]! && c <= utf8High[b]! && (need < 2 || (buffer[i + 2]! & 0xc0) === 0x80) && (need < 3 || (buffer[i + 3]! & 0xc0) === 0x80)) {
+						this.#utf8Done(b);
+						i += need + 1;
+						continue;
+					}
+				}
+			}
+
+			// The byte-at-a-time path.
+			const consumed = this.#stringStop(b, base + i);
+			if (consumed) i++;
+			return i;
+		}
+
+		return i;
+	}
+
+	/** #stringRun for a key: its bytes are hashed, and the first keyCap kept. */
+	#keyRun(buffer: Uint8Array, i: number, end: number, base: number): number {
+		let hash = this.keyHash;
+		let length = this.keyLength;
+		const level = this.depth - 1;
+		const scratch = level < pathLevels ? this.keys : this.keyScratch;
+		// Written in place: the level's key is not on the path while a new one is read (hasKey is 0).
+		const at = level < pathLevels ? level * keyCap : 0;
+		while (i < end) {
+			let b = buffer[i]!;
+			while (stringStop[b] === 0) {
+				hash = Math.imul(hash ^ b, 0x01000193);
+				if (length < keyCap) scratch[at + length] = b;
+				length++;
+				if (++i === end) break;
+				b = buffer[i]!;
+			}
+
+			if (i === end) break;
+			if (b === 0x22) {
+				this.keyHash = hash;
+				this.keyLength = length;
+				this.lex = L_NONE;
+				this.#keyEnd(base + i + 1);
+				return i + 1;
+			}
+
+			let take = 0;
+			if (b === 0x5c) {
+				if (i + 1 < end) {
+					const e = buffer[i + 1]!;
+					if (simpleEscape[e] !== 0) take = 2;
+					else if (e === 0x75 && i + 5 < end) {
+						const unit = (hexValue[buffer[i + 2]!]! << 12) | (hexValue[buffer[i + 3]!]! << 8) | (hexValue[buffer[i + 4]!]! << 4) | hexValue[buffer[i + 5]!]!;
+						if (unit < 0xd800 || (unit > 0xdfff && unit < 0x10000)) {
+							this.#hexDone(unit);
+							take = 6;
+						}
+					}
+				}
+			} else if (b >= 0x80) {
+				const need = utf8Need[b]!;
+				if (need !== 0 && i + need < end) {
+					const c = buffer[i + 1]!;
+					if (c >= utf8Low[b]! && c <= utf8High[b]! && (need < 2 || (buffer[i + 2]! & 0xc0) === 0x80) && (need < 3 || (buffer[i + 3]! & 0xc0) === 0x80)) {
+						this.#utf8Done(b);
+						take = need + 1;
+					}
+				}
+			}
+
+			if (take === 0) {
+				this.keyHash = hash;
+				this.keyLength = length;
+				if (this.#stringStop(b, base + i)) i++;
+				return i;
+			}
+
+			for (const stop = i + take; i < stop; i++) {
+				const k = buffer[i]!;
+				hash = Math.imul(hash ^ k, 0x01000193);
+				if (length < keyCap) scratch[at + length] = k;
+				length++;
+			}
+		}
+
+		this.keyHash = hash;
+		this.keyLength = length;
+		return i;
+	}
+
+	/** A stop byte `b` of a string at `at`, one at a time: true when it was consumed. */
+	#stringStop(b: number, at: number): boolean {
+		if (b === 0x22) {
+			this.lex = L_NONE;
+			if (this.isKey) this.#keyEnd(at + 1);
+			else this.#stringValueEnd(at + 1);
+			return true;
+		}
+
+		if (this.isKey) this.#keyByte(b);
+		if (b === 0x5c) {
+			this.lex = L_ESC;
+			return true;
+		}
+
+		if (b < 0x20) {
+			this.#fail(at, "a character of a string (control characters must be escaped)", describeByte(b), 'json-control-character');
+			return false;
+		}
+
+		// A UTF-8 lead byte.
+		if (b >= 0xc2 && b <= 0xdf) this.#utf8(1, 0x80, 0xbf, b);
+		else if (b === 0xe0) this.#utf8(2, 0xa0, 0xbf, b);
+		else if (b === 0xed) this.#utf8(2, 0x80, 0x9f, b);
+		else if (b >= 0xe1 && b <= 0xef) this.#utf8(2, 0x80, 0xbf, b);
+		else if (b === 0xf0) this.#utf8(3, 0x90, 0xbf, b);
+		else if (b >= 0xf1 && b <= 0xf3) this.#utf8(3, 0x80, 0xbf, b);
+		else if (b === 0xf4) this.#utf8(3, 0x80, 0x8f, b);
+		else {
+			const why = b < 0xc0 ? 'a continuation byte without a lead byte' : b < 0xc2 ? 'an overlong encoding' : 'a code point beyond U+10FFFF';
+			this.#fail(at, 'valid UTF-8', `${describeByte(b)} (${why})`, 'json-invalid-utf8');
+			return false;
+		}
+
+		return true;
+	}
+
+	/** The state a whole `\u` escape of `unit` (not a surrogate) leaves, as the byte-at-a-time path leaves it. */
+	#hexDone(unit: number): void {
+		this.hex = unit;
+		this.hexCount = 4;
+		this.hexAfterHigh = false;
+	}
+
+	/** The state a whole UTF-8 sequence led by `lead` leaves, as the byte-at-a-time path leaves it. */
+	#utf8Done(lead: number): void {
+		this.utf8Need = 0;
+		this.utf8Low = 0x80;
+		this.utf8High = 0xbf;
+		this.utf8Lead = lead;
+	}
+
+	/** A number's bytes (L_NUM): to the byte after it (then L_NONE, that byte not read), the end of the buffer or an error. */
+	#numberRun(buffer: Uint8Array, i: number, end: number, base: number): number {
+		let state = this.numState;
+		while (i < end) {
+			const b = buffer[i]!;
+			if (b >= 0x30 && b <= 0x39) {
+				if (state === N_ZERO) {
+					this.numState = state;
+					this.#fail(base + i, "'.', 'e' or the end of the number (no leading zeros)", describeByte(b), 'json-syntax-error');
+					return i;
+				}
+
+				if (state === N_MINUS) state = b === 0x30 ? N_ZERO : N_INT;
+				else if (state === N_DOT) state = N_FRAC;
+				else if (state === N_E || state === N_ESIGN) state = N_EXP;
+				i++;
+				continue;
+			}
+
+			if (b === 0x2e && (state === N_ZERO || state === N_INT)) state = N_DOT;
+			else if ((b === 0x65 || b === 0x45) && (state === N_ZERO || state === N_INT || state === N_FRAC)) state = N_E;
+			else if ((b === 0x2b || b === 0x2d) && state === N_E) state = N_ESIGN;
+			else {
+				// Anything else ends the number; it is reread as structure.
+				this.numState = state;
+				this.#numberEnd(base + i, b);
+				return i;
+			}
+
+			i++;
+		}
+
+		this.numState = state;
+		return i;
+	}
+
+	/** The byte-at-a-time states inside a token (escapes, \u digits, surrogates, UTF-8, literals), a bad line's rest and the BOM. */
+	#inToken(buffer: Uint8Array, i: number, end: number, base: number): number {
+		const b = buffer[i]!;
+		switch (this.lex) {
+			case L_UTF8: {
+				if (b < this.utf8Low || b > this.utf8High) {
+					let why = 'a truncated UTF-8 sequence';
+					if (b >= 0x80 && b <= 0xbf) {
+						if (this.utf8Lead === 0xe0 || this.utf8Lead === 0xf0) why = 'an overlong encoding';
+						else if (this.utf8Lead === 0xed) why = 'a UTF-16 surrogate encoded in UTF-8';
+						else if (this.utf8Lead === 0xf4) why = 'a code point beyond U+10FFFF';
+					}
+
+					this.#fail(base + i, 'valid UTF-8', `${describeByte(b)} (${why})`, 'json-invalid-utf8');
+					return i;
+				}
+
+				if (this.isKey) this.#keyByte(b);
+				this.utf8Low = 0x80;
+				this.utf8High = 0xbf;
+				if (--this.utf8Need === 0) this.lex = L_STR;
+				return i + 1;
+			}
+
+			case L_ESC:
+			case L_HIGH_ESC: {
+				if (this.isKey) this.#keyByte(b);
+				const high = this.lex === L_HIGH_ESC;
+				if (b === 0x75) {
+					this.lex = L_HEX;
+					this.hex = 0;
+					this.hexCount = 0;
+					this.hexAfterHigh = high;
+					return i + 1;
+				}
+
+				if (high) this.#loneSurrogate(base + i);
+				if (simpleEscape[b] !== 0) {
+					this.lex = L_STR;
+					return i + 1;
+				}
+
+				this.#fail(base + i, 'an escape (one of \\" \\\\ \\/ \\b \\f \\n \\r \\t \\u)', `\\ then ${describeByte(b)}`, 'json-syntax-error');
+				return i;
+			}
+
+			case L_HEX: {
+				if (this.isKey) this.#keyByte(b);
+				const digit = hexValue[b]!;
+				if (digit > 0xf) {
+					this.#fail(base + i, 'a hex digit of a \\u escape', describeByte(b), 'json-syntax-error');
+					return i;
+				}
+
+				this.hex = this.hex * 16 + digit;
+				i++;
+				if (++this.hexCount < 4) return i;
+				const unit = this.hex;
+				const afterHigh = this.hexAfterHigh;
+				this.hexAfterHigh = false;
+				if (afterHigh && unit >= 0xdc00 && unit <= 0xdfff) {
+					this.lex = L_STR;
+					return i;
+				}
+
+				if (afterHigh) this.#loneSurrogate(base + i - 6);
+				if (unit >= 0xd800 && unit <= 0xdbff) {
+					this.lex = L_HIGH;
+				} else {
+					if (unit >= 0xdc00 && unit <= 0xdfff) this.#loneSurrogate(base + i - 6);
+					this.lex = L_STR;
+				}
+
+				return i;
+			}
+
+			case L_HIGH: {
+				if (b === 0x5c) {
+					if (this.isKey) this.#keyByte(b);
+					this.lex = L_HIGH_ESC;
+					return i + 1;
+				}
+
+				this.#loneSurrogate(base + i);
+				this.lex = L_STR;
+				return i;
+			}
+
+			case L_LIT: {
+				const literal = literals[this.litIndex]!;
+				if (b !== literal[this.litPos]) {
+					this.#fail(base + i, `'${String.fromCharCode(literal[this.litPos]!)}' (of ${decoder.decode(literal)})`, describeByte(b), 'json-syntax-error');
+					return i;
+				}
+
+				if (++this.litPos === literal.length) {
+					this.lex = L_NONE;
+					this.#valueEnd();
+				}
+
+				return i + 1;
+			}
+
+			case L_SKIP: {
+				const newline = indexOfNewline(buffer, i, end);
+				if (newline < 0) return end;
+				this.lex = L_NONE;
+				this.g = G_VALUE;
+				this.depth = 0;
+				// The newline itself ends the bad line (L_NONE, with lineHadValue set).
+				return newline;
+			}
+
+			case L_BOM: {
+				const want = this.litPos === 1 ? 0xbb : 0xbf;
+				if (b !== want) {
+					this.#fail(base + i, 'a value', `${describeByte(0xef)} (not UTF-8 JSON)`, 'json-invalid-utf8');
+					return i;
+				}
+
+				if (++this.litPos === 3) {
+					this.lex = L_NONE;
+					this.stats.anomaly('json-bom', 0, 1, 'the input starts with a UTF-8 byte order mark (accepted and ignored)');
+				}
+
+				return i + 1;
+			}
+
+			default:
+				// L_FAILED: nothing more to learn.
+				return end;
+		}
 	}
 
 	/** The input ended: settle the last token and line. */
@@ -572,8 +694,14 @@ export class JsonScanner {
 
 	#keyByte(b: number): void {
 		this.keyHash = Math.imul(this.keyHash ^ b, 0x01000193);
-		if (this.keyLength < keyCap) this.keyScratch[this.keyLength] = b;
-		this.keyLength++;
+		const length = this.keyLength;
+		if (length < keyCap) {
+			const level = this.depth - 1;
+			if (level < pathLevels) this.keys[level * keyCap + length] = b;
+			else this.keyScratch[length] = b;
+		}
+
+		this.keyLength = length + 1;
 	}
 
 	#utf8(need: number, low: number, high: number, lead: number): void {
@@ -594,17 +722,32 @@ export class JsonScanner {
 		stats.types[type]!++;
 		const depth = this.depth;
 		stats.depths[depth < 63 ? depth : 63]!++;
-		if (this.format === 'jsonl' && depth === 0) this.lineHadValue = true;
+		if (depth === 0) {
+			if (this.jsonl) this.lineHadValue = true;
+			this.pathHashes[0] = rootHash;
+			this.#fingerprint(rootHash, type);
+			return;
+		}
+
 		if (depth >= hashLevels) return;
 		// The value's path hash: its container's, then the key or the array marker.
-		let hash = rootHash;
-		if (depth > 0) hash = mix(this.pathHashes[depth - 1]!, this.stack[depth - 1] === T_OBJ ? this.keyHashes[depth - 1]! : arrayHash);
+		const hash = mix(this.pathHashes[depth - 1]!, this.stack[depth - 1] === T_OBJ ? this.keyHashes[depth - 1]! : arrayHash);
 		this.pathHashes[depth] = hash;
+		this.#fingerprint(hash, type);
+	}
+
+	/** The (path, type) pair of a value: in the fingerprint if it is new and there is room. */
+	#fingerprint(hash: number, type: number): void {
 		const fingerprintType = type === T_FALSE ? T_TRUE : type;
 		const id = ((hash & 0x7ffffff) << 3) | fingerprintType;
+		const settled = this.stats.fingerprintSettled;
+		if (settled[id & (settled.length - 1)] !== id + 1) this.#fingerprintMiss(id, fingerprintType);
+	}
+
+	#fingerprintMiss(id: number, fingerprintType: number): void {
+		const stats = this.stats;
 		const settled = stats.fingerprintSettled;
 		const slot = id & (settled.length - 1);
-		if (settled[slot] === id + 1) return;
 		const entry = stats.fingerprint.get(id);
 		if (entry) {
 			if (entry.path === undefined) {
@@ -689,35 +832,34 @@ export class JsonScanner {
 		this.g = G_AFTER;
 	}
 
-	#stringEnd(end: number): void {
-		const bytes = end - this.tokenStart;
-		if (bytes > this.hugeToken) this.stats.anomaly('json-huge-token', this.tokenStart, this.line, `a ${this.isKey ? 'key' : 'string'} of ${bytes} bytes (more than ${this.hugeToken})`);
-		if (!this.isKey) {
-			this.stats.token(T_STR, bytes, this.tokenStart);
-			this.#valueEnd();
-			return;
-		}
+	#stringValueEnd(end: number): void {
+		const start = this.tokenStart;
+		const bytes = end - start;
+		if (bytes > this.hugeToken) this.#hugeToken(bytes);
+		this.stats.token(T_STR, bytes, start);
+		this.g = G_AFTER;
+	}
 
+	#hugeToken(bytes: number): void {
+		this.stats.anomaly('json-huge-token', this.tokenStart, this.line, `a ${this.isKey ? 'key' : 'string'} of ${bytes} bytes (more than ${this.hugeToken})`);
+	}
+
+	/** A key ended (its bytes are in place, see #keyRun): duplicates, the path, the sketch. */
+	#keyEnd(end: number): void {
+		const bytes = end - this.tokenStart;
+		if (bytes > this.hugeToken) this.#hugeToken(bytes);
 		const stats = this.stats;
 		stats.keys++;
 		const level = this.depth - 1;
 		// 30 bits: small integers, which Maps and Sets keep without allocating.
 		const hash = this.keyHash & 0x3fffffff;
-		const length = this.keyLength;
-		if (level < duplicateLevels) {
-			if (this.duplicates.seenOrAdd(level, hash)) {
-				stats.duplicateKeys++;
-				stats.anomaly('json-duplicate-key', this.tokenStart, this.line, 'an object repeats a key (the first such object)');
-			}
+		if (level < duplicateLevels && this.duplicates.seenOrAdd(level, hash)) {
+			stats.duplicateKeys++;
+			stats.anomaly('json-duplicate-key', this.tokenStart, this.line, 'an object repeats a key (the first such object)');
 		}
 
 		if (level < pathLevels) {
-			const keys = this.keys;
-			const scratch = this.keyScratch;
-			const at = level * keyCap;
-			const n = length < keyCap ? length : keyCap;
-			for (let k = 0; k < n; k++) keys[at + k] = scratch[k]!;
-			this.keyLengths[level] = this.keyUnknown ? -1 : length;
+			this.keyLengths[level] = this.keyUnknown ? -1 : this.keyLength;
 			this.hasKey[level] = 1;
 		}
 
@@ -750,7 +892,9 @@ export class JsonScanner {
 	keyName(): string | undefined {
 		if (this.keyUnknown) return undefined;
 		const length = this.keyLength;
-		const text = decoder.decode(this.keyScratch.subarray(0, Math.min(length, keyCap)));
+		const level = this.depth - 1;
+		const at = level < pathLevels ? level * keyCap : 0;
+		const text = decoder.decode((level < pathLevels ? this.keys : this.keyScratch).subarray(at, at + Math.min(length, keyCap)));
 		return length > keyCap ? `${text}…` : text;
 	}
 

@@ -35,23 +35,30 @@ export class FrequencySketch {
 
 	/** Count one occurrence; `namer` is asked only when the key enters the summary. */
 	add(hash: number, namer: KeyNamer): void {
+		// Most keys repeat and are named: the cache answers, in a method small enough to inline.
 		const slot = hash & (cacheSlots - 1);
-		let entry = this.#cacheKeys[slot] === hash + 1 ? this.#cacheEntries[slot] : undefined;
-		if (!entry) {
-			entry = this.#entries.get(hash);
-			if (entry) {
-				this.#cacheKeys[slot] = hash + 1;
-				this.#cacheEntries[slot] = entry;
-			}
+		if (this.#cacheKeys[slot] === hash + 1) {
+			const entry = this.#cacheEntries[slot]!;
+			entry.count++;
+			if (entry.name === undefined) this.#name(entry, namer);
+			return;
 		}
 
-		if (entry) {
-			entry.count++;
-			if (entry.name === undefined) {
-				const known = namer.keyName();
-				if (known !== undefined) entry.name = known;
-			}
+		this.#addUncached(hash, slot, namer);
+	}
 
+	#name(entry: SketchEntry, namer: KeyNamer): void {
+		const known = namer.keyName();
+		if (known !== undefined) entry.name = known;
+	}
+
+	#addUncached(hash: number, slot: number, namer: KeyNamer): void {
+		const entry = this.#entries.get(hash);
+		if (entry) {
+			this.#cacheKeys[slot] = hash + 1;
+			this.#cacheEntries[slot] = entry;
+			entry.count++;
+			if (entry.name === undefined) this.#name(entry, namer);
 			return;
 		}
 
