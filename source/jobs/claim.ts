@@ -141,6 +141,31 @@ async function youngerThan(file: string, ms: number): Promise<boolean> {
  * again under the takeover lock: a process that took over just before may have made a live lock
  * that reused the stale one's inode number). False when another process is taking over now.
  */
+/** The lock's inode number, modification time and record, read through one handle; undefined when there is none. */
+async function openedLock(lock: string): Promise<{ino: number; mtimeMs: number; record: ReturnType<typeof readWriterRecord>} | undefined> {
+	let handle;
+	try {
+		handle = await fs.open(lock, 'r');
+	} catch {
+		return undefined;
+	}
+
+	try {
+		const {ino, mtimeMs} = await handle.stat();
+		let record: ReturnType<typeof readWriterRecord> = {};
+		try {
+			const data: unknown = JSON.parse(await handle.readFile('utf8'));
+			if (data !== null && typeof data === 'object' && !Array.isArray(data)) record = data as ReturnType<typeof readWriterRecord>;
+		} catch {
+			// Not a record (empty, cut): no writer, as readWriterRecord says.
+		}
+
+		return {ino, mtimeMs, record};
+	} finally {
+		await handle.close();
+	}
+}
+
 async function takeOverStale(lock: string, staleIno: number): Promise<boolean> {
 	const takeover = `${lock}.takeover`;
 	if (!(await create(takeover))) {
@@ -154,9 +179,14 @@ async function takeOverStale(lock: string, staleIno: number): Promise<boolean> {
 	try {
 		// The same file, and still stale: a live claim made since (by a process that took over just
 		// before) may even have the stale file's inode number, but not a dead writer nor an old mtime.
-		const record = readWriterRecord(lock);
-		const stale = record.pid === undefined ? !(await youngerThan(lock, 5000)) : runningWriter(record) === undefined;
-		if (stale && (await fs.stat(lock).catch(() => undefined))?.ino === staleIno) await fs.rm(lock, {force: true});
+		// The record and the inode number are read from one open file, so they are the same file's: read
+		// apart, a lock missing for a moment (its stale one removed, the live one not yet linked) had
+		// read as stale, and the live lock linked next, on the freed inode number, was then removed.
+		const seen = await openedLock(lock);
+		if (seen && seen.ino === staleIno) {
+			const stale = seen.record.pid === undefined ? Date.now() - seen.mtimeMs >= 5000 : runningWriter(seen.record) === undefined;
+			if (stale && (await fs.stat(lock).catch(() => undefined))?.ino === staleIno) await fs.rm(lock, {force: true});
+		}
 	} finally {
 		held.delete(takeover);
 		await fs.rm(takeover, {force: true});
