@@ -13,16 +13,13 @@
  */
 import fs from 'node:fs/promises';
 import {readFileHeader, type DecryptKey} from '../age/engine.js';
-import type {WorkerPool} from '../age/pool.js';
 import {blockCount, blockRange, blockSize, blockSpans, encryptedBlockSize, payloadKey, plaintextSizeOf} from '../age/stream.js';
 import {CheckpointError, writeJsonAtomic} from '../chunker/checkpoint.js';
-import type {JobEmitter} from '../chunker/emitter.js';
 import {chunkAt, chunkCount} from '../chunker/plan.js';
 import {exists} from '../io/files.js';
 import {PartialOutput} from '../io/partial-output.js';
-import type {ControlProxy} from '../jobs/control-proxy.js';
 import {partialPath} from '../jobs/locate.js';
-import {LowSpaceControl, lowSpaceStatePath, type LowSpaceResult} from './low-space.js';
+import {LowSpaceControl, lowSpaceStatePath, type LowSpaceJob, type LowSpaceResult} from './low-space.js';
 import {proofOf, readBackPlainRange, type ChunkProof} from './read-back.js';
 
 /** The state of a --low-space unlock, format version 1. */
@@ -95,22 +92,7 @@ export function unlockProgress(state: Pick<LowSpaceUnlockState, 'size' | 'chunkS
  * place and FILE.age holds only its header (the caller removes it and carries its metadata over).
  * A wrong key or a damaged FILE.age throws or fails before anything is written.
  */
-export async function lowSpaceUnlock(spec: {
-	source: string;
-	output: string;
-	chunkSize: number;
-	key: DecryptKey;
-	pool: WorkerPool;
-	emitter: JobEmitter;
-	control: ControlProxy;
-	item: {index: number; count: number};
-	/** The batch was running this file when it stopped: a partial output without state is its own. */
-	leftRunning: boolean;
-	/** Bytes per second, 0 = unlimited. */
-	rate: number;
-	/** Workers that share each chunk. */
-	jobs: number;
-}): Promise<LowSpaceResult> {
+export async function lowSpaceUnlock(spec: LowSpaceJob & {key: DecryptKey}): Promise<LowSpaceResult> {
 	const statePath = lowSpaceStatePath(spec.output);
 	const partial = partialPath(spec.output);
 	// The user's own identity opens the header, which stays in FILE.age to the end: a wrong one stops here.

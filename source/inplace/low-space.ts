@@ -102,19 +102,11 @@ export class LowSpaceControl implements JobControl {
 }
 
 /** The outcome of one low-space lock (the original is gone only when completed). */
-export type LowSpaceResult = {outcome: JobOutcome; bytesDone: number; error?: Error; payload?: {key: Buffer; offset: number}};
-
-/**
- * Lock `source` to `output` back to front. Continues from the state file when there is one (the
- * source's length says how far it got). On return with `completed`, `output` is in place and the
- * source is empty (the caller removes it and carries its metadata over).
- */
-export async function lowSpaceLock(spec: {
+/** What a back-to-front job of one file of a batch is given (lowSpaceLock, lowSpaceUnlock). */
+export type LowSpaceJob = {
 	source: string;
 	output: string;
-	size: number;
 	chunkSize: number;
-	target?: EncryptTarget;
 	pool: WorkerPool;
 	emitter: JobEmitter;
 	control: ControlProxy;
@@ -125,7 +117,16 @@ export async function lowSpaceLock(spec: {
 	rate: number;
 	/** Workers that share each chunk. */
 	jobs: number;
-}): Promise<LowSpaceResult> {
+};
+
+export type LowSpaceResult = {outcome: JobOutcome; bytesDone: number; error?: Error; payload?: {key: Buffer; offset: number}};
+
+/**
+ * Lock `source` to `output` back to front. Continues from the state file when there is one (the
+ * source's length says how far it got). On return with `completed`, `output` is in place and the
+ * source is empty (the caller removes it and carries its metadata over).
+ */
+export async function lowSpaceLock(spec: LowSpaceJob & {size: number; target?: EncryptTarget}): Promise<LowSpaceResult> {
 	const statePath = lowSpaceStatePath(spec.output);
 	const partial = partialPath(spec.output);
 	let state: LowSpaceState;

@@ -382,9 +382,6 @@ export async function runBatch(spec: {
 			checkpointError = error as Error;
 		}
 
-		// An item's end (done, failed, skipped…) not yet on disk.
-		let unsaved = false;
-
 		for (const [index, item] of items.entries()) {
 			if (item.status === 'done') continue;
 			if (control.aborted !== undefined || checkpointError) break;
@@ -392,7 +389,6 @@ export async function runBatch(spec: {
 				// Finished before a crash that came before the manifest was saved.
 				item.status = 'done';
 				stale.add(item);
-				unsaved = true;
 				continue;
 			}
 
@@ -401,7 +397,6 @@ export async function runBatch(spec: {
 			stale.add(item);
 			try {
 				await save();
-				unsaved = false;
 			} catch (error) {
 				checkpointError = error as Error;
 				item.status = 'pending';
@@ -449,10 +444,9 @@ export async function runBatch(spec: {
 			// Saved with the next item's `running`, or after the loop: one write a file, not two. A crash
 			// before then leaves this item `running`, which a resume settles by its output (isComplete)
 			// or by running it again.
-			unsaved = true;
 		}
 
-		if (unsaved && !checkpointError) {
+		if (stale.size > 0 && !checkpointError) {
 			try {
 				await save();
 			} catch (error) {
