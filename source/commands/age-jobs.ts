@@ -11,7 +11,7 @@ import {readWriterRecord, refuseIfRunning, type Checkpoint} from '../chunker/che
 import {SharedControl} from '../chunker/control.js';
 import {JobEmitter} from '../chunker/emitter.js';
 import {decryptFile, encryptFile, resumeFile, type AgeJobResult, type DecryptKey, type EncryptTarget} from '../age/engine.js';
-import {parseRecipientArgs, readIdentityFiles, readRecipientsFiles, setSecretPrompt} from '../age/keys.js';
+import {parseRecipientArgs, readIdentityFiles, readRecipientsFiles} from '../age/keys.js';
 import {ageMagic, checkAgeFileStart, checkAgeStart, isPassphraseHeader, passphraseHeaderStart, plaintextSizeOfFile, readStart} from '../age/header.js';
 import {decryptStream, encryptStream} from '../age/streams.js';
 import {ArmorEncoder, ArmorReader, armorDecided, armorSniffLength, dearmor, dearmoredStart, isArmored} from '../age/armor.js';
@@ -37,11 +37,8 @@ import {defineCommand, exitCodes, UsageError} from './command.js';
 import {decryptSpec, encryptSpec} from './age-help.js';
 import {ageJobSettings, resolveJobOptions, sessionOptions, type JobOptions} from './job-options.js';
 import {encryptTargetFlags, sizeFlag} from './options.js';
-import {askKeyPassphrase, readPassphrase} from './passphrase.js';
+import {readPassphrase} from './passphrase.js';
 import {boundariesFlag} from './chunk-plan-boundaries.js';
-
-// Encrypted SSH keys and identity files ask on the terminal (also for cage resume, which comes here).
-setSecretPrompt(askKeyPassphrase);
 
 
 

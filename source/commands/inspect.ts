@@ -1,10 +1,11 @@
 /** `cage inspect`: an age file's facts without a key (age 1.3's age-inspect), and with -i which identity opens it. */
 import {readHeader} from '../age/header.js';
 import {checkLastBlock, factsOf, gatherAgeFile, type AgeFileFacts} from '../age/inspect.js';
-import {readIdentityFiles, setSecretPrompt} from '../age/keys.js';
+import {readIdentityFiles} from '../age/keys.js';
 import {NoIdentityMatchError} from '../age/errors.js';
 import {defineCommand, exitCodes, UsageError} from './command.js';
-import {askKeyPassphrase} from './passphrase.js';
+// Encrypted keys ask on the terminal (passphrase.ts sets the prompt).
+import './passphrase.js';
 
 const bytes = (value: number) => `${String(value).padStart(12)} bytes`;
 
@@ -50,7 +51,6 @@ export const inspectCommand = defineCommand({
 	block does not authenticate.`,
 	flags: {json: {type: 'boolean'}, identity: {type: 'string', shortFlag: 'i', isMultiple: true}},
 	async run(cli, io) {
-		setSecretPrompt(askKeyPassphrase);
 		const [target, ...extra] = cli.input;
 		if (extra.length > 0) throw new UsageError(`unexpected argument '${extra[0]!}'`);
 		const file = target === undefined || target === '-' ? null : target;

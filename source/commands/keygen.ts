@@ -1,10 +1,11 @@
 import fs from 'node:fs/promises';
-import {formatIdentityFile, generateIdentity, recipientsOfIdentityText, setSecretPrompt} from '../age/keys.js';
+import {formatIdentityFile, generateIdentity, recipientsOfIdentityText} from '../age/keys.js';
 import {IdentityError} from '../age/errors.js';
 import {defineCommand, exitCodes, UsageError} from './command.js';
 import {OutputExistsError} from '../io/files.js';
 import {writePrivateFile} from '../io/private-file.js';
-import {askKeyPassphrase} from './passphrase.js';
+// Encrypted keys ask on the terminal (passphrase.ts sets the prompt).
+import './passphrase.js';
 
 /** stdin to its end (an identity file piped in). */
 async function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
@@ -15,7 +16,6 @@ async function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
 
 /** `cage keygen -y [FILE]`: the recipients of the identities in FILE (or stdin), one a line, like age-keygen -y. */
 async function printRecipients(file: string | undefined, io: Parameters<Parameters<typeof defineCommand>[0]['run']>[1]): Promise<number> {
-	setSecretPrompt(askKeyPassphrase);
 	let bytes: Buffer;
 	const name = file === undefined || file === '-' ? 'stdin' : file;
 	if (name === 'stdin') {

@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import tty from 'node:tty';
 import {CancelledError, UsageError} from './command.js';
+import {setSecretPrompt} from '../age/keys.js';
 
 async function ask(prompt: string): Promise<string> {
 	let fd: number;
@@ -79,3 +80,8 @@ export async function askKeyPassphrase(prompt: string): Promise<string> {
 	if (passphrase === '') throw new UsageError('empty passphrase');
 	return passphrase;
 }
+
+// Every command that reads identity files imports this module, so for all of them an encrypted SSH
+// key or identity file asks on the terminal (cage verify, lock, backup and sweep had no prompt:
+// "there is no way to ask for it here", in a terminal).
+setSecretPrompt(askKeyPassphrase);

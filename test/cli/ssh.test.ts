@@ -119,5 +119,9 @@ describe.runIf(available)('SSH keys with the age CLI', () => {
 		const noTty = spawnSync('setsid', ['-w', process.execPath, cliPath, 'decrypt', '-i', locked, lockedFile, '-o', `${lockedFile}.out`, ...quiet], {env, stdio: ['pipe', 'pipe', 'pipe']});
 		expect(noTty.status).not.toBe(0);
 		expect(noTty.stderr.toString()).toContain(`"${locked}" is protected by a passphrase, typed on a terminal, and there is none`);
+		// cage verify asks as decrypt does (it had no prompt: "no way to ask for it here", in a terminal).
+		const verified = await answering(cageLine(['verify', '-i', locked, lockedFile, ...quiet]));
+		expect(verified.screen).toContain(`Enter passphrase for "${locked}":`);
+		expect(verified.code).toBe(0);
 	}, 120_000);
 });
