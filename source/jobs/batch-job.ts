@@ -375,6 +375,8 @@ export async function runBatch(spec: {
 			...(manifest.inPlace ? {inPlace: manifest.inPlace.op} : {}),
 		});
 		let checkpointError: Error | undefined;
+		// A file stopped by a full disk: the batch stops, resumable.
+		let noSpace: Error | undefined;
 		try {
 			// The whole manifest first, as this run found it (a resume's: with its journal replayed).
 			await store?.compact();
@@ -384,7 +386,7 @@ export async function runBatch(spec: {
 
 		for (const [index, item] of items.entries()) {
 			if (item.status === 'done') continue;
-			if (control.aborted !== undefined || checkpointError) break;
+			if (control.aborted !== undefined || checkpointError || noSpace) break;
 			if (item.status === 'running' && (await spec.isComplete?.(item))) {
 				// Finished before a crash that came before the manifest was saved.
 				item.status = 'done';
@@ -429,7 +431,13 @@ export async function runBatch(spec: {
 			// runItem may have changed the item too (in place: a `written` found stale and dropped).
 			stale.add(item);
 			delete item.reason;
-			if (result.outcome === 'completed') item.status = 'done';
+			const code = (result.error as NodeJS.ErrnoException | undefined)?.code;
+			if (result.outcome === 'failed' && (code === 'ENOSPC' || code === 'EDQUOT')) {
+				// A full disk stops the batch, not the file: it is done again by the resume, once there is
+				// room (a file stopped before its first checkpoint has none of its own to resume from).
+				item.status = 'pending';
+				noSpace = result.error;
+			} else if (result.outcome === 'completed') item.status = 'done';
 			else if (result.outcome === 'failed') {
 				item.status = 'failed';
 				item.reason = withoutPath(result.error?.message ?? 'failed', item.source);
@@ -460,7 +468,7 @@ export async function runBatch(spec: {
 		const unfinished = items.length - done;
 		let outcome: JobOutcome;
 		if (checkpointError || failed > 0) outcome = 'failed';
-		else if (control.aborted !== undefined) outcome = 'interrupted';
+		else if (control.aborted !== undefined || noSpace) outcome = 'interrupted';
 		else outcome = 'completed';
 		// A manifest that could not be updated is still whole on disk (atomic writes): keep it, so the
 		// batch stays resumable once the cause (a full disk) is gone.
@@ -468,7 +476,8 @@ export async function runBatch(spec: {
 		finished = !keep;
 		const error =
 			(checkpointError ? new Error(`cannot update the batch checkpoint ${checkpointPath} (${describeError(checkpointError)})`) : undefined) ??
-			(failed > 0 ? new Error(`${failed} of ${items.length} file(s) failed: ${items.filter(item => item.status === 'failed').map(item => `${item.source} (${item.reason ?? ''})`).join('; ')}`) : undefined);
+			(failed > 0 ? new Error(`${failed} of ${items.length} file(s) failed: ${items.filter(item => item.status === 'failed').map(item => `${item.source} (${item.reason ?? ''})`).join('; ')}`) : undefined) ??
+			noSpace;
 		emitter.send({
 			type: 'job:done',
 			outcome,

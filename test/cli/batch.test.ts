@@ -412,6 +412,35 @@ describe('batch edge cases (found in review)', () => {
 		expect(ageDecrypts(`${b}.age`, b)).toBe(true);
 	});
 
+	it('a file stopped by a full disk before its own first checkpoint stops the batch, resumable: it is pending, not failed', async () => {
+		const tree = flatTree('nospace-tree', 1000, ['a', 'b', 'c']);
+		const out = path.join(dir, 'nospace-out');
+		fs.mkdirSync(out);
+		const items = await planBatch('encrypt', ['a', 'b', 'c'].map(name => path.join(tree, name)), {recursive: false, outputDir: out});
+		const checkpointPath = batchCheckpointPath([tree], out);
+		const now = new Date().toISOString();
+		const manifest: BatchCheckpoint = {version: 1, tool: 'cage', kind: 'batch', op: 'encrypt', job: 'nospace', createdAt: now, updatedAt: now, items, recipients: [recipient], passphrase: false};
+		const ran: number[] = [];
+		const result = await runBatch({
+			manifest,
+			checkpointPath,
+			emitter: new JobEmitter(),
+			control: new ControlProxy(),
+			jobs: 1,
+			resumed: false,
+			async runItem(_item, {index}) {
+				ran.push(index);
+				if (index === 0) return {outcome: 'completed' as const, bytesDone: 1000};
+				return {outcome: 'failed' as const, bytesDone: 0, error: Object.assign(new Error('b.age.partial: no space left on device'), {code: 'ENOSPC'})};
+			},
+		});
+		expect(ran).toEqual([0, 1]);
+		expect(result.outcome).toBe('interrupted');
+		expect(result.checkpoint).toBe(checkpointPath);
+		expect(result.error?.message).toMatch(/no space left on device/);
+		expect((await readBatchCheckpoint(checkpointPath)).items.map(item => item.status)).toEqual(['done', 'pending', 'pending']);
+	});
+
 	it.skipIf(process.getuid?.() !== 0)('a manifest that cannot be saved (disk full) is kept, and the batch resumes once there is room', async context => {
 		const mount = path.join(dir, 'small-batch-disk');
 		fs.mkdirSync(mount);
@@ -448,8 +477,9 @@ describe('batch edge cases (found in review)', () => {
 					return done;
 				},
 			});
-			expect(result.outcome).toBe('failed');
-			// The journal's append may still fit in its last page; then the next file's write fails.
+			// The journal's append may still fit in its last page; then the next file's write fails, which
+			// stops the batch as interrupted (that file pending), where a manifest not saved fails it.
+			expect(result.outcome).toBe(/cannot update the batch checkpoint/.test(result.error?.message ?? '') ? 'failed' : 'interrupted');
 			expect(result.error?.message).toMatch(/cannot update the batch checkpoint .* no space left on device|b\.age\.partial: no space left on device/);
 			expect(fs.existsSync(checkpointPath)).toBe(true);
 			fs.rmSync(ballast);

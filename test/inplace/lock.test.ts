@@ -188,7 +188,7 @@ describe('cage lock and unlock', () => {
 			await waitFor(() => fs.existsSync(`${file}.age.partial`), {what: 'the partial output'});
 			const ballast = path.join(mount, 'ballast');
 			spawnSync('dd', ['if=/dev/zero', `of=${ballast}`, 'bs=64k', 'count=200']);
-			expect(await job.exited).toBe(75);
+			expect(await job.exited, job.stderr()).toBe(75);
 			expect(sha(file)).toBe(before);
 			expect(fs.existsSync(`${file}.age`)).toBe(false);
 			fs.rmSync(ballast);
