@@ -5,9 +5,11 @@
 // files in the same run. Per tool: MB/s (10^6 bytes) at the median wall time of BENCH_RUNS runs
 // and the range, MB/s of CPU time (user + system) at the median, the highest peak RSS (GNU time
 // %M, else /proc/<pid>/status VmHWM polled). jq 1.6 holds a whole document in memory (about 12
-// times its size): it is not run on a document larger than BENCH_JQ_MAX (default 512MiB).
+// times its size): it is not run on a document larger than BENCH_JQ_MAX (default 512MiB). For cage
+// also the CPU/wall ratio (how many cores a run kept busy, median and range). The peers, much
+// slower, can run fewer times (BENCH_PEER_RUNS, default BENCH_RUNS).
 //
-//   node scripts/bench-sweep.mjs            BENCH_SWEEP_SIZE=512MiB BENCH_RUNS=3 BENCH_DIR=/dev/shm
+//   node scripts/bench-sweep.mjs            BENCH_SWEEP_SIZE=512MiB BENCH_RUNS=3 BENCH_PEER_RUNS=3 BENCH_DIR=/dev/shm
 //
 // Prints ONE JSON object on stdout; progress notes go to stderr. Every figure is measured now.
 import {Buffer} from 'node:buffer';
@@ -26,6 +28,7 @@ if (!fs.existsSync(path.join(root, 'dist', 'sweep', 'scanner.js'))) {
 const size = parseSize(process.env.BENCH_SWEEP_SIZE ?? '512MiB');
 const jqMax = parseSize(process.env.BENCH_JQ_MAX ?? '512MiB');
 const runs = Math.max(1, Number(process.env.BENCH_RUNS ?? 3));
+const peerRuns = Math.min(runs, Math.max(1, Number(process.env.BENCH_PEER_RUNS ?? runs)));
 const shm = '/dev/shm';
 const dir = fs.mkdtempSync(path.join(process.env.BENCH_DIR ?? (fs.existsSync(shm) ? shm : os.tmpdir()), 'cage-bench-sweep-'));
 const env = {...process.env, CAGE_CONFIG_DIR: path.join(dir, 'config'), XDG_STATE_HOME: path.join(dir, 'state'), HOME: dir, NO_COLOR: '1', CI: '1'};
@@ -100,15 +103,17 @@ try {
 	};
 	figures.cpus = os.cpus().length;
 	figures.loadAverageAtStart = Math.round(os.loadavg()[0] * 100) / 100;
+	figures.runs = runs;
+	figures.peerRuns = peerRuns;
 	for (const [label, file] of [['jsonl', jsonl], ['json', json]]) {
 		const bytes = fs.statSync(file).size;
 		figures[`${label} bytes`] = bytes;
 		const samples = Object.fromEntries(Object.keys(tools).map(tool => [tool, []]));
 		// Alternate the tools, so a slow moment of a shared machine does not land on one of them.
-		const skip = tool => tool === 'jq empty' && label === 'json' && bytes > jqMax;
+		const skip = (tool, run) => (tool === 'jq empty' && label === 'json' && bytes > jqMax) || (!tool.startsWith('cage') && run >= peerRuns);
 		for (let run = 0; run < runs; run++) {
 			for (const [tool, command] of Object.entries(tools)) {
-				if (skip(tool)) continue;
+				if (skip(tool, run)) continue;
 				const result = await measure(...command(file));
 				if (result.status !== 0) throw new Error(`${tool} ${file} exited ${result.status}: ${result.stderr.slice(-1000)}`);
 				samples[tool].push(result);
@@ -130,9 +135,15 @@ try {
 			figures[`${label}: ${tool} MB/s range`] = range;
 			figures[`${label}: ${tool} MB/s of CPU time`] = Number.isNaN(cpu) ? null : rate(cpu);
 			figures[`${label}: ${tool} peak RSS MiB`] = Math.round(peak / 2 ** 20);
-			note(`  ${label.padEnd(5)} ${tool.padEnd(16)} ${String(rate(seconds)).padStart(5)} MB/s (${range}; CPU ${Number.isNaN(cpu) ? '?' : rate(cpu)} MB/s)  (runs ${list.map(result => `${result.seconds.toFixed(2)}s/${result.cpu.toFixed(2)}cpu`).join(' ')})  peak RSS ${(peak / 2 ** 20).toFixed(0)} MiB`);
+			const cpuRange = `${rate(Math.max(...list.map(result => result.cpu)))}–${rate(Math.min(...list.map(result => result.cpu)))}`;
+			const ratios = list.map(result => result.cpu / result.seconds);
+			const ratio = `${median(ratios).toFixed(2)} (${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)})`;
+			if (!Number.isNaN(cpu)) figures[`${label}: ${tool} MB/s of CPU time range`] = cpuRange;
+			if (tool.startsWith('cage') && !Number.isNaN(cpu)) figures[`${label}: ${tool} CPU/wall`] = ratio;
+			note(`  ${label.padEnd(5)} ${tool.padEnd(16)} ${String(rate(seconds)).padStart(5)} MB/s (${range}; CPU ${Number.isNaN(cpu) ? '?' : `${rate(cpu)} MB/s (${cpuRange}), CPU/wall ${ratio}`})  (runs ${list.map(result => `${result.seconds.toFixed(2)}s/${result.cpu.toFixed(2)}cpu`).join(' ')})  peak RSS ${(peak / 2 ** 20).toFixed(0)} MiB`);
 		}
 	}
+	figures.loadAverageAtEnd = Math.round(os.loadavg()[0] * 100) / 100;
 } finally {
 	cleanup();
 }

@@ -48,6 +48,13 @@ export function defaultChunkSize(size: number): number {
 	return chunkSize;
 }
 
+/** Effective chunk size: the flag, else config, else the size-based default. */
+export function resolveChunkSize(size: number, flag: number | undefined, configured: number): number {
+	if (flag !== undefined) return flag;
+	if (configured > 0) return configured;
+	return defaultChunkSize(size);
+}
+
 /** Round `value` up to a multiple of `unit`. */
 export function roundUp(value: number, unit: number): number {
 	return Math.ceil(value / unit) * unit;

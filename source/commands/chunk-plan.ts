@@ -1,5 +1,5 @@
 import path from 'node:path';
-import {chunkAt, chunkCount, defaultChunkSize, planChunks} from '../chunker/plan.js';
+import {chunkAt, chunkCount, planChunks, resolveChunkSize} from '../chunker/plan.js';
 import {readSettings} from '../config.js';
 import {ageChunkSize} from '../age/engine.js';
 import {checkReadableFile} from '../io/files.js';
@@ -8,12 +8,8 @@ import {defineCommand, exitCodes, UsageError} from './command.js';
 import {sizeFlag} from './options.js';
 import {boundariesFlag, printBoundaryPlan} from './chunk-plan-boundaries.js';
 
-/** Effective chunk size: the flag, else config, else the size-based default. */
-export function resolveChunkSize(size: number, flag: number | undefined, configured: number): number {
-	if (flag !== undefined) return flag;
-	if (configured > 0) return configured;
-	return defaultChunkSize(size);
-}
+/** The chunk size of a job (in chunker/plan.ts, which loads no age code). */
+export {resolveChunkSize};
 
 /**
  * How `cage encrypt` / `decrypt` split a file of `size` bytes: whole 64 KiB STREAM blocks, and one

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import {CheckpointStore, type Checkpoint} from '../chunker/checkpoint.js';
+import {resolveChunkSize} from '../chunker/plan.js';
 import {displayPath} from '../display-path.js';
 import {JobEmitter} from '../chunker/emitter.js';
 import {checkReadableFile} from '../io/files.js';
@@ -7,18 +8,13 @@ import {ControlProxy} from '../jobs/control-proxy.js';
 import {runSession} from '../session/session.js';
 import {shellQuote} from '../shell-quote.js';
 import {sweepCheckpointPath, runSweepJob, type SweepJobResult} from '../sweep/job.js';
-import {detectFormat, sweepStream} from '../sweep/detect.js';
-import {formatOfAgeName, looksLikeAge, sweepAgeFile} from '../sweep/age-input.js';
-import {readIdentityFiles} from '../age/keys.js';
-import {hasLockedSshIdentity, unlockSshIdentities} from '../age/ssh-identities.js';
-import {isPassphraseHeader, readStart} from '../age/header.js';
+import {detectFormat, looksLikeAge, sweepStream} from '../sweep/detect.js';
 import type {DecryptKey} from '../age/engine.js';
 import {readPassphrase} from './passphrase.js';
 import {formatReport, isValid, reportData} from '../sweep/report.js';
 import type {SweepOutcome} from '../sweep/processor.js';
 import type {Io} from './command.js';
 import {defineCommand, exitCodes, UsageError} from './command.js';
-import {resolveChunkSize} from './chunk-plan.js';
 import {resolveJobOptions, sessionOptions, type JobOptions} from './job-options.js';
 import {intFlag, jobFlags, jobFlagsHelp, sizeFlag} from './options.js';
 
@@ -126,6 +122,13 @@ ${jobFlagsHelp}
 		const age = await looksLikeAge(file);
 		if (identityFiles.length > 0 || cli.flags.passphrase || age) {
 			if (!age) throw new UsageError(`${file} is not an age file (-i and -p are for sweeping the plaintext of one)`);
+			// Loaded only for an age file: the age library and its keys took 10 MiB of every sweep's memory.
+			const [{readIdentityFiles}, {hasLockedSshIdentity, unlockSshIdentities}, {isPassphraseHeader, readStart}, {formatOfAgeName, sweepAgeFile}] = await Promise.all([
+				import('../age/keys.js'),
+				import('../age/ssh-identities.js'),
+				import('../age/header.js'),
+				import('../sweep/age-input.js'),
+			]);
 			const passphrase = Boolean(cli.flags.passphrase) || (identityFiles.length === 0 && isPassphraseHeader(await readStart(file, 64)));
 			if (!passphrase && identityFiles.length === 0) throw new UsageError(`${file} is an age file: give -i IDENTITY_FILE (or -p) to sweep its plaintext`);
 			const identities = identityFiles.length > 0 ? await readIdentityFiles(identityFiles) : [];

@@ -27,12 +27,6 @@ export function formatOfAgeName(file: string): SweepFormat | 'auto' {
 	return 'auto';
 }
 
-/** Whether `file` starts as an age file (binary or armored). */
-export async function looksLikeAge(file: string): Promise<boolean> {
-	const head = await readStart(file, 64);
-	return head.toString('latin1').startsWith('age-encryption.org/') || isArmored(head);
-}
-
 /** Decrypt `file` with `key` and sweep its plaintext on the way. */
 export async function sweepAgeFile(
 	file: string,

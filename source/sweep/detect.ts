@@ -1,9 +1,11 @@
 /**
  * The two ways in that are not a chunked job: telling JSON from JSON Lines (`--format auto`), and
- * sweeping a stream (`cage sweep -`) in one pass.
+ * sweeping a stream (`cage sweep -`) in one pass; and telling an age file (age-input.ts sweeps it),
+ * without loading the age library.
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import {isArmored} from '../age/armor.js';
 import {JsonScanner, type SweepFormat} from './scanner.js';
 import type {SweepOutcome} from './processor.js';
 
@@ -65,4 +67,20 @@ export async function sweepStream(stream: AsyncIterable<Uint8Array | string>, op
 	scanner!.finish();
 	const done = scanner!;
 	return {format: done.format, bytes, error: done.error, counts: done.format === 'jsonl' ? done.counts : null, lineErrors: done.lineErrors, stats: done.stats};
+}
+
+/** Whether `file` starts as an age file (binary or armored); false when it cannot be read. */
+export async function looksLikeAge(file: string): Promise<boolean> {
+	let handle: fs.FileHandle | undefined;
+	try {
+		handle = await fs.open(file, 'r');
+		const head = Buffer.alloc(64);
+		const {bytesRead} = await handle.read(head, 0, head.length, 0);
+		const start = head.subarray(0, bytesRead);
+		return start.toString('latin1').startsWith('age-encryption.org/') || isArmored(start);
+	} catch {
+		return false;
+	} finally {
+		await handle?.close();
+	}
 }

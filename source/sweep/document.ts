@@ -11,6 +11,7 @@
  * result is the one-thread scan's.
  */
 import type {Chunk} from '../chunker/plan.js';
+import {blocks} from './blocks.js';
 import {JsonScanner} from './scanner.js';
 import type {ScannerState, ScannerTransfer} from './scanner-state.js';
 import {atSpeculativeStart, rebase, speculativeScanner, topIndex} from './speculation.js';
@@ -99,23 +100,32 @@ async function readFully(read: ReadAt, buffer: Uint8Array, length: number, posit
 }
 
 /** The sync point of chunk `index` (-1: none; chunk 0 has none, it starts the document). */
-export async function syncPointOf(read: ReadAt, index: number, chunkSize: number, size: number, buffer = new Uint8Array(syncWindow)): Promise<number> {
+export async function syncPointOf(read: ReadAt, index: number, chunkSize: number, size: number): Promise<number> {
 	const start = index * chunkSize;
 	if (index === 0 || start >= size) return -1;
 	const length = Math.min(syncWindow, chunkSize, size - start);
-	const got = await readFully(read, buffer, length, start);
-	return findSyncPoint(buffer.subarray(0, got), start);
+	const buffer = blocks.take(syncWindow);
+	try {
+		const got = await readFully(read, buffer, length, start);
+		return findSyncPoint(buffer.subarray(0, got), start);
+	} finally {
+		blocks.give(buffer);
+	}
 }
 
 /** Scan from `scanner`'s offset to `end` (the end of the input: finish too); stops reading at the first error. */
 export async function scanRange(read: ReadAt, scanner: JsonScanner, end: number, size: number, gate: (bytes: number) => Promise<void> = async () => {}, progress: (offset: number) => void = () => {}): Promise<void> {
-	const buffer = new Uint8Array(Math.min(blockSize, Math.max(1, end - scanner.offset)));
-	while (scanner.offset < end && !scanner.failed) {
-		const length = Math.min(buffer.length, end - scanner.offset);
-		await gate(length);
-		const got = await readFully(read, buffer, length, scanner.offset);
-		scanner.scan(buffer, 0, got);
-		progress(scanner.offset);
+	const buffer = blocks.take(Math.min(blockSize, Math.max(1, size)));
+	try {
+		while (scanner.offset < end && !scanner.failed) {
+			const length = Math.min(buffer.length, end - scanner.offset);
+			await gate(length);
+			const got = await readFully(read, buffer, length, scanner.offset);
+			scanner.scan(buffer, 0, got);
+			progress(scanner.offset);
+		}
+	} finally {
+		blocks.give(buffer);
 	}
 
 	if (end >= size && !scanner.failed) scanner.finish();
@@ -125,10 +135,9 @@ export async function scanRange(read: ReadAt, scanner: JsonScanner, end: number,
 export async function scanDocumentUnit(read: ReadAt, task: DocumentTask, gate?: (bytes: number) => Promise<void>, progress?: (bytes: number) => void): Promise<DocumentUnit> {
 	const {chunk, chunkSize, size, options} = task;
 	const scannerOptions = {format: 'json' as const, maxDepth: options.maxDepth, ...(options.hugeToken ? {hugeToken: options.hugeToken} : {})};
-	const window = new Uint8Array(Math.min(syncWindow, Math.max(1, chunkSize)));
 	let scanner: JsonScanner;
 	if (task.from === 'speculate') {
-		const sync = await syncPointOf(read, chunk.id, chunkSize, size, window);
+		const sync = await syncPointOf(read, chunk.id, chunkSize, size);
 		if (sync < 0) return {kind: 'none'};
 		scanner = speculativeScanner({...scannerOptions, offset: sync});
 	} else scanner = task.from === 'start' ? new JsonScanner(scannerOptions) : JsonScanner.fromState(task.from);
@@ -137,7 +146,7 @@ export async function scanDocumentUnit(read: ReadAt, task: DocumentTask, gate?: 
 	let end = size;
 	const chunks = Math.ceil(size / chunkSize);
 	for (let index = Math.floor(start / chunkSize) + 1; index < chunks; index++) {
-		const sync = await syncPointOf(read, index, chunkSize, size, window);
+		const sync = await syncPointOf(read, index, chunkSize, size);
 		if (sync >= 0) {
 			end = sync;
 			break;

@@ -11,6 +11,7 @@ import {AbortedError, type SharedControl} from '../chunker/control.js';
 import type {JobEmitter} from '../chunker/emitter.js';
 import type {Chunk} from '../chunker/plan.js';
 import type {ChunkContext, ChunkInput, ChunkProcessor, ChunkResult} from '../chunker/processor.js';
+import {blocks} from './blocks.js';
 import {listedLineErrors, mixedLineEndings, noLines, type LineCounts} from './json-lines.js';
 import {redactError, type SweepError} from './scan-errors.js';
 import {JsonScanner, type SweepFormat} from './scanner.js';
@@ -61,7 +62,22 @@ export async function sweepLines(
 	options: SweepOptions,
 	ctx: Pick<ChunkContext, 'gate' | 'progress'>,
 ): Promise<LinesPart> {
-	const buffer = new Uint8Array(Math.min(sweepBlockSize, Math.max(1, size)));
+	const buffer = blocks.take(Math.min(sweepBlockSize, Math.max(1, size)));
+	try {
+		return await linesOfChunk(read, buffer, chunk, size, options, ctx);
+	} finally {
+		blocks.give(buffer);
+	}
+}
+
+async function linesOfChunk(
+	read: (buffer: Uint8Array, length: number, position: number) => Promise<number>,
+	buffer: Uint8Array,
+	chunk: Chunk,
+	size: number,
+	options: SweepOptions,
+	ctx: Pick<ChunkContext, 'gate' | 'progress'>,
+): Promise<LinesPart> {
 	let position = chunk.start;
 	if (position > 0) {
 		// Skip the end of the line the previous chunk owns: lines start after a newline.
@@ -192,17 +208,21 @@ export class SweepProcessor implements ChunkProcessor {
 		}
 
 		const scanner = this.#scanner!;
-		const buffer = new Uint8Array(Math.min(sweepBlockSize, Math.max(1, chunk.size)));
-		// A state saved by a parallel run can be past the chunk's start (units end inside the next chunk).
-		let done = Math.min(chunk.size, Math.max(0, scanner.offset - chunk.start));
-		// After the first error there is nothing more to validate: the rest goes by unread.
-		while (done < chunk.size && !scanner.failed) {
-			const length = Math.min(buffer.length, chunk.size - done);
-			await ctx.gate(length);
-			const got = await readSome(async (block, size, position) => this.#input.read(block, 0, size, position), buffer, length, chunk.start + done);
-			scanner.scan(buffer, 0, got);
-			done += got;
-			ctx.progress(done);
+		const buffer = blocks.take(Math.min(sweepBlockSize, Math.max(1, this.#size)));
+		try {
+			// A state saved by a parallel run can be past the chunk's start (units end inside the next chunk).
+			let done = Math.min(chunk.size, Math.max(0, scanner.offset - chunk.start));
+			// After the first error there is nothing more to validate: the rest goes by unread.
+			while (done < chunk.size && !scanner.failed) {
+				const length = Math.min(buffer.length, chunk.size - done);
+				await ctx.gate(length);
+				const got = await readSome(async (block, size, position) => this.#input.read(block, 0, size, position), buffer, length, chunk.start + done);
+				scanner.scan(buffer, 0, got);
+				done += got;
+				ctx.progress(done);
+			}
+		} finally {
+			blocks.give(buffer);
 		}
 
 		ctx.progress(chunk.size);

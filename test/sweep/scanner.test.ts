@@ -237,6 +237,46 @@ describe('JSON Lines', () => {
 	});
 });
 
+describe('tokens whole in a buffer and tokens cut byte by byte', () => {
+	// The scanner takes whole strings, escapes, UTF-8 sequences, numbers and literals in fast steps
+	// and what a buffer's end cuts one byte at a time: both must give the same result everywhere.
+	const every = (length: number) => Array.from({length: Math.max(0, length - 1)}, (_, index) => index + 1);
+	test.each([
+		['{"k\\u00e9y": ["a\\n\\"b\\/\\\\", "\\ud83d\\ude00", "é漢😀", -0.5e+3, 0, 12.25E-2, true, false, null]}', null],
+		['["\\u12g4"]', {offset: 6, found: "'g'", expected: 'a hex digit of a \\u escape'}],
+		['["\\x"]', {offset: 3, found: "\\ then 'x'"}],
+		['{"a\\q": 1}', {offset: 4, found: "\\ then 'q'"}],
+		['["\\ud800x"]', null],
+		['[truE]', {offset: 4, found: "'E'", expected: "'e' (of true)"}],
+		['[nul]', {offset: 4, found: "']'"}],
+		['[-]', {offset: 2, expected: 'a digit'}],
+		['[1.]', {offset: 3, expected: 'a digit'}],
+		['[1e+]', {offset: 4}],
+		['[012]', {offset: 2}],
+		['["a\u0001"]', {code: 'json-control-character', offset: 3}],
+	] as const)('%s', (text, expected) => {
+		const bytes = encoder.encode(text);
+		const whole = summary(sweep(bytes));
+		if (expected === null) expect(whole.error).toBeNull();
+		else expect(whole.error).toMatchObject(expected);
+		expect(summary(sweep(bytes, 'json', every(bytes.length)))).toEqual(whole);
+		expect(summary(sweep(bytes, 'json', every(bytes.length), true))).toEqual(whole);
+	});
+
+	test.each([
+		['lead byte last in the buffer', [0x5b, 0x22, 0xe6, 0xbc, 0xa2, 0x22, 0x5d]],
+		['overlong E0 80 80', [0x5b, 0x22, 0xe0, 0x80, 0x80, 0x22, 0x5d]],
+		['surrogate ED A0 80 in a key', [0x7b, 0x22, 0xed, 0xa0, 0x80, 0x22, 0x3a, 0x31, 0x7d]],
+		['F4 90 (beyond U+10FFFF)', [0x5b, 0x22, 0xf4, 0x90, 0x80, 0x80, 0x22, 0x5d]],
+		['a 4-byte sequence then a bad continuation', [0x5b, 0x22, 0xf0, 0x9f, 0x98, 0x41, 0x22, 0x5d]],
+	])('UTF-8: %s', (_name, list) => {
+		const bytes = Uint8Array.from(list);
+		const whole = summary(sweep(bytes));
+		expect(summary(sweep(bytes, 'json', every(bytes.length)))).toEqual(whole);
+		expect(summary(sweep(bytes, 'json', every(bytes.length), true))).toEqual(whole);
+	});
+});
+
 /** Bytes, valid UTF-8 or not, and JSON.parse's verdict on them. */
 function parseVerdict(bytes: Uint8Array): boolean {
 	let text: string;
@@ -272,7 +312,47 @@ const mutated = fc
 	.filter(bytes => !(bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf));
 const cutsOf = (length: number) => fc.uniqueArray(fc.integer({min: 0, max: Math.max(0, length)}), {maxLength: 6}).map(cuts => cuts.sort((a, b) => a - b));
 
+// Strings and keys of any code point (JSON.stringify escapes lone surrogates and control characters).
+const unicodeDocumentBytes = fc
+	.tuple(fc.constantFrom('binary', 'grapheme', 'grapheme-composite') as fc.Arbitrary<'binary' | 'grapheme' | 'grapheme-composite'>, fc.boolean())
+	.chain(([unit, pretty]) => fc.jsonValue({maxDepth: 4, stringUnit: unit}).map(value => encoder.encode(JSON.stringify(value, null, pretty ? 1 : 0) ?? 'null')));
+const unicodeMutated = fc
+	.tuple(unicodeDocumentBytes, fc.array(fc.tuple(fc.nat(), fc.constantFrom(0x22, 0x5c, 0x75, 0x80, 0xbf, 0xc0, 0xc3, 0xe0, 0xed, 0xf0, 0xf4, 0xf5, 0x30, 0x2d, 0x65, 0x2e, 0x7d, 0x5d, 0x2c, 0x0a, 0x00), fc.constantFrom('set', 'insert', 'delete')), {maxLength: 3}))
+	.map(([bytes, edits]) => {
+		const out = [...bytes];
+		for (const [position, byte, kind] of edits) {
+			const at = out.length === 0 ? 0 : position % out.length;
+			if (kind === 'set' && out.length > 0) out[at] = byte;
+			else if (kind === 'insert') out.splice(at, 0, byte);
+			else out.splice(at, 1);
+		}
+
+		return Uint8Array.from(out);
+	});
+
 describe('properties', () => {
+	test('random documents with strings of any code point: valid, and the same however cut and restored', () => {
+		fc.assert(
+			fc.property(unicodeDocumentBytes.chain(bytes => fc.tuple(fc.constant(bytes), cutsOf(bytes.length))), ([bytes, cuts]) => {
+				const whole = summary(sweep(bytes));
+				expect(whole.error).toBeNull();
+				expect(summary(sweep(bytes, 'json', cuts, true))).toEqual(whole);
+			}),
+			{numRuns: 300},
+		);
+	});
+
+	test('the verdict on mutated documents with strings of any code point is JSON.parse’s, however cut', () => {
+		fc.assert(
+			fc.property(unicodeMutated.chain(bytes => fc.tuple(fc.constant(bytes), cutsOf(bytes.length))), ([bytes, cuts]) => {
+				const whole = summary(sweep(bytes));
+				expect(whole.error === null).toBe(parseVerdict(bytes));
+				expect(summary(sweep(bytes, 'json', cuts))).toEqual(whole);
+			}),
+			{numRuns: 1000},
+		);
+	});
+
 	test('random documents are valid', () => {
 		fc.assert(fc.property(documentBytes, bytes => valid(bytes)), {numRuns: 300});
 	});
