@@ -6,6 +6,8 @@ import path from 'node:path';
 export function nodeBundleOptions(root) {
 	return {
 		bundle: true,
+		// A native addon: loaded from node_modules at run time (source/age/poly1305-check.ts).
+		external: ['sodium-native'],
 		platform: 'node',
 		format: 'esm',
 		target: 'node20',

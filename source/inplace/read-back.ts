@@ -8,7 +8,7 @@ import {createHash} from 'node:crypto';
 import fsSync from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import {blockSize, blockSpans, decryptRange, encryptedBlockSize, encryptRange, plaintextSizeOf, tagSize} from '../age/stream.js';
+import {authenticateRange, blockSize, blockSpans, encryptedBlockSize, encryptRange, plaintextSizeOf, tagSize} from '../age/stream.js';
 
 /** Where the read-back read from: the device (O_DIRECT) or the page cache. */
 export type ReadBackSource = 'device' | 'cache';
@@ -56,9 +56,6 @@ export function deviceReadBackPossible(directory: string): boolean {
 		return false;
 	}
 }
-
-/** Where decrypted blocks go (and are dropped): reused. */
-let scratch: Buffer | undefined;
 
 /** Aligned buffers found once, reused by every read-back of the process (one runs at a time). */
 let directBuffers: Buffer[] | undefined;
@@ -115,7 +112,6 @@ export async function readBackRange(file: string, key: Buffer, range: BlockRange
 		let carry = Buffer.alloc(0);
 		let position = alignDown(range.start);
 		let turn = 0;
-		scratch ??= Buffer.allocUnsafeSlow(readSize + encryptedBlockSize);
 		const readAt = async (at: number, buffer: Buffer) => (at >= range.end ? 0 : (await handle.read(buffer, 0, bufferSize, at)).bytesRead);
 		let pending = readAt(position, buffers[0]!);
 		while (position < range.end) {
@@ -141,7 +137,7 @@ export async function readBackRange(file: string, key: Buffer, range: BlockRange
 					continue;
 				}
 
-				decryptRange(key, joined, counter, last && data.length === 0 && range.final, scratch);
+				authenticateRange(key, joined, counter, last && data.length === 0 && range.final);
 				counter += 1;
 				carry = Buffer.alloc(0);
 				if (data.length === 0) continue;
@@ -150,7 +146,7 @@ export async function readBackRange(file: string, key: Buffer, range: BlockRange
 			// Whole blocks now; at the range's end, all that is left (the final block may be short).
 			const usable = last ? data.length : data.length - (data.length % encryptedBlockSize);
 			if (usable > 0) {
-				decryptRange(key, data.subarray(0, usable), counter, last && range.final, scratch);
+				authenticateRange(key, data.subarray(0, usable), counter, last && range.final);
 				counter += Math.ceil(usable / encryptedBlockSize);
 			}
 
@@ -159,7 +155,7 @@ export async function readBackRange(file: string, key: Buffer, range: BlockRange
 
 		// An empty payload (an empty file) is one empty final block.
 		if (counter === range.counter && range.start === range.end && range.final) {
-			decryptRange(key, Buffer.alloc(0), counter, true, scratch);
+			authenticateRange(key, Buffer.alloc(0), counter, true);
 			counter += 1;
 		}
 
