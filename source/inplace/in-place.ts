@@ -193,7 +193,7 @@ async function refuseLostLowSpaceState(item: InPlaceItem, op: InPlaceOp): Promis
 	const length = (await fs.stat(item.source)).size;
 	if (length >= item.size) return;
 	const state = lowSpaceStatePath(item.output);
-	const cut = `${item.source} is ${length} bytes, ${item.size} when this ${op} started, and ${partial} is beside it without its state file ${state}: a --low-space ${op} had cut it, and its state was lost (deleted, or not restored with the files). Nothing was changed, and resume cannot go on without the state`;
+	const cut = `${item.source} is ${length} bytes, ${item.size} when this ${op} started, and ${partial} is beside it without its state file ${state}: it looks cut by a --low-space ${op} whose state was lost (deleted, or not restored with the files). Nothing was changed, and resume cannot go on without the state`;
 	if (op === 'lock') {
 		throw new InPlaceError(
 			`${cut}. Your file is the first ${length} bytes in ${item.source} followed by the encrypted tail in ${partial}: 'cage unlock --recover ${item.output} -i YOUR_IDENTITY' rebuilds it whole to ${item.source}.recovered (every block of the tail authenticated); keep both files until you have checked it`,
