@@ -13,6 +13,7 @@ import {ciphertextPayloadSize} from '../age/stream.js';
 import type {JobOutcome} from '../chunker/events.js';
 import type {WorkerPool} from '../age/pool.js';
 import {fingerprint, fingerprintChanges, type SourceFingerprint} from '../chunker/checkpoint.js';
+import {faultPoint} from '../io/fault.js';
 import {exists, InputError, OutputExistsError, syncDirectory} from '../io/files.js';
 import type {WrittenIdentity} from '../io/identity.js';
 import {readCheckpointFor, outputCheckpointPath, partialPath} from '../jobs/locate.js';
@@ -154,9 +155,14 @@ async function runLowSpace(item: InPlaceItem, context: InPlaceContext, run: Para
 	}
 
 	if (item.original) await carryMetadata(item.output, op === 'lock' ? item.original : {mode: item.original.mode, atimeMs: item.original.atimeMs, mtimeMs: item.original.mtimeMs});
+	// Recorded before the source and the state go: a crash after both are gone, before the batch
+	// marks the file done, leaves only the output, which the resume then knows for this job's own.
+	const written = await fs.stat(item.output);
+	await run.recordWritten({ino: written.ino, dev: written.dev, size: written.size, mtimeMs: written.mtimeMs});
 	// The source is empty now (an unlock's keeps only its header): every byte of it is in the output, each chunk read back before the cut.
 	await removeOriginal(item, op === 'lock' ? ', each chunk read back and authenticated before the source was cut (the source is empty)' : ', each chunk read back and proved against its ciphertext before that was cut (the .age holds only its header)');
 	await removeLowSpaceState(item.output);
+	faultPoint('low-space-state-removed');
 	return {outcome: 'completed', bytesDone: item.size};
 }
 

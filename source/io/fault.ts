@@ -7,11 +7,12 @@
  * before each of its steps (each write, each file removed), so that random kills land inside it;
  * `slow-manifest` pauses a backup create for 3 s once its generation is encrypted, renamed into
  * place and its manifest built, just before the manifest is written (under the registry's lock),
- * so that a test can fill the disk at that very step. Unset (always, outside tests), nothing.
+ * so that a test can fill the disk at that very step; `low-space-state-removed`: a --low-space
+ * lock or unlock has removed its source and its state, before its batch marks the file done. Unset (always, outside tests), nothing.
  */
 
 /** The points a test can name. */
-export type FaultPoint = 'after-final-rename' | 'slow-check' | 'batch-item-running' | 'backup-prune-journaled' | 'backup-prune-deleted' | 'slow-prune' | 'slow-manifest';
+export type FaultPoint = 'after-final-rename' | 'slow-check' | 'batch-item-running' | 'backup-prune-journaled' | 'backup-prune-deleted' | 'slow-prune' | 'slow-manifest' | 'low-space-state-removed';
 
 /** Whether the environment names this fault. */
 export function faultActive(name: FaultPoint): boolean {

@@ -57,6 +57,31 @@ async function killAfterCuts(args: string[], file: string, below: number): Promi
 	}
 }
 
+describe('a --low-space job killed after its source and state were removed, before its batch marked it done', () => {
+	it.each(['lock', 'unlock'] as const)('%s: cage resume knows the output for its own and finishes the batch', op => {
+		const work = fresh(`finished-${op}`);
+		const file = path.join(work, 'mail.mbox');
+		writeRandomFile(file, 700_000);
+		const want = sha(file);
+		if (op === 'unlock') {
+			execFileSync('/usr/bin/age', ['-r', recipient, '-o', `${file}.age`, file]);
+			fs.rmSync(file);
+		}
+
+		const args = op === 'lock' ? ['lock', file, '-r', recipient] : ['unlock', `${file}.age`, '-i', key];
+		const killed = cage([...args, '--low-space', '--chunk-size', '128K', ...quiet], {env: {...env, CAGE_FAULT: 'low-space-state-removed'}});
+		expect(killed.signal).toBe('SIGKILL');
+		const output = op === 'lock' ? `${file}.age` : file;
+		expect(fs.readdirSync(work).filter(name => !name.startsWith('.cage-batch'))).toEqual([path.basename(output)]);
+		expect(fs.existsSync(path.join(work, '.cage-batch.checkpoint.json'))).toBe(true);
+
+		const resumed = cage(['resume', work, ...quiet], {env});
+		expect(resumed.status, resumed.stderr).toBe(0);
+		expect(fs.readdirSync(work)).toEqual([path.basename(output)]);
+		expect(op === 'lock' ? createHash('sha256').update(execFileSync('/usr/bin/age', ['-d', '-i', key, output])).digest('hex') : sha(output)).toBe(want);
+	});
+});
+
 describe('a --low-space job whose state was lost', () => {
 	it('lock: resume refuses and changes nothing; --recover rebuilds the file from the prefix and the authenticated tail', async () => {
 		const work = fresh('lock');
