@@ -6,6 +6,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import {CheckpointStore, fingerprint, fingerprintChanges, readWriterRecord, runningWriter, writerStamp, type SourceFingerprint} from '../chunker/checkpoint.js';
+import {faultPause} from '../io/fault.js';
 import {claimPath} from '../jobs/claim.js';
 import {outputCheckpointPath, partialPath} from '../jobs/locate.js';
 import {buildManifest, readManifests, setManifest, writeManifests} from './manifest.js';
@@ -87,6 +88,7 @@ export async function finishGeneration(dir: string, source: string, number: numb
 		const found = registry.sources[source]?.generations.find(g => g.generation === number);
 		if (!found) throw new Error(`generation ${number} of ${source} is no longer in the registry of ${dir}`);
 		setManifest(manifests, source, number, manifest);
+		await faultPause('slow-manifest', 3000);
 		// Manifest first: a crash between the two writes leaves a partial generation with a manifest, never a complete one without.
 		await writeManifests(dir, manifests);
 		found.status = 'complete';

@@ -309,10 +309,14 @@ export const statusCommand = defineCommand({
 	every file as locked — an age file, told by its header, with the recipient types it is
 	encrypted to (X25519, mlkem768x25519, scrypt, ssh-ed25519, ssh-rsa, …) — or not locked, with
 	its size; then every lock or unlock batch found there that is interrupted (or running), with
-	the line that resumes it. Nothing is decrypted and no key is needed.
+	the line that resumes it. A --low-space lock or unlock stopped part way is singled out: its
+	source is cut (listed as 'cut') and the file's data is in two files, so it says where each
+	part is, the line that finishes the job and the 'cage unlock --recover' line that rebuilds
+	the file instead (or why one of them cannot, e.g. a lost state file). Nothing is decrypted and
+	no key is needed.
 
 	Options
-	      --json                the report as JSON ({"version":1,"files":[…],"jobs":[…],…})`,
+	      --json                the report as JSON ({"version":1,"files":[…],"jobs":[…],"lowSpace":[…],…})`,
 	flags: {json: {type: 'boolean'}},
 	async run(cli, io) {
 		const report = await gatherStatus(cli.input.length > 0 ? cli.input : ['.']);
@@ -321,15 +325,32 @@ export const statusCommand = defineCommand({
 			return exitCodes.ok;
 		}
 
+		const cut = new Map(report.lowSpace.map(job => [job.source, job]));
 		for (const file of report.files) {
-			const what = file.state === 'locked' ? `locked    ${formatBytes(file.size).padStart(10)}  ${file.armored ? 'armored' : file.recipients.join(', ') || 'damaged header'}` : `unlocked  ${formatBytes(file.size).padStart(10)}`;
-			io.stdout.write(`${what}  ${displayPath(file.path)}\n`);
+			const job = cut.get(file.path);
+			const what = job
+				? `cut       ${formatBytes(file.size).padStart(10)}  ${displayPath(file.path)}  (a --low-space ${job.op} is ${job.state === 'running' ? 'running' : 'interrupted'}: see below)`
+				: `${file.state === 'locked' ? `locked    ${formatBytes(file.size).padStart(10)}  ${file.armored ? 'armored' : file.recipients.join(', ') || 'damaged header'}` : `unlocked  ${formatBytes(file.size).padStart(10)}`}  ${displayPath(file.path)}`;
+			io.stdout.write(`${what}\n`);
 		}
 
 		io.stdout.write(`${report.locked} locked, ${report.unlocked} not locked\n`);
 		for (const job of report.jobs) {
 			const state = job.state === 'running' ? `running (cage process ${job.pid ?? '?'})` : 'interrupted';
 			io.stdout.write(`${job.op} ${state}: ${job.done} of ${job.files} file(s) done — ${job.state === 'running' ? `watch it with 'cage watch'` : job.resume}\n`);
+		}
+
+		for (const job of report.lowSpace) {
+			const state = job.state === 'running' ? `running (cage process ${job.pid ?? '?'})` : job.stateFile === null ? 'interrupted, its state file lost' : 'interrupted';
+			io.stdout.write(`--low-space ${job.op} ${state}: ${displayPath(job.file)}\n  ${job.holds}\n`);
+			if (job.state === 'running') {
+				io.stdout.write(`  watch it with 'cage watch'\n`);
+				continue;
+			}
+
+			if (job.resume) io.stdout.write(`  finish it:  ${job.resume}\n`);
+			if (job.recover) io.stdout.write(`  or rebuild the file without finishing the job:  ${job.recover}\n`);
+			if (job.note) io.stdout.write(`  ${job.note}\n`);
 		}
 
 		return exitCodes.ok;

@@ -77,6 +77,6 @@ export async function runRecover(name: string, key: DecryptKey, output: string |
 		say(`rebuilt ${displayPath(target)} (${recovery.size} bytes, mode 0600).`);
 	}
 
-	say(await finishLine(plain));
+	say(recovery.finish ? recovery.finish(target === '-' ? 'what was written to stdout' : displayPath(target)) : await finishLine(plain));
 	return exitCodes.ok;
 }

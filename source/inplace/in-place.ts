@@ -13,6 +13,7 @@ import {ciphertextPayloadSize} from '../age/stream.js';
 import type {JobOutcome} from '../chunker/events.js';
 import type {WorkerPool} from '../age/pool.js';
 import {fingerprint, fingerprintChanges, type SourceFingerprint} from '../chunker/checkpoint.js';
+import {faultPoint} from '../io/fault.js';
 import {exists, InputError, OutputExistsError, syncDirectory} from '../io/files.js';
 import type {WrittenIdentity} from '../io/identity.js';
 import {readCheckpointFor, outputCheckpointPath, partialPath} from '../jobs/locate.js';
@@ -154,9 +155,14 @@ async function runLowSpace(item: InPlaceItem, context: InPlaceContext, run: Para
 	}
 
 	if (item.original) await carryMetadata(item.output, op === 'lock' ? item.original : {mode: item.original.mode, atimeMs: item.original.atimeMs, mtimeMs: item.original.mtimeMs});
+	// Recorded before the source and the state go: a crash after both are gone, before the batch
+	// marks the file done, leaves only the output, which the resume then knows for this job's own.
+	const written = await fs.stat(item.output);
+	await run.recordWritten({ino: written.ino, dev: written.dev, size: written.size, mtimeMs: written.mtimeMs});
 	// The source is empty now (an unlock's keeps only its header): every byte of it is in the output, each chunk read back before the cut.
 	await removeOriginal(item, op === 'lock' ? ', each chunk read back and authenticated before the source was cut (the source is empty)' : ', each chunk read back and proved against its ciphertext before that was cut (the .age holds only its header)');
 	await removeLowSpaceState(item.output);
+	faultPoint('low-space-state-removed');
 	return {outcome: 'completed', bytesDone: item.size};
 }
 
@@ -180,6 +186,31 @@ async function goesBackToFront(item: InPlaceItem, context: InPlaceContext, run: 
 	return true;
 }
 
+/**
+ * A source shorter than when the batch started, with a partial output beside it and no state
+ * file: a --low-space job that had cut it, whose state was lost (deleted, or not restored with
+ * the files). Its data is in the two files, and a fresh start would overwrite the partial output
+ * (the finished tail) or lock only the prefix, so nothing is touched: the error says where the
+ * data is and that `cage unlock --recover` rebuilds it (or, for an unlock, why it cannot prove it).
+ */
+async function refuseLostLowSpaceState(item: InPlaceItem, op: InPlaceOp): Promise<void> {
+	const partial = partialPath(item.output);
+	if (!(await exists(partial))) return;
+	const length = (await fs.stat(item.source)).size;
+	if (length >= item.size) return;
+	const state = lowSpaceStatePath(item.output);
+	const cut = `${item.source} is ${length} bytes, ${item.size} when this ${op} started, and ${partial} is beside it without its state file ${state}: it looks cut by a --low-space ${op} whose state was lost (deleted, or not restored with the files). Nothing was changed, and resume cannot go on without the state`;
+	if (op === 'lock') {
+		throw new InPlaceError(
+			`${cut}. Your file is the first ${length} bytes in ${item.source} followed by the encrypted tail in ${partial}: 'cage unlock --recover ${item.output} -i YOUR_IDENTITY' rebuilds it whole to ${item.source}.recovered (every block of the tail authenticated); keep both files until you have checked it`,
+		);
+	}
+
+	throw new InPlaceError(
+		`${cut}. Your file is the decryptable first part in ${item.source} followed by the plaintext tail in ${partial}, but the proof of that tail was in the state file, so cage cannot rebuild it proved; keep both files as they are (restore ${item.output} from a backup if you have one: cage backup list ${item.output})`,
+	);
+}
+
 /** The RunItem of a lock or unlock batch. */
 export function inPlaceItemRunner(context: InPlaceContext): RunItem {
 	return async (batchItem, run) => {
@@ -187,6 +218,7 @@ export function inPlaceItemRunner(context: InPlaceContext): RunItem {
 		const {settings} = context;
 		const sourceThere = await exists(item.source);
 		if (await exists(lowSpaceStatePath(item.output))) return runLowSpace(item, context, run, sourceThere);
+		if (sourceThere) await refuseLostLowSpaceState(item, settings.op);
 		// A crash after the original was removed, before the manifest said so.
 		if (!sourceThere && (await isOurs(item.output, item.written))) return {outcome: 'completed', bytesDone: item.size};
 		if (!sourceThere) throw new InputError(`${item.source}: no such file (moved or removed since the batch started)`);

@@ -140,6 +140,9 @@ export async function lowSpaceLock(spec: LowSpaceJob & {size: number; target?: E
 		if (!(await exists(partial)) && (await exists(spec.output))) return {outcome: 'completed', bytesDone: state.size, payload: {key, offset: state.headerLength}};
 		opened = await PartialOutput.open(partial, spec.output);
 	} else {
+		// Nothing has been cut before the state exists: a shorter source is one whose state was lost, and its tail is in the partial output (never overwritten).
+		const length = (await fs.stat(spec.source)).size;
+		if (length !== spec.size) throw new CheckpointError(`${spec.source} is ${length} bytes, not the ${spec.size} this lock started from, and ${statePath} is missing: nothing was written; if a --low-space lock had cut it, its tail is in ${partial} ('cage unlock --recover ${spec.output}' rebuilds the file)`);
 		const target = spec.target!;
 		const {header, fileKey, nonce} = await createHeader(target.passphrase === undefined ? {recipients: target.recipients} : {passphrase: target.passphrase});
 		const prefix = Buffer.concat([header, nonce]);

@@ -18,8 +18,8 @@ import {AgeFormatError, StreamAuthError} from '../age/errors.js';
 import {blockRange, blockSize, blockSpans, ciphertextPayloadSize, decryptRange, encryptedBlockSize, encryptRange, payloadKey, plaintextSizeOf} from '../age/stream.js';
 import {chunkAt, chunkCount} from '../chunker/plan.js';
 import {exists, FileInput, InputError} from '../io/files.js';
-import {partialPath} from '../jobs/locate.js';
-import {lowSpaceStatePath, readLockState} from './low-space.js';
+import {outputCheckpointPath, partialPath} from '../jobs/locate.js';
+import {lowSpaceStatePath, readLockState, type LowSpaceState} from './low-space.js';
 import {readUnlockState, unlockProgress, type LowSpaceUnlockState} from './low-space-unlock.js';
 import {hashTags, proofOf} from './read-back.js';
 
@@ -37,6 +37,8 @@ export type Recovery = {
 	size: number;
 	/** Where each part of the plaintext is. */
 	parts: RecoveredPart[];
+	/** What the user does once the file is rebuilt, when `cage resume` cannot finish the job. */
+	finish?: (rebuilt: string) => string;
 	/** Nothing to rebuild: the file is whole where it lies. */
 	whole?: string;
 	/** Rebuild the plaintext into `sink`, proving each part first (throws on the first that fails). */
@@ -139,30 +141,14 @@ export async function openRecovery(name: string, key: DecryptKey): Promise<Recov
 			throw new InputError(`${lockState} is there, but neither ${partial} nor ${locked}: the lock's output was removed by something else; what is left of the file is ${plain} (its prefix only)`);
 		}
 
-		const state = await readLockState(lockState).catch(() => undefined);
-		const header = await readFileHeader(partial, key, partial);
-		const size = plaintextSizeOf(header.fileSize - header.payloadOffset, partial);
-		const prefix = (await fs.stat(plain).catch(() => undefined))?.size ?? 0;
-		const chunkSize = state?.chunkSize ?? blockSize;
-		if (prefix > size || (prefix < size && prefix % chunkSize !== 0) || (state && state.size !== size)) {
-			throw new InputError(`${plain} is ${prefix} bytes: not where a --low-space lock of ${size} bytes leaves it (a multiple of ${chunkSize}); it was changed by something else, and the rebuilt file would not be yours`);
-		}
+		return lowSpaceLockRecovery(plain, partial, key, await readLockState(lockState).catch(() => undefined));
+	}
 
-		const payloadKeyBytes = payloadKey(header.fileKey, header.nonce);
-		const parts: RecoveredPart[] = [{file: plain, start: 0, end: prefix, proof: 'its own bytes, as the lock left them (cut, never written)'}];
-		if (prefix < size) parts.push({file: partial, start: prefix, end: size, proof: 'every block authenticated with your identity, the final block included'});
-		return {
-			state: `${plain} was being locked back to front (--low-space) and stopped at ${percent(size - prefix, size)}`,
-			size,
-			parts,
-			async write(sink) {
-				const tail = {offset: header.payloadOffset, first: blockRange(prefix, size, size).firstBlock, cipherEnd: ciphertextPayloadSize(size), final: true};
-				// The tail's final block is checked before a byte is written: a truncated tail stops here.
-				if (prefix < size) await decryptBlocks(partial, payloadKeyBytes, {...tail, first: blockRange(size - 1, size, size).firstBlock}, {write: async () => undefined});
-				await copyRange(plain, 0, prefix, sink);
-				if (prefix < size) await decryptBlocks(partial, payloadKeyBytes, tail, sink);
-			},
-		};
+	// No state: a --low-space lock whose state file was lost leaves FILE (cut) and FILE.age.partial
+	// (its header first, then the finished tail) and nothing else; a plain lock has a checkpoint.
+	const lockPartial = partialPath(locked);
+	if (!(await exists(unlockState)) && !(await exists(locked)) && !(await exists(outputCheckpointPath(locked))) && (await exists(lockPartial)) && (await exists(plain))) {
+		return lowSpaceLockRecovery(plain, lockPartial, key, undefined, lockState);
 	}
 
 	if (await exists(unlockState)) {
@@ -193,6 +179,20 @@ export async function openRecovery(name: string, key: DecryptKey): Promise<Recov
 		};
 	}
 
+	// No state: a --low-space unlock whose state file was lost leaves FILE.age cut (its last block
+	// not the final one) and FILE.partial; the proof of that plaintext tail was in the state.
+	const unlockPartial = partialPath(plain);
+	if ((await exists(locked)) && (await exists(unlockPartial)) && !(await exists(outputCheckpointPath(plain)))) {
+		const whole = await wholeAge(locked, key, '');
+		if (!(await whole.finalBlockPasses())) {
+			const prefix = Math.floor(((await fs.stat(locked)).size - whole.payloadOffset) / encryptedBlockSize) * blockSize;
+			const size = (await fs.stat(unlockPartial)).size;
+			throw new InputError(
+				`${locked} is cut short (its last block is not the final one) and ${unlockPartial} is beside it, but ${unlockState} is missing: a --low-space unlock had cut it, and its state, which held the proof of the plaintext tail in ${unlockPartial}, was lost. Bytes 0-${prefix} of your file are in ${locked} (encrypted; your identity opens its header), bytes ${prefix}-${size} are the plaintext in ${unlockPartial} at the same offsets, but cage cannot prove that part, so it rebuilds nothing; nothing was changed. Keep both files as they are; if you have a backup of ${locked}, restore it (cage backup list ${plain})`,
+			);
+		}
+	}
+
 	if (await exists(locked)) return wholeAge(locked, key, `${locked} is a whole age file${(await exists(plain)) ? ` (and ${plain} is there too)` : ''}`);
 	if (await exists(plain)) {
 		const stat = await fs.stat(plain);
@@ -202,11 +202,67 @@ export async function openRecovery(name: string, key: DecryptKey): Promise<Recov
 	throw new InputError(`${name}: no such file, and no interrupted lock or unlock of it (looked for ${locked}, ${plain}, their .partial and .low-space.json files)`);
 }
 
+/**
+ * A --low-space lock under way: FILE's prefix, then the partial output's tail. Without its state
+ * (`lost` names the missing file), the plan is read from the files: the partial's header, opened
+ * with the user's identity, gives the size, FILE's length how far it got, and the tail is
+ * authenticated block by block (the final one first) as with the state.
+ */
+async function lowSpaceLockRecovery(plain: string, partial: string, key: DecryptKey, state: LowSpaceState | undefined, lost?: string): Promise<Recovery> {
+	const header = await readFileHeader(partial, key, partial);
+	const size = plaintextSizeOf(header.fileSize - header.payloadOffset, partial);
+	const prefix = (await fs.stat(plain).catch(() => undefined))?.size ?? 0;
+	if (lost !== undefined && prefix >= size) {
+		// Never cut (a --low-space lock cuts only once its state is written): the partial is an unfinished output.
+		return {state: `${plain} is whole (${prefix} bytes); ${partial} beside it is an unfinished lock output, and no state file (${lost}) says any of it was cut`, size: prefix, parts: [], whole: plain, write: async () => undefined};
+	}
+
+	const chunkSize = state?.chunkSize ?? blockSize;
+	if (prefix > size || (prefix < size && prefix % chunkSize !== 0) || (state && state.size !== size)) {
+		throw new InputError(`${plain} is ${prefix} bytes: not where a --low-space lock of ${size} bytes leaves it (a multiple of ${chunkSize}); it was changed by something else, and the rebuilt file would not be yours`);
+	}
+
+	const payloadKeyBytes = payloadKey(header.fileKey, header.nonce);
+	const parts: RecoveredPart[] = [{file: plain, start: 0, end: prefix, proof: 'its own bytes, as the lock left them (cut, never written)'}];
+	if (prefix < size) parts.push({file: partial, start: prefix, end: size, proof: 'every block authenticated with your identity, the final block included'});
+	const stopped = `${plain} was being locked back to front (--low-space) and stopped at ${percent(size - prefix, size)}`;
+	return {
+		state:
+			lost === undefined
+				? stopped
+				: `${stopped}; its state file ${lost} is missing, so the plan was read from the files themselves: ${partial}'s header, opened with your identity, gives the size (${size} bytes) and ${plain}'s length (${prefix}) how far it got`,
+		size,
+		parts,
+		...(lost === undefined
+			? {}
+			: {finish: (rebuilt: string) => `'cage resume' cannot finish this lock without its state: check ${rebuilt}, put it in place of ${plain}, then remove ${partial} (and the interrupted batch's .cage-batch.checkpoint.json beside it) and lock it again`}),
+		async write(sink) {
+			const tail = {offset: header.payloadOffset, first: blockRange(prefix, size, size).firstBlock, cipherEnd: ciphertextPayloadSize(size), final: true};
+			// The tail's final block is checked before a byte is written: a truncated tail stops here.
+			if (prefix < size) await decryptBlocks(partial, payloadKeyBytes, {...tail, first: blockRange(size - 1, size, size).firstBlock}, {write: async () => undefined});
+			await copyRange(plain, 0, prefix, sink);
+			if (prefix < size) await decryptBlocks(partial, payloadKeyBytes, tail, sink);
+		},
+	};
+}
+
 /** A whole age file: decrypted, every block authenticated, the final block first. */
-async function wholeAge(file: string, key: DecryptKey, state: string): Promise<Recovery> {
+async function wholeAge(file: string, key: DecryptKey, state: string): Promise<Recovery & {payloadOffset: number; finalBlockPasses(): Promise<boolean>}> {
 	const header = await readFileHeader(file, key, file);
 	const size = plaintextSizeOf(header.fileSize - header.payloadOffset, file);
+	const cipherEnd = header.fileSize - header.payloadOffset;
 	return {
+		payloadOffset: header.payloadOffset,
+		async finalBlockPasses() {
+			const last = blockRange(Math.max(size - 1, 0), size, size).firstBlock;
+			return decryptBlocks(file, payloadKey(header.fileKey, header.nonce), {offset: header.payloadOffset, first: last, cipherEnd, final: true}, {write: async () => undefined}).then(
+				() => true,
+				(error: unknown) => {
+					if (error instanceof StreamAuthError) return false;
+					throw error;
+				},
+			);
+		},
 		state,
 		size,
 		parts: [{file, start: 0, end: size, proof: 'every block authenticated with your identity, the final block included'}],

@@ -2,6 +2,7 @@
  * Finding the checkpoint a user means: `cage resume` takes the checkpoint itself, the output path
  * of an encrypt/decrypt job, or the file a hash job read.
  */
+import fs from 'node:fs/promises';
 import path from 'node:path';
 import {CheckpointError, CheckpointStore, fingerprint, fingerprintChanges, refuseIfRunning, type Checkpoint} from '../chunker/checkpoint.js';
 import {exists} from '../io/files.js';
@@ -43,9 +44,37 @@ export async function locateCheckpoint(argument: string): Promise<string> {
 	if (verifies.length === 1) return path.resolve(verifies[0]!);
 	if (verifies.length > 1) throw new CheckpointError(`${argument} holds ${verifies.length} interrupted backup verifies: resume one by its checkpoint (${verifies.map(file => `cage resume ${shellQuote(file)}`).join(', or ')})`);
 
+	const orphan = await orphanLowSpaceState(argument);
+	if (orphan) throw new CheckpointError(`no checkpoint for ${argument}: ${orphan}`);
 	throw new CheckpointError(
 		`no checkpoint for ${argument} (looked for ${candidates.map(candidate => path.basename(candidate)).join(', ')}); the job may have completed, or pass the .checkpoint.json file itself`,
 	);
+}
+
+/**
+ * A --low-space job's state file for `argument` (FILE, FILE.age or their directory) when its
+ * batch checkpoint is gone: resume cannot go on without the batch, but the data is in the two
+ * files, and --recover rebuilds it. Says so, or undefined.
+ */
+async function orphanLowSpaceState(argument: string): Promise<string | undefined> {
+	const resolved = path.resolve(argument);
+	const names = (await fs.stat(resolved).catch(() => undefined))?.isDirectory()
+		? (await fs.readdir(resolved)).filter(name => name.endsWith('.low-space.json')).map(name => path.join(resolved, name))
+		: [`${resolved}.low-space.json`, `${resolved}.age.low-space.json`, ...(resolved.endsWith('.age') ? [`${resolved.slice(0, -'.age'.length)}.low-space.json`] : [])];
+	for (const state of names.sort()) {
+		if (!(await exists(state))) continue;
+		const output = state.slice(0, -'.low-space.json'.length);
+		const batch = path.join(path.dirname(state), batchCheckpointName);
+		const stopped = `it was stopped, and the batch checkpoint ${batch} that 'cage resume' continues from is missing, so resume cannot finish it; nothing was changed`;
+		if (output.endsWith('.age')) {
+			const plain = output.slice(0, -'.age'.length);
+			return `${state} is there: a --low-space lock of ${plain} had begun; ${stopped}. Your file is the first bytes in ${plain} followed by the encrypted rest in ${output}.partial: 'cage unlock --recover ${shellQuote(output)} -i YOUR_IDENTITY' rebuilds it whole`;
+		}
+
+		return `${state} is there: a --low-space unlock of ${output}.age had begun; ${stopped}. Your file is the encrypted first part in ${output}.age followed by the plaintext rest in ${output}.partial: 'cage unlock --recover ${shellQuote(`${output}.age`)} -i YOUR_IDENTITY' rebuilds it whole, proved against ${path.basename(state)}`;
+	}
+
+	return undefined;
 }
 
 /** Read a checkpoint and check that its source is still the file it was made from (fingerprint only). */

@@ -2,12 +2,20 @@
  * The keys in what the terminal sent. Ink cuts its input into events where an escape sequence
  * ends, but whatever arrived in one read before that stays one event, and its `useInput` takes an
  * event for a single key: two Escapes read together ("\x1b\x1b": typed, or sent by tmux, while a
- * frame was being drawn) were one Escape, and Escape then "/" was a "/" with the Escape lost. In
- * CI at 200x50 that was the Escape meant to clear a filter right after the one that closed the
- * help: the filter stayed. The dashboard has no Alt keys (which terminals send as Escape and the
- * key), so every key typed counts: an Escape followed by anything but the rest of a sequence is an
- * Escape of its own, and the rest is read as keys in turn. A burst of characters ("p" then Enter,
- * a paste) is a key per character.
+ * frame was being drawn) were one Escape. In CI at 200x50 that was the Escape meant to clear a
+ * filter right after the one that closed the help: the filter stayed. So every key in a read
+ * counts: an Escape followed by another Escape, by a control character (Enter, Tab, Ctrl keys) or
+ * by nothing is an Escape of its own, and the rest is read as keys in turn; a burst of characters
+ * ("p" then Enter, a paste) is a key per character.
+ *
+ * An Escape followed by a printable character in the same read is that character with Alt
+ * (`meta`): terminals send Alt+x as ESC x in one write, and an Escape typed alone arrives alone,
+ * as it does in vim, readline or ncurses programs. It is the same bytes as an Escape and an "x"
+ * typed so fast that they were read together, which is what this decoder made of them before
+ * (Escape, then x); Alt+x read that way closed a help or a filter and then acted on x. The
+ * dashboard has no Alt keys, so an Alt key does nothing (use-dashboard-keys.ts); the one case
+ * given up is an Escape and a character typed within one read, which a person at a keyboard does
+ * not do (the two Escapes of the CI case are kept: an Escape is not printable).
  */
 
 /** The keys with names; other keys are the character typed. */
@@ -20,6 +28,8 @@ export type DecodedKey = {
 	name?: KeyName;
 	ctrl: boolean;
 	shift: boolean;
+	/** Alt (Meta): an Escape and a printable character in one read. */
+	meta: boolean;
 };
 
 const escape = '\u001B';
@@ -28,7 +38,10 @@ const finalKeys: Record<string, KeyName> = {A: 'up', B: 'down', C: 'right', D: '
 /** `ESC [ n ~` keys (vt220 style), by n. */
 const tildeKeys: Record<string, KeyName> = {1: 'home', 3: 'delete', 4: 'end', 5: 'pageup', 6: 'pagedown', 7: 'home', 8: 'end'};
 
-const named = (name: KeyName, {ctrl = false, shift = false} = {}): DecodedKey => ({input: '', name, ctrl, shift});
+const named = (name: KeyName, {ctrl = false, shift = false} = {}): DecodedKey => ({input: '', name, ctrl, shift, meta: false});
+
+/** Whether `code` is a printable character (no control character, no C1 code). */
+const isPrintable = (code: number) => code >= 0x20 && code !== 0x7f && !(code >= 0x80 && code < 0xa0);
 
 /**
  * The index just past the control sequence that starts at `start` (at its ESC), or -1 when none
@@ -81,8 +94,16 @@ export function decodeKeys(data: string): DecodedKey[] {
 				if (key) keys.push(key);
 				index = end;
 			} else {
-				keys.push(named('escape'));
-				index++;
+				const next = data.codePointAt(index + 1);
+				if (next !== undefined && isPrintable(next)) {
+					// Alt and the character (an unfinished `ESC [` or `ESC O` too: Alt+[ and Alt+O send just that).
+					const character = String.fromCodePoint(next);
+					keys.push({input: character, ctrl: false, shift: false, meta: true});
+					index += 1 + character.length;
+				} else {
+					keys.push(named('escape'));
+					index++;
+				}
 			}
 
 			continue;
@@ -95,8 +116,8 @@ export function decodeKeys(data: string): DecodedKey[] {
 		else if (character === '\t') keys.push(named('tab'));
 		else if (character === '\b') keys.push(named('backspace'));
 		else if (code === 0x7f) keys.push(named('delete'));
-		else if (code >= 1 && code <= 26) keys.push({input: String.fromCharCode(code + 96), ctrl: true, shift: false});
-		else if (code >= 0x20 && !(code >= 0x80 && code < 0xa0)) keys.push({input: character, ctrl: false, shift: false});
+		else if (code >= 1 && code <= 26) keys.push({input: String.fromCharCode(code + 96), ctrl: true, shift: false, meta: false});
+		else if (isPrintable(code)) keys.push({input: character, ctrl: false, shift: false, meta: false});
 		// Other control characters (NUL, C1 codes, Ctrl-\ …) are no key of the dashboard.
 	}
 

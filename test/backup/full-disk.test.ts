@@ -9,7 +9,7 @@ import {execFileSync, spawnSync} from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
-import {cage, makeSandbox, writeRandomFile} from '../helpers/cage.js';
+import {cage, makeSandbox, startCage, waitFor, writeRandomFile} from '../helpers/cage.js';
 import {checkBackupDir, generationsOf} from '../helpers/backup-dir.js';
 
 const sandbox = makeSandbox('cage-backup-full-');
@@ -102,6 +102,53 @@ describe.skipIf(process.getuid?.() !== 0)('backup on a full disk', () => {
 		const restored = cage(['backup', 'restore', source, '-i', key, '-o', out, '--to', dir, ...quiet], {env});
 		expect(restored.status, restored.stderr).toBe(0);
 		expect(Buffer.compare(fs.readFileSync(out), fs.readFileSync(source))).toBe(0);
+	});
+
+	it('create: the disk fills at the manifest write after the encrypt: exit 1 naming the file, the generation still partial (never complete without its manifest); the same create again finishes it', async context => {
+		const mount = smallDisk('manifest-disk', '8m');
+		if (!mount) return context.skip('cannot mount a tmpfs here');
+		const dir = path.join(mount, 'backups');
+		const source = path.join(sandbox.dir, 'ledger.db');
+		// Small chunks: a manifest of a few pages.
+		const create = ['backup', 'create', source, '-r', recipient, '--to', dir, '--chunk-size', '64K', '--jobs', '1', ...quiet];
+		const slowed = {...env, CAGE_FAULT: 'slow-manifest'};
+		for (const generation of [1, 2]) {
+			writeRandomFile(source, 2 * 1024 * 1024 + generation);
+			const before = generation === 1 ? undefined : metadata(dir);
+			// Encrypted and renamed into place, then paused (3 s) just before the manifest is written,
+			// under the registry's lock: the disk is filled to the brim then.
+			const job = startCage(create, {env: slowed});
+			const paused = () => {
+				const names = fs.existsSync(dir) ? fs.readdirSync(dir) : [];
+				return names.some(name => name.endsWith(`.g${generation}.age`)) && !names.some(name => name.endsWith(`.g${generation}.age.partial`)) && names.includes('.cage_backups.json.lock');
+			};
+			await waitFor(paused, {what: `generation ${generation} encrypted, its manifest about to be written`, interval: 10});
+			// The registry's lock is taken twice after the encrypt (before and after the manifest is built); the pause is in the second.
+			await new Promise(resolve => setTimeout(resolve, 300));
+			expect(paused()).toBe(true);
+			const ballast = fill(mount, 0);
+			expect(await job.exited, job.stderr()).toBe(1);
+			const manifestFile = path.join(dir, '.cage_backups.chunks.json');
+			expect([`${manifestFile}`, `${manifestFile}.prev`].map(file => `cage backup create: ${file}: no space left on device; free some space and run the command again\n`)).toContain(job.stderr());
+			let state = checkBackupDir(dir, `the disk full at generation ${generation}'s manifest`);
+			expect(generationsOf(state)).toEqual([...(generation === 2 ? [[1, 'complete']] : []), [generation, 'partial']]);
+			expect(Object.keys(Object.values(state.manifests?.generations ?? {})[0] ?? {})).not.toContain(String(generation));
+			if (before) expect(metadata(dir)[1]).toBe(before[1]);
+			// A generation that is not complete is neither listed as such nor restored.
+			const listed = cage(['backup', 'list', source, '--to', dir], {env});
+			expect(listed.stdout).toMatch(new RegExp(`^ +${generation} .* partial `, 'm'));
+
+			fs.rmSync(ballast);
+			const again = cage(create, {env});
+			expect(again.status, again.stderr).toBe(0);
+			state = checkBackupDir(dir, `generation ${generation} finished`, {temporaries: false});
+			expect(generationsOf(state)).toEqual(generation === 1 ? [[1, 'complete']] : [[1, 'complete'], [2, 'complete']]);
+			const finished = Object.values(state.registry!.sources)[0]!.generations.find(g => g.generation === generation)!;
+			expect(Buffer.compare(ageDecrypt(path.join(dir, finished.file)), fs.readFileSync(source))).toBe(0);
+		}
+
+		const verified = cage(['backup', 'verify', source, '--to', dir, ...quiet], {env});
+		expect(verified.status, verified.stderr + verified.stdout).toBe(0);
 	});
 
 	it('prune: a disk too full for its lock or its journal changes nothing (exit 1, the file named); with room, it prunes', context => {

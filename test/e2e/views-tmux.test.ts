@@ -126,6 +126,15 @@ describe.runIf(fs.existsSync(tmuxPath))('every view in tmux', () => {
 		await session.waitForScreen('Help (? or esc to close)');
 		session.send(['Escape', 'Escape']);
 		await expectWhole(session, /Jobs 1 of 4 matching 'photos'/, columns, rows);
+		// Alt keys (tmux sends M-q as ESC q in one write, as terminals do) are no key of the dashboard:
+		// M-? opens no help and M-q does not quit (it is neither Escape nor q); ? and q alone still work.
+		session.send(['M-?', 'M-q']);
+		await new Promise(resolve => setTimeout(resolve, 500));
+		expect(session.screen()).not.toContain('Help (? or esc to close)');
+		session.send('?');
+		await session.waitForScreen('Help (? or esc to close)');
+		session.send('Escape');
+		await expectWhole(session, /Jobs 1 of 4 matching 'photos'/, columns, rows);
 		session.send('q');
 		await session.waitForScreen(/\$ $|^$/m);
 	});

@@ -1,30 +1,47 @@
 /**
  * decodeKeys on the raw strings a terminal sends and Ink hands on as one input event: keys that
- * arrived in one read are each a key (two Escapes are two), sequences are their keys, a burst is a
- * key per character.
+ * arrived in one read are each a key (two Escapes are two), an Escape and a printable character
+ * are Alt and that character, sequences are their keys, a burst is a key per character.
  */
 import {describe, expect, it} from 'vitest';
 import {decodeKeys, type DecodedKey} from '../../source/ui/key-decoder.js';
 
-/** A compact form: the name of a named key (with c- / s- for Ctrl and Shift), else the character. */
-const keys = (data: string) => decodeKeys(data).map(({input, name, ctrl, shift}: DecodedKey) => `${ctrl ? 'c-' : ''}${shift ? 's-' : ''}${name ?? input}`);
+/** A compact form: the name of a named key (with m- / c- / s- for Alt, Ctrl and Shift), else the character. */
+const keys = (data: string) => decodeKeys(data).map(({input, name, ctrl, shift, meta}: DecodedKey) => `${meta ? 'm-' : ''}${ctrl ? 'c-' : ''}${shift ? 's-' : ''}${name ?? input}`);
 
 describe('decodeKeys', () => {
-	it('an Escape is a key of its own, whatever follows it in the same read', () => {
+	it('an Escape is a key of its own when followed by nothing, another Escape, a control character or a sequence', () => {
 		expect(keys('\u001B')).toEqual(['escape']);
 		expect(keys('\u001B\u001B')).toEqual(['escape', 'escape']);
 		expect(keys('\u001B\u001B\u001B')).toEqual(['escape', 'escape', 'escape']);
-		expect(keys('\u001B/')).toEqual(['escape', '/']);
-		expect(keys('\u001B?')).toEqual(['escape', '?']);
-		expect(keys('\u001Bq')).toEqual(['escape', 'q']);
 		expect(keys('\u001B\r')).toEqual(['escape', 'return']);
 		expect(keys('\u001B\t')).toEqual(['escape', 'tab']);
-		expect(keys('\u001B ')).toEqual(['escape', ' ']);
+		expect(keys('\u001B\u007F')).toEqual(['escape', 'delete']);
+		expect(keys('\u001B\u0003')).toEqual(['escape', 'c-c']);
 		expect(keys('\u001B\u001B[A')).toEqual(['escape', 'up']);
 		expect(keys('\u001B[A\u001B')).toEqual(['up', 'escape']);
-		// An unfinished sequence (Ink hands it on when nothing followed): an Escape and the character.
-		expect(keys('\u001B[')).toEqual(['escape', '[']);
-		expect(keys('\u001BO')).toEqual(['escape', 'O']);
+		// Two Escapes and then a character: the Escapes stay two, the last one takes the character as Alt.
+		expect(keys('\u001B\u001B/')).toEqual(['escape', 'm-/']);
+	});
+
+	it('an Escape and a printable character in one read are Alt and that character (what terminals send for Alt+x)', () => {
+		expect(decodeKeys('\u001Bx')).toEqual([{input: 'x', ctrl: false, shift: false, meta: true}]);
+		expect(keys('\u001Bq')).toEqual(['m-q']);
+		expect(keys('\u001B/')).toEqual(['m-/']);
+		expect(keys('\u001B?')).toEqual(['m-?']);
+		expect(keys('\u001B ')).toEqual(['m- ']);
+		expect(keys('\u001BX')).toEqual(['m-X']);
+		expect(keys('\u001Bé')).toEqual(['m-é']);
+		expect(keys('\u001B\u{1F600}')).toEqual(['m-\u{1F600}']);
+		// Only the one character after the Escape: the rest of the read is keys of their own.
+		expect(keys('\u001Bsql')).toEqual(['m-s', 'q', 'l']);
+		expect(keys('a\u001Bbc')).toEqual(['a', 'm-b', 'c']);
+		expect(keys('\u001Bp\u001Bq')).toEqual(['m-p', 'm-q']);
+		// An unfinished sequence (Ink hands it on when nothing followed) is what Alt+[ and Alt+O send.
+		expect(keys('\u001B[')).toEqual(['m-[']);
+		expect(keys('\u001BO')).toEqual(['m-O']);
+		// A plain key is never Alt.
+		expect(decodeKeys('x')).toEqual([{input: 'x', ctrl: false, shift: false, meta: false}]);
 	});
 
 	it('arrows, pages, Shift-Tab, Delete, Home/End, in CSI and SS3 forms, with modifiers', () => {

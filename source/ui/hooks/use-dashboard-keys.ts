@@ -50,8 +50,10 @@ export function useDashboardKeys(actions: KeyActions, {mode, control}: {mode: 'l
 
 	useEffect(() => {
 		if (!active) return;
-		const onKey = ({input, name, ctrl, shift}: DecodedKey): void => {
+		const onKey = ({input, name, ctrl, shift, meta}: DecodedKey): void => {
 			if (ctrl && input === 'c') return actions.quit();
+			// No key of the dashboard takes Alt: Alt+x is neither Escape nor x (see key-decoder.ts), in a filter too.
+			if (meta) return;
 			if (actions.typing()) {
 				if (name === 'escape') return actions.escape();
 				if (name === 'return') return actions.enter();
