@@ -17,14 +17,11 @@
 import {DuplicateKeys} from './duplicate-keys.js';
 import {indexOfNewline, listedLineErrors, mixedLineEndings, noLines, type LineCounts} from './json-lines.js';
 import {describeByte, formatPath, type PathSegment, type SweepError} from './scan-errors.js';
-import * as codes from './scanner-codes.js';
+import {pathLevels, keyCap, duplicateLevels, duplicateKeysPerObject, hashLevels, G_VALUE, G_ARR_FIRST, G_OBJ_FIRST, G_KEY, G_COLON, G_AFTER, L_NONE, L_STR, L_ESC, L_HEX, L_UTF8, L_NUM, L_LIT, L_SKIP, L_FAILED, L_HIGH, L_HIGH_ESC, L_BOM, N_MINUS, N_ZERO, N_INT, N_DOT, N_FRAC, N_E, N_ESIGN, N_EXP, T_OBJ, T_ARR, T_STR, T_NUM, T_TRUE, T_FALSE, literals, valueStart, T_NONE, stringStop, simpleEscape, hexValue, utf8Need, utf8Low, utf8High, fnvOffset, rootHash, arrayHash, decoder, mix, hardDepthLimit, type SweepFormat} from './scanner-codes.js';
 import {restoreScanner, restoreTransfer, saveScanner, transferOf, type ScannerState, type ScannerTransfer} from './scanner-state.js';
 import {fingerprintCap, SweepStatistics, type SweepAnomalyCode} from './statistics.js';
 
 export type {SweepFormat} from './scanner-codes.js';
-type SweepFormat = codes.SweepFormat;
-// Local constants, so the hot loop reads them as such.
-const {pathLevels, keyCap, duplicateLevels, duplicateKeysPerObject, hashLevels, G_VALUE, G_ARR_FIRST, G_OBJ_FIRST, G_KEY, G_COLON, G_AFTER, L_NONE, L_STR, L_ESC, L_HEX, L_UTF8, L_NUM, L_LIT, L_SKIP, L_FAILED, L_HIGH, L_HIGH_ESC, L_BOM, N_MINUS, N_ZERO, N_INT, N_DOT, N_FRAC, N_E, N_ESIGN, N_EXP, T_OBJ, T_ARR, T_STR, T_NUM, T_TRUE, T_FALSE, literals, valueStart, T_NONE, stringStop, simpleEscape, hexValue, utf8Need, utf8Low, utf8High, fnvOffset, rootHash, arrayHash, decoder, mix, hardDepthLimit} = codes;
 
 /** The validator. Fields are public so the state can be saved; use the methods. */
 export class JsonScanner {
@@ -116,6 +113,8 @@ export class JsonScanner {
 
 	/** Structural bytes and whitespace (L_NONE), and the tokens that start and end in the buffer. */
 	#structure(buffer: Uint8Array, i: number, end: number, base: number): number {
+		// The tables the loops read, as locals: in the bundled binary a module-level table is a `var` (see scanner-codes.ts).
+		const types = valueStart;
 		while (i < end) {
 			const b = buffer[i]!;
 			if (b <= 0x20) {
@@ -204,7 +203,7 @@ export class JsonScanner {
 			}
 
 			// G_VALUE or G_ARR_FIRST: a value starts here (one call site of #value, so it is inlined once).
-			const type = valueStart[b]!;
+			const type = types[b]!;
 			if (type !== T_NONE) {
 				this.#value(type);
 				if (type === T_STR) {
@@ -280,13 +279,20 @@ export class JsonScanner {
 	 * the buffer, the byte after the string, or a byte for #stringStop (still L_STR).
 	 */
 	#stringRun(buffer: Uint8Array, i: number, end: number, base: number): number {
+		// The tables, as locals (see #structure).
+		const stops = stringStop;
+		const escapes = simpleEscape;
+		const hexes = hexValue;
+		const leads = utf8Need;
+		const lows = utf8Low;
+		const highs = utf8High;
 		while (i < end) {
 			let b = buffer[i]!;
-			if (stringStop[b] === 0) {
+			if (stops[b] === 0) {
 				i++;
 				while (i < end) {
 					b = buffer[i]!;
-					if (stringStop[b] !== 0) break;
+					if (stops[b] !== 0) break;
 					i++;
 				}
 
@@ -302,13 +308,13 @@ export class JsonScanner {
 			if (b === 0x5c) {
 				if (i + 1 < end) {
 					const e = buffer[i + 1]!;
-					if (simpleEscape[e] !== 0) {
+					if (escapes[e] !== 0) {
 						i += 2;
 						continue;
 					}
 
 					if (e === 0x75 && i + 5 < end) {
-						const unit = (hexValue[buffer[i + 2]!]! << 12) | (hexValue[buffer[i + 3]!]! << 8) | (hexValue[buffer[i + 4]!]! << 4) | hexValue[buffer[i + 5]!]!;
+						const unit = (hexes[buffer[i + 2]!]! << 12) | (hexes[buffer[i + 3]!]! << 8) | (hexes[buffer[i + 4]!]! << 4) | hexes[buffer[i + 5]!]!;
 						// Not a surrogate, four hex digits (a non-digit's value has bit 16 set).
 						if (unit < 0xd800 || (unit > 0xdfff && unit < 0x10000)) {
 							this.#hexDone(unit);
@@ -318,10 +324,10 @@ export class JsonScanner {
 					}
 				}
 			} else if (b >= 0x80) {
-				const need = utf8Need[b]!;
+				const need = leads[b]!;
 				if (need !== 0 && i + need < end) {
 					const c = buffer[i + 1]!;
-					if (c >= utf8Low[b]! && c <= utf8High[b]! && (need < 2 || (buffer[i + 2]! & 0xc0) === 0x80) && (need < 3 || (buffer[i + 3]! & 0xc0) === 0x80)) {
+					if (c >= lows[b]! && c <= highs[b]! && (need < 2 || (buffer[i + 2]! & 0xc0) === 0x80) && (need < 3 || (buffer[i + 3]! & 0xc0) === 0x80)) {
 						this.#utf8Done(b);
 						i += need + 1;
 						continue;
@@ -346,9 +352,15 @@ export class JsonScanner {
 		const scratch = level < pathLevels ? this.keys : this.keyScratch;
 		// Written in place: the level's key is not on the path while a new one is read (hasKey is 0).
 		const at = level < pathLevels ? level * keyCap : 0;
+		const stops = stringStop;
+		const escapes = simpleEscape;
+		const hexes = hexValue;
+		const leads = utf8Need;
+		const lows = utf8Low;
+		const highs = utf8High;
 		while (i < end) {
 			let b = buffer[i]!;
-			while (stringStop[b] === 0) {
+			while (stops[b] === 0) {
 				hash = Math.imul(hash ^ b, 0x01000193);
 				if (length < keyCap) scratch[at + length] = b;
 				length++;
@@ -369,9 +381,9 @@ export class JsonScanner {
 			if (b === 0x5c) {
 				if (i + 1 < end) {
 					const e = buffer[i + 1]!;
-					if (simpleEscape[e] !== 0) take = 2;
+					if (escapes[e] !== 0) take = 2;
 					else if (e === 0x75 && i + 5 < end) {
-						const unit = (hexValue[buffer[i + 2]!]! << 12) | (hexValue[buffer[i + 3]!]! << 8) | (hexValue[buffer[i + 4]!]! << 4) | hexValue[buffer[i + 5]!]!;
+						const unit = (hexes[buffer[i + 2]!]! << 12) | (hexes[buffer[i + 3]!]! << 8) | (hexes[buffer[i + 4]!]! << 4) | hexes[buffer[i + 5]!]!;
 						if (unit < 0xd800 || (unit > 0xdfff && unit < 0x10000)) {
 							this.#hexDone(unit);
 							take = 6;
@@ -379,10 +391,10 @@ export class JsonScanner {
 					}
 				}
 			} else if (b >= 0x80) {
-				const need = utf8Need[b]!;
+				const need = leads[b]!;
 				if (need !== 0 && i + need < end) {
 					const c = buffer[i + 1]!;
-					if (c >= utf8Low[b]! && c <= utf8High[b]! && (need < 2 || (buffer[i + 2]! & 0xc0) === 0x80) && (need < 3 || (buffer[i + 3]! & 0xc0) === 0x80)) {
+					if (c >= lows[b]! && c <= highs[b]! && (need < 2 || (buffer[i + 2]! & 0xc0) === 0x80) && (need < 3 || (buffer[i + 3]! & 0xc0) === 0x80)) {
 						this.#utf8Done(b);
 						take = need + 1;
 					}
