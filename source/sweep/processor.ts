@@ -157,6 +157,8 @@ export class SweepProcessor implements ChunkProcessor {
 	readonly #resumeScanner: ScannerState | undefined;
 	readonly #units = new Map<number, DocumentUnit>();
 	#control: SharedControl | undefined;
+	/** A chunk is being scanned on this thread (see #somewhere). */
+	#hereBusy = false;
 
 	/** `workers`: sweep JSON Lines chunks on these threads (they read `input.path` themselves). */
 	constructor(input: ChunkInput, size: number, options: SweepOptions, emitter?: JobEmitter, resumeFrom?: SweepState, workers?: SweepWorkers) {
@@ -186,10 +188,10 @@ export class SweepProcessor implements ChunkProcessor {
 
 	async process(chunk: Chunk, ctx: ChunkContext): Promise<ChunkResult> {
 		if (this.options.format === 'jsonl') {
-			const part =
-				this.#workers && this.#input.path
-					? await this.#workers.run({path: this.#input.path, chunk, size: this.#size, options: this.options, control: ctx.control.handle}, bytes => ctx.progress(bytes))
-					: await sweepLines(async (buffer, length, position) => this.#input.read(buffer, 0, length, position), chunk, this.#size, this.options, ctx);
+			const part = await this.#somewhere(
+				async (workers, file) => workers.run({path: file, chunk, size: this.#size, options: this.options, control: ctx.control.handle}, bytes => ctx.progress(bytes)),
+				async () => sweepLines(async (buffer, length, position) => this.#input.read(buffer, 0, length, position), chunk, this.#size, this.options, ctx),
+			);
 			this.#parts.set(chunk.id, part);
 			return {mac: 'none'};
 		}
@@ -286,8 +288,29 @@ export class SweepProcessor implements ChunkProcessor {
 		const first = chunk.id === this.#firstChunk;
 		if (!first && composer.rescans >= 2 && composer.rescans > composer.speculationsHeld) return {kind: 'none'};
 		const task = {chunk, chunkSize: this.#chunkSize(chunk), size: this.#size, options: this.options, from: first ? (this.#resumeScanner ?? ('start' as const)) : ('speculate' as const)};
-		if (this.#workers && this.#input.path) return this.#workers.runDocument({...task, path: this.#input.path, control: ctx.control.handle}, bytes => ctx.progress(bytes));
-		return scanDocumentUnit(async (buffer, length, position) => this.#input.read(buffer, 0, length, position), task, ctx.gate, bytes => ctx.progress(bytes));
+		return this.#somewhere(
+			async (workers, file) => workers.runDocument({...task, path: file, control: ctx.control.handle}, bytes => ctx.progress(bytes)),
+			async () => scanDocumentUnit(async (buffer, length, position) => this.#input.read(buffer, 0, length, position), task, ctx.gate, bytes => ctx.progress(bytes)),
+		);
+	}
+
+	/**
+	 * Run a chunk's scan on this thread when it is free, else on a worker thread: with workers this
+	 * thread is one of the jobs too (-j 2 starts one worker, not two: each costs 10-20 MiB of
+	 * memory). This thread reads a block at a time, so between blocks it still answers the workers,
+	 * the dashboard and the commits, which compose in order whichever thread scanned a chunk.
+	 */
+	async #somewhere<T>(onWorker: (workers: SweepWorkers, file: string) => Promise<T>, here: () => Promise<T>): Promise<T> {
+		const workers = this.#workers;
+		const file = this.#input.path;
+		if (!workers || !file) return here();
+		if (this.#hereBusy) return onWorker(workers, file);
+		this.#hereBusy = true;
+		try {
+			return await here();
+		} finally {
+			this.#hereBusy = false;
+		}
 	}
 
 	/**
