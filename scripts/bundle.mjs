@@ -77,6 +77,11 @@ await build({
 	entryPoints: {cli: path.join(dist, 'cli.js'), warm: path.join(dist, 'warm.js'), worker: path.join(dist, 'age/worker.js'), 'sweep-worker': path.join(dist, 'sweep/sweep-worker.js')},
 	outdir,
 	splitting: true,
+	// Bundling makes every module's top-level `const` a `var`, which V8 cannot fold into hot loops;
+	// syntax minification writes a module's leading numeric constants into the code that uses them
+	// instead (source/sweep/scanner-codes.ts is laid out for it: the sweep's scanner ran about 15%
+	// slower bundled without it). Whitespace and names stay, so stack traces stay readable.
+	minifySyntax: true,
 	plugins: [textWidth, styledChars, lazyNormalize, ...common.plugins],
 });
 

@@ -10,7 +10,6 @@ import {shellQuote} from '../shell-quote.js';
 import {sweepCheckpointPath, runSweepJob, type SweepJobResult} from '../sweep/job.js';
 import {detectFormat, looksLikeAge, sweepStream} from '../sweep/detect.js';
 import type {DecryptKey} from '../age/engine.js';
-import {readPassphrase} from './passphrase.js';
 import {formatReport, isValid, reportData} from '../sweep/report.js';
 import type {SweepOutcome} from '../sweep/processor.js';
 import type {Io} from './command.js';
@@ -122,12 +121,14 @@ ${jobFlagsHelp}
 		const age = await looksLikeAge(file);
 		if (identityFiles.length > 0 || cli.flags.passphrase || age) {
 			if (!age) throw new UsageError(`${file} is not an age file (-i and -p are for sweeping the plaintext of one)`);
-			// Loaded only for an age file: the age library and its keys took 10 MiB of every sweep's memory.
-			const [{readIdentityFiles}, {hasLockedSshIdentity, unlockSshIdentities}, {isPassphraseHeader, readStart}, {formatOfAgeName, sweepAgeFile}] = await Promise.all([
+			// Loaded only for an age file: the age library and its keys took 10 MiB of every sweep's memory
+			// (passphrase.ts too: it sets the key prompt, so it imports the keys).
+			const [{readIdentityFiles}, {hasLockedSshIdentity, unlockSshIdentities}, {isPassphraseHeader, readStart}, {formatOfAgeName, sweepAgeFile}, {readPassphrase}] = await Promise.all([
 				import('../age/keys.js'),
 				import('../age/ssh-identities.js'),
 				import('../age/header.js'),
 				import('../sweep/age-input.js'),
+				import('./passphrase.js'),
 			]);
 			const passphrase = Boolean(cli.flags.passphrase) || (identityFiles.length === 0 && isPassphraseHeader(await readStart(file, 64)));
 			if (!passphrase && identityFiles.length === 0) throw new UsageError(`${file} is an age file: give -i IDENTITY_FILE (or -p) to sweep its plaintext`);

@@ -77,9 +77,10 @@ export async function runSweepJob(options: SweepJobOptions): Promise<SweepJobRes
 	const maxDepth = (resumeFrom?.params.maxDepth as number | undefined) ?? options.maxDepth;
 	const jobs = options.jobs;
 	const chunks = chunkCount(size, chunkSize);
-	// Threads pay off with chunks to share between them; one chunk or one job stays on this thread.
+	// Threads pay off with chunks to share between them; one chunk or one job stays on this thread,
+	// which is one of the jobs when there are several (the processor scans chunks here too).
 	const parallel = jobs > 1 && chunks - (resumeFrom?.chunksDone ?? 0) > 1;
-	const workers = parallel ? new SweepWorkers(Math.min(jobs, chunks)) : undefined;
+	const workers = parallel ? new SweepWorkers(Math.min(jobs, chunks) - 1) : undefined;
 	const processor = new SweepProcessor(input, size, {format, maxDepth, ...(format === 'json' && parallel ? {parallelDocument: true} : {})}, emitter, resumeState, workers);
 	const resumeCommand = store ? resumeLine(store.path, options.resumeArgs ?? {rate: options.rate}) : '';
 	try {

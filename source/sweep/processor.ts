@@ -97,6 +97,7 @@ async function linesOfChunk(
 	if (position >= chunk.end) {
 		// The chunk holds only the middle of a line that started before it.
 		ctx.progress(chunk.size);
+		scanner.release();
 		return {counts: scanner.counts, lineErrors: [], error: null, stats: scanner.stats};
 	}
 
@@ -120,7 +121,9 @@ async function linesOfChunk(
 	}
 
 	if (position >= size) scanner.finish();
-	return {counts: scanner.counts, lineErrors: scanner.lineErrors, error: scanner.error, stats: scanner.stats};
+	const part = {counts: scanner.counts, lineErrors: scanner.lineErrors, error: scanner.error, stats: scanner.stats};
+	scanner.release();
+	return part;
 }
 
 async function readSome(read: (buffer: Uint8Array, length: number, position: number) => Promise<number>, buffer: Uint8Array, length: number, position: number): Promise<number> {
@@ -143,7 +146,7 @@ export class SweepProcessor implements ChunkProcessor {
 	/** jsonl: chunk results not yet committed, and the composition of the committed ones. */
 	readonly #parts = new Map<number, LinesPart>();
 	#lines: LinesPart = {counts: noLines(), lineErrors: [], error: null, stats: new SweepStatistics()};
-	/** The checkpoint state by committed chunk count (the last few). */
+	/** json: the checkpoint state by committed chunk count (the last few; JSON Lines makes it when asked). */
 	readonly #states = new Map<number, SweepState>();
 	/** json: scanner states of processed chunks, until they commit. */
 	readonly #pending = new Map<number, ScannerState>();
@@ -157,6 +160,8 @@ export class SweepProcessor implements ChunkProcessor {
 	readonly #resumeScanner: ScannerState | undefined;
 	readonly #units = new Map<number, DocumentUnit>();
 	#control: SharedControl | undefined;
+	/** A chunk is being scanned on this thread (see #somewhere). */
+	#hereBusy = false;
 
 	/** `workers`: sweep JSON Lines chunks on these threads (they read `input.path` themselves). */
 	constructor(input: ChunkInput, size: number, options: SweepOptions, emitter?: JobEmitter, resumeFrom?: SweepState, workers?: SweepWorkers) {
@@ -181,15 +186,15 @@ export class SweepProcessor implements ChunkProcessor {
 
 		// What was reported before the resume is not reported again.
 		for (const code of this.#stats().anomalies.keys()) this.#emitted.add(code);
-		this.#states.set(this.#committed, this.#state());
+		if (options.format === 'json') this.#states.set(this.#committed, this.#state());
 	}
 
 	async process(chunk: Chunk, ctx: ChunkContext): Promise<ChunkResult> {
 		if (this.options.format === 'jsonl') {
-			const part =
-				this.#workers && this.#input.path
-					? await this.#workers.run({path: this.#input.path, chunk, size: this.#size, options: this.options, control: ctx.control.handle}, bytes => ctx.progress(bytes))
-					: await sweepLines(async (buffer, length, position) => this.#input.read(buffer, 0, length, position), chunk, this.#size, this.options, ctx);
+			const part = await this.#somewhere(
+				async (workers, file) => workers.run({path: file, chunk, size: this.#size, options: this.options, control: ctx.control.handle}, bytes => ctx.progress(bytes)),
+				async () => sweepLines(async (buffer, length, position) => this.#input.read(buffer, 0, length, position), chunk, this.#size, this.options, ctx),
+			);
 			this.#parts.set(chunk.id, part);
 			return {mac: 'none'};
 		}
@@ -247,15 +252,24 @@ export class SweepProcessor implements ChunkProcessor {
 		}
 
 		this.#committed = chunk.id + 1;
-		const state = this.#state(this.#pending.get(chunk.id));
-		this.#pending.delete(chunk.id);
-		this.#states.set(this.#committed, state);
-		for (const count of this.#states.keys()) if (count < this.#committed - 2) this.#states.delete(count);
+		if (this.options.format === 'json') {
+			const state = this.#state(this.#pending.get(chunk.id));
+			this.#pending.delete(chunk.id);
+			this.#states.set(this.#committed, state);
+			for (const count of this.#states.keys()) if (count < this.#committed - 2) this.#states.delete(count);
+		}
+
 		this.#report(chunk.id);
 	}
 
-	/** The checkpoint params for `chunksDone` committed chunks. */
+	/**
+	 * The checkpoint params for `chunksDone` committed chunks. JSON Lines: made when asked, from the
+	 * composition (the job asks for the chunks committed so far, at most every 200 ms); one made at
+	 * every commit was most of what a sweep kept alive across collections, which grows V8's young
+	 * generation. JSON: the scanner may have read on past the committed chunks, so their states are kept.
+	 */
 	checkpointParams(chunksDone: number): Record<string, unknown> {
+		if (this.options.format === 'jsonl') return chunksDone === this.#committed ? {state: this.#state()} : {};
 		const state = this.#states.get(chunksDone);
 		return state ? {state} : {};
 	}
@@ -286,8 +300,29 @@ export class SweepProcessor implements ChunkProcessor {
 		const first = chunk.id === this.#firstChunk;
 		if (!first && composer.rescans >= 2 && composer.rescans > composer.speculationsHeld) return {kind: 'none'};
 		const task = {chunk, chunkSize: this.#chunkSize(chunk), size: this.#size, options: this.options, from: first ? (this.#resumeScanner ?? ('start' as const)) : ('speculate' as const)};
-		if (this.#workers && this.#input.path) return this.#workers.runDocument({...task, path: this.#input.path, control: ctx.control.handle}, bytes => ctx.progress(bytes));
-		return scanDocumentUnit(async (buffer, length, position) => this.#input.read(buffer, 0, length, position), task, ctx.gate, bytes => ctx.progress(bytes));
+		return this.#somewhere(
+			async (workers, file) => workers.runDocument({...task, path: file, control: ctx.control.handle}, bytes => ctx.progress(bytes)),
+			async () => scanDocumentUnit(async (buffer, length, position) => this.#input.read(buffer, 0, length, position), task, ctx.gate, bytes => ctx.progress(bytes)),
+		);
+	}
+
+	/**
+	 * Run a chunk's scan on this thread when it is free, else on a worker thread: with workers this
+	 * thread is one of the jobs too (-j 2 starts one worker, not two: each costs 10-20 MiB of
+	 * memory). This thread reads a block at a time, so between blocks it still answers the workers,
+	 * the dashboard and the commits, which compose in order whichever thread scanned a chunk.
+	 */
+	async #somewhere<T>(onWorker: (workers: SweepWorkers, file: string) => Promise<T>, here: () => Promise<T>): Promise<T> {
+		const workers = this.#workers;
+		const file = this.#input.path;
+		if (!workers || !file) return here();
+		if (this.#hereBusy) return onWorker(workers, file);
+		this.#hereBusy = true;
+		try {
+			return await here();
+		} finally {
+			this.#hereBusy = false;
+		}
 	}
 
 	/**
@@ -336,6 +371,8 @@ export class SweepProcessor implements ChunkProcessor {
 		// Anomalies keep their first occurrence's line, in the whole file's numbering.
 		for (const record of part.stats.anomalies.values()) record.line += before;
 		lines.stats.merge(part.stats);
+		// A worker's part was rebuilt here with tables of its own; they go to the next chunk's.
+		part.stats.releaseScanTables();
 		// Where endings first mix is known only with the whole prefix in hand.
 		if (counts.crlf > 0 && counts.lf > 0) mixedLineEndings(lines.stats, counts);
 		else lines.stats.anomalies.delete('json-mixed-line-endings');

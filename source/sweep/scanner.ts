@@ -17,14 +17,16 @@
 import {DuplicateKeys} from './duplicate-keys.js';
 import {indexOfNewline, listedLineErrors, mixedLineEndings, noLines, type LineCounts} from './json-lines.js';
 import {describeByte, formatPath, type PathSegment, type SweepError} from './scan-errors.js';
-import * as codes from './scanner-codes.js';
+import {pathLevels, keyCap, duplicateLevels, duplicateKeysPerObject, hashLevels, G_VALUE, G_ARR_FIRST, G_OBJ_FIRST, G_KEY, G_COLON, G_AFTER, L_NONE, L_STR, L_ESC, L_HEX, L_UTF8, L_NUM, L_LIT, L_SKIP, L_FAILED, L_HIGH, L_HIGH_ESC, L_BOM, N_MINUS, N_ZERO, N_INT, N_DOT, N_FRAC, N_E, N_ESIGN, N_EXP, T_OBJ, T_ARR, T_STR, T_NUM, T_TRUE, T_FALSE, literals, valueStart, T_NONE, stringStop, simpleEscape, hexValue, utf8Need, utf8Low, utf8High, fnvOffset, rootHash, arrayHash, decoder, mix, hardDepthLimit, type SweepFormat} from './scanner-codes.js';
 import {restoreScanner, restoreTransfer, saveScanner, transferOf, type ScannerState, type ScannerTransfer} from './scanner-state.js';
 import {fingerprintCap, SweepStatistics, type SweepAnomalyCode} from './statistics.js';
+import {giveTable, releasedTable, takeTable} from './tables.js';
 
 export type {SweepFormat} from './scanner-codes.js';
-type SweepFormat = codes.SweepFormat;
-// Local constants, so the hot loop reads them as such.
-const {pathLevels, keyCap, duplicateLevels, duplicateKeysPerObject, hashLevels, G_VALUE, G_ARR_FIRST, G_OBJ_FIRST, G_KEY, G_COLON, G_AFTER, L_NONE, L_STR, L_ESC, L_HEX, L_UTF8, L_NUM, L_LIT, L_SKIP, L_FAILED, L_HIGH, L_HIGH_ESC, L_BOM, N_MINUS, N_ZERO, N_INT, N_DOT, N_FRAC, N_E, N_ESIGN, N_EXP, T_OBJ, T_ARR, T_STR, T_NUM, T_TRUE, T_FALSE, literals, valueStart, T_NONE, stringStop, simpleEscape, hexValue, utf8Need, utf8Low, utf8High, fnvOffset, rootHash, arrayHash, decoder, mix, hardDepthLimit} = codes;
+
+/** Fingerprint paths by id, for this thread's scanners (see #fingerprintPath). */
+const knownPaths = new Map<number, string>();
+const knownPathsKept = 4 * fingerprintCap;
 
 /** The validator. Fields are public so the state can be saved; use the methods. */
 export class JsonScanner {
@@ -36,6 +38,12 @@ export class JsonScanner {
 	stats = new SweepStatistics();
 	/** Absolute offset of the next byte. */
 	offset = 0;
+	/**
+	 * Absolute offset of index 0 of the buffer being scanned. Positions go between the methods as
+	 * indices in the buffer, small integers: past 2 GiB an absolute one is a heap number, and was
+	 * allocated at every call it was passed to (a new-space collection every few records).
+	 */
+	base = 0;
 	line = 1;
 	lineStart = 0;
 	g = G_VALUE;
@@ -50,8 +58,8 @@ export class JsonScanner {
 	 */
 	readonly keys = new Uint8Array(pathLevels * keyCap);
 	readonly keyLengths = new Int32Array(pathLevels);
-	readonly keyHashes = new Int32Array(hashLevels);
-	readonly pathHashes = new Int32Array(hashLevels);
+	keyHashes = takeTable(hashLevels);
+	pathHashes = takeTable(hashLevels);
 	readonly duplicates = new DuplicateKeys(duplicateLevels, duplicateKeysPerObject);
 	tokenStart = 0;
 	isKey = false;
@@ -87,6 +95,7 @@ export class JsonScanner {
 		this.maxDepth = options.maxDepth ?? 512;
 		this.hugeToken = options.hugeToken ?? 0x1000000;
 		this.offset = options.offset ?? 0;
+		this.base = this.offset;
 		this.lineStart = this.offset;
 	}
 
@@ -98,24 +107,28 @@ export class JsonScanner {
 	/** Read `buffer[start, end)`, the next bytes of the input. */
 	scan(buffer: Uint8Array, start = 0, end = buffer.length): void {
 		const base = this.offset - start;
+		this.base = base;
 		let i = start;
 		// Each step runs until the state needs another step: structure and whole tokens go by in the
 		// fast steps; the byte-at-a-time states are for what they leave (escapes and UTF-8 cut by the
 		// end of a buffer, surrogates, errors) and give the same result as if every byte went there.
 		while (i < end) {
 			const lex = this.lex;
-			if (lex === L_NONE) i = this.#structure(buffer, i, end, base);
-			else if (lex === L_STR) i = this.isKey ? this.#keyRun(buffer, i, end, base) : this.#stringRun(buffer, i, end, base);
-			else if (lex === L_NUM) i = this.#numberRun(buffer, i, end, base);
+			if (lex === L_NONE) i = this.#structure(buffer, i, end);
+			else if (lex === L_STR) i = this.isKey ? this.#keyRun(buffer, i, end) : this.#stringRun(buffer, i, end);
+			else if (lex === L_NUM) i = this.#numberRun(buffer, i, end);
 			else if (lex === L_FAILED) break;
-			else i = this.#inToken(buffer, i, end, base);
+			else i = this.#inToken(buffer, i, end);
 		}
 
 		this.offset = base + end;
 	}
 
 	/** Structural bytes and whitespace (L_NONE), and the tokens that start and end in the buffer. */
-	#structure(buffer: Uint8Array, i: number, end: number, base: number): number {
+	#structure(buffer: Uint8Array, i: number, end: number): number {
+		const base = this.base;
+		// The tables the loops read, as locals: in the bundled binary a module-level table is a `var` (see scanner-codes.ts).
+		const types = valueStart;
 		while (i < end) {
 			const b = buffer[i]!;
 			if (b <= 0x20) {
@@ -125,7 +138,7 @@ export class JsonScanner {
 				}
 
 				if (b === 0x0a) {
-					if (this.jsonl) this.#endLine(base + i, this.lastCr === base + i - 1);
+					if (this.jsonl) this.#endLine(i, this.lastCr === base + i - 1);
 					else {
 						this.line++;
 						this.lineStart = base + i + 1;
@@ -187,7 +200,7 @@ export class JsonScanner {
 					this.keyHash = fnvOffset;
 					this.keyLength = 0;
 					this.tokenStart = base + i;
-					i = this.#keyRun(buffer, i + 1, end, base);
+					i = this.#keyRun(buffer, i + 1, end);
 					if (this.lex !== L_NONE) return i;
 					continue;
 				}
@@ -204,14 +217,14 @@ export class JsonScanner {
 			}
 
 			// G_VALUE or G_ARR_FIRST: a value starts here (one call site of #value, so it is inlined once).
-			const type = valueStart[b]!;
+			const type = types[b]!;
 			if (type !== T_NONE) {
 				this.#value(type);
 				if (type === T_STR) {
 					this.lex = L_STR;
 					this.isKey = false;
 					this.tokenStart = base + i;
-					i = this.#stringRun(buffer, i + 1, end, base);
+					i = this.#stringRun(buffer, i + 1, end);
 					if (this.lex !== L_NONE) return i;
 					continue;
 				}
@@ -220,13 +233,13 @@ export class JsonScanner {
 					this.lex = L_NUM;
 					this.numState = b === 0x2d ? N_MINUS : b === 0x30 ? N_ZERO : N_INT;
 					this.tokenStart = base + i;
-					i = this.#numberRun(buffer, i + 1, end, base);
+					i = this.#numberRun(buffer, i + 1, end);
 					if (this.lex !== L_NONE) return i;
 					continue;
 				}
 
 				if (type <= T_ARR) {
-					if (!this.#open(type, base + i)) return i;
+					if (!this.#open(type, i)) return i;
 					i++;
 					continue;
 				}
@@ -279,14 +292,21 @@ export class JsonScanner {
 	 * whole in the buffer, to the closing quote (then L_NONE). Returns where it stopped: the end of
 	 * the buffer, the byte after the string, or a byte for #stringStop (still L_STR).
 	 */
-	#stringRun(buffer: Uint8Array, i: number, end: number, base: number): number {
+	#stringRun(buffer: Uint8Array, i: number, end: number): number {
+		// The tables, as locals (see #structure).
+		const stops = stringStop;
+		const escapes = simpleEscape;
+		const hexes = hexValue;
+		const leads = utf8Need;
+		const lows = utf8Low;
+		const highs = utf8High;
 		while (i < end) {
 			let b = buffer[i]!;
-			if (stringStop[b] === 0) {
+			if (stops[b] === 0) {
 				i++;
 				while (i < end) {
 					b = buffer[i]!;
-					if (stringStop[b] !== 0) break;
+					if (stops[b] !== 0) break;
 					i++;
 				}
 
@@ -295,20 +315,20 @@ export class JsonScanner {
 
 			if (b === 0x22) {
 				this.lex = L_NONE;
-				this.#stringValueEnd(base + i + 1);
+				this.#stringValueEnd(i + 1);
 				return i + 1;
 			}
 
 			if (b === 0x5c) {
 				if (i + 1 < end) {
 					const e = buffer[i + 1]!;
-					if (simpleEscape[e] !== 0) {
+					if (escapes[e] !== 0) {
 						i += 2;
 						continue;
 					}
 
 					if (e === 0x75 && i + 5 < end) {
-						const unit = (hexValue[buffer[i + 2]!]! << 12) | (hexValue[buffer[i + 3]!]! << 8) | (hexValue[buffer[i + 4]!]! << 4) | hexValue[buffer[i + 5]!]!;
+						const unit = (hexes[buffer[i + 2]!]! << 12) | (hexes[buffer[i + 3]!]! << 8) | (hexes[buffer[i + 4]!]! << 4) | hexes[buffer[i + 5]!]!;
 						// Not a surrogate, four hex digits (a non-digit's value has bit 16 set).
 						if (unit < 0xd800 || (unit > 0xdfff && unit < 0x10000)) {
 							this.#hexDone(unit);
@@ -318,10 +338,10 @@ export class JsonScanner {
 					}
 				}
 			} else if (b >= 0x80) {
-				const need = utf8Need[b]!;
+				const need = leads[b]!;
 				if (need !== 0 && i + need < end) {
 					const c = buffer[i + 1]!;
-					if (c >= utf8Low[b]! && c <= utf8High[b]! && (need < 2 || (buffer[i + 2]! & 0xc0) === 0x80) && (need < 3 || (buffer[i + 3]! & 0xc0) === 0x80)) {
+					if (c >= lows[b]! && c <= highs[b]! && (need < 2 || (buffer[i + 2]! & 0xc0) === 0x80) && (need < 3 || (buffer[i + 3]! & 0xc0) === 0x80)) {
 						this.#utf8Done(b);
 						i += need + 1;
 						continue;
@@ -330,7 +350,7 @@ export class JsonScanner {
 			}
 
 			// The byte-at-a-time path.
-			const consumed = this.#stringStop(b, base + i);
+			const consumed = this.#stringStop(b, i);
 			if (consumed) i++;
 			return i;
 		}
@@ -339,16 +359,22 @@ export class JsonScanner {
 	}
 
 	/** #stringRun for a key: its bytes are hashed, and the first keyCap kept. */
-	#keyRun(buffer: Uint8Array, i: number, end: number, base: number): number {
+	#keyRun(buffer: Uint8Array, i: number, end: number): number {
 		let hash = this.keyHash;
 		let length = this.keyLength;
 		const level = this.depth - 1;
 		const scratch = level < pathLevels ? this.keys : this.keyScratch;
 		// Written in place: the level's key is not on the path while a new one is read (hasKey is 0).
 		const at = level < pathLevels ? level * keyCap : 0;
+		const stops = stringStop;
+		const escapes = simpleEscape;
+		const hexes = hexValue;
+		const leads = utf8Need;
+		const lows = utf8Low;
+		const highs = utf8High;
 		while (i < end) {
 			let b = buffer[i]!;
-			while (stringStop[b] === 0) {
+			while (stops[b] === 0) {
 				hash = Math.imul(hash ^ b, 0x01000193);
 				if (length < keyCap) scratch[at + length] = b;
 				length++;
@@ -361,7 +387,7 @@ export class JsonScanner {
 				this.keyHash = hash;
 				this.keyLength = length;
 				this.lex = L_NONE;
-				this.#keyEnd(base + i + 1);
+				this.#keyEnd(i + 1);
 				return i + 1;
 			}
 
@@ -369,9 +395,9 @@ export class JsonScanner {
 			if (b === 0x5c) {
 				if (i + 1 < end) {
 					const e = buffer[i + 1]!;
-					if (simpleEscape[e] !== 0) take = 2;
+					if (escapes[e] !== 0) take = 2;
 					else if (e === 0x75 && i + 5 < end) {
-						const unit = (hexValue[buffer[i + 2]!]! << 12) | (hexValue[buffer[i + 3]!]! << 8) | (hexValue[buffer[i + 4]!]! << 4) | hexValue[buffer[i + 5]!]!;
+						const unit = (hexes[buffer[i + 2]!]! << 12) | (hexes[buffer[i + 3]!]! << 8) | (hexes[buffer[i + 4]!]! << 4) | hexes[buffer[i + 5]!]!;
 						if (unit < 0xd800 || (unit > 0xdfff && unit < 0x10000)) {
 							this.#hexDone(unit);
 							take = 6;
@@ -379,10 +405,10 @@ export class JsonScanner {
 					}
 				}
 			} else if (b >= 0x80) {
-				const need = utf8Need[b]!;
+				const need = leads[b]!;
 				if (need !== 0 && i + need < end) {
 					const c = buffer[i + 1]!;
-					if (c >= utf8Low[b]! && c <= utf8High[b]! && (need < 2 || (buffer[i + 2]! & 0xc0) === 0x80) && (need < 3 || (buffer[i + 3]! & 0xc0) === 0x80)) {
+					if (c >= lows[b]! && c <= highs[b]! && (need < 2 || (buffer[i + 2]! & 0xc0) === 0x80) && (need < 3 || (buffer[i + 3]! & 0xc0) === 0x80)) {
 						this.#utf8Done(b);
 						take = need + 1;
 					}
@@ -392,7 +418,7 @@ export class JsonScanner {
 			if (take === 0) {
 				this.keyHash = hash;
 				this.keyLength = length;
-				if (this.#stringStop(b, base + i)) i++;
+				if (this.#stringStop(b, i)) i++;
 				return i;
 			}
 
@@ -409,14 +435,16 @@ export class JsonScanner {
 		return i;
 	}
 
-	/** A stop byte `b` of a string at `at`, one at a time: true when it was consumed. */
-	#stringStop(b: number, at: number): boolean {
+	/** A stop byte `b` of a string at index `index`, one at a time: true when it was consumed. */
+	#stringStop(b: number, index: number): boolean {
 		if (b === 0x22) {
 			this.lex = L_NONE;
-			if (this.isKey) this.#keyEnd(at + 1);
-			else this.#stringValueEnd(at + 1);
+			if (this.isKey) this.#keyEnd(index + 1);
+			else this.#stringValueEnd(index + 1);
 			return true;
 		}
+
+		const at = this.base + index;
 
 		if (this.isKey) this.#keyByte(b);
 		if (b === 0x5c) {
@@ -462,7 +490,8 @@ export class JsonScanner {
 	}
 
 	/** A number's bytes (L_NUM): to the byte after it (then L_NONE, that byte not read), the end of the buffer or an error. */
-	#numberRun(buffer: Uint8Array, i: number, end: number, base: number): number {
+	#numberRun(buffer: Uint8Array, i: number, end: number): number {
+		const base = this.base;
 		let state = this.numState;
 		while (i < end) {
 			const b = buffer[i]!;
@@ -486,7 +515,7 @@ export class JsonScanner {
 			else {
 				// Anything else ends the number; it is reread as structure.
 				this.numState = state;
-				this.#numberEnd(base + i, b);
+				this.#numberEnd(i, b);
 				return i;
 			}
 
@@ -498,7 +527,8 @@ export class JsonScanner {
 	}
 
 	/** The byte-at-a-time states inside a token (escapes, \u digits, surrogates, UTF-8, literals), a bad line's rest and the BOM. */
-	#inToken(buffer: Uint8Array, i: number, end: number, base: number): number {
+	#inToken(buffer: Uint8Array, i: number, end: number): number {
+		const base = this.base;
 		const b = buffer[i]!;
 		switch (this.lex) {
 			case L_UTF8: {
@@ -635,7 +665,7 @@ export class JsonScanner {
 	finish(): void {
 		const at = this.offset;
 		if (this.lex === L_FAILED) return;
-		if (this.lex === L_NUM) this.#numberEnd(at, -1);
+		if (this.lex === L_NUM) this.#numberEnd(at - this.base, -1);
 		if (this.lex === L_FAILED) return;
 		if (this.lex === L_HIGH) {
 			this.#loneSurrogate(at);
@@ -647,11 +677,11 @@ export class JsonScanner {
 				this.lex = L_NONE;
 				this.g = G_VALUE;
 				this.depth = 0;
-				this.#endLine(at, false, true);
+				this.#endLine(at - this.base, false, true);
 			} else if (this.lex === L_NONE && this.g === G_VALUE && this.depth === 0 && !this.lineHadValue) {
 				// A final newline (or an empty file): no line left.
-				if (at > this.lineStart) this.#endLine(at, false, true);
-			} else this.#endLine(at, false, true);
+				if (at > this.lineStart) this.#endLine(at - this.base, false, true);
+			} else this.#endLine(at - this.base, false, true);
 			return;
 		}
 
@@ -751,13 +781,13 @@ export class JsonScanner {
 		const entry = stats.fingerprint.get(id);
 		if (entry) {
 			if (entry.path === undefined) {
-				const path = this.#fingerprintPath();
+				const path = this.#fingerprintPath(id);
 				if (path !== undefined) entry.path = path;
 			}
 
 			if (entry.path !== undefined) settled[slot] = id + 1;
 		} else if (stats.fingerprint.size < fingerprintCap) {
-			const path = this.#fingerprintPath();
+			const path = this.#fingerprintPath(id);
 			stats.fingerprint.set(id, path === undefined ? {id, type: fingerprintType} : {id, type: fingerprintType, path});
 			if (path !== undefined) settled[slot] = id + 1;
 		} else {
@@ -766,8 +796,22 @@ export class JsonScanner {
 		}
 	}
 
-	/** `$.users[].email` for the value about to start, or undefined when a key is unknown. */
-	#fingerprintPath(): string | undefined {
+	/**
+	 * `$.users[].email` for the value about to start (fingerprint `id`), or undefined when a key is
+	 * unknown. Each chunk's scanner meets the same paths again: they are kept by id for this thread
+	 * (building one was a third of what a sweep allocated). A path kept is one an earlier chunk of
+	 * this thread found for the id, whose own entry comes first when chunks compose, so the report
+	 * is the same.
+	 */
+	#fingerprintPath(id: number): string | undefined {
+		const known = knownPaths.get(id);
+		if (known !== undefined) return known;
+		const path = this.#buildPath();
+		if (path !== undefined && knownPaths.size < knownPathsKept) knownPaths.set(id, path);
+		return path;
+	}
+
+	#buildPath(): string | undefined {
 		let text = '$';
 		const depth = Math.min(this.depth, pathLevels);
 		for (let level = 0; level < depth; level++) {
@@ -789,10 +833,11 @@ export class JsonScanner {
 		return length > keyCap ? `${text}…` : text;
 	}
 
-	#open(type: number, offset: number): boolean {
+	/** A container of `type` opens at index `index`. */
+	#open(type: number, index: number): boolean {
 		const depth = this.depth;
 		if (depth >= hardDepthLimit) {
-			this.#fail(offset, `at most ${hardDepthLimit} levels of nesting (cage's limit)`, describeByte(type === T_OBJ ? 0x7b : 0x5b), 'json-deep-nesting');
+			this.#fail(this.base + index, `at most ${hardDepthLimit} levels of nesting (cage's limit)`, describeByte(type === T_OBJ ? 0x7b : 0x5b), 'json-deep-nesting');
 			return false;
 		}
 
@@ -807,7 +852,7 @@ export class JsonScanner {
 		if (this.depth > this.stats.maxDepth) {
 			this.stats.maxDepth = this.depth;
 			if (this.depth === this.maxDepth + 1) {
-				this.stats.anomaly('json-deep-nesting', offset, this.line, `nesting deeper than ${this.maxDepth} levels (--max-depth)`);
+				this.stats.anomaly('json-deep-nesting', this.base + index, this.line, `nesting deeper than ${this.maxDepth} levels (--max-depth)`);
 			}
 		}
 
@@ -832,11 +877,12 @@ export class JsonScanner {
 		this.g = G_AFTER;
 	}
 
-	#stringValueEnd(end: number): void {
+	/** A string value ended before index `index`. */
+	#stringValueEnd(index: number): void {
 		const start = this.tokenStart;
-		const bytes = end - start;
+		const bytes = this.base + index - start;
 		if (bytes > this.hugeToken) this.#hugeToken(bytes);
-		this.stats.token(T_STR, bytes, start);
+		if (this.stats.token(T_STR, bytes)) this.stats.largestAt(T_STR, bytes, start);
 		this.g = G_AFTER;
 	}
 
@@ -844,9 +890,9 @@ export class JsonScanner {
 		this.stats.anomaly('json-huge-token', this.tokenStart, this.line, `a ${this.isKey ? 'key' : 'string'} of ${bytes} bytes (more than ${this.hugeToken})`);
 	}
 
-	/** A key ended (its bytes are in place, see #keyRun): duplicates, the path, the sketch. */
-	#keyEnd(end: number): void {
-		const bytes = end - this.tokenStart;
+	/** A key ended before index `index` (its bytes are in place, see #keyRun): duplicates, the path, the sketch. */
+	#keyEnd(index: number): void {
+		const bytes = this.base + index - this.tokenStart;
 		if (bytes > this.hugeToken) this.#hugeToken(bytes);
 		const stats = this.stats;
 		stats.keys++;
@@ -868,13 +914,14 @@ export class JsonScanner {
 		this.g = G_COLON;
 	}
 
-	/** The number ends before `b` (-1: the input ended); false when it was incomplete. */
-	#numberEnd(at: number, b: number): boolean {
-		
+	/** The number ends at index `index`, before `b` (-1: the input ended); false when it was incomplete. */
+	#numberEnd(index: number, b: number): boolean {
+		const at = this.base + index;
 		const state = this.numState;
 		if (state === N_ZERO || state === N_INT || state === N_FRAC || state === N_EXP) {
 			this.lex = L_NONE;
-			this.stats.token(T_NUM, at - this.tokenStart, this.tokenStart);
+			const bytes = at - this.tokenStart;
+			if (this.stats.token(T_NUM, bytes)) this.stats.largestAt(T_NUM, bytes, this.tokenStart);
 			this.#valueEnd();
 			return true;
 		}
@@ -931,8 +978,9 @@ export class JsonScanner {
 	/** jsonl: whether the current line already counted as bad. */
 	lineBad = false;
 
-	/** jsonl: a line ends at `at` (a newline there, or the end of the input). */
-	#endLine(at: number, crlf: boolean, atEnd = false): void {
+	/** jsonl: a line ends at index `index` (a newline there, or the end of the input). */
+	#endLine(index: number, crlf: boolean, atEnd = false): void {
+		const at = this.base + index;
 		if (!this.lineBad) {
 			if (this.lex !== L_NONE || this.depth > 0 || (this.lineHadValue && this.g !== G_AFTER)) {
 				const error: SweepError = {
@@ -975,6 +1023,18 @@ export class JsonScanner {
 		this.depth = 0;
 		this.lineHadValue = false;
 		this.lineBad = false;
+	}
+
+	/**
+	 * The scan is over and its results taken (a JSON Lines chunk's): its tables go to the next
+	 * scanner of this thread (tables.ts). This scanner must not be used again; its statistics,
+	 * counts and errors stay valid.
+	 */
+	release(): void {
+		giveTable(this.keyHashes);
+		giveTable(this.pathHashes);
+		this.keyHashes = this.pathHashes = releasedTable;
+		this.stats.releaseScanTables();
 	}
 
 	/** The state, for a checkpoint: no key names or string contents. */

@@ -5,6 +5,8 @@
  * Summaries merge (Agarwal et al., "Mergeable summaries"), which is how chunks combine.
  */
 
+import {giveTable, releasedTable, takeTable} from './tables.js';
+
 /** One counted key; `name` is known only while this process saw the key (never checkpointed). */
 export type SketchEntry = {hash: number; count: number; name?: string};
 
@@ -24,7 +26,7 @@ export class FrequencySketch {
 	readonly capacity: number;
 	readonly #entries = new Map<number, SketchEntry>();
 	/** A direct-mapped cache in front of the map (hash + 1 by slot, and the entry): most keys repeat. */
-	readonly #cacheKeys = new Int32Array(cacheSlots);
+	#cacheKeys = takeTable(cacheSlots);
 	readonly #cacheEntries = new Array<SketchEntry | undefined>(cacheSlots);
 	/** The most any count is under its true value. */
 	decrements = 0;
@@ -76,6 +78,16 @@ export class FrequencySketch {
 				if (this.#cacheKeys[key & (cacheSlots - 1)] === key + 1) this.#cacheKeys[key & (cacheSlots - 1)] = 0;
 			}
 		}
+	}
+
+	/**
+	 * Nothing is added any more (a chunk's summary, once composed): the cache goes back to the
+	 * thread's tables. Adding after it stays correct, without the cache.
+	 */
+	releaseCache(): void {
+		giveTable(this.#cacheKeys);
+		this.#cacheKeys = releasedTable;
+		this.#cacheEntries.fill(undefined);
 	}
 
 	/** Fold another summary (of the bytes after this one's) into this one. */

@@ -6,6 +6,7 @@
  */
 import {sweepAnomalyCodes} from '../chunker/events.js';
 import {FrequencySketch, type SketchState} from './sketch.js';
+import {giveTable, releasedTable, takeTable} from './tables.js';
 
 /** Value types, as the scanner numbers them. */
 export const valueTypes = ['object', 'array', 'string', 'number', 'true', 'false', 'null'] as const;
@@ -91,10 +92,21 @@ export class SweepStatistics {
 	 * Fingerprint ids (+ 1, by id mod its length) with nothing left to learn: present with a path,
 	 * or absent while the fingerprint is full (it never shrinks). The scanner skips the map for them.
 	 */
-	readonly fingerprintSettled = new Int32Array(4096);
+	fingerprintSettled = takeTable(4096);
 	fingerprintFull = false;
 	readonly anomalies = new Map<SweepAnomalyCode, AnomalyRecord>();
 	sketch = new FrequencySketch();
+
+	/**
+	 * No scan adds to these any more (a chunk's, once composed): the scan's tables go back to the
+	 * thread's (tables.ts). They can still be merged, saved and reported; a scan into them would
+	 * stay correct, only slower.
+	 */
+	releaseScanTables(): void {
+		giveTable(this.fingerprintSettled);
+		this.fingerprintSettled = releasedTable;
+		this.sketch.releaseCache();
+	}
 
 	/** Count an anomaly; the first occurrence keeps its place and message. */
 	anomaly(code: SweepAnomalyCode, offset: number, line: number, message: string): void {
@@ -103,10 +115,15 @@ export class SweepStatistics {
 		else this.anomalies.set(code, {code, count: 1, offset, line, message});
 	}
 
-	/** A string or number token ended: lengths and the largest token. */
-	token(type: 2 | 3, bytes: number, offset: number): void {
+	/** A string or number token of `bytes` ended: its length is counted; true when it is the largest so far (see largestAt). */
+	token(type: 2 | 3, bytes: number): boolean {
 		(type === 2 ? this.stringLengths : this.numberLengths)[lengthBucket(bytes)]!++;
-		if (!this.largest || bytes > this.largest.bytes) this.largest = {bytes, offset, type: valueTypes[type]!};
+		return !this.largest || bytes > this.largest.bytes;
+	}
+
+	/** The largest token so far is of `type` and `bytes` at `offset` (the offset, past 2 GiB a heap number, is passed only then). */
+	largestAt(type: 2 | 3, bytes: number, offset: number): void {
+		this.largest = {bytes, offset, type: valueTypes[type]!};
 	}
 
 	/** Fold the statistics of the bytes that follow into these. */

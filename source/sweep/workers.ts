@@ -1,6 +1,8 @@
 /**
- * The worker threads of a JSON Lines sweep: one task is one chunk (sweep-worker.ts). Started only
- * when a job has several chunks and several jobs; stopped when the job ends.
+ * The worker threads of a sweep: one task is one chunk of JSON Lines or one unit of a JSON
+ * document (sweep-worker.ts). Started only when a job has several chunks and several jobs, one
+ * fewer than the jobs (the main thread scans chunks too, see SweepProcessor); stopped when the job
+ * ends.
  */
 import fs from 'node:fs';
 import {fileURLToPath} from 'node:url';

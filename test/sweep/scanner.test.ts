@@ -404,3 +404,36 @@ describe('properties', () => {
 		);
 	});
 });
+
+describe('past 2 GiB', () => {
+	// Records like an export's: keys, strings, numbers, nesting, lines.
+	const record = (i: number) => JSON.stringify({id: i, name: `user ${i}`, score: i / 7, tags: ['a', 'b'], address: {zip: String(10_000 + i), geo: [i % 180, -(i % 90)]}});
+	const lines = encoder.encode(Array.from({length: 20_000}, (_, i) => record(i)).join('\n') + '\n');
+
+	function scanAt(offset: number, times: number): JsonScanner {
+		const scanner = new JsonScanner({format: 'jsonl', offset});
+		for (let time = 0; time < times; time++) scanner.scan(lines);
+		scanner.finish();
+		return scanner;
+	}
+
+	// Positions pass between the scanner's methods as buffer indices; offsets past 2^31 must
+	// still come out exact in errors and in the largest token's place.
+	test('offsets beyond 2^31 are reported exactly', () => {
+		const base = 3_000_000_000;
+		const bad = encoder.encode('{"a": 1}\n{"a": tru}\n');
+		const scanner = new JsonScanner({format: 'jsonl', offset: base});
+		scanner.scan(bad);
+		scanner.finish();
+		expect(scanner.error).toMatchObject({offset: base + 9 + 9, line: 2, column: 10});
+		expect(scanner.counts).toMatchObject({records: 1, bad: 1});
+		const low = scanAt(0, 3);
+		const high = scanAt(base, 3);
+		expect(high.counts.records).toBe(60_000);
+		expect(high.counts.records).toBe(low.counts.records);
+		const {largest, ...rest} = high.stats.toState();
+		const {largest: lowLargest, ...lowRest} = low.stats.toState();
+		expect(rest).toEqual(lowRest);
+		expect(largest).toEqual({...lowLargest, offset: lowLargest!.offset + base});
+	});
+});
