@@ -92,10 +92,20 @@ try {
 	// The floor: node and its cipher alone over the same bytes on every core (scripts/floors.mjs read),
 	// with the allocator setting cage's launcher uses.
 	const floorEnv = {MALLOC_TRIM_THRESHOLD_: '268435456'};
-	const {age, cage, floor} = await alternating({
+	// The tag floor: the same reads with each tag computed by libsodium, nothing decrypted, which is
+	// what cage verify does where sodium-native loads. Start-up: node alone, and cage verify of a
+	// one-block file (the CLI, the identity, the header, no workers).
+	const tiny = path.join(dir, 'tiny.age');
+	fs.writeFileSync(path.join(dir, 'tiny.bin'), 'tiny');
+	execFileSync('age', ['-r', recipient, '-o', tiny, path.join(dir, 'tiny.bin')]);
+	const floorArgs = mode => ['env', [...Object.entries(floorEnv).map(([name, value]) => `${name}=${value}`), process.execPath, path.join(root, 'scripts', 'floors.mjs'), mode, file]];
+	const {age, cage, floor, tags, node, start: small} = await alternating({
 		age: ['age', ['-d', '-i', key, '-o', '/dev/null', file]],
 		cage: [cli, ['verify', file, '-i', key, '--progress', 'none', '--no-audit']],
-		floor: ['env', [...Object.entries(floorEnv).map(([name, value]) => `${name}=${value}`), process.execPath, path.join(root, 'scripts', 'floors.mjs'), 'read', file]],
+		floor: floorArgs('read'),
+		tags: floorArgs('tags'),
+		node: [process.execPath, ['-e', '0']],
+		start: [cli, ['verify', tiny, '-i', key, '--progress', 'none', '--no-audit']],
 	});
 	Object.assign(figures, {
 		'verify bytes': size,
@@ -112,6 +122,12 @@ try {
 		'cage verify / age -d (wall, goal <= 0.5)': round(cage.seconds / age.seconds),
 		'cipher floor / age -d (wall: the best a node program can do here)': round(floor.seconds / age.seconds),
 		'cage verify / cipher floor (wall)': round(cage.seconds / floor.seconds),
+		'tag floor (node, libsodium tags, every core): s': round(tags.seconds),
+		'tag floor: range s': `${round(tags.min)}-${round(tags.max)}`,
+		'tag floor / age -d (wall: the best a node program checking tags can do here)': round(tags.seconds / age.seconds),
+		'cage verify / tag floor (wall)': round(cage.seconds / tags.seconds),
+		'node -e 0: s': round(node.seconds),
+		'cage verify of a 4-byte file: s': round(small.seconds),
 	});
 	fs.rmSync(file);
 

@@ -272,22 +272,34 @@ try {
 		const created = await measure(...cage('backup', 'create', plain, '-r', recipient, '--to', backups, '--progress', 'none', '--no-audit'));
 		record('backup create: time, peak RSS', `${created.seconds.toFixed(2)} s, ${formatMiB(created.peak)}`, 'the encryption plus one read of the generation for its manifest');
 		const generation = path.join(backups, fs.readdirSync(backups).find(name => name.endsWith('.age')));
-		const runs = {sha: [], verify: [], age: [], keyed: []};
+		const runs = {sha: [], verify: [], age: [], keyed: [], floor: []};
 		for (let index = 0; index < warmups + repeats; index++) {
 			const round = {
 				sha: await measure('sha256sum', [generation]),
 				verify: await measure(...cage('backup', 'verify', plain, '--to', backups, '--progress', 'none', '--no-audit')),
 				age: await measure('age', ['-d', '-i', key, '-o', '/dev/null', generation]),
 				keyed: await measure(...cage('backup', 'verify', plain, '-i', key, '--to', backups, '--progress', 'none', '--no-audit')),
+				// The floor of verify -i: node reading the same bytes on both cores, SHA-256 of every byte
+				// and every block's tag with libsodium, nothing of cage (scripts/floors.mjs tags-sha256).
+				floor: await measure(process.execPath, [path.join(root, 'scripts', 'floors.mjs'), 'tags-sha256', generation]),
 			};
 			if (index >= warmups) for (const [name, run] of Object.entries(round)) runs[name].push(run);
 		}
 
 		const m = name => median(runs[name].map(run => run.seconds));
-		console.log(`  runs (s): sha256sum ${runs.sha.map(run => run.seconds.toFixed(2)).join(' ')} · verify ${runs.verify.map(run => run.seconds.toFixed(2)).join(' ')} · age -d ${runs.age.map(run => run.seconds.toFixed(2)).join(' ')} · verify -i ${runs.keyed.map(run => run.seconds.toFixed(2)).join(' ')}`);
+		console.log(`  runs (s): sha256sum ${runs.sha.map(run => run.seconds.toFixed(2)).join(' ')} · verify ${runs.verify.map(run => run.seconds.toFixed(2)).join(' ')} · age -d ${runs.age.map(run => run.seconds.toFixed(2)).join(' ')} · verify -i ${runs.keyed.map(run => run.seconds.toFixed(2)).join(' ')} · floor ${runs.floor.map(run => run.seconds.toFixed(2)).join(' ')}`);
 		record('backup verify (no key) / sha256sum time', (m('verify') / m('sha')).toFixed(2), `median of ${repeats}; ${m('verify').toFixed(2)} s / ${m('sha').toFixed(2)} s; goal <= 1.0`);
 		record('backup verify -i / age -d -o /dev/null time', (m('keyed') / m('age')).toFixed(2), `median of ${repeats}; ${m('keyed').toFixed(2)} s / ${m('age').toFixed(2)} s; goal <= 0.5`);
+		record('backup verify -i floor / age -d -o /dev/null time', (m('floor') / m('age')).toFixed(2), `median of ${repeats}; ${m('floor').toFixed(2)} s: SHA-256 and tags of every byte on both cores, nothing else`);
 		record('backup verify: peak RSS without / with -i', `${formatMiB(Math.max(...runs.verify.map(run => run.peak)))} / ${formatMiB(Math.max(...runs.keyed.map(run => run.peak)))}`);
+		// Flat in the file's size: the same verifies of a file an eighth the size.
+		const smallPlain = out('backup-small.bin');
+		writeSample(smallPlain, Math.max(1, Math.floor(size / 8)));
+		await measure(...cage('backup', 'create', smallPlain, '-r', recipient, '--to', backups, '--progress', 'none', '--no-audit'));
+		const smallVerify = await measure(...cage('backup', 'verify', smallPlain, '--to', backups, '--progress', 'none', '--no-audit'));
+		const smallKeyed = await measure(...cage('backup', 'verify', smallPlain, '-i', key, '--to', backups, '--progress', 'none', '--no-audit'));
+		record(`backup verify of ${formatMiB(Math.floor(size / 8))}: peak RSS without / with -i`, `${formatMiB(smallVerify.peak)} / ${formatMiB(smallKeyed.peak)}`, 'flat in the file size: compare the line above');
+		rm(smallPlain);
 		fs.rmSync(backups, {recursive: true, force: true});
 	}
 

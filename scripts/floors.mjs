@@ -8,6 +8,13 @@
 //                               over every 64 KiB block, one cipher per block as age's STREAM needs
 //                               (sealing costs what opening does: the same two passes over the same
 //                               bytes), nothing written: the floor of `cage verify`.
+//   tags FILE [THREADS]         `read` with each 64 KiB block's Poly1305 tag computed with libsodium
+//                               (sodium-native: the one-time key from ChaCha20, then Poly1305 over
+//                               the block), nothing decrypted: the floor of `cage verify` where
+//                               sodium-native loads, as cage checks tags there.
+//   tags-sha256 FILE [THREADS]  `tags` plus SHA-256 of every byte read (node's, OpenSSL's): the floor
+//                               of `cage backup verify -i`, which checks both the manifest's digests
+//                               and every tag.
 //   write FILE OUT [THREADS]    the same, each block's output written with pwrite at its place in OUT
 //                               (created, then fsynced, as cage does): the floor of encrypt/decrypt.
 //   xxh3 FILE [THREADS]         `write` plus XXH3-64 (@node-rs/xxhash, as cage) of every span written:
@@ -21,7 +28,7 @@
 //                               file, fsynced, renamed, its directory fsynced: the floor of a durable
 //                               batch, in one process.
 import {Buffer} from 'node:buffer';
-import {createCipheriv, createHmac, createPublicKey, diffieHellman, generateKeyPairSync, hkdfSync, randomBytes} from 'node:crypto';
+import {createCipheriv, createHash, createHmac, createPublicKey, diffieHellman, generateKeyPairSync, hkdfSync, randomBytes} from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -40,7 +47,25 @@ function seal(key, nonce, counter, bytes) {
 	return [out, cipher.getAuthTag()];
 }
 
-async function share({file, out, start, end, hash}) {
+/** A block's Poly1305 tag as ChaCha20-Poly1305 computes it (RFC 8439 2.8), with libsodium. */
+function tagger(sodium) {
+	const state = Buffer.alloc(sodium.crypto_onetimeauth_STATEBYTES);
+	const oneTime = Buffer.alloc(32);
+	const lengths = Buffer.alloc(16);
+	const tag = Buffer.alloc(16);
+	return (key, nonce, counter, bytes) => {
+		nonce.writeUIntBE(counter, 5, 6);
+		sodium.crypto_stream_chacha20_ietf(oneTime, nonce, key);
+		sodium.crypto_onetimeauth_init(state, oneTime);
+		sodium.crypto_onetimeauth_update(state, bytes);
+		lengths.writeBigUInt64LE(BigInt(bytes.length), 8);
+		sodium.crypto_onetimeauth_update(state, lengths);
+		sodium.crypto_onetimeauth_final(state, tag);
+		return tag;
+	};
+}
+
+async function share({file, out, start, end, hash, tags, sha256: digest}) {
 	const fd = fs.openSync(file, 'r');
 	const outFd = out ? fs.openSync(out, 'r+') : -1;
 	const buffer = Buffer.allocUnsafe(16 * block);
@@ -48,11 +73,19 @@ async function share({file, out, start, end, hash}) {
 	const key = randomBytes(32);
 	const nonce = Buffer.alloc(12);
 	const xxh3 = hash ? (await import('@node-rs/xxhash')).xxh3.Xxh3.withSeed(0n) : undefined;
+	const sha256 = digest ? createHash('sha256') : undefined;
+	const tag = tags ? tagger((await import('node:module')).createRequire(import.meta.url)('sodium-native')) : undefined;
 	for (let position = start; position < end; position += buffer.length) {
 		const length = Math.min(buffer.length, end - position);
 		let done = 0;
 		while (done < length) done += fs.readSync(fd, buffer, done, length - done, position + done);
 		let at = 0;
+		if (sha256) sha256.update(buffer.subarray(0, length));
+		if (tag) {
+			for (let offset = 0; offset < length; offset += sealed) tag(key, nonce, Math.floor((position + offset) / sealed), buffer.subarray(offset, Math.min(length, offset + sealed - 16)));
+			continue;
+		}
+
 		for (let offset = 0; offset < length; offset += block) {
 			const [cipher, tag] = seal(key, nonce, (position + offset) / block, buffer.subarray(offset, Math.min(length, offset + block)));
 			if (outFd === -1) continue;
@@ -166,10 +199,12 @@ if (!isMainThread) {
 	const [mode, ...args] = process.argv.slice(2);
 	const cores = os.availableParallelism();
 	if (mode === 'read') threaded({file: args[0]}, Number(args[1] ?? cores));
+	else if (mode === 'tags') threaded({file: args[0], tags: true}, Number(args[1] ?? cores));
+	else if (mode === 'tags-sha256') threaded({file: args[0], tags: true, sha256: true}, Number(args[1] ?? cores));
 	else if (mode === 'write') threaded({file: args[0], out: args[1]}, Number(args[2] ?? cores));
 	else if (mode === 'xxh3') threaded({file: args[0], out: args[1], hash: true}, Number(args[2] ?? cores));
 	else if (mode === 'idle') for (let index = 0; index < Number(args[0] ?? cores); index++) new Worker('setTimeout(() => {}, 300)', {eval: true});
 	else if (mode === 'stream') stream();
 	else if (mode === 'batch') batch(args[0], args[1], args[2]);
-	else throw new Error('usage: floors.mjs read FILE [THREADS] | write FILE OUT [THREADS] | xxh3 FILE OUT [THREADS] | idle [THREADS] | stream | batch DIR OUTDIR RECIPIENT');
+	else throw new Error('usage: floors.mjs read FILE [THREADS] | tags FILE [THREADS] | tags-sha256 FILE [THREADS] | write FILE OUT [THREADS] | xxh3 FILE OUT [THREADS] | idle [THREADS] | stream | batch DIR OUTDIR RECIPIENT');
 }
