@@ -50,6 +50,8 @@ export async function sweepAgeFile(
 			chunkSize: options.chunkSize,
 			size: await plaintextSizeOfFile(file),
 			source: file,
+			// The scanner reads a MiB at a time: larger batches would only hold more memory.
+			batchBlocks: 16,
 		});
 	} finally {
 		raw.destroy();

@@ -188,6 +188,18 @@ describe('cage sweep', () => {
 		expect(swept.status).toBe(1);
 		expect({...swept.data, file: 'x'}).toEqual({...direct.data, file: 'x'});
 		expect(swept.data.badLines!.map(line => line.line)).toEqual(direct.data.badLines!.map(line => line.line));
+		// Larger than several of the decrypter's 1 MiB batches, bad lines in the middle and near the end.
+		const large = path.join(ageDir, 'large.jsonl');
+		fs.writeFileSync(large, jsonLines(50_000, 9, [7, 20_001, 49_990]));
+		expect(fs.statSync(large).size).toBeGreaterThan(5 * 2 ** 20);
+		const largeSealed = `${large}.age`;
+		execFileSync('/usr/bin/age', ['-r', recipient, '-o', largeSealed, large]);
+		const largeDirect = report([large]);
+		fs.rmSync(large);
+		const largeSwept = report([largeSealed, '-i', key]);
+		expect(largeSwept.status).toBe(1);
+		expect({...largeSwept.data, file: 'x'}).toEqual({...largeDirect.data, file: 'x'});
+		fs.rmSync(largeSealed);
 		// No plaintext, checkpoint or temporary file appeared anywhere in the sandbox.
 		expect(fs.readdirSync(dir, {recursive: true}).sort()).toEqual(before);
 		// Without a key it says what to give; with another key it fails.
