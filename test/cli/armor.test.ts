@@ -5,21 +5,16 @@
 import {execFileSync, spawnSync} from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import {afterAll, beforeAll, describe, expect, it} from 'vitest';
+import {afterAll, describe, expect, it} from 'vitest';
 import {armor} from 'age-encryption';
-import {cage, makeSandbox, writeRandomFile} from '../helpers/cage.js';
+import {ageKeyPair, cage, makeSandbox, writeRandomFile} from '../helpers/cage.js';
 
 const sandbox = makeSandbox();
 const {env, dir} = sandbox;
 afterAll(() => sandbox.cleanup());
 
-const key = path.join(dir, 'key.txt');
-let recipient = '';
+const {key, recipient} = ageKeyPair(dir);
 const quiet = ['--progress', 'none', '--no-audit'];
-beforeAll(() => {
-	execFileSync('age-keygen', ['-o', key], {stdio: 'ignore'});
-	recipient = execFileSync('age-keygen', ['-y', key]).toString().trim();
-});
 
 const sizes = [0, 1, 47, 48, 49, 64 * 1024 - 1, 64 * 1024, 64 * 1024 + 1, 3 * 1024 * 1024];
 

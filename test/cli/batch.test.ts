@@ -4,7 +4,7 @@
 import {execFileSync, spawnSync} from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import {afterAll, beforeAll, describe, expect, it} from 'vitest';
+import {afterAll, describe, expect, it} from 'vitest';
 import {encryptFile, resumeFile} from '../../source/age/engine.js';
 import {JobEmitter} from '../../source/chunker/emitter.js';
 import type {CageEvent} from '../../source/chunker/events.js';
@@ -13,19 +13,14 @@ import {journalPath} from '../../source/jobs/batch-journal.js';
 import {ControlProxy} from '../../source/jobs/control-proxy.js';
 import {outputCheckpointPath, readCheckpointFor} from '../../source/jobs/locate.js';
 import {formatBytes} from '../../source/size.js';
-import {cage, makeSandbox, parseEvents, startCage, waitFor, writeRandomFile} from '../helpers/cage.js';
+import {ageKeyPair, cage, makeSandbox, parseEvents, startCage, waitFor, writeRandomFile} from '../helpers/cage.js';
 
 const sandbox = makeSandbox();
 const {env, dir} = sandbox;
 afterAll(() => sandbox.cleanup());
 
-const key = path.join(dir, 'key.txt');
-let recipient = '';
+const {key, recipient} = ageKeyPair(dir);
 const quiet = ['--progress', 'none', '--no-audit'];
-beforeAll(() => {
-	execFileSync('age-keygen', ['-o', key], {stdio: 'ignore'});
-	recipient = execFileSync('age-keygen', ['-y', key]).toString().trim();
-});
 
 const ageDecrypts = (file: string, original: string) => {
 	const result = spawnSync('age', ['-d', '-i', key, file], {maxBuffer: 1024 ** 3});

@@ -86,3 +86,12 @@ export function parseEvents(stderr: string): Array<Record<string, unknown> & {ty
 		.filter(line => line.startsWith('{'))
 		.map(line => JSON.parse(line) as Record<string, unknown> & {type: string});
 }
+
+/** An age key made by the real age-keygen in `dir` (key.txt) and its recipient. */
+export function ageKeyPair(dir: string, name = 'key.txt'): {key: string; recipient: string} {
+	const key = path.join(dir, name);
+	const made = spawnSync('age-keygen', ['-o', key], {stdio: 'ignore'});
+	if (made.status !== 0) throw new Error(`age-keygen -o ${key} failed (exit ${made.status})`);
+	const recipient = spawnSync('age-keygen', ['-y', key], {encoding: 'utf8'}).stdout.trim();
+	return {key, recipient};
+}

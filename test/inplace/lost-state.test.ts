@@ -11,20 +11,15 @@ import {execFileSync} from 'node:child_process';
 import {createHash} from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import {afterAll, beforeAll, describe, expect, it} from 'vitest';
-import {cage, makeSandbox, startCage, waitFor, writeRandomFile} from '../helpers/cage.js';
+import {afterAll, describe, expect, it} from 'vitest';
+import {ageKeyPair, cage, makeSandbox, startCage, waitFor, writeRandomFile} from '../helpers/cage.js';
 
 const sandbox = makeSandbox('cage-lost-state-');
 const {dir, env} = sandbox;
 afterAll(() => sandbox.cleanup());
 
-const key = path.join(dir, 'key.txt');
-let recipient = '';
+const {key, recipient} = ageKeyPair(dir);
 const quiet = ['--progress', 'none', '--no-audit'];
-beforeAll(() => {
-	execFileSync('age-keygen', ['-o', key], {stdio: 'ignore'});
-	recipient = execFileSync('age-keygen', ['-y', key]).toString().trim();
-});
 
 const sha = (file: string) => createHash('sha256').update(fs.readFileSync(file)).digest('hex');
 const size = 3_000_000;
