@@ -306,7 +306,9 @@ function canonicalJson(value: unknown): string {
 
 /** The fingerprint of a file now. */
 export async function fingerprint(file: string): Promise<SourceFingerprint> {
-	const stat = await fs.stat(file);
+	// One stat, synchronous: microseconds, where a round trip to libuv's pool cost a batch of
+	// small files more than the call (each file takes three of them).
+	const stat = fsSync.statSync(file);
 	return {path: path.resolve(file), size: stat.size, mtimeMs: stat.mtimeMs, ino: stat.ino, dev: stat.dev, ctimeMs: stat.ctimeMs};
 }
 
