@@ -74,7 +74,9 @@ describe('checking tags without decrypting (poly1305-check.ts)', () => {
 					if (damage === 'flag') checkFinal = !final;
 					const expected = byDecrypting(key, cipher, counter, checkFinal);
 					expect(byTags(key, cipher, counter, checkFinal)).toBe(expected);
-					if (damage === 'intact') expect(expected).toBe('ok');
+					// Intact is valid, but for an empty final block after others, which age forbids
+					// (only an empty file has one): both ways refuse it alike.
+					if (damage === 'intact') expect(expected).toBe(final && plain.length === 0 && counter > 0 ? `block ${counter} is an empty final block, which only an empty file may have` : 'ok');
 					if (damage === 'flip' && cipher.length > 0) expect(expected).not.toBe('ok');
 				},
 			),
