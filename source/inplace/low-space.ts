@@ -22,14 +22,11 @@ import {chunkAt, chunkCount} from '../chunker/plan.js';
 import {exists} from '../io/files.js';
 import {PartialOutput} from '../io/partial-output.js';
 import type {ControlProxy} from '../jobs/control-proxy.js';
-import {partialPath} from '../jobs/locate.js';
+import {lowSpaceStatePath, partialPath} from '../jobs/locate.js';
 import {unwrapSecrets, wrapSecrets} from '../jobs/resume-key.js';
 import {readBackRange} from './read-back.js';
 
-/** The state file's name for an output. */
-export function lowSpaceStatePath(output: string): string {
-	return `${output}.low-space.json`;
-}
+export {lowSpaceStatePath} from '../jobs/locate.js';
 
 /** The state of a --low-space lock, format version 1. */
 export type LowSpaceState = {

@@ -12,6 +12,7 @@ import {chunkAt, chunkCount} from '../chunker/plan.js';
 import {exists} from '../io/files.js';
 import {batchCheckpointName, readBatchCheckpoint, type BatchCheckpoint} from '../jobs/batch-job.js';
 import {claimPath} from '../jobs/claim.js';
+import {lowSpaceStateSuffix} from '../jobs/locate.js';
 import {resumeLine, shellQuote} from '../shell-quote.js';
 import {readLockState} from './low-space.js';
 import {readUnlockState, unlockProgress} from './low-space-unlock.js';
@@ -91,7 +92,7 @@ const percentOf = (done: number, size: number) => `${size === 0 ? 100 : Math.flo
 
 /** The low-space job whose state file is `stateFile`, with the batch beside it (when there is one). */
 async function lowSpaceStatus(stateFile: string, batch: {file: string; manifest: BatchCheckpoint; pid?: number} | undefined): Promise<LowSpaceStatus | undefined> {
-	const output = stateFile.slice(0, -'.low-space.json'.length);
+	const output = stateFile.slice(0, -lowSpaceStateSuffix.length);
 	const partial = `${output}.partial`;
 	const inBatch = batch?.manifest.items.some(item => item.output === output && item.status !== 'done');
 	const running = inBatch && batch?.pid !== undefined ? {state: 'running' as const, pid: batch.pid} : {state: 'interrupted' as const};
@@ -221,7 +222,7 @@ export async function gatherStatus(directories: string[]): Promise<StatusReport>
 				if (job) report.jobs.push(job);
 				const manifest = job ? await readBatchCheckpoint(full).catch(() => undefined) : undefined;
 				if (job && manifest) batches.set(directory, {file: full, manifest, ...(job.pid === undefined ? {} : {pid: job.pid})});
-			} else if (entry.isFile() && entry.name.endsWith('.low-space.json')) {
+			} else if (entry.isFile() && entry.name.endsWith(lowSpaceStateSuffix)) {
 				states.push(full);
 			} else if (entry.isFile() && !isCageArtifact(entry.name) && !bookkeeping.has(entry.name)) {
 				const stat = await fs.stat(full).catch(() => undefined);

@@ -22,6 +22,14 @@ export function partialPath(output: string): string {
 	return path.resolve(`${output}.partial`);
 }
 
+/** The suffix of a --low-space lock's or unlock's state file, beside its output. */
+export const lowSpaceStateSuffix = '.low-space.json';
+
+/** The state file of a --low-space lock or unlock writing `output`. */
+export function lowSpaceStatePath(output: string): string {
+	return `${output}${lowSpaceStateSuffix}`;
+}
+
 /** Resolve what the user passed to `cage resume` to a checkpoint file. */
 export async function locateCheckpoint(argument: string): Promise<string> {
 	const candidates = argument.endsWith('.checkpoint.json')
@@ -59,19 +67,19 @@ export async function locateCheckpoint(argument: string): Promise<string> {
 async function orphanLowSpaceState(argument: string): Promise<string | undefined> {
 	const resolved = path.resolve(argument);
 	const names = (await fs.stat(resolved).catch(() => undefined))?.isDirectory()
-		? (await fs.readdir(resolved)).filter(name => name.endsWith('.low-space.json')).map(name => path.join(resolved, name))
-		: [`${resolved}.low-space.json`, `${resolved}.age.low-space.json`, ...(resolved.endsWith('.age') ? [`${resolved.slice(0, -'.age'.length)}.low-space.json`] : [])];
+		? (await fs.readdir(resolved)).filter(name => name.endsWith(lowSpaceStateSuffix)).map(name => path.join(resolved, name))
+		: [lowSpaceStatePath(resolved), lowSpaceStatePath(`${resolved}.age`), ...(resolved.endsWith('.age') ? [lowSpaceStatePath(resolved.slice(0, -'.age'.length))] : [])];
 	for (const state of names.sort()) {
 		if (!(await exists(state))) continue;
-		const output = state.slice(0, -'.low-space.json'.length);
+		const output = state.slice(0, -lowSpaceStateSuffix.length);
 		const batch = path.join(path.dirname(state), batchCheckpointName);
 		const stopped = `it was stopped, and the batch checkpoint ${batch} that 'cage resume' continues from is missing, so resume cannot finish it; nothing was changed`;
 		if (output.endsWith('.age')) {
 			const plain = output.slice(0, -'.age'.length);
-			return `${state} is there: a --low-space lock of ${plain} had begun; ${stopped}. Your file is the first bytes in ${plain} followed by the encrypted rest in ${output}.partial: 'cage unlock --recover ${shellQuote(output)} -i YOUR_IDENTITY' rebuilds it whole`;
+			return `${state} is there: a --low-space lock of ${plain} had begun; ${stopped}. Your file is the first bytes in ${plain} followed by the encrypted rest in ${partialPath(output)}: 'cage unlock --recover ${shellQuote(output)} -i YOUR_IDENTITY' rebuilds it whole`;
 		}
 
-		return `${state} is there: a --low-space unlock of ${output}.age had begun; ${stopped}. Your file is the encrypted first part in ${output}.age followed by the plaintext rest in ${output}.partial: 'cage unlock --recover ${shellQuote(`${output}.age`)} -i YOUR_IDENTITY' rebuilds it whole, proved against ${path.basename(state)}`;
+		return `${state} is there: a --low-space unlock of ${output}.age had begun; ${stopped}. Your file is the encrypted first part in ${output}.age followed by the plaintext rest in ${partialPath(output)}: 'cage unlock --recover ${shellQuote(`${output}.age`)} -i YOUR_IDENTITY' rebuilds it whole, proved against ${path.basename(state)}`;
 	}
 
 	return undefined;
