@@ -68,21 +68,23 @@ function tagger(sodium) {
 async function share({file, out, start, end, hash, tags, sha256: digest}) {
 	const fd = fs.openSync(file, 'r');
 	const outFd = out ? fs.openSync(out, 'r+') : -1;
-	const buffer = Buffer.allocUnsafe(16 * block);
+	const buffer = Buffer.allocUnsafe(16 * (tags ? sealed : block));
 	const span = Buffer.allocUnsafe(16 * sealed);
 	const key = randomBytes(32);
 	const nonce = Buffer.alloc(12);
 	const xxh3 = hash ? (await import('@node-rs/xxhash')).xxh3.Xxh3.withSeed(0n) : undefined;
 	const sha256 = digest ? createHash('sha256') : undefined;
-	const tag = tags ? tagger((await import('node:module')).createRequire(import.meta.url)('sodium-native')) : undefined;
+	const checkTag = tags ? tagger((await import('node:module')).createRequire(import.meta.url)('sodium-native')) : undefined;
 	for (let position = start; position < end; position += buffer.length) {
 		const length = Math.min(buffer.length, end - position);
 		let done = 0;
 		while (done < length) done += fs.readSync(fd, buffer, done, length - done, position + done);
 		let at = 0;
 		if (sha256) sha256.update(buffer.subarray(0, length));
-		if (tag) {
-			for (let offset = 0; offset < length; offset += sealed) tag(key, nonce, Math.floor((position + offset) / sealed), buffer.subarray(offset, Math.min(length, offset + sealed - 16)));
+		if (checkTag) {
+			// Whole sealed blocks per read where the share allows (the shares are cut at 64 KiB
+			// multiples of the file, so a block may straddle two: the same bytes either way).
+			for (let offset = 0; offset < length; offset += sealed) checkTag(key, nonce, Math.floor((position + offset) / sealed), buffer.subarray(offset, Math.min(length, offset + sealed - 16)));
 			continue;
 		}
 
