@@ -688,7 +688,10 @@ describe('a full disk under the worker threads', () => {
 			const plain = path.join(dir, 'threads-victim');
 			writeRandomFile(plain, 6 * 1024 * 1024);
 			const output = path.join(mount, 'full.age');
-			const run = cage(['encrypt', plain, '-r', recipient, '-o', output, '--chunk-size', '1MiB', '--jobs', '2', ...quiet], {env});
+			// Paced (6 MiB/s): the checkpoint beside the output is written every 200 ms, and on a full
+			// disk it cannot be written any more, so the first chunks must commit well before the disk
+			// fills for a checkpoint to record them (unpaced, on a loaded machine, none did: 0 kept).
+			const run = cage(['encrypt', plain, '-r', recipient, '-o', output, '--chunk-size', '1MiB', '--jobs', '2', '--rate', '6MiB', ...quiet], {env});
 			expect(run.status).toBe(75);
 			expect(run.stderr).toMatch(/full\.age\.partial: no space left on device while writing chunk \d+/);
 			const kept = JSON.parse(fs.readFileSync(`${output}.checkpoint.json`, 'utf8')) as {chunksDone: number};
