@@ -35,6 +35,8 @@ export type WorkerTask = {
 	outOffset: number;
 	/** `authenticate`: also the SHA-256 of the ciphertext read, as the result's digest. */
 	sha256?: boolean;
+	/** `encrypt`/`decrypt` of a job that keeps no checkpoint: no digest of what was written (its digest is ''). */
+	noDigest?: boolean;
 };
 
 /** What a worker is sent before its first task, and when the pool closes. */
@@ -54,7 +56,8 @@ export type WorkerReply =
 export type TaskResult = {mac: string; digest: string; matches?: boolean};
 
 type Pending = {resolve: (result: TaskResult) => void; reject: (error: Error) => void; onProgress: (bytes: number) => void};
-type Slot = {worker: Worker; task: number | undefined};
+/** `control`: the control the thread was last sent (it obeys that one); `files`: it may hold files open since. */
+type Slot = {worker: Worker; task: number | undefined; control: SharedControl; files: boolean};
 
 /**
  * Worker threads sharing one pause/abort/rate control. A batch keeps one pool for all its files
@@ -108,8 +111,12 @@ export class WorkerPool {
 		if (this.#pending.size > 0 || this.#queue.length > 0) throw new Error('worker pool: a new control while tasks run');
 		this.#control = control;
 		this.#local?.closeFiles();
-		// Messages arrive in order, so every later task sees the new control.
-		for (const slot of this.#slots) slot.worker.postMessage({type: 'control', control: control.handle} satisfies WorkerSetup);
+		// Messages arrive in order, so every later task sees the new control. A thread that ran no task
+		// since the last one is sent it with its next task (#assign): a batch of small files, whose
+		// tasks run on this thread, would otherwise post it to every thread for each file. One that
+		// did is sent it now, so that it closes the last job's files (an unlocked source is deleted:
+		// its space comes back only once no thread holds it open).
+		for (const slot of this.#slots) if (slot.files) this.#sendControl(slot);
 	}
 
 	/** Run a task; resolves with the chunk MAC (and, for `verify-*`, whether the output matched). */
@@ -178,7 +185,7 @@ export class WorkerPool {
 		const worker = warm ?? newWorker();
 		// Before any task (messages arrive in order): the pause/abort/rate control it obeys.
 		worker.postMessage({type: 'control', control: this.#control.handle} satisfies WorkerSetup);
-		const slot: Slot = {worker, task: undefined};
+		const slot: Slot = {worker, task: undefined, control: this.#control, files: false};
 		worker.on('message', (reply: WorkerReply) => {
 			if (!('id' in reply)) return;
 			const pending = this.#pending.get(reply.id);
@@ -236,11 +243,21 @@ export class WorkerPool {
 		for (const slot of this.#slots) if (slot.task === undefined) slot.worker.unref();
 	}
 
+	/** Send the thread the current control (it closes the files of the tasks before). */
+	#sendControl(slot: Slot): void {
+		slot.control = this.#control;
+		slot.files = false;
+		slot.worker.postMessage({type: 'control', control: this.#control.handle} satisfies WorkerSetup);
+	}
+
 	#assign(slot: Slot): void {
 		const next = this.#queue.shift()!;
 		slot.task = next.task.id;
 		this.#pending.set(next.task.id, next.pending);
 		slot.worker.ref();
+		// Messages arrive in order: the task is run under the control sent before it.
+		if (slot.control !== this.#control) this.#sendControl(slot);
+		slot.files = true;
 		slot.worker.postMessage(next.task);
 	}
 }

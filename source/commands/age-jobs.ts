@@ -17,13 +17,13 @@ import {decryptStream, encryptStream} from '../age/streams.js';
 import {ArmorEncoder, ArmorReader, armorDecided, armorSniffLength, dearmor, dearmoredStart, isArmored} from '../age/armor.js';
 import {readHeaderStanzas} from '../age/header-stanzas.js';
 import {hasLockedSshIdentity, unlockSshIdentities} from '../age/ssh-identities.js';
-import {checkReadableFile, exists, InputError, OutputExistsError, partialExistsError} from '../io/files.js';
+import {checkReadableFile, checkReadableFileSync, exists, existsSync, InputError, OutputExistsError, partialExistsError} from '../io/files.js';
 import {PartialOutput} from '../io/partial-output.js';
-import {makePrivateDirectory} from '../io/private-file.js';
+import {makePrivateDirectory, makePrivateDirectorySync} from '../io/private-file.js';
 import {peekUntil} from '../io/peek.js';
 import {batchCheckpointPath, checkBatchNotRunning, planBatch, runBatch, type BatchCheckpoint, type LeftOut} from '../jobs/batch-job.js';
 import {claim, claimPath, type Claim} from '../jobs/claim.js';
-import {identityOf, isIdentity} from '../io/identity.js';
+import {identityOf, isIdentity, isIdentitySync} from '../io/identity.js';
 import {readCheckpointFor} from '../jobs/locate.js';
 import {displayPath} from '../display-path.js';
 import {describeError} from '../errors.js';
@@ -349,11 +349,12 @@ async function planNewBatch(op: 'encrypt' | 'decrypt', cli: BatchFlags, who: Pic
 			// What --force was asked to replace: that file, not one that appears there later.
 			const replaces = await identityOf(item.output);
 			if (replaces) item.replaces = replaces;
-		} else if (await exists(item.output)) {
+		} else if (existsSync(item.output)) {
+			// Synchronous, as the items' own checks (runItem): three per file, microseconds each.
 			throw new OutputExistsError(`${item.output} already exists; pass --force to overwrite it`);
-		} else if (await exists(outputCheckpointPath(item.output))) {
+		} else if (existsSync(outputCheckpointPath(item.output))) {
 			throw new OutputExistsError(`an interrupted job is writing ${item.output}; continue it with 'cage resume ${shellQuote(item.output)}' or start over with --force`);
-		} else if (await exists(partialPath(item.output))) {
+		} else if (existsSync(partialPath(item.output))) {
 			throw partialExistsError(partialPath(item.output), item.output);
 		}
 	}
@@ -382,6 +383,8 @@ export async function runAgeBatch(context: {
 	// One set of worker threads for every file (each file brings its own control), started as
 	// files need them.
 	const pool = new WorkerPool(options.jobs, new SharedControl(), {lazy: true});
+	// The output directories made so far: made (0700) once, not once a file.
+	const made = new Set<string>();
 	const {result, exitCode} = await runSession({...sessionOptions(options, context.io, manifest.op, null), batchCheckpoint: context.checkpointPath}, emitter, control, async () =>
 		runBatch({
 			manifest,
@@ -410,19 +413,25 @@ export async function runAgeBatch(context: {
 					...(item.replaces ? {replaces: item.replaces} : {}),
 					beforeRename: recordWritten,
 				};
+				// The checks are synchronous: each takes microseconds, and a batch of small files makes them
+				// for every file (a trip to libuv's thread pool and back for each cost more).
 				const perFile = outputCheckpointPath(item.output);
-				if (await exists(perFile)) {
+				if (existsSync(perFile)) {
 					// A file interrupted or skipped earlier continues where it stopped.
 					const checkpoint = await readCheckpointFor(perFile);
 					return resumeFile(checkpoint, perFile, common);
 				}
 
-				if (!context.force && (await exists(item.output)) && !(await isIdentity(item.output, item.replaces))) {
+				if (!context.force && existsSync(item.output) && !isIdentitySync(item.output, item.replaces)) {
 					throw new OutputExistsError(`${item.output} already exists (made outside this batch?); move it away, then resume the batch, or resume it with --force to replace it`);
 				}
 
-				const size = await checkReadableFile(item.source);
-				await makePrivateDirectory(path.dirname(item.output));
+				const size = checkReadableFileSync(item.source);
+				const directory = path.dirname(item.output);
+				if (!made.has(directory)) {
+					makePrivateDirectorySync(directory);
+					made.add(directory);
+				}
 				const chunked = ageSplit(size, chunkSizeFlag, options.settings).checkpoint;
 				const chunkSize = resolveChunkSize(size, chunkSizeFlag, options.settings.chunkSize);
 				const fileOptions = {...common, chunkSize, checkpoint: chunked};

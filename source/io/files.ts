@@ -3,47 +3,82 @@
  * file-system checks every command makes before it starts work, and the directory fsync that makes
  * a rename durable.
  */
-import type {Stats} from 'node:fs';
+import fsSync, {type Stats} from 'node:fs';
 import fs from 'node:fs/promises';
 import type {ChunkInput, ChunkOutput} from '../chunker/processor.js';
 import {JobError} from '../errors.js';
 
-/** A ChunkInput over a file. */
+/**
+ * A ChunkInput over a file. `openSync` makes one whose calls are synchronous underneath (their
+ * promises are settled at once): for a file of a few blocks, where each trip to libuv's thread
+ * pool costs more than the read itself (a batch of small files made a score of them per file).
+ */
 export class FileInput implements ChunkInput {
 	readonly path: string;
 	readonly size: number;
-	readonly #handle: fs.FileHandle;
+	readonly #handle: fs.FileHandle | undefined;
+	// The synchronous kind's descriptor, -1 once closed.
+	#fd: number;
 
-	private constructor(file: string, handle: fs.FileHandle, size: number) {
+	private constructor(file: string, handle: fs.FileHandle | undefined, fd: number, size: number) {
 		this.path = file;
 		this.#handle = handle;
+		this.#fd = fd;
 		this.size = size;
 	}
 
 	static async open(file: string): Promise<FileInput> {
 		const handle = await fs.open(file, 'r');
 		const stat = await handle.stat();
-		return new FileInput(file, handle, stat.size);
+		return new FileInput(file, handle, -1, stat.size);
+	}
+
+	static openSync(file: string): FileInput {
+		const fd = fsSync.openSync(file, 'r');
+		try {
+			return new FileInput(file, undefined, fd, fsSync.fstatSync(fd).size);
+		} catch (error) {
+			fsSync.closeSync(fd);
+			throw error;
+		}
 	}
 
 	async read(buffer: Uint8Array, offset: number, length: number, position: number): Promise<number> {
+		if (!this.#handle) return fsSync.readSync(this.#descriptor(), buffer, offset, length, position);
 		const {bytesRead} = await this.#handle.read(buffer, offset, length, position);
 		return bytesRead;
 	}
 
 	async close(): Promise<void> {
-		await this.#handle.close();
+		if (this.#handle) await this.#handle.close();
+		else if (this.#fd !== -1) {
+			// Once only: a descriptor number closed twice may be another file's by then.
+			const fd = this.#fd;
+			this.#fd = -1;
+			fsSync.closeSync(fd);
+		}
+	}
+
+	#descriptor(): number {
+		if (this.#fd === -1) throw Object.assign(new Error(`${this.path}: read after close`), {code: 'EBADF'});
+		return this.#fd;
 	}
 }
 
-/** A ChunkOutput over a file opened for positioned writes without truncation. */
+/**
+ * A ChunkOutput over a file opened for positioned writes without truncation. Like FileInput,
+ * `openSync` makes one whose calls are synchronous underneath (a small job's output).
+ */
 export class FileOutput implements ChunkOutput {
 	readonly path: string;
-	readonly #handle: fs.FileHandle;
+	readonly #handle: fs.FileHandle | undefined;
+	// The synchronous kind's descriptor, -1 once closed.
+	#fd: number;
 
-	private constructor(file: string, handle: fs.FileHandle) {
+	private constructor(file: string, handle: fs.FileHandle | undefined, fd = -1) {
 		this.path = file;
 		this.#handle = handle;
+		this.#fd = fd;
 	}
 
 	/**
@@ -51,43 +86,64 @@ export class FileOutput implements ChunkOutput {
 	 * `exclusive`: only create it; a file already there fails with EEXIST.
 	 */
 	static async open(file: string, {exclusive = false} = {}): Promise<FileOutput> {
-		const handle = await fs.open(file, fs.constants.O_RDWR | fs.constants.O_CREAT | (exclusive ? fs.constants.O_EXCL : 0), 0o600);
+		const handle = await fs.open(file, outputFlags(exclusive), 0o600);
 		return new FileOutput(file, handle);
+	}
+
+	/** `open`, its calls synchronous from then on. */
+	static openSync(file: string, {exclusive = false} = {}): FileOutput {
+		return new FileOutput(file, undefined, fsSync.openSync(file, outputFlags(exclusive), 0o600));
 	}
 
 	/** Whether the name `file` still leads to the file this output writes (not removed or replaced since). */
 	async isAt(file: string): Promise<boolean> {
-		return sameFile(await this.#handle.stat(), file);
+		return this.#handle ? sameFile(await this.#handle.stat(), file) : sameFileSync(fsSync.fstatSync(this.#descriptor()), file);
 	}
 
 	async write(buffer: Uint8Array, offset: number, length: number, position: number): Promise<void> {
 		let done = 0;
 		while (done < length) {
-			const {bytesWritten} = await this.#handle.write(buffer, offset + done, length - done, position + done);
-			done += bytesWritten;
+			done += this.#handle ? (await this.#handle.write(buffer, offset + done, length - done, position + done)).bytesWritten : fsSync.writeSync(this.#descriptor(), buffer, offset + done, length - done, position + done);
 		}
 	}
 
 	async sync(): Promise<void> {
-		await this.#handle.datasync();
+		if (this.#handle) await this.#handle.datasync();
+		else fsSync.fdatasyncSync(this.#descriptor());
 	}
 
 	async truncate(length: number): Promise<void> {
-		await this.#handle.truncate(length);
+		if (this.#handle) await this.#handle.truncate(length);
+		else fsSync.ftruncateSync(this.#descriptor(), length);
 	}
 
 	async size(): Promise<number> {
-		return (await this.#handle.stat()).size;
+		return (await this.stat()).size;
 	}
 
 	/** The open file's status (its identity, whatever its name leads to now). */
 	async stat(): Promise<Stats> {
-		return this.#handle.stat();
+		return this.#handle ? this.#handle.stat() : fsSync.fstatSync(this.#descriptor());
 	}
 
 	async close(): Promise<void> {
-		await this.#handle.close();
+		if (this.#handle) await this.#handle.close();
+		else if (this.#fd !== -1) {
+			// Once only: a descriptor number closed twice may be another file's by then.
+			const fd = this.#fd;
+			this.#fd = -1;
+			fsSync.closeSync(fd);
+		}
 	}
+
+	#descriptor(): number {
+		if (this.#fd === -1) throw Object.assign(new Error(`${this.path}: used after close`), {code: 'EBADF'});
+		return this.#fd;
+	}
+}
+
+function outputFlags(exclusive: boolean): number {
+	return fsSync.constants.O_RDWR | fsSync.constants.O_CREAT | (exclusive ? fsSync.constants.O_EXCL : 0);
 }
 
 /** Thrown for a bad input or output path; exit code 1 with the message. */
@@ -117,6 +173,37 @@ export async function checkReadableFile(file: string): Promise<number> {
 	return stat.size;
 }
 
+/** `checkReadableFile`, synchronously (a batch's small files: the calls take microseconds). */
+export function checkReadableFileSync(file: string): number {
+	let stat;
+	try {
+		stat = fsSync.statSync(file);
+	} catch (error) {
+		const code = (error as NodeJS.ErrnoException).code;
+		if (code === 'ENOENT') throw new InputError(`${file}: no such file`);
+		throw new InputError(`${file}: ${(error as Error).message}`);
+	}
+
+	if (stat.isDirectory()) throw new InputError(`${file} is a directory, not a file (for a directory of files use --recursive)`);
+	if (!stat.isFile()) throw new InputError(`${file} is not a regular file`);
+	try {
+		fsSync.accessSync(file, fsSync.constants.R_OK);
+	} catch {
+		throw new InputError(`${file}: permission denied (cannot read it)`);
+	}
+
+	return stat.size;
+}
+
+/** `exists`, synchronously. */
+export function existsSync(file: string): boolean {
+	try {
+		return fsSync.lstatSync(file, {throwIfNoEntry: false}) !== undefined;
+	} catch {
+		return false;
+	}
+}
+
 /** True when a path exists (any kind). */
 export async function exists(file: string): Promise<boolean> {
 	try {
@@ -131,6 +218,16 @@ export async function exists(file: string): Promise<boolean> {
 export async function sameFile(stats: {dev: number; ino: number}, file: string): Promise<boolean> {
 	try {
 		const there = await fs.stat(file);
+		return there.dev === stats.dev && there.ino === stats.ino;
+	} catch {
+		return false;
+	}
+}
+
+/** `sameFile`, synchronously. */
+export function sameFileSync(stats: {dev: number; ino: number}, file: string): boolean {
+	try {
+		const there = fsSync.statSync(file);
 		return there.dev === stats.dev && there.ino === stats.ino;
 	} catch {
 		return false;
@@ -176,5 +273,18 @@ export async function syncDirectory(directory: string): Promise<void> {
 		}
 	} catch {
 		// Some file systems refuse fsync on a directory; the rename itself still happened.
+	}
+}
+
+/** `syncDirectory`, synchronously (a small job's rename: a few microseconds on most disks). */
+export function syncDirectorySync(directory: string): void {
+	let fd: number | undefined;
+	try {
+		fd = fsSync.openSync(directory, 'r');
+		fsSync.fsyncSync(fd);
+	} catch {
+		// As syncDirectory: a file system that refuses it has still done the rename.
+	} finally {
+		if (fd !== undefined) fsSync.closeSync(fd);
 	}
 }

@@ -2,6 +2,7 @@
  * Which file a name leads to, as far as a later run can tell: what a job records of a file it may
  * replace or has written, so that a file put there by anything else is never taken for it.
  */
+import fsSync from 'node:fs';
 import fs from 'node:fs/promises';
 
 /**
@@ -19,9 +20,29 @@ export async function identityOf(file: string): Promise<FileIdentity | undefined
 	return stat ? {ino: stat.ino, dev: stat.dev, size: stat.size, mtimeMs: stat.mtimeMs, ctimeMs: stat.ctimeMs} : undefined;
 }
 
+/** `identityOf`, synchronously. */
+export function identityOfSync(file: string): FileIdentity | undefined {
+	let stat;
+	try {
+		stat = fsSync.statSync(file);
+	} catch {
+		return undefined;
+	}
+
+	return {ino: stat.ino, dev: stat.dev, size: stat.size, mtimeMs: stat.mtimeMs, ctimeMs: stat.ctimeMs};
+}
+
 /** Whether the file at `file` is the one `identity` recorded (unchanged, when it has a change time). */
 export async function isIdentity(file: string, identity: FileIdentity | WrittenIdentity | undefined): Promise<boolean> {
-	const now = await identityOf(file);
+	return sameIdentity(await identityOf(file), identity);
+}
+
+/** `isIdentity`, synchronously. */
+export function isIdentitySync(file: string, identity: FileIdentity | WrittenIdentity | undefined): boolean {
+	return sameIdentity(identityOfSync(file), identity);
+}
+
+function sameIdentity(now: FileIdentity | undefined, identity: FileIdentity | WrittenIdentity | undefined): boolean {
 	if (!now || !identity) return false;
 	const same = now.ino === identity.ino && now.dev === identity.dev && now.size === identity.size && now.mtimeMs === identity.mtimeMs;
 	return same && (!('ctimeMs' in identity) || now.ctimeMs === identity.ctimeMs);

@@ -4,13 +4,14 @@
  * job left it) and its identity recorded at once; it takes OUTPUT's name only while its own name
  * still leads to that file, and it is removed only while it does. A second cage process that
  * replaced it in the meantime (a start with --force) keeps its file, and this job's result is not
- * put in place.
+ * put in place. A small job's partial output (`sync`) makes the same calls synchronously: each is
+ * microseconds, where a trip to libuv's thread pool and back costs a hundred.
  */
 import fsSync from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import {FileOutput, newPartialError, partialReplacedError, sameFile, syncDirectory} from './files.js';
-import {identityOf, type WrittenIdentity} from './identity.js';
+import {FileOutput, newPartialError, partialReplacedError, sameFile, sameFileSync, syncDirectory, syncDirectorySync} from './files.js';
+import {identityOf, identityOfSync, type WrittenIdentity} from './identity.js';
 
 /** Which file a partial output is: device and inode, taken from the open descriptor. */
 export type PartialIdentity = {dev: number; ino: number};
@@ -22,11 +23,13 @@ export class PartialOutput {
 	readonly path: string;
 	readonly output: string;
 	readonly identity: PartialIdentity;
+	readonly #sync: boolean;
 
-	private constructor(partial: string, output: string, identity: PartialIdentity) {
+	private constructor(partial: string, output: string, identity: PartialIdentity, sync = false) {
 		this.path = partial;
 		this.output = output;
 		this.identity = {dev: identity.dev, ino: identity.ino};
+		this.#sync = sync;
 	}
 
 	/**
@@ -34,7 +37,18 @@ export class PartialOutput {
 	 * the same moment is refused (partialExistsError). `reuse`: a file already there is this job's
 	 * own (a batch's item it was running when it crashed) and is taken over, not refused.
 	 */
-	static async create(partial: string, output: string, {reuse = false} = {}): Promise<{partial: PartialOutput; file: FileOutput}> {
+	static async create(partial: string, output: string, {reuse = false, sync = false} = {}): Promise<{partial: PartialOutput; file: FileOutput}> {
+		if (sync) {
+			let file: FileOutput;
+			try {
+				file = FileOutput.openSync(partial, {exclusive: !reuse});
+			} catch (error) {
+				throw newPartialError(error, partial, output);
+			}
+
+			return {partial: new PartialOutput(partial, output, await file.stat(), true), file};
+		}
+
 		const file = await FileOutput.open(partial, {exclusive: !reuse}).catch((error: unknown) => {
 			throw newPartialError(error, partial, output);
 		});
@@ -61,7 +75,7 @@ export class PartialOutput {
 
 	/** Whether the partial output's name still leads to this job's file. */
 	async isOurs(): Promise<boolean> {
-		return sameFile(this.identity, this.path);
+		return this.#sync ? sameFileSync(this.identity, this.path) : sameFile(this.identity, this.path);
 	}
 
 	/**
@@ -73,12 +87,19 @@ export class PartialOutput {
 	async commit({beforeRename}: {beforeRename?: (written: WrittenIdentity) => Promise<void>} = {}): Promise<void> {
 		if (!(await this.isOurs())) throw partialReplacedError(this.path, this.output);
 		if (beforeRename) {
-			const {ctimeMs: _moves, ...written} = (await identityOf(this.path))!;
+			const {ctimeMs: _moves, ...written} = (this.#sync ? identityOfSync(this.path) : await identityOf(this.path))!;
 			await beforeRename(written);
 		}
 
+		const directory = path.dirname(path.resolve(this.output));
+		if (this.#sync) {
+			fsSync.renameSync(this.path, this.output);
+			syncDirectorySync(directory);
+			return;
+		}
+
 		await fs.rename(this.path, this.output);
-		await syncDirectory(path.dirname(path.resolve(this.output)));
+		await syncDirectory(directory);
 	}
 
 	/** Remove the partial output if it is still ours (never a file another process put there). Returns whether it did. */

@@ -95,10 +95,11 @@ export type LeftOut = {path: string; reason: string};
 
 /**
  * Every regular file below `directory`, following symbolic links to files and directories (a link
- * loop is reported, not followed twice).
+ * loop is reported, not followed twice). Synchronous: a stat per file, microseconds each, where a
+ * trip to libuv's thread pool for each cost a tree of small files more than the stat.
  */
-async function walk(directory: string, leftOut: LeftOut[], seen = new Set<string>()): Promise<Array<{file: string; size: number}>> {
-	const real = await fs.realpath(directory);
+function walk(directory: string, leftOut: LeftOut[], seen = new Set<string>()): Array<{file: string; size: number}> {
+	const real = fsSync.realpathSync(directory);
 	if (seen.has(real)) {
 		leftOut.push({path: directory, reason: 'a link back into a directory already walked'});
 		return [];
@@ -106,12 +107,18 @@ async function walk(directory: string, leftOut: LeftOut[], seen = new Set<string
 
 	seen.add(real);
 	const found: Array<{file: string; size: number}> = [];
-	const names = (await fs.readdir(directory)).sort((a, b) => a.localeCompare(b));
+	const names = fsSync.readdirSync(directory).sort((a, b) => a.localeCompare(b));
 	for (const name of names) {
 		const full = path.join(directory, name);
-		const stat = await fs.stat(full).catch(() => undefined);
+		let stat;
+		try {
+			stat = fsSync.statSync(full);
+		} catch {
+			stat = undefined;
+		}
+
 		if (!stat) leftOut.push({path: full, reason: 'a broken symbolic link'});
-		else if (stat.isDirectory()) found.push(...(await walk(full, leftOut, seen)));
+		else if (stat.isDirectory()) found.push(...walk(full, leftOut, seen));
 		else if (!stat.isFile()) leftOut.push({path: full, reason: 'not a regular file'});
 		else if (isCageArtifact(name)) leftOut.push({path: full, reason: 'a file cage itself writes (partial output, checkpoint)'});
 		else found.push({file: full, size: stat.size});
@@ -144,7 +151,7 @@ export async function planBatch(
 		if (stat.isDirectory()) {
 			if (!recursive) throw new InputError(`${input} is a directory; pass --recursive to ${op} the files in it`);
 			const base = path.resolve(input);
-			files = (await walk(base, leftOut)).map(({file, size}) => ({file, size, relative: path.join(path.basename(base), path.relative(base, file))}));
+			files = walk(base, leftOut).map(({file, size}) => ({file, size, relative: path.join(path.basename(base), path.relative(base, file))}));
 			// Decrypting names the output by dropping .age; encrypting in place must not encrypt the
 			// outputs of an earlier run. Both are reported.
 			files = files.filter(({file}) => {

@@ -212,9 +212,11 @@ export function attachDetectors(emitter: JobEmitter, options: DetectorOptions): 
 				progress(event.bytesDone);
 				if (pausedChunks.delete(event.chunk) || event.size <= 0) break;
 				const value = event.durationMs / event.size;
-				if (perByte.length >= minChunks) {
+				// A chunk under minSlowMs is never slow: the median (a sort of up to 64) is not taken for it,
+				// which a batch of small files did for every file.
+				if (perByte.length >= minChunks && event.durationMs >= minSlowMs) {
 					const typical = median(perByte);
-					if (typical > 0 && value > slowChunkFactor * typical && event.durationMs >= minSlowMs) {
+					if (typical > 0 && value > slowChunkFactor * typical) {
 						const expected = typical * event.size;
 						raise(
 							'warn',
