@@ -8,13 +8,21 @@
  *   so its output is `header || nonce || one empty final block`.
  * - Passphrases: the library's scrypt recipient replaces all others, so the file key is recovered
  *   with `Decrypter.decryptHeader` on the header it just wrote.
+ * - Recipients that are all cage's own (X25519 with node's crypto, SSH keys) wrap the file key
+ *   synchronously, and then the header is put together here (`encodeHeader`: the library's
+ *   encoding, line for line) with its MAC from node's HKDF and HMAC. The library's `encrypt` builds
+ *   web streams and computes HMAC-SHA-256 in JavaScript for the empty payload it is given: about
+ *   0.3 ms a file, a fifth of what a batch of small files spent on each. Its `Decrypter` opens
+ *   these headers like its own (tested, as is `age -d`).
  * - Decryption: cage finds where the header ends (the `--- MAC` line) and hands exactly those
  *   bytes to `Decrypter.decryptHeader`, which parses them, unwraps and checks the MAC.
  */
+import {createHmac, hkdfSync, randomBytes} from 'node:crypto';
 import fs from 'node:fs/promises';
 import {Decrypter, Encrypter, type Identity, type Recipient, type Stanza} from 'age-encryption';
 import {parseSshPublicKey, sshRecipient} from './ssh-recipients.js';
 import {NodeX25519Recipient, x25519PublicKey} from './x25519-recipient.js';
+import {base64NoPadding} from './ssh-wire.js';
 import {AgeFormatError, IdentityError, NoIdentityMatchError} from './errors.js';
 import {collect, streamOf} from './library-io.js';
 import {nonceSize, plaintextSizeOf, tagSize} from './stream.js';
@@ -41,8 +49,51 @@ function recipientOf(recipient: string): Recipient | string {
 	return x25519 ? new NodeX25519Recipient(x25519) : recipient;
 }
 
+/** Recipients made so far, by their strings: a batch encrypts every file to the same ones. */
+const madeRecipients = new Map<string, Recipient | string>();
+
+function recipientFor(recipient: string): Recipient | string {
+	let made = madeRecipients.get(recipient);
+	if (made === undefined) {
+		made = recipientOf(recipient);
+		madeRecipients.set(recipient, made);
+	}
+
+	return made;
+}
+
+/**
+ * An age header's bytes for `stanzas`, its MAC keyed by `fileKey`: the library's encoding
+ * (format.js, encodeHeader), each stanza's body in base64 lines of 48 bytes, a body of a multiple
+ * of 48 bytes ended by an empty line; the MAC is HMAC-SHA-256 under HKDF-SHA-256(fileKey, salt
+ * empty, "header") over everything up to and including `---` (age's spec, "Header").
+ */
+export function encodeHeader(stanzas: Stanza[], fileKey: Uint8Array): Buffer {
+	let text = 'age-encryption.org/v1\n';
+	for (const stanza of stanzas) {
+		text += `-> ${stanza.args.join(' ')}\n`;
+		for (let at = 0; at < stanza.body.length; at += 48) text += `${base64NoPadding(stanza.body.subarray(at, at + 48))}\n`;
+		if (stanza.body.length % 48 === 0) text += '\n';
+	}
+
+	text += '---';
+	const macKey = Buffer.from(hkdfSync('sha256', fileKey, Buffer.alloc(0), 'header', 32));
+	const mac = createHmac('sha256', macKey).update(text).digest();
+	return Buffer.from(`${text} ${base64NoPadding(mac)}\n`);
+}
+
 /** A new header: its bytes, the file key it wraps and a fresh payload nonce. */
 export async function createHeader(target: HeaderTarget): Promise<{header: Uint8Array; fileKey: Uint8Array; nonce: Uint8Array}> {
+	if (target.passphrase === undefined && target.recipients.length > 0) {
+		const own = [...new Set(target.recipients)].map(recipient => recipientFor(recipient));
+		if (own.every(recipient => typeof recipient !== 'string')) {
+			// All cage's own: they wrap synchronously (their wrapFileKey returns the stanzas).
+			const fileKey = randomBytes(16);
+			const stanzas = own.flatMap(recipient => (recipient as Recipient).wrapFileKey(fileKey) as Stanza[]);
+			return {header: encodeHeader(stanzas, fileKey), fileKey, nonce: randomBytes(nonceSize)};
+		}
+	}
+
 	const encrypter = new Encrypter();
 	let captured: Uint8Array | undefined;
 	if (target.passphrase === undefined) {
@@ -57,7 +108,7 @@ export async function createHeader(target: HeaderTarget): Promise<{header: Uint8
 		// SSH public keys are recipients of cage's own (age-encryption has none), and so are X25519 ones
 		// (x25519-recipient.ts: node's synchronous X25519, not WebCrypto's thread-pool round trips);
 		// the rest (post-quantum hybrids) the library's.
-		for (const recipient of new Set(target.recipients)) encrypter.addRecipient(recipientOf(recipient));
+		for (const recipient of new Set(target.recipients)) encrypter.addRecipient(recipientFor(recipient));
 	} else {
 		encrypter.setPassphrase(target.passphrase);
 		encrypter.setScryptWorkFactor(scryptLogN);

@@ -1,8 +1,9 @@
 import {Readable} from 'node:stream';
-import {Encrypter, generateX25519Identity, identityToRecipient} from 'age-encryption';
+import {randomBytes} from 'node:crypto';
+import {Decrypter, Encrypter, generateX25519Identity, identityToRecipient, Stanza, type Identity, type Recipient} from 'age-encryption';
 import {beforeAll, describe, expect, it} from 'vitest';
 import {AgeFormatError, NoIdentityMatchError} from '../../source/age/errors.js';
-import {createHeader, headerLength, readHeader, readHeaderFromStream} from '../../source/age/header.js';
+import {createHeader, encodeHeader, headerLength, readHeader, readHeaderFromStream} from '../../source/age/header.js';
 import {memoryReader} from './helpers.js';
 
 let identity: string;
@@ -98,5 +99,71 @@ describe('createHeader', () => {
 		expect(text.startsWith('age-encryption.org/v1\n')).toBe(true);
 		expect(text.match(/^-> /gm)).toHaveLength(1);
 		expect(text).toMatch(/\n--- [A-Za-z\d+/]{43}\n$/);
+	});
+});
+
+describe('encodeHeader (the header cage puts together for its own recipients)', () => {
+	/** The library's own header for these stanzas, and the file key it generated. */
+	async function libraryHeader(stanzas: Stanza[]): Promise<{header: Buffer; fileKey: Uint8Array}> {
+		let fileKey: Uint8Array | undefined;
+		const recorder: Recipient = {
+			wrapFileKey(key: Uint8Array) {
+				fileKey = Uint8Array.from(key);
+				return stanzas;
+			},
+		};
+		const encrypter = new Encrypter();
+		encrypter.addRecipient(recorder);
+		const sealed = Buffer.from(await encrypter.encrypt(new Uint8Array(0)));
+		// header || nonce (16) || empty final block (16)
+		return {header: sealed.subarray(0, sealed.length - 32), fileKey: fileKey!};
+	}
+
+	const shapes: Array<[string, Stanza[]]> = [
+		['an X25519-sized body (32 bytes)', [new Stanza(['X25519', 'abc'], randomBytes(32))]],
+		['an empty body', [new Stanza(['empty'], new Uint8Array(0))]],
+		['bodies of 47, 48 and 49 bytes', [new Stanza(['a'], randomBytes(47)), new Stanza(['b', 'x', 'y'], randomBytes(48)), new Stanza(['c'], randomBytes(49))]],
+		['a body of 96 bytes and one of 384 (an ssh-rsa 3072-bit stanza)', [new Stanza(['d'], randomBytes(96)), new Stanza(['ssh-rsa', 'tag'], randomBytes(384))]],
+	];
+
+	for (const [name, stanzas] of shapes) {
+		it(`is the library's header byte for byte: ${name}`, async () => {
+			const {header, fileKey} = await libraryHeader(stanzas);
+			expect(encodeHeader(stanzas, fileKey).equals(header)).toBe(true);
+			// And the library opens it (its MAC checked) with an identity that takes the first stanza.
+			const identity: Identity = {unwrapFileKey: found => (found[0]!.args[0] === stanzas[0]!.args[0] ? fileKey : null)};
+			const decrypter = new Decrypter();
+			decrypter.addIdentity(identity);
+			expect(Buffer.from(await decrypter.decryptHeader(encodeHeader(stanzas, fileKey))).equals(Buffer.from(fileKey))).toBe(true);
+		});
+	}
+
+	it('a header under another file key, or with one byte changed, fails its MAC', async () => {
+		const stanzas = [new Stanza(['X25519', 'abc'], randomBytes(32))];
+		const fileKey = randomBytes(16);
+		const identity: Identity = {unwrapFileKey: () => fileKey};
+		const decrypter = new Decrypter();
+		decrypter.addIdentity(identity);
+		const header = encodeHeader(stanzas, randomBytes(16));
+		await expect(decrypter.decryptHeader(header)).rejects.toThrow(/MAC/i);
+		const good = encodeHeader(stanzas, fileKey);
+		const at = good.indexOf('X25519');
+		good[at] = good[at]! ^ 0x20;
+		await expect(decrypter.decryptHeader(good)).rejects.toThrow(/MAC/i);
+	});
+
+	it('createHeader to X25519 recipients: the library opens it with each identity, and each file gets its own key and nonce', async () => {
+		const other = await generateX25519Identity();
+		const first = await createHeader({recipients: [recipient, await identityToRecipient(other)]});
+		const second = await createHeader({recipients: [recipient]});
+		for (const key of [identity, other]) {
+			const decrypter = new Decrypter();
+			decrypter.addIdentity(key);
+			expect(Buffer.from(await decrypter.decryptHeader(first.header)).equals(Buffer.from(first.fileKey))).toBe(true);
+		}
+
+		expect(Buffer.from(first.fileKey).equals(Buffer.from(second.fileKey))).toBe(false);
+		expect(Buffer.from(first.nonce).equals(Buffer.from(second.nonce))).toBe(false);
+		expect(first.nonce).toHaveLength(16);
 	});
 });
