@@ -75,7 +75,9 @@ export async function prune(dir: string, policy: RetentionPolicy, {dryRun = fals
 					await fs.rm(each, {force: true});
 				}
 
+				// A checkpoint's temp file, and the claim's (a kill while the job made its claim).
 				await removeStaleTemporaries(checkpoint);
+				await removeStaleTemporaries(claimPath(checkpoint));
 			}
 
 			await syncDirectory(dir);

@@ -44,6 +44,23 @@ describe('prune', () => {
 		expect((await readRegistry(dir)).sources[source]!.generations.map(g => g.generation)).toEqual([2]);
 	});
 
+	it("removes with a dead create the temp files a kill left of its checkpoint and of its checkpoint's claim", async () => {
+		await updateRegistry(dir, registry => {
+			const entry = sourceEntry(registry, source);
+			entry.generations.push(partial(1, new Date(Date.now() - 3_600_000)));
+			entry.nextGeneration = 2;
+		});
+		const name = generationFileName(source, 1);
+		const stale = path.join(dir, `${name}.partial`);
+		fs.writeFileSync(stale, 'x');
+		fs.utimesSync(stale, new Date(Date.now() - 3_600_000), new Date(Date.now() - 3_600_000));
+		// Of a process that is gone (pids are below 2^22 on Linux).
+		const leftOver = [`.${name}.checkpoint.json.tmp-99999999-0a1b2c`, `.${name}.checkpoint.json.lock.tmp-99999999-3d4e5f`];
+		for (const each of leftOver) fs.writeFileSync(path.join(dir, each), '{}');
+		await prune(dir, {keepLast: 3, keepDays: 0});
+		expect(fs.readdirSync(dir).filter(each => each.includes('.tmp-'))).toEqual([]);
+	});
+
 	it('removes the file of a generation the registry dropped, and only reports one it never knew', async () => {
 		await updateRegistry(dir, registry => {
 			sourceEntry(registry, source).nextGeneration = 4;
