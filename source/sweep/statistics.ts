@@ -126,6 +126,23 @@ export class SweepStatistics {
 		this.largest = {bytes, offset, type: valueTypes[type]!};
 	}
 
+	/**
+	 * Count nothing again, for a scanner that is reused to measure one JSON Lines line (the
+	 * fingerprint is kept: such a scan's fingerprint is never read).
+	 */
+	clearCounts(): void {
+		this.types.fill(0);
+		this.depths.fill(0);
+		this.stringLengths.fill(0);
+		this.numberLengths.fill(0);
+		this.keys = 0;
+		this.duplicateKeys = 0;
+		this.maxDepth = 0;
+		this.largest = null;
+		this.anomalies.clear();
+		this.sketch.clear();
+	}
+
 	/** Fold the statistics of the bytes that follow into these. */
 	merge(next: SweepStatistics): void {
 		for (let i = 0; i < this.types.length; i++) this.types[i]! += next.types[i]!;

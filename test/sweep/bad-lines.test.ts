@@ -71,7 +71,7 @@ describe('a bad line leaves the statistics alone', () => {
 	test('{"id": 1} then {"id": tru}: one object, one number, one key; no true', () => {
 		const data = report('{"id": 1}\n{"id": tru}\n');
 		expect(data.lines).toMatchObject({total: 2, records: 1, bad: 1});
-		expect(data.badLines.map(line => [line.line, line.found])).toEqual([[2, "'}'"]]);
+		expect(data.badLines!.map(line => [line.line, line.found])).toEqual([[2, "'}'"]]);
 		expect(data.values).toEqual({object: 1, array: 0, string: 0, number: 1, true: 0, false: 0, null: 0});
 		expect(data.keys).toMatchObject({total: 1, duplicates: 0, top: [{key: 'id', count: 1}]});
 		expect(data.depth).toEqual({max: 1, histogram: {0: 1, 1: 1}});
@@ -164,6 +164,15 @@ describe('a bad line leaves the statistics alone', () => {
 		]);
 	});
 
+	test('a bad line nested past --max-depth after a good one that was leaves its anomaly as it was', () => {
+		const data = report('[[[[[[1]]]]]]\n{"a": [[[[[[2]]]]]] x\n[[[[[[3]]]]]]\n', [], false, {maxDepth: 4});
+		expect(data.anomalies.map(record => [record.code, record.count, record.line])).toEqual([
+			['json-deep-nesting', 1, 1],
+			['json-syntax-error', 1, 2],
+		]);
+		expect(data.depth.max).toBe(6);
+	});
+
 	test('the largest token is never a bad line\'s', () => {
 		const data = report(`{"s": "abc"}\n{"s": "${'z'.repeat(100)}", x}\n{"t": 12345}\n`);
 		expect(data.largestToken).toEqual({bytes: 5, offset: 6, type: 'string'});
@@ -199,7 +208,7 @@ describe('a bad line leaves the statistics alone', () => {
 		const text = ['{"n": 1, "ok": true}', '', '{"n": 2, "ok": tru}', '[1, 2, 3]', '{"n": 3', '"str"', '  ', '{"n": 4, "ok": false} 5', 'null', '{"x": {"y": "z"}}'].join('\n') + '\n';
 		const data = report(text);
 		expect(data.lines).toEqual({total: 10, records: 5, blank: 2, bad: 3, crlf: 0, lf: 10});
-		expect(data.badLines.map(line => line.line)).toEqual([3, 5, 8]);
+		expect(data.badLines!.map(line => line.line)).toEqual([3, 5, 8]);
 		expect(data.values).toEqual({object: 3, array: 1, string: 2, number: 4, true: 1, false: 0, null: 1});
 		expect(data.keys.total).toBe(4);
 		expect(data.keys.top.map(entry => [entry.key, entry.count]).sort()).toEqual([['n', 1], ['ok', 1], ['x', 1], ['y', 1]]);
