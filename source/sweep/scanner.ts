@@ -39,7 +39,7 @@ import {describeByte, formatPath, type PathSegment, type SweepError} from './sca
 import {pathLevels, keyCap, duplicateLevels, duplicateKeysPerObject, hashLevels, G_VALUE, G_ARR_FIRST, G_OBJ_FIRST, G_KEY, G_COLON, G_AFTER, L_NONE, L_STR, L_ESC, L_HEX, L_UTF8, L_NUM, L_LIT, L_SKIP, L_FAILED, L_HIGH, L_HIGH_ESC, L_BOM, N_MINUS, N_ZERO, N_INT, N_DOT, N_FRAC, N_E, N_ESIGN, N_EXP, T_OBJ, T_ARR, T_STR, T_NUM, T_TRUE, T_FALSE, literals, valueStart, T_NONE, stringStop, simpleEscape, hexValue, utf8Need, utf8Low, utf8High, fnvOffset, rootHash, arrayHash, decoder, mix, hardDepthLimit, type SweepFormat} from './scanner-codes.js';
 import {restoreScanner, restoreTransfer, saveScanner, transferOf, type ScannerState, type ScannerTransfer} from './scanner-state.js';
 import {FrequencySketch, type SketchState} from './sketch.js';
-import {fingerprintCap, SweepStatistics, type LargestToken, type StatisticsState, type SweepAnomalyCode} from './statistics.js';
+import {fingerprintCap, savedCounters, SweepStatistics, type LargestToken, type SavedCounts, type StatisticsState, type SweepAnomalyCode} from './statistics.js';
 import {giveTable, releasedTable, takeTable} from './tables.js';
 
 export type {SweepFormat} from './scanner-codes.js';
@@ -116,11 +116,11 @@ export class JsonScanner {
 	markFingerprint = 0;
 	markFull = false;
 	/**
-	 * jsonl: the current line began before the buffer being scanned: the statistics when the scan
-	 * call it began in ended, and its bytes in that call (none when `stats` are those at its start,
-	 * after a restore).
+	 * jsonl: the current line began before the buffer being scanned: the counters when the scan call
+	 * it began in ended and its bytes in that call ('edge'), or, after a restore, the statistics at
+	 * its start ('start').
 	 */
-	lineSaved: {stats: StatisticsState; head: Uint8Array | null} | null = null;
+	lineSaved: {kind: 'edge'; counts: SavedCounts; head: Uint8Array} | {kind: 'start'; stats: StatisticsState} | null = null;
 	/** jsonl: the key summary at the start of the current line, kept before its first decrement in the line. */
 	lineSketch: SketchState | null = null;
 	/** The buffer being scanned and the absolute offset the call started at (a line that began there can be read again). */
@@ -128,6 +128,7 @@ export class JsonScanner {
 	#callStart = 0;
 	#finishing = false;
 	#head = new Uint8Array(0);
+	#counters: Float64Array | undefined;
 	#shadow: JsonScanner | undefined;
 
 	constructor(options: {format: SweepFormat; maxDepth?: number; hugeToken?: number; offset?: number; shadow?: boolean}) {
@@ -177,7 +178,7 @@ export class JsonScanner {
 		if (this.#head.length < length) this.#head = new Uint8Array(Math.max(length, Math.min(2 * this.#head.length, 2 ** 20)));
 		const head = this.#head.subarray(0, length);
 		head.set(buffer.subarray(from, end));
-		this.lineSaved = {stats: this.stats.toState(true), head};
+		this.lineSaved = {kind: 'edge', counts: this.stats.saveCounts((this.#counters ??= new Float64Array(savedCounters))), head};
 	}
 
 	/** jsonl: the statistics of buffer[start, end), a line's bytes from its start at `offset` (then the input's end with `finish`). */
@@ -204,9 +205,7 @@ export class JsonScanner {
 	#dropLine(stop: number): void {
 		if (this.shadow) return;
 		if (this.lineSaved !== null) {
-			const start = this.#statisticsAtLineStart();
-			this.stats.releaseScanTables();
-			this.stats = start;
+			this.stats = this.#toLineStart(this.stats);
 		} else if (this.#buffer !== undefined && this.lineStart >= this.#callStart && !this.#finishing) {
 			// The line began in this buffer (else it would have been saved): read it again.
 			this.#rewind(this.stats, this.#measure(this.#buffer, this.lineStart - this.base, stop, this.lineStart));
@@ -216,11 +215,19 @@ export class JsonScanner {
 		this.lineSketch = null;
 	}
 
-	/** jsonl: new statistics as they were at the start of the current line (saved, see #saveLine). */
-	#statisticsAtLineStart(): SweepStatistics {
+	/**
+	 * jsonl: `stats` (the current ones, or a copy) as they were at the start of the current line,
+	 * from what was saved (#saveLine, a restore): put back in place, or new ones.
+	 */
+	#toLineStart(stats: SweepStatistics): SweepStatistics {
 		const saved = this.lineSaved!;
-		const stats = SweepStatistics.fromState(saved.stats);
-		if (saved.head) this.#rewind(stats, this.#measure(saved.head, 0, saved.head.length, this.lineStart));
+		if (saved.kind === 'start') {
+			stats.releaseScanTables();
+			return SweepStatistics.fromState(saved.stats);
+		}
+
+		stats.restoreCounts(saved.counts);
+		this.#rewind(stats, this.#measure(saved.head, 0, saved.head.length, this.lineStart));
 		return stats;
 	}
 
@@ -293,7 +300,7 @@ export class JsonScanner {
 	/** jsonl, for a saved state: the statistics at the start of the current line when it has begun (null: at a line start, or in a bad line). */
 	lineStartState(): StatisticsState | null {
 		if (!this.jsonl || this.lineSaved === null || this.lineBad) return null;
-		const stats = this.#statisticsAtLineStart();
+		const stats = this.#toLineStart(SweepStatistics.fromState(this.stats.toState(true)));
 		const state = stats.toState();
 		stats.releaseScanTables();
 		return state;
@@ -307,7 +314,7 @@ export class JsonScanner {
 		this.markLargest = stats.largest;
 		this.markFingerprint = stats.fingerprint.length;
 		this.markFull = stats.fingerprintFull;
-		this.lineSaved = {stats, head: null};
+		this.lineSaved = {kind: 'start', stats};
 	}
 
 	/** Structural bytes and whitespace (L_NONE), and the tokens that start and end in the buffer. */
