@@ -241,7 +241,8 @@ export class JsonScanner {
 	 */
 	#rewind(stats: SweepStatistics, line: SweepStatistics): void {
 		for (let i = 0; i < stats.types.length; i++) stats.types[i]! -= line.types[i]!;
-		for (let i = 0; i < stats.depths.length; i++) stats.depths[i]! -= line.depths[i]!;
+		// No value of the line is deeper than its deepest level.
+		for (let i = Math.min(line.maxDepth, stats.depths.length - 1); i >= 0; i--) stats.depths[i]! -= line.depths[i]!;
 		for (let i = 0; i < stats.stringLengths.length; i++) {
 			stats.stringLengths[i]! -= line.stringLengths[i]!;
 			stats.numberLengths[i]! -= line.numberLengths[i]!;
@@ -1131,7 +1132,8 @@ export class JsonScanner {
 
 	/** The name of the key just read (the sketch asks when the key enters it). */
 	keyName(): string | undefined {
-		if (this.keyUnknown) return undefined;
+		// A shadow's summary is only subtracted: its keys need no names (decoding them was most of what measuring a bad line cost).
+		if (this.keyUnknown || this.shadow) return undefined;
 		const length = this.keyLength;
 		const level = this.depth - 1;
 		const at = level < pathLevels ? level * keyCap : 0;
@@ -1241,6 +1243,8 @@ export class JsonScanner {
 		giveTable(this.pathHashes);
 		this.keyHashes = this.pathHashes = releasedTable;
 		this.stats.releaseScanTables();
+		this.#shadow?.release();
+		this.#shadow = undefined;
 	}
 
 	/** The state, for a checkpoint: no key names or string contents. */
