@@ -23,10 +23,11 @@
  * appended) and whether it is full — four numbers kept at every line start —, and the key summary
  * from a copy made before its first decrement in the line (only a full summary decrements, and
  * then its scan is already slow). A line that runs past the buffer being scanned can no longer be
- * read again: at the end of a scan call its statistics are saved and its bytes in that buffer
- * copied (bounded by the buffer, not by the line; a buffer edge inside a line costs this once per
- * call); if it turns out bad, the statistics at its start are the saved ones less that copy
- * scanned again. A saved state (toState) taken inside a line holds the statistics at its start.
+ * read again: at the end of a scan call its counters, anomalies and key summary are saved and its
+ * bytes in that buffer copied (bounded by the buffer, not by the line; a few µs once per scan call
+ * that ends inside a line); if it turns out bad, the statistics at its start are the saved ones
+ * less that copy scanned again. A saved state (toState) taken inside a line holds the statistics
+ * at its start (numbers and hashes, as the rest of it).
  * Kept of a bad line: its error and that error's anomaly (json-syntax-error, json-invalid-utf8, …:
  * they describe the bad bytes, and are how a bad line is reported), its line ending (counted with
  * every line), and a byte order mark before it (json-bom: a property of the file's first bytes).
@@ -181,7 +182,7 @@ export class JsonScanner {
 		this.lineSaved = {kind: 'edge', counts: this.stats.saveCounts((this.#counters ??= new Float64Array(savedCounters))), head};
 	}
 
-	/** jsonl: the statistics of buffer[start, end), a line's bytes from its start at `offset` (then the input's end with `finish`). */
+	/** jsonl: the statistics of buffer[start, end), a line's bytes from its start, at `offset` in the input. */
 	#measure(buffer: Uint8Array, start: number, end: number, offset: number): SweepStatistics {
 		const shadow = (this.#shadow ??= new JsonScanner({format: 'jsonl', maxDepth: this.maxDepth, hugeToken: this.hugeToken, shadow: true}));
 		shadow.offset = shadow.base = shadow.lineStart = offset;
