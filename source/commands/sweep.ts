@@ -79,7 +79,8 @@ ${jobFlagsHelp}
 	real state when the chunks are joined in order and scanned again where the guess was wrong,
 	so the report is the one-job report; arrays of records gain, other shapes go in order.
 	The report lists the first error (byte, line, column, JSON path, expected and found), for JSON
-	Lines every bad line counted and the first 20 listed, values by type, depths, the most frequent
+	Lines every bad line counted and the first 20 listed (its values are left out of the statistics
+	below, which are those of the good lines), values by type, depths, the most frequent
 	keys (a bounded sketch: approximate past 1024 distinct keys), lengths, the largest token, key
 	paths with types (the first 256) and anomalies. Key names from the file appear in the report;
 	the checkpoint holds none (hashes and counts only).

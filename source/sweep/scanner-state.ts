@@ -47,6 +47,8 @@ export type ScannerState = {
 	error: SweepError | null;
 	lineErrors: SweepError[];
 	stats: StatisticsState;
+	/** jsonl, inside a line: the statistics at its start, to take the line back out should it be bad (absent in states of older builds). */
+	lineStartStats?: StatisticsState | null;
 };
 
 /** A scanner's whole state between threads of one process (never a checkpoint: it has key names). */
@@ -100,6 +102,7 @@ export function saveScanner(scanner: JsonScanner): ScannerState {
 		error: scanner.error && redactError(scanner.error),
 		lineErrors: scanner.lineErrors.map(error => redactError(error)),
 		stats: scanner.stats.toState(),
+		lineStartStats: scanner.lineStartState(),
 	};
 }
 
@@ -148,6 +151,7 @@ export function restoreScanner(scanner: JsonScanner, state: ScannerState): JsonS
 	Object.assign(scanner.counts, state.counts);
 	scanner.lineErrors.push(...state.lineErrors);
 	scanner.stats = SweepStatistics.fromState(state.stats);
+	scanner.restoreLineStart(state.lineStartStats ?? null);
 	return scanner;
 }
 
@@ -173,5 +177,6 @@ export function restoreTransfer(scanner: JsonScanner, transfer: ScannerTransfer)
 	scanner.keyUnknown = transfer.keyUnknown;
 	scanner.error = transfer.error;
 	scanner.stats = SweepStatistics.fromState(transfer.stats);
+	scanner.restoreLineStart(transfer.state.lineStartStats ?? null);
 	return scanner;
 }

@@ -13,13 +13,34 @@
  *
  * In `jsonl` mode every line is one document: blank lines are skipped, `\r\n` is accepted, a bad
  * line is recorded and the scanner resumes at the next line.
+ *
+ * A bad line counts as bad and nothing else: the statistics and the fingerprint are those of the
+ * good lines. A line's values are counted as they are read, in the statistics themselves (the hot
+ * loops stay as they are), and a line found bad is taken back out (#dropLine), which costs only the
+ * bad line: its bytes up to the error are scanned again by a second scanner into statistics of
+ * their own, subtracted from the counters; what a subtraction cannot undo is restored from the
+ * line's start: the deepest level, the largest token, the fingerprint's length (pairs are only ever
+ * appended) and whether it is full — four numbers kept at every line start —, and the key summary
+ * from a copy made before its first decrement in the line (only a full summary decrements, and
+ * then its scan is already slow). A line that runs past the buffer being scanned can no longer be
+ * read again: at the end of a scan call its counters, anomalies and key summary are saved and its
+ * bytes in that buffer copied (bounded by the buffer, not by the line; a few µs once per scan call
+ * that ends inside a line); if it turns out bad, the statistics at its start are the saved ones
+ * less that copy scanned again. A saved state (toState) taken inside a line holds the statistics
+ * at its start (numbers and hashes, as the rest of it).
+ * Kept of a bad line: its error and that error's anomaly (json-syntax-error, json-invalid-utf8, …:
+ * they describe the bad bytes, and are how a bad line is reported), its line ending (counted with
+ * every line), and a byte order mark before it (json-bom: a property of the file's first bytes).
+ * Not kept: the anomalies of its values (json-duplicate-key, json-huge-token, json-lone-surrogate,
+ * json-deep-nesting by --max-depth).
  */
 import {DuplicateKeys} from './duplicate-keys.js';
 import {indexOfNewline, listedLineErrors, mixedLineEndings, noLines, type LineCounts} from './json-lines.js';
 import {describeByte, formatPath, type PathSegment, type SweepError} from './scan-errors.js';
 import {pathLevels, keyCap, duplicateLevels, duplicateKeysPerObject, hashLevels, G_VALUE, G_ARR_FIRST, G_OBJ_FIRST, G_KEY, G_COLON, G_AFTER, L_NONE, L_STR, L_ESC, L_HEX, L_UTF8, L_NUM, L_LIT, L_SKIP, L_FAILED, L_HIGH, L_HIGH_ESC, L_BOM, N_MINUS, N_ZERO, N_INT, N_DOT, N_FRAC, N_E, N_ESIGN, N_EXP, T_OBJ, T_ARR, T_STR, T_NUM, T_TRUE, T_FALSE, literals, valueStart, T_NONE, stringStop, simpleEscape, hexValue, utf8Need, utf8Low, utf8High, fnvOffset, rootHash, arrayHash, decoder, mix, hardDepthLimit, type SweepFormat} from './scanner-codes.js';
 import {restoreScanner, restoreTransfer, saveScanner, transferOf, type ScannerState, type ScannerTransfer} from './scanner-state.js';
-import {fingerprintCap, SweepStatistics, type SweepAnomalyCode} from './statistics.js';
+import {FrequencySketch, type SketchState} from './sketch.js';
+import {fingerprintCap, savedCounters, SweepStatistics, type LargestToken, type SavedCounts, type StatisticsState, type SweepAnomalyCode} from './statistics.js';
 import {giveTable, releasedTable, takeTable} from './tables.js';
 
 export type {SweepFormat} from './scanner-codes.js';
@@ -88,10 +109,33 @@ export class JsonScanner {
 	error: SweepError | null = null;
 	/** jsonl: the first `listedLineErrors` bad lines. */
 	readonly lineErrors: SweepError[] = [];
+	/** jsonl: a scanner that measures the bytes of one line for another (see #dropLine): it records no errors and saves nothing. */
+	readonly shadow: boolean;
+	/** jsonl: at the start of the current line, what a bad line's statistics cannot be subtracted from (see #rewind). */
+	markMaxDepth = 0;
+	markLargest: LargestToken = null;
+	markFingerprint = 0;
+	markFull = false;
+	/**
+	 * jsonl: the current line began before the buffer being scanned: the counters when the scan call
+	 * it began in ended and its bytes in that call ('edge'), or, after a restore, the statistics at
+	 * its start ('start').
+	 */
+	lineSaved: {kind: 'edge'; counts: SavedCounts; head: Uint8Array} | {kind: 'start'; stats: StatisticsState} | null = null;
+	/** jsonl: the key summary at the start of the current line, kept before its first decrement in the line. */
+	lineSketch: SketchState | null = null;
+	/** The buffer being scanned and the absolute offset the call started at (a line that began there can be read again). */
+	#buffer: Uint8Array | undefined;
+	#callStart = 0;
+	#finishing = false;
+	#head = new Uint8Array(0);
+	#counters: Float64Array | undefined;
+	#shadow: JsonScanner | undefined;
 
-	constructor(options: {format: SweepFormat; maxDepth?: number; hugeToken?: number; offset?: number}) {
+	constructor(options: {format: SweepFormat; maxDepth?: number; hugeToken?: number; offset?: number; shadow?: boolean}) {
 		this.format = options.format;
 		this.jsonl = options.format === 'jsonl';
+		this.shadow = options.shadow ?? false;
 		this.maxDepth = options.maxDepth ?? 512;
 		this.hugeToken = options.hugeToken ?? 0x1000000;
 		this.offset = options.offset ?? 0;
@@ -108,6 +152,8 @@ export class JsonScanner {
 	scan(buffer: Uint8Array, start = 0, end = buffer.length): void {
 		const base = this.offset - start;
 		this.base = base;
+		this.#buffer = buffer;
+		this.#callStart = this.offset;
 		let i = start;
 		// Each step runs until the state needs another step: structure and whole tokens go by in the
 		// fast steps; the byte-at-a-time states are for what they leave (escapes and UTF-8 cut by the
@@ -122,6 +168,155 @@ export class JsonScanner {
 		}
 
 		this.offset = base + end;
+		// A line goes on past this buffer: what is needed to take it back, should it be bad.
+		if (this.jsonl && this.lineSaved === null && this.lineStart < this.offset && !this.lineBad && !this.shadow) this.#saveLine(buffer, this.lineStart - base, end);
+		this.#buffer = undefined;
+	}
+
+	/** jsonl: the line that began at buffer[from] runs on past `end`: save the statistics and copy its bytes. */
+	#saveLine(buffer: Uint8Array, from: number, end: number): void {
+		const length = end - from;
+		if (this.#head.length < length) this.#head = new Uint8Array(Math.max(length, Math.min(2 * this.#head.length, 2 ** 20)));
+		const head = this.#head.subarray(0, length);
+		head.set(buffer.subarray(from, end));
+		this.lineSaved = {kind: 'edge', counts: this.stats.saveCounts((this.#counters ??= new Float64Array(savedCounters))), head};
+	}
+
+	/** jsonl: the statistics of buffer[start, end), a line's bytes from its start, at `offset` in the input. */
+	#measure(buffer: Uint8Array, start: number, end: number, offset: number): SweepStatistics {
+		const shadow = (this.#shadow ??= new JsonScanner({format: 'jsonl', maxDepth: this.maxDepth, hugeToken: this.hugeToken, shadow: true}));
+		shadow.offset = shadow.base = shadow.lineStart = offset;
+		shadow.g = G_VALUE;
+		shadow.lex = L_NONE;
+		shadow.depth = 0;
+		shadow.lineHadValue = false;
+		shadow.lineBad = false;
+		shadow.lastCr = -2;
+		shadow.keyUnknown = false;
+		shadow.hexAfterHigh = false;
+		shadow.stats.clearCounts();
+		shadow.scan(buffer, start, end);
+		return shadow.stats;
+	}
+
+	/**
+	 * jsonl: the current line is bad (known at index `stop` - 1 of the buffer being scanned): its
+	 * statistics are taken back out, before its error is recorded.
+	 */
+	#dropLine(stop: number): void {
+		if (this.shadow) return;
+		if (this.lineSaved !== null) {
+			this.stats = this.#toLineStart(this.stats);
+		} else if (this.#buffer !== undefined && this.lineStart >= this.#callStart && !this.#finishing) {
+			// The line began in this buffer (else it would have been saved): read it again.
+			this.#rewind(this.stats, this.#measure(this.#buffer, this.lineStart - this.base, stop, this.lineStart));
+		}
+
+		this.lineSaved = null;
+		this.lineSketch = null;
+	}
+
+	/**
+	 * jsonl: `stats` (the current ones, or a copy) as they were at the start of the current line,
+	 * from what was saved (#saveLine, a restore): put back in place, or new ones.
+	 */
+	#toLineStart(stats: SweepStatistics): SweepStatistics {
+		const saved = this.lineSaved!;
+		if (saved.kind === 'start') {
+			stats.releaseScanTables();
+			return SweepStatistics.fromState(saved.stats);
+		}
+
+		stats.restoreCounts(saved.counts);
+		this.#rewind(stats, this.#measure(saved.head, 0, saved.head.length, this.lineStart));
+		return stats;
+	}
+
+	/**
+	 * jsonl: take the statistics `line` measured of the current line's bytes out of `stats`, which
+	 * counted them after what they held at the line's start. Counters are subtracted; the deepest
+	 * level, the largest token and the fingerprint go back to the line start's (pairs are appended in
+	 * order: the line's are the last ones); the key summary is subtracted, or put back from its copy
+	 * when it decremented in the line. A byte order mark (a property of the input's start, not of a
+	 * line) stays; json-deep-nesting counts only where the line reached past --max-depth first.
+	 */
+	#rewind(stats: SweepStatistics, line: SweepStatistics): void {
+		for (let i = 0; i < stats.types.length; i++) stats.types[i]! -= line.types[i]!;
+		// No value of the line is deeper than its deepest level.
+		for (let i = Math.min(line.maxDepth, stats.depths.length - 1); i >= 0; i--) stats.depths[i]! -= line.depths[i]!;
+		for (let i = 0; i < stats.stringLengths.length; i++) {
+			stats.stringLengths[i]! -= line.stringLengths[i]!;
+			stats.numberLengths[i]! -= line.numberLengths[i]!;
+		}
+
+		stats.keys -= line.keys;
+		stats.duplicateKeys -= line.duplicateKeys;
+		stats.maxDepth = this.markMaxDepth;
+		stats.largest = this.markLargest;
+		let changed = stats.fingerprintFull !== this.markFull;
+		if (stats.fingerprint.size > this.markFingerprint) {
+			let kept = 0;
+			for (const id of stats.fingerprint.keys()) if (kept++ >= this.markFingerprint) stats.fingerprint.delete(id);
+			changed = true;
+		}
+
+		stats.fingerprintFull = this.markFull;
+		// Ids settled by the line (present, or absent because it filled the fingerprint) are not any more.
+		if (changed) stats.fingerprintSettled.fill(0);
+		for (const record of line.anomalies.values()) {
+			if (record.code === 'json-bom' || (record.code === 'json-deep-nesting' && this.markMaxDepth > this.maxDepth)) continue;
+			const mine = stats.anomalies.get(record.code);
+			if (!mine) continue;
+			mine.count -= record.count;
+			if (mine.count <= 0) stats.anomalies.delete(record.code);
+		}
+
+		if (this.lineSketch) {
+			stats.sketch.releaseCache();
+			stats.sketch = FrequencySketch.fromState(this.lineSketch);
+		} else stats.sketch.subtract(line.sketch);
+	}
+
+	/** jsonl: the current line starts here, with the statistics as they are. */
+	#markLine(stats: SweepStatistics): void {
+		this.markMaxDepth = stats.maxDepth;
+		this.markLargest = stats.largest;
+		this.markFingerprint = stats.fingerprint.size;
+		this.markFull = stats.fingerprintFull;
+		this.lineSaved = null;
+		this.lineSketch = null;
+	}
+
+	/** The key summary is full and about to decrement: keep a copy as it was at the line's start (see #rewind). */
+	beforeDecrement(): void {
+		if (!this.jsonl || this.shadow || this.lineBad || this.lineSaved !== null || this.lineSketch !== null) return;
+		// A line that began before this buffer was saved; this one began in it, and so did the key being added.
+		if (this.#buffer === undefined || this.lineStart < this.#callStart) return;
+		const line = this.#measure(this.#buffer, this.lineStart - this.base, this.tokenStart - this.base, this.lineStart);
+		const sketch = FrequencySketch.fromState(this.stats.sketch.toState(true));
+		sketch.subtract(line.sketch);
+		this.lineSketch = sketch.toState(true);
+		sketch.releaseCache();
+	}
+
+	/** jsonl, for a saved state: the statistics at the start of the current line when it has begun (null: at a line start, or in a bad line). */
+	lineStartState(): StatisticsState | null {
+		if (!this.jsonl || this.lineSaved === null || this.lineBad) return null;
+		const stats = this.#toLineStart(SweepStatistics.fromState(this.stats.toState(true)));
+		const state = stats.toState();
+		stats.releaseScanTables();
+		return state;
+	}
+
+	/** jsonl, after a restore: the current line started with `stats` (the state's own when null: at a line start). */
+	restoreLineStart(stats: StatisticsState | null): void {
+		this.#markLine(this.stats);
+		if (!stats) return;
+		this.markMaxDepth = stats.maxDepth;
+		this.markLargest = stats.largest;
+		this.markFingerprint = stats.fingerprint.length;
+		this.markFull = stats.fingerprintFull;
+		this.lineSaved = {kind: 'start', stats};
 	}
 
 	/** Structural bytes and whitespace (L_NONE), and the tokens that start and end in the buffer. */
@@ -664,6 +859,7 @@ export class JsonScanner {
 	/** The input ended: settle the last token and line. */
 	finish(): void {
 		const at = this.offset;
+		this.#finishing = true;
 		if (this.lex === L_FAILED) return;
 		if (this.lex === L_NUM) this.#numberEnd(at - this.base, -1);
 		if (this.lex === L_FAILED) return;
@@ -937,7 +1133,8 @@ export class JsonScanner {
 
 	/** The name of the key just read (the sketch asks when the key enters it). */
 	keyName(): string | undefined {
-		if (this.keyUnknown) return undefined;
+		// A shadow's summary is only subtracted: its keys need no names (decoding them was most of what measuring a bad line cost).
+		if (this.keyUnknown || this.shadow) return undefined;
 		const length = this.keyLength;
 		const level = this.depth - 1;
 		const at = level < pathLevels ? level * keyCap : 0;
@@ -958,6 +1155,14 @@ export class JsonScanner {
 	}
 
 	#fail(offset: number, expected: string, found: string, code: SweepAnomalyCode): void {
+		if (this.shadow) {
+			this.lineHadValue = false;
+			this.lineBad = true;
+			this.lex = L_SKIP;
+			return;
+		}
+
+		if (this.jsonl) this.#dropLine(offset - this.base + 1);
 		const error: SweepError = {offset, line: this.line, column: offset - this.lineStart + 1, path: this.path(), expected, found, code};
 		this.stats.anomaly(code, offset, this.line, `expected ${expected}, found ${found}`);
 		if (this.format === 'json') {
@@ -980,9 +1185,12 @@ export class JsonScanner {
 
 	/** jsonl: a line ends at index `index` (a newline there, or the end of the input). */
 	#endLine(index: number, crlf: boolean, atEnd = false): void {
+		// A shadow's scan ends with its line (#measure).
+		if (this.shadow) return;
 		const at = this.base + index;
 		if (!this.lineBad) {
 			if (this.lex !== L_NONE || this.depth > 0 || (this.lineHadValue && this.g !== G_AFTER)) {
+				this.#dropLine(index + 1);
 				const error: SweepError = {
 					offset: at,
 					line: this.line,
@@ -1023,6 +1231,7 @@ export class JsonScanner {
 		this.depth = 0;
 		this.lineHadValue = false;
 		this.lineBad = false;
+		this.#markLine(this.stats);
 	}
 
 	/**
@@ -1035,6 +1244,8 @@ export class JsonScanner {
 		giveTable(this.pathHashes);
 		this.keyHashes = this.pathHashes = releasedTable;
 		this.stats.releaseScanTables();
+		this.#shadow?.release();
+		this.#shadow = undefined;
 	}
 
 	/** The state, for a checkpoint: no key names or string contents. */

@@ -16,6 +16,8 @@ export type SketchState = {capacity: number; entries: Array<[hash: number, count
 /** Names a key when it enters the summary. */
 export interface KeyNamer {
 	keyName(): string | undefined;
+	/** The summary is full and about to decrement every count (the one change `subtract` cannot undo). */
+	beforeDecrement(): void;
 }
 
 /** Slots of the cache in front of the summary (a power of two). */
@@ -71,6 +73,7 @@ export class FrequencySketch {
 		}
 
 		// Full: the new key and one occurrence of every counted key cancel out.
+		namer.beforeDecrement();
 		this.decrements++;
 		for (const [key, counted] of this.#entries) {
 			if (--counted.count === 0) {
@@ -88,6 +91,34 @@ export class FrequencySketch {
 		giveTable(this.#cacheKeys);
 		this.#cacheKeys = releasedTable;
 		this.#cacheEntries.fill(undefined);
+	}
+
+	/**
+	 * Take back the occurrences `other` counted (a bad JSON Lines line's keys), which were added to
+	 * this summary after all that it held then, with no decrement since: exactly undone, so keys the
+	 * line brought in leave the summary.
+	 */
+	subtract(other: FrequencySketch): void {
+		for (const entry of other.#entries.values()) {
+			const mine = this.#entries.get(entry.hash);
+			if (!mine) continue;
+			mine.count -= entry.count;
+			if (mine.count > 0) continue;
+			this.#entries.delete(entry.hash);
+			const slot = entry.hash & (cacheSlots - 1);
+			if (this.#cacheKeys[slot] === entry.hash + 1) this.#cacheKeys[slot] = 0;
+		}
+	}
+
+	/** Count nothing again (for reuse; the cache is kept). */
+	clear(): void {
+		for (const hash of this.#entries.keys()) {
+			const slot = hash & (cacheSlots - 1);
+			if (this.#cacheKeys[slot] === hash + 1) this.#cacheKeys[slot] = 0;
+		}
+
+		this.#entries.clear();
+		this.decrements = 0;
 	}
 
 	/** Fold another summary (of the bytes after this one's) into this one. */

@@ -70,6 +70,11 @@ export type StatisticsState = {
 	sketch: SketchState;
 };
 
+/** SweepStatistics.saveCounts: the counters of the types, depths and lengths, then keys and duplicate keys. */
+export const savedCounters = valueTypes.length + depthBuckets + 2 * lengthBuckets + 2;
+
+export type SavedCounts = {counters: Float64Array; anomalies: AnomalyRecord[]; sketch: SketchState};
+
 /** log2 bucket of a length. */
 export function lengthBucket(length: number): number {
 	if (length === 0) return 0;
@@ -124,6 +129,53 @@ export class SweepStatistics {
 	/** The largest token so far is of `type` and `bytes` at `offset` (the offset, past 2 GiB a heap number, is passed only then). */
 	largestAt(type: 2 | 3, bytes: number, offset: number): void {
 		this.largest = {bytes, offset, type: valueTypes[type]!};
+	}
+
+	/**
+	 * Count nothing again, for a scanner that is reused to measure one JSON Lines line (the
+	 * fingerprint is kept: such a scan's fingerprint is never read).
+	 */
+	clearCounts(): void {
+		this.types.fill(0);
+		this.depths.fill(0);
+		this.stringLengths.fill(0);
+		this.numberLengths.fill(0);
+		this.keys = 0;
+		this.duplicateKeys = 0;
+		this.maxDepth = 0;
+		this.largest = null;
+		this.anomalies.clear();
+		this.sketch.clear();
+	}
+
+	/**
+	 * What a subtraction needs to go back to (see JsonScanner's #saveLine): the counters (into
+	 * `counters` when given), the anomalies and the key summary; not the fingerprint, which is only
+	 * ever appended to, nor the maxima.
+	 */
+	saveCounts(counters: Float64Array = new Float64Array(savedCounters)): SavedCounts {
+		counters.set(this.types, 0);
+		counters.set(this.depths, valueTypes.length);
+		counters.set(this.stringLengths, valueTypes.length + depthBuckets);
+		counters.set(this.numberLengths, valueTypes.length + depthBuckets + lengthBuckets);
+		counters[savedCounters - 2] = this.keys;
+		counters[savedCounters - 1] = this.duplicateKeys;
+		return {counters, anomalies: this.anomalies.size > 0 ? [...this.anomalies.values()].map(record => ({...record})) : [], sketch: this.sketch.toState(true)};
+	}
+
+	/** Put back what saveCounts saved. */
+	restoreCounts(saved: SavedCounts): void {
+		const {counters} = saved;
+		this.types.set(counters.subarray(0, valueTypes.length));
+		this.depths.set(counters.subarray(valueTypes.length, valueTypes.length + depthBuckets));
+		this.stringLengths.set(counters.subarray(valueTypes.length + depthBuckets, valueTypes.length + depthBuckets + lengthBuckets));
+		this.numberLengths.set(counters.subarray(valueTypes.length + depthBuckets + lengthBuckets, savedCounters - 2));
+		this.keys = counters[savedCounters - 2]!;
+		this.duplicateKeys = counters[savedCounters - 1]!;
+		this.anomalies.clear();
+		for (const record of saved.anomalies) this.anomalies.set(record.code, {...record});
+		this.sketch.releaseCache();
+		this.sketch = FrequencySketch.fromState(saved.sketch);
 	}
 
 	/** Fold the statistics of the bytes that follow into these. */

@@ -58,7 +58,7 @@ const nameless = (report: ReturnType<typeof reportData>) => JSON.parse(JSON.stri
 
 const record = fc.record({id: fc.nat(), name: fc.string({unit: 'grapheme', maxLength: 12}), tags: fc.array(fc.constantFrom('a', 'b', 'é'), {maxLength: 3}), ok: fc.boolean()});
 const jsonLines = fc
-	.array(fc.oneof({weight: 6, arbitrary: record.map(value => JSON.stringify(value))}, fc.constantFrom('', '{"broken": ', '[1,]', ' ', '{"a":1}\r')), {maxLength: 40})
+	.array(fc.oneof({weight: 6, arbitrary: record.map(value => JSON.stringify(value))}, fc.constantFrom('', '{"broken": ', '[1,]', ' ', '{"a":1}\r', '{"id": 7, "name": "x", "ok": tru}', '{"new": {"deep": [1, 2.5, "three"]}, x', '{"a":1} x', 'tru', '{"id": 8, "tags": ["a", "')), {maxLength: 40})
 	.map(lines => encoder.encode(lines.join('\n') + (lines.length % 2 ? '\n' : '')));
 const document = fc.array(record, {maxLength: 30}).map(records => encoder.encode(JSON.stringify({records}, null, records.length % 3)));
 const arrayDocument = fc.array(record, {maxLength: 40}).map(records => encoder.encode(JSON.stringify(records, null, records.length % 3)));
