@@ -299,10 +299,13 @@ describe('resume after kill -9', () => {
 		// A whole-second mtime, so putting it back after the edit is exact (a Date drops sub-ms digits).
 		fs.utimesSync(plain, 1_700_000_000, 1_700_000_000);
 		const encrypted = `${plain}.age`;
-		const run = startCage(['encrypt', plain, '-r', recipient, '-o', encrypted, '--chunk-size', '1MiB', '--rate', '4MiB', '--progress', 'json', '--no-audit'], {env});
+		// 2 MiB/s: 4 s for the file, so that a loaded machine still kills it long before its end.
+		const run = startCage(['encrypt', plain, '-r', recipient, '-o', encrypted, '--chunk-size', '1MiB', '--rate', '2MiB', '--progress', 'json', '--no-audit'], {env});
 		await waitFor(() => parseEvents(run.stderr()).some(event => event.type === 'job:checkpoint' && (event.chunksDone as number) >= 2), {what: 'checkpoint'});
 		run.child.kill('SIGKILL');
 		await run.exited;
+		// Killed in the middle: nothing renamed into place yet (else there would be nothing to refuse).
+		expect(fs.existsSync(encrypted), 'the job had finished before the kill').toBe(false);
 		const other = cage(['resume', encrypted, '-r', otherRecipient, ...quiet], {env});
 		expect(other.status).toBe(1);
 		expect(other.stderr).toContain('recipients given now differ');
