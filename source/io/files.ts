@@ -9,6 +9,32 @@ import type {ChunkInput, ChunkOutput} from '../chunker/processor.js';
 import {JobError} from '../errors.js';
 
 /**
+ * The descriptor of a FileInput or FileOutput opened with `openSync`: closed once only (a
+ * descriptor number closed twice may be another file's by then), and never used after.
+ */
+class SyncDescriptor {
+	readonly #path: string;
+	#fd: number;
+
+	constructor(file: string, fd: number) {
+		this.#path = file;
+		this.#fd = fd;
+	}
+
+	get fd(): number {
+		if (this.#fd === -1) throw Object.assign(new Error(`${this.#path}: used after close`), {code: 'EBADF'});
+		return this.#fd;
+	}
+
+	close(): void {
+		if (this.#fd === -1) return;
+		const fd = this.#fd;
+		this.#fd = -1;
+		fsSync.closeSync(fd);
+	}
+}
+
+/**
  * A ChunkInput over a file. `openSync` makes one whose calls are synchronous underneath (their
  * promises are settled at once): for a file of a few blocks, where each trip to libuv's thread
  * pool costs more than the read itself (a batch of small files made a score of them per file).
@@ -17,13 +43,13 @@ export class FileInput implements ChunkInput {
 	readonly path: string;
 	readonly size: number;
 	readonly #handle: fs.FileHandle | undefined;
-	// The synchronous kind's descriptor, -1 once closed.
-	#fd: number;
+	// The synchronous kind's descriptor.
+	readonly #sync: SyncDescriptor | undefined;
 
 	private constructor(file: string, handle: fs.FileHandle | undefined, fd: number, size: number) {
 		this.path = file;
 		this.#handle = handle;
-		this.#fd = fd;
+		this.#sync = handle ? undefined : new SyncDescriptor(file, fd);
 		this.size = size;
 	}
 
@@ -44,24 +70,14 @@ export class FileInput implements ChunkInput {
 	}
 
 	async read(buffer: Uint8Array, offset: number, length: number, position: number): Promise<number> {
-		if (!this.#handle) return fsSync.readSync(this.#descriptor(), buffer, offset, length, position);
+		if (!this.#handle) return fsSync.readSync(this.#sync!.fd, buffer, offset, length, position);
 		const {bytesRead} = await this.#handle.read(buffer, offset, length, position);
 		return bytesRead;
 	}
 
 	async close(): Promise<void> {
 		if (this.#handle) await this.#handle.close();
-		else if (this.#fd !== -1) {
-			// Once only: a descriptor number closed twice may be another file's by then.
-			const fd = this.#fd;
-			this.#fd = -1;
-			fsSync.closeSync(fd);
-		}
-	}
-
-	#descriptor(): number {
-		if (this.#fd === -1) throw Object.assign(new Error(`${this.path}: read after close`), {code: 'EBADF'});
-		return this.#fd;
+		else this.#sync!.close();
 	}
 }
 
@@ -72,13 +88,13 @@ export class FileInput implements ChunkInput {
 export class FileOutput implements ChunkOutput {
 	readonly path: string;
 	readonly #handle: fs.FileHandle | undefined;
-	// The synchronous kind's descriptor, -1 once closed.
-	#fd: number;
+	// The synchronous kind's descriptor.
+	readonly #sync: SyncDescriptor | undefined;
 
 	private constructor(file: string, handle: fs.FileHandle | undefined, fd = -1) {
 		this.path = file;
 		this.#handle = handle;
-		this.#fd = fd;
+		this.#sync = handle ? undefined : new SyncDescriptor(file, fd);
 	}
 
 	/**
@@ -97,24 +113,24 @@ export class FileOutput implements ChunkOutput {
 
 	/** Whether the name `file` still leads to the file this output writes (not removed or replaced since). */
 	async isAt(file: string): Promise<boolean> {
-		return this.#handle ? sameFile(await this.#handle.stat(), file) : sameFileSync(fsSync.fstatSync(this.#descriptor()), file);
+		return this.#handle ? sameFile(await this.#handle.stat(), file) : sameFileSync(fsSync.fstatSync(this.#sync!.fd), file);
 	}
 
 	async write(buffer: Uint8Array, offset: number, length: number, position: number): Promise<void> {
 		let done = 0;
 		while (done < length) {
-			done += this.#handle ? (await this.#handle.write(buffer, offset + done, length - done, position + done)).bytesWritten : fsSync.writeSync(this.#descriptor(), buffer, offset + done, length - done, position + done);
+			done += this.#handle ? (await this.#handle.write(buffer, offset + done, length - done, position + done)).bytesWritten : fsSync.writeSync(this.#sync!.fd, buffer, offset + done, length - done, position + done);
 		}
 	}
 
 	async sync(): Promise<void> {
 		if (this.#handle) await this.#handle.datasync();
-		else fsSync.fdatasyncSync(this.#descriptor());
+		else fsSync.fdatasyncSync(this.#sync!.fd);
 	}
 
 	async truncate(length: number): Promise<void> {
 		if (this.#handle) await this.#handle.truncate(length);
-		else fsSync.ftruncateSync(this.#descriptor(), length);
+		else fsSync.ftruncateSync(this.#sync!.fd, length);
 	}
 
 	async size(): Promise<number> {
@@ -123,22 +139,12 @@ export class FileOutput implements ChunkOutput {
 
 	/** The open file's status (its identity, whatever its name leads to now). */
 	async stat(): Promise<Stats> {
-		return this.#handle ? this.#handle.stat() : fsSync.fstatSync(this.#descriptor());
+		return this.#handle ? this.#handle.stat() : fsSync.fstatSync(this.#sync!.fd);
 	}
 
 	async close(): Promise<void> {
 		if (this.#handle) await this.#handle.close();
-		else if (this.#fd !== -1) {
-			// Once only: a descriptor number closed twice may be another file's by then.
-			const fd = this.#fd;
-			this.#fd = -1;
-			fsSync.closeSync(fd);
-		}
-	}
-
-	#descriptor(): number {
-		if (this.#fd === -1) throw Object.assign(new Error(`${this.path}: used after close`), {code: 'EBADF'});
-		return this.#fd;
+		else this.#sync!.close();
 	}
 }
 
@@ -157,13 +163,10 @@ export async function checkReadableFile(file: string): Promise<number> {
 	try {
 		stat = await fs.stat(file);
 	} catch (error) {
-		const code = (error as NodeJS.ErrnoException).code;
-		if (code === 'ENOENT') throw new InputError(`${file}: no such file`);
-		throw new InputError(`${file}: ${(error as Error).message}`);
+		throw unreadableError(file, error);
 	}
 
-	if (stat.isDirectory()) throw new InputError(`${file} is a directory, not a file (for a directory of files use --recursive)`);
-	if (!stat.isFile()) throw new InputError(`${file} is not a regular file`);
+	checkRegularFile(file, stat);
 	try {
 		await fs.access(file, fs.constants.R_OK);
 	} catch {
@@ -179,13 +182,10 @@ export function checkReadableFileSync(file: string): number {
 	try {
 		stat = fsSync.statSync(file);
 	} catch (error) {
-		const code = (error as NodeJS.ErrnoException).code;
-		if (code === 'ENOENT') throw new InputError(`${file}: no such file`);
-		throw new InputError(`${file}: ${(error as Error).message}`);
+		throw unreadableError(file, error);
 	}
 
-	if (stat.isDirectory()) throw new InputError(`${file} is a directory, not a file (for a directory of files use --recursive)`);
-	if (!stat.isFile()) throw new InputError(`${file} is not a regular file`);
+	checkRegularFile(file, stat);
 	try {
 		fsSync.accessSync(file, fsSync.constants.R_OK);
 	} catch {
@@ -193,6 +193,18 @@ export function checkReadableFileSync(file: string): number {
 	}
 
 	return stat.size;
+}
+
+/** The error for an input whose stat failed. */
+function unreadableError(file: string, error: unknown): InputError {
+	if ((error as NodeJS.ErrnoException).code === 'ENOENT') return new InputError(`${file}: no such file`);
+	return new InputError(`${file}: ${(error as Error).message}`);
+}
+
+/** Refuse an input that is not a regular file (a directory names --recursive). */
+function checkRegularFile(file: string, stat: Stats): void {
+	if (stat.isDirectory()) throw new InputError(`${file} is a directory, not a file (for a directory of files use --recursive)`);
+	if (!stat.isFile()) throw new InputError(`${file} is not a regular file`);
 }
 
 /** `exists`, synchronously. */

@@ -16,20 +16,20 @@ export type WrittenIdentity = Omit<FileIdentity, 'ctimeMs'>;
 
 /** The identity of the file at `file`, if there is one. */
 export async function identityOf(file: string): Promise<FileIdentity | undefined> {
-	const stat = await fs.stat(file).catch(() => undefined);
-	return stat ? {ino: stat.ino, dev: stat.dev, size: stat.size, mtimeMs: stat.mtimeMs, ctimeMs: stat.ctimeMs} : undefined;
+	return identityFrom(await fs.stat(file).catch(() => undefined));
 }
 
 /** `identityOf`, synchronously. */
 export function identityOfSync(file: string): FileIdentity | undefined {
-	let stat;
 	try {
-		stat = fsSync.statSync(file);
+		return identityFrom(fsSync.statSync(file));
 	} catch {
 		return undefined;
 	}
+}
 
-	return {ino: stat.ino, dev: stat.dev, size: stat.size, mtimeMs: stat.mtimeMs, ctimeMs: stat.ctimeMs};
+function identityFrom(stat: FileIdentity | undefined): FileIdentity | undefined {
+	return stat ? {ino: stat.ino, dev: stat.dev, size: stat.size, mtimeMs: stat.mtimeMs, ctimeMs: stat.ctimeMs} : undefined;
 }
 
 /** Whether the file at `file` is the one `identity` recorded (unchanged, when it has a change time). */
