@@ -70,8 +70,12 @@ it('kill -9 at 20 random moments of backup create, then backup resume or create 
 		const after = checkBackupDir(dir, `${what}, recovered`, {temporaries: false});
 		const generations = Object.values(after.registry!.sources)[0]!.generations;
 		expect(generations.map(g => g.status), what).toEqual(generations.map(() => 'complete'));
-		// Keep-last 3 (one create before the kills, and one at least every two moments).
-		expect(generations.length, what).toBe(3);
+		// Keep-last 3 (one create before the kills, and one at least every two moments). A kill that
+		// left the newest generation unfinished (a resume killed late on a loaded machine) has the
+		// create go on with it, or drop it if nothing can resume it: one fewer, never a finished one.
+		if (newest.status === 'partial') expect(generations.length, what).toBeGreaterThanOrEqual(2);
+		else expect(generations.length, what).toBe(3);
+		expect(generations.length, what).toBeLessThanOrEqual(3);
 		// Numbers only grow: the newest is the newest ever made.
 		const numbers = generations.map(g => g.generation);
 		expect(numbers, what).toEqual([...numbers].sort((a, b) => a - b));
